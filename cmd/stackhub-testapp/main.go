@@ -1,0 +1,154 @@
+// Command stackhub-testapp is the program inside the test image
+// stackhub-test/web:dev (FROM scratch). One binary plays every role a test
+// bundle needs:
+//
+//	stackhub-testapp http [-addr :8080]   HTTP 200 on / (echoes its env as JSON) and /healthz
+//	stackhub-testapp tcp [-addr :5432]    a TCP service standing in for a database
+//	stackhub-testapp probe http URL       health check: exit 0 on HTTP 200
+//	stackhub-testapp probe tcp ADDR       health check: exit 0 when ADDR accepts
+//	stackhub-testapp exit N               exit with status N (a failing app)
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+func run(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprintln(stderr, "usage: stackhub-testapp http|tcp|probe|exit ...")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	switch args[0] {
+	case "http":
+		fs := flag.NewFlagSet("http", flag.ContinueOnError)
+		addr := fs.String("addr", ":8080", "listen address")
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		return report(stderr, serveHTTP(ctx, *addr))
+	case "tcp":
+		fs := flag.NewFlagSet("tcp", flag.ContinueOnError)
+		addr := fs.String("addr", ":5432", "listen address")
+		if err := fs.Parse(args[1:]); err != nil {
+			return 2
+		}
+		return report(stderr, serveTCP(ctx, *addr))
+	case "probe":
+		if len(args) != 3 {
+			fmt.Fprintln(stderr, "usage: stackhub-testapp probe http URL | probe tcp ADDR")
+			return 2
+		}
+		return report(stderr, probe(args[1], args[2]))
+	case "exit":
+		n := 1
+		if len(args) > 1 {
+			n, _ = strconv.Atoi(args[1])
+		}
+		fmt.Fprintf(stderr, "stackhub-testapp: exiting with status %d as asked\n", n)
+		return n
+	}
+	fmt.Fprintf(stderr, "unknown mode %q\n", args[0])
+	return 2
+}
+
+func report(w io.Writer, err error) int {
+	if err != nil {
+		fmt.Fprintln(w, "stackhub-testapp:", err)
+		return 1
+	}
+	return 0
+}
+
+func serveHTTP(ctx context.Context, addr string) error {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintln(w, "ok")
+	})
+	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		env := map[string]string{}
+		keys := []string{}
+		for _, kv := range os.Environ() {
+			k, v, _ := strings.Cut(kv, "=")
+			env[k] = v
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		w.Header().Set("Content-Type", "application/json")
+		_ = json.NewEncoder(w).Encode(map[string]any{"app": "stackhub-testapp", "path": r.URL.Path, "env": env})
+	})
+	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		_ = srv.Shutdown(shutdownCtx)
+	}()
+	if err := srv.ListenAndServe(); err != nil && err != http.ErrServerClosed {
+		return err
+	}
+	return nil
+}
+
+func serveTCP(ctx context.Context, addr string) error {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return err
+	}
+	go func() {
+		<-ctx.Done()
+		ln.Close()
+	}()
+	for {
+		c, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		_, _ = c.Write([]byte("stackhub-testapp db ready\n"))
+		c.Close()
+	}
+}
+
+func probe(kind, target string) error {
+	switch kind {
+	case "http":
+		client := &http.Client{Timeout: 2 * time.Second}
+		resp, err := client.Get(target)
+		if err != nil {
+			return err
+		}
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("GET %s: status %d", target, resp.StatusCode)
+		}
+		return nil
+	case "tcp":
+		c, err := net.DialTimeout("tcp", target, 2*time.Second)
+		if err != nil {
+			return err
+		}
+		return c.Close()
+	}
+	return fmt.Errorf("unknown probe %q", kind)
+}
