@@ -1,0 +1,156 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/oklog/ulid"
+	"github.com/spf13/cobra"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/build"
+	"github.com/websoft9/stackhub/orchestrator/catalog"
+	"github.com/websoft9/stackhub/orchestrator/cnabrun"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/sqlite"
+	"github.com/websoft9/stackhub/web"
+)
+
+func newServeCmd(getenv env) *cobra.Command {
+	cfg := DefaultConfig()
+	if v := getenv("STACKHUB_DATA_DIR"); v != "" {
+		cfg.DataDir = v
+	}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Serve the StackHub API over the bundle engine",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := cfg.Validate(); err != nil {
+				return err
+			}
+			return serve(cmd.Context(), cfg, cmd.ErrOrStderr(), cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve on")
+	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "state directory (SQLite file, run logs); env STACKHUB_DATA_DIR")
+	f.StringVar(&cfg.BundlesDir, "bundles", cfg.BundlesDir, "catalog directory: one Porter bundle per subdirectory")
+	f.StringVar(&cfg.RuntimesDir, "runtimes-dir", cfg.RuntimesDir, "directory of bundle-runtime and websoft9-runtime")
+	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	return cmd
+}
+
+func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.Logger, error) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+}
+
+// newID returns a ULID, sortable by time, as CNAB claims use.
+func newID() string {
+	return strings.ToLower(ulid.MustNew(ulid.Timestamp(time.Now()), rand.Reader).String())
+}
+
+func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte) (int, error) }) error {
+	log, err := newLogger(logOut, cfg.LogLevel)
+	if err != nil {
+		return err
+	}
+	runLogs := filepath.Join(cfg.DataDir, "runs")
+	if err := os.MkdirAll(runLogs, 0o700); err != nil {
+		return fmt.Errorf("data dir: %w", err)
+	}
+	unlock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return err
+	}
+	defer unlock()
+	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "stackhub.db"))
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	cat, err := catalog.Load(cfg.BundlesDir)
+	if err != nil {
+		return err
+	}
+	docker, err := dockerhost.NewClient()
+	if err != nil {
+		return err
+	}
+	defer docker.Close()
+	host := dockerhost.New(docker)
+	engine := orchestrator.New(orchestrator.Deps{
+		Catalog:       cat,
+		Builder:       build.NewBuilder(cfg.RuntimesDir, docker),
+		Runner:        cnabrun.New(log, host.Ping),
+		Host:          host,
+		Installations: db,
+		Runs:          db,
+		Logger:        log,
+		RunLogDir:     runLogs,
+		Now:           time.Now,
+		NewID:         newID,
+	})
+	if err := host.Ping(ctx); err != nil {
+		log.Warn("Docker is not answering; installs will be refused until it does", "err", err)
+	} else if err := engine.Recover(ctx); err != nil {
+		log.Error("recover interrupted runs", "err", err)
+	}
+
+	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now}, Logger: log}
+	httpSrv := &http.Server{
+		Handler:           srv.Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		ReadTimeout:       30 * time.Second,
+		WriteTimeout:      10 * time.Minute, // uninstall is synchronous
+		IdleTimeout:       2 * time.Minute,
+	}
+	ln, err := net.Listen("tcp", cfg.Listen)
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	log.Info("StackHub serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "bundles", cfg.BundlesDir)
+	fmt.Fprintf(out, "StackHub listening on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- httpSrv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	log.Info("shutting down")
+	sctx, cancel := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancel()
+	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		log.Error("http shutdown", "err", err)
+	}
+	engine.Shutdown(sctx)
+	return nil
+}
+
+// lockDataDir takes an exclusive lock so only one server uses a data dir.
+func lockDataDir(dir string) (func(), error) {
+	f, err := os.OpenFile(filepath.Join(dir, ".lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return nil, fmt.Errorf("lock data dir: %w", err)
+	}
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		f.Close()
+		return nil, fmt.Errorf("data dir %s is in use by another stackhub serve", dir)
+	}
+	return func() { f.Close() }, nil
+}

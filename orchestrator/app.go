@@ -1,0 +1,119 @@
+package orchestrator
+
+import (
+	"context"
+	"io"
+	"time"
+
+	"github.com/cnabio/cnab-go/bundle"
+)
+
+// App is one catalog entry: a bundle and what the engine reads from it.
+type App struct {
+	Name        string
+	Version     string
+	Title       string
+	Description string
+	// Ports are the bundle's port parameters, in declaration order.
+	Ports []PortParam
+	// Services are the compose services the bundle creates; Main is the one
+	// whose container is websoft9-<app>.
+	Services []string
+	Main     string
+	// HasPurge tells whether the bundle takes a boolean purge parameter on
+	// uninstall.
+	HasPurge bool
+	// Dir is the bundle directory (for the builder).
+	Dir string
+}
+
+// PortParam is an integer bundle parameter that takes a host port.
+type PortParam struct {
+	Name string
+	Min  int
+	Max  int
+}
+
+// Catalog finds apps.
+type Catalog interface {
+	// App returns the app called name. Returns ENOTFOUND if there is none.
+	App(ctx context.Context, name string) (App, error)
+	// Apps lists the catalog, sorted by name.
+	Apps(ctx context.Context) ([]App, error)
+}
+
+// Builder turns an app into a runnable CNAB bundle whose invocation image is
+// present in the engine.
+type Builder interface {
+	// Bundle builds (or reuses) app's bundle.json and invocation image.
+	Bundle(ctx context.Context, app App) (*bundle.Bundle, error)
+}
+
+// RunRequest is one CNAB action to run.
+type RunRequest struct {
+	// RunID is the claim id; Revision changes with every modifying action.
+	RunID    string
+	Revision string
+	// Installation is the instance name (also PORTER_INSTALLATION_NAME).
+	Installation string
+	Action       string
+	Bundle       *bundle.Bundle
+	// Parameters are typed values for bundle parameters; defaults fill the rest.
+	Parameters map[string]any
+	// Out receives the invocation image's output.
+	Out io.Writer
+}
+
+// RunResult is the outcome of a CNAB action that ran.
+type RunResult struct {
+	// Status is a CNAB result status: succeeded, failed or canceled.
+	Status  string
+	Message string
+	Outputs map[string]string
+}
+
+// Runner runs CNAB actions.
+type Runner interface {
+	// Run runs req. A bundle that ran and failed is a RunResult with status
+	// failed, not an error; an error means it could not run at all
+	// (EUNAVAILABLE when Docker does not answer).
+	Run(ctx context.Context, req RunRequest) (RunResult, error)
+}
+
+// Removed lists what a cleanup removed and kept.
+type Removed struct {
+	Containers  []string
+	Networks    []string
+	Volumes     []string
+	KeptVolumes []string
+}
+
+// Host observes and cleans the Docker host.
+type Host interface {
+	// Ping returns EUNAVAILABLE when Docker does not answer.
+	Ping(ctx context.Context) error
+	// BusyPorts returns the TCP ports published by containers or bound by
+	// listeners on the host.
+	BusyPorts(ctx context.Context) (map[int]bool, error)
+	// ExistingContainers returns those of names that are containers.
+	ExistingContainers(ctx context.Context, names []string) ([]string, error)
+	// AppContainers returns the containers labelled with app, with their state.
+	AppContainers(ctx context.Context, app string) ([]Container, error)
+	// RemoveApp removes the containers and networks labelled with app, and
+	// its volumes: those labelled with runID when runID is set, all of them
+	// when purge is set, none otherwise (those are listed as kept).
+	RemoveApp(ctx context.Context, app, runID string, purge bool) (Removed, error)
+}
+
+// Container is an observed container.
+type Container struct {
+	Name  string
+	State string // running, exited, ...
+	Ports []int  // published host ports
+}
+
+// Clock and IDs are injected so tests are deterministic.
+type (
+	Clock func() time.Time
+	IDGen func() string
+)

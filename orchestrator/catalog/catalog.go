@@ -1,0 +1,212 @@
+// Package catalog reads the app catalog: one Porter bundle per directory
+// (<dir>/<app>/porter.yaml) and, from each, what the engine needs: port
+// parameters with their ranges, the compose services the install creates,
+// the main service, and the websoft9 metadata in custom["sh.websoft9"].
+// Directories named testdata are skipped.
+//
+// It imports orchestrator, the manifest reader and YAML.
+package catalog
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+
+	"gopkg.in/yaml.v3"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/porter-mixin/manifest"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
+)
+
+// Default port ranges for port parameters without minimum/maximum.
+var (
+	DefaultWebPorts = [2]int{9001, 9999}
+	DefaultDBPorts  = [2]int{3307, 3399}
+)
+
+// Catalog is a catalog read once from a directory.
+type Catalog struct {
+	apps map[string]orchestrator.App
+}
+
+var _ orchestrator.Catalog = (*Catalog)(nil)
+
+// Load reads every <dir>/<name>/porter.yaml. A bundle that does not parse,
+// or whose manifest name differs from its directory, is an error naming it.
+func Load(dir string) (*Catalog, error) {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", dir, err)
+	}
+	c := &Catalog{apps: map[string]orchestrator.App{}}
+	var errs []error
+	for _, e := range entries {
+		if !e.IsDir() || e.Name() == "testdata" || strings.HasPrefix(e.Name(), ".") {
+			continue
+		}
+		bdir := filepath.Join(dir, e.Name())
+		if _, err := os.Stat(filepath.Join(bdir, "porter.yaml")); errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		app, err := ReadApp(bdir)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		c.apps[app.Name] = app
+	}
+	if err := errors.Join(errs...); err != nil {
+		return nil, fmt.Errorf("catalog %s: %w", dir, err)
+	}
+	return c, nil
+}
+
+// ReadApp reads the bundle in dir.
+func ReadApp(dir string) (orchestrator.App, error) {
+	raw, err := os.ReadFile(filepath.Join(dir, "porter.yaml"))
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
+	}
+	if m.Name != filepath.Base(dir) {
+		return orchestrator.App{}, fmt.Errorf("%s: bundle name %q must match its directory", dir, m.Name)
+	}
+	if err := naming.ValidateApp(m.Name); err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	app := orchestrator.App{Name: m.Name, Version: m.Version, Description: m.Description, Title: m.Name, Dir: abs}
+	meta, _ := m.Custom["sh.websoft9"].(map[string]any)
+	if t, ok := meta["title"].(string); ok {
+		app.Title = t
+	}
+	if d, ok := meta["description"].(string); ok {
+		app.Description = d
+	}
+	if app.Ports, err = portParams(m, meta); err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
+	}
+	if p, ok := m.Parameter("purge"); ok && p.Type() == "boolean" {
+		app.HasPurge = true
+	}
+	if app.Services, app.Main, err = services(dir, m); err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
+	}
+	return app, nil
+}
+
+// portParams finds the port parameters: custom["sh.websoft9"].ports when
+// given, else integer parameters named port or ending in _port.
+func portParams(m *manifest.Manifest, meta map[string]any) ([]orchestrator.PortParam, error) {
+	var names []string
+	if list, ok := meta["ports"].([]any); ok {
+		for _, v := range list {
+			s, ok := v.(string)
+			if !ok {
+				return nil, errors.New(`custom["sh.websoft9"].ports must list parameter names`)
+			}
+			names = append(names, s)
+		}
+	} else {
+		for _, p := range m.Parameters {
+			if p.Type() == "integer" && (p.Name == "port" || strings.HasSuffix(p.Name, "_port")) {
+				names = append(names, p.Name)
+			}
+		}
+	}
+	var out []orchestrator.PortParam
+	for _, n := range names {
+		p, ok := m.Parameter(n)
+		if !ok || p.Type() != "integer" {
+			return nil, fmt.Errorf("port parameter %q must be a declared integer parameter", n)
+		}
+		lo, hi := DefaultWebPorts[0], DefaultWebPorts[1]
+		if strings.HasPrefix(n, "db_") {
+			lo, hi = DefaultDBPorts[0], DefaultDBPorts[1]
+		}
+		if v, ok := p.IntBound("minimum"); ok {
+			lo = v
+		}
+		if v, ok := p.IntBound("maximum"); ok {
+			hi = v
+		}
+		if lo < 1 || hi > 65535 || lo > hi {
+			return nil, fmt.Errorf("port parameter %q has an invalid range %d-%d", n, lo, hi)
+		}
+		out = append(out, orchestrator.PortParam{Name: n, Min: lo, Max: hi})
+	}
+	return out, nil
+}
+
+// services reads the compose files of the websoft9 install steps and
+// returns every service name and the main one.
+func services(dir string, m *manifest.Manifest) ([]string, string, error) {
+	var all []string
+	main := ""
+	for _, s := range m.Actions[manifest.ActionInstall] {
+		if s.Mixin != "websoft9" {
+			continue
+		}
+		file, _ := s.Data["compose"].(string)
+		if file == "" {
+			continue
+		}
+		if strings.Contains(file, "${") || filepath.IsAbs(file) || strings.Contains(file, "..") {
+			return nil, "", fmt.Errorf("install step compose %q must be a plain relative path to a bundle file", file)
+		}
+		raw, err := os.ReadFile(filepath.Join(dir, file))
+		if err != nil {
+			return nil, "", fmt.Errorf("install step compose: %w", err)
+		}
+		var doc struct {
+			Services map[string]any `yaml:"services"`
+		}
+		if err := yaml.Unmarshal(raw, &doc); err != nil {
+			return nil, "", fmt.Errorf("%s: %w", file, err)
+		}
+		for name := range doc.Services {
+			if !slices.Contains(all, name) {
+				all = append(all, name)
+			}
+		}
+		if mn, _ := s.Data["main"].(string); mn != "" && main == "" {
+			main = mn
+		}
+	}
+	sort.Strings(all)
+	if main != "" && !slices.Contains(all, main) {
+		return nil, "", fmt.Errorf("main service %q is not in the compose file", main)
+	}
+	return all, main, nil
+}
+
+// App implements orchestrator.Catalog.
+func (c *Catalog) App(_ context.Context, name string) (orchestrator.App, error) {
+	app, ok := c.apps[name]
+	if !ok {
+		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)
+	}
+	return app, nil
+}
+
+// Apps implements orchestrator.Catalog.
+func (c *Catalog) Apps(context.Context) ([]orchestrator.App, error) {
+	out := make([]orchestrator.App, 0, len(c.apps))
+	for _, a := range c.apps {
+		out = append(out, a)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}

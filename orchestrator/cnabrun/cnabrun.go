@@ -1,0 +1,187 @@
+// Package cnabrun runs one CNAB action through cnab-go's action package and
+// Docker driver: it builds the claim, fills parameter defaults, creates a
+// fresh driver per run with the Docker socket mounted for bundles that
+// require the docker extension, streams the invocation image's output to
+// the run's writer, and turns Docker failures into domain codes.
+//
+// It imports orchestrator, cnab-go and the Docker API types only.
+package cnabrun
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/cnabio/cnab-go/action"
+	"github.com/cnabio/cnab-go/bundle"
+	"github.com/cnabio/cnab-go/claim"
+	"github.com/cnabio/cnab-go/driver"
+	"github.com/cnabio/cnab-go/driver/docker"
+	"github.com/cnabio/cnab-go/valuesource"
+	"github.com/moby/moby/api/types/container"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
+)
+
+// DockerExtension is the CNAB required extension that asks for the host's
+// Docker socket.
+const DockerExtension = "io.cnab.docker"
+
+// LabelInstallation marks invocation containers with the installation they
+// act on (never sh.websoft9.app, which marks the app's own containers).
+const LabelInstallation = "sh.websoft9.invocation"
+
+// StopTimeout is the grace period of an invocation container on cancel,
+// Porter's 30 s.
+const StopTimeout = 30
+
+// Runner runs CNAB actions against the local Docker engine.
+type Runner struct {
+	// Socket is the Docker socket mounted into invocation images that
+	// require the docker extension.
+	Socket string
+	Logger *slog.Logger
+	Now    func() time.Time
+	// Ping tells, after a run could not start, whether Docker answers;
+	// its error (EUNAVAILABLE) is returned instead of the run's.
+	Ping func(context.Context) error
+}
+
+var _ orchestrator.Runner = (*Runner)(nil)
+
+// New returns a Runner for the socket at /var/run/docker.sock.
+func New(logger *slog.Logger, ping func(context.Context) error) *Runner {
+	return &Runner{Socket: "/var/run/docker.sock", Logger: logger.With("component", "cnabrun"), Now: time.Now, Ping: ping}
+}
+
+// Run implements orchestrator.Runner.
+func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestrator.RunResult, error) {
+	bun := req.Bundle
+	params, err := bundle.ValuesOrDefaults(req.Parameters, bun, req.Action)
+	if err != nil {
+		return orchestrator.RunResult{}, orchestrator.WrapError(orchestrator.EINVALID, err, "parameters for %s: %v", req.Action, err)
+	}
+	c := claim.Claim{
+		SchemaVersion: claim.GetDefaultSchemaVersion(),
+		ID:            req.RunID,
+		Installation:  "/" + req.Installation, // Porter's <namespace>/<name>, default namespace
+		Revision:      req.Revision,
+		Created:       r.Now().UTC(),
+		Action:        req.Action,
+		Bundle:        *bun,
+		Parameters:    params,
+	}
+	d, err := r.driver(req, bun)
+	if err != nil {
+		return orchestrator.RunResult{}, err
+	}
+	out := req.Out
+	if out == nil {
+		out = io.Discard
+	}
+	a := action.New(d)
+	opResult, result, err := a.Run(ctx, c, valuesource.Set{}, func(op *driver.Operation) error {
+		op.Environment["PORTER_INSTALLATION_NAME"] = req.Installation
+		op.Environment["PORTER_INSTALLATION_NAMESPACE"] = ""
+		op.Environment["PORTER_INSTALLATION_ID"] = req.Installation
+		op.Out, op.Err = out, out
+		return nil
+	})
+	if err != nil {
+		return orchestrator.RunResult{}, r.classify(ctx, err)
+	}
+	res := orchestrator.RunResult{Status: result.Status, Message: result.Message, Outputs: map[string]string{}}
+	if opResult.Error != nil && res.Message == "" {
+		res.Message = opResult.Error.Error()
+	}
+	if ctx.Err() != nil {
+		res.Status = claim.StatusCanceled
+	}
+	for name, v := range opResult.Outputs {
+		if keepOutput(bun, name) {
+			res.Outputs[name] = v
+		}
+	}
+	return res, nil
+}
+
+// keepOutput drops internal outputs and sensitive ones (writeOnly), which
+// must not be stored in plain text.
+func keepOutput(bun *bundle.Bundle, name string) bool {
+	if strings.HasPrefix(name, "porter-") || strings.HasPrefix(name, "io.cnab.") {
+		return false
+	}
+	o, ok := bun.Outputs[name]
+	if !ok {
+		return false
+	}
+	def, ok := bun.Definitions[o.Definition]
+	return !ok || def.WriteOnly == nil || !*def.WriteOnly
+}
+
+// driver returns a fresh Docker driver: it keeps container state in its
+// fields, so one is never shared between runs.
+func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle) (*docker.Driver, error) {
+	d := &docker.Driver{}
+	// SetConfig, even empty, is what defaults CLEANUP_CONTAINERS to true.
+	if err := d.SetConfig(map[string]string{"DOCKER_DRIVER_QUIET": "1"}); err != nil {
+		return nil, fmt.Errorf("driver config: %w", err)
+	}
+	needsDocker := slices.Contains(bun.RequiredExtensions, DockerExtension)
+	var gid int
+	if needsDocker {
+		fi, err := os.Stat(r.Socket)
+		if err != nil {
+			return nil, orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker socket %s is missing: is dockerd running?", r.Socket)
+		}
+		if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+			gid = int(st.Gid)
+		}
+	}
+	privileged := dockerPrivileged(bun)
+	d.AddConfigurationOptions(func(cfg *container.Config, hc *container.HostConfig) error {
+		if cfg.Labels == nil {
+			cfg.Labels = map[string]string{}
+		}
+		cfg.Labels[naming.LabelRun] = req.Revision
+		cfg.Labels[LabelInstallation] = req.Installation
+		timeout := StopTimeout
+		cfg.StopTimeout = &timeout
+		if needsDocker {
+			hc.Binds = append(hc.Binds, r.Socket+":/var/run/docker.sock")
+			hc.GroupAdd = append(hc.GroupAdd, strconv.Itoa(gid))
+			hc.Privileged = privileged
+		}
+		return nil
+	})
+	return d, nil
+}
+
+func dockerPrivileged(bun *bundle.Bundle) bool {
+	ext, ok := bun.Custom[DockerExtension].(map[string]any)
+	if !ok {
+		return false
+	}
+	p, _ := ext["privileged"].(bool)
+	return p
+}
+
+// classify turns a run that could not start into a domain error. cnab-go
+// flattens Docker errors into text, so Docker is asked directly whether it
+// answers rather than the text being read.
+func (r *Runner) classify(ctx context.Context, err error) error {
+	if r.Ping != nil {
+		if perr := r.Ping(context.WithoutCancel(ctx)); perr != nil {
+			return fmt.Errorf("run: %w", perr)
+		}
+	}
+	return orchestrator.WrapError(orchestrator.EINTERNAL, err, "CNAB action could not run: %v", err)
+}

@@ -1,0 +1,238 @@
+// Package dockerhost observes and cleans the Docker host for the engine:
+// our containers by name and by the sh.websoft9.app label, the host ports in
+// use (published by containers or bound by listeners), and removal of what
+// an app owns. Ownership is the label, never the name: objects without our
+// label are never touched.
+//
+// It imports orchestrator, naming and the moby client; Docker errors are
+// classified here, with containerd's errdefs and the client's helpers.
+package dockerhost
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
+)
+
+// callTimeout bounds every Docker call that is not a wait or a stream.
+const callTimeout = 60 * time.Second
+
+// API is the part of the moby client the host uses.
+type API interface {
+	Ping(ctx context.Context, options client.PingOptions) (client.PingResult, error)
+	ContainerList(ctx context.Context, options client.ContainerListOptions) (client.ContainerListResult, error)
+	ContainerRemove(ctx context.Context, id string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
+	NetworkList(ctx context.Context, options client.NetworkListOptions) (client.NetworkListResult, error)
+	NetworkRemove(ctx context.Context, id string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
+	VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error)
+	VolumeRemove(ctx context.Context, id string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
+}
+
+// Host implements orchestrator.Host over a Docker engine.
+type Host struct {
+	api API
+	// ProcNet lists the files read for listening sockets.
+	ProcNet []string
+}
+
+var _ orchestrator.Host = (*Host)(nil)
+
+// NewClient returns a moby client from the environment (DOCKER_HOST, …)
+// that negotiates the API version with the engine (Debian's 20.10 speaks 1.41).
+func NewClient() (*client.Client, error) {
+	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("docker client: %w", err)
+	}
+	return c, nil
+}
+
+// New returns a Host over api.
+func New(api API) *Host {
+	return &Host{api: api, ProcNet: []string{"/proc/net/tcp", "/proc/net/tcp6"}}
+}
+
+// classify turns a Docker error into a domain error once, here.
+func classify(op string, err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case client.IsErrConnectionFailed(err):
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
+	case cerrdefs.IsNotFound(err):
+		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "%s: not found", op)
+	}
+	return fmt.Errorf("docker %s: %w", op, err)
+}
+
+// Ping implements orchestrator.Host.
+func (h *Host) Ping(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	_, err := h.api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+	if err != nil {
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
+	}
+	return nil
+}
+
+// BusyPorts implements orchestrator.Host.
+func (h *Host) BusyPorts(ctx context.Context) (map[int]bool, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	busy := map[int]bool{}
+	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true})
+	if err != nil {
+		return nil, classify("list containers", err)
+	}
+	for _, c := range list.Items {
+		for _, p := range c.Ports {
+			if p.PublicPort != 0 {
+				busy[int(p.PublicPort)] = true
+			}
+		}
+	}
+	for _, f := range h.ProcNet {
+		if err := listening(f, busy); err != nil && !os.IsNotExist(err) {
+			return nil, fmt.Errorf("host listeners: %w", err)
+		}
+	}
+	return busy, nil
+}
+
+// listening adds the ports of sockets in state LISTEN (0A) in a
+// /proc/net/tcp-format file.
+func listening(path string, busy map[int]bool) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	sc.Scan() // header
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 4 || fields[3] != "0A" {
+			continue
+		}
+		_, portHex, ok := strings.Cut(fields[1], ":")
+		if !ok {
+			continue
+		}
+		if p, err := strconv.ParseUint(portHex, 16, 16); err == nil {
+			busy[int(p)] = true
+		}
+	}
+	return sc.Err()
+}
+
+// ExistingContainers implements orchestrator.Host.
+func (h *Host) ExistingContainers(ctx context.Context, names []string) ([]string, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	f := client.Filters{}
+	for _, n := range names {
+		f = f.Add("name", n)
+	}
+	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, classify("list containers", err)
+	}
+	var out []string
+	for _, c := range list.Items {
+		for _, n := range c.Names {
+			if n = strings.TrimPrefix(n, "/"); slices.Contains(names, n) {
+				out = append(out, n)
+			}
+		}
+	}
+	sort.Strings(out)
+	return out, nil
+}
+
+// AppContainers implements orchestrator.Host.
+func (h *Host) AppContainers(ctx context.Context, app string) ([]orchestrator.Container, error) {
+	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	defer cancel()
+	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
+	if err != nil {
+		return nil, classify("list containers", err)
+	}
+	out := make([]orchestrator.Container, 0, len(list.Items))
+	for _, c := range list.Items {
+		oc := orchestrator.Container{State: string(c.State)}
+		if len(c.Names) > 0 {
+			oc.Name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		for _, p := range c.Ports {
+			if p.PublicPort != 0 && !slices.Contains(oc.Ports, int(p.PublicPort)) {
+				oc.Ports = append(oc.Ports, int(p.PublicPort))
+			}
+		}
+		sort.Ints(oc.Ports)
+		out = append(out, oc)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
+	return out, nil
+}
+
+// RemoveApp implements orchestrator.Host.
+func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (orchestrator.Removed, error) {
+	ctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
+	defer cancel()
+	var rm orchestrator.Removed
+	label := client.Filters{}.Add("label", naming.LabelApp+"="+app)
+
+	cs, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
+	if err != nil {
+		return rm, classify("list containers", err)
+	}
+	for _, c := range cs.Items {
+		if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return rm, classify("remove container", err)
+		}
+		if len(c.Names) > 0 {
+			rm.Containers = append(rm.Containers, strings.TrimPrefix(c.Names[0], "/"))
+		}
+	}
+	ns, err := h.api.NetworkList(ctx, client.NetworkListOptions{Filters: label})
+	if err != nil {
+		return rm, classify("list networks", err)
+	}
+	for _, n := range ns.Items {
+		if _, err := h.api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return rm, classify("remove network", err)
+		}
+		rm.Networks = append(rm.Networks, n.Name)
+	}
+	vs, err := h.api.VolumeList(ctx, client.VolumeListOptions{Filters: label})
+	if err != nil {
+		return rm, classify("list volumes", err)
+	}
+	for _, v := range vs.Items {
+		if !purge && (runID == "" || v.Labels[naming.LabelRun] != runID) {
+			rm.KeptVolumes = append(rm.KeptVolumes, v.Name)
+			continue
+		}
+		if _, err := h.api.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return rm, classify("remove volume", err)
+		}
+		rm.Volumes = append(rm.Volumes, v.Name)
+	}
+	for _, s := range [][]string{rm.Containers, rm.Networks, rm.Volumes, rm.KeptVolumes} {
+		sort.Strings(s)
+	}
+	return rm, nil
+}

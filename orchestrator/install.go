@@ -1,0 +1,163 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/cnabio/cnab-go/bundle"
+)
+
+// InstallRequest asks for one app.
+type InstallRequest struct {
+	// App is the catalog name.
+	App string
+	// Name is the instance name; empty means App.
+	Name string
+}
+
+// maxPlanAttempts bounds re-planning when a concurrent install wins a port.
+const maxPlanAttempts = 5
+
+// Install validates req, reserves the installation, its ports and container
+// names in one transaction, starts the CNAB install as a job and returns at
+// once with the reserved installation (state installing).
+//
+// Returns EINVALID for a bad name, ENOTFOUND for an unknown app,
+// EUNAVAILABLE when Docker does not answer, and ECONFLICT when the name is
+// installed, a container of that name exists or no port is free.
+func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation, error) {
+	if req.Name == "" {
+		req.Name = req.App
+	}
+	if err := validateName("appName", req.App); err != nil {
+		return Installation{}, err
+	}
+	if err := validateName("name", req.Name); err != nil {
+		return Installation{}, err
+	}
+	app, err := e.d.Catalog.App(ctx, req.App)
+	if err != nil {
+		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+	}
+	if err := e.d.Host.Ping(ctx); err != nil {
+		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+	}
+	if cur, err := e.d.Installations.Installation(ctx, req.Name); err == nil && cur.State.Live() {
+		return Installation{}, Errorf(ECONFLICT, "%s already exists (state %s)", req.Name, cur.State)
+	}
+	names := ContainerNames(req.Name, app)
+	existing, err := e.d.Host.ExistingContainers(ctx, names)
+	if err != nil {
+		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+	}
+	if len(existing) > 0 {
+		return Installation{}, Errorf(ECONFLICT, "%s already exists: container %s is on the host", req.Name, strings.Join(existing, ", "))
+	}
+
+	var inst Installation
+	var run Run
+	for attempt := 1; ; attempt++ {
+		inst, run, err = e.reserve(ctx, req.Name, app)
+		if err == nil {
+			break
+		}
+		if _, lost := errors.AsType[ErrPortTaken](err); lost && attempt < maxPlanAttempts {
+			continue
+		}
+		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+	}
+	e.log.Info("install accepted", "installation", inst.Name, "app", app.Name, "run", run.ID, "ports", inst.Ports)
+	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runInstall(ctx, app, inst, run) }) {
+		err := Errorf(EUNAVAILABLE, "StackHub is shutting down")
+		e.finish(ctx, run, RunFailed, StateFailed, err.Message, true)
+		return Installation{}, err
+	}
+	return inst, nil
+}
+
+// reserve observes, plans and records the installation with its ports.
+func (e *Engine) reserve(ctx context.Context, name string, app App) (Installation, Run, error) {
+	reserved, err := e.d.Installations.ReservedPorts(ctx)
+	if err != nil {
+		return Installation{}, Run{}, err
+	}
+	busy, err := e.d.Host.BusyPorts(ctx)
+	if err != nil {
+		return Installation{}, Run{}, err
+	}
+	plan, err := PlanInstall(name, app, Observed{Reserved: reserved, HostBusy: busy})
+	if err != nil {
+		return Installation{}, Run{}, err
+	}
+	now := e.d.Now()
+	inst := Installation{Name: name, App: app.Name, Version: app.Version, State: StateInstalling,
+		Ports: plan.Ports, Containers: plan.Containers, Created: now, Updated: now}
+	run := Run{ID: e.d.NewID(), Installation: name, Action: plan.Action, Revision: e.d.NewID(),
+		Status: RunRunning, Parameters: plan.Parameters, Created: now}
+	inst.LastRunID = run.ID
+	if err := e.d.Installations.BeginInstall(ctx, inst, run); err != nil {
+		return Installation{}, Run{}, err
+	}
+	return inst, run, nil
+}
+
+// runInstall is the install job: build, run the CNAB action, record. A
+// failed install removes what its run created and releases its ports.
+func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run Run) {
+	out := e.runLog(run.ID)
+	defer out.Close()
+	res, err := e.runAction(ctx, app, run, out)
+	if err == nil && res.Status == RunSucceeded {
+		run.Outputs = res.Outputs
+		e.finish(ctx, run, RunSucceeded, StateRunning, "", false)
+		return
+	}
+	reason := res.Message
+	if err != nil {
+		reason = err.Error()
+	}
+	status := RunFailed
+	if ctx.Err() != nil {
+		status = RunCanceled
+	}
+	e.log.Warn("install failed", "installation", inst.Name, "run", run.ID, "reason", reason)
+	fmt.Fprintf(out, "stackhub: install failed: %s\nstackhub: removing what the run created\n", reason)
+	cctx := context.WithoutCancel(ctx)
+	removed, cerr := e.d.Host.RemoveApp(cctx, inst.Name, run.Revision, false)
+	fmt.Fprintf(out, "stackhub: removed containers %v, networks %v, volumes %v\n", removed.Containers, removed.Networks, removed.Volumes)
+	if cerr != nil {
+		// Keep the reservations: the host may still hold what the run made.
+		e.finish(ctx, run, status, StateFailed, fmt.Sprintf("%s; cleanup failed: %v", reason, cerr), false)
+		return
+	}
+	e.finish(ctx, run, status, StateFailed, reason, true)
+}
+
+func (e *Engine) runAction(ctx context.Context, app App, run Run, out interface{ Write([]byte) (int, error) }) (RunResult, error) {
+	bun, err := e.bundle(ctx, app)
+	if err != nil {
+		return RunResult{}, err
+	}
+	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
+		Action: run.Action, Bundle: bun, Parameters: run.Parameters, Out: out})
+}
+
+func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {
+	bun, err := e.d.Builder.Bundle(ctx, app)
+	if err != nil {
+		return nil, fmt.Errorf("build bundle %s: %w", app.Name, err)
+	}
+	return bun, nil
+}
+
+// finish records a run's outcome even when ctx was cancelled.
+func (e *Engine) finish(ctx context.Context, run Run, status string, state State, reason string, release bool) {
+	run.Status, run.Message, run.Finished = status, reason, e.d.Now()
+	if err := e.d.Runs.FinishRun(context.WithoutCancel(ctx), run, state, reason, release); err != nil {
+		e.log.Error("record run result", "run", run.ID, "installation", run.Installation, "err", err)
+		return
+	}
+	e.log.Info("run finished", "run", run.ID, "installation", run.Installation, "action", run.Action, "status", status, "state", state)
+}

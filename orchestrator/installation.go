@@ -1,0 +1,108 @@
+package orchestrator
+
+import (
+	"context"
+	"time"
+)
+
+// State is an installation's lifecycle state.
+type State string
+
+const (
+	StateInstalling   State = "installing"
+	StateRunning      State = "running"
+	StateFailed       State = "failed"
+	StateUninstalling State = "uninstalling"
+	StateUninstalled  State = "uninstalled"
+)
+
+// Live tells whether the state blocks a new install of the same name.
+func (s State) Live() bool { return s != StateFailed && s != StateUninstalled }
+
+// Installation is one installed instance of a catalog app.
+type Installation struct {
+	// Name is the instance name: containers are websoft9-<Name>.
+	Name    string
+	App     string
+	Version string
+	State   State
+	// Reason says why the last run failed.
+	Reason string
+	Ports  []PortBinding
+	// Containers are the container names reserved for this installation.
+	Containers []string
+	// Outputs are the non-sensitive outputs of the last successful install.
+	Outputs   map[string]string
+	LastRunID string
+	Created   time.Time
+	Updated   time.Time
+}
+
+// Port returns the host port of parameter name, or 0.
+func (i Installation) Port(name string) int {
+	for _, p := range i.Ports {
+		if p.Param == name {
+			return p.Port
+		}
+	}
+	return 0
+}
+
+// PortBinding is a host port reserved for a port parameter.
+type PortBinding struct {
+	Param string
+	Port  int
+}
+
+// Run is one CNAB action on an installation (a claim and its result).
+type Run struct {
+	ID           string
+	Installation string
+	Action       string
+	Revision     string
+	// Status is running until the result is written: succeeded, failed or canceled.
+	Status     string
+	Message    string
+	Parameters map[string]any
+	Outputs    map[string]string
+	Created    time.Time
+	Finished   time.Time
+}
+
+// Run statuses (CNAB result statuses).
+const (
+	RunRunning   = "running"
+	RunSucceeded = "succeeded"
+	RunFailed    = "failed"
+	RunCanceled  = "canceled"
+)
+
+// Installations stores installations with their port and name reservations.
+type Installations interface {
+	// BeginInstall creates (or revives a failed or uninstalled) installation
+	// in state installing together with its port and container-name
+	// reservations and its running install run, in one transaction.
+	// Returns ECONFLICT if a live installation of that name exists, or a
+	// port or container name is held by another installation.
+	BeginInstall(ctx context.Context, inst Installation, run Run) error
+	// Installation returns the installation called name. Returns ENOTFOUND
+	// if there is none or it was uninstalled.
+	Installation(ctx context.Context, name string) (Installation, error)
+	// ReservedPorts returns every reserved host port with its installation.
+	ReservedPorts(ctx context.Context) (map[int]string, error)
+}
+
+// Runs stores runs and moves installations through their states.
+type Runs interface {
+	// BeginRun inserts an active run for an existing installation and sets
+	// its state. Returns ErrRunInProgress (wrapped in ECONFLICT) when the
+	// installation already has an active run.
+	BeginRun(ctx context.Context, run Run, state State) error
+	// FinishRun writes run's result and moves its installation to state
+	// with reason. With release, the installation's port and name
+	// reservations are deleted. Outputs are stored on the installation when
+	// state is running.
+	FinishRun(ctx context.Context, run Run, state State, reason string, release bool) error
+	// ActiveRuns returns the runs without a result (after a crash: to resolve).
+	ActiveRuns(ctx context.Context) ([]Run, error)
+}

@@ -1,0 +1,9 @@
+// Package sqlite stores StackHub's state in one SQLite file through
+// modernc.org/sqlite (no cgo): installations, the port ledger
+// (port_reservations, UNIQUE(host_port)), container-name reservations,
+// runs (one active per installation, by a partial unique index) and API
+// tokens (hashes only). Schema changes are embedded, numbered migrations.
+//
+// Every exported method is one transaction; constraint violations become
+// orchestrator.ECONFLICT. It imports orchestrator and the SQLite driver only.
+package sqlite

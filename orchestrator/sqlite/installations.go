@@ -1,0 +1,175 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+const (
+	upsertInstallation = `INSERT INTO installations (name, app, version, state, reason, outputs, last_run_id, created, updated)
+VALUES (?, ?, ?, ?, '', '{}', ?, ?, ?)
+ON CONFLICT (name) DO UPDATE SET app = excluded.app, version = excluded.version, state = excluded.state,
+  reason = '', outputs = '{}', last_run_id = excluded.last_run_id, updated = excluded.updated`
+	insertReservation = `INSERT INTO port_reservations (host_port, installation, param) VALUES (?, ?, ?)`
+	insertName        = `INSERT INTO container_names (name, installation) VALUES (?, ?)`
+	insertRun         = `INSERT INTO runs (id, installation, action, revision, status, parameters, created) VALUES (?, ?, ?, ?, ?, ?, ?)`
+)
+
+// BeginInstall implements orchestrator.Installations.
+func (d *DB) BeginInstall(ctx context.Context, inst orchestrator.Installation, run orchestrator.Run) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return classify("begin install", err)
+	}
+	defer tx.Rollback()
+	if err := beginInstall(ctx, tx, inst, run); err != nil {
+		return classify("begin install "+inst.Name, err)
+	}
+	return classify("begin install "+inst.Name, tx.Commit())
+}
+
+func beginInstall(ctx context.Context, tx *sql.Tx, inst orchestrator.Installation, run orchestrator.Run) error {
+	var state string
+	err := tx.QueryRowContext(ctx, `SELECT state FROM installations WHERE name = ?`, inst.Name).Scan(&state)
+	switch {
+	case errors.Is(err, sql.ErrNoRows):
+	case err != nil:
+		return err
+	case orchestrator.State(state).Live():
+		return orchestrator.Errorf(orchestrator.ECONFLICT, "%s already exists (state %s)", inst.Name, state)
+	}
+	now := formatTime(inst.Updated)
+	if _, err := tx.ExecContext(ctx, upsertInstallation, inst.Name, inst.App, inst.Version, string(inst.State), run.ID, formatTime(inst.Created), now); err != nil {
+		return err
+	}
+	// A revived record may still hold reservations of its failed run.
+	for _, q := range []string{`DELETE FROM port_reservations WHERE installation = ?`, `DELETE FROM container_names WHERE installation = ?`} {
+		if _, err := tx.ExecContext(ctx, q, inst.Name); err != nil {
+			return err
+		}
+	}
+	if err := reservePorts(ctx, tx, inst.Name, inst.Ports); err != nil {
+		return err
+	}
+	for _, n := range inst.Containers {
+		_, err := tx.ExecContext(ctx, insertName, n, inst.Name)
+		switch {
+		case isUniqueViolation(err):
+			var holder string
+			_ = tx.QueryRowContext(ctx, `SELECT installation FROM container_names WHERE name = ?`, n).Scan(&holder)
+			return orchestrator.Errorf(orchestrator.ECONFLICT, "container name %s is reserved by installation %s", n, holder)
+		case err != nil:
+			return err
+		}
+	}
+	return insertRunRow(ctx, tx, run)
+}
+
+// reservePorts inserts the reservations; the tx also creates the
+// installation, so it is all or nothing. UNIQUE(host_port) decides races.
+func reservePorts(ctx context.Context, tx *sql.Tx, inst string, ports []orchestrator.PortBinding) error {
+	for _, p := range ports {
+		_, err := tx.ExecContext(ctx, insertReservation, p.Port, inst, p.Param)
+		switch {
+		case isUniqueViolation(err):
+			return orchestrator.WrapError(orchestrator.ECONFLICT, orchestrator.ErrPortTaken{Port: p.Port}, "port %d is already reserved", p.Port)
+		case err != nil:
+			return err
+		}
+	}
+	return nil
+}
+
+func insertRunRow(ctx context.Context, tx *sql.Tx, run orchestrator.Run) error {
+	params, err := json.Marshal(run.Parameters)
+	if err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, insertRun, run.ID, run.Installation, run.Action, run.Revision, run.Status, string(params), formatTime(run.Created))
+	if isUniqueViolation(err) {
+		var active string
+		_ = tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE installation = ? AND finished IS NULL`, run.Installation).Scan(&active)
+		return orchestrator.WrapError(orchestrator.ECONFLICT, orchestrator.ErrRunInProgress{Installation: run.Installation, RunID: active},
+			"%s has a run in progress", run.Installation)
+	}
+	return err
+}
+
+// Installation implements orchestrator.Installations.
+func (d *DB) Installation(ctx context.Context, name string) (orchestrator.Installation, error) {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return orchestrator.Installation{}, classify("installation", err)
+	}
+	defer tx.Rollback()
+	inst, err := installation(ctx, tx, name)
+	return inst, classify("installation "+name, err)
+}
+
+func installation(ctx context.Context, tx *sql.Tx, name string) (orchestrator.Installation, error) {
+	var inst orchestrator.Installation
+	var state, outputs, created, updated string
+	err := tx.QueryRowContext(ctx, `SELECT name, app, version, state, reason, outputs, last_run_id, created, updated FROM installations WHERE name = ?`, name).
+		Scan(&inst.Name, &inst.App, &inst.Version, &state, &inst.Reason, &outputs, &inst.LastRunID, &created, &updated)
+	if errors.Is(err, sql.ErrNoRows) || (err == nil && state == string(orchestrator.StateUninstalled)) {
+		return inst, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
+	}
+	if err != nil {
+		return inst, err
+	}
+	inst.State, inst.Created, inst.Updated = orchestrator.State(state), parseTime(created), parseTime(updated)
+	if err := json.Unmarshal([]byte(outputs), &inst.Outputs); err != nil {
+		return inst, err
+	}
+	rows, err := tx.QueryContext(ctx, `SELECT param, host_port FROM port_reservations WHERE installation = ? ORDER BY rowid`, name)
+	if err != nil {
+		return inst, err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var pb orchestrator.PortBinding
+		if err := rows.Scan(&pb.Param, &pb.Port); err != nil {
+			return inst, err
+		}
+		inst.Ports = append(inst.Ports, pb)
+	}
+	if err := rows.Err(); err != nil {
+		return inst, err
+	}
+	names, err := tx.QueryContext(ctx, `SELECT name FROM container_names WHERE installation = ? ORDER BY name`, name)
+	if err != nil {
+		return inst, err
+	}
+	defer names.Close()
+	for names.Next() {
+		var n string
+		if err := names.Scan(&n); err != nil {
+			return inst, err
+		}
+		inst.Containers = append(inst.Containers, n)
+	}
+	return inst, names.Err()
+}
+
+// ReservedPorts implements orchestrator.Installations.
+func (d *DB) ReservedPorts(ctx context.Context) (map[int]string, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT host_port, installation FROM port_reservations`)
+	if err != nil {
+		return nil, classify("reserved ports", err)
+	}
+	defer rows.Close()
+	out := map[int]string{}
+	for rows.Next() {
+		var p int
+		var inst string
+		if err := rows.Scan(&p, &inst); err != nil {
+			return nil, classify("reserved ports", err)
+		}
+		out[p] = inst
+	}
+	return out, classify("reserved ports", rows.Err())
+}

@@ -1,0 +1,132 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+// BeginRun implements orchestrator.Runs.
+func (d *DB) BeginRun(ctx context.Context, run orchestrator.Run, state orchestrator.State) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return classify("begin run", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, `UPDATE installations SET state = ?, last_run_id = ?, updated = ? WHERE name = ? AND state != 'uninstalled'`,
+		string(state), run.ID, formatTime(run.Created), run.Installation)
+	if err != nil {
+		return classify("begin run", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", run.Installation)
+	}
+	if err := insertRunRow(ctx, tx, run); err != nil {
+		return classify("begin run "+run.ID, err)
+	}
+	return classify("begin run", tx.Commit())
+}
+
+// FinishRun implements orchestrator.Runs.
+func (d *DB) FinishRun(ctx context.Context, run orchestrator.Run, state orchestrator.State, reason string, release bool) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return classify("finish run", err)
+	}
+	defer tx.Rollback()
+	if err := finishRun(ctx, tx, run, state, reason, release); err != nil {
+		return classify("finish run "+run.ID, err)
+	}
+	return classify("finish run", tx.Commit())
+}
+
+func finishRun(ctx context.Context, tx *sql.Tx, run orchestrator.Run, state orchestrator.State, reason string, release bool) error {
+	outputs, err := json.Marshal(nonNil(run.Outputs))
+	if err != nil {
+		return err
+	}
+	res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, message = ?, outputs = ?, finished = ? WHERE id = ? AND finished IS NULL`,
+		run.Status, run.Message, string(outputs), formatTime(run.Finished), run.ID)
+	if err != nil {
+		return err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "run %s is not active", run.ID)
+	}
+	q := `UPDATE installations SET state = ?, reason = ?, updated = ? WHERE name = ?`
+	args := []any{string(state), reason, formatTime(run.Finished), run.Installation}
+	if state == orchestrator.StateRunning {
+		q = `UPDATE installations SET state = ?, reason = ?, updated = ?, outputs = ? WHERE name = ?`
+		args = []any{string(state), reason, formatTime(run.Finished), string(outputs), run.Installation}
+	}
+	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
+		return err
+	}
+	if release {
+		for _, q := range []string{`DELETE FROM port_reservations WHERE installation = ?`, `DELETE FROM container_names WHERE installation = ?`} {
+			if _, err := tx.ExecContext(ctx, q, run.Installation); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func nonNil(m map[string]string) map[string]string {
+	if m == nil {
+		return map[string]string{}
+	}
+	return m
+}
+
+// ActiveRuns implements orchestrator.Runs.
+func (d *DB) ActiveRuns(ctx context.Context) ([]orchestrator.Run, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, installation, action, revision, status, parameters, created FROM runs WHERE finished IS NULL ORDER BY created`)
+	if err != nil {
+		return nil, classify("active runs", err)
+	}
+	defer rows.Close()
+	var out []orchestrator.Run
+	for rows.Next() {
+		var r orchestrator.Run
+		var params, created string
+		if err := rows.Scan(&r.ID, &r.Installation, &r.Action, &r.Revision, &r.Status, &params, &created); err != nil {
+			return nil, classify("active runs", err)
+		}
+		if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
+			return nil, classify("active runs", err)
+		}
+		r.Created = parseTime(created)
+		out = append(out, r)
+	}
+	return out, classify("active runs", rows.Err())
+}
+
+// Run returns run id. Returns ENOTFOUND if there is none.
+func (d *DB) Run(ctx context.Context, id string) (orchestrator.Run, error) {
+	var r orchestrator.Run
+	var params, outputs, created string
+	var finished sql.NullString
+	err := d.db.QueryRowContext(ctx, `SELECT id, installation, action, revision, status, message, parameters, outputs, created, finished FROM runs WHERE id = ?`, id).
+		Scan(&r.ID, &r.Installation, &r.Action, &r.Revision, &r.Status, &r.Message, &params, &outputs, &created, &finished)
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, orchestrator.Errorf(orchestrator.ENOTFOUND, "run %s not found", id)
+	}
+	if err != nil {
+		return r, classify("run", err)
+	}
+	if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
+		return r, classify("run", err)
+	}
+	if err := json.Unmarshal([]byte(outputs), &r.Outputs); err != nil {
+		return r, classify("run", err)
+	}
+	r.Created = parseTime(created)
+	if finished.Valid {
+		r.Finished = parseTime(finished.String)
+	}
+	return r, nil
+}

@@ -1,0 +1,171 @@
+package sqlite_test
+
+import (
+	"errors"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/sqlite"
+)
+
+func MustOpenDB(tb testing.TB) *sqlite.DB {
+	tb.Helper()
+	db, err := sqlite.Open(tb.Context(), filepath.Join(tb.TempDir(), "state.db"))
+	require.NoError(tb, err)
+	tb.Cleanup(func() { db.Close() })
+	return db
+}
+
+var t0 = time.Date(2026, 11, 24, 3, 0, 0, 0, time.UTC)
+
+func newInstall(name string, ports ...int) (orchestrator.Installation, orchestrator.Run) {
+	inst := orchestrator.Installation{Name: name, App: "demo", Version: "0.1.0", State: orchestrator.StateInstalling,
+		Containers: []string{"websoft9-" + name, "websoft9-" + name + "-db"}, Created: t0, Updated: t0}
+	params := []string{"port", "db_port", "x_port"}
+	for i, p := range ports {
+		inst.Ports = append(inst.Ports, orchestrator.PortBinding{Param: params[i], Port: p})
+	}
+	run := orchestrator.Run{ID: "run-" + name + "-" + time.Now().Format("150405.000000000"), Installation: name, Action: "install",
+		Revision: "rev", Status: orchestrator.RunRunning, Created: t0, Parameters: map[string]any{"port": 1}}
+	return inst, run
+}
+
+func TestBeginInstallAndInfo(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	inst, run := newInstall("demo", 9001, 3307)
+	require.NoError(t, db.BeginInstall(ctx, inst, run))
+
+	got, err := db.Installation(ctx, "demo")
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.StateInstalling, got.State)
+	assert.Equal(t, inst.Ports, got.Ports)
+	assert.Equal(t, []string{"websoft9-demo", "websoft9-demo-db"}, got.Containers)
+	assert.Equal(t, 9001, got.Port("port"))
+
+	reserved, err := db.ReservedPorts(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, map[int]string{9001: "demo", 3307: "demo"}, reserved)
+
+	_, err = db.Installation(ctx, "nope")
+	assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(err))
+}
+
+func TestBeginInstallConflicts(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	inst, run := newInstall("demo", 9001, 3307)
+	require.NoError(t, db.BeginInstall(ctx, inst, run))
+
+	t.Run("live installation", func(t *testing.T) {
+		inst, run := newInstall("demo", 9002, 3308)
+		err := db.BeginInstall(ctx, inst, run)
+		assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
+	})
+	t.Run("port taken", func(t *testing.T) {
+		inst, run := newInstall("other", 9003, 3307)
+		err := db.BeginInstall(ctx, inst, run)
+		assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
+		_, lost := errors.AsType[orchestrator.ErrPortTaken](err)
+		assert.True(t, lost, "got %v, want ErrPortTaken", err)
+		_, err = db.Installation(ctx, "other")
+		assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(err), "nothing of a refused install is kept")
+	})
+	t.Run("container name taken", func(t *testing.T) {
+		// app "demo-db" would be websoft9-demo-db, demo's db service.
+		inst, run := newInstall("demo-db", 9004)
+		inst.Containers = []string{"websoft9-demo-db"}
+		err := db.BeginInstall(ctx, inst, run)
+		assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
+		assert.Contains(t, orchestrator.ErrorMessage(err), "websoft9-demo-db")
+	})
+	t.Run("second active run", func(t *testing.T) {
+		r := orchestrator.Run{ID: "r2", Installation: "demo", Action: "uninstall", Revision: "x", Status: orchestrator.RunRunning, Created: t0}
+		err := db.BeginRun(ctx, r, orchestrator.StateUninstalling)
+		assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
+		assert.ErrorIs(t, err, orchestrator.ErrRunInProgress{})
+	})
+}
+
+func TestFinishRunReleasesAndRevives(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	inst, run := newInstall("demo", 9001, 3307)
+	require.NoError(t, db.BeginInstall(ctx, inst, run))
+	run.Status, run.Message, run.Finished = orchestrator.RunFailed, "boom", t0.Add(time.Second)
+	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateFailed, "boom", true))
+
+	got, err := db.Installation(ctx, "demo")
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.StateFailed, got.State)
+	assert.Equal(t, "boom", got.Reason)
+	assert.Empty(t, got.Ports)
+	reserved, err := db.ReservedPorts(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, reserved)
+
+	// Installing again over a failed record works and takes new ports.
+	inst2, run2 := newInstall("demo", 9005, 3309)
+	require.NoError(t, db.BeginInstall(ctx, inst2, run2))
+	run2.Status, run2.Finished, run2.Outputs = orchestrator.RunSucceeded, t0, map[string]string{"port": "9005"}
+	require.NoError(t, db.FinishRun(ctx, run2, orchestrator.StateRunning, "", false))
+	got, err = db.Installation(ctx, "demo")
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.StateRunning, got.State)
+	assert.Equal(t, "", got.Reason)
+	assert.Equal(t, map[string]string{"port": "9005"}, got.Outputs)
+
+	active, err := db.ActiveRuns(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, active)
+}
+
+func TestConcurrentInstallsOnePort(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	var wg sync.WaitGroup
+	errs := make([]error, 20)
+	for i := range errs {
+		wg.Go(func() {
+			inst, run := newInstall("app"+string(rune('a'+i)), 9001)
+			inst.Containers = []string{"websoft9-app" + string(rune('a'+i))}
+			run.ID = "run" + string(rune('a'+i))
+			errs[i] = db.BeginInstall(ctx, inst, run)
+		})
+	}
+	wg.Wait()
+	ok := 0
+	for _, err := range errs {
+		if err == nil {
+			ok++
+			continue
+		}
+		assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err), "got %v", err)
+	}
+	assert.Equal(t, 1, ok, "exactly one install gets port 9001")
+}
+
+func TestTokens(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	secret, tok, err := orchestrator.NewToken(ctx, db, "t1", "cli", orchestrator.ScopeAdmin, t0)
+	require.NoError(t, err)
+	assert.NotContains(t, tok.Hash, secret)
+
+	got, err := orchestrator.Authenticate(ctx, db, secret, t0)
+	require.NoError(t, err)
+	assert.Equal(t, "admin", got.Scope)
+
+	for _, bad := range []string{"", "shk_nope", "Bearer " + secret, secret + "x"} {
+		_, err := orchestrator.Authenticate(ctx, db, bad, t0)
+		assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(err), "secret %q", bad)
+	}
+	_, _, err = orchestrator.NewToken(ctx, db, "t2", "x", "root", t0)
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+}

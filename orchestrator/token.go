@@ -1,0 +1,93 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Token scopes.
+const (
+	ScopeAdmin = "admin"
+	ScopeRead  = "read"
+)
+
+// TokenPrefix starts every API token, so a leaked one is easy to spot.
+const TokenPrefix = "shk_"
+
+// Token is an API token as stored: only the SHA-256 of the secret is kept.
+type Token struct {
+	ID       string
+	Name     string
+	Hash     string
+	Scope    string
+	Created  time.Time
+	LastUsed time.Time
+}
+
+// Tokens stores API tokens.
+type Tokens interface {
+	// CreateToken stores t. Returns ECONFLICT if the hash exists.
+	CreateToken(ctx context.Context, t Token) error
+	// TokenByHash returns the live token with that hash, and records its
+	// use at now. Returns ENOTFOUND if there is none.
+	TokenByHash(ctx context.Context, hash string, now time.Time) (Token, error)
+}
+
+// HashToken returns the stored form of a token secret. Tokens carry 256
+// random bits, so a plain SHA-256 is as strong as a slow hash here.
+func HashToken(secret string) string {
+	sum := sha256.Sum256([]byte(secret))
+	return hex.EncodeToString(sum[:])
+}
+
+// NewToken makes a token with a fresh secret, stores its hash, and returns
+// the secret: it is shown once and never stored.
+func NewToken(ctx context.Context, store Tokens, id, name, scope string, now time.Time) (string, Token, error) {
+	if scope != ScopeAdmin && scope != ScopeRead {
+		return "", Token{}, Errorf(EINVALID, "scope %q must be admin or read", scope)
+	}
+	var b [32]byte
+	if _, err := rand.Read(b[:]); err != nil {
+		return "", Token{}, fmt.Errorf("token: %w", err)
+	}
+	secret := TokenPrefix + base64.RawURLEncoding.EncodeToString(b[:])
+	t := Token{ID: id, Name: name, Hash: HashToken(secret), Scope: scope, Created: now}
+	if err := store.CreateToken(ctx, t); err != nil {
+		return "", Token{}, fmt.Errorf("token: %w", err)
+	}
+	return secret, t, nil
+}
+
+// Authenticate returns the token whose secret is given. Returns
+// EUNAUTHORIZED for anything but a live token.
+func Authenticate(ctx context.Context, store Tokens, secret string, now time.Time) (Token, error) {
+	if !strings.HasPrefix(secret, TokenPrefix) || len(secret) > 128 {
+		return Token{}, Errorf(EUNAUTHORIZED, "invalid token")
+	}
+	t, err := store.TokenByHash(ctx, HashToken(secret), now)
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return Token{}, Errorf(EUNAUTHORIZED, "invalid token")
+		}
+		return Token{}, fmt.Errorf("authenticate: %w", err)
+	}
+	return t, nil
+}
+
+// TokenAuth checks bearer tokens against a store.
+type TokenAuth struct {
+	Store Tokens
+	Now   Clock
+}
+
+// Authenticate returns the live token whose secret is given. Returns
+// EUNAUTHORIZED for anything else.
+func (a TokenAuth) Authenticate(ctx context.Context, secret string) (Token, error) {
+	return Authenticate(ctx, a.Store, secret, a.Now())
+}

@@ -1,0 +1,147 @@
+package orchestrator
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+)
+
+// UninstallRequest asks to remove an installation.
+type UninstallRequest struct {
+	Name string
+	// Purge removes the app's volumes too; without it they are kept.
+	Purge bool
+}
+
+// UninstallResult says what went.
+type UninstallResult struct {
+	Installation Installation
+	Removed      Removed
+}
+
+// Uninstall runs the bundle's uninstall action, then removes anything
+// labelled with the app that is still on the host (volumes only with
+// Purge), and releases the ports once Docker shows nothing left. It runs to
+// the end even if ctx is cancelled.
+//
+// Returns EINVALID, ENOTFOUND, EUNAVAILABLE when Docker does not answer,
+// ECONFLICT when a run is in progress, and EINTERNAL with a message saying
+// what still runs and on which port when containers remain.
+func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (UninstallResult, error) {
+	if err := validateName("appName", req.Name); err != nil {
+		return UninstallResult{}, err
+	}
+	inst, err := e.d.Installations.Installation(ctx, req.Name)
+	if err != nil {
+		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
+	}
+	if err := e.d.Host.Ping(ctx); err != nil {
+		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
+	}
+	run := Run{ID: e.d.NewID(), Installation: inst.Name, Action: "uninstall", Revision: e.d.NewID(),
+		Status: RunRunning, Parameters: map[string]any{}, Created: e.d.Now()}
+	for _, p := range inst.Ports {
+		run.Parameters[p.Param] = p.Port
+	}
+	if err := e.d.Runs.BeginRun(ctx, run, StateUninstalling); err != nil {
+		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
+	}
+	ctx = context.WithoutCancel(ctx)
+	out := e.runLog(run.ID)
+	defer out.Close()
+
+	var runErr string
+	if inst.State != StateFailed {
+		runErr = e.uninstallAction(ctx, inst, req.Purge, &run, out)
+	}
+	removed, err := e.d.Host.RemoveApp(ctx, inst.Name, "", req.Purge)
+	if err == nil {
+		var left []Container
+		left, err = e.d.Host.AppContainers(ctx, inst.Name)
+		if err == nil && len(left) > 0 {
+			err = Errorf(EINTERNAL, "%s could not be removed: still on the host: %s", inst.Name, describe(left))
+		}
+	}
+	if err != nil {
+		reason := "uninstall failed: " + ErrorMessage(err)
+		if runErr != "" {
+			reason += " (bundle: " + runErr + ")"
+		}
+		e.finish(ctx, run, RunFailed, StateFailed, reason, false)
+		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", inst.Name, err)
+	}
+	status := RunSucceeded
+	if runErr != "" {
+		status = RunFailed
+		fmt.Fprintf(out, "stackhub: the bundle's uninstall failed (%s); removed the app's objects directly\n", runErr)
+	}
+	e.finish(ctx, run, status, StateUninstalled, runErr, true)
+	inst.State = StateUninstalled
+	return UninstallResult{Installation: inst, Removed: removed}, nil
+}
+
+// uninstallAction runs the bundle's uninstall; it returns why it failed, or "".
+func (e *Engine) uninstallAction(ctx context.Context, inst Installation, purge bool, run *Run, out interface{ Write([]byte) (int, error) }) string {
+	app, err := e.d.Catalog.App(ctx, inst.App)
+	if err != nil {
+		return fmt.Sprintf("app %s is no longer in the catalog", inst.App)
+	}
+	if app.HasPurge {
+		run.Parameters["purge"] = purge
+	}
+	res, err := e.runAction(ctx, app, *run, out)
+	switch {
+	case err != nil:
+		return err.Error()
+	case res.Status != RunSucceeded:
+		return res.Message
+	}
+	return ""
+}
+
+func describe(cs []Container) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		s := fmt.Sprintf("%s (%s", c.Name, c.State)
+		if len(c.Ports) > 0 {
+			s += fmt.Sprintf(", port %v", strings.Trim(fmt.Sprint(c.Ports), "[]"))
+		}
+		parts = append(parts, s+")")
+	}
+	return strings.Join(parts, ", ")
+}
+
+// Recover resolves runs left active by a crash or restart: each gets a
+// failed result saying the engine restarted; an interrupted install is
+// cleaned up like a failed one, an interrupted uninstall is finished.
+func (e *Engine) Recover(ctx context.Context) error {
+	runs, err := e.d.Runs.ActiveRuns(ctx)
+	if err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	var errs []error
+	for _, run := range runs {
+		reason := fmt.Sprintf("StackHub restarted during %s", run.Action)
+		switch run.Action {
+		case "uninstall":
+			_, err := e.d.Host.RemoveApp(ctx, run.Installation, "", false)
+			if err != nil {
+				errs = append(errs, err)
+				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+err.Error(), false)
+				continue
+			}
+			e.finish(ctx, run, RunFailed, StateUninstalled, reason+"; uninstall finished at start-up", true)
+		default:
+			_, err := e.d.Host.RemoveApp(ctx, run.Installation, run.Revision, false)
+			if err != nil {
+				errs = append(errs, err)
+				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+err.Error(), false)
+				continue
+			}
+			e.finish(ctx, run, RunFailed, StateFailed, reason, true)
+		}
+		e.log.Warn("resolved interrupted run", "run", run.ID, "installation", run.Installation, "action", run.Action)
+	}
+	return errors.Join(errs...)
+}

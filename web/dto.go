@@ -1,0 +1,101 @@
+package web
+
+import (
+	"strings"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+// envelope is the seed API's answer: code "1" success, "0" failure.
+type envelope struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Data    any    `json:"data"`
+}
+
+// appInfo is the seed's description of an installed app.
+type appInfo struct {
+	AppName       string            `json:"appName"`
+	App           string            `json:"app"`
+	Version       string            `json:"version"`
+	ContainerName string            `json:"containerName"`
+	Status        string            `json:"status"`
+	State         string            `json:"state"`
+	Port          *int              `json:"port"`
+	DBPort        *int              `json:"db_port"`
+	Ports         map[string]int    `json:"ports"`
+	Containers    []string          `json:"containers"`
+	Outputs       map[string]string `json:"outputs,omitempty"`
+	Info          string            `json:"info"`
+	RunID         string            `json:"runId"`
+}
+
+// seedStatus maps a state to the seed's status: "0" not started or
+// installing, "1" running, "2" failed.
+func seedStatus(s orchestrator.State) string {
+	switch s {
+	case orchestrator.StateRunning:
+		return "1"
+	case orchestrator.StateFailed:
+		return "2"
+	}
+	return "0"
+}
+
+func toAppInfo(inst orchestrator.Installation) appInfo {
+	out := appInfo{AppName: inst.Name, App: inst.App, Version: inst.Version, ContainerName: "websoft9-" + inst.Name,
+		Status: seedStatus(inst.State), State: string(inst.State), Ports: map[string]int{},
+		Containers: inst.Containers, Outputs: inst.Outputs, RunID: inst.LastRunID}
+	if out.Containers == nil {
+		out.Containers = []string{}
+	}
+	for _, p := range inst.Ports {
+		out.Ports[p.Param] = p.Port
+		switch p.Param {
+		case "port":
+			out.Port = &p.Port
+		case "db_port":
+			out.DBPort = &p.Port
+		}
+	}
+	switch inst.State {
+	case orchestrator.StateFailed:
+		out.Info = inst.Reason
+	case orchestrator.StateInstalling:
+		out.Info = "installing"
+	case orchestrator.StateUninstalling:
+		out.Info = "uninstalling"
+	default:
+		out.Info = string(inst.State)
+	}
+	return out
+}
+
+// english tells whether the client asked for English.
+func english(c echo.Context) bool {
+	return strings.HasPrefix(strings.ToLower(strings.TrimSpace(c.Request().Header.Get("Accept-Language"))), "en")
+}
+
+// zhPrefix is the seed's Chinese wording for each failure class.
+var zhPrefix = map[string]string{
+	orchestrator.EINVALID:      "参数错误",
+	orchestrator.EUNAUTHORIZED: "未授权",
+	orchestrator.ENOTFOUND:     "不存在",
+	orchestrator.ECONFLICT:     "已经存在",
+	orchestrator.EUNAVAILABLE:  "服务不可用",
+	orchestrator.EINTERNAL:     "内部错误",
+}
+
+// localize returns msg in English, or prefixed with the seed's Chinese
+// wording for its class.
+func localize(c echo.Context, code, msg string) string {
+	if english(c) {
+		return msg
+	}
+	if p, ok := zhPrefix[code]; ok {
+		return p + ": " + msg
+	}
+	return msg
+}

@@ -1,0 +1,90 @@
+package web
+
+import (
+	"context"
+	"log/slog"
+	"net/http"
+	"strings"
+
+	"github.com/labstack/echo/v4"
+	"github.com/labstack/echo/v4/middleware"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+// Engine is the part of the engine the HTTP layer calls.
+type Engine interface {
+	Install(ctx context.Context, req orchestrator.InstallRequest) (orchestrator.Installation, error)
+	Uninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
+	Info(ctx context.Context, name string) (orchestrator.Installation, error)
+}
+
+// Authenticator checks a bearer token.
+type Authenticator interface {
+	// Authenticate returns EUNAUTHORIZED unless secret is a live token.
+	Authenticate(ctx context.Context, secret string) (orchestrator.Token, error)
+}
+
+// MaxBodyBytes bounds request bodies.
+const MaxBodyBytes = "1M"
+
+// Server is the HTTP API.
+type Server struct {
+	Engine Engine
+	Auth   Authenticator
+	Logger *slog.Logger
+}
+
+// Handler returns the Echo instance serving every route.
+func (s *Server) Handler() *echo.Echo {
+	e := echo.New()
+	e.HideBanner, e.HidePort = true, true
+	// Identity comes from credentials only; the client IP is the socket
+	// peer, never X-Forwarded-For or X-Real-IP.
+	e.IPExtractor = echo.ExtractIPDirect()
+	e.HTTPErrorHandler = s.handleError
+	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
+	e.Use(middleware.BodyLimit(MaxBodyBytes))
+	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
+		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRemoteIP: true, LogError: true,
+		HandleError: true,
+		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
+			s.log().Info("request", "method", v.Method, "path", v.URIPath, "status", v.Status,
+				"latency", v.Latency, "peer", v.RemoteIP)
+			return nil
+		},
+	}))
+	e.GET("/healthz", s.healthz)
+	seed := e.Group("", s.requireToken)
+	s.registerSeedRoutes(seed)
+	return e
+}
+
+func (s *Server) log() *slog.Logger {
+	if s.Logger == nil {
+		return slog.Default()
+	}
+	return s.Logger
+}
+
+func (s *Server) healthz(c echo.Context) error {
+	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
+}
+
+// requireToken admits requests with a live "Authorization: Bearer <token>".
+// Loopback peers and forwarded headers earn nothing.
+func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
+	return func(c echo.Context) error {
+		h := c.Request().Header.Get(echo.HeaderAuthorization)
+		scheme, secret, ok := strings.Cut(h, " ")
+		if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
+			return orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <token> (stackhub token create)")
+		}
+		tok, err := s.Auth.Authenticate(c.Request().Context(), strings.TrimSpace(secret))
+		if err != nil {
+			return err
+		}
+		c.Set("token", tok)
+		return next(c)
+	}
+}
