@@ -97,12 +97,29 @@ type Host interface {
 	BusyPorts(ctx context.Context) (map[int]bool, error)
 	// ExistingContainers returns those of names that are containers.
 	ExistingContainers(ctx context.Context, names []string) ([]string, error)
-	// AppContainers returns the containers labelled with app, with their state.
-	AppContainers(ctx context.Context, app string) ([]Container, error)
+	// AppObjects returns the containers (with their state), networks and
+	// volumes labelled with app.
+	AppObjects(ctx context.Context, app string) (Objects, error)
 	// RemoveApp removes the containers and networks labelled with app, and
 	// its volumes: those labelled with runID when runID is set, all of them
 	// when purge is set, none otherwise (those are listed as kept).
 	RemoveApp(ctx context.Context, app, runID string, purge bool) (Removed, error)
+}
+
+// Objects are the Docker objects labelled with one app.
+type Objects struct {
+	Containers []Container
+	Networks   []string
+	Volumes    []string
+}
+
+// ContainerNames returns the names of o's containers.
+func (o Objects) ContainerNames() []string {
+	out := make([]string, 0, len(o.Containers))
+	for _, c := range o.Containers {
+		out = append(out, c.Name)
+	}
+	return out
 }
 
 // Container is an observed container.

@@ -106,17 +106,18 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 // runInstall is the install job: build, run the CNAB action, record. A
 // failed install removes what its run created and releases its ports.
 func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run Run) {
-	out := e.runLog(run.ID)
-	defer out.Close()
+	logFile := e.runLog(run.ID)
+	defer logFile.Close()
+	out := &firstError{w: logFile}
 	res, err := e.runAction(ctx, app, run, out)
 	if err == nil && res.Status == RunSucceeded {
 		run.Outputs = res.Outputs
 		e.finish(ctx, run, RunSucceeded, StateRunning, "", false)
 		return
 	}
-	reason := res.Message
+	reason := out.reason(res.Message)
 	if err != nil {
-		reason = err.Error()
+		reason = ErrorMessage(err)
 	}
 	status := RunFailed
 	if ctx.Err() != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 )
 
@@ -48,20 +49,24 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}
 	ctx = context.WithoutCancel(ctx)
-	out := e.runLog(run.ID)
-	defer out.Close()
+	logFile := e.runLog(run.ID)
+	defer logFile.Close()
+	out := &firstError{w: logFile}
 
+	before, err := e.d.Host.AppObjects(ctx, inst.Name)
 	var runErr string
-	if inst.State != StateFailed {
+	if err == nil && inst.State != StateFailed {
 		runErr = e.uninstallAction(ctx, inst, req.Purge, &run, out)
 	}
-	removed, err := e.d.Host.RemoveApp(ctx, inst.Name, "", req.Purge)
+	var after Objects
 	if err == nil {
-		var left []Container
-		left, err = e.d.Host.AppContainers(ctx, inst.Name)
-		if err == nil && len(left) > 0 {
-			err = Errorf(EINTERNAL, "%s could not be removed: still on the host: %s", inst.Name, describe(left))
-		}
+		_, err = e.d.Host.RemoveApp(ctx, inst.Name, "", req.Purge)
+	}
+	if err == nil {
+		after, err = e.d.Host.AppObjects(ctx, inst.Name)
+	}
+	if err == nil && len(after.Containers) > 0 {
+		err = Errorf(EINTERNAL, "%s could not be removed: still on the host: %s", inst.Name, describe(after.Containers))
 	}
 	if err != nil {
 		reason := "uninstall failed: " + ErrorMessage(err)
@@ -78,11 +83,16 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 	}
 	e.finish(ctx, run, status, StateUninstalled, runErr, true)
 	inst.State = StateUninstalled
-	return UninstallResult{Installation: inst, Removed: removed}, nil
+	return UninstallResult{Installation: inst, Removed: Removed{
+		Containers:  minus(before.ContainerNames(), after.ContainerNames()),
+		Networks:    minus(before.Networks, after.Networks),
+		Volumes:     minus(before.Volumes, after.Volumes),
+		KeptVolumes: after.Volumes,
+	}}, nil
 }
 
 // uninstallAction runs the bundle's uninstall; it returns why it failed, or "".
-func (e *Engine) uninstallAction(ctx context.Context, inst Installation, purge bool, run *Run, out interface{ Write([]byte) (int, error) }) string {
+func (e *Engine) uninstallAction(ctx context.Context, inst Installation, purge bool, run *Run, out *firstError) string {
 	app, err := e.d.Catalog.App(ctx, inst.App)
 	if err != nil {
 		return fmt.Sprintf("app %s is no longer in the catalog", inst.App)
@@ -93,11 +103,22 @@ func (e *Engine) uninstallAction(ctx context.Context, inst Installation, purge b
 	res, err := e.runAction(ctx, app, *run, out)
 	switch {
 	case err != nil:
-		return err.Error()
+		return ErrorMessage(err)
 	case res.Status != RunSucceeded:
-		return res.Message
+		return out.reason(res.Message)
 	}
 	return ""
+}
+
+// minus returns the items of a that are not in b.
+func minus(a, b []string) []string {
+	out := []string{}
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			out = append(out, x)
+		}
+	}
+	return out
 }
 
 func describe(cs []Container) string {

@@ -209,8 +209,10 @@ func TestBuild_Errors(t *testing.T) {
 			errorHas: "porter.yaml: no such file",
 		},
 		{
-			name:     "missing bundle runtime",
-			setup:    func(t *testing.T, _, runtimes string) { require.NoError(t, os.Remove(filepath.Join(runtimes, "bundle-runtime"))) },
+			name: "missing bundle runtime",
+			setup: func(t *testing.T, _, runtimes string) {
+				require.NoError(t, os.Remove(filepath.Join(runtimes, "bundle-runtime")))
+			},
 			errorHas: "bundle-runtime: no such file",
 		},
 		{

@@ -298,6 +298,9 @@ func (c *converter) parameters() error {
 			return err
 		}
 		if source != "" {
+			if !slices.ContainsFunc(c.m.Outputs, func(o manifest.Output) bool { return o.Name == source }) {
+				return fmt.Errorf("parameter %q: source.output %q is not an output of this bundle", p.Name, source)
+			}
 			c.psrcs[p.Name] = outputParameterSource(source)
 			if applyTo == nil && !hasDefault {
 				applyTo = c.afterInstallActions()

@@ -242,6 +242,7 @@ func TestBundle_Errors(t *testing.T) {
 		{"default outside its schema", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    type: integer\n    minimum: 10\n    default: 1\n", "default value"},
 		{"customActions without steps", "mixins: [websoft9]\n" + steps + "customActions:\n  backup:\n    description: b\n", `"backup" has no steps`},
 		{"source.dependency", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    source:\n      dependency: db\n      output: url\n", "dependencies"},
+		{"source.output of no output", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    source:\n      output: url\n", `source.output "url" is not an output`},
 		{"image without repository", "mixins: [websoft9]\n" + steps + "images:\n  web:\n    tag: latest\n", "repository is required"},
 		{"unknown image field", "mixins: [websoft9]\n" + steps + "images:\n  web:\n    repository: nginx\n    tags: latest\n", `unknown field "tags"`},
 		{"parameter path under outputs", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    path: outputs/p\n    default: ''\n", "/cnab/app/outputs"},

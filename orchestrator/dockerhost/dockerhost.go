@@ -162,13 +162,15 @@ func (h *Host) ExistingContainers(ctx context.Context, names []string) ([]string
 	return out, nil
 }
 
-// AppContainers implements orchestrator.Host.
-func (h *Host) AppContainers(ctx context.Context, app string) ([]orchestrator.Container, error) {
+// AppObjects implements orchestrator.Host.
+func (h *Host) AppObjects(ctx context.Context, app string) (orchestrator.Objects, error) {
 	ctx, cancel := context.WithTimeout(ctx, callTimeout)
 	defer cancel()
-	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
+	label := client.Filters{}.Add("label", naming.LabelApp+"="+app)
+	var objs orchestrator.Objects
+	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
 	if err != nil {
-		return nil, classify("list containers", err)
+		return objs, classify("list containers", err)
 	}
 	out := make([]orchestrator.Container, 0, len(list.Items))
 	for _, c := range list.Items {
@@ -185,7 +187,24 @@ func (h *Host) AppContainers(ctx context.Context, app string) ([]orchestrator.Co
 		out = append(out, oc)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
-	return out, nil
+	objs.Containers = out
+	ns, err := h.api.NetworkList(ctx, client.NetworkListOptions{Filters: label})
+	if err != nil {
+		return objs, classify("list networks", err)
+	}
+	for _, n := range ns.Items {
+		objs.Networks = append(objs.Networks, n.Name)
+	}
+	vs, err := h.api.VolumeList(ctx, client.VolumeListOptions{Filters: label})
+	if err != nil {
+		return objs, classify("list volumes", err)
+	}
+	for _, v := range vs.Items {
+		objs.Volumes = append(objs.Volumes, v.Name)
+	}
+	sort.Strings(objs.Networks)
+	sort.Strings(objs.Volumes)
+	return objs, nil
 }
 
 // RemoveApp implements orchestrator.Host.

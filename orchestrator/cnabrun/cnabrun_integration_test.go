@@ -1,0 +1,122 @@
+//go:build integration
+
+package cnabrun_test
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/build"
+	"github.com/websoft9/stackhub/orchestrator/cnabrun"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+)
+
+func requireDocker(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := dockerhost.NewClient()
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, dockerhost.New(c).Ping(t.Context()), "no Docker engine answers: run make docker-up")
+	return c
+}
+
+// runtimesDir is bin/ at the repository root, filled by make build.
+func runtimesDir(t *testing.T) string {
+	t.Helper()
+	dir, err := filepath.Abs("../../bin")
+	require.NoError(t, err)
+	for _, f := range []string{"bundle-runtime", "websoft9-runtime"} {
+		_, err := os.Stat(filepath.Join(dir, f))
+		require.NoError(t, err, "run make build first: the invocation image needs bin/%s", f)
+	}
+	return dir
+}
+
+// freePort returns the highest port of [lo, hi] nothing listens on; the
+// engine allocates from the bottom of the bundle's ranges, so concurrent
+// test packages do not meet.
+func freePort(t *testing.T, lo, hi int) int {
+	t.Helper()
+	for p := hi; p >= lo; p-- {
+		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
+		if err == nil {
+			ln.Close()
+			return p
+		}
+	}
+	t.Fatalf("no free port in %d-%d", lo, hi)
+	return 0
+}
+
+func TestInstallUninstallThroughCNAB(t *testing.T) {
+	c := requireDocker(t)
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
+	res, err := build.Build(t.Context(), build.Options{Dir: filepath.Join(dir), RuntimesDir: runtimesDir(t)})
+	require.NoError(t, err)
+	require.NoError(t, build.Load(t.Context(), c, res))
+
+	host := dockerhost.New(c)
+	r := cnabrun.New(slog.New(slog.NewTextHandler(os.Stderr, nil)), host.Ping)
+	const inst = "itest-cnab"
+	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), inst, "", true) })
+	web, db := freePort(t, 9001, 9999), freePort(t, 3307, 3399)
+	var out strings.Builder
+	run := func(action string, params map[string]any) orchestrator.RunResult {
+		t.Helper()
+		id := fmt.Sprintf("run-%s-%d", action, time.Now().UnixNano())
+		got, err := r.Run(t.Context(), orchestrator.RunRequest{RunID: id, Revision: id, Installation: inst, Action: action,
+			Bundle: res.Bundle, Parameters: params, Out: &out})
+		require.NoError(t, err)
+		return got
+	}
+
+	got := run("install", map[string]any{"port": web, "db_port": db})
+	require.Equal(t, "succeeded", got.Status, "message %q, output:\n%s", got.Message, out.String())
+	assert.Equal(t, map[string]string{"containerName": "websoft9-itest-cnab", "port": fmt.Sprint(web), "db_port": fmt.Sprint(db)}, got.Outputs)
+	assert.Contains(t, out.String(), "executing install action from demo (installation: itest-cnab)")
+
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", web))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+
+	// cnab-go removed its invocation container.
+	left, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", cnabrun.LabelInstallation+"="+inst)})
+	require.NoError(t, err)
+	assert.Empty(t, left.Items)
+
+	got = run("uninstall", map[string]any{"port": web, "db_port": db, "purge": true})
+	require.Equal(t, "succeeded", got.Status, "message %q, output:\n%s", got.Message, out.String())
+	objs, err := host.AppObjects(t.Context(), inst)
+	require.NoError(t, err)
+	assert.Empty(t, objs.Containers)
+	assert.Empty(t, objs.Networks)
+	assert.Empty(t, objs.Volumes, "purge removed the volumes")
+}
+
+func TestRunRefusesUndefinedParameter(t *testing.T) {
+	c := requireDocker(t)
+	dir := t.TempDir()
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
+	res, err := build.Build(t.Context(), build.Options{Dir: dir, RuntimesDir: runtimesDir(t)})
+	require.NoError(t, err)
+	r := cnabrun.New(slog.New(slog.NewTextHandler(os.Stderr, nil)), dockerhost.New(c).Ping)
+	_, err = r.Run(t.Context(), orchestrator.RunRequest{RunID: "x", Revision: "x", Installation: "itest-undef", Action: "install",
+		Bundle: res.Bundle, Parameters: map[string]any{"port": 1}})
+	require.Error(t, err)
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "a required parameter is missing: %v", err)
+}
