@@ -4,11 +4,12 @@ GO ?= go
 BIN := bin
 LISTEN ?= 127.0.0.1:9000
 DATA_DIR ?= $(CURDIR)/.data
+BUNDLES ?= bundles
 GOFLAGS_STATIC := CGO_ENABLED=0
 LDFLAGS := -s -w
 TEST_IMAGE := stackhub-test/web:dev
 
-.PHONY: help build run test test-unit test-images check-deps docker-up lint clean
+.PHONY: help build run run-demo test test-unit test-images check-deps docker-up lint clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -33,20 +34,25 @@ check-deps: ## check the one-way imports (never cached)
 	$(GO) test -count=1 -run '^TestDeps$$' ./...
 
 test: build test-images check-deps ## build, then run unit and integration tests against the real engine
-	$(GO) test -race -tags integration -timeout 30m ./...
+	$(GO) test -race -tags integration -timeout 30m -count=1 ./...
 
 test-unit: ## quick loop: unit tests only, no engine needed
 	$(GO) test ./...
 
-run: build docker-up ## build and serve StackHub on 127.0.0.1:9000 with the catalog in bundles/
+run: build docker-up ## build and serve StackHub on 127.0.0.1:9000 with the catalog in bundles/ (BUNDLES=dir to change)
 	@mkdir -p $(DATA_DIR)
-	@echo "StackHub on http://$(LISTEN); get an API token with:"
+	@echo "StackHub on http://$(LISTEN), state in $(DATA_DIR), catalog $(BUNDLES)"
+	@echo "Get an API token (printed last) with:"
 	@echo "  $(BIN)/stackhub token create --data-dir $(DATA_DIR)"
-	$(BIN)/stackhub serve --listen $(LISTEN) --data-dir $(DATA_DIR) --bundles bundles
+	$(BIN)/stackhub serve --listen $(LISTEN) --data-dir $(DATA_DIR) --bundles $(BUNDLES)
 
-lint: ## gofmt and go vet
+run-demo: test-images ## make run with the test catalog (bundles/testdata: the demo app on local test images)
+	$(MAKE) run BUNDLES=bundles/testdata
+
+lint: ## gofmt and go vet (with and without the integration tag)
 	@test -z "$$(gofmt -l $$(git ls-files '*.go'))" || { gofmt -l $$(git ls-files '*.go'); exit 1; }
 	$(GO) vet ./...
+	$(GO) vet -tags integration ./...
 
 clean: ## remove build outputs
 	rm -rf $(BIN)

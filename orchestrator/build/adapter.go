@@ -5,6 +5,8 @@ import (
 	"sync"
 
 	"github.com/cnabio/cnab-go/bundle"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
@@ -38,7 +40,11 @@ func (b *Builder) Bundle(ctx context.Context, app orchestrator.App) (*bundle.Bun
 		return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "build bundle %s: %v", app.Name, err)
 	}
 	if err := Load(ctx, b.Docker, res); err != nil {
-		return nil, orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "load the invocation image of %s into Docker: %v", app.Name, err)
+		code := orchestrator.EINTERNAL
+		if cerrdefs.IsUnavailable(err) || client.IsErrConnectionFailed(err) {
+			code = orchestrator.EUNAVAILABLE
+		}
+		return nil, orchestrator.WrapError(code, err, "load the invocation image of %s into Docker: %v", app.Name, err)
 	}
 	return res.Bundle, nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/cnabio/cnab-go/bundle"
 	"github.com/cnabio/cnab-go/bundle/definition"
+	"github.com/cnabio/cnab-go/schema"
 
 	"github.com/websoft9/stackhub/porter-mixin/manifest"
 )
@@ -87,8 +88,9 @@ var builtinActions = []string{manifest.ActionInstall, manifest.ActionUpgrade, ma
 // sh.porter stamp and the required extensions follow porter-compat.md §3.
 // It returns an error for a mixin other than websoft9, a reserved or
 // duplicate name, an unknown JSON-schema keyword, an applyTo naming an
-// undeclared action, a source.dependency, or a bundle cnab-go's Validate
-// refuses (e.g. a default outside its own schema).
+// undeclared action, a source naming no output or a dependency, or a
+// bundle that cnab-go's Validate (e.g. a default outside its own schema) or
+// the CNAB bundle JSON schema refuses.
 func Bundle(m *manifest.Manifest, opts BundleOptions) (*bundle.Bundle, error) {
 	b, _, err := generate(m, opts)
 	return b, err
@@ -121,6 +123,17 @@ func generate(m *manifest.Manifest, opts BundleOptions) (*bundle.Bundle, []byte,
 	}
 	if err := decoded.Validate(); err != nil {
 		return nil, nil, fmt.Errorf("bundle %s: invalid bundle.json: %w", m.Name, err)
+	}
+	valErrs, err := schema.ValidateBundle(data)
+	if err != nil {
+		return nil, nil, fmt.Errorf("bundle %s: validate bundle.json against the CNAB schema: %w", m.Name, err)
+	}
+	if len(valErrs) > 0 {
+		errs := make([]error, len(valErrs))
+		for i, e := range valErrs {
+			errs[i] = e
+		}
+		return nil, nil, fmt.Errorf("bundle %s: bundle.json does not match the CNAB schema: %w", m.Name, errors.Join(errs...))
 	}
 	return decoded, data, nil
 }

@@ -1,0 +1,302 @@
+//go:build integration
+
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
+)
+
+func requireDocker(t *testing.T) *client.Client {
+	t.Helper()
+	c, err := dockerhost.NewClient()
+	require.NoError(t, err)
+	t.Cleanup(func() { c.Close() })
+	require.NoError(t, dockerhost.New(c).Ping(t.Context()), "no Docker engine answers: run make docker-up")
+	return c
+}
+
+// server is a stackhub serve started in-process on a random loopback port.
+type server struct {
+	url   string
+	token string
+}
+
+// startServer runs `stackhub serve` as the binary would, over a fresh
+// data dir and the test catalog, and creates a token with `token create`.
+func startServer(t *testing.T) server {
+	t.Helper()
+	dataDir := t.TempDir()
+	var tokOut, tokErr strings.Builder
+	code := run(t.Context(), []string{"token", "create", "--data-dir", dataDir}, os.Getenv, &tokOut, &tokErr)
+	require.Equal(t, 0, code, tokErr.String())
+	lines := strings.Split(strings.TrimSpace(tokOut.String()), "\n")
+	token := lines[len(lines)-1]
+	require.True(t, strings.HasPrefix(token, "shk_"), "token create prints the token last: %q", tokOut.String())
+
+	bin, err := filepath.Abs("../../bin")
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
+	pr, pw := io.Pipe()
+	var wg sync.WaitGroup
+	wg.Go(func() {
+		code := run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+			"--bundles", "../../bundles/testdata", "--runtimes-dir", bin}, os.Getenv, pw, testLog{t})
+		pw.CloseWithError(fmt.Errorf("serve exited with %d", code))
+	})
+	t.Cleanup(func() { cancel(); wg.Wait() })
+	sc := bufio.NewScanner(pr)
+	require.True(t, sc.Scan(), "serve printed nothing")
+	addr, ok := strings.CutPrefix(sc.Text(), "StackHub listening on ")
+	require.True(t, ok, "got %q", sc.Text())
+	go func() { _, _ = io.Copy(io.Discard, pr) }()
+	return server{url: addr, token: token}
+}
+
+type testLog struct{ t *testing.T }
+
+func (l testLog) Write(p []byte) (int, error) {
+	l.t.Log(strings.TrimSpace(string(p)))
+	return len(p), nil
+}
+
+type reply struct {
+	status  int
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Data    map[string]any `json:"data"`
+}
+
+// call POSTs body (or GETs with a query when body is a url.Values).
+func (s server) call(t *testing.T, path string, body any, header map[string]string) reply {
+	t.Helper()
+	var req *http.Request
+	var err error
+	switch b := body.(type) {
+	case url.Values:
+		req, err = http.NewRequest(http.MethodGet, s.url+path+"?"+b.Encode(), nil)
+	case string:
+		req, err = http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(b))
+		req.Header.Set("Content-Type", "application/json")
+	}
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	for k, v := range header {
+		if v == "" {
+			req.Header.Del(k)
+		} else {
+			req.Header.Set(k, v)
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r reply
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	r.status = resp.StatusCode
+	return r
+}
+
+// waitStatus polls getAppInfo until status is want or a minute passes.
+func (s server) waitStatus(t *testing.T, name, want string) reply {
+	t.Helper()
+	deadline := time.Now().Add(90 * time.Second)
+	for {
+		r := s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
+		require.Equal(t, "1", r.Code, r.Message)
+		if r.Data["status"] == want {
+			return r
+		}
+		require.NotEqual(t, "2", r.Data["status"], "install failed: %v", r.Data["info"])
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: status %v after 90s, want %s", name, r.Data["status"], want)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+func port(t *testing.T, v any) int {
+	t.Helper()
+	f, ok := v.(float64)
+	require.True(t, ok, "got %v (%T), want a number", v, v)
+	return int(f)
+}
+
+func TestHTTPInstallUninstall(t *testing.T) {
+	c := requireDocker(t)
+	s := startServer(t)
+	const name = "itest-http"
+	t.Cleanup(func() { _, _ = dockerhost.New(c).RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+
+	start := time.Now()
+	r := s.call(t, "/installApp", `{"appName":"demo","name":"itest-http"}`, nil)
+	require.Equal(t, http.StatusAccepted, r.status, r.Message)
+	require.Equal(t, "1", r.Code)
+	assert.Equal(t, "websoft9-itest-http", r.Data["containerName"])
+	webPort, dbPort := port(t, r.Data["port"]), port(t, r.Data["db_port"])
+	assert.NotEqual(t, webPort, dbPort)
+	assert.Equal(t, "0", r.Data["status"])
+
+	r = s.waitStatus(t, name, "1")
+	t.Logf("install: request → status 1 in %s", time.Since(start).Round(10*time.Millisecond))
+	assert.Equal(t, webPort, port(t, r.Data["port"]))
+
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", webPort))
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	for _, n := range []string{"websoft9-itest-http", "websoft9-itest-http-db"} {
+		insp, err := c.ContainerInspect(t.Context(), n, client.ContainerInspectOptions{})
+		require.NoError(t, err, n)
+		assert.True(t, insp.Container.State.Running, n)
+	}
+
+	// Installing it again is a conflict.
+	r = s.call(t, "/installApp", `{"appName":"demo","name":"itest-http"}`, nil)
+	assert.Equal(t, http.StatusConflict, r.status)
+	assert.Equal(t, "0", r.Code)
+	assert.Contains(t, r.Message, "已经存在")
+
+	start = time.Now()
+	r = s.call(t, "/uninstallApp", url.Values{"appName": {name}}, nil)
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	t.Logf("uninstall: %s", time.Since(start).Round(10*time.Millisecond))
+	assert.Equal(t, "itest-http卸载成功", r.Message)
+	assert.ElementsMatch(t, []any{"websoft9-itest-http", "websoft9-itest-http-db"}, r.Data["removedContainers"])
+	assert.ElementsMatch(t, []any{"websoft9-itest-http_data", "websoft9-itest-http_dbdata"}, r.Data["keptVolumes"], "volumes are kept without purge")
+	assert.ElementsMatch(t, []any{float64(webPort), float64(dbPort)}, r.Data["freedPorts"])
+	objs, err := dockerhost.New(c).AppObjects(t.Context(), name)
+	require.NoError(t, err)
+	assert.Empty(t, objs.Containers)
+	assert.Empty(t, objs.Networks)
+	assert.Len(t, objs.Volumes, 2)
+
+	r = s.call(t, "/getAppInfo", url.Values{"appName": {name}}, map[string]string{"Accept-Language": "en"})
+	assert.Equal(t, http.StatusNotFound, r.status)
+	assert.Equal(t, "itest-http is not installed", r.Message)
+
+	// Reinstall reattaches the kept volumes; uninstall with purge removes them.
+	r = s.call(t, "/installApp", `{"appName":"demo","name":"itest-http"}`, nil)
+	require.Equal(t, http.StatusAccepted, r.status, r.Message)
+	s.waitStatus(t, name, "1")
+	r = s.call(t, "/uninstallApp", `{"appName":"itest-http","purge":true}`, nil)
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	assert.ElementsMatch(t, []any{"websoft9-itest-http_data", "websoft9-itest-http_dbdata"}, r.Data["removedVolumes"])
+	objs, err = dockerhost.New(c).AppObjects(t.Context(), name)
+	require.NoError(t, err)
+	assert.Empty(t, objs.Containers)
+	assert.Empty(t, objs.Networks)
+	assert.Empty(t, objs.Volumes)
+}
+
+func TestHTTPFailedInstallLeavesNothing(t *testing.T) {
+	c := requireDocker(t)
+	s := startServer(t)
+	const name = "failing"
+	host := dockerhost.New(c)
+	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+
+	for attempt := 1; attempt <= 2; attempt++ { // a retry after a failure is accepted
+		r := s.call(t, "/installApp", `{"appName":"failing"}`, nil)
+		require.Equal(t, http.StatusAccepted, r.status, "attempt %d: %s", attempt, r.Message)
+		deadline := time.Now().Add(90 * time.Second)
+		for r.Data["status"] != "2" {
+			require.True(t, time.Now().Before(deadline), "still %v", r.Data["status"])
+			time.Sleep(200 * time.Millisecond)
+			r = s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
+			require.NotEqual(t, "1", r.Data["status"])
+		}
+		assert.Contains(t, r.Data["info"], "websoft9-failing exited (1)", "the reason is the bundle's")
+		assert.Empty(t, r.Data["ports"], "ports are released")
+		objs, err := host.AppObjects(t.Context(), name)
+		require.NoError(t, err)
+		assert.Empty(t, objs.Containers)
+		assert.Empty(t, objs.Networks)
+		assert.Empty(t, objs.Volumes, "a failed install removes the volumes its run created")
+		left, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", "sh.websoft9.invocation="+name)})
+		require.NoError(t, err)
+		assert.Empty(t, left.Items, "no invocation container is left")
+	}
+	r := s.call(t, "/uninstallApp", url.Values{"appName": {name}}, nil)
+	assert.Equal(t, http.StatusOK, r.status, r.Message)
+}
+
+func TestHTTPBadInput(t *testing.T) {
+	c := requireDocker(t)
+	s := startServer(t)
+	// A container that is not ours holds the name websoft9-itest-squat.
+	_, err := c.ContainerCreate(t.Context(), client.ContainerCreateOptions{Name: "websoft9-itest-squat",
+		Config: &container.Config{Image: "stackhub-test/web:dev"}})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = c.ContainerRemove(context.WithoutCancel(t.Context()), "websoft9-itest-squat", client.ContainerRemoveOptions{Force: true})
+	})
+
+	en := map[string]string{"Accept-Language": "en"}
+	tests := []struct {
+		name    string
+		path    string
+		body    any
+		header  map[string]string
+		status  int
+		message string
+	}{
+		{"bad name", "/installApp", `{"appName":"Bad_Name"}`, en, 400, "must match ^[a-z0-9][a-z0-9-]{0,62}$"},
+		{"hostile name", "/installApp", url.Values{"appName": {"x;rm -rf /"}}, en, 400, "must match"},
+		{"missing name", "/installApp", `{}`, en, 400, "appName is required"},
+		{"unknown key", "/installApp", `{"appName":"demo","colour":"blue"}`, en, 400, `unknown field "colour"`},
+		{"not json", "/installApp", `appName=demo`, en, 400, "must be a JSON object"},
+		{"wrong type", "/uninstallApp", `{"appName":"demo","purge":"yes"}`, en, 400, "purge must be a boolean"},
+		{"unknown app", "/installApp", `{"appName":"nope"}`, en, 404, "nope is not in the catalog"},
+		{"container exists", "/installApp", `{"appName":"demo","name":"itest-squat"}`, en, 409, "container websoft9-itest-squat is on the host"},
+		{"no token", "/installApp", `{"appName":"demo"}`, map[string]string{"Authorization": ""}, 401, "未授权"},
+		{"bad token", "/getAppInfo", url.Values{"appName": {"demo"}}, map[string]string{"Authorization": "Bearer shk_forged"}, 401, "invalid token"},
+		{"forwarded header earns nothing", "/getAppInfo", url.Values{"appName": {"demo"}}, map[string]string{"Authorization": "", "X-Forwarded-For": "127.0.0.1"}, 401, ""},
+		{"unknown route", "/nope", `{}`, en, 404, ""},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := s.call(t, tc.path, tc.body, tc.header)
+			assert.Equal(t, tc.status, r.status, r.Message)
+			assert.Equal(t, "0", r.Code)
+			assert.Contains(t, r.Message, tc.message)
+		})
+	}
+	// Nothing was reserved by the refused installs.
+	r := s.call(t, "/getAppInfo", url.Values{"appName": {"itest-squat"}}, en)
+	assert.Equal(t, http.StatusNotFound, r.status)
+	_ = naming.Prefix
+}
+
+func TestHTTPDockerDown(t *testing.T) {
+	requireDocker(t)
+	// The server's Docker client follows DOCKER_HOST: point it at a socket
+	// nobody serves, as when dockerd is stopped.
+	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))
+	s := startServer(t)
+	r := s.call(t, "/installApp", `{"appName":"demo","name":"itest-down"}`, map[string]string{"Accept-Language": "en"})
+	assert.Equal(t, http.StatusServiceUnavailable, r.status)
+	assert.Equal(t, "0", r.Code)
+	assert.Contains(t, r.Message, "Docker is not answering")
+	r = s.call(t, "/getAppInfo", url.Values{"appName": {"itest-down"}}, nil)
+	assert.Equal(t, http.StatusNotFound, r.status, "nothing was reserved")
+}

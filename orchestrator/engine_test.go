@@ -1,0 +1,199 @@
+package orchestrator_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/cnabio/cnab-go/bundle"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+var demo = orchestrator.App{Name: "demo", Version: "0.1.0", Services: []string{"db", "web"}, Main: "web",
+	Ports: []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}, {Name: "db_port", Min: 3307, Max: 3399}}}
+
+func TestPlanInstallSkipsTakenPorts(t *testing.T) {
+	obs := orchestrator.Observed{Reserved: map[int]string{9001: "ghost"}, HostBusy: map[int]bool{9002: true, 3307: true}}
+	plan, err := orchestrator.PlanInstall("blog", demo, obs)
+	require.NoError(t, err)
+	assert.Equal(t, `install blog (app demo 0.1.0), CNAB action install
+port port = 9003
+port db_port = 3308
+container websoft9-blog
+container websoft9-blog-db
+parameter db_port = 3308
+parameter port = 9003
+`, plan.String())
+}
+
+// fakes: function fields and a small store, for the engine's logic only.
+
+type fakeCatalog struct{}
+
+func (fakeCatalog) App(_ context.Context, name string) (orchestrator.App, error) {
+	if name == "demo" {
+		return demo, nil
+	}
+	return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)
+}
+func (fakeCatalog) Apps(context.Context) ([]orchestrator.App, error) {
+	return []orchestrator.App{demo}, nil
+}
+
+type fakeBuilder struct{}
+
+func (fakeBuilder) Bundle(context.Context, orchestrator.App) (*bundle.Bundle, error) {
+	return &bundle.Bundle{Name: "demo"}, nil
+}
+
+type fakeRunner struct {
+	run func(req orchestrator.RunRequest) (orchestrator.RunResult, error)
+}
+
+func (f fakeRunner) Run(_ context.Context, req orchestrator.RunRequest) (orchestrator.RunResult, error) {
+	return f.run(req)
+}
+
+type fakeHost struct {
+	ping     error
+	existing []string
+	mu       sync.Mutex
+	removed  []string // "app/runID/purge"
+}
+
+func (h *fakeHost) Ping(context.Context) error                      { return h.ping }
+func (h *fakeHost) BusyPorts(context.Context) (map[int]bool, error) { return map[int]bool{}, nil }
+func (h *fakeHost) AppObjects(context.Context, string) (orchestrator.Objects, error) {
+	return orchestrator.Objects{}, nil
+}
+func (h *fakeHost) ExistingContainers(context.Context, []string) ([]string, error) {
+	return h.existing, nil
+}
+func (h *fakeHost) RemoveApp(_ context.Context, app, runID string, purge bool) (orchestrator.Removed, error) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	h.removed = append(h.removed, fmt.Sprintf("%s/%s/%t", app, runID, purge))
+	return orchestrator.Removed{}, nil
+}
+
+type fakeStore struct {
+	mu       sync.Mutex
+	insts    map[string]orchestrator.Installation
+	loseRace int // BeginInstall loses a port race this many times
+	finished chan orchestrator.Run
+	released []string
+}
+
+func (s *fakeStore) BeginInstall(_ context.Context, inst orchestrator.Installation, _ orchestrator.Run) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.loseRace > 0 {
+		s.loseRace--
+		return orchestrator.WrapError(orchestrator.ECONFLICT, orchestrator.ErrPortTaken{Port: inst.Ports[0].Port}, "taken")
+	}
+	s.insts[inst.Name] = inst
+	return nil
+}
+func (s *fakeStore) Installation(_ context.Context, name string) (orchestrator.Installation, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if i, ok := s.insts[name]; ok {
+		return i, nil
+	}
+	return orchestrator.Installation{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
+}
+func (s *fakeStore) ReservedPorts(context.Context) (map[int]string, error) {
+	return map[int]string{}, nil
+}
+func (s *fakeStore) BeginRun(context.Context, orchestrator.Run, orchestrator.State) error {
+	return nil
+}
+func (s *fakeStore) FinishRun(_ context.Context, run orchestrator.Run, state orchestrator.State, reason string, release bool) error {
+	s.mu.Lock()
+	i := s.insts[run.Installation]
+	i.State, i.Reason = state, reason
+	s.insts[run.Installation] = i
+	if release {
+		s.released = append(s.released, run.Installation)
+	}
+	s.mu.Unlock()
+	s.finished <- run
+	return nil
+}
+func (s *fakeStore) ActiveRuns(context.Context) ([]orchestrator.Run, error) { return nil, nil }
+
+func newEngine(host *fakeHost, store *fakeStore, run func(orchestrator.RunRequest) (orchestrator.RunResult, error)) *orchestrator.Engine {
+	n := 0
+	return orchestrator.New(orchestrator.Deps{
+		Catalog: fakeCatalog{}, Builder: fakeBuilder{}, Runner: fakeRunner{run: run}, Host: host,
+		Installations: store, Runs: store, Now: time.Now,
+		NewID: func() string { n++; return fmt.Sprintf("id%d", n) },
+	})
+}
+
+func newStore() *fakeStore {
+	return &fakeStore{insts: map[string]orchestrator.Installation{}, finished: make(chan orchestrator.Run, 4)}
+}
+
+func TestInstallRefusals(t *testing.T) {
+	never := func(orchestrator.RunRequest) (orchestrator.RunResult, error) { panic("must not run") }
+	tests := []struct {
+		name string
+		req  orchestrator.InstallRequest
+		host *fakeHost
+		code string
+	}{
+		{"bad name", orchestrator.InstallRequest{App: "Demo"}, &fakeHost{}, orchestrator.EINVALID},
+		{"bad instance name", orchestrator.InstallRequest{App: "demo", Name: "a b"}, &fakeHost{}, orchestrator.EINVALID},
+		{"unknown app", orchestrator.InstallRequest{App: "nope"}, &fakeHost{}, orchestrator.ENOTFOUND},
+		{"docker down", orchestrator.InstallRequest{App: "demo"}, &fakeHost{ping: orchestrator.Errorf(orchestrator.EUNAVAILABLE, "down")}, orchestrator.EUNAVAILABLE},
+		{"container exists", orchestrator.InstallRequest{App: "demo"}, &fakeHost{existing: []string{"websoft9-demo-db"}}, orchestrator.ECONFLICT},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			store := newStore()
+			_, err := newEngine(tc.host, store, never).Install(t.Context(), tc.req)
+			assert.Equal(t, tc.code, orchestrator.ErrorCode(err), "%v", err)
+			assert.Empty(t, store.insts, "nothing is reserved")
+		})
+	}
+}
+
+func TestInstallReplansAfterLosingAPort(t *testing.T) {
+	store := newStore()
+	store.loseRace = 2
+	e := newEngine(&fakeHost{}, store, func(orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+	})
+	inst, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo"})
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.StateInstalling, inst.State)
+	run := <-store.finished
+	assert.Equal(t, orchestrator.RunSucceeded, run.Status)
+	got, _ := store.Installation(t.Context(), "demo")
+	assert.Equal(t, orchestrator.StateRunning, got.State)
+}
+
+func TestFailedInstallCleansUpAndReleases(t *testing.T) {
+	store := newStore()
+	host := &fakeHost{}
+	e := newEngine(host, store, func(req orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		_, _ = io.WriteString(req.Out, "websoft9: Container websoft9-demo Started\nError: install websoft9-demo: container websoft9-demo exited (1)\nError: step 1\n")
+		return orchestrator.RunResult{Status: orchestrator.RunFailed, Message: "container exit code: 1"}, nil
+	})
+	_, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo"})
+	require.NoError(t, err)
+	run := <-store.finished
+	assert.Equal(t, orchestrator.RunFailed, run.Status)
+	got, _ := store.Installation(t.Context(), "demo")
+	assert.Equal(t, orchestrator.StateFailed, got.State)
+	assert.Equal(t, "install websoft9-demo: container websoft9-demo exited (1)", got.Reason)
+	assert.Equal(t, []string{"demo/" + run.Revision + "/false"}, host.removed, "only what this run created is removed")
+	assert.Equal(t, []string{"demo"}, store.released)
+}

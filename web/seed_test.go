@@ -1,0 +1,151 @@
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+// fakeEngine is a function-field fake of Engine.
+type fakeEngine struct {
+	install   func(orchestrator.InstallRequest) (orchestrator.Installation, error)
+	uninstall func(orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
+	info      func(string) (orchestrator.Installation, error)
+}
+
+func (f fakeEngine) Install(_ context.Context, r orchestrator.InstallRequest) (orchestrator.Installation, error) {
+	return f.install(r)
+}
+func (f fakeEngine) Uninstall(_ context.Context, r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
+	return f.uninstall(r)
+}
+func (f fakeEngine) Info(_ context.Context, n string) (orchestrator.Installation, error) { return f.info(n) }
+
+type fakeAuth struct{}
+
+func (fakeAuth) Authenticate(_ context.Context, s string) (orchestrator.Token, error) {
+	if s == "shk_good" {
+		return orchestrator.Token{Scope: orchestrator.ScopeAdmin}, nil
+	}
+	return orchestrator.Token{}, orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "invalid token")
+}
+
+func do(t *testing.T, s *Server, method, target, body string, hdr map[string]string) (int, envelope) {
+	t.Helper()
+	req := httptest.NewRequest(method, target, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer shk_good")
+	for k, v := range hdr {
+		req.Header.Set(k, v)
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	var env envelope
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &env), rec.Body.String())
+	return rec.Code, env
+}
+
+func TestInstallAppGetAndPost(t *testing.T) {
+	var got []orchestrator.InstallRequest
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{install: func(r orchestrator.InstallRequest) (orchestrator.Installation, error) {
+		got = append(got, r)
+		return orchestrator.Installation{Name: "demo", State: orchestrator.StateInstalling,
+			Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}, {Param: "db_port", Port: 3307}}}, nil
+	}}}
+	for _, tc := range []struct{ method, target, body string }{
+		{http.MethodPost, "/installApp", `{"appName":"demo"}`},
+		{http.MethodGet, "/installApp?appName=demo", ""},
+	} {
+		code, env := do(t, s, tc.method, tc.target, tc.body, nil)
+		assert.Equal(t, http.StatusAccepted, code)
+		assert.Equal(t, "1", env.Code)
+		assert.Equal(t, "demo开始安装", env.Message)
+		data := env.Data.(map[string]any)
+		assert.Equal(t, "websoft9-demo", data["containerName"])
+		assert.Equal(t, float64(9001), data["port"])
+		assert.Equal(t, float64(3307), data["db_port"])
+		assert.Equal(t, "0", data["status"])
+	}
+	assert.Equal(t, []orchestrator.InstallRequest{{App: "demo"}, {App: "demo"}}, got)
+}
+
+func TestUninstallPurgeForms(t *testing.T) {
+	var purges []bool
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{uninstall: func(r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
+		purges = append(purges, r.Purge)
+		return orchestrator.UninstallResult{Installation: orchestrator.Installation{Name: r.Name}}, nil
+	}}}
+	for _, target := range []string{"/uninstallApp?appName=x&purge=1", "/uninstallApp?appName=x&purge=true", "/uninstallApp?appName=x&purge=0", "/uninstallApp?appName=x"} {
+		code, env := do(t, s, http.MethodGet, target, "", map[string]string{"Accept-Language": "en-US"})
+		require.Equal(t, http.StatusOK, code, env.Message)
+		assert.Equal(t, "x uninstalled", env.Message)
+	}
+	code, _ := do(t, s, http.MethodPost, "/uninstallApp", `{"appName":"x","purge":true}`, nil)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, []bool{true, true, false, false, true}, purges)
+
+	code, env := do(t, s, http.MethodGet, "/uninstallApp?appName=x&purge=yes", "", nil)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, "参数错误: purge must be a boolean (true/false; 1/0 in a query)", env.Message)
+}
+
+func TestErrorStatuses(t *testing.T) {
+	tests := []struct {
+		code   string
+		status int
+	}{
+		{orchestrator.EINVALID, 400}, {orchestrator.ENOTFOUND, 404}, {orchestrator.ECONFLICT, 409},
+		{orchestrator.EUNAVAILABLE, 503}, {orchestrator.EINTERNAL, 500},
+	}
+	for _, tc := range tests {
+		s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{info: func(string) (orchestrator.Installation, error) {
+			return orchestrator.Installation{}, orchestrator.Errorf(tc.code, "because")
+		}}}
+		status, env := do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", map[string]string{"Accept-Language": "en"})
+		assert.Equal(t, tc.status, status, tc.code)
+		assert.Equal(t, "0", env.Code)
+		assert.Equal(t, "because", env.Message)
+	}
+	// A plain error never leaks its text.
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{info: func(string) (orchestrator.Installation, error) {
+		return orchestrator.Installation{}, context.DeadlineExceeded
+	}}}
+	status, env := do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", map[string]string{"Accept-Language": "en"})
+	assert.Equal(t, 500, status)
+	assert.Equal(t, "internal error", env.Message)
+}
+
+func TestAuthOnEveryRouteButHealthz(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	for _, path := range []string{"/installApp", "/uninstallApp", "/getAppInfo"} {
+		for _, auth := range []string{"", "Bearer", "Bearer shk_forged", "Basic c2hrX2dvb2Q=", "shk_good"} {
+			req := httptest.NewRequest(http.MethodGet, path+"?appName=x", nil)
+			req.RemoteAddr = "127.0.0.1:4242" // loopback earns nothing
+			req.Header.Set("X-Forwarded-For", "127.0.0.1")
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			rec := httptest.NewRecorder()
+			s.Handler().ServeHTTP(rec, req)
+			assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s with %q", path, auth)
+		}
+	}
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/healthz", nil))
+	assert.Equal(t, http.StatusOK, rec.Code)
+}
+
+func TestBodyLimit(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	big := `{"appName":"` + strings.Repeat("a", 2<<20) + `"}`
+	code, env := do(t, s, http.MethodPost, "/installApp", big, nil)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
+	assert.Equal(t, "0", env.Code)
+}
