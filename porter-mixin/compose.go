@@ -9,6 +9,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -158,16 +159,31 @@ func (c *SDK) Down(ctx context.Context, p Plan) error {
 	return svc.Down(ctx, p.Project, opts)
 }
 
-// lineEvents prints compose's progress events as plain log lines.
-type lineEvents struct{ out io.Writer }
+// lineEvents prints compose's progress events as plain log lines, once
+// per change. Compose calls On from many goroutines.
+type lineEvents struct {
+	out  io.Writer
+	mu   sync.Mutex
+	last map[string]string
+}
 
 func (e *lineEvents) Start(context.Context, string) {}
 func (e *lineEvents) Done(string, bool)             {}
 func (e *lineEvents) On(events ...api.Resource) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.last == nil {
+		e.last = map[string]string{}
+	}
 	for _, ev := range events {
 		if ev.Status == api.Working && ev.Percent > 0 {
 			continue // pull progress ticks
 		}
-		fmt.Fprintf(e.out, "%s: %s %s %s\n", Name, ev.ID, ev.Text, ev.Details)
+		line := strings.TrimSpace(fmt.Sprintf("%s %s %s", ev.ID, ev.Text, ev.Details))
+		if e.last[ev.ID] == line {
+			continue
+		}
+		e.last[ev.ID] = line
+		fmt.Fprintf(e.out, "%s: %s\n", Name, line)
 	}
 }

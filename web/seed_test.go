@@ -27,7 +27,9 @@ func (f fakeEngine) Install(_ context.Context, r orchestrator.InstallRequest) (o
 func (f fakeEngine) Uninstall(_ context.Context, r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
 	return f.uninstall(r)
 }
-func (f fakeEngine) Info(_ context.Context, n string) (orchestrator.Installation, error) { return f.info(n) }
+func (f fakeEngine) Info(_ context.Context, n string) (orchestrator.Installation, error) {
+	return f.info(n)
+}
 
 type fakeAuth struct{}
 

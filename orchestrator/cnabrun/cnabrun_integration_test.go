@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -74,7 +75,7 @@ func TestInstallUninstallThroughCNAB(t *testing.T) {
 	const inst = "itest-cnab"
 	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), inst, "", true) })
 	web, db := freePort(t, 9001, 9999), freePort(t, 3307, 3399)
-	var out strings.Builder
+	var out syncBuffer // cnab-go's attach goroutine may write after Run returns
 	run := func(action string, params map[string]any) orchestrator.RunResult {
 		t.Helper()
 		id := fmt.Sprintf("run-%s-%d", action, time.Now().UnixNano())
@@ -106,6 +107,23 @@ func TestInstallUninstallThroughCNAB(t *testing.T) {
 	assert.Empty(t, objs.Containers)
 	assert.Empty(t, objs.Networks)
 	assert.Empty(t, objs.Volumes, "purge removed the volumes")
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 func TestRunRefusesUndefinedParameter(t *testing.T) {
