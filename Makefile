@@ -7,7 +7,6 @@ DATA_DIR ?= $(CURDIR)/.data
 BUNDLES ?= bundles
 GOFLAGS_STATIC := CGO_ENABLED=0
 LDFLAGS := -s -w
-TEST_IMAGE := stackhub-test/web:dev
 
 .PHONY: help build run run-demo test test-unit test-images check-deps docker-up lint clean
 
@@ -25,10 +24,7 @@ docker-up: ## install Debian's docker.io and start dockerd when no engine answer
 
 test-images: docker-up ## build the test images FROM scratch (no pull)
 	$(GOFLAGS_STATIC) $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/stackhub-testapp ./cmd/stackhub-testapp
-	tmp=$$(mktemp -d) && cp $(BIN)/stackhub-testapp $$tmp/testapp && \
-	  tar -C $$tmp --owner=0 --group=0 -c testapp | docker import \
-	    --change 'ENTRYPOINT ["/testapp"]' --change 'CMD ["http"]' - $(TEST_IMAGE) >/dev/null && \
-	  rm -rf $$tmp && echo "built $(TEST_IMAGE)"
+	bash .ci/test-images $(BIN)/stackhub-testapp
 
 check-deps: ## check the one-way imports (never cached)
 	$(GO) test -count=1 -run '^TestDeps$$' ./...

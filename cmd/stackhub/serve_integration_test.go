@@ -23,17 +23,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
-	"github.com/websoft9/stackhub/porter-mixin/naming"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
 )
-
-func requireDocker(t *testing.T) *client.Client {
-	t.Helper()
-	c, err := dockerhost.NewClient()
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	require.NoError(t, dockerhost.New(c).Ping(t.Context()), "no Docker engine answers: run make docker-up")
-	return c
-}
 
 // server is a stackhub serve started in-process on a random loopback port.
 type server struct {
@@ -53,8 +44,7 @@ func startServer(t *testing.T) server {
 	token := lines[len(lines)-1]
 	require.True(t, strings.HasPrefix(token, "shk_"), "token create prints the token last: %q", tokOut.String())
 
-	bin, err := filepath.Abs("../../bin")
-	require.NoError(t, err)
+	bin := dockertest.RuntimesDir(t)
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
@@ -142,7 +132,7 @@ func port(t *testing.T, v any) int {
 }
 
 func TestHTTPInstallUninstall(t *testing.T) {
-	c := requireDocker(t)
+	c := dockertest.RequireDocker(t)
 	s := startServer(t)
 	const name = "itest-http"
 	t.Cleanup(func() { _, _ = dockerhost.New(c).RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
@@ -209,7 +199,7 @@ func TestHTTPInstallUninstall(t *testing.T) {
 }
 
 func TestHTTPFailedInstallLeavesNothing(t *testing.T) {
-	c := requireDocker(t)
+	c := dockertest.RequireDocker(t)
 	s := startServer(t)
 	const name = "failing"
 	host := dockerhost.New(c)
@@ -241,7 +231,7 @@ func TestHTTPFailedInstallLeavesNothing(t *testing.T) {
 }
 
 func TestHTTPBadInput(t *testing.T) {
-	c := requireDocker(t)
+	c := dockertest.RequireDocker(t)
 	s := startServer(t)
 	// A container that is not ours holds the name websoft9-itest-squat.
 	_, err := c.ContainerCreate(t.Context(), client.ContainerCreateOptions{Name: "websoft9-itest-squat",
@@ -284,11 +274,10 @@ func TestHTTPBadInput(t *testing.T) {
 	// Nothing was reserved by the refused installs.
 	r := s.call(t, "/getAppInfo", url.Values{"appName": {"itest-squat"}}, en)
 	assert.Equal(t, http.StatusNotFound, r.status)
-	_ = naming.Prefix
 }
 
 func TestHTTPDockerDown(t *testing.T) {
-	requireDocker(t)
+	dockertest.RequireDocker(t)
 	// The server's Docker client follows DOCKER_HOST: point it at a socket
 	// nobody serves, as when dockerd is stopped.
 	t.Setenv("DOCKER_HOST", "unix://"+filepath.Join(t.TempDir(), "no-docker.sock"))

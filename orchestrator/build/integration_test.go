@@ -19,22 +19,8 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator/build"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
 )
-
-// requireDocker returns a client for the engine at DOCKER_HOST (default
-// /var/run/docker.sock), negotiating the API version. It fails the test,
-// never skips it, when no engine answers.
-func requireDocker(t *testing.T) *client.Client {
-	t.Helper()
-	cli, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
-	require.NoError(t, err)
-	t.Cleanup(func() { cli.Close() })
-	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
-	defer cancel()
-	_, err = cli.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
-	require.NoError(t, err, "no Docker engine answers (make docker-up starts one)")
-	return cli
-}
 
 // realRuntimes builds cmd/stackhub-testapp as a static linux/amd64 binary
 // and installs it as both bundle-runtime and websoft9-runtime: the builder
@@ -69,7 +55,7 @@ func (c *countingClient) ImageLoad(ctx context.Context, input io.Reader, opts ..
 }
 
 func TestIntegration_BuildAndLoad(t *testing.T) {
-	cli := requireDocker(t)
+	cli := dockertest.RequireDocker(t)
 	ctx := t.Context()
 
 	// The demo bundle under a repository of its own, so removing the image

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -23,50 +22,14 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/build"
 	"github.com/websoft9/stackhub/orchestrator/cnabrun"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
 )
 
-func requireDocker(t *testing.T) *client.Client {
-	t.Helper()
-	c, err := dockerhost.NewClient()
-	require.NoError(t, err)
-	t.Cleanup(func() { c.Close() })
-	require.NoError(t, dockerhost.New(c).Ping(t.Context()), "no Docker engine answers: run make docker-up")
-	return c
-}
-
-// runtimesDir is bin/ at the repository root, filled by make build.
-func runtimesDir(t *testing.T) string {
-	t.Helper()
-	dir, err := filepath.Abs("../../bin")
-	require.NoError(t, err)
-	for _, f := range []string{"bundle-runtime", "websoft9-runtime"} {
-		_, err := os.Stat(filepath.Join(dir, f))
-		require.NoError(t, err, "run make build first: the invocation image needs bin/%s", f)
-	}
-	return dir
-}
-
-// freePort returns the highest port of [lo, hi] nothing listens on; the
-// engine allocates from the bottom of the bundle's ranges, so concurrent
-// test packages do not meet.
-func freePort(t *testing.T, lo, hi int) int {
-	t.Helper()
-	for p := hi; p >= lo; p-- {
-		ln, err := net.Listen("tcp", fmt.Sprintf(":%d", p))
-		if err == nil {
-			ln.Close()
-			return p
-		}
-	}
-	t.Fatalf("no free port in %d-%d", lo, hi)
-	return 0
-}
-
 func TestInstallUninstallThroughCNAB(t *testing.T) {
-	c := requireDocker(t)
+	c := dockertest.RequireDocker(t)
 	dir := t.TempDir()
 	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
-	res, err := build.Build(t.Context(), build.Options{Dir: filepath.Join(dir), RuntimesDir: runtimesDir(t)})
+	res, err := build.Build(t.Context(), build.Options{Dir: filepath.Join(dir), RuntimesDir: dockertest.RuntimesDir(t)})
 	require.NoError(t, err)
 	require.NoError(t, build.Load(t.Context(), c, res))
 
@@ -74,7 +37,7 @@ func TestInstallUninstallThroughCNAB(t *testing.T) {
 	r := cnabrun.New(slog.New(slog.NewTextHandler(os.Stderr, nil)), host.Ping)
 	const inst = "itest-cnab"
 	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), inst, "", true) })
-	web, db := freePort(t, 9001, 9999), freePort(t, 3307, 3399)
+	web, db := dockertest.FreePort(t, 9001, 9999), dockertest.FreePort(t, 3307, 3399)
 	var out syncBuffer // cnab-go's attach goroutine may write after Run returns
 	run := func(action string, params map[string]any) orchestrator.RunResult {
 		t.Helper()
@@ -127,10 +90,10 @@ func (s *syncBuffer) String() string {
 }
 
 func TestRunRefusesUndefinedParameter(t *testing.T) {
-	c := requireDocker(t)
+	c := dockertest.RequireDocker(t)
 	dir := t.TempDir()
 	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
-	res, err := build.Build(t.Context(), build.Options{Dir: dir, RuntimesDir: runtimesDir(t)})
+	res, err := build.Build(t.Context(), build.Options{Dir: dir, RuntimesDir: dockertest.RuntimesDir(t)})
 	require.NoError(t, err)
 	r := cnabrun.New(slog.New(slog.NewTextHandler(os.Stderr, nil)), dockerhost.New(c).Ping)
 	_, err = r.Run(t.Context(), orchestrator.RunRequest{RunID: "x", Revision: "x", Installation: "itest-undef", Action: "install",
