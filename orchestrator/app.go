@@ -23,6 +23,8 @@ type App struct {
 	// HasPurge tells whether the bundle takes a boolean purge parameter on
 	// uninstall.
 	HasPurge bool
+	// Actions are the bundle's custom actions (start, stop, ...), sorted.
+	Actions []string
 	// Dir is the bundle directory (for the builder).
 	Dir string
 }
@@ -69,7 +71,32 @@ type RunResult struct {
 	// Status is a CNAB result status: succeeded, failed or canceled.
 	Status  string
 	Message string
-	Outputs map[string]string
+	// Outputs holds every output the run produced, internal and sensitive
+	// ones included (the store seals sensitive ones).
+	Outputs []Output
+}
+
+// Output is one output value of a run.
+type Output struct {
+	Name  string
+	Value []byte
+	// Sensitive outputs (writeOnly in bundle.json) are stored sealed and
+	// never shown again after the run.
+	Sensitive bool
+	// Internal outputs (porter-state, io.cnab.*) feed later runs and are
+	// hidden from users.
+	Internal bool
+}
+
+// Visible returns the outputs a user may see, by name.
+func (r RunResult) Visible() map[string]string {
+	out := map[string]string{}
+	for _, o := range r.Outputs {
+		if !o.Sensitive && !o.Internal {
+			out[o.Name] = string(o.Value)
+		}
+	}
+	return out
 }
 
 // Runner runs CNAB actions.

@@ -127,6 +127,15 @@ func (s *fakeStore) FinishRun(_ context.Context, run orchestrator.Run, state orc
 	return nil
 }
 func (s *fakeStore) ActiveRuns(context.Context) ([]orchestrator.Run, error) { return nil, nil }
+func (s *fakeStore) Run(context.Context, string) (orchestrator.Run, error) {
+	return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
+}
+func (s *fakeStore) LastOutputs(context.Context, string) (map[string][]byte, error) {
+	return map[string][]byte{}, nil
+}
+func (s *fakeStore) LastParameters(context.Context, string) (map[string]any, error) {
+	return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
+}
 
 func newEngine(host *fakeHost, store *fakeStore, run func(orchestrator.RunRequest) (orchestrator.RunResult, error)) *orchestrator.Engine {
 	n := 0

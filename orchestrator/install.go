@@ -95,7 +95,7 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 	inst := Installation{Name: name, App: app.Name, Version: app.Version, State: StateInstalling,
 		Ports: plan.Ports, Containers: plan.Containers, Created: now, Updated: now}
 	run := Run{ID: e.d.NewID(), Installation: name, Action: plan.Action, Revision: e.d.NewID(),
-		Status: RunRunning, Parameters: plan.Parameters, Created: now}
+		Status: RunRunning, Parameters: plan.Parameters, Created: now, Version: app.Version}
 	inst.LastRunID = run.ID
 	if err := e.d.Installations.BeginInstall(ctx, inst, run); err != nil {
 		return Installation{}, Run{}, err
@@ -111,7 +111,7 @@ func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run
 	out := &firstError{w: logFile}
 	res, err := e.runAction(ctx, app, run, out)
 	if err == nil && res.Status == RunSucceeded {
-		run.Outputs = res.Outputs
+		run.Outputs, run.Values = res.Visible(), res.Outputs
 		e.finish(ctx, run, RunSucceeded, StateRunning, "", false)
 		return
 	}
@@ -136,13 +136,20 @@ func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run
 	e.finish(ctx, run, status, StateFailed, reason, true)
 }
 
+// runAction builds the bundle, resolves parameters (earlier outputs by
+// parameter source, then the run's own) and runs the CNAB action.
 func (e *Engine) runAction(ctx context.Context, app App, run Run, out interface{ Write([]byte) (int, error) }) (RunResult, error) {
 	bun, err := e.bundle(ctx, app)
 	if err != nil {
 		return RunResult{}, err
 	}
+	outputs, err := e.d.Runs.LastOutputs(ctx, run.Installation)
+	if err != nil {
+		return RunResult{}, fmt.Errorf("%s %s: earlier outputs: %w", run.Action, run.Installation, err)
+	}
+	params := resolveParameters(bun, run.Action, outputs, run.Parameters, nil)
 	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
-		Action: run.Action, Bundle: bun, Parameters: run.Parameters, Out: out})
+		Action: run.Action, Bundle: bun, Parameters: params, Out: out})
 }
 
 func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {

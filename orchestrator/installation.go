@@ -31,11 +31,13 @@ type Installation struct {
 	Ports  []PortBinding
 	// Containers are the container names reserved for this installation.
 	Containers []string
-	// Outputs are the non-sensitive outputs of the last successful install.
+	// Outputs are the visible outputs of the last successful install or upgrade.
 	Outputs   map[string]string
 	LastRunID string
-	Created   time.Time
-	Updated   time.Time
+	// Active is the action of the run in progress, or "".
+	Active  string
+	Created time.Time
+	Updated time.Time
 }
 
 // Port returns the host port of parameter name, or 0.
@@ -60,13 +62,19 @@ type Run struct {
 	Installation string
 	Action       string
 	Revision     string
+	// Version is the bundle version an install or upgrade brings; on
+	// success it becomes the installation's version.
+	Version string
 	// Status is running until the result is written: succeeded, failed or canceled.
 	Status     string
 	Message    string
 	Parameters map[string]any
-	Outputs    map[string]string
-	Created    time.Time
-	Finished   time.Time
+	// Outputs are the visible outputs (see RunResult.Visible).
+	Outputs map[string]string
+	// Values are every output to store, sealed when sensitive.
+	Values   []Output
+	Created  time.Time
+	Finished time.Time
 }
 
 // Run statuses (CNAB result statuses).
@@ -105,4 +113,18 @@ type Runs interface {
 	FinishRun(ctx context.Context, run Run, state State, reason string, release bool) error
 	// ActiveRuns returns the runs without a result (after a crash: to resolve).
 	ActiveRuns(ctx context.Context) ([]Run, error)
+	// Run returns run id. Returns ENOTFOUND if there is none.
+	Run(ctx context.Context, id string) (Run, error)
+	// LastOutputs returns, per output name, the value of the installation's
+	// most recent run that produced it, sensitive ones opened.
+	LastOutputs(ctx context.Context, installation string) (map[string][]byte, error)
+	// LastParameters returns the parameters of the installation's most
+	// recent succeeded install or upgrade run.
+	LastParameters(ctx context.Context, installation string) (map[string]any, error)
+}
+
+// Sealer seals secrets at rest.
+type Sealer interface {
+	Seal(plain []byte) ([]byte, error)
+	Open(sealed []byte) ([]byte, error)
 }

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -131,38 +130,4 @@ func describe(cs []Container) string {
 		parts = append(parts, s+")")
 	}
 	return strings.Join(parts, ", ")
-}
-
-// Recover resolves runs left active by a crash or restart: each gets a
-// failed result saying the engine restarted; an interrupted install is
-// cleaned up like a failed one, an interrupted uninstall is finished.
-func (e *Engine) Recover(ctx context.Context) error {
-	runs, err := e.d.Runs.ActiveRuns(ctx)
-	if err != nil {
-		return fmt.Errorf("recover: %w", err)
-	}
-	var errs []error
-	for _, run := range runs {
-		reason := fmt.Sprintf("StackHub restarted during %s", run.Action)
-		switch run.Action {
-		case "uninstall":
-			_, err := e.d.Host.RemoveApp(ctx, run.Installation, "", false)
-			if err != nil {
-				errs = append(errs, err)
-				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+err.Error(), false)
-				continue
-			}
-			e.finish(ctx, run, RunFailed, StateUninstalled, reason+"; uninstall finished at start-up", true)
-		default:
-			_, err := e.d.Host.RemoveApp(ctx, run.Installation, run.Revision, false)
-			if err != nil {
-				errs = append(errs, err)
-				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+err.Error(), false)
-				continue
-			}
-			e.finish(ctx, run, RunFailed, StateFailed, reason, true)
-		}
-		e.log.Warn("resolved interrupted run", "run", run.ID, "installation", run.Installation, "action", run.Action)
-	}
-	return errors.Join(errs...)
 }

@@ -30,6 +30,8 @@ type appInfo struct {
 	Outputs       map[string]string `json:"outputs,omitempty"`
 	Info          string            `json:"info"`
 	RunID         string            `json:"runId"`
+	// Active is the action of the run in progress, if any.
+	Active string `json:"active,omitempty"`
 }
 
 // seedStatus maps a state to the seed's status: "0" not started or
@@ -47,7 +49,7 @@ func seedStatus(s orchestrator.State) string {
 func toAppInfo(inst orchestrator.Installation) appInfo {
 	out := appInfo{AppName: inst.Name, App: inst.App, Version: inst.Version, ContainerName: "websoft9-" + inst.Name,
 		Status: seedStatus(inst.State), State: string(inst.State), Ports: map[string]int{},
-		Containers: inst.Containers, Outputs: inst.Outputs, RunID: inst.LastRunID}
+		Containers: inst.Containers, Outputs: inst.Outputs, RunID: inst.LastRunID, Active: inst.Active}
 	if out.Containers == nil {
 		out.Containers = []string{}
 	}
@@ -69,6 +71,9 @@ func toAppInfo(inst orchestrator.Installation) appInfo {
 		out.Info = "uninstalling"
 	default:
 		out.Info = string(inst.State)
+	}
+	if inst.Active != "" && inst.State == orchestrator.StateRunning {
+		out.Info = inst.Active + " in progress"
 	}
 	return out
 }

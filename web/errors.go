@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strings"
 
 	"github.com/labstack/echo/v4"
 
@@ -47,12 +48,15 @@ func (s *Server) handleError(err error, c echo.Context) {
 	} else {
 		s.log().Info("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "reason", msg)
 	}
-	body := envelope{Code: "0", Message: localize(c, code, msg), Data: map[string]any{"error": code}}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)
 		return
 	}
-	_ = c.JSON(status, body)
+	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
+		_ = c.JSON(status, apiError{Error: code, Message: msg})
+		return
+	}
+	_ = c.JSON(status, envelope{Code: "0", Message: localize(c, code, msg), Data: map[string]any{"error": code}})
 }
 
 func codeOfStatus(status int) string {

@@ -30,6 +30,18 @@ func (f fakeEngine) Uninstall(_ context.Context, r orchestrator.UninstallRequest
 func (f fakeEngine) Info(_ context.Context, n string) (orchestrator.Installation, error) {
 	return f.info(n)
 }
+func (f fakeEngine) Upgrade(_ context.Context, r orchestrator.UpgradeRequest) (orchestrator.Run, error) {
+	return orchestrator.Run{ID: "j1", Installation: r.Name, Action: "upgrade", Status: "running"}, nil
+}
+func (f fakeEngine) Action(_ context.Context, r orchestrator.ActionRequest) (orchestrator.Run, error) {
+	if r.Action == "nope" {
+		return orchestrator.Run{}, orchestrator.Errorf(orchestrator.EINVALID, "app demo has no action \"nope\"")
+	}
+	return orchestrator.Run{ID: "j2", Installation: r.Name, Action: r.Action, Status: "running"}, nil
+}
+func (f fakeEngine) Run(_ context.Context, id string) (orchestrator.Run, error) {
+	return orchestrator.Run{ID: id, Action: "stop", Status: "succeeded"}, nil
+}
 
 type fakeAuth struct{}
 
@@ -150,4 +162,27 @@ func TestBodyLimit(t *testing.T) {
 	code, env := do(t, s, http.MethodPost, "/installApp", big, nil)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, code)
 	assert.Equal(t, "0", env.Code)
+}
+
+func TestAPIv1Jobs(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/apps/demo/actions/stop", nil)
+	req.Header.Set("Authorization", "Bearer shk_good")
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusAccepted, rec.Code)
+	assert.Equal(t, "/api/v1/jobs/j2", rec.Header().Get("Location"))
+	assert.Contains(t, rec.Body.String(), `"action":"stop"`)
+
+	req = httptest.NewRequest(http.MethodPost, "/api/v1/apps/demo/actions/nope", nil)
+	req.Header.Set("Authorization", "Bearer shk_good")
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.JSONEq(t, `{"error":"invalid","message":"app demo has no action \"nope\""}`, rec.Body.String(), "plain JSON errors under /api/v1")
+
+	req = httptest.NewRequest(http.MethodGet, "/api/v1/jobs/j9", nil)
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusUnauthorized, rec.Code)
 }

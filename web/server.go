@@ -17,6 +17,9 @@ type Engine interface {
 	Install(ctx context.Context, req orchestrator.InstallRequest) (orchestrator.Installation, error)
 	Uninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
 	Info(ctx context.Context, name string) (orchestrator.Installation, error)
+	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
+	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
+	Run(ctx context.Context, id string) (orchestrator.Run, error)
 }
 
 // Authenticator checks a bearer token.
@@ -57,6 +60,9 @@ func (s *Server) Handler() *echo.Echo {
 	e.GET("/healthz", s.healthz)
 	seed := e.Group("", s.requireToken)
 	s.registerSeedRoutes(seed)
+	v1 := e.Group("/api/v1", s.requireToken)
+	s.registerAppRoutes(v1)
+	s.registerJobRoutes(v1)
 	return e
 }
 

@@ -22,6 +22,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 	"github.com/websoft9/stackhub/orchestrator/cnabrun"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/secretbox"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
 	"github.com/websoft9/stackhub/web"
 )
@@ -83,6 +84,9 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	defer db.Close()
+	if db.Sealer, err = secretbox.LoadOrCreate(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
+		return err
+	}
 	cat, err := catalog.Load(cfg.BundlesDir)
 	if err != nil {
 		return err

@@ -101,6 +101,13 @@ func ReadApp(dir string) (orchestrator.App, error) {
 	if p, ok := m.Parameter("purge"); ok && p.Type() == "boolean" {
 		app.HasPurge = true
 	}
+	for _, a := range m.ActionNames() {
+		switch a {
+		case manifest.ActionInstall, manifest.ActionUpgrade, manifest.ActionUninstall:
+		default:
+			app.Actions = append(app.Actions, a)
+		}
+	}
 	if app.Services, app.Main, err = services(dir, m); err != nil {
 		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
 	}

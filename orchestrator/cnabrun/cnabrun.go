@@ -98,33 +98,35 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 	if err != nil {
 		return orchestrator.RunResult{}, r.classify(ctx, err)
 	}
-	res := orchestrator.RunResult{Status: result.Status, Message: result.Message, Outputs: map[string]string{}}
+	res := orchestrator.RunResult{Status: result.Status, Message: result.Message}
 	if opResult.Error != nil && res.Message == "" {
 		res.Message = opResult.Error.Error()
 	}
 	if ctx.Err() != nil {
 		res.Status = claim.StatusCanceled
 	}
-	for name, v := range opResult.Outputs {
-		if keepOutput(bun, name) {
-			res.Outputs[name] = v
-		}
+	names := make([]string, 0, len(opResult.Outputs))
+	for name := range opResult.Outputs {
+		names = append(names, name)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		res.Outputs = append(res.Outputs, classifyOutput(bun, name, opResult.Outputs[name]))
 	}
 	return res, nil
 }
 
-// keepOutput drops internal outputs and sensitive ones (writeOnly), which
-// must not be stored in plain text.
-func keepOutput(bun *bundle.Bundle, name string) bool {
-	if strings.HasPrefix(name, "porter-") || strings.HasPrefix(name, "io.cnab.") {
-		return false
+// classifyOutput marks internal outputs (porter-*, io.cnab.*) and
+// sensitive ones (writeOnly definitions), which are stored sealed.
+func classifyOutput(bun *bundle.Bundle, name, value string) orchestrator.Output {
+	o := orchestrator.Output{Name: name, Value: []byte(value)}
+	o.Internal = strings.HasPrefix(name, "porter-") || strings.HasPrefix(name, "io.cnab.")
+	if out, ok := bun.Outputs[name]; ok {
+		if def, ok := bun.Definitions[out.Definition]; ok && def.WriteOnly != nil && *def.WriteOnly {
+			o.Sensitive = true
+		}
 	}
-	o, ok := bun.Outputs[name]
-	if !ok {
-		return false
-	}
-	def, ok := bun.Definitions[o.Definition]
-	return !ok || def.WriteOnly == nil || !*def.WriteOnly
+	return o
 }
 
 // driver returns a fresh Docker driver: it keeps container state in its

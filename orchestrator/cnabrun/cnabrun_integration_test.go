@@ -50,7 +50,15 @@ func TestInstallUninstallThroughCNAB(t *testing.T) {
 
 	got := run("install", map[string]any{"port": web, "db_port": db})
 	require.Equal(t, "succeeded", got.Status, "message %q, output:\n%s", got.Message, out.String())
-	assert.Equal(t, map[string]string{"containerName": "websoft9-itest-cnab", "port": fmt.Sprint(web), "db_port": fmt.Sprint(db)}, got.Outputs)
+	assert.Equal(t, map[string]string{"containerName": "websoft9-itest-cnab", "port": fmt.Sprint(web), "db_port": fmt.Sprint(db)}, got.Visible())
+	var state *orchestrator.Output
+	for i := range got.Outputs {
+		if got.Outputs[i].Name == "porter-state" {
+			state = &got.Outputs[i]
+		}
+	}
+	require.NotNil(t, state, "porter-state is returned for the next run")
+	assert.True(t, state.Internal)
 	assert.Contains(t, out.String(), "executing install action from demo (installation: itest-cnab)")
 
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/healthz", web))

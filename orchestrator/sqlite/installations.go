@@ -140,6 +140,10 @@ func installation(ctx context.Context, tx *sql.Tx, name string) (orchestrator.In
 	if err := rows.Err(); err != nil {
 		return inst, err
 	}
+	err = tx.QueryRowContext(ctx, `SELECT action FROM runs WHERE installation = ? AND finished IS NULL`, name).Scan(&inst.Active)
+	if err != nil && !errors.Is(err, sql.ErrNoRows) {
+		return inst, err
+	}
 	names, err := tx.QueryContext(ctx, `SELECT name FROM container_names WHERE installation = ? ORDER BY name`, name)
 	if err != nil {
 		return inst, err

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
@@ -40,6 +41,9 @@ func (d *DB) FinishRun(ctx context.Context, run orchestrator.Run, state orchestr
 	if err := finishRun(ctx, tx, run, state, reason, release); err != nil {
 		return classify("finish run "+run.ID, err)
 	}
+	if err := d.insertOutputs(ctx, tx, run); err != nil {
+		return classify("finish run "+run.ID, err)
+	}
 	return classify("finish run", tx.Commit())
 }
 
@@ -58,9 +62,9 @@ func finishRun(ctx context.Context, tx *sql.Tx, run orchestrator.Run, state orch
 	}
 	q := `UPDATE installations SET state = ?, reason = ?, updated = ? WHERE name = ?`
 	args := []any{string(state), reason, formatTime(run.Finished), run.Installation}
-	if state == orchestrator.StateRunning {
-		q = `UPDATE installations SET state = ?, reason = ?, updated = ?, outputs = ? WHERE name = ?`
-		args = []any{string(state), reason, formatTime(run.Finished), string(outputs), run.Installation}
+	if state == orchestrator.StateRunning && run.Status == orchestrator.RunSucceeded && (run.Action == "install" || run.Action == "upgrade") {
+		q = `UPDATE installations SET state = ?, reason = ?, updated = ?, outputs = ?, version = COALESCE(NULLIF(?, ''), version) WHERE name = ?`
+		args = []any{string(state), reason, formatTime(run.Finished), string(outputs), run.Version, run.Installation}
 	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return err
@@ -129,4 +133,76 @@ func (d *DB) Run(ctx context.Context, id string) (orchestrator.Run, error) {
 		r.Finished = parseTime(finished.String)
 	}
 	return r, nil
+}
+
+// insertOutputs stores every output of run, sealing sensitive ones; with
+// no Sealer, sensitive outputs are dropped rather than stored in clear.
+func (d *DB) insertOutputs(ctx context.Context, tx *sql.Tx, run orchestrator.Run) error {
+	for _, o := range run.Values {
+		v := o.Value
+		if o.Sensitive {
+			if d.Sealer == nil {
+				continue
+			}
+			var err error
+			if v, err = d.Sealer.Seal(v); err != nil {
+				return fmt.Errorf("seal output %s: %w", o.Name, err)
+			}
+		}
+		if v == nil {
+			v = []byte{}
+		}
+		if _, err := tx.ExecContext(ctx, `INSERT INTO outputs (run_id, installation, name, value, sensitive) VALUES (?, ?, ?, ?, ?)`,
+			run.ID, run.Installation, o.Name, v, o.Sensitive); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// LastOutputs implements orchestrator.Runs.
+func (d *DB) LastOutputs(ctx context.Context, installation string) (map[string][]byte, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT o.name, o.value, o.sensitive FROM outputs o JOIN runs r ON r.id = o.run_id
+WHERE o.installation = ? ORDER BY r.created, r.id`, installation)
+	if err != nil {
+		return nil, classify("last outputs", err)
+	}
+	defer rows.Close()
+	out := map[string][]byte{}
+	for rows.Next() {
+		var name string
+		var v []byte
+		var sensitive bool
+		if err := rows.Scan(&name, &v, &sensitive); err != nil {
+			return nil, classify("last outputs", err)
+		}
+		if sensitive {
+			if d.Sealer == nil {
+				continue
+			}
+			if v, err = d.Sealer.Open(v); err != nil {
+				return nil, classify("last outputs", fmt.Errorf("open output %s: %w", name, err))
+			}
+		}
+		out[name] = v // later runs overwrite earlier ones
+	}
+	return out, classify("last outputs", rows.Err())
+}
+
+// LastParameters implements orchestrator.Runs.
+func (d *DB) LastParameters(ctx context.Context, installation string) (map[string]any, error) {
+	var params string
+	err := d.db.QueryRowContext(ctx, `SELECT parameters FROM runs WHERE installation = ? AND action IN ('install', 'upgrade')
+AND status = 'succeeded' ORDER BY created DESC, id DESC LIMIT 1`, installation).Scan(&params)
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s has no successful install", installation)
+	}
+	if err != nil {
+		return nil, classify("last parameters", err)
+	}
+	out := map[string]any{}
+	if err := json.Unmarshal([]byte(params), &out); err != nil {
+		return nil, classify("last parameters", err)
+	}
+	return out, nil
 }

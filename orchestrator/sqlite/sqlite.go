@@ -23,6 +23,8 @@ var migrations embed.FS
 // DB is the state database.
 type DB struct {
 	db *sql.DB
+	// Sealer seals sensitive outputs; without one they are not stored.
+	Sealer orchestrator.Sealer
 }
 
 var (

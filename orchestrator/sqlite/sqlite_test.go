@@ -169,3 +169,63 @@ func TestTokens(t *testing.T) {
 	_, _, err = orchestrator.NewToken(ctx, db, "t2", "x", "root", t0)
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
 }
+
+type xorSealer struct{}
+
+func (xorSealer) Seal(p []byte) ([]byte, error) { return xor(p), nil }
+func (xorSealer) Open(p []byte) ([]byte, error) { return xor(p), nil }
+func xor(p []byte) []byte {
+	out := make([]byte, len(p))
+	for i, b := range p {
+		out[i] = b ^ 0x5a
+	}
+	return out
+}
+
+func TestOutputsAndParameters(t *testing.T) {
+	db := MustOpenDB(t)
+	db.Sealer = xorSealer{}
+	ctx := t.Context()
+	inst, run := newInstall("demo", 9001)
+	run.Parameters = map[string]any{"port": 9001}
+	require.NoError(t, db.BeginInstall(ctx, inst, run))
+	run.Status, run.Finished, run.Version = orchestrator.RunSucceeded, t0, "0.1.0"
+	run.Values = []orchestrator.Output{
+		{Name: "porter-state", Value: []byte{0x1f, 0x8b, 0x00}, Internal: true},
+		{Name: "password", Value: []byte("s3cret"), Sensitive: true},
+		{Name: "url", Value: []byte("http://a")},
+	}
+	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateRunning, "", false))
+
+	up := orchestrator.Run{ID: "up1", Installation: "demo", Action: "upgrade", Revision: "r2", Status: orchestrator.RunRunning,
+		Created: t0.Add(time.Minute), Parameters: map[string]any{"port": 9001, "x": true}}
+	require.NoError(t, db.BeginRun(ctx, up, orchestrator.StateRunning))
+	got, err := db.Installation(ctx, "demo")
+	require.NoError(t, err)
+	assert.Equal(t, "upgrade", got.Active, "the active run shows")
+	up.Status, up.Finished, up.Version = orchestrator.RunSucceeded, t0.Add(2*time.Minute), "0.2.0"
+	up.Values = []orchestrator.Output{{Name: "url", Value: []byte("http://b")}}
+	require.NoError(t, db.FinishRun(ctx, up, orchestrator.StateRunning, "", false))
+
+	outs, err := db.LastOutputs(ctx, "demo")
+	require.NoError(t, err)
+	assert.Equal(t, map[string][]byte{"porter-state": {0x1f, 0x8b, 0x00}, "password": []byte("s3cret"), "url": []byte("http://b")}, outs)
+
+	var raw []byte
+	require.NoError(t, sqlite.RawDB(t, db).QueryRowContext(ctx, `SELECT value FROM outputs WHERE name = 'password'`).Scan(&raw))
+	assert.NotContains(t, string(raw), "s3cret", "sensitive outputs are sealed at rest")
+
+	params, err := db.LastParameters(ctx, "demo")
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"port": float64(9001), "x": true}, params)
+	got, err = db.Installation(ctx, "demo")
+	require.NoError(t, err)
+	assert.Equal(t, "0.2.0", got.Version, "a successful upgrade sets the version")
+	assert.Equal(t, "", got.Active)
+
+	// Without a sealer, sensitive outputs are not stored at all.
+	db.Sealer = nil
+	outs, err = db.LastOutputs(ctx, "demo")
+	require.NoError(t, err)
+	assert.NotContains(t, outs, "password")
+}

@@ -1,0 +1,139 @@
+package orchestrator
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+)
+
+// UpgradeRequest asks to upgrade an installation to its app's catalog version.
+type UpgradeRequest struct {
+	Name string
+}
+
+// ActionRequest asks to run a custom action (start, stop, restart, …).
+type ActionRequest struct {
+	Name   string
+	Action string
+}
+
+// Upgrade runs the bundle's upgrade action on an installation as a job and
+// returns the run at once. The installation keeps its ports; parameters
+// come in Porter's order (earlier outputs by parameter source, the last
+// successful run's values). A failed upgrade keeps ports and volumes and
+// leaves the installation failed with the reason.
+//
+// Returns EINVALID, ENOTFOUND, EUNAVAILABLE when Docker does not answer,
+// and ECONFLICT when a run is in progress or the installation never came up.
+func (e *Engine) Upgrade(ctx context.Context, req UpgradeRequest) (Run, error) {
+	return e.startAction(ctx, req.Name, "upgrade")
+}
+
+// Action runs a custom action of the installation's bundle as a job and
+// returns the run at once. The installation's state is unchanged; the
+// run records the outcome.
+//
+// Returns EINVALID for a bad name or an action the bundle does not have,
+// ENOTFOUND, EUNAVAILABLE, and ECONFLICT when a run is in progress.
+func (e *Engine) Action(ctx context.Context, req ActionRequest) (Run, error) {
+	if err := validateName("action", req.Action); err != nil {
+		return Run{}, err
+	}
+	switch req.Action {
+	case "install", "upgrade", "uninstall":
+		return Run{}, Errorf(EINVALID, "%s is not a custom action: use the %s endpoint", req.Action, req.Action)
+	}
+	return e.startAction(ctx, req.Name, req.Action)
+}
+
+func (e *Engine) startAction(ctx context.Context, name, action string) (Run, error) {
+	if err := validateName("name", name); err != nil {
+		return Run{}, err
+	}
+	inst, err := e.d.Installations.Installation(ctx, name)
+	if err != nil {
+		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+	}
+	if inst.State != StateRunning && !(inst.State == StateFailed && len(inst.Ports) > 0) {
+		return Run{}, Errorf(ECONFLICT, "%s is %s: only an installed app can run %s (install it again)", name, inst.State, action)
+	}
+	app, err := e.d.Catalog.App(ctx, inst.App)
+	if err != nil {
+		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+	}
+	if action != "upgrade" && !slices.Contains(app.Actions, action) {
+		return Run{}, Errorf(EINVALID, "app %s has no action %q (actions: %s)", app.Name, action, strings.Join(app.Actions, ", "))
+	}
+	for _, p := range app.Ports {
+		if inst.Port(p.Name) == 0 {
+			return Run{}, Errorf(EINVALID, "%s %s: version %s adds port parameter %s, which has no reserved port: uninstall and install again", action, name, app.Version, p.Name)
+		}
+	}
+	if err := e.d.Host.Ping(ctx); err != nil {
+		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+	}
+	params, err := e.d.Runs.LastParameters(ctx, name)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+	}
+	if params == nil {
+		params = map[string]any{}
+	}
+	delete(params, "purge")
+	for _, p := range inst.Ports {
+		params[p.Param] = p.Port
+	}
+	run := Run{ID: e.d.NewID(), Installation: name, Action: action, Revision: e.d.NewID(),
+		Status: RunRunning, Parameters: params, Created: e.d.Now()}
+	if action == "upgrade" {
+		run.Version = app.Version
+	}
+	if err := e.d.Runs.BeginRun(ctx, run, inst.State); err != nil {
+		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+	}
+	e.log.Info("run accepted", "installation", name, "action", action, "run", run.ID)
+	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runModify(ctx, app, inst, run) }) {
+		e.finish(ctx, run, RunFailed, inst.State, "StackHub is shutting down", false)
+		return Run{}, Errorf(EUNAVAILABLE, "StackHub is shutting down")
+	}
+	return run, nil
+}
+
+// runModify is the job of an upgrade or custom action.
+func (e *Engine) runModify(ctx context.Context, app App, inst Installation, run Run) {
+	logFile := e.runLog(run.ID)
+	defer logFile.Close()
+	out := &firstError{w: logFile}
+	res, err := e.runAction(ctx, app, run, out)
+	status, state, reason := RunSucceeded, inst.State, ""
+	switch {
+	case err != nil:
+		status, reason = RunFailed, ErrorMessage(err)
+	case res.Status != RunSucceeded:
+		status, reason = res.Status, out.reason(res.Message)
+	}
+	run.Values = res.Outputs // porter-state is kept even after a failure
+	switch {
+	case run.Action == "upgrade" && status == RunSucceeded:
+		state, run.Outputs = StateRunning, res.Visible()
+	case run.Action == "upgrade":
+		state, reason = StateFailed, "upgrade failed: "+reason
+	case status == RunSucceeded:
+		reason = inst.Reason // a custom action leaves the installation as it was
+	default:
+		reason = run.Action + " failed: " + reason
+	}
+	if status != RunSucceeded {
+		e.log.Warn("run failed", "installation", inst.Name, "action", run.Action, "run", run.ID, "reason", reason)
+	}
+	e.finish(ctx, run, status, state, reason, false)
+}
+
+// Run returns run id (a job). Returns EINVALID or ENOTFOUND.
+func (e *Engine) Run(ctx context.Context, id string) (Run, error) {
+	if err := validateName("job", id); err != nil {
+		return Run{}, err
+	}
+	return e.d.Runs.Run(ctx, id)
+}

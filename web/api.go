@@ -1,0 +1,86 @@
+package web
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/labstack/echo/v4"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+// apiError is the body of every /api/v1 failure.
+type apiError struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// job is a run as /api/v1 shows it.
+type job struct {
+	ID           string            `json:"id"`
+	Installation string            `json:"app"`
+	Action       string            `json:"action"`
+	Status       string            `json:"status"`
+	Message      string            `json:"message,omitempty"`
+	Outputs      map[string]string `json:"outputs,omitempty"`
+	Created      time.Time         `json:"created"`
+	Finished     *time.Time        `json:"finished,omitempty"`
+}
+
+func toJob(r orchestrator.Run) job {
+	j := job{ID: r.ID, Installation: r.Installation, Action: r.Action, Status: r.Status, Message: r.Message,
+		Outputs: r.Outputs, Created: r.Created}
+	if !r.Finished.IsZero() {
+		f := r.Finished
+		j.Finished = &f
+	}
+	return j
+}
+
+func (s *Server) registerAppRoutes(g *echo.Group) {
+	g.GET("/apps/:name", s.getApp)
+	g.POST("/apps/:name/upgrade", s.upgradeApp)
+	g.POST("/apps/:name/actions/:action", s.appAction)
+}
+
+func (s *Server) registerJobRoutes(g *echo.Group) {
+	g.GET("/jobs/:id", s.getJob)
+}
+
+func (s *Server) getApp(c echo.Context) error {
+	inst, err := s.Engine.Info(c.Request().Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toAppInfo(inst))
+}
+
+// accepted answers 202 with the job and its Location.
+func accepted(c echo.Context, r orchestrator.Run) error {
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/jobs/"+r.ID)
+	return c.JSON(http.StatusAccepted, toJob(r))
+}
+
+func (s *Server) upgradeApp(c echo.Context) error {
+	r, err := s.Engine.Upgrade(c.Request().Context(), orchestrator.UpgradeRequest{Name: c.Param("name")})
+	if err != nil {
+		return err
+	}
+	return accepted(c, r)
+}
+
+func (s *Server) appAction(c echo.Context) error {
+	r, err := s.Engine.Action(c.Request().Context(), orchestrator.ActionRequest{Name: c.Param("name"), Action: c.Param("action")})
+	if err != nil {
+		return err
+	}
+	return accepted(c, r)
+}
+
+func (s *Server) getJob(c echo.Context) error {
+	r, err := s.Engine.Run(c.Request().Context(), c.Param("id"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toJob(r))
+}
