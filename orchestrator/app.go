@@ -25,8 +25,22 @@ type App struct {
 	HasPurge bool
 	// Actions are the bundle's custom actions (start, stop, ...), sorted.
 	Actions []string
+	// Settable are the parameters a request may set on upgrade: every
+	// parameter but the port parameters (StackHub allocates those) and
+	// purge (an uninstall option).
+	Settable []string
+	// Requirements are what the app needs of the host, as the bundle's
+	// custom["sh.websoft9"].requirements says (cpu, memory, disk).
+	Requirements Requirements
 	// Dir is the bundle directory (for the builder).
 	Dir string
+}
+
+// Requirements are an app's declared needs, as written ("2", "4Gi", "10Gi").
+type Requirements struct {
+	CPU    string
+	Memory string
+	Disk   string
 }
 
 // PortParam is an integer bundle parameter that takes a host port.

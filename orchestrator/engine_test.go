@@ -111,6 +111,9 @@ func (s *fakeStore) Installation(_ context.Context, name string) (orchestrator.I
 func (s *fakeStore) ReservedPorts(context.Context) (map[int]string, error) {
 	return map[int]string{}, nil
 }
+func (s *fakeStore) Installations(context.Context) ([]orchestrator.Installation, error) {
+	return nil, nil
+}
 func (s *fakeStore) BeginRun(context.Context, orchestrator.Run, orchestrator.State) error {
 	return nil
 }

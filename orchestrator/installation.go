@@ -98,6 +98,8 @@ type Installations interface {
 	Installation(ctx context.Context, name string) (Installation, error)
 	// ReservedPorts returns every reserved host port with its installation.
 	ReservedPorts(ctx context.Context) (map[int]string, error)
+	// Installations lists every installation but uninstalled ones, by name.
+	Installations(ctx context.Context) ([]Installation, error)
 }
 
 // Runs stores runs and moves installations through their states.

@@ -10,6 +10,9 @@ import (
 // UpgradeRequest asks to upgrade an installation to its app's catalog version.
 type UpgradeRequest struct {
 	Name string
+	// Parameters override stored values; they are kept for later runs.
+	// Port parameters cannot be set: the installation keeps its ports.
+	Parameters map[string]any
 }
 
 // ActionRequest asks to run a custom action (start, stop, restart, …).
@@ -27,7 +30,7 @@ type ActionRequest struct {
 // Returns EINVALID, ENOTFOUND, EUNAVAILABLE when Docker does not answer,
 // and ECONFLICT when a run is in progress or the installation never came up.
 func (e *Engine) Upgrade(ctx context.Context, req UpgradeRequest) (Run, error) {
-	return e.startAction(ctx, req.Name, "upgrade")
+	return e.startAction(ctx, req.Name, "upgrade", req.Parameters)
 }
 
 // Action runs a custom action of the installation's bundle as a job and
@@ -44,10 +47,10 @@ func (e *Engine) Action(ctx context.Context, req ActionRequest) (Run, error) {
 	case "install", "upgrade", "uninstall":
 		return Run{}, Errorf(EINVALID, "%s is not a custom action: use the %s endpoint", req.Action, req.Action)
 	}
-	return e.startAction(ctx, req.Name, req.Action)
+	return e.startAction(ctx, req.Name, req.Action, nil)
 }
 
-func (e *Engine) startAction(ctx context.Context, name, action string) (Run, error) {
+func (e *Engine) startAction(ctx context.Context, name, action string, request map[string]any) (Run, error) {
 	if err := validateName("name", name); err != nil {
 		return Run{}, err
 	}
@@ -70,6 +73,11 @@ func (e *Engine) startAction(ctx context.Context, name, action string) (Run, err
 			return Run{}, Errorf(EINVALID, "%s %s: version %s adds port parameter %s, which has no reserved port: uninstall and install again", action, name, app.Version, p.Name)
 		}
 	}
+	for k := range request {
+		if !slices.Contains(app.Settable, k) {
+			return Run{}, Errorf(EINVALID, "parameter %q cannot be set on %s (settable: %s)", k, app.Name, strings.Join(app.Settable, ", "))
+		}
+	}
 	if err := e.d.Host.Ping(ctx); err != nil {
 		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
 	}
@@ -81,6 +89,9 @@ func (e *Engine) startAction(ctx context.Context, name, action string) (Run, err
 		params = map[string]any{}
 	}
 	delete(params, "purge")
+	for k, v := range request {
+		params[k] = v
+	}
 	for _, p := range inst.Ports {
 		params[p.Param] = p.Port
 	}

@@ -1,6 +1,9 @@
 package web
 
 import (
+	"bytes"
+	"encoding/json"
+	"io"
 	"net/http"
 	"time"
 
@@ -61,8 +64,17 @@ func accepted(c echo.Context, r orchestrator.Run) error {
 	return c.JSON(http.StatusAccepted, toJob(r))
 }
 
+// upgradeBody is the optional body of an upgrade.
+type upgradeBody struct {
+	Parameters map[string]any `json:"parameters"`
+}
+
 func (s *Server) upgradeApp(c echo.Context) error {
-	r, err := s.Engine.Upgrade(c.Request().Context(), orchestrator.UpgradeRequest{Name: c.Param("name")})
+	var body upgradeBody
+	if err := decodeStrict(c, &body); err != nil {
+		return err
+	}
+	r, err := s.Engine.Upgrade(c.Request().Context(), orchestrator.UpgradeRequest{Name: c.Param("name"), Parameters: body.Parameters})
 	if err != nil {
 		return err
 	}
@@ -83,4 +95,21 @@ func (s *Server) getJob(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, toJob(r))
+}
+
+// decodeStrict reads an optional JSON body into v, refusing unknown fields.
+func decodeStrict(c echo.Context, v any) error {
+	body, err := io.ReadAll(c.Request().Body)
+	if err != nil {
+		return orchestrator.WrapError(orchestrator.EINVALID, err, "cannot read the request body")
+	}
+	if len(bytes.TrimSpace(body)) == 0 {
+		return nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(body))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return orchestrator.WrapError(orchestrator.EINVALID, err, "bad request body: %v", err)
+	}
+	return nil
 }

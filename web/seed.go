@@ -18,9 +18,13 @@ import (
 
 func (s *Server) registerSeedRoutes(g *echo.Group) {
 	for path, h := range map[string]echo.HandlerFunc{
-		"/installApp":   s.installApp,
-		"/uninstallApp": s.uninstallApp,
-		"/getAppInfo":   s.getAppInfo,
+		"/installApp":      s.installApp,
+		"/uninstallApp":    s.uninstallApp,
+		"/getAppInfo":      s.getAppInfo,
+		"/getAllAppInfo":   s.getAllAppInfo,
+		"/uninstallAllApp": s.uninstallAllApp,
+		"/appList":         s.appList,
+		"/appDetail":       s.appDetail,
 	} {
 		g.GET(path, h)
 		g.POST(path, h)
@@ -34,10 +38,16 @@ type seedInput struct {
 	Purge   bool
 }
 
+// seedKeys lists the keys each endpoint accepts; appName is required
+// wherever it is accepted.
 var seedKeys = map[string][]string{
-	"/installApp":   {"appName", "name"},
-	"/uninstallApp": {"appName", "purge"},
-	"/getAppInfo":   {"appName"},
+	"/installApp":      {"appName", "name"},
+	"/uninstallApp":    {"appName", "purge"},
+	"/getAppInfo":      {"appName"},
+	"/getAllAppInfo":   {},
+	"/uninstallAllApp": {"purge"},
+	"/appList":         {},
+	"/appDetail":       {"appName"},
 }
 
 // bind reads the input from the query string (GET) or a JSON object body
@@ -75,7 +85,7 @@ func bind(c echo.Context) (seedInput, error) {
 	sort.Strings(keys)
 	for _, k := range keys {
 		if !slices.Contains(allowed, k) {
-			return in, orchestrator.Errorf(orchestrator.EINVALID, "unknown field %q (accepted: %s)", k, strings.Join(allowed, ", "))
+			return in, orchestrator.Errorf(orchestrator.EINVALID, "unknown field %q (accepted: %s)", k, acceptedKeys(allowed))
 		}
 		v := fields[k]
 		var err error
@@ -91,7 +101,7 @@ func bind(c echo.Context) (seedInput, error) {
 			return in, err
 		}
 	}
-	if in.AppName == "" {
+	if in.AppName == "" && slices.Contains(allowed, "appName") {
 		return in, orchestrator.Errorf(orchestrator.EINVALID, "appName is required")
 	}
 	return in, nil
@@ -124,11 +134,25 @@ func asBool(k string, v any) (bool, error) {
 }
 
 func ok(c echo.Context, status int, zh, en string, data any) error {
-	msg := zh
+	return c.JSON(status, envelope{Code: "1", Message: pick(c, zh, en), Data: data})
+}
+
+// pick returns the message in the client's language.
+func pick(c echo.Context, zh, en string) string {
 	if english(c) {
-		msg = en
+		return en
 	}
-	return c.JSON(status, envelope{Code: "1", Message: msg, Data: data})
+	return zh
+}
+
+func toUninstallData(res orchestrator.UninstallResult) uninstallData {
+	data := uninstallData{AppName: res.Installation.Name, RemovedContainers: nonNil(res.Removed.Containers),
+		RemovedNetworks: nonNil(res.Removed.Networks), RemovedVolumes: nonNil(res.Removed.Volumes),
+		KeptVolumes: nonNil(res.Removed.KeptVolumes), FreedPorts: []int{}}
+	for _, p := range res.Installation.Ports {
+		data.FreedPorts = append(data.FreedPorts, p.Port)
+	}
+	return data
 }
 
 func (s *Server) installApp(c echo.Context) error {
@@ -176,12 +200,7 @@ func (s *Server) uninstallApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	data := uninstallData{AppName: res.Installation.Name, RemovedContainers: nonNil(res.Removed.Containers),
-		RemovedNetworks: nonNil(res.Removed.Networks), RemovedVolumes: nonNil(res.Removed.Volumes),
-		KeptVolumes: nonNil(res.Removed.KeptVolumes), FreedPorts: []int{}}
-	for _, p := range res.Installation.Ports {
-		data.FreedPorts = append(data.FreedPorts, p.Port)
-	}
+	data := toUninstallData(res)
 	return ok(c, http.StatusOK, fmt.Sprintf("%s卸载成功", res.Installation.Name), fmt.Sprintf("%s uninstalled", res.Installation.Name), data)
 }
 
@@ -190,4 +209,117 @@ func nonNil(s []string) []string {
 		return []string{}
 	}
 	return s
+}
+
+func acceptedKeys(keys []string) string {
+	if len(keys) == 0 {
+		return "none"
+	}
+	return strings.Join(keys, ", ")
+}
+
+func (s *Server) getAllAppInfo(c echo.Context) error {
+	if _, err := bind(c); err != nil {
+		return err
+	}
+	list, err := s.Engine.List(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]appInfo, 0, len(list))
+	for _, inst := range list {
+		out = append(out, toAppInfo(inst))
+	}
+	return ok(c, http.StatusOK, "应用信息查询成功", "apps found", out)
+}
+
+// uninstallOutcome is one app's result in /uninstallAllApp.
+type uninstallOutcome struct {
+	AppName string         `json:"appName"`
+	Code    string         `json:"code"`
+	Message string         `json:"message"`
+	Data    *uninstallData `json:"data,omitempty"`
+}
+
+func (s *Server) uninstallAllApp(c echo.Context) error {
+	in, err := bind(c)
+	if err != nil {
+		return err
+	}
+	results, err := s.Engine.UninstallAll(c.Request().Context(), in.Purge)
+	if err != nil {
+		return err
+	}
+	out := make([]uninstallOutcome, 0, len(results))
+	failed := 0
+	for _, r := range results {
+		if r.Err != nil {
+			failed++
+			out = append(out, uninstallOutcome{AppName: r.Name, Code: "0",
+				Message: localize(c, orchestrator.ErrorCode(r.Err), orchestrator.ErrorMessage(r.Err))})
+			continue
+		}
+		d := toUninstallData(r.Result)
+		out = append(out, uninstallOutcome{AppName: r.Name, Code: "1", Data: &d,
+			Message: pick(c, fmt.Sprintf("%s卸载成功", r.Name), fmt.Sprintf("%s uninstalled", r.Name))})
+	}
+	if failed > 0 {
+		msg := pick(c, fmt.Sprintf("%d个应用卸载失败", failed), fmt.Sprintf("%d apps could not be uninstalled", failed))
+		return c.JSON(http.StatusInternalServerError, envelope{Code: "0", Message: msg, Data: out})
+	}
+	return ok(c, http.StatusOK, "全部应用卸载成功", "all apps uninstalled", out)
+}
+
+// catalogApp is a catalog entry on the wire.
+type catalogApp struct {
+	Name         string            `json:"appName"`
+	Title        string            `json:"title"`
+	Version      string            `json:"version"`
+	Description  string            `json:"description"`
+	Ports        []catalogPort     `json:"ports"`
+	Actions      []string          `json:"actions"`
+	Requirements map[string]string `json:"requirements"`
+}
+
+type catalogPort struct {
+	Name string `json:"name"`
+	Min  int    `json:"min"`
+	Max  int    `json:"max"`
+}
+
+func toCatalogApp(a orchestrator.App) catalogApp {
+	out := catalogApp{Name: a.Name, Title: a.Title, Version: a.Version, Description: a.Description,
+		Ports: []catalogPort{}, Actions: nonNil(a.Actions),
+		Requirements: map[string]string{"cpu": a.Requirements.CPU, "memory": a.Requirements.Memory, "disk": a.Requirements.Disk}}
+	for _, p := range a.Ports {
+		out.Ports = append(out.Ports, catalogPort{Name: p.Name, Min: p.Min, Max: p.Max})
+	}
+	return out
+}
+
+func (s *Server) appList(c echo.Context) error {
+	if _, err := bind(c); err != nil {
+		return err
+	}
+	apps, err := s.Engine.Catalog(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]catalogApp, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, toCatalogApp(a))
+	}
+	return ok(c, http.StatusOK, "应用列表查询成功", "catalog listed", out)
+}
+
+func (s *Server) appDetail(c echo.Context) error {
+	in, err := bind(c)
+	if err != nil {
+		return err
+	}
+	a, err := s.Engine.CatalogApp(c.Request().Context(), in.AppName)
+	if err != nil {
+		return err
+	}
+	return ok(c, http.StatusOK, fmt.Sprintf("%s详情查询成功", a.Name), fmt.Sprintf("%s found", a.Name), toCatalogApp(a))
 }

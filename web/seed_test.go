@@ -42,6 +42,31 @@ func (f fakeEngine) Action(_ context.Context, r orchestrator.ActionRequest) (orc
 func (f fakeEngine) Run(_ context.Context, id string) (orchestrator.Run, error) {
 	return orchestrator.Run{ID: id, Action: "stop", Status: "succeeded"}, nil
 }
+func (f fakeEngine) List(context.Context) ([]orchestrator.Installation, error) {
+	return []orchestrator.Installation{
+		{Name: "a", State: orchestrator.StateRunning, Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}}},
+		{Name: "b", State: orchestrator.StateFailed, Reason: "boom"},
+	}, nil
+}
+func (f fakeEngine) UninstallAll(_ context.Context, purge bool) ([]orchestrator.UninstallResultOf, error) {
+	return []orchestrator.UninstallResultOf{
+		{Name: "a", Result: orchestrator.UninstallResult{Installation: orchestrator.Installation{Name: "a"}}},
+		{Name: "b", Err: orchestrator.Errorf(orchestrator.EINTERNAL, "b could not be removed: still on the host: websoft9-b (running, port 9002)")},
+	}, nil
+}
+func (f fakeEngine) Catalog(context.Context) ([]orchestrator.App, error) {
+	return []orchestrator.App{demoApp}, nil
+}
+func (f fakeEngine) CatalogApp(_ context.Context, name string) (orchestrator.App, error) {
+	if name != "demo" {
+		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)
+	}
+	return demoApp, nil
+}
+
+var demoApp = orchestrator.App{Name: "demo", Version: "0.1.0", Title: "Demo", Actions: []string{"start"},
+	Ports:        []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}},
+	Requirements: orchestrator.Requirements{CPU: "1", Memory: "256Mi"}}
 
 type fakeAuth struct{}
 
@@ -185,4 +210,45 @@ func TestAPIv1Jobs(t *testing.T) {
 	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+}
+
+func TestListAndCatalogEndpoints(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	en := map[string]string{"Accept-Language": "en"}
+
+	code, env := do(t, s, http.MethodGet, "/getAllAppInfo", "", en)
+	require.Equal(t, http.StatusOK, code)
+	list := env.Data.([]any)
+	require.Len(t, list, 2)
+	assert.Equal(t, "1", list[0].(map[string]any)["status"])
+	assert.Equal(t, "2", list[1].(map[string]any)["status"])
+	assert.Equal(t, "boom", list[1].(map[string]any)["info"])
+
+	code, env = do(t, s, http.MethodPost, "/getAllAppInfo", `{"appName":"x"}`, en)
+	assert.Equal(t, http.StatusBadRequest, code)
+	assert.Equal(t, `unknown field "appName" (accepted: none)`, env.Message)
+
+	code, env = do(t, s, http.MethodPost, "/uninstallAllApp", `{"purge":true}`, en)
+	assert.Equal(t, http.StatusInternalServerError, code)
+	assert.Equal(t, "0", env.Code)
+	assert.Equal(t, "1 apps could not be uninstalled", env.Message)
+	results := env.Data.([]any)
+	assert.Equal(t, "1", results[0].(map[string]any)["code"])
+	assert.Contains(t, results[1].(map[string]any)["message"], "websoft9-b (running, port 9002)", "says what still runs and where")
+
+	code, env = do(t, s, http.MethodGet, "/appList", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "应用列表查询成功", env.Message)
+	app := env.Data.([]any)[0].(map[string]any)
+	assert.Equal(t, "demo", app["appName"])
+	assert.Equal(t, []any{map[string]any{"name": "port", "min": float64(9001), "max": float64(9999)}}, app["ports"])
+	assert.Equal(t, "256Mi", app["requirements"].(map[string]any)["memory"])
+
+	code, _ = do(t, s, http.MethodGet, "/appDetail?appName=demo", "", nil)
+	assert.Equal(t, http.StatusOK, code)
+	code, env = do(t, s, http.MethodGet, "/appDetail?appName=nope", "", en)
+	assert.Equal(t, http.StatusNotFound, code)
+	assert.Equal(t, "nope is not in the catalog", env.Message)
+	code, _ = do(t, s, http.MethodGet, "/appDetail", "", en)
+	assert.Equal(t, http.StatusBadRequest, code)
 }

@@ -20,6 +20,10 @@ type Engine interface {
 	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
 	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
 	Run(ctx context.Context, id string) (orchestrator.Run, error)
+	List(ctx context.Context) ([]orchestrator.Installation, error)
+	UninstallAll(ctx context.Context, purge bool) ([]orchestrator.UninstallResultOf, error)
+	Catalog(ctx context.Context) ([]orchestrator.App, error)
+	CatalogApp(ctx context.Context, name string) (orchestrator.App, error)
 }
 
 // Authenticator checks a bearer token.

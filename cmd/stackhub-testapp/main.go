@@ -2,7 +2,10 @@
 // stackhub-test/web:dev (FROM scratch). One binary plays every role a test
 // bundle needs:
 //
-//	stackhub-testapp http [-addr :8080]   HTTP 200 on / (echoes its env as JSON) and /healthz
+//	stackhub-testapp http [-addr :8080] [-state DIR]
+//	                                      HTTP 200 on / (echoes its env as JSON) and /healthz;
+//	                                      with -state, DIR/created keeps the time of the first
+//	                                      start (served on /state), to show a volume survives
 //	stackhub-testapp tcp [-addr :5432]    a TCP service standing in for a database
 //	stackhub-testapp probe http URL       health check: exit 0 on HTTP 200
 //	stackhub-testapp probe tcp ADDR       health check: exit 0 when ADDR accepts
@@ -41,10 +44,11 @@ func run(args []string, stdout, stderr io.Writer) int {
 	case "http":
 		fs := flag.NewFlagSet("http", flag.ContinueOnError)
 		addr := fs.String("addr", ":8080", "listen address")
+		state := fs.String("state", "", "directory that keeps the time of the first start")
 		if err := fs.Parse(args[1:]); err != nil {
 			return 2
 		}
-		return report(stderr, serveHTTP(ctx, *addr))
+		return report(stderr, serveHTTP(ctx, *addr, *state))
 	case "tcp":
 		fs := flag.NewFlagSet("tcp", flag.ContinueOnError)
 		addr := fs.String("addr", ":5432", "listen address")
@@ -78,8 +82,24 @@ func report(w io.Writer, err error) int {
 	return 0
 }
 
-func serveHTTP(ctx context.Context, addr string) error {
+func serveHTTP(ctx context.Context, addr, stateDir string) error {
+	created := ""
+	if stateDir != "" {
+		path := stateDir + "/created"
+		b, err := os.ReadFile(path)
+		if os.IsNotExist(err) {
+			b = []byte(strconv.FormatInt(time.Now().UnixNano(), 10))
+			err = os.WriteFile(path, b, 0o644)
+		}
+		if err != nil {
+			return fmt.Errorf("state: %w", err)
+		}
+		created = string(b)
+	}
 	mux := http.NewServeMux()
+	mux.HandleFunc("/state", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, created)
+	})
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprintln(w, "ok")
 	})

@@ -95,11 +95,19 @@ func ReadApp(dir string) (orchestrator.App, error) {
 	if d, ok := meta["description"].(string); ok {
 		app.Description = d
 	}
+	if req, ok := meta["requirements"].(map[string]any); ok {
+		app.Requirements = orchestrator.Requirements{CPU: scalar(req["cpu"]), Memory: scalar(req["memory"]), Disk: scalar(req["disk"])}
+	}
 	if app.Ports, err = portParams(m, meta); err != nil {
 		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
 	}
 	if p, ok := m.Parameter("purge"); ok && p.Type() == "boolean" {
 		app.HasPurge = true
+	}
+	for _, p := range m.Parameters {
+		if p.Name != "purge" && !slices.ContainsFunc(app.Ports, func(pp orchestrator.PortParam) bool { return pp.Name == p.Name }) {
+			app.Settable = append(app.Settable, p.Name)
+		}
 	}
 	for _, a := range m.ActionNames() {
 		switch a {
@@ -216,4 +224,12 @@ func (c *Catalog) Apps(context.Context) ([]orchestrator.App, error) {
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out, nil
+}
+
+// scalar renders a YAML scalar as text ("" for none).
+func scalar(v any) string {
+	if v == nil {
+		return ""
+	}
+	return fmt.Sprint(v)
 }

@@ -177,3 +177,38 @@ func (d *DB) ReservedPorts(ctx context.Context) (map[int]string, error) {
 	}
 	return out, classify("reserved ports", rows.Err())
 }
+
+// Installations implements orchestrator.Installations.
+func (d *DB) Installations(ctx context.Context) ([]orchestrator.Installation, error) {
+	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return nil, classify("installations", err)
+	}
+	defer tx.Rollback()
+	rows, err := tx.QueryContext(ctx, `SELECT name FROM installations WHERE state != 'uninstalled' ORDER BY name`)
+	if err != nil {
+		return nil, classify("installations", err)
+	}
+	var names []string
+	for rows.Next() {
+		var n string
+		if err := rows.Scan(&n); err != nil {
+			rows.Close()
+			return nil, classify("installations", err)
+		}
+		names = append(names, n)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, classify("installations", err)
+	}
+	out := make([]orchestrator.Installation, 0, len(names))
+	for _, n := range names {
+		inst, err := installation(ctx, tx, n)
+		if err != nil {
+			return nil, classify("installations", err)
+		}
+		out = append(out, inst)
+	}
+	return out, nil
+}

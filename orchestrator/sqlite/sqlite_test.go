@@ -55,6 +55,11 @@ func TestBeginInstallAndInfo(t *testing.T) {
 
 	_, err = db.Installation(ctx, "nope")
 	assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(err))
+
+	list, err := db.Installations(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, got, list[0])
 }
 
 func TestBeginInstallConflicts(t *testing.T) {
