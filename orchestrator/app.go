@@ -29,6 +29,9 @@ type App struct {
 	// parameter but the port parameters (StackHub allocates those) and
 	// purge (an uninstall option).
 	Settable []string
+	// Sensitive are the parameters whose values are secrets: stored sealed,
+	// never logged nor returned.
+	Sensitive []string
 	// Requirements are what the app needs of the host, as the bundle's
 	// custom["sh.websoft9"].requirements says (cpu, memory, disk).
 	Requirements Requirements

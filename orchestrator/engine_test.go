@@ -16,6 +16,7 @@ import (
 )
 
 var demo = orchestrator.App{Name: "demo", Version: "0.1.0", Services: []string{"db", "web"}, Main: "web",
+	Actions: []string{"stop"}, Settable: []string{"message", "admin_password"}, Sensitive: []string{"admin_password"},
 	Ports: []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}, {Name: "db_port", Min: 3307, Max: 3399}}}
 
 func TestPlanInstallSkipsTakenPorts(t *testing.T) {
@@ -88,6 +89,7 @@ type fakeStore struct {
 	loseRace int // BeginInstall loses a port race this many times
 	finished chan orchestrator.Run
 	released []string
+	begun    []orchestrator.Run
 }
 
 func (s *fakeStore) BeginInstall(_ context.Context, inst orchestrator.Installation, _ orchestrator.Run) error {
@@ -114,7 +116,10 @@ func (s *fakeStore) ReservedPorts(context.Context) (map[int]string, error) {
 func (s *fakeStore) Installations(context.Context) ([]orchestrator.Installation, error) {
 	return nil, nil
 }
-func (s *fakeStore) BeginRun(context.Context, orchestrator.Run, orchestrator.State) error {
+func (s *fakeStore) BeginRun(_ context.Context, run orchestrator.Run, _ orchestrator.State) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.begun = append(s.begun, run)
 	return nil
 }
 func (s *fakeStore) FinishRun(_ context.Context, run orchestrator.Run, state orchestrator.State, reason string, release bool) error {
@@ -208,4 +213,29 @@ func TestFailedInstallCleansUpAndReleases(t *testing.T) {
 	assert.Equal(t, "install websoft9-demo: container websoft9-demo exited (1)", got.Reason)
 	assert.Equal(t, []string{"demo/" + run.Revision + "/false"}, host.removed, "only what this run created is removed")
 	assert.Equal(t, []string{"demo"}, store.released)
+}
+
+func TestUpgradeKeepsSecretsApartAndPortsFixed(t *testing.T) {
+	store := newStore()
+	store.insts["demo"] = orchestrator.Installation{Name: "demo", App: "demo", State: orchestrator.StateRunning,
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: 9005}, {Param: "db_port", Port: 3310}}}
+	var got orchestrator.RunRequest
+	e := newEngine(&fakeHost{}, store, func(req orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		got = req
+		return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+	})
+	_, err := e.Upgrade(t.Context(), orchestrator.UpgradeRequest{Name: "demo", Parameters: map[string]any{"message": "v2", "admin_password": "canary"}})
+	require.NoError(t, err)
+	<-store.finished
+	require.Len(t, store.begun, 1)
+	assert.Equal(t, map[string]any{"message": "v2", "port": 9005, "db_port": 3310}, store.begun[0].Parameters)
+	assert.Equal(t, map[string]any{"admin_password": "canary"}, store.begun[0].Secrets)
+	assert.Equal(t, "upgrade", got.Action)
+
+	_, err = e.Upgrade(t.Context(), orchestrator.UpgradeRequest{Name: "demo", Parameters: map[string]any{"port": 1}})
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "ports cannot be set")
+	_, err = e.Action(t.Context(), orchestrator.ActionRequest{Name: "demo", Action: "backup"})
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+	_, err = e.Action(t.Context(), orchestrator.ActionRequest{Name: "demo", Action: "install"})
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
 }

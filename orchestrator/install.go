@@ -147,7 +147,7 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, out interface{
 	if err != nil {
 		return RunResult{}, fmt.Errorf("%s %s: earlier outputs: %w", run.Action, run.Installation, err)
 	}
-	params := resolveParameters(bun, run.Action, outputs, run.Parameters, nil)
+	params := resolveParameters(bun, run.Action, outputs, run.Parameters, run.Secrets)
 	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
 		Action: run.Action, Bundle: bun, Parameters: params, Out: out})
 }

@@ -66,9 +66,12 @@ type Run struct {
 	// success it becomes the installation's version.
 	Version string
 	// Status is running until the result is written: succeeded, failed or canceled.
-	Status     string
-	Message    string
+	Status  string
+	Message string
+	// Parameters are the run's non-sensitive parameter values.
 	Parameters map[string]any
+	// Secrets are its sensitive parameter values, stored sealed.
+	Secrets map[string]any
 	// Outputs are the visible outputs (see RunResult.Visible).
 	Outputs map[string]string
 	// Values are every output to store, sealed when sensitive.
@@ -121,7 +124,8 @@ type Runs interface {
 	// most recent run that produced it, sensitive ones opened.
 	LastOutputs(ctx context.Context, installation string) (map[string][]byte, error)
 	// LastParameters returns the parameters of the installation's most
-	// recent succeeded install or upgrade run.
+	// recent succeeded install or upgrade run, its secrets opened and
+	// merged in.
 	LastParameters(ctx context.Context, installation string) (map[string]any, error)
 }
 

@@ -100,6 +100,7 @@ func (e *Engine) startAction(ctx context.Context, name, action string, request m
 	if action == "upgrade" {
 		run.Version = app.Version
 	}
+	run.Parameters, run.Secrets = splitSecrets(params, app.Sensitive)
 	if err := e.d.Runs.BeginRun(ctx, run, inst.State); err != nil {
 		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
 	}
@@ -147,4 +148,17 @@ func (e *Engine) Run(ctx context.Context, id string) (Run, error) {
 		return Run{}, err
 	}
 	return e.d.Runs.Run(ctx, id)
+}
+
+// splitSecrets moves the values of sensitive parameters out of params.
+func splitSecrets(params map[string]any, sensitive []string) (plain, secrets map[string]any) {
+	plain, secrets = map[string]any{}, map[string]any{}
+	for k, v := range params {
+		if slices.Contains(sensitive, k) {
+			secrets[k] = v
+		} else {
+			plain[k] = v
+		}
+	}
+	return plain, secrets
 }

@@ -105,6 +105,9 @@ func ReadApp(dir string) (orchestrator.App, error) {
 		app.HasPurge = true
 	}
 	for _, p := range m.Parameters {
+		if p.Sensitive {
+			app.Sensitive = append(app.Sensitive, p.Name)
+		}
 		if p.Name != "purge" && !slices.ContainsFunc(app.Ports, func(pp orchestrator.PortParam) bool { return pp.Name == p.Name }) {
 			app.Settable = append(app.Settable, p.Name)
 		}

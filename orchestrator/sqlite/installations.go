@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"encoding/json"
 	"errors"
+	"fmt"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
@@ -16,7 +17,7 @@ ON CONFLICT (name) DO UPDATE SET app = excluded.app, version = excluded.version,
   reason = '', outputs = '{}', last_run_id = excluded.last_run_id, updated = excluded.updated`
 	insertReservation = `INSERT INTO port_reservations (host_port, installation, param) VALUES (?, ?, ?)`
 	insertName        = `INSERT INTO container_names (name, installation) VALUES (?, ?)`
-	insertRun         = `INSERT INTO runs (id, installation, action, revision, status, parameters, created) VALUES (?, ?, ?, ?, ?, ?, ?)`
+	insertRun         = `INSERT INTO runs (id, installation, action, revision, status, parameters, secrets, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // BeginInstall implements orchestrator.Installations.
@@ -26,13 +27,13 @@ func (d *DB) BeginInstall(ctx context.Context, inst orchestrator.Installation, r
 		return classify("begin install", err)
 	}
 	defer tx.Rollback()
-	if err := beginInstall(ctx, tx, inst, run); err != nil {
+	if err := d.beginInstall(ctx, tx, inst, run); err != nil {
 		return classify("begin install "+inst.Name, err)
 	}
 	return classify("begin install "+inst.Name, tx.Commit())
 }
 
-func beginInstall(ctx context.Context, tx *sql.Tx, inst orchestrator.Installation, run orchestrator.Run) error {
+func (d *DB) beginInstall(ctx context.Context, tx *sql.Tx, inst orchestrator.Installation, run orchestrator.Run) error {
 	var state string
 	err := tx.QueryRowContext(ctx, `SELECT state FROM installations WHERE name = ?`, inst.Name).Scan(&state)
 	switch {
@@ -66,7 +67,7 @@ func beginInstall(ctx context.Context, tx *sql.Tx, inst orchestrator.Installatio
 			return err
 		}
 	}
-	return insertRunRow(ctx, tx, run)
+	return d.insertRunRow(ctx, tx, run)
 }
 
 // reservePorts inserts the reservations; the tx also creates the
@@ -84,12 +85,25 @@ func reservePorts(ctx context.Context, tx *sql.Tx, inst string, ports []orchestr
 	return nil
 }
 
-func insertRunRow(ctx context.Context, tx *sql.Tx, run orchestrator.Run) error {
+func (d *DB) insertRunRow(ctx context.Context, tx *sql.Tx, run orchestrator.Run) error {
 	params, err := json.Marshal(run.Parameters)
 	if err != nil {
 		return err
 	}
-	_, err = tx.ExecContext(ctx, insertRun, run.ID, run.Installation, run.Action, run.Revision, run.Status, string(params), formatTime(run.Created))
+	var secrets []byte
+	if len(run.Secrets) > 0 {
+		if d.Sealer == nil {
+			return errors.New("sensitive parameters need a sealer: none is configured")
+		}
+		plain, err := json.Marshal(run.Secrets)
+		if err != nil {
+			return err
+		}
+		if secrets, err = d.Sealer.Seal(plain); err != nil {
+			return fmt.Errorf("seal parameters: %w", err)
+		}
+	}
+	_, err = tx.ExecContext(ctx, insertRun, run.ID, run.Installation, run.Action, run.Revision, run.Status, string(params), secrets, formatTime(run.Created))
 	if isUniqueViolation(err) {
 		var active string
 		_ = tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE installation = ? AND finished IS NULL`, run.Installation).Scan(&active)

@@ -25,7 +25,7 @@ func (d *DB) BeginRun(ctx context.Context, run orchestrator.Run, state orchestra
 	if n, _ := res.RowsAffected(); n == 0 {
 		return orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", run.Installation)
 	}
-	if err := insertRunRow(ctx, tx, run); err != nil {
+	if err := d.insertRunRow(ctx, tx, run); err != nil {
 		return classify("begin run "+run.ID, err)
 	}
 	return classify("begin run", tx.Commit())
@@ -192,8 +192,9 @@ WHERE o.installation = ? ORDER BY r.created, r.id`, installation)
 // LastParameters implements orchestrator.Runs.
 func (d *DB) LastParameters(ctx context.Context, installation string) (map[string]any, error) {
 	var params string
-	err := d.db.QueryRowContext(ctx, `SELECT parameters FROM runs WHERE installation = ? AND action IN ('install', 'upgrade')
-AND status = 'succeeded' ORDER BY created DESC, id DESC LIMIT 1`, installation).Scan(&params)
+	var secrets []byte
+	err := d.db.QueryRowContext(ctx, `SELECT parameters, secrets FROM runs WHERE installation = ? AND action IN ('install', 'upgrade')
+AND status = 'succeeded' ORDER BY created DESC, id DESC LIMIT 1`, installation).Scan(&params, &secrets)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s has no successful install", installation)
 	}
@@ -203,6 +204,18 @@ AND status = 'succeeded' ORDER BY created DESC, id DESC LIMIT 1`, installation).
 	out := map[string]any{}
 	if err := json.Unmarshal([]byte(params), &out); err != nil {
 		return nil, classify("last parameters", err)
+	}
+	if len(secrets) > 0 {
+		if d.Sealer == nil {
+			return nil, orchestrator.Errorf(orchestrator.EINTERNAL, "sensitive parameters of %s cannot be read: no sealer is configured", installation)
+		}
+		plain, err := d.Sealer.Open(secrets)
+		if err != nil {
+			return nil, classify("last parameters", err)
+		}
+		if err := json.Unmarshal(plain, &out); err != nil {
+			return nil, classify("last parameters", err)
+		}
 	}
 	return out, nil
 }

@@ -203,7 +203,7 @@ func TestOutputsAndParameters(t *testing.T) {
 	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateRunning, "", false))
 
 	up := orchestrator.Run{ID: "up1", Installation: "demo", Action: "upgrade", Revision: "r2", Status: orchestrator.RunRunning,
-		Created: t0.Add(time.Minute), Parameters: map[string]any{"port": 9001, "x": true}}
+		Created: t0.Add(time.Minute), Parameters: map[string]any{"port": 9001, "x": true}, Secrets: map[string]any{"admin_password": "canary-Zq9"}}
 	require.NoError(t, db.BeginRun(ctx, up, orchestrator.StateRunning))
 	got, err := db.Installation(ctx, "demo")
 	require.NoError(t, err)
@@ -222,7 +222,11 @@ func TestOutputsAndParameters(t *testing.T) {
 
 	params, err := db.LastParameters(ctx, "demo")
 	require.NoError(t, err)
-	assert.Equal(t, map[string]any{"port": float64(9001), "x": true}, params)
+	assert.Equal(t, map[string]any{"port": float64(9001), "x": true, "admin_password": "canary-Zq9"}, params)
+	var clear int
+	require.NoError(t, sqlite.RawDB(t, db).QueryRowContext(ctx,
+		`SELECT count(*) FROM runs WHERE parameters LIKE '%canary-Zq9%' OR CAST(secrets AS TEXT) LIKE '%canary-Zq9%'`).Scan(&clear))
+	assert.Zero(t, clear, "sensitive parameters are sealed at rest")
 	got, err = db.Installation(ctx, "demo")
 	require.NoError(t, err)
 	assert.Equal(t, "0.2.0", got.Version, "a successful upgrade sets the version")
