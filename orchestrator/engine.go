@@ -24,6 +24,10 @@ type Deps struct {
 	RunLogDir string
 	Now       Clock
 	NewID     IDGen
+	// Stats samples the host; nil reports no host figures.
+	Stats HostStats
+	// Exposure says how the API is reached, for the risk list.
+	Exposure Exposure
 }
 
 // Engine is StackHub's use cases: install, uninstall, info. It is safe for

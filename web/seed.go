@@ -25,6 +25,7 @@ func (s *Server) registerSeedRoutes(g *echo.Group) {
 		"/uninstallAllApp": s.uninstallAllApp,
 		"/appList":         s.appList,
 		"/appDetail":       s.appDetail,
+		"/searchServer":    s.searchServer,
 	} {
 		g.GET(path, h)
 		g.POST(path, h)
@@ -48,6 +49,7 @@ var seedKeys = map[string][]string{
 	"/uninstallAllApp": {"purge"},
 	"/appList":         {},
 	"/appDetail":       {"appName"},
+	"/searchServer":    {},
 }
 
 // bind reads the input from the query string (GET) or a JSON object body

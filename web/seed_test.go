@@ -7,6 +7,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -62,6 +63,14 @@ func (f fakeEngine) CatalogApp(_ context.Context, name string) (orchestrator.App
 		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)
 	}
 	return demoApp, nil
+}
+
+func (f fakeEngine) Server(context.Context) (orchestrator.ServerStatus, error) {
+	st := orchestrator.ServerStatus{Sampled: true, DockerVersion: "20.10.24",
+		Sample: orchestrator.HostSample{CPUPercent: 12.345, MemPercent: 95, DiskPercent: 13, Load1: 0.5, Uptime: time.Hour},
+		Apps:   map[orchestrator.State]int{orchestrator.StateRunning: 2, orchestrator.StateFailed: 1}}
+	st.Risks = orchestrator.Risks(st, []string{"b"}, orchestrator.Exposure{})
+	return st, nil
 }
 
 var demoApp = orchestrator.App{Name: "demo", Version: "0.1.0", Title: "Demo", Actions: []string{"start"},
@@ -251,4 +260,19 @@ func TestListAndCatalogEndpoints(t *testing.T) {
 	assert.Equal(t, "nope is not in the catalog", env.Message)
 	code, _ = do(t, s, http.MethodGet, "/appDetail", "", en)
 	assert.Equal(t, http.StatusBadRequest, code)
+}
+
+func TestSearchServer(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	code, env := do(t, s, http.MethodGet, "/searchServer", "", nil)
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "服务器状态信息查询成功", env.Message)
+	d := env.Data.(map[string]any)
+	assert.Equal(t, "12.3%", d["cpu"])
+	assert.Equal(t, "95.0%", d["memory"])
+	assert.Equal(t, "13.0%", d["hdd"])
+	assert.Equal(t, float64(2), d["risk"], "memory over 90% and a failed app")
+	assert.Len(t, d["info"], 2)
+	assert.Equal(t, float64(3600), d["uptime"])
+	assert.Equal(t, map[string]any{"running": float64(2), "failed": float64(1)}, d["apps"])
 }

@@ -24,6 +24,7 @@ type Engine interface {
 	UninstallAll(ctx context.Context, purge bool) ([]orchestrator.UninstallResultOf, error)
 	Catalog(ctx context.Context) ([]orchestrator.App, error)
 	CatalogApp(ctx context.Context, name string) (orchestrator.App, error)
+	Server(ctx context.Context) (orchestrator.ServerStatus, error)
 }
 
 // Authenticator checks a bearer token.
@@ -67,6 +68,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1 := e.Group("/api/v1", s.requireToken)
 	s.registerAppRoutes(v1)
 	s.registerJobRoutes(v1)
+	v1.GET("/server", s.getServer)
 	return e
 }
 

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -97,6 +98,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	}
 	defer docker.Close()
 	host := dockerhost.New(docker)
+	sampler := dockerhost.NewSampler(cfg.DataDir, docker)
+	var background sync.WaitGroup
+	bgCtx, stopBackground := context.WithCancel(ctx)
+	background.Go(func() { sampler.Run(bgCtx) })
+	defer func() { stopBackground(); background.Wait() }()
 	engine := orchestrator.New(orchestrator.Deps{
 		Catalog:       cat,
 		Builder:       build.NewBuilder(cfg.RuntimesDir, docker),
@@ -108,6 +114,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		RunLogDir:     runLogs,
 		Now:           time.Now,
 		NewID:         newID,
+		Stats:         sampler,
+		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen)},
 	})
 	if err := host.Ping(ctx); err != nil {
 		log.Warn("Docker is not answering; installs will be refused until it does", "err", err)
@@ -157,4 +165,17 @@ func lockDataDir(dir string) (func(), error) {
 		return nil, fmt.Errorf("data dir %s is in use by another stackhub serve", dir)
 	}
 	return func() { f.Close() }, nil
+}
+
+// isLoopback tells whether addr's host is a loopback address or localhost.
+func isLoopback(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		return false
+	}
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
 }

@@ -137,8 +137,14 @@ func TestHTTPInstallUninstall(t *testing.T) {
 	const name = "itest-http"
 	t.Cleanup(func() { _, _ = dockerhost.New(c).RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
 
+	r := s.call(t, "/searchServer", url.Values{}, nil)
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	assert.Equal(t, "服务器状态信息查询成功", r.Message)
+	assert.NotEmpty(t, r.Data["docker"], "the engine's version")
+	assert.Regexp(t, `^\d+\.\d%$`, r.Data["hdd"])
+
 	start := time.Now()
-	r := s.call(t, "/installApp", `{"appName":"demo","name":"itest-http"}`, nil)
+	r = s.call(t, "/installApp", `{"appName":"demo","name":"itest-http"}`, nil)
 	require.Equal(t, http.StatusAccepted, r.status, r.Message)
 	require.Equal(t, "1", r.Code)
 	assert.Equal(t, "websoft9-itest-http", r.Data["containerName"])
@@ -288,4 +294,129 @@ func TestHTTPDockerDown(t *testing.T) {
 	assert.Contains(t, r.Message, "Docker is not answering")
 	r = s.call(t, "/getAppInfo", url.Values{"appName": {"itest-down"}}, nil)
 	assert.Equal(t, http.StatusNotFound, r.status, "nothing was reserved")
+}
+
+// api calls /api/v1 with the server's token and decodes the JSON answer.
+func (s server) api(t *testing.T, method, path, body string) (int, map[string]any, http.Header) {
+	t.Helper()
+	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var out map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
+	return resp.StatusCode, out, resp.Header
+}
+
+// runJob starts an app job and waits for it to end; it returns the job.
+func (s server) runJob(t *testing.T, path, body string) map[string]any {
+	t.Helper()
+	status, job, hdr := s.api(t, http.MethodPost, path, body)
+	require.Equal(t, http.StatusAccepted, status, "%v", job)
+	loc := hdr.Get("Location")
+	require.Equal(t, "/api/v1/jobs/"+job["id"].(string), loc)
+	deadline := time.Now().Add(90 * time.Second)
+	for job["status"] == "running" {
+		require.True(t, time.Now().Before(deadline), "job %s still running", loc)
+		time.Sleep(200 * time.Millisecond)
+		status, job, _ = s.api(t, http.MethodGet, loc, "")
+		require.Equal(t, http.StatusOK, status)
+	}
+	return job
+}
+
+func httpGet(t *testing.T, url string) (int, string) {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
+}
+
+func containerID(t *testing.T, c *client.Client, name string) (id string, running bool, started string) {
+	t.Helper()
+	insp, err := c.ContainerInspect(t.Context(), name, client.ContainerInspectOptions{})
+	require.NoError(t, err, name)
+	return insp.Container.ID, insp.Container.State.Running, insp.Container.State.StartedAt
+}
+
+func TestHTTPUpgradeAndActions(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	s := startServer(t)
+	const name = "itest-upg"
+	t.Cleanup(func() { _, _ = dockerhost.New(c).RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+
+	r := s.call(t, "/installApp", `{"appName":"demo","name":"itest-upg"}`, nil)
+	require.Equal(t, http.StatusAccepted, r.status, r.Message)
+	webPort, dbPort := port(t, r.Data["port"]), port(t, r.Data["db_port"])
+	s.waitStatus(t, name, "1")
+	base := fmt.Sprintf("http://127.0.0.1:%d", webPort)
+	_, created := httpGet(t, base+"/state")
+	require.NotEmpty(t, created)
+	web1, _, _ := containerID(t, c, "websoft9-itest-upg")
+	db1, _, _ := containerID(t, c, "websoft9-itest-upg-db")
+
+	// Upgrade with a new parameter value: web is recreated, db is not, the
+	// volume's data and the ports stay.
+	start := time.Now()
+	job := s.runJob(t, "/api/v1/apps/itest-upg/upgrade", `{"parameters":{"message":"v2"}}`)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	t.Logf("upgrade: %s", time.Since(start).Round(10*time.Millisecond))
+	r = s.waitStatus(t, name, "1")
+	assert.Equal(t, webPort, port(t, r.Data["port"]))
+	assert.Equal(t, dbPort, port(t, r.Data["db_port"]))
+	_, env := httpGet(t, base+"/")
+	assert.Contains(t, env, `"APP_MESSAGE":"v2"`)
+	_, again := httpGet(t, base+"/state")
+	assert.Equal(t, created, again, "the data volume survived the upgrade")
+	web2, _, _ := containerID(t, c, "websoft9-itest-upg")
+	db2, _, _ := containerID(t, c, "websoft9-itest-upg-db")
+	assert.NotEqual(t, web1, web2, "the changed service is recreated")
+	assert.Equal(t, db1, db2, "the unchanged service is kept")
+
+	// A second upgrade without parameters keeps the stored value.
+	job = s.runJob(t, "/api/v1/apps/itest-upg/upgrade", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	_, env = httpGet(t, base+"/")
+	assert.Contains(t, env, `"APP_MESSAGE":"v2"`)
+
+	status, body, _ := s.api(t, http.MethodPost, "/api/v1/apps/itest-upg/upgrade", `{"parameters":{"port":1}}`)
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body["message"], `parameter "port" cannot be set`)
+
+	// stop, start, restart.
+	job = s.runJob(t, "/api/v1/apps/itest-upg/actions/stop", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	for _, n := range []string{"websoft9-itest-upg", "websoft9-itest-upg-db"} {
+		_, running, _ := containerID(t, c, n)
+		assert.False(t, running, "%s is stopped", n)
+	}
+	code, _ := httpGet(t, base+"/healthz")
+	assert.NotEqual(t, http.StatusOK, code)
+
+	job = s.runJob(t, "/api/v1/apps/itest-upg/actions/start", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	_, running, started := containerID(t, c, "websoft9-itest-upg")
+	assert.True(t, running)
+	code, _ = httpGet(t, base+"/healthz")
+	assert.Equal(t, http.StatusOK, code)
+
+	job = s.runJob(t, "/api/v1/apps/itest-upg/actions/restart", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	_, running, restarted := containerID(t, c, "websoft9-itest-upg")
+	assert.True(t, running)
+	assert.NotEqual(t, started, restarted, "restart starts the container again")
+
+	status, body, _ = s.api(t, http.MethodPost, "/api/v1/apps/itest-upg/actions/backup", "")
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, body["message"], `app demo has no action "backup"`)
+
+	r = s.call(t, "/uninstallApp", `{"appName":"itest-upg","purge":true}`, nil)
+	require.Equal(t, http.StatusOK, r.status, r.Message)
 }
