@@ -13,6 +13,7 @@ const (
 	ENOTFOUND     = "not_found"    // unknown app or installation
 	EUNAVAILABLE  = "unavailable"  // Docker or another dependency does not answer
 	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
+	EFORBIDDEN    = "forbidden"    // credentials without the scope the route needs
 )
 
 // Error is the domain error. Message is safe to show a user; Err is the

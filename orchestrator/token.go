@@ -37,6 +37,12 @@ type Tokens interface {
 	// TokenByHash returns the live token with that hash, and records its
 	// use at now. Returns ENOTFOUND if there is none.
 	TokenByHash(ctx context.Context, hash string, now time.Time) (Token, error)
+	// ListTokens returns the live tokens, oldest first (hashes included;
+	// callers must not show them).
+	ListTokens(ctx context.Context) ([]Token, error)
+	// RevokeToken makes token id unusable at once. Returns ENOTFOUND if no
+	// live token has that id.
+	RevokeToken(ctx context.Context, id string, now time.Time) error
 }
 
 // HashToken returns the stored form of a token secret. Tokens carry 256
@@ -80,10 +86,28 @@ func Authenticate(ctx context.Context, store Tokens, secret string, now time.Tim
 	return t, nil
 }
 
-// TokenAuth checks bearer tokens against a store.
+// TokenAuth checks and manages API tokens in a store.
 type TokenAuth struct {
 	Store Tokens
 	Now   Clock
+	NewID IDGen
+}
+
+// Create makes a token named name with scope and returns its secret, shown
+// once. Returns EINVALID for a bad scope or name.
+func (a TokenAuth) Create(ctx context.Context, name, scope string) (string, Token, error) {
+	if name == "" || len(name) > 64 {
+		return "", Token{}, Errorf(EINVALID, "token name must be 1 to 64 characters")
+	}
+	return NewToken(ctx, a.Store, a.NewID(), name, scope, a.Now())
+}
+
+// List returns the live tokens.
+func (a TokenAuth) List(ctx context.Context) ([]Token, error) { return a.Store.ListTokens(ctx) }
+
+// Revoke makes token id unusable. Returns ENOTFOUND.
+func (a TokenAuth) Revoke(ctx context.Context, id string) error {
+	return a.Store.RevokeToken(ctx, id, a.Now())
 }
 
 // Authenticate returns the live token whose secret is given. Returns
@@ -91,3 +115,6 @@ type TokenAuth struct {
 func (a TokenAuth) Authenticate(ctx context.Context, secret string) (Token, error) {
 	return Authenticate(ctx, a.Store, secret, a.Now())
 }
+
+// CanMutate tells whether a token of this scope may change things.
+func (t Token) CanMutate() bool { return t.Scope == ScopeAdmin }

@@ -14,6 +14,7 @@ import (
 var statusOf = map[string]int{
 	orchestrator.EINVALID:      http.StatusBadRequest,
 	orchestrator.EUNAUTHORIZED: http.StatusUnauthorized,
+	orchestrator.EFORBIDDEN:    http.StatusForbidden,
 	orchestrator.ENOTFOUND:     http.StatusNotFound,
 	orchestrator.ECONFLICT:     http.StatusConflict,
 	orchestrator.EUNAVAILABLE:  http.StatusServiceUnavailable,

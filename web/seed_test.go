@@ -80,11 +80,21 @@ var demoApp = orchestrator.App{Name: "demo", Version: "0.1.0", Title: "Demo", Ac
 type fakeAuth struct{}
 
 func (fakeAuth) Authenticate(_ context.Context, s string) (orchestrator.Token, error) {
-	if s == "shk_good" {
+	switch s {
+	case "shk_good":
 		return orchestrator.Token{Scope: orchestrator.ScopeAdmin}, nil
+	case "shk_read":
+		return orchestrator.Token{Scope: orchestrator.ScopeRead}, nil
 	}
 	return orchestrator.Token{}, orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "invalid token")
 }
+func (fakeAuth) Create(_ context.Context, name, scope string) (string, orchestrator.Token, error) {
+	return "shk_new", orchestrator.Token{ID: "t9", Name: name, Scope: scope, Hash: "hash-must-not-show"}, nil
+}
+func (fakeAuth) List(context.Context) ([]orchestrator.Token, error) {
+	return []orchestrator.Token{{ID: "t1", Name: "cli", Scope: "admin", Hash: "hash-must-not-show"}}, nil
+}
+func (fakeAuth) Revoke(context.Context, string) error { return nil }
 
 func do(t *testing.T, s *Server, method, target, body string, hdr map[string]string) (int, envelope) {
 	t.Helper()
@@ -275,4 +285,49 @@ func TestSearchServer(t *testing.T) {
 	assert.Len(t, d["info"], 2)
 	assert.Equal(t, float64(3600), d["uptime"])
 	assert.Equal(t, map[string]any{"running": float64(2), "failed": float64(1)}, d["apps"])
+}
+
+func TestReadTokenCannotMutate(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{
+		info: func(string) (orchestrator.Installation, error) { return orchestrator.Installation{Name: "x"}, nil },
+	}}
+	read := map[string]string{"Authorization": "Bearer shk_read", "Accept-Language": "en"}
+	for _, tc := range []struct{ method, target, body string }{
+		{http.MethodGet, "/installApp?appName=demo", ""},
+		{http.MethodPost, "/uninstallApp", `{"appName":"demo"}`},
+		{http.MethodGet, "/uninstallAllApp", ""},
+		{http.MethodPost, "/api/v1/apps/demo/upgrade", ""},
+		{http.MethodPost, "/api/v1/apps/demo/actions/stop", ""},
+		{http.MethodPost, "/api/v1/tokens", `{"name":"x","scope":"admin"}`},
+		{http.MethodDelete, "/api/v1/tokens/t1", ""},
+	} {
+		code, env := do(t, s, tc.method, tc.target, tc.body, read)
+		assert.Equal(t, http.StatusForbidden, code, "%s %s", tc.method, tc.target)
+		assert.Contains(t, env.Message, "a read token cannot change anything")
+	}
+	code, _ := do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", read)
+	assert.Equal(t, http.StatusOK, code, "reads are fine")
+}
+
+func TestTokenRoutes(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	for _, tc := range []struct {
+		method, target, body string
+		status               int
+		has, hasNot          string
+	}{
+		{http.MethodGet, "/api/v1/tokens", "", 200, `"name":"cli"`, "hash-must-not-show"},
+		{http.MethodPost, "/api/v1/tokens", `{"name":"ci","scope":"read"}`, 201, `"token":"shk_new"`, "hash-must-not-show"},
+		{http.MethodPost, "/api/v1/tokens", `{"name":"ci","scope":"read","admin":true}`, 400, "unknown field", ""},
+	} {
+		req := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
+		req.Header.Set("Authorization", "Bearer shk_good")
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		assert.Equal(t, tc.status, rec.Code, tc.target)
+		assert.Contains(t, rec.Body.String(), tc.has)
+		if tc.hasNot != "" {
+			assert.NotContains(t, rec.Body.String(), tc.hasNot)
+		}
+	}
 }

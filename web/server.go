@@ -27,10 +27,13 @@ type Engine interface {
 	Server(ctx context.Context) (orchestrator.ServerStatus, error)
 }
 
-// Authenticator checks a bearer token.
+// Authenticator checks and manages bearer tokens.
 type Authenticator interface {
 	// Authenticate returns EUNAUTHORIZED unless secret is a live token.
 	Authenticate(ctx context.Context, secret string) (orchestrator.Token, error)
+	Create(ctx context.Context, name, scope string) (string, orchestrator.Token, error)
+	List(ctx context.Context) ([]orchestrator.Token, error)
+	Revoke(ctx context.Context, id string) error
 }
 
 // MaxBodyBytes bounds request bodies.
@@ -69,6 +72,7 @@ func (s *Server) Handler() *echo.Echo {
 	s.registerAppRoutes(v1)
 	s.registerJobRoutes(v1)
 	v1.GET("/server", s.getServer)
+	s.registerTokenRoutes(v1)
 	return e
 }
 
@@ -96,7 +100,20 @@ func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
 		if err != nil {
 			return err
 		}
+		if mutating(c) && !tok.CanMutate() {
+			return orchestrator.Errorf(orchestrator.EFORBIDDEN, "a %s token cannot change anything: use an admin token", tok.Scope)
+		}
 		c.Set("token", tok)
 		return next(c)
 	}
+}
+
+// seedMutating are the seed endpoints that change things, whatever the method.
+var seedMutating = map[string]bool{"/installApp": true, "/uninstallApp": true, "/uninstallAllApp": true}
+
+// mutating tells whether the route changes state: any method but GET and
+// HEAD, and the seed's mutating endpoints even over GET.
+func mutating(c echo.Context) bool {
+	m := c.Request().Method
+	return (m != http.MethodGet && m != http.MethodHead) || seedMutating[c.Path()]
 }

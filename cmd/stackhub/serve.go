@@ -123,7 +123,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		log.Error("recover interrupted runs", "err", err)
 	}
 
-	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now}, Logger: log}
+	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Logger: log}
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,

@@ -173,6 +173,15 @@ func TestTokens(t *testing.T) {
 	}
 	_, _, err = orchestrator.NewToken(ctx, db, "t2", "x", "root", t0)
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+
+	list, err := db.ListTokens(ctx)
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, t0, list[0].LastUsed)
+	require.NoError(t, db.RevokeToken(ctx, "t1", t0))
+	_, err = orchestrator.Authenticate(ctx, db, secret, t0)
+	assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(err), "a revoked token is refused")
+	assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(db.RevokeToken(ctx, "t1", t0)))
 }
 
 type xorSealer struct{}

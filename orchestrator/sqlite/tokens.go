@@ -42,3 +42,39 @@ func (d *DB) TokenByHash(ctx context.Context, hash string, now time.Time) (orche
 	t.LastUsed = now
 	return t, nil
 }
+
+// ListTokens implements orchestrator.Tokens.
+func (d *DB) ListTokens(ctx context.Context) ([]orchestrator.Token, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT id, name, hash, scope, created, last_used FROM tokens WHERE revoked IS NULL ORDER BY created, id`)
+	if err != nil {
+		return nil, classify("tokens", err)
+	}
+	defer rows.Close()
+	var out []orchestrator.Token
+	for rows.Next() {
+		var t orchestrator.Token
+		var created string
+		var lastUsed sql.NullString
+		if err := rows.Scan(&t.ID, &t.Name, &t.Hash, &t.Scope, &created, &lastUsed); err != nil {
+			return nil, classify("tokens", err)
+		}
+		t.Created = parseTime(created)
+		if lastUsed.Valid {
+			t.LastUsed = parseTime(lastUsed.String)
+		}
+		out = append(out, t)
+	}
+	return out, classify("tokens", rows.Err())
+}
+
+// RevokeToken implements orchestrator.Tokens.
+func (d *DB) RevokeToken(ctx context.Context, id string, now time.Time) error {
+	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL`, formatTime(now), id)
+	if err != nil {
+		return classify("revoke token", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "no live token %s", id)
+	}
+	return nil
+}
