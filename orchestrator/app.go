@@ -166,6 +166,14 @@ func (o Objects) ContainerNames() []string {
 	return out
 }
 
+// Observer keeps an in-memory view of our containers, so that reads need
+// no Docker call and reflect changes made by hand.
+type Observer interface {
+	// AppContainers returns app's containers; false while the view is not
+	// complete (before the first full list, or after the stream broke).
+	AppContainers(app string) ([]Container, bool)
+}
+
 // Container is an observed container.
 type Container struct {
 	Name  string

@@ -26,6 +26,8 @@ type Deps struct {
 	NewID     IDGen
 	// Stats samples the host; nil reports no host figures.
 	Stats HostStats
+	// Observer watches our containers; nil reports recorded states only.
+	Observer Observer
 	// Exposure says how the API is reached, for the risk list.
 	Exposure Exposure
 }
@@ -97,7 +99,18 @@ func (e *Engine) Info(ctx context.Context, name string) (Installation, error) {
 	if err != nil {
 		return Installation{}, fmt.Errorf("info %s: %w", name, err)
 	}
+	e.observe(&inst)
 	return inst, nil
+}
+
+// observe attaches what Docker shows of a running installation.
+func (e *Engine) observe(inst *Installation) {
+	if e.d.Observer == nil || inst.State != StateRunning {
+		return
+	}
+	if cs, ok := e.d.Observer.AppContainers(inst.Name); ok {
+		inst.Observed, inst.ObservedKnown = cs, true
+	}
 }
 
 // List returns every installation but uninstalled ones, by name.
@@ -105,6 +118,9 @@ func (e *Engine) List(ctx context.Context) ([]Installation, error) {
 	list, err := e.d.Installations.Installations(ctx)
 	if err != nil {
 		return nil, fmt.Errorf("list: %w", err)
+	}
+	for i := range list {
+		e.observe(&list[i])
 	}
 	return list, nil
 }

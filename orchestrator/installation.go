@@ -35,9 +35,13 @@ type Installation struct {
 	Outputs   map[string]string
 	LastRunID string
 	// Active is the action of the run in progress, or "".
-	Active  string
-	Created time.Time
-	Updated time.Time
+	Active string
+	// Observed are the containers Docker shows for a running installation,
+	// when ObservedKnown.
+	Observed      []Container
+	ObservedKnown bool
+	Created       time.Time
+	Updated       time.Time
 }
 
 // Port returns the host port of parameter name, or 0.
@@ -133,4 +137,26 @@ type Runs interface {
 type Sealer interface {
 	Seal(plain []byte) ([]byte, error)
 	Open(sealed []byte) ([]byte, error)
+}
+
+// NotRunning returns the observed containers that are not running, and
+// false when nothing is observed.
+func (i Installation) NotRunning() ([]Container, bool) {
+	if !i.ObservedKnown {
+		return nil, false
+	}
+	var out []Container
+	seen := map[string]bool{}
+	for _, c := range i.Observed {
+		seen[c.Name] = true
+		if c.State != "running" {
+			out = append(out, c)
+		}
+	}
+	for _, n := range i.Containers { // reserved but gone: removed by hand
+		if !seen[n] {
+			out = append(out, Container{Name: n, State: "missing"})
+		}
+	}
+	return out, true
 }

@@ -72,6 +72,11 @@ func toAppInfo(inst orchestrator.Installation) appInfo {
 	default:
 		out.Info = string(inst.State)
 	}
+	if down, ok := inst.NotRunning(); ok && len(down) > 0 {
+		// Observed, not assumed: stopped or removed by hand (or a stop action).
+		out.Status, out.State = "0", "stopped"
+		out.Info = "not running: " + describeContainers(down)
+	}
 	if inst.Active != "" && inst.State == orchestrator.StateRunning {
 		out.Info = inst.Active + " in progress"
 	}
@@ -104,4 +109,12 @@ func localize(c echo.Context, code, msg string) string {
 		return p + ": " + msg
 	}
 	return msg
+}
+
+func describeContainers(cs []orchestrator.Container) string {
+	parts := make([]string, 0, len(cs))
+	for _, c := range cs {
+		parts = append(parts, c.Name+" ("+c.State+")")
+	}
+	return strings.Join(parts, ", ")
 }

@@ -331,3 +331,23 @@ func TestTokenRoutes(t *testing.T) {
 		}
 	}
 }
+
+func TestObservedStatus(t *testing.T) {
+	inst := orchestrator.Installation{Name: "x", State: orchestrator.StateRunning, Containers: []string{"websoft9-x", "websoft9-x-db"},
+		ObservedKnown: true, Observed: []orchestrator.Container{{Name: "websoft9-x", State: "running"}}}
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{info: func(string) (orchestrator.Installation, error) { return inst, nil }}}
+	_, env := do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", nil)
+	d := env.Data.(map[string]any)
+	assert.Equal(t, "0", d["status"])
+	assert.Equal(t, "stopped", d["state"])
+	assert.Equal(t, "not running: websoft9-x-db (missing)", d["info"])
+
+	inst.Observed = append(inst.Observed, orchestrator.Container{Name: "websoft9-x-db", State: "running"})
+	_, env = do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", nil)
+	assert.Equal(t, "1", env.Data.(map[string]any)["status"])
+
+	inst.ObservedKnown = false
+	inst.Observed = nil
+	_, env = do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", nil)
+	assert.Equal(t, "1", env.Data.(map[string]any)["status"], "nothing observed: the record stands")
+}

@@ -102,6 +102,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	var background sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	background.Go(func() { sampler.Run(bgCtx) })
+	watcher := dockerhost.NewWatcher(docker, log)
+	background.Go(func() { watcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	engine := orchestrator.New(orchestrator.Deps{
 		Catalog:       cat,
@@ -115,6 +117,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Now:           time.Now,
 		NewID:         newID,
 		Stats:         sampler,
+		Observer:      watcher,
 		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen)},
 	})
 	if err := host.Ping(ctx); err != nil {

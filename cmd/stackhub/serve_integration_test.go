@@ -166,6 +166,23 @@ func TestHTTPInstallUninstall(t *testing.T) {
 		assert.True(t, insp.Container.State.Running, n)
 	}
 
+	// A container stopped by hand shows at once; started again, it is back.
+	_, err = c.ContainerStop(t.Context(), "websoft9-itest-http-db", client.ContainerStopOptions{})
+	require.NoError(t, err)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		r = s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
+		if r.Data["status"] == "0" || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	assert.Equal(t, "0", r.Data["status"], "docker stop by hand is observed")
+	assert.Contains(t, r.Data["info"], "websoft9-itest-http-db (exited)")
+	_, err = c.ContainerStart(t.Context(), "websoft9-itest-http-db", client.ContainerStartOptions{})
+	require.NoError(t, err)
+	s.waitStatus(t, name, "1")
+
 	// Installing it again is a conflict.
 	r = s.call(t, "/installApp", `{"appName":"demo","name":"itest-http"}`, nil)
 	assert.Equal(t, http.StatusConflict, r.status)
