@@ -99,6 +99,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	defer docker.Close()
 	host := dockerhost.New(docker)
 	sampler := dockerhost.NewSampler(cfg.DataDir, docker)
+	sampler.Sample(ctx)
 	var background sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	background.Go(func() { sampler.Run(bgCtx) })

@@ -42,23 +42,25 @@ func NewSampler(dataDir string, docker VersionAPI) *Sampler {
 	return &Sampler{DataDir: dataDir, Every: 10 * time.Second, Keep: time.Hour, Docker: docker}
 }
 
-// Run samples until ctx is done. The first sample is taken at once; CPU
-// use is measured between two samples, so requests never wait for it.
+// Run samples every Every until ctx is done. CPU use is measured between
+// two samples, so requests never wait for it. Call Sample once before, so
+// that the first request has figures.
 func (s *Sampler) Run(ctx context.Context) {
-	_, _ = cpu.PercentWithContext(ctx, 0, false) // start the CPU counter
 	t := time.NewTicker(s.Every)
 	defer t.Stop()
 	for {
-		s.sample(ctx)
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
+			s.Sample(ctx)
 		}
 	}
 }
 
-func (s *Sampler) sample(ctx context.Context) {
+// Sample takes one sample now (the first one's CPU figure is 0: there is
+// no earlier reading to measure from).
+func (s *Sampler) Sample(ctx context.Context) {
 	now := time.Now()
 	smp := orchestrator.HostSample{Time: now}
 	if p, err := cpu.PercentWithContext(ctx, 0, false); err == nil && len(p) == 1 {

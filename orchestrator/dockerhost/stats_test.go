@@ -26,7 +26,7 @@ func TestSamplerReadsThisHost(t *testing.T) {
 	_, err := s.DockerVersion(t.Context())
 	assert.Equal(t, orchestrator.EUNAVAILABLE, orchestrator.ErrorCode(err), "before the first sample")
 
-	s.sample(t.Context())
+	s.Sample(t.Context())
 	got, ok := s.Latest()
 	require.True(t, ok)
 	assert.NotZero(t, got.MemTotal, "gopsutil read /proc/meminfo")
@@ -39,11 +39,11 @@ func TestSamplerReadsThisHost(t *testing.T) {
 	// History keeps only Keep of samples.
 	s.Keep = time.Millisecond
 	time.Sleep(5 * time.Millisecond)
-	s.sample(t.Context())
+	s.Sample(t.Context())
 	assert.Len(t, s.History(), 1)
 
 	s.Docker = fakeVersion{err: errors.New("connection refused")}
-	s.sample(t.Context())
+	s.Sample(t.Context())
 	_, err = s.DockerVersion(t.Context())
 	assert.Equal(t, orchestrator.EUNAVAILABLE, orchestrator.ErrorCode(err))
 }
