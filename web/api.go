@@ -41,6 +41,9 @@ func toJob(r orchestrator.Run) job {
 }
 
 func (s *Server) registerAppRoutes(g *echo.Group) {
+	g.GET("/apps", s.listApps)
+	g.POST("/apps", s.installAppV1)
+	g.DELETE("/apps/:name", s.uninstallAppV1)
 	g.GET("/apps/:name", s.getApp)
 	g.POST("/apps/:name/upgrade", s.upgradeApp)
 	g.POST("/apps/:name/actions/:action", s.appAction)
@@ -48,6 +51,82 @@ func (s *Server) registerAppRoutes(g *echo.Group) {
 
 func (s *Server) registerJobRoutes(g *echo.Group) {
 	g.GET("/jobs/:id", s.getJob)
+}
+
+func (s *Server) registerCatalogRoutes(g *echo.Group) {
+	g.GET("/catalog", s.listCatalog)
+	g.GET("/catalog/:name", s.getCatalogApp)
+}
+
+func (s *Server) listApps(c echo.Context) error {
+	list, err := s.Engine.List(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]appInfo, 0, len(list))
+	for _, inst := range list {
+		out = append(out, toAppInfo(inst))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+// installBody asks for one catalog app, optionally under another name so
+// that one app can be installed twice.
+type installBody struct {
+	App  string `json:"app"`
+	Name string `json:"name"`
+}
+
+func (s *Server) installAppV1(c echo.Context) error {
+	var body installBody
+	if err := decodeStrict(c, &body); err != nil {
+		return err
+	}
+	if body.App == "" {
+		return orchestrator.Errorf(orchestrator.EINVALID, "app is required")
+	}
+	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name})
+	if err != nil {
+		return err
+	}
+	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/jobs/"+inst.LastRunID)
+	return c.JSON(http.StatusAccepted, map[string]any{"app": toAppInfo(inst), "job": "/api/v1/jobs/" + inst.LastRunID})
+}
+
+func (s *Server) uninstallAppV1(c echo.Context) error {
+	purge := false
+	if v := c.QueryParam("purge"); v != "" {
+		b, err := asBool("purge", queryValue(v))
+		if err != nil {
+			return err
+		}
+		purge = b
+	}
+	res, err := s.Engine.Uninstall(c.Request().Context(), orchestrator.UninstallRequest{Name: c.Param("name"), Purge: purge})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toUninstallData(res))
+}
+
+func (s *Server) listCatalog(c echo.Context) error {
+	apps, err := s.Engine.Catalog(c.Request().Context())
+	if err != nil {
+		return err
+	}
+	out := make([]catalogApp, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, toCatalogApp(a))
+	}
+	return c.JSON(http.StatusOK, out)
+}
+
+func (s *Server) getCatalogApp(c echo.Context) error {
+	a, err := s.Engine.CatalogApp(c.Request().Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toCatalogApp(a))
 }
 
 func (s *Server) getApp(c echo.Context) error {

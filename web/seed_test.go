@@ -351,3 +351,52 @@ func TestObservedStatus(t *testing.T) {
 	_, env = do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", nil)
 	assert.Equal(t, "1", env.Data.(map[string]any)["status"], "nothing observed: the record stands")
 }
+
+func TestAPIv1AppsAndCatalog(t *testing.T) {
+	var installs []orchestrator.InstallRequest
+	var purges []bool
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{
+		install: func(r orchestrator.InstallRequest) (orchestrator.Installation, error) {
+			installs = append(installs, r)
+			return orchestrator.Installation{Name: r.Name, State: orchestrator.StateInstalling, LastRunID: "r1"}, nil
+		},
+		uninstall: func(r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
+			purges = append(purges, r.Purge)
+			return orchestrator.UninstallResult{Installation: orchestrator.Installation{Name: r.Name}}, nil
+		},
+	}}
+	call := func(method, target, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, target, strings.NewReader(body))
+		req.Header.Set("Authorization", "Bearer shk_good")
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	rec := call(http.MethodPost, "/api/v1/apps", `{"app":"demo","name":"blog2"}`)
+	assert.Equal(t, http.StatusAccepted, rec.Code)
+	assert.Equal(t, "/api/v1/jobs/r1", rec.Header().Get("Location"))
+	assert.Equal(t, []orchestrator.InstallRequest{{App: "demo", Name: "blog2"}}, installs)
+	assert.Equal(t, http.StatusBadRequest, call(http.MethodPost, "/api/v1/apps", `{"name":"x"}`).Code)
+	assert.Equal(t, http.StatusBadRequest, call(http.MethodPost, "/api/v1/apps", `{"app":"demo","port":1}`).Code)
+
+	assert.Equal(t, http.StatusOK, call(http.MethodDelete, "/api/v1/apps/blog2?purge=true", "").Code)
+	assert.Equal(t, http.StatusOK, call(http.MethodDelete, "/api/v1/apps/blog2", "").Code)
+	assert.Equal(t, http.StatusBadRequest, call(http.MethodDelete, "/api/v1/apps/blog2?purge=maybe", "").Code)
+	assert.Equal(t, []bool{true, false}, purges)
+
+	rec = call(http.MethodGet, "/api/v1/apps", "")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"appName":"a"`)
+	rec = call(http.MethodGet, "/api/v1/catalog", "")
+	assert.Contains(t, rec.Body.String(), `"appName":"demo"`)
+	assert.Equal(t, http.StatusNotFound, call(http.MethodGet, "/api/v1/catalog/nope", "").Code)
+}
+
+func callAuthed(t *testing.T, s *Server, method, target string) *httptest.ResponseRecorder {
+	t.Helper()
+	req := httptest.NewRequest(method, target, nil)
+	req.Header.Set("Authorization", "Bearer shk_good")
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	return rec
+}

@@ -71,8 +71,10 @@ func (s *Server) Handler() *echo.Echo {
 	v1 := e.Group("/api/v1", s.requireToken)
 	s.registerAppRoutes(v1)
 	s.registerJobRoutes(v1)
+	s.registerCatalogRoutes(v1)
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
+	v1.GET("/openapi.json", s.openAPI)
 	return e
 }
 
