@@ -166,6 +166,22 @@ func (o Objects) ContainerNames() []string {
 	return out
 }
 
+// LogOptions select container logs.
+type LogOptions struct {
+	// Tail is how many lines from the end; 0 means all.
+	Tail int
+	// Follow keeps streaming until ctx ends.
+	Follow bool
+}
+
+// LogSource reads container logs.
+type LogSource interface {
+	// Logs writes container's stdout and stderr to w, following when asked
+	// until ctx ends. Returns ENOTFOUND for an unknown container and
+	// EUNAVAILABLE when Docker does not answer.
+	Logs(ctx context.Context, container string, opts LogOptions, w io.Writer) error
+}
+
 // Observer keeps an in-memory view of our containers, so that reads need
 // no Docker call and reflect changes made by hand.
 type Observer interface {

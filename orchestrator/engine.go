@@ -7,6 +7,8 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
@@ -28,6 +30,8 @@ type Deps struct {
 	Stats HostStats
 	// Observer watches our containers; nil reports recorded states only.
 	Observer Observer
+	// Logs reads container logs.
+	Logs LogSource
 	// Exposure says how the API is reached, for the risk list.
 	Exposure Exposure
 }
@@ -158,4 +162,40 @@ func (e *Engine) CatalogApp(ctx context.Context, name string) (App, error) {
 		return App{}, err
 	}
 	return e.d.Catalog.App(ctx, name)
+}
+
+// LogsRequest asks for the logs of one container of an installation.
+type LogsRequest struct {
+	Name string
+	// Container is one of the installation's containers; empty means the
+	// main one, websoft9-<name>.
+	Container string
+	LogOptions
+}
+
+// Logs writes an installation's container logs to w. Returns EINVALID for
+// a bad name, tail, or a container that is not the installation's,
+// ENOTFOUND, and EUNAVAILABLE.
+func (e *Engine) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
+	if err := validateName("name", req.Name); err != nil {
+		return err
+	}
+	if req.Tail < 0 || req.Tail > 100000 {
+		return Errorf(EINVALID, "tail must be 0 (all) to 100000 lines")
+	}
+	inst, err := e.d.Installations.Installation(ctx, req.Name)
+	if err != nil {
+		return fmt.Errorf("logs %s: %w", req.Name, err)
+	}
+	c := req.Container
+	if c == "" {
+		c = naming.MainContainer(req.Name)
+	}
+	if !slices.Contains(inst.Containers, c) {
+		return Errorf(EINVALID, "%s is not a container of %s (containers: %s)", c, req.Name, strings.Join(inst.Containers, ", "))
+	}
+	if e.d.Logs == nil {
+		return Errorf(EUNAVAILABLE, "logs are not available")
+	}
+	return e.d.Logs.Logs(ctx, c, req.LogOptions, w)
 }

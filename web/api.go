@@ -47,6 +47,7 @@ func (s *Server) registerAppRoutes(g *echo.Group) {
 	g.GET("/apps/:name", s.getApp)
 	g.POST("/apps/:name/upgrade", s.upgradeApp)
 	g.POST("/apps/:name/actions/:action", s.appAction)
+	g.GET("/apps/:name/logs", s.getLogs)
 }
 
 func (s *Server) registerJobRoutes(g *echo.Group) {

@@ -3,6 +3,8 @@ package web
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -71,6 +73,14 @@ func (f fakeEngine) Server(context.Context) (orchestrator.ServerStatus, error) {
 		Apps:   map[orchestrator.State]int{orchestrator.StateRunning: 2, orchestrator.StateFailed: 1}}
 	st.Risks = orchestrator.Risks(st, []string{"b"}, orchestrator.Exposure{})
 	return st, nil
+}
+
+func (f fakeEngine) Logs(_ context.Context, req orchestrator.LogsRequest, w io.Writer) error {
+	if req.Name == "nope" {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "nope is not installed")
+	}
+	_, err := fmt.Fprintf(w, "line of %s tail=%d follow=%t\n", req.Name, req.Tail, req.Follow)
+	return err
 }
 
 var demoApp = orchestrator.App{Name: "demo", Version: "0.1.0", Title: "Demo", Actions: []string{"start"},
@@ -399,4 +409,17 @@ func callAuthed(t *testing.T, s *Server, method, target string) *httptest.Respon
 	rec := httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
 	return rec
+}
+
+func TestLogsEndpoint(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	rec := callAuthed(t, s, http.MethodGet, "/api/v1/apps/demo/logs?tail=5&follow=1")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "line of demo tail=5 follow=true\n", rec.Body.String())
+	assert.Contains(t, rec.Header().Get("Content-Type"), "text/plain")
+	rec = callAuthed(t, s, http.MethodGet, "/api/v1/apps/nope/logs")
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	assert.Contains(t, rec.Body.String(), `"error":"not_found"`)
+	rec = callAuthed(t, s, http.MethodGet, "/api/v1/apps/demo/logs?tail=x")
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
 }

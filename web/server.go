@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"io"
 	"log/slog"
 	"net/http"
 	"strings"
@@ -25,6 +26,7 @@ type Engine interface {
 	Catalog(ctx context.Context) ([]orchestrator.App, error)
 	CatalogApp(ctx context.Context, name string) (orchestrator.App, error)
 	Server(ctx context.Context) (orchestrator.ServerStatus, error)
+	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
 }
 
 // Authenticator checks and manages bearer tokens.

@@ -116,6 +116,7 @@ func serveHTTP(ctx context.Context, addr, stateDir string) error {
 		_ = json.NewEncoder(w).Encode(map[string]any{"app": "stackhub-testapp", "path": r.URL.Path, "env": env})
 	})
 	srv := &http.Server{Addr: addr, Handler: mux, ReadHeaderTimeout: 5 * time.Second}
+	fmt.Fprintf(os.Stderr, "stackhub-testapp: http listening on %s\n", addr)
 	go func() {
 		<-ctx.Done()
 		shutdownCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)

@@ -119,6 +119,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		NewID:         newID,
 		Stats:         sampler,
 		Observer:      watcher,
+		Logs:          host,
 		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen)},
 	})
 	if err := host.Ping(ctx); err != nil {

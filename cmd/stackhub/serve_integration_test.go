@@ -166,6 +166,17 @@ func TestHTTPInstallUninstall(t *testing.T) {
 		assert.True(t, insp.Container.State.Running, n)
 	}
 
+	// Logs of the main container, over /api/v1.
+	req, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/apps/itest-http/logs?tail=20", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	logs, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, string(logs), "stackhub-testapp: http listening on :8080")
+
 	// A container stopped by hand shows at once; started again, it is back.
 	_, err = c.ContainerStop(t.Context(), "websoft9-itest-http-db", client.ContainerStopOptions{})
 	require.NoError(t, err)

@@ -12,6 +12,7 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
 	"os"
 	"slices"
 	"sort"
@@ -20,6 +21,7 @@ import (
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/orchestrator"
@@ -38,6 +40,7 @@ type API interface {
 	NetworkRemove(ctx context.Context, id string, options client.NetworkRemoveOptions) (client.NetworkRemoveResult, error)
 	VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error)
 	VolumeRemove(ctx context.Context, id string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
+	ContainerLogs(ctx context.Context, id string, options client.ContainerLogsOptions) (client.ContainerLogsResult, error)
 }
 
 // Host implements orchestrator.Host over a Docker engine.
@@ -47,7 +50,10 @@ type Host struct {
 	ProcNet []string
 }
 
-var _ orchestrator.Host = (*Host)(nil)
+var (
+	_ orchestrator.Host      = (*Host)(nil)
+	_ orchestrator.LogSource = (*Host)(nil)
+)
 
 // NewClient returns a moby client from the environment (DOCKER_HOST, …)
 // that negotiates the API version with the engine (Debian's 20.10 speaks 1.41).
@@ -254,4 +260,22 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 		sort.Strings(s)
 	}
 	return rm, nil
+}
+
+// Logs implements orchestrator.LogSource.
+func (h *Host) Logs(ctx context.Context, container string, opts orchestrator.LogOptions, w io.Writer) error {
+	tail := "all"
+	if opts.Tail > 0 {
+		tail = strconv.Itoa(opts.Tail)
+	}
+	rc, err := h.api.ContainerLogs(ctx, container, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: tail, Follow: opts.Follow})
+	if err != nil {
+		return classify("logs of "+container, err)
+	}
+	defer rc.Close()
+	// Containers without a TTY multiplex stdout and stderr; ours have none.
+	if _, err := stdcopy.StdCopy(w, w, rc); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("logs of %s: %w", container, err)
+	}
+	return nil
 }
