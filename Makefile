@@ -61,3 +61,32 @@ lint: ## gofmt and go vet (with and without the integration tag)
 
 clean: ## remove build outputs
 	rm -rf $(BIN)
+
+# The websoft9 mixin as Porter installs it. dist/mixins/ is both the
+# ~/.porter/mixins layout (websoft9/websoft9, websoft9/runtimes/websoft9-runtime;
+# copy dist/mixins/websoft9 there) and a download site for
+#   porter mixins install websoft9 --url $(MIXIN_BASE_URL) --version $(MIXIN_VERSION)
+#   porter mixins install websoft9 --feed-url $(MIXIN_BASE_URL)/atom.xml --version $(MIXIN_VERSION)
+# once dist/mixins is served at MIXIN_BASE_URL. MIXIN_PLATFORMS adds clients
+# (e.g. "linux/amd64 darwin/arm64 windows/amd64"); linux/amd64 is always built,
+# as it is also the runtime.
+MIXIN_VERSION ?= v0.1.0
+MIXIN_BASE_URL ?= http://127.0.0.1:8080/mixins
+MIXIN_PLATFORMS ?= linux/amd64
+MIXIN_PKG := github.com/websoft9/stackhub/porter-mixin
+MIXIN_LDFLAGS = $(LDFLAGS) -X $(MIXIN_PKG).Version=$(MIXIN_VERSION) -X $(MIXIN_PKG).Commit=$(shell git rev-parse --short HEAD 2>/dev/null || echo dev)
+
+.PHONY: mixin-dist
+mixin-dist: ## build the websoft9 mixin for Porter into dist/mixins (layout, downloads, atom.xml)
+	rm -rf dist/mixins
+	mkdir -p dist/mixins/$(MIXIN_VERSION) dist/mixins/websoft9/runtimes
+	set -e; for p in linux/amd64 $(filter-out linux/amd64,$(MIXIN_PLATFORMS)); do \
+		os=$${p%/*}; arch=$${p#*/}; ext=; [ "$$os" = windows ] && ext=.exe; \
+		echo "websoft9 $(MIXIN_VERSION) $$os/$$arch"; \
+		$(GOFLAGS_STATIC) GOOS=$$os GOARCH=$$arch $(GO) build -ldflags '$(MIXIN_LDFLAGS)' \
+			-o dist/mixins/$(MIXIN_VERSION)/websoft9-$$os-$$arch$$ext ./cmd/websoft9; \
+	done
+	install -m 0755 dist/mixins/$(MIXIN_VERSION)/websoft9-linux-amd64 dist/mixins/websoft9/websoft9
+	install -m 0755 dist/mixins/$(MIXIN_VERSION)/websoft9-linux-amd64 dist/mixins/websoft9/runtimes/websoft9-runtime
+	$(GO) run ./cmd/websoft9 feed --dir dist/mixins --url $(MIXIN_BASE_URL) --out dist/mixins/atom.xml
+	@echo "dist/mixins: serve it at $(MIXIN_BASE_URL), or copy dist/mixins/websoft9 to ~/.porter/mixins/"

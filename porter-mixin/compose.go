@@ -2,9 +2,11 @@ package portermixin
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -17,51 +19,86 @@ import (
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 // SDK is the Composer backed by the docker/compose v5 SDK, talking to the
 // engine named by DOCKER_HOST (the mounted /var/run/docker.sock by default).
+// It writes compose's progress to Out as log lines and event lines.
 type SDK struct {
 	Out io.Writer
 }
 
 var _ Composer = (*SDK)(nil)
 
-func (c *SDK) service() (api.Compose, error) {
+func (c *SDK) service() (api.Compose, command.Cli, error) {
 	dockerCLI, err := command.NewDockerCli(command.WithOutputStream(c.Out), command.WithErrorStream(c.Out))
 	if err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
+		return nil, nil, fmt.Errorf("docker client: %w", err)
 	}
 	if err := dockerCLI.Initialize(flags.NewClientOptions()); err != nil {
-		return nil, fmt.Errorf("docker client: %w", err)
+		return nil, nil, fmt.Errorf("docker client: %w", err)
 	}
 	// Never auto-confirm compose's prompts (a "yes" could recreate volumes).
 	refuse := func(message string, _ bool) (bool, error) {
 		return false, fmt.Errorf("compose asked %q; refusing to confirm", strings.TrimSpace(message))
 	}
-	return compose.NewComposeService(dockerCLI,
+	svc, err := compose.NewComposeService(dockerCLI,
 		compose.WithOutputStream(c.Out), compose.WithErrorStream(c.Out),
-		compose.WithPrompt(refuse), compose.WithEventProcessor(&lineEvents{out: c.Out}))
+		compose.WithPrompt(refuse), compose.WithEventProcessor(&progress{out: c.Out}))
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc, dockerCLI, nil
 }
 
-// load reads the compose file of p, with p.Env offered to interpolation,
-// and applies StackHub's rules: container names, labels, named volumes only.
+// load builds the project of p from its compose file (interpolated with
+// p.Env) or its inline services (not interpolated), narrowed to p.Start,
+// and applies StackHub's rules: container names, labels, named volumes
+// only.
 func load(ctx context.Context, svc api.Compose, p Plan) (*types.Project, error) {
-	env := make([]string, 0, len(p.Env))
-	for _, k := range slices.Sorted(maps.Keys(p.Env)) {
-		env = append(env, k+"="+p.Env[k])
+	opts := api.ProjectLoadOptions{ProjectName: p.Project, Offline: true, Services: p.Start}
+	switch {
+	case p.ComposeFile != "":
+		env := make([]string, 0, len(p.Env))
+		for _, k := range slices.Sorted(maps.Keys(p.Env)) {
+			env = append(env, k+"="+p.Env[k])
+		}
+		opts.ConfigPaths = []string{p.ComposeFile}
+		opts.WorkingDir = filepath.Dir(p.ComposeFile)
+		opts.ProjectOptionsFns = []cli.ProjectOptionsFn{cli.WithEnv(env)}
+	case len(p.Services) > 0:
+		doc, err := inlineDocument(p.Services)
+		if err != nil {
+			return nil, err
+		}
+		// The loader reads files only; the file lives for the load.
+		f, err := os.CreateTemp("", Name+"-services-*.yaml")
+		if err != nil {
+			return nil, fmt.Errorf("inline services: %w", err)
+		}
+		defer os.Remove(f.Name())
+		_, err = f.Write(doc)
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
+			return nil, fmt.Errorf("inline services: %w", err)
+		}
+		opts.ConfigPaths = []string{f.Name()}
+		opts.WorkingDir = p.WorkDir
+		opts.ProjectOptionsFns = []cli.ProjectOptionsFn{cli.WithInterpolation(false)}
+	default:
+		return nil, fmt.Errorf("no compose model: %w", errNoModel)
 	}
-	project, err := svc.LoadProject(ctx, api.ProjectLoadOptions{
-		ProjectName:       p.Project,
-		ConfigPaths:       []string{p.ComposeFile},
-		WorkingDir:        filepath.Dir(p.ComposeFile),
-		Offline:           true,
-		ProjectOptionsFns: []cli.ProjectOptionsFn{cli.WithEnv(env)},
-	})
+	project, err := svc.LoadProject(ctx, opts)
 	if err != nil {
-		return nil, fmt.Errorf("load %s: %w", filepath.Base(p.ComposeFile), err)
+		if p.ComposeFile != "" {
+			return nil, fmt.Errorf("load %s: %w", filepath.Base(p.ComposeFile), err)
+		}
+		return nil, fmt.Errorf("load inline services: %w", err)
 	}
 	if err := Check(project, p.Main); err != nil {
 		return nil, err
@@ -97,12 +134,15 @@ func load(ctx context.Context, svc api.Compose, p Plan) (*types.Project, error) 
 }
 
 // Check enforces the websoft9 rules on a loaded project: main names a
-// service, and services mount named volumes only (no host bind mounts, no
-// anonymous volumes) and set no container_name of their own.
+// service (selected or not), and services mount named volumes only (no
+// host bind mounts, no anonymous volumes) and set no container_name of
+// their own.
 func Check(project *types.Project, main string) error {
 	if main != "" {
-		if _, ok := project.Services[main]; !ok {
-			return fmt.Errorf("main service %q is not a service of the compose file (services: %s)", main, strings.Join(project.ServiceNames(), ", "))
+		_, enabled := project.Services[main]
+		_, disabled := project.DisabledServices[main]
+		if !enabled && !disabled {
+			return fmt.Errorf("main service %q is not a service of the compose model (services: %s)", main, strings.Join(project.ServiceNames(), ", "))
 		}
 	}
 	names := project.ServiceNames()
@@ -128,7 +168,7 @@ func Check(project *types.Project, main string) error {
 
 // Up implements Composer.
 func (c *SDK) Up(ctx context.Context, p Plan) error {
-	svc, err := c.service()
+	svc, _, err := c.service()
 	if err != nil {
 		return err
 	}
@@ -144,12 +184,14 @@ func (c *SDK) Up(ctx context.Context, p Plan) error {
 
 // Down implements Composer.
 func (c *SDK) Down(ctx context.Context, p Plan) error {
-	svc, err := c.service()
+	svc, _, err := c.service()
 	if err != nil {
 		return err
 	}
 	opts := api.DownOptions{RemoveOrphans: true, Volumes: p.Purge}
-	if p.ComposeFile != "" {
+	if p.HasModel() {
+		// The whole model: down removes every service, whatever start says.
+		p.Start = nil
 		project, err := load(ctx, svc, p)
 		if err != nil {
 			return err
@@ -159,25 +201,117 @@ func (c *SDK) Down(ctx context.Context, p Plan) error {
 	return svc.Down(ctx, p.Project, opts)
 }
 
-// lineEvents prints compose's progress events as plain log lines, once
-// per change. Compose calls On from many goroutines.
-type lineEvents struct {
-	out  io.Writer
-	mu   sync.Mutex
-	last map[string]string
+// Start implements Composer.
+func (c *SDK) Start(ctx context.Context, p Plan) error {
+	svc, _, err := c.service()
+	if err != nil {
+		return err
+	}
+	opts := api.StartOptions{Wait: true, WaitTimeout: p.Wait, AttachTo: p.Start}
+	if p.HasModel() {
+		if opts.Project, err = load(ctx, svc, p); err != nil {
+			return err
+		}
+	}
+	return svc.Start(ctx, p.Project, opts)
 }
 
-func (e *lineEvents) Start(context.Context, string) {}
-func (e *lineEvents) Done(string, bool)             {}
-func (e *lineEvents) On(events ...api.Resource) {
+// Stop implements Composer.
+func (c *SDK) Stop(ctx context.Context, p Plan) error {
+	svc, _, err := c.service()
+	if err != nil {
+		return err
+	}
+	opts := api.StopOptions{Services: p.Start}
+	if p.HasModel() {
+		p.Start = nil // Services above selects; the model stays whole for the dependency order
+		if opts.Project, err = load(ctx, svc, p); err != nil {
+			return err
+		}
+	}
+	return svc.Stop(ctx, p.Project, opts)
+}
+
+// Restart implements Composer.
+func (c *SDK) Restart(ctx context.Context, p Plan) error {
+	svc, _, err := c.service()
+	if err != nil {
+		return err
+	}
+	opts := api.RestartOptions{Services: p.Start}
+	if p.HasModel() {
+		p.Start = nil
+		if opts.Project, err = load(ctx, svc, p); err != nil {
+			return err
+		}
+	}
+	return svc.Restart(ctx, p.Project, opts)
+}
+
+// Inspect implements Composer: it finds the service's container by
+// compose's project and service labels.
+func (c *SDK) Inspect(ctx context.Context, p Plan, service string) (json.RawMessage, error) {
+	_, dockerCLI, err := c.service()
+	if err != nil {
+		return nil, err
+	}
+	dc := dockerCLI.Client()
+	f := client.Filters{}.
+		Add("label", "com.docker.compose.project="+p.Project).
+		Add("label", "com.docker.compose.service="+service).
+		Add("label", "com.docker.compose.oneoff=False")
+	list, err := dc.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return nil, fmt.Errorf("list containers of %s: %w", service, err)
+	}
+	if len(list.Items) == 0 {
+		return nil, fmt.Errorf("service %s of project %s has no container", service, p.Project)
+	}
+	ids := make([]string, 0, len(list.Items))
+	for _, x := range list.Items {
+		ids = append(ids, x.ID)
+	}
+	sort.Strings(ids) // one container per service; pick deterministically if scaled
+	res, err := dc.ContainerInspect(ctx, ids[0], client.ContainerInspectOptions{})
+	if err != nil {
+		return nil, fmt.Errorf("inspect container of %s: %w", service, err)
+	}
+	return res.Raw, nil
+}
+
+// progress turns compose's progress callbacks into log lines
+// ("websoft9: Container websoft9-blog Started") and event lines (see
+// Event), once per change. Compose calls On from many goroutines.
+type progress struct {
+	out   io.Writer
+	mu    sync.Mutex
+	last  map[string]string
+	pulls map[string]*pull
+}
+
+// pull sums the layers of one image being pulled.
+type pull struct {
+	layers map[string]*layer
+	// sent is the last (current, total) reported, to report changes only.
+	sentPercent int64
+	sentTotal   int64
+}
+
+type layer struct{ current, total int64 }
+
+func (e *progress) Start(context.Context, string) {}
+func (e *progress) Done(string, bool)             {}
+
+func (e *progress) On(events ...api.Resource) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.last == nil {
-		e.last = map[string]string{}
+		e.last, e.pulls = map[string]string{}, map[string]*pull{}
 	}
 	for _, ev := range events {
-		if ev.Status == api.Working && ev.Percent > 0 {
-			continue // pull progress ticks
+		if image, ok := strings.CutPrefix(ev.ParentID, "Image "); ok {
+			e.layer(image, ev)
+			continue
 		}
 		line := strings.TrimSpace(fmt.Sprintf("%s %s %s", ev.ID, ev.Text, ev.Details))
 		if e.last[ev.ID] == line {
@@ -185,5 +319,80 @@ func (e *lineEvents) On(events ...api.Resource) {
 		}
 		e.last[ev.ID] = line
 		fmt.Fprintf(e.out, "%s: %s\n", Name, line)
+		if x, ok := resourceEvent(ev); ok {
+			_, _ = e.out.Write(FormatEvent(x))
+		}
 	}
+}
+
+// layer records one layer's pull progress and reports the image's total
+// when its whole percentage or its known size changed.
+func (e *progress) layer(image string, ev api.Resource) {
+	pl := e.pulls[image]
+	if pl == nil {
+		pl = &pull{layers: map[string]*layer{}, sentPercent: -1}
+		e.pulls[image] = pl
+	}
+	l := pl.layers[ev.ID]
+	if l == nil {
+		l = &layer{}
+		pl.layers[ev.ID] = l
+	}
+	if ev.Total > 0 {
+		l.total = ev.Total
+	}
+	switch {
+	case ev.Status == api.Done:
+		l.current = l.total
+	case ev.Current > 0:
+		l.current = ev.Current
+	}
+	var cur, total int64
+	for _, x := range pl.layers {
+		cur, total = cur+x.current, total+x.total
+	}
+	if total == 0 {
+		return
+	}
+	percent := cur * 100 / total
+	if percent == pl.sentPercent && total == pl.sentTotal {
+		return
+	}
+	pl.sentPercent, pl.sentTotal = percent, total
+	_, _ = e.out.Write(FormatEvent(Event{Stage: StagePulling, Image: image, Current: cur, Total: total}))
+}
+
+// resourceEvent maps one compose resource change to an event; compose
+// words without a stage (Skipped, Warning…) have none.
+func resourceEvent(ev api.Resource) (Event, bool) {
+	if image, ok := strings.CutPrefix(ev.ID, "Image "); ok {
+		switch {
+		case ev.Status == api.Error:
+			return Event{Stage: StageFailed, Image: image, Resource: ev.ID, Status: ev.Text, Message: ev.Details}, true
+		case ev.Text == api.StatusPulling:
+			return Event{Stage: StagePulling, Image: image}, true
+		case ev.Text == api.StatusPulled:
+			return Event{Stage: StagePulled, Image: image}, true
+		}
+		return Event{}, false
+	}
+	if ev.Status == api.Error {
+		return Event{Stage: StageFailed, Resource: ev.ID, Status: ev.Text, Message: ev.Details}, true
+	}
+	var stage Stage
+	switch ev.Text {
+	case api.StatusCreating, api.StatusCreated, "Recreate", "Recreated":
+		stage = StageCreating
+	case api.StatusStarting, api.StatusStarted, api.StatusRunning, api.StatusRestarting, api.StatusRestarted:
+		stage = StageStarting
+	case api.StatusWaiting, api.StatusHealthy, api.StatusExited:
+		stage = StageWaiting
+	case api.StatusStopping, api.StatusStopped, api.StatusKilling, api.StatusKilled:
+		stage = StageStopping
+	case api.StatusRemoving, api.StatusRemoved:
+		stage = StageRemoving
+	default:
+		return Event{}, false
+	}
+	return Event{Stage: stage, Resource: ev.ID, Status: ev.Text}, true
 }

@@ -2,15 +2,17 @@ package portermixin
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"io"
 	"os"
-	"path/filepath"
 )
 
 // Name is the mixin's name as Porter knows it.
 const Name = "websoft9"
 
-// Version and Commit are stamped at build time with -ldflags.
+// Version and Commit are stamped at build time with -ldflags -X. Version
+// must parse as semver (Porter checks `websoft9@<constraint>` against it).
 var (
 	Version = "v0.1.0"
 	Commit  = "dev"
@@ -19,35 +21,58 @@ var (
 // DefaultOutputsDir is where step outputs go inside an invocation image.
 const DefaultOutputsDir = "/cnab/app/porter/outputs"
 
-// Mixin runs the websoft9 verbs. Its I/O and directories are fields so tests
-// can replace them.
+// Mixin runs the websoft9 verbs. Its I/O, environment and directories are
+// fields so tests can replace them. A Mixin serves one verb; it is not
+// safe for concurrent use.
 type Mixin struct {
-	In  io.Reader
+	// In carries the verb's input (BuildInput YAML for build and lint, the
+	// step for the runtime verbs).
+	In io.Reader
+	// Out receives results (version, schema, build, lint) or, for the
+	// runtime verbs, log lines and event lines (EventPrefix).
 	Out io.Writer
+	// Err receives nothing from the verbs themselves: the caller prints the
+	// returned error there.
 	Err io.Writer
 	// Getenv reads the process environment.
 	Getenv func(string) string
-	// WorkDir is the directory relative compose paths resolve against
-	// (/cnab/app in an invocation image).
+	// WorkDir is the directory relative compose paths resolve against and
+	// the project directory (/cnab/app in an invocation image).
 	WorkDir string
 	// OutputsDir receives one file per step output.
 	OutputsDir string
-	// Compose brings projects up and down; New sets the SDK-backed one.
+	// Compose acts on compose projects; cmd/websoft9 sets the SDK-backed one.
 	Compose Composer
 }
 
-// Composer is the part of the compose SDK the runtime verbs use.
+// Composer is what the runtime verbs need from compose. Every method names
+// the step in its errors' context through the caller; implementations
+// report progress as events on their own writer.
 type Composer interface {
-	// Up loads the compose file of p, checks it with p.Check, and brings the
-	// project up, waiting for health up to p.Wait.
+	// Up builds the project of p (compose file or inline services), checks
+	// it (see Check), and converges it: creates what is missing, recreates
+	// only services whose configuration changed, keeps named volumes, and
+	// waits up to p.Wait for services to be healthy or running. p.Start
+	// limits it to those services and their dependencies.
 	Up(ctx context.Context, p Plan) error
-	// Down removes the project's containers and networks, and its volumes
-	// when p.Purge is set. p.ComposeFile may be empty.
+	// Down removes the project's containers and networks, and its named
+	// volumes only when p.Purge is set. The model is optional.
 	Down(ctx context.Context, p Plan) error
+	// Start starts the project's stopped containers (p.Start: only those
+	// services and their dependencies) and waits up to p.Wait.
+	Start(ctx context.Context, p Plan) error
+	// Stop stops the project's containers (p.Start: only those services).
+	Stop(ctx context.Context, p Plan) error
+	// Restart restarts the project's containers (p.Start: only those services).
+	Restart(ctx context.Context, p Plan) error
+	// Inspect returns `docker inspect` of the container of service in the
+	// project of p, as raw JSON.
+	Inspect(ctx context.Context, p Plan, service string) (json.RawMessage, error)
 }
 
 // New returns a Mixin on the process's standard streams, working in the
-// current directory and writing outputs to /cnab/app/porter/outputs.
+// current directory and writing outputs to DefaultOutputsDir. Compose is
+// left nil: the client verbs do not need it.
 func New() *Mixin {
 	wd, _ := os.Getwd()
 	return &Mixin{
@@ -60,9 +85,28 @@ func New() *Mixin {
 	}
 }
 
-func (m *Mixin) path(p string) string {
-	if filepath.IsAbs(p) {
-		return p
+// emit writes one event line to m.Out.
+func (m *Mixin) emit(e Event) {
+	_, _ = m.Out.Write(FormatEvent(e))
+}
+
+// logf writes one human log line to m.Out.
+func (m *Mixin) logf(format string, a ...any) {
+	fmt.Fprintf(m.Out, Name+": "+format+"\n", a...)
+}
+
+// run brackets a runtime verb with begin and done/failed events, and
+// warns about the step fields it ignores.
+func (m *Mixin) run(in stepInput, do func() error) error {
+	for _, f := range in.Unknown {
+		m.logf("warning: %s step %q: unknown field %s ignored", in.Action, in.Step.Description, f)
 	}
-	return filepath.Join(m.WorkDir, p)
+	app := in.Step.App
+	m.emit(Event{Stage: StageBegin, Action: in.Action, App: app})
+	if err := do(); err != nil {
+		m.emit(Event{Stage: StageFailed, Action: in.Action, App: app, Message: err.Error()})
+		return err
+	}
+	m.emit(Event{Stage: StageDone, Action: in.Action, App: app})
+	return nil
 }

@@ -5,7 +5,9 @@ package portermixin_test
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -65,6 +67,32 @@ func labelled(t *testing.T, c *client.Client, app string) (containers, networks,
 	return containers, networks, volumes
 }
 
+// cleanupApp removes whatever carries app's label when the test ends,
+// whether or not the test's own uninstall ran.
+func cleanupApp(t *testing.T, c *client.Client, app string) {
+	t.Cleanup(func() {
+		ctx := context.WithoutCancel(t.Context())
+		f := client.Filters{}.Add("label", naming.LabelApp+"="+app)
+		if cs, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f}); err == nil {
+			for _, x := range cs.Items {
+				_, _ = c.ContainerRemove(ctx, x.ID, client.ContainerRemoveOptions{Force: true})
+			}
+		}
+		if ns, err := c.NetworkList(ctx, client.NetworkListOptions{Filters: f}); err == nil {
+			for _, x := range ns.Items {
+				_, _ = c.NetworkRemove(ctx, x.ID, client.NetworkRemoveOptions{})
+			}
+		}
+		if vs, err := c.VolumeList(ctx, client.VolumeListOptions{Filters: f}); err == nil {
+			for _, x := range vs.Items {
+				_, _ = c.VolumeRemove(ctx, x.Name, client.VolumeRemoveOptions{Force: true})
+			}
+		}
+	})
+}
+
+// newMixin returns a Mixin reading step, working in the demo bundle's
+// directory, with the SDK composer writing to out.
 func newMixin(t *testing.T, step string, out *bytes.Buffer) *portermixin.Mixin {
 	t.Helper()
 	wd, err := filepath.Abs("../bundles/testdata/demo")
@@ -78,83 +106,296 @@ func newMixin(t *testing.T, step string, out *bytes.Buffer) *portermixin.Mixin {
 	}
 }
 
+func inspect(t *testing.T, c *client.Client, container string) client.ContainerInspectResult {
+	t.Helper()
+	res, err := c.ContainerInspect(t.Context(), container, client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	return res
+}
+
+func volumeCreated(t *testing.T, c *client.Client, name string) string {
+	t.Helper()
+	res, err := c.VolumeInspect(t.Context(), name, client.VolumeInspectOptions{})
+	require.NoError(t, err)
+	return res.Volume.CreatedAt
+}
+
+func httpGet(t *testing.T, port int, path string) string {
+	t.Helper()
+	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d%s", port, path))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	b, err := io.ReadAll(resp.Body)
+	require.NoError(t, err)
+	return string(b)
+}
+
+func readOutput(t *testing.T, m *portermixin.Mixin, name string) string {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(m.OutputsDir, name))
+	require.NoError(t, err)
+	return string(b)
+}
+
+func stages(out string) []portermixin.Stage {
+	var s []portermixin.Stage
+	for line := range strings.Lines(out) {
+		if e, ok := portermixin.ParseEvent(line); ok {
+			s = append(s, e.Stage)
+		}
+	}
+	return s
+}
+
+func demoStep(action, app string, web, db int, extra string) string {
+	return fmt.Sprintf("%s:\n- websoft9:\n    description: %s the demo app\n    app: %s\n    compose: docker-compose.yml\n    env:\n      WEB_PORT: %d\n      DB_PORT: %d\n%s",
+		action, action, app, web, db, extra)
+}
+
 func TestMixinUpDown(t *testing.T) {
 	c := requireDocker(t)
-	const app = "itest-mixin"
+	const app = "itest-mx-updown"
+	cleanupApp(t, c, app)
 	web, db := freePort(t), freePort(t)
-	t.Cleanup(func() { // leave nothing behind even if an assertion failed
-		m := newMixin(t, fmt.Sprintf("uninstall:\n- websoft9:\n    app: %s\n    compose: docker-compose.yml\n    env: {WEB_PORT: 1, DB_PORT: 2}\n    purge: true\n", app), &bytes.Buffer{})
-		_ = m.Uninstall(context.WithoutCancel(t.Context()))
-	})
 
 	var out bytes.Buffer
-	install := fmt.Sprintf(`install:
-- websoft9:
-    description: Start the demo app
-    app: %s
-    compose: docker-compose.yml
-    main: web
-    env:
-      WEB_PORT: %d
-      DB_PORT: %d
+	m := newMixin(t, demoStep("install", app, web, db, `    main: web
     wait: 60s
     outputs:
       - name: containerName
         container: web
       - name: port
         env: WEB_PORT
-`, app, web, db)
-	m := newMixin(t, install, &out)
+      - name: published
+        port: {service: web, target: 8080}
+      - name: health
+        container: web
+        jsonPath: $.State.Health.Status
+      - name: appLabel
+        container: db
+        jsonPath: $.Config.Labels["sh.websoft9.app"]
+`), &out)
 	require.NoError(t, m.Install(t.Context()), out.String())
-
-	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", web))
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	assert.Contains(t, httpGet(t, web, "/"), `"app":"stackhub-testapp"`)
 
 	containers, networks, volumes := labelled(t, c, app)
-	assert.ElementsMatch(t, []string{"websoft9-itest-mixin", "websoft9-itest-mixin-db"}, containers)
-	assert.Equal(t, []string{"websoft9-itest-mixin_default"}, networks)
-	assert.ElementsMatch(t, []string{"websoft9-itest-mixin_data", "websoft9-itest-mixin_dbdata"}, volumes)
-	insp, err := c.ContainerInspect(t.Context(), "websoft9-itest-mixin", client.ContainerInspectOptions{})
-	require.NoError(t, err)
+	assert.ElementsMatch(t, []string{"websoft9-" + app, "websoft9-" + app + "-db"}, containers)
+	assert.Equal(t, []string{"websoft9-" + app + "_default"}, networks)
+	assert.ElementsMatch(t, []string{"websoft9-" + app + "_data", "websoft9-" + app + "_dbdata"}, volumes)
+	insp := inspect(t, c, "websoft9-"+app)
 	assert.Equal(t, "rev-mixin-test", insp.Container.Config.Labels[naming.LabelRun])
 	assert.Equal(t, "web", insp.Container.Config.Labels[naming.LabelService])
 
-	name, err := os.ReadFile(filepath.Join(m.OutputsDir, "containerName"))
-	require.NoError(t, err)
-	assert.Equal(t, "websoft9-itest-mixin", string(name))
-	port, err := os.ReadFile(filepath.Join(m.OutputsDir, "port"))
-	require.NoError(t, err)
-	assert.Equal(t, fmt.Sprint(web), string(port))
+	assert.Equal(t, "websoft9-"+app, readOutput(t, m, "containerName"))
+	assert.Equal(t, fmt.Sprint(web), readOutput(t, m, "port"))
+	assert.Equal(t, fmt.Sprint(web), readOutput(t, m, "published"))
+	assert.Equal(t, "healthy", readOutput(t, m, "health"))
+	assert.Equal(t, app, readOutput(t, m, "appLabel"))
+	s := stages(out.String())
+	require.NotEmpty(t, s)
+	assert.Equal(t, portermixin.StageBegin, s[0])
+	assert.Equal(t, portermixin.StageDone, s[len(s)-1])
+	assert.Contains(t, s, portermixin.StageCreating)
+	assert.Contains(t, s, portermixin.StageWaiting)
+	assert.Contains(t, out.String(), "websoft9: Container websoft9-"+app+" Healthy\n", "plain log lines stay")
 
-	// Down without purge keeps the volumes; with purge removes them.
-	down := fmt.Sprintf("uninstall:\n- websoft9:\n    app: %s\n    compose: docker-compose.yml\n    env: {WEB_PORT: %d, DB_PORT: %d}\n", app, web, db)
-	require.NoError(t, newMixin(t, down, &out).Uninstall(t.Context()), out.String())
+	// Uninstall without purge keeps the volumes; with purge removes them.
+	out.Reset()
+	require.NoError(t, newMixin(t, demoStep("uninstall", app, web, db, ""), &out).Uninstall(t.Context()), out.String())
 	containers, networks, volumes = labelled(t, c, app)
 	assert.Empty(t, containers)
 	assert.Empty(t, networks)
 	assert.Len(t, volumes, 2, "volumes are kept without purge")
+	assert.Contains(t, stages(out.String()), portermixin.StageRemoving)
 
-	require.NoError(t, newMixin(t, down+"    purge: true\n", &out).Uninstall(t.Context()), out.String())
+	require.NoError(t, newMixin(t, "uninstall:\n- websoft9:\n    app: "+app+"\n    purge: \"true\"\n", &out).Uninstall(t.Context()), out.String())
 	containers, networks, volumes = labelled(t, c, app)
 	assert.Empty(t, containers)
 	assert.Empty(t, networks)
-	assert.Empty(t, volumes)
+	assert.Empty(t, volumes, "purge removes the volumes, also without the compose file")
+}
+
+// inlineStep is an install or upgrade step with inline services: web keeps
+// its first-start time in the volume data, and MODE in its environment.
+func inlineStep(action, app string, port int, mode string) string {
+	return fmt.Sprintf(`%s:
+- websoft9:
+    description: %s from inline services
+    app: %s
+    main: web
+    wait: 60s
+    services:
+      web:
+        image: stackhub-test/web:dev
+        command: [http, -addr, ":8080", -state, /data]
+        environment:
+          MODE: %s
+        ports: ["127.0.0.1:%d:8080"]
+        volumes: [data:/data]
+        healthcheck:
+          test: [CMD, /testapp, probe, http, "http://127.0.0.1:8080/healthz"]
+          interval: 1s
+          timeout: 2s
+          retries: 30
+        depends_on:
+          db: {condition: service_healthy}
+      db:
+        image: stackhub-test/web:dev
+        command: [tcp, -addr, ":5432"]
+        volumes:
+          - {type: volume, source: dbdata, target: /var/lib/db}
+        healthcheck:
+          test: [CMD, /testapp, probe, tcp, "127.0.0.1:5432"]
+          interval: 1s
+          timeout: 2s
+          retries: 30
+    outputs:
+      - name: port
+        port: {service: web, target: 8080}
+`, action, action, app, mode, port)
+}
+
+func TestMixinUpgrade(t *testing.T) {
+	c := requireDocker(t)
+	const app = "itest-mx-upgrade"
+	cleanupApp(t, c, app)
+	port := freePort(t)
+	webName, dbName := "websoft9-"+app, "websoft9-"+app+"-db"
+	volumes := []string{"websoft9-" + app + "_data", "websoft9-" + app + "_dbdata"}
+
+	var out bytes.Buffer
+	require.NoError(t, newMixin(t, inlineStep("install", app, port, "v1"), &out).Install(t.Context()), out.String())
+	webID, dbID := inspect(t, c, webName).Container.ID, inspect(t, c, dbName).Container.ID
+	created := map[string]string{}
+	for _, v := range volumes {
+		created[v] = volumeCreated(t, c, v)
+	}
+	firstStart := httpGet(t, port, "/state")
+	require.NotEmpty(t, firstStart)
+	assert.Contains(t, httpGet(t, port, "/"), `"MODE":"v1"`)
+
+	// The same step again changes nothing.
+	out.Reset()
+	require.NoError(t, newMixin(t, inlineStep("upgrade", app, port, "v1"), &out).Upgrade(t.Context()), out.String())
+	assert.Equal(t, webID, inspect(t, c, webName).Container.ID, "unchanged web is not recreated")
+	assert.Equal(t, dbID, inspect(t, c, dbName).Container.ID, "unchanged db is not recreated")
+
+	// A new MODE for web only recreates web; db, the volumes, their data
+	// and the port stay.
+	out.Reset()
+	m := newMixin(t, inlineStep("upgrade", app, port, "v2"), &out)
+	require.NoError(t, m.Upgrade(t.Context()), out.String())
+	assert.NotEqual(t, webID, inspect(t, c, webName).Container.ID, "web's config changed: recreated")
+	assert.Equal(t, dbID, inspect(t, c, dbName).Container.ID, "db's config did not change: kept")
+	for _, v := range volumes {
+		assert.Equal(t, created[v], volumeCreated(t, c, v), "volume %s is kept", v)
+	}
+	assert.Equal(t, firstStart, httpGet(t, port, "/state"), "the data in the volume survived")
+	assert.Contains(t, httpGet(t, port, "/"), `"MODE":"v2"`)
+	assert.Equal(t, fmt.Sprint(port), readOutput(t, m, "port"))
+	assert.Contains(t, out.String(), "Recreate")
+}
+
+func TestMixinInvoke(t *testing.T) {
+	c := requireDocker(t)
+	const app = "itest-mx-invoke"
+	cleanupApp(t, c, app)
+	web, db := freePort(t), freePort(t)
+	webName, dbName := "websoft9-"+app, "websoft9-"+app+"-db"
+	running := func() (bool, bool) {
+		return inspect(t, c, webName).Container.State.Running, inspect(t, c, dbName).Container.State.Running
+	}
+
+	var out bytes.Buffer
+	require.NoError(t, newMixin(t, demoStep("install", app, web, db, "    main: web\n    wait: 60s\n"), &out).Install(t.Context()), out.String())
+
+	// stop and start work from the project's containers, without a model.
+	out.Reset()
+	m := newMixin(t, "stop:\n- websoft9:\n    app: "+app+"\n    outputs: [{name: state, container: web, jsonPath: $.State.Status}]\n", &out)
+	require.NoError(t, m.Invoke(t.Context(), "stop"), out.String())
+	webUp, dbUp := running()
+	assert.False(t, webUp)
+	assert.False(t, dbUp)
+	assert.Equal(t, "exited", readOutput(t, m, "state"))
+	assert.Contains(t, stages(out.String()), portermixin.StageStopping)
+
+	out.Reset()
+	require.NoError(t, newMixin(t, "start:\n- websoft9:\n    app: "+app+"\n    wait: 60s\n", &out).Invoke(t.Context(), "start"), out.String())
+	webUp, dbUp = running()
+	assert.True(t, webUp)
+	assert.True(t, dbUp)
+
+	// restart with the compose file, limited to web.
+	webStarted, dbStarted := inspect(t, c, webName).Container.State.StartedAt, inspect(t, c, dbName).Container.State.StartedAt
+	out.Reset()
+	require.NoError(t, newMixin(t, demoStep("restart", app, web, db, "    main: web\n    start: [web]\n"), &out).Invoke(t.Context(), "restart"), out.String())
+	webUp, dbUp = running()
+	assert.True(t, webUp)
+	assert.True(t, dbUp)
+	assert.NotEqual(t, webStarted, inspect(t, c, webName).Container.State.StartedAt, "web restarted")
+	assert.Equal(t, dbStarted, inspect(t, c, dbName).Container.State.StartedAt, "db left alone")
+
+	// stop limited to db leaves web running.
+	out.Reset()
+	require.NoError(t, newMixin(t, "stop:\n- websoft9:\n    app: "+app+"\n    start: [db]\n", &out).Invoke(t.Context(), "stop"), out.String())
+	webUp, dbUp = running()
+	assert.True(t, webUp)
+	assert.False(t, dbUp)
+
+	err := newMixin(t, "backup:\n- websoft9: {app: "+app+"}\n", &out).Invoke(t.Context(), "backup")
+	require.EqualError(t, err, "websoft9 does not implement action backup (it implements start, stop, restart)")
+
+	err = newMixin(t, "start:\n- websoft9: {app: itest-mx-absent}\n", &out).Invoke(t.Context(), "start")
+	require.ErrorContains(t, err, "start websoft9-itest-mx-absent: ")
 }
 
 func TestMixinRefusesBindMounts(t *testing.T) {
 	c := requireDocker(t)
+	const app = "itest-mx-bind"
+	cleanupApp(t, c, app)
 	dir := t.TempDir()
 	compose := "services:\n  web:\n    image: stackhub-test/web:dev\n    volumes:\n      - /etc:/host-etc\n"
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(compose), 0o644))
+	tests := []struct{ name, step string }{
+		{"compose file", "install:\n- websoft9:\n    app: " + app + "\n    compose: compose.yml\n    main: web\n"},
+		{"inline services", "install:\n- websoft9:\n    app: " + app + "\n    main: web\n    services:\n      web:\n        image: stackhub-test/web:dev\n        volumes: [\"/etc:/host-etc\"]\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			var out bytes.Buffer
+			m := newMixin(t, tc.step, &out)
+			m.WorkDir = dir
+			err := m.Install(t.Context())
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), `mounts host path "/etc" at /host-etc: host bind mounts are refused, use a named volume`)
+			containers, networks, _ := labelled(t, c, app)
+			assert.Empty(t, containers, "nothing is created")
+			assert.Empty(t, networks)
+			var last portermixin.Event
+			for line := range strings.Lines(out.String()) {
+				if e, ok := portermixin.ParseEvent(line); ok {
+					last = e
+				}
+			}
+			assert.Equal(t, portermixin.StageFailed, last.Stage)
+		})
+	}
+}
+
+// TestMixinEventLinesAreJSON checks every event line the SDK printed during
+// an install decodes, and that the human lines are not mistaken for events.
+func TestMixinEventLinesAreJSON(t *testing.T) {
+	c := requireDocker(t)
+	const app = "itest-mx-events"
+	cleanupApp(t, c, app)
 	var out bytes.Buffer
-	m := newMixin(t, "install:\n- websoft9:\n    app: itest-bind\n    compose: compose.yml\n    main: web\n", &out)
-	m.WorkDir = dir
-	err := m.Install(t.Context())
-	require.Error(t, err)
-	assert.Contains(t, err.Error(), `mounts host path "/etc" at /host-etc: host bind mounts are refused, use a named volume`)
-	containers, networks, _ := labelled(t, c, "itest-bind")
-	assert.Empty(t, containers, "nothing is created")
-	assert.Empty(t, networks)
+	require.NoError(t, newMixin(t, inlineStep("install", app, freePort(t), "v1"), &out).Install(t.Context()), out.String())
+	for line := range strings.Lines(out.String()) {
+		if rest, ok := strings.CutPrefix(line, portermixin.EventPrefix); ok {
+			assert.True(t, json.Valid([]byte(rest)), "event line %q", line)
+			continue
+		}
+		assert.True(t, strings.HasPrefix(line, "websoft9: "), "log line %q", line)
+	}
 }

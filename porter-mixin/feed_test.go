@@ -1,0 +1,75 @@
+package portermixin
+
+import (
+	"bytes"
+	"encoding/xml"
+	"testing"
+	"testing/fstest"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+func TestFeed(t *testing.T) {
+	t1 := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	t2 := t1.Add(24 * time.Hour)
+	fsys := fstest.MapFS{
+		"v0.1.0/websoft9-linux-amd64":        {ModTime: t1},
+		"v0.1.0/websoft9-darwin-arm64":       {ModTime: t1.Add(-time.Hour)},
+		"v0.1.0/websoft9-windows-amd64.exe":  {ModTime: t1},
+		"v0.2.0-rc.1/websoft9-linux-amd64":   {ModTime: t2},
+		"websoft9/websoft9":                  {ModTime: t2}, // the install layout is not a download
+		"websoft9/runtimes/websoft9-runtime": {ModTime: t2},
+		"atom.xml":                           {ModTime: t2},
+		"notaversion/websoft9-linux-amd64":   {ModTime: t2},
+	}
+	feed, err := ScanFeed(fsys, "https://example.com/mixins/")
+	require.NoError(t, err)
+	var out bytes.Buffer
+	require.NoError(t, feed.Write(&out))
+	assert.Equal(t, xml.Header+`<feed xmlns="http://www.w3.org/2005/Atom">
+  <id>https://example.com/mixins/</id>
+  <title>StackHub mixins</title>
+  <updated>2026-01-03T03:04:05Z</updated>
+  <link rel="self" href="https://example.com/mixins/atom.xml"></link>
+  <author>
+    <name>StackHub</name>
+  </author>
+  <category term="websoft9"></category>
+  <entry>
+    <id>https://example.com/mixins/v0.2.0-rc.1/websoft9</id>
+    <title>websoft9 @ v0.2.0-rc.1</title>
+    <updated>2026-01-03T03:04:05Z</updated>
+    <category term="websoft9"></category>
+    <content>v0.2.0-rc.1</content>
+    <link rel="download" href="https://example.com/mixins/v0.2.0-rc.1/websoft9-linux-amd64"></link>
+  </entry>
+  <entry>
+    <id>https://example.com/mixins/v0.1.0/websoft9</id>
+    <title>websoft9 @ v0.1.0</title>
+    <updated>2026-01-02T03:04:05Z</updated>
+    <category term="websoft9"></category>
+    <content>v0.1.0</content>
+    <link rel="download" href="https://example.com/mixins/v0.1.0/websoft9-darwin-arm64"></link>
+    <link rel="download" href="https://example.com/mixins/v0.1.0/websoft9-linux-amd64"></link>
+    <link rel="download" href="https://example.com/mixins/v0.1.0/websoft9-windows-amd64.exe"></link>
+  </entry>
+</feed>
+`, out.String())
+
+	// Read back as Porter does: first category = mixin, content = version,
+	// updated in RFC 3339, download links found by <mixin>-<goos>-<goarch>.
+	var back Feed
+	require.NoError(t, xml.Unmarshal(out.Bytes(), &back))
+	require.Len(t, back.Entries, 2)
+	e := back.Entries[1]
+	assert.Equal(t, Name, e.Categories[0].Term)
+	assert.Equal(t, "v0.1.0", e.Content)
+	_, err = time.Parse(time.RFC3339, e.Updated)
+	require.NoError(t, err)
+	assert.Contains(t, e.Links, FeedLink{Rel: "download", Href: "https://example.com/mixins/v0.1.0/websoft9-linux-amd64"})
+
+	_, err = ScanFeed(fstest.MapFS{"websoft9/websoft9": {}}, "https://example.com/mixins")
+	require.ErrorContains(t, err, "no mixin binaries")
+}
