@@ -45,5 +45,6 @@ func newBundleCmd() *cobra.Command {
 	b.Flags().StringVar(&runtimes, "runtimes-dir", runtimes, "directory of bundle-runtime and websoft9-runtime")
 	b.Flags().BoolVar(&noLoad, "no-load", false, "do not load the invocation image into Docker")
 	cmd.AddCommand(b)
+	cmd.AddCommand(newBundleLintCmd())
 	return cmd
 }

@@ -7,7 +7,6 @@ import (
 	"maps"
 	"path"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -74,8 +73,6 @@ func (o BundleOptions) withDefaults() BundleOptions {
 // supportedMixins are the mixins StackHub can put into an invocation image.
 var supportedMixins = []string{"websoft9"}
 
-var builtinActions = []string{manifest.ActionInstall, manifest.ActionUpgrade, manifest.ActionUninstall}
-
 // Bundle returns the CNAB bundle Porter would generate for m, in the form a
 // reader of bundle.json sees it (it is the decoding of [MarshalBundle]'s
 // output, so numbers are float64 and custom values plain maps). It is pure:
@@ -83,14 +80,15 @@ var builtinActions = []string{manifest.ActionInstall, manifest.ActionUpgrade, ma
 // bundle.
 //
 // The invocation image is [InvocationImage] of [Reference] with no
-// contentDigest. Parameters, credentials, outputs, images, custom actions,
-// definitions, Porter's internal porter-debug and porter-state items, the
-// sh.porter stamp and the required extensions follow porter-compat.md §3.
-// It returns an error for a mixin other than websoft9, a reserved or
-// duplicate name, an unknown JSON-schema keyword, an applyTo naming an
-// undeclared action, a source naming no output or a dependency, or a
-// bundle that cnab-go's Validate (e.g. a default outside its own schema) or
-// the CNAB bundle JSON schema refuses.
+// contentDigest. Parameters (with their output sources), credentials,
+// outputs, images, custom actions, definitions, Porter's internal
+// porter-debug, porter-state and porter-<output>-output items, custom as
+// written, the sh.porter stamp and the required extensions follow
+// porter-compat.md §3. m must come from [manifest.Parse], which has
+// checked names, types, applyTo and sources. It returns an error for a
+// mixin other than websoft9, a definition name taken twice, or a bundle
+// that cnab-go's Validate (e.g. a default outside its own schema) or the
+// CNAB bundle JSON schema refuses.
 func Bundle(m *manifest.Manifest, opts BundleOptions) (*bundle.Bundle, error) {
 	b, _, err := generate(m, opts)
 	return b, err
@@ -141,7 +139,6 @@ func generate(m *manifest.Manifest, opts BundleOptions) (*bundle.Bundle, []byte,
 // converter carries the state of one manifest → bundle conversion.
 type converter struct {
 	m     *manifest.Manifest
-	x     extras
 	b     *bundle.Bundle
 	psrcs map[string]parameterSource
 }
@@ -164,10 +161,6 @@ func convert(m *manifest.Manifest, opts BundleOptions) (*bundle.Bundle, error) {
 	if err := checkMixins(m); err != nil {
 		return nil, err
 	}
-	x, err := readExtras(m.Raw)
-	if err != nil {
-		return nil, err
-	}
 	ref, err := Reference(m)
 	if err != nil {
 		return nil, err
@@ -182,7 +175,6 @@ func convert(m *manifest.Manifest, opts BundleOptions) (*bundle.Bundle, error) {
 	}
 	c := &converter{
 		m: m,
-		x: x,
 		b: &bundle.Bundle{
 			SchemaVersion: bundle.GetDefaultSchemaVersion(),
 			Name:          m.Name,
@@ -195,7 +187,7 @@ func convert(m *manifest.Manifest, opts BundleOptions) (*bundle.Bundle, error) {
 		},
 		psrcs: map[string]parameterSource{},
 	}
-	for _, mt := range x.Maintainers {
+	for _, mt := range m.Maintainers {
 		c.b.Maintainers = append(c.b.Maintainers, bundle.Maintainer{Name: mt.Name, Email: mt.Email, URL: mt.URL})
 	}
 	steps := []func() error{c.actions, c.parameters, c.outputs, c.internals, c.templatedOutputs, c.credentials, c.images}
@@ -217,29 +209,12 @@ func checkMixins(m *manifest.Manifest) error {
 	return nil
 }
 
-// customActions returns the declared actions that are not built in, sorted.
-func customActions(m *manifest.Manifest) []string {
-	var names []string
-	for _, a := range m.ActionNames() {
-		if !slices.Contains(builtinActions, a) {
-			names = append(names, a)
-		}
-	}
-	return names
-}
-
 func (c *converter) actions() error {
-	custom := customActions(c.m)
-	for _, name := range slices.Sorted(maps.Keys(c.x.CustomActions)) {
-		if !slices.Contains(custom, name) {
-			return fmt.Errorf("customActions: %q has no steps", name)
-		}
-	}
-	for _, name := range custom {
+	for _, name := range c.m.CustomActionNames() {
 		if c.b.Actions == nil {
 			c.b.Actions = map[string]bundle.Action{}
 		}
-		if def, ok := c.x.CustomActions[name]; ok {
+		if def, ok := c.m.CustomActions[name]; ok {
 			c.b.Actions[name] = bundle.Action{Description: def.Description, Modifies: def.Modifies, Stateless: def.Stateless}
 			continue
 		}
@@ -267,33 +242,11 @@ func defaultAction(name string) bundle.Action {
 	return bundle.Action{Modifies: true, Description: name}
 }
 
-func (c *converter) checkApplyTo(kind, name string, applyTo []string) error {
-	for _, a := range applyTo {
-		if !slices.Contains(builtinActions, a) && c.m.Actions[a] == nil {
-			return fmt.Errorf("%s %q: applyTo names %q, which is not an action of this bundle", kind, name, a)
-		}
-	}
-	return nil
-}
-
-func reserved(name string) bool {
-	return strings.HasPrefix(name, "porter-") || strings.HasPrefix(name, "porter_")
-}
-
 func (c *converter) parameters() error {
 	for _, p := range c.m.Parameters {
-		if reserved(p.Name) {
-			return fmt.Errorf("parameter %q: names starting with porter- or porter_ are reserved", p.Name)
-		}
-		if err := c.checkApplyTo("parameter", p.Name, p.ApplyTo); err != nil {
-			return err
-		}
-		s, isFile, err := schemaOf(p.Schema, p.Type())
+		s, err := schemaOf(p.Schema, p.Type())
 		if err != nil {
 			return fmt.Errorf("parameter %q: %w", p.Name, err)
-		}
-		if isFile && p.Path == "" {
-			return fmt.Errorf("parameter %q: a file parameter needs a path", p.Name)
 		}
 		s.Description = p.Description
 		if p.Sensitive {
@@ -303,17 +256,9 @@ func (c *converter) parameters() error {
 		if p.Env == "" && p.Path == "" {
 			dest.EnvironmentVariable = manifest.EnvVarName(p.Name)
 		}
-		def, hasDefault := p.Default()
-		hasDefault = hasDefault && def != nil
+		_, hasDefault := p.Default()
 		applyTo := p.ApplyTo
-		source, err := c.x.sourceOutput(p.Name)
-		if err != nil {
-			return err
-		}
-		if source != "" {
-			if !slices.ContainsFunc(c.m.Outputs, func(o manifest.Output) bool { return o.Name == source }) {
-				return fmt.Errorf("parameter %q: source.output %q is not an output of this bundle", p.Name, source)
-			}
+		if source := p.Source.Output; source != "" {
 			c.psrcs[p.Name] = outputParameterSource(source)
 			if applyTo == nil && !hasDefault {
 				applyTo = c.afterInstallActions()
@@ -342,7 +287,7 @@ func (c *converter) afterInstallActions() []string {
 	if c.m.Actions[manifest.ActionUpgrade] != nil {
 		actions = append(actions, manifest.ActionUpgrade)
 	}
-	actions = append(actions, customActions(c.m)...)
+	actions = append(actions, c.m.CustomActionNames()...)
 	slices.Sort(actions)
 	return actions
 }
@@ -376,23 +321,8 @@ func (c *converter) addDefinition(name, kind string, s *definition.Schema) (stri
 }
 
 func (c *converter) outputs() error {
-	seen := map[string]bool{}
 	for _, o := range c.m.Outputs {
-		if seen[o.Name] {
-			return fmt.Errorf("output %q is declared twice", o.Name)
-		}
-		seen[o.Name] = true
-		if reserved(o.Name) {
-			return fmt.Errorf("output %q: names starting with porter- or porter_ are reserved", o.Name)
-		}
-		if err := c.checkApplyTo("output", o.Name, o.ApplyTo); err != nil {
-			return err
-		}
-		defaultType := "string"
-		if o.Path != "" {
-			defaultType = "file"
-		}
-		s, _, err := schemaOf(o.Schema, defaultType)
+		s, err := schemaOf(o.Schema, o.Type())
 		if err != nil {
 			return fmt.Errorf("output %q: %w", o.Name, err)
 		}
@@ -458,16 +388,14 @@ func (c *converter) internals() error {
 	return nil
 }
 
-// templateTag matches a ${ } template tag and captures its variable.
-var templateTag = regexp.MustCompile(`\$\{\s*([^{}]*?)\s*\}`)
-
 // templatedOutputs adds, for each bundle output used as ${ bundle.outputs.<o> }
-// anywhere in porter.yaml, Porter's internal porter-<o>-output parameter that
-// brings the output's last value back in (§3.2).
+// anywhere in porter.yaml (outside sections, as Porter scans), Porter's
+// internal porter-<o>-output parameter that brings the output's last value
+// back in (§3.2).
 func (c *converter) templatedOutputs() error {
 	used := map[string]bool{}
-	for _, match := range templateTag.FindAllSubmatch(c.m.Raw, -1) {
-		name, ok := strings.CutPrefix(string(match[1]), "bundle.outputs.")
+	for _, v := range c.m.TemplateVariables {
+		name, ok := strings.CutPrefix(v, "bundle.outputs.")
 		if ok && c.b.Outputs[name].Definition != "" && name != StateName {
 			used[name] = true
 		}
@@ -493,15 +421,6 @@ func (c *converter) templatedOutputs() error {
 
 func (c *converter) credentials() error {
 	for _, cr := range c.m.Credentials {
-		if err := c.checkApplyTo("credential", cr.Name, cr.ApplyTo); err != nil {
-			return err
-		}
-		if cr.Env == "" && cr.Path == "" {
-			return fmt.Errorf("credential %q: env or path is required", cr.Name)
-		}
-		if _, dup := c.b.Credentials[cr.Name]; dup {
-			return fmt.Errorf("credential %q is declared twice", cr.Name)
-		}
 		if c.b.Credentials == nil {
 			c.b.Credentials = map[string]bundle.Credential{}
 		}
@@ -515,71 +434,31 @@ func (c *converter) credentials() error {
 	return nil
 }
 
-var imageKeys = []string{"repository", "digest", "tag", "imageType", "description", "size", "mediaType", "labels"}
-
 func (c *converter) images() error {
 	for _, alias := range slices.Sorted(maps.Keys(c.m.Images)) {
-		img, err := mapImage(c.m.Images[alias])
-		if err != nil {
-			return fmt.Errorf("images.%s: %w", alias, err)
+		img := c.m.Images[alias]
+		imageType := img.ImageType
+		if imageType == "" {
+			imageType = "docker"
 		}
 		if c.b.Images == nil {
 			c.b.Images = map[string]bundle.Image{}
 		}
-		c.b.Images[alias] = img
-	}
-	return nil
-}
-
-// mapImage maps one images entry as Porter does: image is repo@digest,
-// repo:tag or repo:latest; imageType defaults to docker.
-func mapImage(fields map[string]any) (bundle.Image, error) {
-	for k := range fields {
-		if !slices.Contains(imageKeys, k) {
-			return bundle.Image{}, fmt.Errorf("unknown field %q (known: %s)", k, strings.Join(imageKeys, ", "))
+		// As Porter maps an images entry: image is repo@digest, repo:tag or
+		// repo:latest; imageType defaults to docker.
+		c.b.Images[alias] = bundle.Image{
+			Description: img.Description,
+			BaseImage: bundle.BaseImage{
+				ImageType: imageType,
+				Image:     img.Reference(),
+				Digest:    img.Digest,
+				Size:      img.Size,
+				Labels:    img.Labels,
+				MediaType: img.MediaType,
+			},
 		}
 	}
-	var in struct {
-		Repository  string            `json:"repository"`
-		Digest      string            `json:"digest"`
-		Tag         string            `json:"tag"`
-		ImageType   string            `json:"imageType"`
-		Description string            `json:"description"`
-		Size        uint64            `json:"size"`
-		MediaType   string            `json:"mediaType"`
-		Labels      map[string]string `json:"labels"`
-	}
-	data, err := json.Marshal(jsonValue(fields))
-	if err != nil {
-		return bundle.Image{}, err
-	}
-	if err := json.Unmarshal(data, &in); err != nil {
-		return bundle.Image{}, err
-	}
-	if in.Repository == "" {
-		return bundle.Image{}, errors.New("repository is required")
-	}
-	ref := in.Repository + ":latest"
-	switch {
-	case in.Digest != "":
-		ref = in.Repository + "@" + in.Digest
-	case in.Tag != "":
-		ref = in.Repository + ":" + in.Tag
-	}
-	if in.ImageType == "" {
-		in.ImageType = "docker"
-	}
-	return bundle.Image{
-		Description: in.Description,
-		BaseImage: bundle.BaseImage{
-			ImageType: in.ImageType,
-			Image:     ref,
-			Digest:    in.Digest,
-			Size:      in.Size,
-			Labels:    in.Labels,
-			MediaType: in.MediaType,
-		},
-	}, nil
+	return nil
 }
 
 // custom fills custom and requiredExtensions in Porter's order (§3.3).
@@ -595,7 +474,7 @@ func (c *converter) custom(stamp Stamp) {
 		if name == "docker" {
 			key = DockerExtension
 		}
-		if cfg := c.x.requiredConfig(name); cfg != nil {
+		if cfg := c.m.RequiredConfig[name]; cfg != nil {
 			custom[key] = jsonValue(cfg)
 		} else {
 			custom[key] = nil
@@ -621,39 +500,37 @@ var schemaKeywords = func() map[string]bool {
 }()
 
 // schemaOf decodes the JSON-schema keywords of a parameter or output into a
-// definition, with type defaultType when none is given. Porter's type file
-// becomes {type: string, contentEncoding: base64}; isFile reports it. A
-// keyword a definition cannot hold is an error, so a typo such as "mininum"
-// does not silently drop a constraint; cnab-go also refuses an invalid
-// schema (e.g. an unknown type).
-func schemaOf(keywords map[string]any, defaultType string) (s *definition.Schema, isFile bool, err error) {
+// definition of type typ (Porter's default already applied). Porter's type
+// file becomes {type: string, contentEncoding: base64}. A keyword a
+// definition cannot hold is an error (manifest.Parse refuses it first), so
+// a constraint is never dropped silently; cnab-go also refuses an invalid
+// schema.
+func schemaOf(keywords map[string]any, typ string) (*definition.Schema, error) {
 	kw := jsonValue(keywords).(map[string]any)
 	for _, k := range slices.Sorted(maps.Keys(kw)) {
 		if !schemaKeywords[k] {
-			return nil, false, fmt.Errorf("unknown JSON-schema keyword %q", k)
+			return nil, fmt.Errorf("unknown JSON-schema keyword %q", k)
 		}
 	}
-	if _, ok := kw["type"]; !ok {
-		kw["type"] = defaultType
-	}
-	if kw["type"] == "file" {
-		isFile = true
+	kw["type"] = typ
+	if typ == "file" {
 		kw["type"] = "string"
 		kw["contentEncoding"] = "base64"
 	}
 	data, err := json.Marshal(kw)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	s = &definition.Schema{}
+	s := &definition.Schema{}
 	if err := json.Unmarshal(data, s); err != nil {
-		return nil, false, fmt.Errorf("JSON-schema keywords: %w", err)
+		return nil, fmt.Errorf("JSON-schema keywords: %w", err)
 	}
-	return s, isFile, nil
+	return s, nil
 }
 
-// jsonValue turns YAML-decoded values into values encoding/json accepts:
-// maps with non-string keys get their keys formatted as strings.
+// jsonValue deep-copies decoded values, so a definition never shares the
+// manifest's maps; maps with non-string keys get their keys formatted as
+// strings, so encoding/json accepts them.
 func jsonValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:

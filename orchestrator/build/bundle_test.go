@@ -14,6 +14,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator/build"
+	"github.com/websoft9/stackhub/porter-mixin/manifest"
 )
 
 func TestBundle_Golden(t *testing.T) {
@@ -24,6 +25,9 @@ func TestBundle_Golden(t *testing.T) {
 	}{
 		{"demo", filepath.Join(demoDir, "porter.yaml"), "testdata/demo.bundle.json"},
 		{"full", "testdata/full/porter.yaml", "testdata/full.bundle.json"},
+		{"types", "testdata/types/porter.yaml", "testdata/types.bundle.json"},
+		{"state", "testdata/state/porter.yaml", "testdata/state.bundle.json"},
+		{"alpha", "testdata/alpha/porter.yaml", "testdata/alpha.bundle.json"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -163,11 +167,10 @@ func TestBundle_Mapping(t *testing.T) {
 
 func TestReference(t *testing.T) {
 	tests := []struct {
-		name     string
-		yaml     string
-		wantRef  string
-		wantTag  string
-		errorHas string
+		name    string
+		yaml    string
+		wantRef string
+		wantTag string
 	}{
 		{
 			name:    "registry, name and version",
@@ -191,25 +194,11 @@ func TestReference(t *testing.T) {
 			yaml:    "registry: docker.io/websoft9\nname: wordpress\nversion: 6.5.2\n",
 			wantRef: "websoft9/wordpress:v6.5.2",
 		},
-		{
-			name:     "neither registry nor reference",
-			yaml:     "name: x\nversion: 1.0.0\n",
-			errorHas: "registry or reference is required",
-		},
-		{
-			name:     "digest reference",
-			yaml:     "reference: example.com/x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef\nname: x\nversion: 1.0.0\n",
-			errorHas: "not a digest",
-		},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			m := parseYAML(t, "schemaVersion: 1.0.1\nmixins: [websoft9]\ninstall: []\nuninstall: []\n"+tc.yaml)
 			ref, err := build.Reference(m)
-			if tc.errorHas != "" {
-				require.ErrorContains(t, err, tc.errorHas)
-				return
-			}
 			require.NoError(t, err)
 			assert.Equal(t, tc.wantRef, ref)
 			img, err := build.InvocationImage(ref)
@@ -224,6 +213,29 @@ func TestReference(t *testing.T) {
 	}
 }
 
+// TestReference_Errors builds manifests by hand: Parse already refuses
+// these, but Reference must not rely on it.
+func TestReference_Errors(t *testing.T) {
+	tests := []struct {
+		name     string
+		m        manifest.Manifest
+		errorHas string
+	}{
+		{"neither registry nor reference", manifest.Manifest{Name: "x", Version: "1.0.0"}, "registry or reference is required"},
+		{"digest reference", manifest.Manifest{Name: "x", Version: "1.0.0",
+			Reference: "example.com/x@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"}, "not a digest"},
+		{"invalid repository", manifest.Manifest{Name: "X Y", Version: "1.0.0", Registry: "example.com"}, "bundle repository"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			_, err := build.Reference(&tc.m)
+			require.ErrorContains(t, err, tc.errorHas)
+		})
+	}
+}
+
+// TestBundle_Errors covers what only bundle generation can refuse; the
+// manifest checks (names, types, applyTo, sources…) are manifest's tests.
 func TestBundle_Errors(t *testing.T) {
 	const head = "schemaVersion: 1.0.1\nname: x\nversion: 1.0.0\nregistry: example.com\n"
 	const steps = "install: []\nuninstall: []\n"
@@ -233,19 +245,9 @@ func TestBundle_Errors(t *testing.T) {
 		errorHas string
 	}{
 		{"unknown mixin", "mixins: [exec]\n" + steps, `mixin "exec" is not supported`},
-		{"reserved parameter name", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: porter-x\n", "reserved"},
-		{"reserved output name", "mixins: [websoft9]\n" + steps + "outputs:\n  - name: porter-state\n", "reserved"},
-		{"unknown JSON-schema keyword", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    type: integer\n    mininum: 1\n", `unknown JSON-schema keyword "mininum"`},
-		{"invalid type", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    type: port\n", "not a valid type"},
-		{"applyTo an undeclared action", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    default: a\n    applyTo: [backup]\n", `applyTo names "backup"`},
-		{"file parameter without path", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    type: file\n", "needs a path"},
 		{"default outside its schema", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    type: integer\n    minimum: 10\n    default: 1\n", "default value"},
-		{"customActions without steps", "mixins: [websoft9]\n" + steps + "customActions:\n  backup:\n    description: b\n", `"backup" has no steps`},
-		{"source.dependency", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    source:\n      dependency: db\n      output: url\n", "dependencies"},
-		{"source.output of no output", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    source:\n      output: url\n", `source.output "url" is not an output`},
-		{"image without repository", "mixins: [websoft9]\n" + steps + "images:\n  web:\n    tag: latest\n", "repository is required"},
-		{"unknown image field", "mixins: [websoft9]\n" + steps + "images:\n  web:\n    repository: nginx\n    tags: latest\n", `unknown field "tags"`},
-		{"parameter path under outputs", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    path: outputs/p\n    default: ''\n", "/cnab/app/outputs"},
+		{"default not in enum", "mixins: [websoft9]\n" + steps + "parameters:\n  - name: p\n    enum: [a, b]\n    default: c\n", "default value"},
+		{"output default outside its schema", "mixins: [websoft9]\n" + steps + "outputs:\n  - name: o\n    type: string\n    maxLength: 1\n    default: long\n", "default value"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -253,4 +255,81 @@ func TestBundle_Errors(t *testing.T) {
 			require.ErrorContains(t, err, tc.errorHas)
 		})
 	}
+
+	_, err := build.Bundle(&manifest.Manifest{Name: "x", Version: "1.0.0", Registry: "example.com", Mixins: []string{"websoft9"}}, build.BundleOptions{})
+	require.ErrorContains(t, err, "no Raw bytes", "a manifest made by hand has nothing to stamp")
+}
+
+func TestBundle_MappingOfEveryField(t *testing.T) {
+	bundleOf := func(path string) *bundle.Bundle {
+		b, err := build.Bundle(mustParse(t, path), build.BundleOptions{})
+		require.NoError(t, err)
+		return b
+	}
+	types := bundleOf("testdata/types/porter.yaml")
+	t.Run("destinations", func(t *testing.T) {
+		assert.Equal(t, &bundle.Location{EnvironmentVariable: "BOTH_VALUE", Path: "/cnab/app/both.txt"}, types.Parameters["both"].Destination)
+		assert.Equal(t, &bundle.Location{Path: "/cnab/app/tls/cert.pem"}, types.Parameters["certificate"].Destination)
+		assert.True(t, types.Parameters["certificate"].Required, "no default: required")
+		assert.Equal(t, &bundle.Location{EnvironmentVariable: "DEBUG_MODE"}, types.Parameters["debug-mode"].Destination, "UPPER(name) with - as _")
+	})
+	t.Run("definitions", func(t *testing.T) {
+		settings := types.Definitions["settings-parameter"]
+		assert.Equal(t, "object", settings.Type)
+		assert.Equal(t, map[string]any{"user": "admin", "password": "changeme"}, settings.Default)
+		require.NotNil(t, settings.WriteOnly)
+		assert.Equal(t, []string{"user"}, settings.Required)
+		assert.Equal(t, "array", types.Definitions["hosts-parameter"].Type)
+		assert.Equal(t, "^[A-Za-z ]+$", types.Definitions["title-parameter"].Pattern.String())
+		assert.Equal(t, "base64", types.Definitions["report-output"].ContentEncoding, "a file output is a base64 string")
+		assert.Equal(t, "no default, so required", types.Definitions["token-parameter"].Comment)
+	})
+	t.Run("credentials", func(t *testing.T) {
+		assert.Equal(t, bundle.Credential{Location: bundle.Location{Path: "/home/nonroot/.kube/config"}, Description: "Delivered in a file, optional"}, types.Credentials["kubeconfig"])
+		assert.Equal(t, bundle.Credential{Location: bundle.Location{EnvironmentVariable: "BOTH_CRED", Path: "/cnab/app/creds/both"}, Required: true, ApplyTo: []string{"upgrade"}}, types.Credentials["both"])
+	})
+	t.Run("maintainers and version", func(t *testing.T) {
+		assert.Equal(t, []bundle.Maintainer{{Name: "Types Team", Email: "types@example.com"}}, types.Maintainers)
+		assert.Equal(t, "2.0.0", types.Version)
+		assert.Equal(t, "registry.example/apps/types:porter-18207363ad81fc02a26a28f56f68c298", types.InvocationImages[0].Image, "the reference, tag included, wins over registry")
+	})
+
+	state := bundleOf("testdata/state/porter.yaml")
+	t.Run("images", func(t *testing.T) {
+		web := state.Images["web"]
+		assert.Equal(t, "docker.io/library/nginx:1.27", web.Image)
+		assert.Equal(t, map[string]string{"tier": "front"}, web.Labels)
+		assert.Equal(t, uint64(1024), web.Size)
+		assert.Equal(t, "The web server", web.Description)
+		db := state.Images["db"]
+		assert.Equal(t, "ghcr.io/example/db@sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", db.Image)
+		assert.Equal(t, "sha256:0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef", db.Digest)
+		assert.Equal(t, "docker", db.ImageType)
+	})
+	t.Run("parameter sources", func(t *testing.T) {
+		assert.Equal(t, []string{"backup", "help", "status", "uninstall", "upgrade"}, state.Parameters["connection"].ApplyTo,
+			"sourced from an output, without applyTo or default: every action but install")
+		assert.Equal(t, []string{"backup"}, state.Parameters["backup-target"].ApplyTo, "an explicit applyTo is kept")
+		sources := state.Custom[build.ParameterSourcesKey].(map[string]any)
+		assert.Equal(t, map[string]any{"priority": []any{"output"}, "sources": map[string]any{"output": map[string]any{"name": "last-backup"}}}, sources["backup-target"])
+		assert.Contains(t, sources, build.StateName)
+	})
+	t.Run("actions", func(t *testing.T) {
+		assert.Equal(t, map[string]bundle.Action{
+			"backup": {Description: "Back up the data"},
+			"help":   {Description: "Print help", Stateless: true},
+			"status": {Description: "Print a human readable status message to the standard output"},
+		}, state.Actions)
+	})
+	t.Run("docker without config and custom as written", func(t *testing.T) {
+		assert.Contains(t, state.Custom, build.DockerExtension)
+		assert.Nil(t, state.Custom[build.DockerExtension])
+		assert.Equal(t, map[string]any{"title": "State bundle"}, state.Custom["app"])
+	})
+
+	alpha := bundleOf("testdata/alpha/porter.yaml")
+	t.Run("alpha.1 templates wire outputs", func(t *testing.T) {
+		assert.Contains(t, alpha.Parameters, "porter-url-output", "{{ bundle.outputs.url }} is a template in 1.0.0-alpha.1")
+		assert.Equal(t, map[string]any{"privileged": true}, alpha.Custom[build.DockerExtension])
+	})
 }

@@ -10,6 +10,9 @@
 //     Dir/.cnab/bundle.json. Same input, same image digest.
 //   - [Load] puts the image into the local Docker engine under exactly
 //     invocationImages[0].image, skipping the load when it is already there.
+//   - [Lint] checks a bundle directory as `porter lint` does, reporting
+//     every problem of porter.yaml, bundle.json generation, the bundle files
+//     and, through [MixinLinter] hooks such as [ProgramLinter], the mixins.
 //
 // The invocation image (docs/porter-compat.md §4.2) holds, as root-owned
 // files with Porter's group-equals-user permissions unless noted:
@@ -27,7 +30,7 @@
 // sorted, so rebuilding unchanged input gives the same digest.
 //
 // build is an adapter: it imports the manifest parser, cnab-go's bundle
-// package, go-containerregistry, the moby client's types (for the two calls
-// [Load] makes) and YAML. It never imports web, the other adapters, cnab-go's
+// package, go-containerregistry and the moby client's types (for the two
+// calls [Load] makes). It never imports web, the other adapters, cnab-go's
 // driver or action packages, or Porter's own packages (deps_test.go).
 package build

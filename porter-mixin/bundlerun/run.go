@@ -1,9 +1,7 @@
 package bundlerun
 
 import (
-	"archive/tar"
 	"bytes"
-	"compress/gzip"
 	"context"
 	"errors"
 	"fmt"
@@ -22,6 +20,7 @@ import (
 // in-image paths, tests point them into a temporary directory.
 type Options struct {
 	// AppDir is /cnab/app: the manifest, bundle files and working directory.
+	// Relative paths in porter.yaml are relative to it.
 	AppDir string
 	// OutputsDir is /cnab/app/outputs, read back by the CNAB driver.
 	OutputsDir string
@@ -29,6 +28,19 @@ type Options struct {
 	StepOutputsDir string
 	// MixinsDir holds <m>/runtimes/<m>-runtime.
 	MixinsDir string
+	// BundleFile is /cnab/bundle.json, written by the CNAB driver. When it is
+	// missing, parameters and images are taken from porter.yaml alone.
+	BundleFile string
+	// RelocationFile is /cnab/app/relocation-mapping.json, present only when
+	// the bundle was relocated to another registry.
+	RelocationFile string
+	// StateFile is /porter/state.tgz, the porter-state parameter: the state
+	// of the previous run, base64 as the driver writes it, or "null".
+	StateFile string
+	// Root is prefixed to the absolute paths porter.yaml and bundle.json
+	// name (parameter, credential, state and output files). It is "" in the
+	// image; tests set it to the temporary directory that holds AppDir.
+	Root string
 	// Getenv and Environ read the process environment.
 	Getenv  func(string) string
 	Environ func() []string
@@ -45,6 +57,9 @@ func DefaultOptions() Options {
 		OutputsDir:     "/cnab/app/outputs",
 		StepOutputsDir: "/cnab/app/porter/outputs",
 		MixinsDir:      "/cnab/app/mixins",
+		BundleFile:     "/cnab/bundle.json",
+		RelocationFile: "/cnab/app/relocation-mapping.json",
+		StateFile:      "/porter/state.tgz",
 		Getenv:         os.Getenv,
 		Environ:        os.Environ,
 		Out:            os.Stdout,
@@ -52,38 +67,33 @@ func DefaultOptions() Options {
 	}
 }
 
-// Run executes the action named by CNAB_ACTION. It always finalizes: the
-// porter-state output is written even when a step fails or ctx is
-// cancelled. It returns the first step's error.
+// Run executes the action named by CNAB_ACTION as Porter's runtime does
+// (porter-compat.md §4.1): it decodes file parameters, unpacks the state
+// of the previous run, renders and runs each step through its mixin
+// runtime, and turns step outputs into CNAB outputs. It always finalizes:
+// path outputs are copied and the porter-state output is written even when
+// a step fails or ctx is cancelled (SIGTERM: the running mixin gets SIGTERM,
+// then SIGKILL after KillDelay). When the state could not be unpacked, the
+// previous state is passed on unchanged rather than lost.
+//
+// It returns the first failure: a missing CNAB_ACTION, an invalid
+// PORTER_DEBUG, an unreadable manifest or bundle.json, an unsupported
+// action, a parameter or state file that cannot be decoded, or a step
+// that fails (the error names the action, step number and description),
+// joined with any error of finalizing.
 func Run(ctx context.Context, o Options) error {
-	action := o.Getenv("CNAB_ACTION")
-	if action == "" {
-		return errors.New("CNAB_ACTION is not set")
-	}
-	if d := o.Getenv("PORTER_DEBUG"); d != "" && d != "null" {
-		if _, err := parseBool(d); err != nil {
-			return fmt.Errorf("PORTER_DEBUG %q is not a boolean", d)
+	r, err := newRunner(o)
+	if err != nil {
+		if perr := preserveState(o); perr != nil {
+			err = errors.Join(err, perr)
 		}
-	}
-	raw, err := os.ReadFile(filepath.Join(o.AppDir, "porter.yaml"))
-	if err != nil {
-		return fmt.Errorf("read manifest: %w", err)
-	}
-	m, err := manifest.Parse(raw)
-	if err != nil {
 		return err
 	}
-	steps, ok := m.Actions[action]
-	if !ok {
-		return fmt.Errorf("unsupported action %q", action)
+	fmt.Fprintf(o.Out, "executing %s action from %s (installation: %s)\n", r.action, r.m.Name, r.inst)
+	runErr := r.prepare()
+	if runErr == nil {
+		runErr = r.steps(ctx, r.m.Actions[r.action])
 	}
-	inst := installationName(o.Getenv)
-	fmt.Fprintf(o.Out, "executing %s action from %s (installation: %s)\n", action, m.Name, inst)
-	if err := os.MkdirAll(o.OutputsDir, 0o775); err != nil {
-		return fmt.Errorf("create outputs dir: %w", err)
-	}
-	r := &runner{o: o, m: m, action: action, inst: inst, stepOutputs: map[string]string{}, produced: map[string]bool{}}
-	runErr := r.steps(ctx, steps)
 	if err := r.finalize(); err != nil {
 		runErr = errors.Join(runErr, err)
 	}
@@ -91,12 +101,67 @@ func Run(ctx context.Context, o Options) error {
 }
 
 type runner struct {
-	o           Options
-	m           *manifest.Manifest
-	action      string
-	inst        string
+	o      Options
+	m      *manifest.Manifest
+	bun    *bundleFile
+	reloc  map[string]string
+	action string
+	inst   string
+	debug  bool
+
+	installerImage string
+	images         map[string]any
+	// stepOutputs holds every step output of this run by name.
 	stepOutputs map[string]string
-	produced    map[string]bool
+	// produced names the bundle outputs written by a step.
+	produced map[string]bool
+	// stateUnpacked is false when a previous state exists but could not be
+	// unpacked; finalize then passes it on unchanged.
+	stateUnpacked bool
+}
+
+func newRunner(o Options) (*runner, error) {
+	action := o.Getenv("CNAB_ACTION")
+	if action == "" {
+		return nil, errors.New("CNAB_ACTION is not set")
+	}
+	debug := false
+	if d := o.Getenv("PORTER_DEBUG"); d != "" && d != "null" {
+		b, err := parseBool(d)
+		if err != nil {
+			return nil, fmt.Errorf("PORTER_DEBUG %q is not a boolean", d)
+		}
+		debug = b
+	}
+	raw, err := os.ReadFile(filepath.Join(o.AppDir, "porter.yaml"))
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	m, err := manifest.Parse(raw)
+	if err != nil {
+		return nil, fmt.Errorf("read manifest: %w", err)
+	}
+	if _, ok := m.Actions[action]; !ok {
+		return nil, fmt.Errorf("unsupported action %q, the bundle defines: %s", action, strings.Join(m.ActionNames(), ", "))
+	}
+	bun, err := readBundleFile(o.BundleFile)
+	if err != nil {
+		return nil, err
+	}
+	reloc, err := readRelocation(o.RelocationFile)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(o.OutputsDir, 0o775); err != nil {
+		return nil, fmt.Errorf("create outputs dir: %w", err)
+	}
+	return &runner{
+		o: o, m: m, bun: bun, reloc: reloc, action: action, debug: debug,
+		inst:          installationName(o.Getenv),
+		stepOutputs:   map[string]string{},
+		produced:      map[string]bool{},
+		stateUnpacked: true,
+	}, nil
 }
 
 func installationName(getenv func(string) string) string {
@@ -111,19 +176,44 @@ func installationName(getenv func(string) string) string {
 	return n
 }
 
+// prepare does what Porter's runtime does before the first step: decode
+// file parameters, unpack the state, resolve the images.
+func (r *runner) prepare() error {
+	if err := r.decodeFileParameters(); err != nil {
+		return err
+	}
+	if err := r.unpackState(); err != nil {
+		r.stateUnpacked = false
+		return err
+	}
+	if err := r.resolveImages(); err != nil {
+		return err
+	}
+	return nil
+}
+
 func (r *runner) steps(ctx context.Context, steps []manifest.Step) error {
 	if err := os.MkdirAll(r.o.StepOutputsDir, 0o775); err != nil {
 		return fmt.Errorf("create step outputs dir: %w", err)
 	}
 	for i, s := range steps {
-		rendered, err := manifest.RenderStep(s, r.data())
+		if err := ctx.Err(); err != nil {
+			return fmt.Errorf("%s step %d (%s): not started: %w", r.action, i+1, s.Description(), err)
+		}
+		rendered, err := r.m.RenderStep(s, r.data())
 		if err != nil {
 			return fmt.Errorf("%s step %d: %w", r.action, i+1, err)
 		}
-		if d := rendered.Description(); d != "" {
-			fmt.Fprintln(r.o.Out, d)
+		out := &maskWriter{w: r.o.Out, secrets: r.secrets()}
+		if r.debug {
+			if b, err := manifest.MarshalStep(r.action, rendered); err == nil {
+				fmt.Fprintf(out, "=== Step %d ===\n%s", i+1, b)
+			}
 		}
-		stepErr := r.runStep(ctx, rendered)
+		if d := rendered.Description(); d != "" {
+			fmt.Fprintln(out, d)
+		}
+		stepErr := r.runStep(ctx, rendered, out)
 		if err := r.collect(); err != nil {
 			stepErr = errors.Join(stepErr, err)
 		}
@@ -134,103 +224,10 @@ func (r *runner) steps(ctx context.Context, steps []manifest.Step) error {
 	return nil
 }
 
-// data builds the template variables of porter-compat.md §2.
-func (r *runner) data() map[string]any {
-	params := map[string]any{}
-	for _, p := range r.m.Parameters {
-		if !p.AppliesTo(r.action) {
-			continue
-		}
-		var v string
-		if env := p.EnvName(); env != "" {
-			v = r.o.Getenv(env)
-		} else {
-			v = r.path(p.Path)
-		}
-		params[p.Name] = v
-	}
-	creds := map[string]any{}
-	for _, c := range r.m.Credentials {
-		if c.Env != "" {
-			creds[c.Name] = r.o.Getenv(c.Env)
-		} else {
-			creds[c.Name] = r.path(c.Path)
-		}
-	}
-	outputs := map[string]any{}
-	for _, out := range r.m.Outputs {
-		if v := r.o.Getenv("PORTER_" + manifest.EnvVarName(out.Name) + "_OUTPUT"); v != "" {
-			outputs[out.Name] = v
-		}
-	}
-	for k, v := range r.stepOutputs {
-		outputs[k] = v
-	}
-	images := map[string]any{}
-	for alias, img := range r.m.Images {
-		images[alias] = map[string]any(img)
-	}
-	env := map[string]any{}
-	for _, kv := range r.o.Environ() {
-		k, v, _ := strings.Cut(kv, "=")
-		env[k] = v
-	}
-	return map[string]any{
-		"installation": map[string]any{
-			"name":      r.inst,
-			"namespace": r.o.Getenv("PORTER_INSTALLATION_NAMESPACE"),
-			"id":        r.o.Getenv("PORTER_INSTALLATION_ID"),
-		},
-		"bundle": map[string]any{
-			"name":        r.m.Name,
-			"version":     r.m.Version,
-			"description": r.m.Description,
-			"custom":      r.m.Custom,
-			"parameters":  params,
-			"credentials": creds,
-			"outputs":     outputs,
-			"images":      images,
-		},
-		"env": env,
-	}
-}
-
-func (r *runner) path(p string) string {
-	if filepath.IsAbs(p) {
-		return p
-	}
-	return filepath.Join(r.o.AppDir, p)
-}
-
-// secrets lists the values masked in mixin output: sensitive parameters,
-// credentials and sensitive outputs.
-func (r *runner) secrets() []string {
-	var out []string
-	for _, p := range r.m.Parameters {
-		if p.Sensitive && p.EnvName() != "" {
-			if v := r.o.Getenv(p.EnvName()); v != "" {
-				out = append(out, v)
-			}
-		}
-	}
-	for _, c := range r.m.Credentials {
-		if c.Env != "" {
-			if v := r.o.Getenv(c.Env); v != "" {
-				out = append(out, v)
-			}
-		}
-	}
-	for _, o := range r.m.Outputs {
-		if v, ok := r.stepOutputs[o.Name]; ok && o.Sensitive && v != "" {
-			out = append(out, v)
-		}
-	}
-	return out
-}
-
 // runStep pipes one rendered step to its mixin runtime on stdin. Each
-// argument is its own argv entry: no shell parses bundle data.
-func (r *runner) runStep(ctx context.Context, s manifest.Step) error {
+// argument is its own argv entry: no shell parses bundle data. When ctx is
+// cancelled the mixin gets SIGTERM, and SIGKILL after KillDelay.
+func (r *runner) runStep(ctx context.Context, s manifest.Step, out io.Writer) error {
 	bin := filepath.Join(r.o.MixinsDir, s.Mixin, "runtimes", s.Mixin+"-runtime")
 	argv := []string{r.action}
 	switch r.action {
@@ -242,7 +239,6 @@ func (r *runner) runStep(ctx context.Context, s manifest.Step) error {
 	if err != nil {
 		return fmt.Errorf("encode step: %w", err)
 	}
-	out := &maskWriter{w: r.o.Out, secrets: r.secrets()}
 	cmd := exec.CommandContext(ctx, bin, argv...)
 	cmd.Dir = r.o.AppDir
 	cmd.Stdin = bytes.NewReader(input)
@@ -251,6 +247,9 @@ func (r *runner) runStep(ctx context.Context, s manifest.Step) error {
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
 	cmd.WaitDelay = r.o.KillDelay
 	if err := cmd.Run(); err != nil {
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			err = errors.Join(err, ctxErr)
+		}
 		return fmt.Errorf("%s %s: %w", filepath.Base(bin), strings.Join(argv, " "), err)
 	}
 	return nil
@@ -276,60 +275,61 @@ func (r *runner) collect() error {
 		}
 		_ = os.Remove(p)
 		r.stepOutputs[e.Name()] = string(b)
-		for _, o := range r.m.Outputs {
-			if o.Name == e.Name() && o.AppliesTo(r.action) {
-				if err := os.WriteFile(filepath.Join(r.o.OutputsDir, o.Name), b, 0o664); err != nil {
-					errs = append(errs, fmt.Errorf("write output %s: %w", o.Name, err))
-				}
-				r.produced[o.Name] = true
+		if o, ok := r.m.Output(e.Name()); ok && o.AppliesTo(r.action) {
+			if err := os.WriteFile(filepath.Join(r.o.OutputsDir, o.Name), b, 0o664); err != nil {
+				errs = append(errs, fmt.Errorf("write output %s: %w", o.Name, err))
 			}
+			r.produced[o.Name] = true
 		}
 	}
 	return errors.Join(errs...)
 }
 
-// finalize copies path outputs that were not produced by a step and writes
-// the porter-state output, which every Porter bundle declares.
+// finalize copies each applicable output with a manifest path that no step
+// produced and whose file exists, then writes the porter-state output,
+// which every Porter bundle declares.
 func (r *runner) finalize() error {
 	var errs []error
 	for _, o := range r.m.Outputs {
 		if o.Path == "" || r.produced[o.Name] || !o.AppliesTo(r.action) {
 			continue
 		}
-		b, err := os.ReadFile(r.path(o.Path))
+		dst := filepath.Join(r.o.OutputsDir, o.Name)
+		if _, err := os.Stat(dst); err == nil {
+			continue
+		}
+		b, err := os.ReadFile(r.file(o.Path))
 		if errors.Is(err, os.ErrNotExist) {
 			continue
 		}
 		if err == nil {
-			err = os.WriteFile(filepath.Join(r.o.OutputsDir, o.Name), b, 0o664)
+			err = os.WriteFile(dst, b, 0o664)
 		}
 		if err != nil {
 			errs = append(errs, fmt.Errorf("output %s: %w", o.Name, err))
 		}
 	}
-	state, err := emptyStateArchive()
-	if err == nil {
-		err = os.WriteFile(filepath.Join(r.o.OutputsDir, "porter-state"), state, 0o664)
-	}
-	if err != nil {
-		errs = append(errs, fmt.Errorf("write porter-state: %w", err))
+	if r.stateUnpacked {
+		if err := r.packState(); err != nil {
+			errs = append(errs, err)
+		}
+	} else if err := preserveState(r.o); err != nil {
+		errs = append(errs, err)
 	}
 	return errors.Join(errs...)
 }
 
-// emptyStateArchive is the porter-state output of a bundle that declares
-// no state: an empty gzip tar.
-func emptyStateArchive() ([]byte, error) {
-	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
-	tw := tar.NewWriter(zw)
-	if err := tw.Close(); err != nil {
-		return nil, err
+// file maps a path written in porter.yaml or bundle.json to the file:
+// absolute paths under Root, relative ones under AppDir.
+func (r *runner) file(p string) string {
+	return resolveFile(r.o, p)
+}
+
+func resolveFile(o Options, p string) string {
+	if filepath.IsAbs(p) {
+		return filepath.Join(o.Root, p)
 	}
-	if err := zw.Close(); err != nil {
-		return nil, err
-	}
-	return buf.Bytes(), nil
+	return filepath.Join(o.AppDir, p)
 }
 
 func parseBool(s string) (bool, error) {
@@ -340,25 +340,4 @@ func parseBool(s string) (bool, error) {
 		return false, nil
 	}
 	return false, fmt.Errorf("not a boolean: %q", s)
-}
-
-// maskWriter replaces secret values with ******* in what passes through.
-// A secret split across two writes is not masked; mixins write lines.
-type maskWriter struct {
-	w       io.Writer
-	secrets []string
-}
-
-func (m *maskWriter) Write(p []byte) (int, error) {
-	if len(m.secrets) == 0 {
-		return m.w.Write(p)
-	}
-	s := string(p)
-	for _, sec := range m.secrets {
-		s = strings.ReplaceAll(s, sec, "*******")
-	}
-	if _, err := io.WriteString(m.w, s); err != nil {
-		return 0, err
-	}
-	return len(p), nil
 }

@@ -2,8 +2,6 @@ package manifest
 
 import (
 	"bytes"
-	"errors"
-	"fmt"
 	"slices"
 	"sort"
 	"strings"
@@ -11,10 +9,14 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// SupportedSchemaVersions lists the porter.yaml schemaVersion values accepted
-// (Porter's constraint 1.0.0-alpha.1 || 1.0.0 - 1.0.1; 1.0.0-alpha.1 uses
-// {{ }} templates, which this renderer does not offer, so it is refused).
-var SupportedSchemaVersions = []string{"1.0.0", "1.0.1"}
+// SupportedSchemaVersions lists the porter.yaml schemaVersion values
+// accepted: Porter's constraint 1.0.0-alpha.1 || 1.0.0 - 1.0.1. Manifests
+// of 1.0.0-alpha.1 write templates with mustache's {{ }} delimiters, later
+// ones with ${ }.
+var SupportedSchemaVersions = []string{"1.0.0-alpha.1", "1.0.0", "1.0.1"}
+
+// SchemaVersionAlpha1 is the one schema version whose templates use {{ }}.
+const SchemaVersionAlpha1 = "1.0.0-alpha.1"
 
 // Built-in CNAB actions every manifest may declare.
 const (
@@ -23,32 +25,78 @@ const (
 	ActionUninstall = "uninstall"
 )
 
-// Manifest is a parsed porter.yaml.
+// ParameterTypes are the parameter and output types Porter accepts; file is
+// Porter's own and becomes a base64 string in bundle.json.
+var ParameterTypes = []string{"string", "integer", "number", "boolean", "object", "array", "file"}
+
+// ReservedActions cannot be custom actions: Porter would send them to the
+// mixin as its own commands (build, lint, schema, version).
+var ReservedActions = []string{"build", "lint", "schema", "version"}
+
+// Manifest is a parsed porter.yaml (getporter/porter pkg/manifest, schema
+// versions 1.0.0-alpha.1 to 1.0.1). Parse fills every field; a Manifest
+// is not modified afterwards and is safe for concurrent reads.
 type Manifest struct {
 	SchemaType    string
 	SchemaVersion string
 	Name          string
-	Version       string
-	Description   string
-	Registry      string
-	Reference     string
-	// Mixins names the declared mixins in order; MixinConfig holds the config
-	// of those declared as "- name: {config}".
-	Mixins      []string
-	MixinConfig map[string]any
-	Parameters  []Parameter
-	Outputs     []Output
-	Credentials []Credential
-	// Images maps an alias to its reference fields (repository, tag, digest, ...).
-	Images map[string]map[string]any
-	// Required lists the required extensions by their manifest key (docker).
-	Required []string
-	// Custom is the manifest's custom section, copied into bundle.json.
+	// Version is the bundle version as Porter normalizes it: semver without
+	// a leading v, missing minor and patch filled in (1.2 → 1.2.0).
+	Version     string
+	Description string
+	Maintainers []Maintainer
+	Registry    string
+	Reference   string
+	// Mixins names the declared mixins in order. MixinConfig holds the config
+	// of those declared as "- name: {config}"; MixinConstraints the version
+	// constraint of those declared as "- name@constraint".
+	Mixins           []string
+	MixinConfig      map[string]any
+	MixinConstraints map[string]string
+	Parameters       []Parameter
+	Outputs          []Output
+	Credentials      []Credential
+	// State lists the state variables carried between runs in porter-state.
+	State []StateVar
+	// Images maps an alias to an image the bundle uses.
+	Images map[string]Image
+	// Required lists the required extensions by their manifest key (only
+	// docker is accepted); RequiredConfig holds the config given as
+	// "- docker: {privileged: true}".
+	Required       []string
+	RequiredConfig map[string]map[string]any
+	// Custom is the manifest's custom section with JSON-compatible values
+	// (map keys are strings), copied into bundle.json.
 	Custom map[string]any
-	// Actions maps every action (install, upgrade, uninstall, custom ones) to its steps.
+	// CustomActions holds the customActions metadata by action name.
+	CustomActions map[string]CustomAction
+	// Actions maps every action (install, upgrade, uninstall, custom ones) to
+	// its steps.
 	Actions map[string][]Step
+	// Dockerfile is the dockerfile field, which StackHub ignores.
+	Dockerfile string
+	// TemplateVariables are the variables of the ${ } tags outside sections
+	// anywhere in the file, in order, as Porter's build scans them.
+	TemplateVariables []string
+	// Warnings are the warning-level findings of Parse.
+	Warnings []Finding
 	// Raw is the file as read.
 	Raw []byte
+}
+
+// Maintainer is one entry of maintainers.
+type Maintainer struct {
+	Name, Email, URL string
+}
+
+// CustomAction is one entry of customActions: the bundle.json action
+// metadata of a custom action.
+type CustomAction struct {
+	Description string
+	// Modifies says the action changes the installation's resources.
+	Modifies bool
+	// Stateless says the action needs no installation or credentials.
+	Stateless bool
 }
 
 // Step is one step of an action: exactly one mixin and the mixin's fields.
@@ -56,6 +104,11 @@ type Step struct {
 	Mixin string
 	// Data holds the mixin's fields, description included, as decoded YAML.
 	Data map[string]any
+	// Line is the step's line in porter.yaml; 0 for a step built in code.
+	Line int
+
+	// node is the step's fields as written, rendered by RenderStep.
+	node *yaml.Node
 }
 
 // Description returns the step's description, or "".
@@ -72,26 +125,43 @@ type Parameter struct {
 	Path        string
 	Sensitive   bool
 	ApplyTo     []string
+	// Source names the output whose last value the parameter takes.
+	Source ParameterSource
 	// Schema holds the JSON-schema keywords (type, default, minimum, ...).
 	Schema map[string]any
+	// Line is the entry's line in porter.yaml.
+	Line int
 }
 
-// Type returns the parameter's JSON type (Porter's default: file when a path
-// is set, string otherwise).
+// ParameterSource is a parameter's source section.
+type ParameterSource struct {
+	// Output is an output of this bundle.
+	Output string
+	// Dependency is always "": dependencies are refused.
+	Dependency string
+}
+
+// Type returns the parameter's type (Porter's default: file when a path is
+// set, string otherwise).
 func (p Parameter) Type() string {
-	if t, ok := p.Schema["type"].(string); ok {
+	return schemaType(p.Schema, p.Path)
+}
+
+func schemaType(schema map[string]any, path string) string {
+	if t, ok := schema["type"].(string); ok {
 		return t
 	}
-	if p.Path != "" {
+	if path != "" {
 		return "file"
 	}
 	return "string"
 }
 
-// Default returns the default value and whether one is set.
+// Default returns the default value and whether one is set; a null
+// default is no default.
 func (p Parameter) Default() (any, bool) {
 	v, ok := p.Schema["default"]
-	return v, ok
+	return v, ok && v != nil
 }
 
 // EnvName returns the environment variable the parameter is delivered in:
@@ -127,10 +197,25 @@ func (p Parameter) IntBound(key string) (int, bool) {
 type Output struct {
 	Name        string
 	Description string
-	Path        string
-	Sensitive   bool
-	ApplyTo     []string
-	Schema      map[string]any
+	// Path is a file in the image copied to the output at the end of the
+	// action when no step produced it.
+	Path      string
+	Sensitive bool
+	ApplyTo   []string
+	// Schema holds the JSON-schema keywords (type, default, ...).
+	Schema map[string]any
+	Line   int
+}
+
+// Type returns the output's type (file when a path is set, else string).
+func (o Output) Type() string {
+	return schemaType(o.Schema, o.Path)
+}
+
+// Default returns the default value and whether one is set.
+func (o Output) Default() (any, bool) {
+	v, ok := o.Schema["default"]
+	return v, ok && v != nil
 }
 
 // AppliesTo reports whether the output applies to action.
@@ -144,8 +229,52 @@ type Credential struct {
 	Description string
 	Env         string
 	Path        string
-	Required    bool
-	ApplyTo     []string
+	// Required defaults to true, as in Porter.
+	Required bool
+	ApplyTo  []string
+	Line     int
+}
+
+// AppliesTo reports whether the credential applies to action.
+func (c Credential) AppliesTo(action string) bool {
+	return len(c.ApplyTo) == 0 || slices.Contains(c.ApplyTo, action)
+}
+
+// StateVar is one entry of the state section: a file kept between runs in
+// the porter-state output.
+type StateVar struct {
+	Name string
+	// Path is the file in the image, relative to /cnab/app unless absolute.
+	Path        string
+	Description string
+	// Mixin is the mixin that manages the file, informational.
+	Mixin string
+	Line  int
+}
+
+// Image is one entry of the images section.
+type Image struct {
+	Repository  string
+	Digest      string
+	Tag         string
+	ImageType   string
+	Description string
+	Size        uint64
+	MediaType   string
+	Labels      map[string]string
+	Line        int
+}
+
+// Reference returns the image as bundle.json's images entry names it:
+// repository@digest, else repository:tag, else repository:latest.
+func (i Image) Reference() string {
+	switch {
+	case i.Digest != "":
+		return i.Repository + "@" + i.Digest
+	case i.Tag != "":
+		return i.Repository + ":" + i.Tag
+	}
+	return i.Repository + ":latest"
 }
 
 // EnvVarName turns a parameter name into Porter's default variable name.
@@ -153,128 +282,47 @@ func EnvVarName(name string) string {
 	return strings.NewReplacer("-", "_", ".", "_").Replace(strings.ToUpper(name))
 }
 
-// reservedActions cannot be custom actions: Porter would send them to the
-// mixin as its own commands.
-var reservedActions = []string{"build", "lint", "schema", "version"}
-
-var knownTopLevel = map[string]bool{
-	"schemaType": true, "schemaVersion": true, "name": true, "version": true, "description": true,
-	"maintainers": true, "registry": true, "reference": true, "mixins": true, "parameters": true,
-	"credentials": true, "outputs": true, "images": true, "required": true, "custom": true,
-	"customActions": true, "state": true, "dockerfile": true, "install": true, "upgrade": true,
-	"uninstall": true, "invocationImage": true, "tag": true, "dependencies": true,
-}
-
-// Parse reads a porter.yaml. It returns an error naming the field and line
-// for anything it cannot accept.
+// Parse reads a porter.yaml. It reports every problem at once: the error
+// is a *ParseError holding each error-level finding with its line and
+// field. Warnings (ignored or deprecated fields, outputs that every action
+// must produce) do not fail Parse and are kept in Manifest.Warnings.
 func Parse(data []byte) (*Manifest, error) {
-	var doc yaml.Node
-	if err := yaml.Unmarshal(data, &doc); err != nil {
-		return nil, fmt.Errorf("porter.yaml: %w", err)
-	}
-	if len(doc.Content) == 0 || doc.Content[0].Kind != yaml.MappingNode {
-		return nil, errors.New("porter.yaml: the document must be a mapping")
-	}
-	root := doc.Content[0]
-	m := &Manifest{Actions: map[string][]Step{}, Raw: data, MixinConfig: map[string]any{}}
-	for i := 0; i+1 < len(root.Content); i += 2 {
-		key, val := root.Content[i].Value, root.Content[i+1]
-		var err error
-		switch key {
-		case "schemaType":
-			err = val.Decode(&m.SchemaType)
-		case "schemaVersion":
-			err = val.Decode(&m.SchemaVersion)
-		case "name":
-			err = val.Decode(&m.Name)
-		case "version":
-			err = val.Decode(&m.Version)
-		case "description":
-			err = val.Decode(&m.Description)
-		case "registry":
-			err = val.Decode(&m.Registry)
-		case "reference":
-			err = val.Decode(&m.Reference)
-		case "mixins":
-			err = m.decodeMixins(val)
-		case "parameters":
-			err = m.decodeParameters(val)
-		case "outputs":
-			err = m.decodeOutputs(val)
-		case "credentials":
-			err = decodeCredentials(val, m)
-		case "images":
-			err = val.Decode(&m.Images)
-		case "required":
-			err = m.decodeRequired(val)
-		case "custom":
-			err = val.Decode(&m.Custom)
-		case "dependencies":
-			err = errors.New("dependencies are not supported yet")
-		case "install", "upgrade", "uninstall":
-			m.Actions[key], err = decodeSteps(val)
-		default:
-			if knownTopLevel[key] {
-				continue
-			}
-			if val.Kind != yaml.SequenceNode {
-				err = fmt.Errorf("unknown field (a custom action must be a list of steps)")
-				break
-			}
-			if slices.Contains(reservedActions, key) {
-				err = fmt.Errorf("custom action %q is reserved by Porter", key)
-				break
-			}
-			m.Actions[key], err = decodeSteps(val)
-		}
-		if err != nil {
-			return nil, fmt.Errorf("porter.yaml line %d: %s: %w", root.Content[i].Line, key, err)
+	m, findings := Lint(data)
+	var errs []Finding
+	for _, f := range findings {
+		if f.Level == LevelError {
+			errs = append(errs, f)
+		} else if m != nil {
+			m.Warnings = append(m.Warnings, f)
 		}
 	}
-	if err := m.validate(); err != nil {
-		return nil, fmt.Errorf("porter.yaml: %w", err)
+	if len(errs) > 0 {
+		return nil, &ParseError{Findings: errs}
 	}
 	return m, nil
 }
 
-func (m *Manifest) validate() error {
-	switch {
-	case m.SchemaVersion == "":
-		return errors.New("schemaVersion is required")
-	case !slices.Contains(SupportedSchemaVersions, m.SchemaVersion):
-		return fmt.Errorf("schemaVersion %q is not supported (supported: %s)", m.SchemaVersion, strings.Join(SupportedSchemaVersions, ", "))
-	case m.SchemaType != "" && !strings.EqualFold(m.SchemaType, "Bundle"):
-		return fmt.Errorf("schemaType %q is not supported (only Bundle)", m.SchemaType)
-	case m.Name == "":
-		return errors.New("name is required")
-	case m.Version == "":
-		return errors.New("version is required")
-	case len(m.Mixins) == 0:
-		return errors.New("mixins: at least one mixin is required")
-	case m.Actions[ActionInstall] == nil:
-		return errors.New("install is required")
-	case m.Actions[ActionUninstall] == nil:
-		return errors.New("uninstall is required")
+// Lint parses a porter.yaml and returns the manifest with every finding,
+// errors and warnings, in file order. The manifest is nil when the file is
+// not a YAML mapping; otherwise it holds what could be read, which is not
+// fit to build or run when a finding is an error.
+func Lint(data []byte) (*Manifest, []Finding) {
+	d := &decoder{}
+	m := d.document(data)
+	if m != nil {
+		d.check(m)
 	}
-	m.Version = strings.TrimPrefix(m.Version, "v")
-	for action, steps := range m.Actions {
-		for i, s := range steps {
-			if !slices.Contains(m.Mixins, s.Mixin) {
-				return fmt.Errorf("%s step %d uses mixin %q, which is not declared in mixins", action, i+1, s.Mixin)
-			}
-		}
+	sort.SliceStable(d.findings, func(i, j int) bool { return d.findings[i].Line < d.findings[j].Line })
+	return m, d.findings
+}
+
+// Delims returns the template delimiters of the manifest's schema
+// version: {{ }} for 1.0.0-alpha.1, ${ } otherwise.
+func (m *Manifest) Delims() Delims {
+	if m.SchemaVersion == SchemaVersionAlpha1 {
+		return MustacheDelims
 	}
-	seen := map[string]bool{}
-	for _, p := range m.Parameters {
-		if p.Name == "" {
-			return errors.New("parameters: an entry has no name")
-		}
-		if seen[p.Name] {
-			return fmt.Errorf("parameters: %q is declared twice", p.Name)
-		}
-		seen[p.Name] = true
-	}
-	return nil
+	return DollarDelims
 }
 
 // ActionNames returns the declared actions, sorted.
@@ -287,6 +335,22 @@ func (m *Manifest) ActionNames() []string {
 	return names
 }
 
+// CustomActionNames returns the declared actions other than install,
+// upgrade and uninstall, sorted.
+func (m *Manifest) CustomActionNames() []string {
+	var names []string
+	for _, a := range m.ActionNames() {
+		if !isBuiltinAction(a) {
+			names = append(names, a)
+		}
+	}
+	return names
+}
+
+func isBuiltinAction(a string) bool {
+	return a == ActionInstall || a == ActionUpgrade || a == ActionUninstall
+}
+
 // Parameter returns the parameter called name.
 func (m *Manifest) Parameter(name string) (Parameter, bool) {
 	for _, p := range m.Parameters {
@@ -297,239 +361,14 @@ func (m *Manifest) Parameter(name string) (Parameter, bool) {
 	return Parameter{}, false
 }
 
-func (m *Manifest) decodeMixins(val *yaml.Node) error {
-	if val.Kind != yaml.SequenceNode {
-		return errors.New("must be a list")
-	}
-	for _, item := range val.Content {
-		switch item.Kind {
-		case yaml.ScalarNode:
-			name, _, _ := strings.Cut(item.Value, "@")
-			m.Mixins = append(m.Mixins, name)
-		case yaml.MappingNode:
-			if len(item.Content) != 2 {
-				return fmt.Errorf("line %d: a mixin entry has exactly one key", item.Line)
-			}
-			name, _, _ := strings.Cut(item.Content[0].Value, "@")
-			var cfg any
-			if err := item.Content[1].Decode(&cfg); err != nil {
-				return err
-			}
-			m.Mixins = append(m.Mixins, name)
-			m.MixinConfig[name] = cfg
-		default:
-			return fmt.Errorf("line %d: a mixin entry is a name or a one-key map", item.Line)
+// Output returns the output called name.
+func (m *Manifest) Output(name string) (Output, bool) {
+	for _, o := range m.Outputs {
+		if o.Name == name {
+			return o, true
 		}
 	}
-	return nil
-}
-
-func (m *Manifest) decodeRequired(val *yaml.Node) error {
-	var items []any
-	if err := val.Decode(&items); err != nil {
-		return err
-	}
-	for _, it := range items {
-		name := ""
-		switch v := it.(type) {
-		case string:
-			name = v
-		case map[string]any:
-			for k := range v {
-				name = k
-			}
-		}
-		if name != "docker" {
-			return fmt.Errorf("required extension %q is not supported (only docker)", name)
-		}
-		m.Required = append(m.Required, name)
-	}
-	return nil
-}
-
-// decodeEntries decodes a list of maps.
-func decodeEntries(val *yaml.Node) ([]map[string]any, error) {
-	if val.Kind != yaml.SequenceNode {
-		return nil, errors.New("must be a list")
-	}
-	var out []map[string]any
-	for _, item := range val.Content {
-		var e map[string]any
-		if err := item.Decode(&e); err != nil {
-			return nil, fmt.Errorf("line %d: %w", item.Line, err)
-		}
-		out = append(out, e)
-	}
-	return out, nil
-}
-
-func str(e map[string]any, key string) (string, error) {
-	v, ok := e[key]
-	if !ok || v == nil {
-		return "", nil
-	}
-	s, ok := v.(string)
-	if !ok {
-		return "", fmt.Errorf("%s must be a string", key)
-	}
-	return s, nil
-}
-
-func strList(e map[string]any, key string) ([]string, error) {
-	v, ok := e[key]
-	if !ok || v == nil {
-		return nil, nil
-	}
-	items, ok := v.([]any)
-	if !ok {
-		return nil, fmt.Errorf("%s must be a list of strings", key)
-	}
-	out := make([]string, 0, len(items))
-	for _, it := range items {
-		s, ok := it.(string)
-		if !ok {
-			return nil, fmt.Errorf("%s must be a list of strings", key)
-		}
-		out = append(out, s)
-	}
-	return out, nil
-}
-
-func (m *Manifest) decodeParameters(val *yaml.Node) error {
-	entries, err := decodeEntries(val)
-	if err != nil {
-		return err
-	}
-	for i, e := range entries {
-		var p Parameter
-		var errs []error
-		var err error
-		p.Name, err = str(e, "name")
-		errs = append(errs, err)
-		p.Description, err = str(e, "description")
-		errs = append(errs, err)
-		p.Env, err = str(e, "env")
-		errs = append(errs, err)
-		p.Path, err = str(e, "path")
-		errs = append(errs, err)
-		p.ApplyTo, err = strList(e, "applyTo")
-		errs = append(errs, err)
-		if s, ok := e["sensitive"]; ok {
-			b, ok := s.(bool)
-			if !ok {
-				errs = append(errs, errors.New("sensitive must be a boolean"))
-			}
-			p.Sensitive = b
-		}
-		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("line %d: %w", val.Content[i].Line, err)
-		}
-		for _, k := range []string{"name", "description", "env", "path", "applyTo", "sensitive", "source"} {
-			delete(e, k)
-		}
-		p.Schema = e
-		m.Parameters = append(m.Parameters, p)
-	}
-	return nil
-}
-
-func (m *Manifest) decodeOutputs(val *yaml.Node) error {
-	entries, err := decodeEntries(val)
-	if err != nil {
-		return err
-	}
-	for i, e := range entries {
-		var o Output
-		var errs []error
-		var err error
-		o.Name, err = str(e, "name")
-		errs = append(errs, err)
-		o.Description, err = str(e, "description")
-		errs = append(errs, err)
-		o.Path, err = str(e, "path")
-		errs = append(errs, err)
-		o.ApplyTo, err = strList(e, "applyTo")
-		errs = append(errs, err)
-		if s, ok := e["sensitive"]; ok {
-			b, ok := s.(bool)
-			if !ok {
-				errs = append(errs, errors.New("sensitive must be a boolean"))
-			}
-			o.Sensitive = b
-		}
-		if o.Name == "" {
-			errs = append(errs, errors.New("an output has no name"))
-		}
-		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("line %d: %w", val.Content[i].Line, err)
-		}
-		for _, k := range []string{"name", "description", "path", "applyTo", "sensitive"} {
-			delete(e, k)
-		}
-		o.Schema = e
-		m.Outputs = append(m.Outputs, o)
-	}
-	return nil
-}
-
-func decodeCredentials(val *yaml.Node, m *Manifest) error {
-	entries, err := decodeEntries(val)
-	if err != nil {
-		return err
-	}
-	for i, e := range entries {
-		var c Credential
-		var errs []error
-		var err error
-		c.Name, err = str(e, "name")
-		errs = append(errs, err)
-		c.Description, err = str(e, "description")
-		errs = append(errs, err)
-		c.Env, err = str(e, "env")
-		errs = append(errs, err)
-		c.Path, err = str(e, "path")
-		errs = append(errs, err)
-		c.ApplyTo, err = strList(e, "applyTo")
-		errs = append(errs, err)
-		c.Required = true
-		if r, ok := e["required"].(bool); ok {
-			c.Required = r
-		}
-		if c.Env == "" && c.Path == "" {
-			errs = append(errs, fmt.Errorf("credential %q needs env or path", c.Name))
-		}
-		if err := errors.Join(errs...); err != nil {
-			return fmt.Errorf("line %d: %w", val.Content[i].Line, err)
-		}
-		m.Credentials = append(m.Credentials, c)
-	}
-	return nil
-}
-
-func decodeSteps(val *yaml.Node) ([]Step, error) {
-	if val.Kind != yaml.SequenceNode {
-		return nil, errors.New("must be a list of steps")
-	}
-	steps := []Step{}
-	for _, item := range val.Content {
-		if item.Kind != yaml.MappingNode || len(item.Content) != 2 {
-			return nil, fmt.Errorf("line %d: a step is a map with exactly one key, the mixin", item.Line)
-		}
-		var data map[string]any
-		if err := item.Content[1].Decode(&data); err != nil {
-			return nil, fmt.Errorf("line %d: %w", item.Line, err)
-		}
-		if data == nil {
-			data = map[string]any{}
-		}
-		if d, ok := data["description"]; ok {
-			if _, ok := d.(string); !ok {
-				return nil, fmt.Errorf("line %d: step description must be a string", item.Line)
-			}
-		}
-		steps = append(steps, Step{Mixin: item.Content[0].Value, Data: data})
-	}
-	return steps, nil
+	return Output{}, false
 }
 
 // MarshalStep encodes one step as Porter's runtime sends it to a mixin:
