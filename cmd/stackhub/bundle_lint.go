@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"strings"
 
@@ -44,6 +45,13 @@ func newBundleLintCmd() *cobra.Command {
 				}
 				opts.Mixins[name] = build.ProgramLinter(name, program)
 			}
+			// The websoft9 client beside stackhub (make build puts both in
+			// bin/) lints websoft9 steps unless --mixin says otherwise.
+			if _, set := opts.Mixins["websoft9"]; !set {
+				if prog := filepath.Join(executableDir(), "websoft9"); fileExists(prog) {
+					opts.Mixins["websoft9"] = build.ProgramLinter("websoft9", prog)
+				}
+			}
 			findings, err := build.Lint(cmd.Context(), opts)
 			if err != nil {
 				return err
@@ -66,6 +74,11 @@ func newBundleLintCmd() *cobra.Command {
 	cmd.Flags().StringVarP(&output, "output", "o", "text", "output format: text or json (an array of findings)")
 	cmd.Flags().StringArrayVar(&mixins, "mixin", nil, "also lint a mixin's steps with its program, as Porter runs `PROGRAM lint` (NAME=PROGRAM, repeatable)")
 	return cmd
+}
+
+func fileExists(path string) bool {
+	st, err := os.Stat(path)
+	return err == nil && st.Mode().IsRegular()
 }
 
 func countErrors(findings []manifest.Finding) int {
