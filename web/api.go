@@ -64,10 +64,7 @@ func (s *Server) listApps(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]appInfo, 0, len(list))
-	for _, inst := range list {
-		out = append(out, toAppInfo(inst))
-	}
+	out := toAppInfos(list)
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -115,10 +112,7 @@ func (s *Server) listCatalog(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]catalogApp, 0, len(apps))
-	for _, a := range apps {
-		out = append(out, toCatalogApp(a))
-	}
+	out := toCatalogApps(apps)
 	return c.JSON(http.StatusOK, out)
 }
 

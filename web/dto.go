@@ -118,3 +118,11 @@ func describeContainers(cs []orchestrator.Container) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+func toAppInfos(list []orchestrator.Installation) []appInfo {
+	out := make([]appInfo, 0, len(list))
+	for _, inst := range list {
+		out = append(out, toAppInfo(inst))
+	}
+	return out
+}

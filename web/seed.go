@@ -228,10 +228,7 @@ func (s *Server) getAllAppInfo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]appInfo, 0, len(list))
-	for _, inst := range list {
-		out = append(out, toAppInfo(inst))
-	}
+	out := toAppInfos(list)
 	return ok(c, http.StatusOK, "应用信息查询成功", "apps found", out)
 }
 
@@ -299,6 +296,14 @@ func toCatalogApp(a orchestrator.App) catalogApp {
 	return out
 }
 
+func toCatalogApps(apps []orchestrator.App) []catalogApp {
+	out := make([]catalogApp, 0, len(apps))
+	for _, a := range apps {
+		out = append(out, toCatalogApp(a))
+	}
+	return out
+}
+
 func (s *Server) appList(c echo.Context) error {
 	if _, err := bind(c); err != nil {
 		return err
@@ -307,10 +312,7 @@ func (s *Server) appList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	out := make([]catalogApp, 0, len(apps))
-	for _, a := range apps {
-		out = append(out, toCatalogApp(a))
-	}
+	out := toCatalogApps(apps)
 	return ok(c, http.StatusOK, "应用列表查询成功", "catalog listed", out)
 }
 

@@ -465,7 +465,7 @@ func (c *converter) images() error {
 func (c *converter) custom(stamp Stamp) {
 	custom := map[string]any{FileParametersExtension: map[string]any{}}
 	for k, v := range c.m.Custom {
-		custom[k] = jsonValue(v)
+		custom[k] = manifest.JSONValue(v)
 	}
 	custom[ParameterSourcesKey] = c.psrcs
 	required := []string{FileParametersExtension, ParameterSourcesKey}
@@ -475,7 +475,7 @@ func (c *converter) custom(stamp Stamp) {
 			key = DockerExtension
 		}
 		if cfg := c.m.RequiredConfig[name]; cfg != nil {
-			custom[key] = jsonValue(cfg)
+			custom[key] = manifest.JSONValue(cfg)
 		} else {
 			custom[key] = nil
 		}
@@ -506,7 +506,7 @@ var schemaKeywords = func() map[string]bool {
 // a constraint is never dropped silently; cnab-go also refuses an invalid
 // schema.
 func schemaOf(keywords map[string]any, typ string) (*definition.Schema, error) {
-	kw := jsonValue(keywords).(map[string]any)
+	kw := manifest.JSONValue(keywords).(map[string]any)
 	for _, k := range slices.Sorted(maps.Keys(kw)) {
 		if !schemaKeywords[k] {
 			return nil, fmt.Errorf("unknown JSON-schema keyword %q", k)
@@ -526,33 +526,6 @@ func schemaOf(keywords map[string]any, typ string) (*definition.Schema, error) {
 		return nil, fmt.Errorf("JSON-schema keywords: %w", err)
 	}
 	return s, nil
-}
-
-// jsonValue deep-copies decoded values, so a definition never shares the
-// manifest's maps; maps with non-string keys get their keys formatted as
-// strings, so encoding/json accepts them.
-func jsonValue(v any) any {
-	switch t := v.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[k] = jsonValue(e)
-		}
-		return out
-	case map[any]any:
-		out := make(map[string]any, len(t))
-		for k, e := range t {
-			out[fmt.Sprint(k)] = jsonValue(e)
-		}
-		return out
-	case []any:
-		out := make([]any, len(t))
-		for i, e := range t {
-			out[i] = jsonValue(e)
-		}
-		return out
-	}
-	return v
 }
 
 // resolvePath makes a manifest path absolute under /cnab/app (Porter's

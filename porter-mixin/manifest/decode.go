@@ -192,7 +192,7 @@ func (d *decoder) value(n *yaml.Node, field string) any {
 		d.errorf(n, field, "%v", err)
 		return nil
 	}
-	return jsonValue(v)
+	return JSONValue(v)
 }
 
 func join(field, key string) string {
@@ -828,26 +828,27 @@ func expandAliases(n *yaml.Node) *yaml.Node {
 	return &c
 }
 
-// jsonValue turns YAML-decoded values into values encoding/json accepts:
-// maps with non-string keys get their keys formatted as strings.
-func jsonValue(v any) any {
+// JSONValue turns YAML-decoded values into a deep copy encoding/json
+// accepts: maps with non-string keys get their keys formatted as strings,
+// and the copy never shares the manifest's maps.
+func JSONValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[k] = jsonValue(e)
+			out[k] = JSONValue(e)
 		}
 		return out
 	case map[any]any:
 		out := make(map[string]any, len(t))
 		for k, e := range t {
-			out[fmt.Sprint(k)] = jsonValue(e)
+			out[fmt.Sprint(k)] = JSONValue(e)
 		}
 		return out
 	case []any:
 		out := make([]any, len(t))
 		for i, e := range t {
-			out[i] = jsonValue(e)
+			out[i] = JSONValue(e)
 		}
 		return out
 	}
