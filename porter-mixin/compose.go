@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/websoft9/stackhub/porter-mixin/events"
 	"io"
 	"maps"
 	"os"
@@ -302,13 +303,13 @@ type layer struct{ current, total int64 }
 func (e *progress) Start(context.Context, string) {}
 func (e *progress) Done(string, bool)             {}
 
-func (e *progress) On(events ...api.Resource) {
+func (e *progress) On(evs ...api.Resource) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	if e.last == nil {
 		e.last, e.pulls = map[string]string{}, map[string]*pull{}
 	}
-	for _, ev := range events {
+	for _, ev := range evs {
 		if image, ok := strings.CutPrefix(ev.ParentID, "Image "); ok {
 			e.layer(image, ev)
 			continue
@@ -320,7 +321,7 @@ func (e *progress) On(events ...api.Resource) {
 		e.last[ev.ID] = line
 		fmt.Fprintf(e.out, "%s: %s\n", Name, line)
 		if x, ok := resourceEvent(ev); ok {
-			_, _ = e.out.Write(FormatEvent(x))
+			_, _ = e.out.Write(events.Format(x))
 		}
 	}
 }
@@ -359,40 +360,40 @@ func (e *progress) layer(image string, ev api.Resource) {
 		return
 	}
 	pl.sentPercent, pl.sentTotal = percent, total
-	_, _ = e.out.Write(FormatEvent(Event{Stage: StagePulling, Image: image, Current: cur, Total: total}))
+	_, _ = e.out.Write(events.Format(events.Event{Stage: events.StagePulling, Image: image, Current: cur, Total: total}))
 }
 
 // resourceEvent maps one compose resource change to an event; compose
 // words without a stage (Skipped, Warning…) have none.
-func resourceEvent(ev api.Resource) (Event, bool) {
+func resourceEvent(ev api.Resource) (events.Event, bool) {
 	if image, ok := strings.CutPrefix(ev.ID, "Image "); ok {
 		switch {
 		case ev.Status == api.Error:
-			return Event{Stage: StageFailed, Image: image, Resource: ev.ID, Status: ev.Text, Message: ev.Details}, true
+			return events.Event{Stage: events.StageFailed, Image: image, Resource: ev.ID, Status: ev.Text, Message: ev.Details}, true
 		case ev.Text == api.StatusPulling:
-			return Event{Stage: StagePulling, Image: image}, true
+			return events.Event{Stage: events.StagePulling, Image: image}, true
 		case ev.Text == api.StatusPulled:
-			return Event{Stage: StagePulled, Image: image}, true
+			return events.Event{Stage: events.StagePulled, Image: image}, true
 		}
-		return Event{}, false
+		return events.Event{}, false
 	}
 	if ev.Status == api.Error {
-		return Event{Stage: StageFailed, Resource: ev.ID, Status: ev.Text, Message: ev.Details}, true
+		return events.Event{Stage: events.StageFailed, Resource: ev.ID, Status: ev.Text, Message: ev.Details}, true
 	}
-	var stage Stage
+	var stage events.Stage
 	switch ev.Text {
 	case api.StatusCreating, api.StatusCreated, "Recreate", "Recreated":
-		stage = StageCreating
+		stage = events.StageCreating
 	case api.StatusStarting, api.StatusStarted, api.StatusRunning, api.StatusRestarting, api.StatusRestarted:
-		stage = StageStarting
+		stage = events.StageStarting
 	case api.StatusWaiting, api.StatusHealthy, api.StatusExited:
-		stage = StageWaiting
+		stage = events.StageWaiting
 	case api.StatusStopping, api.StatusStopped, api.StatusKilling, api.StatusKilled:
-		stage = StageStopping
+		stage = events.StageStopping
 	case api.StatusRemoving, api.StatusRemoved:
-		stage = StageRemoving
+		stage = events.StageRemoving
 	default:
-		return Event{}, false
+		return events.Event{}, false
 	}
-	return Event{Stage: stage, Resource: ev.ID, Status: ev.Text}, true
+	return events.Event{Stage: stage, Resource: ev.ID, Status: ev.Text}, true
 }

@@ -8,6 +8,6 @@
 // imports no Porter package, and nothing from orchestrator or web: it runs
 // inside bundle invocation images. The step it reads is Step, described by
 // schema/schema.json and README.md. The runtime verbs report progress as
-// event lines whose format (events.go) uses the standard library only, so
+// event lines whose format (package porter-mixin/events) uses the standard library only, so
 // readers need nothing else of this package.
 package portermixin

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/websoft9/stackhub/porter-mixin/events"
 	"io"
 	"os"
 )
@@ -29,7 +30,7 @@ type Mixin struct {
 	// step for the runtime verbs).
 	In io.Reader
 	// Out receives results (version, schema, build, lint) or, for the
-	// runtime verbs, log lines and event lines (EventPrefix).
+	// runtime verbs, log lines and event lines (events.Prefix).
 	Out io.Writer
 	// Err receives nothing from the verbs themselves: the caller prints the
 	// returned error there.
@@ -86,8 +87,8 @@ func New() *Mixin {
 }
 
 // emit writes one event line to m.Out.
-func (m *Mixin) emit(e Event) {
-	_, _ = m.Out.Write(FormatEvent(e))
+func (m *Mixin) emit(e events.Event) {
+	_, _ = m.Out.Write(events.Format(e))
 }
 
 // logf writes one human log line to m.Out.
@@ -102,11 +103,11 @@ func (m *Mixin) run(in stepInput, do func() error) error {
 		m.logf("warning: %s step %q: unknown field %s ignored", in.Action, in.Step.Description, f)
 	}
 	app := in.Step.App
-	m.emit(Event{Stage: StageBegin, Action: in.Action, App: app})
+	m.emit(events.Event{Stage: events.StageBegin, Action: in.Action, App: app})
 	if err := do(); err != nil {
-		m.emit(Event{Stage: StageFailed, Action: in.Action, App: app, Message: err.Error()})
+		m.emit(events.Event{Stage: events.StageFailed, Action: in.Action, App: app, Message: err.Error()})
 		return err
 	}
-	m.emit(Event{Stage: StageDone, Action: in.Action, App: app})
+	m.emit(events.Event{Stage: events.StageDone, Action: in.Action, App: app})
 	return nil
 }

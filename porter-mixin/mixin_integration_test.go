@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/websoft9/stackhub/porter-mixin/events"
 	"io"
 	"net"
 	"net/http"
@@ -138,10 +139,10 @@ func readOutput(t *testing.T, m *portermixin.Mixin, name string) string {
 	return string(b)
 }
 
-func stages(out string) []portermixin.Stage {
-	var s []portermixin.Stage
+func stages(out string) []events.Stage {
+	var s []events.Stage
 	for line := range strings.Lines(out) {
-		if e, ok := portermixin.ParseEvent(line); ok {
+		if e, ok := events.Parse(line); ok {
 			s = append(s, e.Stage)
 		}
 	}
@@ -194,10 +195,10 @@ func TestMixinUpDown(t *testing.T) {
 	assert.Equal(t, app, readOutput(t, m, "appLabel"))
 	s := stages(out.String())
 	require.NotEmpty(t, s)
-	assert.Equal(t, portermixin.StageBegin, s[0])
-	assert.Equal(t, portermixin.StageDone, s[len(s)-1])
-	assert.Contains(t, s, portermixin.StageCreating)
-	assert.Contains(t, s, portermixin.StageWaiting)
+	assert.Equal(t, events.StageBegin, s[0])
+	assert.Equal(t, events.StageDone, s[len(s)-1])
+	assert.Contains(t, s, events.StageCreating)
+	assert.Contains(t, s, events.StageWaiting)
 	assert.Contains(t, out.String(), "websoft9: Container websoft9-"+app+" Healthy\n", "plain log lines stay")
 
 	// Uninstall without purge keeps the volumes; with purge removes them.
@@ -207,7 +208,7 @@ func TestMixinUpDown(t *testing.T) {
 	assert.Empty(t, containers)
 	assert.Empty(t, networks)
 	assert.Len(t, volumes, 2, "volumes are kept without purge")
-	assert.Contains(t, stages(out.String()), portermixin.StageRemoving)
+	assert.Contains(t, stages(out.String()), events.StageRemoving)
 
 	require.NoError(t, newMixin(t, "uninstall:\n- websoft9:\n    app: "+app+"\n    purge: \"true\"\n", &out).Uninstall(t.Context()), out.String())
 	containers, networks, volumes = labelled(t, c, app)
@@ -318,7 +319,7 @@ func TestMixinInvoke(t *testing.T) {
 	assert.False(t, webUp)
 	assert.False(t, dbUp)
 	assert.Equal(t, "exited", readOutput(t, m, "state"))
-	assert.Contains(t, stages(out.String()), portermixin.StageStopping)
+	assert.Contains(t, stages(out.String()), events.StageStopping)
 
 	out.Reset()
 	require.NoError(t, newMixin(t, "start:\n- websoft9:\n    app: "+app+"\n    wait: 60s\n", &out).Invoke(t.Context(), "start"), out.String())
@@ -372,13 +373,13 @@ func TestMixinRefusesBindMounts(t *testing.T) {
 			containers, networks, _ := labelled(t, c, app)
 			assert.Empty(t, containers, "nothing is created")
 			assert.Empty(t, networks)
-			var last portermixin.Event
+			var last events.Event
 			for line := range strings.Lines(out.String()) {
-				if e, ok := portermixin.ParseEvent(line); ok {
+				if e, ok := events.Parse(line); ok {
 					last = e
 				}
 			}
-			assert.Equal(t, portermixin.StageFailed, last.Stage)
+			assert.Equal(t, events.StageFailed, last.Stage)
 		})
 	}
 }
@@ -392,7 +393,7 @@ func TestMixinEventLinesAreJSON(t *testing.T) {
 	var out bytes.Buffer
 	require.NoError(t, newMixin(t, inlineStep("install", app, freePort(t), "v1"), &out).Install(t.Context()), out.String())
 	for line := range strings.Lines(out.String()) {
-		if rest, ok := strings.CutPrefix(line, portermixin.EventPrefix); ok {
+		if rest, ok := strings.CutPrefix(line, events.Prefix); ok {
 			assert.True(t, json.Valid([]byte(rest)), "event line %q", line)
 			continue
 		}

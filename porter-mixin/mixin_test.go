@@ -6,6 +6,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/websoft9/stackhub/porter-mixin/events"
 	"os"
 	"path/filepath"
 	"strings"
@@ -61,14 +62,14 @@ func readFile(t *testing.T, path string) string {
 	return string(b)
 }
 
-// events returns the event lines of out, and checks every other line is a
+// eventLines returns the event lines of out, and checks every other line is a
 // websoft9 log line.
-func events(t *testing.T, out string) []Event {
+func eventLines(t *testing.T, out string) []events.Event {
 	t.Helper()
-	var evs []Event
+	var evs []events.Event
 	sc := bufio.NewScanner(strings.NewReader(out))
 	for sc.Scan() {
-		if e, ok := ParseEvent(sc.Text()); ok {
+		if e, ok := events.Parse(sc.Text()); ok {
 			evs = append(evs, e)
 			continue
 		}
@@ -89,11 +90,11 @@ func TestInstall(t *testing.T) {
 	for name, want := range map[string]string{"containerName": "websoft9-demo", "port": "9001", "webPort": "9001", "health": "healthy", "greeting": "hello"} {
 		assert.Equal(t, want, readFile(t, filepath.Join(m.OutputsDir, name)), name)
 	}
-	assert.Equal(t, []Event{
-		{Stage: StageBegin, Action: "install", App: "demo"},
-		{Stage: StageOutputs, Action: "install", App: "demo", Message: "containerName, port, webPort, health, greeting"},
-		{Stage: StageDone, Action: "install", App: "demo"},
-	}, events(t, out.String()))
+	assert.Equal(t, []events.Event{
+		{Stage: events.StageBegin, Action: "install", App: "demo"},
+		{Stage: events.StageOutputs, Action: "install", App: "demo", Message: "containerName, port, webPort, health, greeting"},
+		{Stage: events.StageDone, Action: "install", App: "demo"},
+	}, eventLines(t, out.String()))
 	assert.Contains(t, out.String(), "websoft9: install project websoft9-demo from docker-compose.yml\n")
 }
 
@@ -126,10 +127,10 @@ func TestUp_Failures(t *testing.T) {
 			err := m.Install(t.Context())
 			require.Error(t, err)
 			assert.Contains(t, err.Error(), tc.wantErr)
-			evs := events(t, out.String())
+			evs := eventLines(t, out.String())
 			require.NotEmpty(t, evs)
 			last := evs[len(evs)-1]
-			assert.Equal(t, StageFailed, last.Stage)
+			assert.Equal(t, events.StageFailed, last.Stage)
 			assert.Equal(t, err.Error(), last.Message)
 		})
 	}
@@ -161,8 +162,8 @@ func TestInvoke(t *testing.T) {
 			assert.Equal(t, []string{action}, fake.calls)
 			assert.Equal(t, []string{"web"}, fake.plans[0].Start)
 			assert.Equal(t, "running", readFile(t, filepath.Join(m.OutputsDir, "state")))
-			evs := events(t, out.String())
-			assert.Equal(t, Event{Stage: StageBegin, Action: action, App: "demo"}, evs[0])
+			evs := eventLines(t, out.String())
+			assert.Equal(t, events.Event{Stage: events.StageBegin, Action: action, App: "demo"}, evs[0])
 		})
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/websoft9/stackhub/porter-mixin/events"
 	"os"
 	"path/filepath"
 	"strings"
@@ -45,7 +46,7 @@ func (m *Mixin) writeOutputs(ctx context.Context, in stepInput, p Plan) error {
 		}
 		names = append(names, o.Name)
 	}
-	m.emit(Event{Stage: StageOutputs, Action: in.Action, App: p.App, Message: strings.Join(names, ", ")})
+	m.emit(events.Event{Stage: events.StageOutputs, Action: in.Action, App: p.App, Message: strings.Join(names, ", ")})
 	return nil
 }
 

@@ -31,6 +31,7 @@ func TestDeps(t *testing.T) {
 		{"porter-mixin/naming", []string{mod, "gopkg.in/yaml"}},
 		{"orchestrator/portalloc", []string{mod}},
 		{"orchestrator/secretbox", []string{mod}},
+		{"porter-mixin/events", []string{mod, "github.com/"}},
 		{"porter-mixin/manifest", append(engine, mod+"porter-mixin/bundlerun", "get.porter.sh/", "github.com/docker/")},
 		{"porter-mixin", append(engine, "get.porter.sh/", "github.com/cnabio/")},
 		{"porter-mixin/bundlerun", append(engine, mod+"porter-mixin/naming", "get.porter.sh/", "github.com/docker/", "github.com/moby/")},

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"github.com/websoft9/stackhub/porter-mixin/events"
 	"io"
 	"os"
 	"path/filepath"
@@ -127,7 +128,7 @@ func TestRuntimeVerbs(t *testing.T) {
 			r := runArgs(t, tc.stdin, tc.args...)
 			require.Equal(t, 0, r.code, r.stderr)
 			assert.Equal(t, tc.want, r.composeUsed)
-			assert.Contains(t, r.stdout, portermixin.EventPrefix+`{"stage":"done"`)
+			assert.Contains(t, r.stdout, events.Prefix+`{"stage":"done"`)
 			assert.Empty(t, r.stderr)
 		})
 	}

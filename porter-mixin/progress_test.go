@@ -6,34 +6,7 @@ import (
 
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/stretchr/testify/assert"
-	"github.com/stretchr/testify/require"
 )
-
-func TestEventFormat(t *testing.T) {
-	e := Event{Stage: StagePulling, Image: "nginx:1.27", Current: 1024, Total: 4096}
-	line := FormatEvent(e)
-	assert.Equal(t, `::websoft9-event::{"stage":"pulling","image":"nginx:1.27","current":1024,"total":4096}`+"\n", string(line))
-	got, ok := ParseEvent(string(line))
-	require.True(t, ok)
-	assert.Equal(t, e, got)
-
-	multi := FormatEvent(Event{Stage: StageFailed, Message: "line 1\nline 2"})
-	assert.Equal(t, 1, bytes.Count(multi, []byte("\n")), "an event is always one line")
-
-	for _, line := range []string{
-		"websoft9: Container websoft9-demo Started",
-		"::websoft9-event::not json",
-		"::websoft9-event::{}",
-		" ::websoft9-event::{\"stage\":\"done\"}",
-		"",
-	} {
-		_, ok := ParseEvent(line)
-		assert.False(t, ok, "%q is not an event", line)
-	}
-	got, ok = ParseEvent("::websoft9-event::{\"stage\":\"done\",\"action\":\"install\",\"app\":\"demo\",\"future\":1}\r\n")
-	require.True(t, ok, "unknown keys are ignored")
-	assert.Equal(t, Event{Stage: StageDone, Action: "install", App: "demo"}, got)
-}
 
 func TestProgress(t *testing.T) {
 	var out bytes.Buffer

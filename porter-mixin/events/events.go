@@ -1,24 +1,24 @@
-package portermixin
-
-// This file defines the progress-event wire format shared by the mixin and
-// the engine. It imports only the standard library, so the engine can read
+// Package events is the progress-event wire format shared by the websoft9
+// mixin, which prints event lines, and the engine, which turns them into job
+// events. It imports only the standard library, so the engine can read
 // events without pulling in the compose SDK; keep it that way.
+package events
 
 import (
 	"encoding/json"
 	"strings"
 )
 
-// EventPrefix starts every progress line the runtime verbs print on stdout.
+// Prefix starts every progress line the runtime verbs print on stdout.
 // A line is
 //
 //	::websoft9-event::{"stage":"pulling","image":"nginx:1.27","current":1048576,"total":4194304}
 //
-// that is, EventPrefix immediately followed by one JSON object (an Event) and
+// that is, Prefix immediately followed by one JSON object (an Event) and
 // a newline. Any other stdout line is a human log line. The prefix cannot
 // occur in compose's own messages, which the mixin prints as
 // "websoft9: <resource> <status>" lines.
-const EventPrefix = "::websoft9-event::"
+const Prefix = "::websoft9-event::"
 
 // Stage is what an event reports. The set is closed: a reader may treat an
 // unknown stage as a log line.
@@ -67,21 +67,21 @@ type Event struct {
 	Message  string `json:"message,omitempty"`
 }
 
-// FormatEvent returns e as one line: EventPrefix, compact JSON, "\n".
+// Format returns e as one line: Prefix, compact JSON, "\n".
 // Newlines inside strings are escaped by JSON, so the line never breaks.
-func FormatEvent(e Event) []byte {
+func Format(e Event) []byte {
 	b, _ := json.Marshal(e) // cannot fail: strings and integers only
-	line := make([]byte, 0, len(EventPrefix)+len(b)+1)
-	line = append(line, EventPrefix...)
+	line := make([]byte, 0, len(Prefix)+len(b)+1)
+	line = append(line, Prefix...)
 	line = append(line, b...)
 	return append(line, '\n')
 }
 
-// ParseEvent reports whether line (with or without its trailing newline)
+// Parse reports whether line (with or without its trailing newline)
 // is an event line, and decodes it. A line with the prefix but malformed
 // JSON is not an event.
-func ParseEvent(line string) (Event, bool) {
-	rest, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), EventPrefix)
+func Parse(line string) (Event, bool) {
+	rest, ok := strings.CutPrefix(strings.TrimRight(line, "\r\n"), Prefix)
 	if !ok {
 		return Event{}, false
 	}
