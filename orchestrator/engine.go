@@ -39,9 +39,10 @@ type Deps struct {
 // Engine is StackHub's use cases: install, uninstall, info. It is safe for
 // concurrent use; the store's constraints arbitrate races.
 type Engine struct {
-	d    Deps
-	log  *slog.Logger
-	jobs *Jobs
+	d     Deps
+	log   *slog.Logger
+	jobs  *Jobs
+	feeds feeds
 }
 
 // New returns an Engine over d.
@@ -62,6 +63,18 @@ func validateName(field, name string) error {
 		return WrapError(EINVALID, err, "%s: %s", field, err.Error())
 	}
 	return nil
+}
+
+// runOutput returns the writer of run id's output: its log file and its
+// live feed, with the first error line kept as the failure reason. Close
+// closes the log file.
+func (e *Engine) runOutput(id string) (*firstError, io.Closer) {
+	logFile := e.runLog(id)
+	var w io.Writer = logFile
+	if f := e.feeds.get(id); f != nil {
+		w = io.MultiWriter(logFile, f)
+	}
+	return &firstError{w: w}, logFile
 }
 
 // runLog opens the log of run id; output goes nowhere if it cannot be made.

@@ -69,6 +69,7 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
 	}
 	e.log.Info("install accepted", "installation", inst.Name, "app", app.Name, "run", run.ID, "ports", inst.Ports)
+	e.feeds.open(run.ID).add(JobEvent{Type: "stage", Stage: StageQueued})
 	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runInstall(ctx, app, inst, run) }) {
 		err := Errorf(EUNAVAILABLE, "StackHub is shutting down")
 		e.finish(ctx, run, RunFailed, StateFailed, err.Message, true)
@@ -106,9 +107,8 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 // runInstall is the install job: build, run the CNAB action, record. A
 // failed install removes what its run created and releases its ports.
 func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run Run) {
-	logFile := e.runLog(run.ID)
-	defer logFile.Close()
-	out := &firstError{w: logFile}
+	out, closer := e.runOutput(run.ID)
+	defer closer.Close()
 	res, err := e.runAction(ctx, app, run, out)
 	if err == nil && res.Status == RunSucceeded {
 		run.Outputs, run.Values = res.Visible(), res.Outputs
@@ -121,7 +121,7 @@ func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run
 	}
 	status := RunFailed
 	if ctx.Err() != nil {
-		status = RunCanceled
+		status, reason = RunCanceled, "canceled: "+reason
 	}
 	e.log.Warn("install failed", "installation", inst.Name, "run", run.ID, "reason", reason)
 	fmt.Fprintf(out, "stackhub: install failed: %s\nstackhub: removing what the run created\n", reason)
@@ -163,6 +163,9 @@ func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {
 // finish records a run's outcome even when ctx was cancelled.
 func (e *Engine) finish(ctx context.Context, run Run, status string, state State, reason string, release bool) {
 	run.Status, run.Message, run.Finished = status, reason, e.d.Now()
+	if f := e.feeds.get(run.ID); f != nil {
+		defer f.end(map[string]string{RunSucceeded: StageDone, RunFailed: StageFailed, RunCanceled: StageCanceled}[status], reason)
+	}
 	if err := e.d.Runs.FinishRun(context.WithoutCancel(ctx), run, state, reason, release); err != nil {
 		e.log.Error("record run result", "run", run.ID, "installation", run.Installation, "err", err)
 		return

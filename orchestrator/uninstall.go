@@ -48,9 +48,9 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}
 	ctx = context.WithoutCancel(ctx)
-	logFile := e.runLog(run.ID)
-	defer logFile.Close()
-	out := &firstError{w: logFile}
+	e.feeds.open(run.ID).add(JobEvent{Type: "stage", Stage: StageQueued})
+	out, closer := e.runOutput(run.ID)
+	defer closer.Close()
 
 	before, err := e.d.Host.AppObjects(ctx, inst.Name)
 	var runErr string

@@ -105,6 +105,7 @@ func (e *Engine) startAction(ctx context.Context, name, action string, request m
 		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
 	}
 	e.log.Info("run accepted", "installation", name, "action", action, "run", run.ID)
+	e.feeds.open(run.ID).add(JobEvent{Type: "stage", Stage: StageQueued})
 	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runModify(ctx, app, inst, run) }) {
 		e.finish(ctx, run, RunFailed, inst.State, "StackHub is shutting down", false)
 		return Run{}, Errorf(EUNAVAILABLE, "StackHub is shutting down")
@@ -114,9 +115,8 @@ func (e *Engine) startAction(ctx context.Context, name, action string, request m
 
 // runModify is the job of an upgrade or custom action.
 func (e *Engine) runModify(ctx context.Context, app App, inst Installation, run Run) {
-	logFile := e.runLog(run.ID)
-	defer logFile.Close()
-	out := &firstError{w: logFile}
+	out, closer := e.runOutput(run.ID)
+	defer closer.Close()
 	res, err := e.runAction(ctx, app, run, out)
 	status, state, reason := RunSucceeded, inst.State, ""
 	switch {

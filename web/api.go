@@ -52,6 +52,8 @@ func (s *Server) registerAppRoutes(g *echo.Group) {
 
 func (s *Server) registerJobRoutes(g *echo.Group) {
 	g.GET("/jobs/:id", s.getJob)
+	g.GET("/jobs/:id/events", s.jobEvents)
+	g.DELETE("/jobs/:id", s.cancelJob)
 }
 
 func (s *Server) registerCatalogRoutes(g *echo.Group) {

@@ -83,6 +83,30 @@ func (f fakeEngine) Logs(_ context.Context, req orchestrator.LogsRequest, w io.W
 	return err
 }
 
+func (f fakeEngine) WatchJob(_ context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error {
+	if id == "nope" {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "job nope not found")
+	}
+	all := []orchestrator.JobEvent{
+		{Seq: 1, Type: "stage", Stage: "queued"},
+		{Seq: 2, Type: "stage", Stage: "pulling", Image: "a:1", Current: 5, Total: 10},
+		{Seq: 3, Type: "log", Line: "websoft9: Container x Started"},
+		{Seq: 4, Type: "stage", Stage: "done"},
+	}
+	for _, ev := range all[seq:] {
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f fakeEngine) CancelJob(_ context.Context, id string) (orchestrator.Run, error) {
+	if id == "done1" {
+		return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ECONFLICT, "job done1 is not running (succeeded)")
+	}
+	return orchestrator.Run{ID: id, Status: "running"}, nil
+}
+
 var demoApp = orchestrator.App{Name: "demo", Version: "0.1.0", Title: "Demo", Actions: []string{"start"},
 	Ports:        []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}},
 	Requirements: orchestrator.Requirements{CPU: "1", Memory: "256Mi"}}
@@ -422,4 +446,30 @@ func TestLogsEndpoint(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), `"error":"not_found"`)
 	rec = callAuthed(t, s, http.MethodGet, "/api/v1/apps/demo/logs?tail=x")
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
+}
+
+func TestJobEventsSSE(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	rec := callAuthed(t, s, http.MethodGet, "/api/v1/jobs/j1/events")
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, "text/event-stream", rec.Header().Get("Content-Type"))
+	body := rec.Body.String()
+	assert.Contains(t, body, "id: 1\nevent: stage\ndata: {\"seq\":1,")
+	assert.Contains(t, body, `"stage":"pulling","image":"a:1","current":5,"total":10`)
+	assert.Contains(t, body, "event: log\ndata: ")
+	assert.True(t, strings.HasSuffix(body, "\n\n"))
+
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/jobs/j1/events", nil)
+	req.Header.Set("Authorization", "Bearer shk_good")
+	req.Header.Set("Last-Event-ID", "3")
+	rec = httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	assert.NotContains(t, rec.Body.String(), "id: 3\n", "resumes after Last-Event-ID")
+	assert.Contains(t, rec.Body.String(), "id: 4\n")
+
+	rec = callAuthed(t, s, http.MethodGet, "/api/v1/jobs/nope/events")
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+
+	assert.Equal(t, http.StatusAccepted, callAuthed(t, s, http.MethodDelete, "/api/v1/jobs/j1").Code)
+	assert.Equal(t, http.StatusConflict, callAuthed(t, s, http.MethodDelete, "/api/v1/jobs/done1").Code)
 }

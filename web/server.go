@@ -27,6 +27,8 @@ type Engine interface {
 	CatalogApp(ctx context.Context, name string) (orchestrator.App, error)
 	Server(ctx context.Context) (orchestrator.ServerStatus, error)
 	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
+	WatchJob(ctx context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error
+	CancelJob(ctx context.Context, id string) (orchestrator.Run, error)
 }
 
 // Authenticator checks and manages bearer tokens.

@@ -448,3 +448,92 @@ func TestHTTPUpgradeAndActions(t *testing.T) {
 	r = s.call(t, "/uninstallApp", `{"appName":"itest-upg","purge":true}`, nil)
 	require.Equal(t, http.StatusOK, r.status, r.Message)
 }
+
+// sseStages reads a job's event stream and returns its stages and log
+// lines; onStage may act on each stage as it comes (and stop reading by
+// returning false).
+func (s server) sseStages(t *testing.T, job string, onStage func(stage string) bool) (stages []string, logs int) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+job+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
+	defer cancel()
+	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
+	sc := bufio.NewScanner(resp.Body)
+	for sc.Scan() {
+		data, ok := strings.CutPrefix(sc.Text(), "data: ")
+		if !ok {
+			continue
+		}
+		var ev struct{ Type, Stage string }
+		require.NoError(t, json.Unmarshal([]byte(data), &ev))
+		if ev.Type == "log" {
+			logs++
+			continue
+		}
+		stages = append(stages, ev.Stage)
+		if onStage != nil && !onStage(ev.Stage) {
+			break
+		}
+	}
+	return stages, logs
+}
+
+func TestHTTPJobEventsAndCancel(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	s := startServer(t)
+	host := dockerhost.New(c)
+	for _, n := range []string{"itest-sse", "itest-cancel"} {
+		t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), n, "", true) })
+	}
+
+	status, body, hdr := s.api(t, http.MethodPost, "/api/v1/apps", `{"app":"demo","name":"itest-sse"}`)
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	stages, logs := s.sseStages(t, hdr.Get("Location"), nil)
+	assert.Equal(t, "queued", stages[0])
+	assert.Equal(t, "done", stages[len(stages)-1], "%v", stages)
+	for _, want := range []string{"creating", "starting", "healthy"} {
+		assert.Contains(t, stages, want)
+	}
+	assert.Positive(t, logs, "log lines come with the stages")
+
+	// Cancel an install once it creates things: nothing it made is left.
+	status, body, hdr = s.api(t, http.MethodPost, "/api/v1/apps", `{"app":"demo","name":"itest-cancel"}`)
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	job := hdr.Get("Location")
+	canceled := false
+	stages, _ = s.sseStages(t, job, func(stage string) bool {
+		if stage == "creating" && !canceled {
+			canceled = true
+			st, b, _ := s.api(t, http.MethodDelete, job, "")
+			assert.Equal(t, http.StatusAccepted, st, "%v", b)
+		}
+		return true
+	})
+	require.True(t, canceled, "saw no creating stage: %v", stages)
+	assert.Equal(t, "canceled", stages[len(stages)-1], "%v", stages)
+	r := s.call(t, "/getAppInfo", url.Values{"appName": {"itest-cancel"}}, nil)
+	assert.Equal(t, "2", r.Data["status"])
+	assert.Contains(t, r.Data["info"], "canceled")
+	assert.Empty(t, r.Data["ports"], "ports are released")
+	objs, err := host.AppObjects(t.Context(), "itest-cancel")
+	require.NoError(t, err)
+	assert.Empty(t, objs.Containers)
+	assert.Empty(t, objs.Networks)
+	assert.Empty(t, objs.Volumes)
+	inv, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", "sh.websoft9.invocation=itest-cancel")})
+	require.NoError(t, err)
+	assert.Empty(t, inv.Items, "no invocation container is left")
+	st, b, _ := s.api(t, http.MethodDelete, job, "")
+	assert.Equal(t, http.StatusConflict, st, "a finished job cannot be canceled: %v", b)
+
+	for _, n := range []string{"itest-sse", "itest-cancel"} {
+		r := s.call(t, "/uninstallApp", url.Values{"appName": {n}, "purge": {"1"}}, nil)
+		assert.Equal(t, http.StatusOK, r.status, r.Message)
+	}
+}

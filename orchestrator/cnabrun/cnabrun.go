@@ -37,7 +37,7 @@ const DockerExtension = "io.cnab.docker"
 
 // LabelInstallation marks invocation containers with the installation they
 // act on (never sh.websoft9.app, which marks the app's own containers).
-const LabelInstallation = "sh.websoft9.invocation"
+const LabelInstallation = naming.LabelInvocation
 
 // StopTimeout is the grace period of an invocation container on cancel,
 // Porter's 30 s.

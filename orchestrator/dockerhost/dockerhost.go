@@ -224,6 +224,17 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 	if err != nil {
 		return rm, classify("list containers", err)
 	}
+	// Invocation containers a cancelled run left behind (cnab-go removes
+	// them with the run's own, cancelled, context).
+	inv, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", naming.LabelInvocation+"="+app)})
+	if err != nil {
+		return rm, classify("list containers", err)
+	}
+	for _, c := range inv.Items {
+		if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return rm, classify("remove invocation container", err)
+		}
+	}
 	for _, c := range cs.Items {
 		if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return rm, classify("remove container", err)

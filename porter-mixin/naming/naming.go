@@ -21,6 +21,9 @@ const (
 	LabelRun = "sh.websoft9.run"
 	// LabelService carries the compose service name of a container.
 	LabelService = "sh.websoft9.service"
+	// LabelInvocation marks a CNAB invocation container with the
+	// installation it acts on (never LabelApp, which marks the app's own).
+	LabelInvocation = "sh.websoft9.invocation"
 )
 
 var appNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

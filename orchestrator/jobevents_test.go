@@ -1,0 +1,55 @@
+package orchestrator
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/porter-mixin/events"
+)
+
+func TestFeedTurnsOutputIntoEvents(t *testing.T) {
+	f := newFeed()
+	f.add(JobEvent{Type: "stage", Stage: StageQueued})
+	out := string(events.Format(events.Event{Stage: events.StageBegin, Action: "install", App: "x"})) +
+		"websoft9: Container websoft9-x Creat" // a line split across writes
+	_, _ = f.Write([]byte(out))
+	_, _ = f.Write([]byte("ed\n" + string(events.Format(events.Event{Stage: events.StagePulling, Image: "a:1", Current: 5, Total: 10})) +
+		string(events.Format(events.Event{Stage: events.StageWaiting, Resource: "Container websoft9-x", Status: "Healthy"})) +
+		string(events.Format(events.Event{Stage: events.StageFailed, Action: "install", Message: "boom"})) + "\n"))
+	f.end(StageFailed, "boom")
+	f.add(JobEvent{Type: "log", Line: "after the end"})
+
+	evs, closed, _ := f.since(0)
+	require.True(t, closed)
+	var got []string
+	for _, e := range evs {
+		got = append(got, e.Type+":"+e.Stage+e.Line)
+	}
+	assert.Equal(t, []string{"stage:queued", "log:websoft9: Container websoft9-x Created", "stage:pulling", "stage:healthy", "stage:failed"}, got)
+	assert.Equal(t, int64(10), evs[2].Total)
+	assert.Equal(t, 5, evs[4].Seq)
+	later, _, _ := f.since(3)
+	assert.Len(t, later, 2, "since resumes after a sequence number")
+}
+
+func TestWatchJobFollowsUntilTheEnd(t *testing.T) {
+	e := New(Deps{})
+	f := e.feeds.open("r1")
+	f.add(JobEvent{Type: "stage", Stage: StageQueued})
+	go func() {
+		time.Sleep(20 * time.Millisecond)
+		_, _ = f.Write([]byte("a log line\n"))
+		f.end(StageDone, "")
+	}()
+	var got []string
+	err := e.WatchJob(context.Background(), "r1", 0, func(ev JobEvent) error {
+		got = append(got, ev.Stage+ev.Line)
+		return nil
+	})
+	require.NoError(t, err)
+	assert.Equal(t, []string{"queued", "a log line", "done"}, got)
+}
