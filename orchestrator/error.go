@@ -14,6 +14,7 @@ const (
 	EUNAVAILABLE  = "unavailable"  // Docker or another dependency does not answer
 	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
 	EFORBIDDEN    = "forbidden"    // credentials without the scope the route needs
+	EPRECONDITION = "precondition" // the host lacks what the app needs (preflight)
 )
 
 // Error is the domain error. Message is safe to show a user; Err is the

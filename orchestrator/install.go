@@ -15,6 +15,8 @@ type InstallRequest struct {
 	App string
 	// Name is the instance name; empty means App.
 	Name string
+	// Force skips the preflight check of the app's requirements.
+	Force bool
 }
 
 // maxPlanAttempts bounds re-planning when a concurrent install wins a port.
@@ -43,6 +45,12 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 	}
 	if err := e.d.Host.Ping(ctx); err != nil {
 		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+	}
+	if !req.Force && e.d.Stats != nil {
+		sample, sampled := e.d.Stats.Latest()
+		if err := Preflight(app, sample, sampled); err != nil {
+			return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+		}
 	}
 	if cur, err := e.d.Installations.Installation(ctx, req.Name); err == nil && cur.State.Live() {
 		return Installation{}, Errorf(ECONFLICT, "%s already exists (state %s)", req.Name, cur.State)

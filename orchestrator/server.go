@@ -10,6 +10,7 @@ import (
 // HostSample is one reading of the host's load.
 type HostSample struct {
 	Time        time.Time
+	CPUs        int
 	CPUPercent  float64
 	MemPercent  float64
 	MemTotal    uint64

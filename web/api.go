@@ -75,6 +75,8 @@ func (s *Server) listApps(c echo.Context) error {
 type installBody struct {
 	App  string `json:"app"`
 	Name string `json:"name"`
+	// Force skips the preflight check of the app's requirements.
+	Force bool `json:"force"`
 }
 
 func (s *Server) installAppV1(c echo.Context) error {
@@ -85,7 +87,7 @@ func (s *Server) installAppV1(c echo.Context) error {
 	if body.App == "" {
 		return orchestrator.Errorf(orchestrator.EINVALID, "app is required")
 	}
-	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name})
+	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name, Force: body.Force})
 	if err != nil {
 		return err
 	}

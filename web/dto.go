@@ -93,6 +93,7 @@ var zhPrefix = map[string]string{
 	orchestrator.EINVALID:      "参数错误",
 	orchestrator.EUNAUTHORIZED: "未授权",
 	orchestrator.EFORBIDDEN:    "权限不足",
+	orchestrator.EPRECONDITION: "资源不足",
 	orchestrator.ENOTFOUND:     "不存在",
 	orchestrator.ECONFLICT:     "已经存在",
 	orchestrator.EUNAVAILABLE:  "服务不可用",

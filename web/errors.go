@@ -15,6 +15,7 @@ var statusOf = map[string]int{
 	orchestrator.EINVALID:      http.StatusBadRequest,
 	orchestrator.EUNAUTHORIZED: http.StatusUnauthorized,
 	orchestrator.EFORBIDDEN:    http.StatusForbidden,
+	orchestrator.EPRECONDITION: http.StatusPreconditionFailed,
 	orchestrator.ENOTFOUND:     http.StatusNotFound,
 	orchestrator.ECONFLICT:     http.StatusConflict,
 	orchestrator.EUNAVAILABLE:  http.StatusServiceUnavailable,

@@ -37,12 +37,13 @@ type seedInput struct {
 	AppName string
 	Name    string
 	Purge   bool
+	Force   bool
 }
 
 // seedKeys lists the keys each endpoint accepts; appName is required
 // wherever it is accepted.
 var seedKeys = map[string][]string{
-	"/installApp":      {"appName", "name"},
+	"/installApp":      {"appName", "name", "force"},
 	"/uninstallApp":    {"appName", "purge"},
 	"/getAppInfo":      {"appName"},
 	"/getAllAppInfo":   {},
@@ -98,6 +99,8 @@ func bind(c echo.Context) (seedInput, error) {
 			in.Name, err = asString(k, v)
 		case "purge":
 			in.Purge, err = asBool(k, v)
+		case "force":
+			in.Force, err = asBool(k, v)
 		}
 		if err != nil {
 			return in, err
@@ -162,7 +165,7 @@ func (s *Server) installApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name})
+	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force})
 	if err != nil {
 		return err
 	}

@@ -166,6 +166,9 @@ func TestInstallAppGetAndPost(t *testing.T) {
 		assert.Equal(t, "0", data["status"])
 	}
 	assert.Equal(t, []orchestrator.InstallRequest{{App: "demo"}, {App: "demo"}}, got)
+	code, _ := do(t, s, http.MethodGet, "/installApp?appName=demo&force=1", "", nil)
+	assert.Equal(t, http.StatusAccepted, code)
+	assert.True(t, got[2].Force)
 }
 
 func TestUninstallPurgeForms(t *testing.T) {
@@ -193,7 +196,7 @@ func TestErrorStatuses(t *testing.T) {
 		code   string
 		status int
 	}{
-		{orchestrator.EINVALID, 400}, {orchestrator.ENOTFOUND, 404}, {orchestrator.ECONFLICT, 409},
+		{orchestrator.EINVALID, 400}, {orchestrator.ENOTFOUND, 404}, {orchestrator.ECONFLICT, 409}, {orchestrator.EPRECONDITION, 412},
 		{orchestrator.EUNAVAILABLE, 503}, {orchestrator.EINTERNAL, 500},
 	}
 	for _, tc := range tests {

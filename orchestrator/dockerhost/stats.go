@@ -2,6 +2,7 @@ package dockerhost
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
 
@@ -62,7 +63,7 @@ func (s *Sampler) Run(ctx context.Context) {
 // no earlier reading to measure from).
 func (s *Sampler) Sample(ctx context.Context) {
 	now := time.Now()
-	smp := orchestrator.HostSample{Time: now}
+	smp := orchestrator.HostSample{Time: now, CPUs: runtime.NumCPU()}
 	if p, err := cpu.PercentWithContext(ctx, 0, false); err == nil && len(p) == 1 {
 		smp.CPUPercent = p[0]
 	}
