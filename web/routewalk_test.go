@@ -10,13 +10,16 @@ import (
 )
 
 // publicRoutes are the only routes answered without credentials.
-var publicRoutes = map[string]bool{"GET /healthz": true}
+var publicRoutes = map[string]bool{
+	"GET /healthz": true, "GET /readyz": true,
+	"POST /api/v1/auth/login": true, "POST /api/v1/auth/setup": true, "GET /api/v1/auth/setup": true,
+}
 
 // TestRouteWalk walks every registered route: without credentials (from a
 // loopback peer, with forwarded headers) each non-public one answers 401,
 // with a forged token 401, and with a read token every mutating one 403.
 func TestRouteWalk(t *testing.T) {
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, Accounts: &fakeAccounts{}}
 	e := s.Handler()
 	param := regexp.MustCompile(`:[a-zA-Z]+`)
 	walked := 0
@@ -26,12 +29,16 @@ func TestRouteWalk(t *testing.T) {
 		}
 		walked++
 		target := param.ReplaceAllString(r.Path, "x")
-		for _, auth := range []string{"", "Bearer shk_forged", "Bearer "} {
+		for _, auth := range []string{"", "Bearer shk_forged", "Bearer ", "cookie"} {
 			req := httptest.NewRequest(r.Method, target, nil)
 			req.RemoteAddr = "127.0.0.1:5555"
 			req.Header.Set("X-Forwarded-For", "127.0.0.1")
 			req.Header.Set("X-Real-IP", "127.0.0.1")
-			if auth != "" {
+			switch auth {
+			case "":
+			case "cookie":
+				req.AddCookie(&http.Cookie{Name: SessionCookie, Value: "forged-session"})
+			default:
 				req.Header.Set("Authorization", auth)
 			}
 			rec := httptest.NewRecorder()

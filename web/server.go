@@ -5,7 +5,6 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"strings"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -45,9 +44,10 @@ const MaxBodyBytes = "1M"
 
 // Server is the HTTP API.
 type Server struct {
-	Engine Engine
-	Auth   Authenticator
-	Logger *slog.Logger
+	Engine   Engine
+	Auth     Authenticator
+	Accounts AccountService
+	Logger   *slog.Logger
 }
 
 // Handler returns the Echo instance serving every route.
@@ -70,9 +70,11 @@ func (s *Server) Handler() *echo.Echo {
 		},
 	}))
 	e.GET("/healthz", s.healthz)
-	seed := e.Group("", s.requireToken)
+	e.GET("/readyz", s.healthz)
+	seed := e.Group("", s.authenticate)
 	s.registerSeedRoutes(seed)
-	v1 := e.Group("/api/v1", s.requireToken)
+	v1 := e.Group("/api/v1", s.authenticate)
+	s.registerAuthRoutes(e.Group("/api/v1"), v1)
 	s.registerAppRoutes(v1)
 	s.registerJobRoutes(v1)
 	s.registerCatalogRoutes(v1)
@@ -91,27 +93,6 @@ func (s *Server) log() *slog.Logger {
 
 func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
-}
-
-// requireToken admits requests with a live "Authorization: Bearer <token>".
-// Loopback peers and forwarded headers earn nothing.
-func (s *Server) requireToken(next echo.HandlerFunc) echo.HandlerFunc {
-	return func(c echo.Context) error {
-		h := c.Request().Header.Get(echo.HeaderAuthorization)
-		scheme, secret, ok := strings.Cut(h, " ")
-		if !ok || !strings.EqualFold(scheme, "Bearer") || secret == "" {
-			return orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "missing bearer token: send Authorization: Bearer <token> (stackhub token create)")
-		}
-		tok, err := s.Auth.Authenticate(c.Request().Context(), strings.TrimSpace(secret))
-		if err != nil {
-			return err
-		}
-		if mutating(c) && !tok.CanMutate() {
-			return orchestrator.Errorf(orchestrator.EFORBIDDEN, "a %s token cannot change anything: use an admin token", tok.Scope)
-		}
-		c.Set("token", tok)
-		return next(c)
-	}
 }
 
 // seedMutating are the seed endpoints that change things, whatever the method.

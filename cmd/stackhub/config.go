@@ -18,6 +18,9 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for running jobs on shutdown.
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	// TLSCert and TLSKey, both or neither, make the server speak TLS.
+	TLSCert string
+	TLSKey  string
 }
 
 // DefaultConfig returns the defaults documented in the README.
@@ -39,6 +42,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir is required")
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		return errors.New("--tls-cert and --tls-key go together")
 	}
 	for _, p := range []*string{&c.DataDir, &c.BundlesDir, &c.RuntimesDir} {
 		abs, err := filepath.Abs(*p)

@@ -34,7 +34,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(getenv), newTokenCmd(), newBundleCmd())
+	root.AddCommand(newServeCmd(getenv), newTokenCmd(), newBundleCmd(), newUserCmd())
 	if err := root.ExecuteContext(ctx); err != nil {
 		_, _ = io.WriteString(stderr, "stackhub: "+err.Error()+"\n")
 		return 1

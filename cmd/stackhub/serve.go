@@ -23,6 +23,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 	"github.com/websoft9/stackhub/orchestrator/cnabrun"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/password"
 	"github.com/websoft9/stackhub/orchestrator/secretbox"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
 	"github.com/websoft9/stackhub/web"
@@ -50,6 +51,8 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringVar(&cfg.BundlesDir, "bundles", cfg.BundlesDir, "catalog directory: one Porter bundle per subdirectory")
 	f.StringVar(&cfg.RuntimesDir, "runtimes-dir", cfg.RuntimesDir, "directory of bundle-runtime and websoft9-runtime")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
+	f.StringVar(&cfg.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
 	return cmd
 }
 
@@ -120,7 +123,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Stats:         sampler,
 		Observer:      watcher,
 		Logs:          host,
-		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen)},
+		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 	})
 	if err := host.Ping(ctx); err != nil {
 		log.Warn("Docker is not answering; installs will be refused until it does", "err", err)
@@ -128,7 +131,18 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		log.Error("recover interrupted runs", "err", err)
 	}
 
-	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Logger: log}
+	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID}
+	if need, err := accounts.NeedsSetup(ctx); err != nil {
+		return err
+	} else if need {
+		accounts.SetupCode = orchestrator.NewSetupCode()
+		// The one place a secret is logged, on purpose: it is how the first
+		// admin proves access to the server. It works once, and only while
+		// no user exists.
+		log.Warn("no user exists yet: create the first admin in the console, or POST /api/v1/auth/setup, with this one-time code",
+			"setup_code", accounts.SetupCode)
+	}
+	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, Logger: log}
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
@@ -141,9 +155,19 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return fmt.Errorf("listen: %w", err)
 	}
 	log.Info("StackHub serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "bundles", cfg.BundlesDir)
-	fmt.Fprintf(out, "StackHub listening on http://%s\n", ln.Addr())
+	scheme := "http"
+	if cfg.TLSCert != "" {
+		scheme = "https"
+	}
+	fmt.Fprintf(out, "StackHub listening on %s://%s\n", scheme, ln.Addr())
 	errc := make(chan error, 1)
-	go func() { errc <- httpSrv.Serve(ln) }()
+	go func() {
+		if cfg.TLSCert != "" {
+			errc <- httpSrv.ServeTLS(ln, cfg.TLSCert, cfg.TLSKey)
+			return
+		}
+		errc <- httpSrv.Serve(ln)
+	}()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)

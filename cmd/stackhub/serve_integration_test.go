@@ -12,6 +12,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"testing"
@@ -30,6 +31,26 @@ import (
 type server struct {
 	url   string
 	token string
+	// logs holds everything the server logged.
+	logs *logBuffer
+}
+
+// logBuffer keeps the server's log for assertions, safe for concurrent use.
+type logBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *logBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *logBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }
 
 // startServer runs `stackhub serve` as the binary would, over a fresh
@@ -45,12 +66,13 @@ func startServer(t *testing.T) server {
 	require.True(t, strings.HasPrefix(token, "shk_"), "token create prints the token last: %q", tokOut.String())
 
 	bin := dockertest.RuntimesDir(t)
+	logs := &logBuffer{}
 	ctx, cancel := context.WithCancel(context.WithoutCancel(t.Context()))
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
 	wg.Go(func() {
 		code := run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-			"--bundles", "../../bundles/testdata", "--runtimes-dir", bin}, os.Getenv, pw, testLog{t})
+			"--bundles", "../../bundles/testdata", "--runtimes-dir", bin}, os.Getenv, pw, io.MultiWriter(testLog{t}, logs))
 		pw.CloseWithError(fmt.Errorf("serve exited with %d", code))
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })
@@ -59,7 +81,7 @@ func startServer(t *testing.T) server {
 	addr, ok := strings.CutPrefix(sc.Text(), "StackHub listening on ")
 	require.True(t, ok, "got %q", sc.Text())
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	return server{url: addr, token: token}
+	return server{url: addr, token: token, logs: logs}
 }
 
 type testLog struct{ t *testing.T }
@@ -536,4 +558,73 @@ func TestHTTPJobEventsAndCancel(t *testing.T) {
 		r := s.call(t, "/uninstallApp", url.Values{"appName": {n}, "purge": {"1"}}, nil)
 		assert.Equal(t, http.StatusOK, r.status, r.Message)
 	}
+}
+
+func TestHTTPAccounts(t *testing.T) {
+	dockertest.RequireDocker(t)
+	s := startServer(t)
+	code := regexp.MustCompile(`setup_code=(\S+)`).FindStringSubmatch(s.logs.String())
+	require.Len(t, code, 2, "the server logs a one-time setup code while no user exists")
+
+	post := func(path, body string, cookie *http.Cookie, csrf string) (*http.Response, map[string]any) {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(body))
+		require.NoError(t, err)
+		req.Header.Set("Content-Type", "application/json")
+		if cookie != nil {
+			req.AddCookie(cookie)
+		}
+		if csrf != "" {
+			req.Header.Set("X-CSRF-Token", csrf)
+		}
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer resp.Body.Close()
+		out := map[string]any{}
+		_ = json.NewDecoder(resp.Body).Decode(&out)
+		return resp, out
+	}
+	const canary = "canary-Pw-7d1e9b"
+	resp, _ := post("/api/v1/auth/setup", `{"code":"wrong","name":"admin","password":"`+canary+`"}`, nil, "")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, body := post("/api/v1/auth/setup", `{"code":"`+code[1]+`","name":"admin","password":"`+canary+`"}`, nil, "")
+	require.Equal(t, http.StatusCreated, resp.StatusCode, "%v", body)
+	resp, _ = post("/api/v1/auth/setup", `{"code":"`+code[1]+`","name":"mallory","password":"`+canary+`"}`, nil, "")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the code works once")
+
+	resp, _ = post("/api/v1/auth/login", `{"name":"admin","password":"wrong-password"}`, nil, "")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	resp, body = post("/api/v1/auth/login", `{"name":"admin","password":"`+canary+`"}`, nil, "")
+	require.Equal(t, http.StatusOK, resp.StatusCode, "%v", body)
+	var cookie *http.Cookie
+	for _, c := range resp.Cookies() {
+		if c.Name == "stackhub_session" {
+			cookie = c
+		}
+	}
+	require.NotNil(t, cookie)
+	assert.True(t, cookie.HttpOnly)
+	assert.Equal(t, http.SameSiteStrictMode, cookie.SameSite)
+	csrf, _ := body["csrf"].(string)
+	require.NotEmpty(t, csrf)
+
+	resp, _ = post("/api/v1/tokens", `{"name":"from-console","scope":"read"}`, cookie, "")
+	assert.Equal(t, http.StatusForbidden, resp.StatusCode, "a cookie without the CSRF token changes nothing")
+	resp, body = post("/api/v1/tokens", `{"name":"from-console","scope":"read"}`, cookie, csrf)
+	assert.Equal(t, http.StatusCreated, resp.StatusCode, "%v", body)
+
+	// Brute force: the account locks after a few failures, whatever
+	// X-Forwarded-For claims.
+	for i := range 6 {
+		req, _ := http.NewRequest(http.MethodPost, s.url+"/api/v1/auth/login", strings.NewReader(`{"name":"admin","password":"guess"}`))
+		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))
+		resp, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		resp.Body.Close()
+	}
+	resp, body = post("/api/v1/auth/login", `{"name":"admin","password":"`+canary+`"}`, nil, "")
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Contains(t, body["message"], "too many failed logins")
+
+	assert.NotContains(t, s.logs.String(), canary, "the password never reaches the log")
 }

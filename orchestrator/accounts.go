@@ -1,0 +1,277 @@
+package orchestrator
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/subtle"
+	"encoding/base64"
+	"fmt"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+)
+
+// User is an operator account. Only an argon2id hash of the password is kept.
+type User struct {
+	ID       string
+	Name     string
+	Hash     string
+	Created  time.Time
+	Changed  time.Time // when the password was last set
+	Initial  bool      // the password was never changed since the account was made
+	LastSeen time.Time
+}
+
+// Session is a console login: a cookie carries Token; Hash is what is stored.
+type Session struct {
+	Hash    string
+	UserID  string
+	User    string
+	CSRF    string
+	Created time.Time
+	Expires time.Time
+}
+
+// Users stores accounts and sessions.
+type Users interface {
+	// CreateUser stores u. Returns ECONFLICT if the name is taken.
+	CreateUser(ctx context.Context, u User) error
+	// CreateFirstUser stores u only while no user exists, in one
+	// transaction. Returns ECONFLICT once a user exists.
+	CreateFirstUser(ctx context.Context, u User) error
+	// UserByName returns the user. Returns ENOTFOUND.
+	UserByName(ctx context.Context, name string) (User, error)
+	// CountUsers returns how many users exist.
+	CountUsers(ctx context.Context) (int, error)
+	// SetPassword replaces the user's hash. Returns ENOTFOUND.
+	SetPassword(ctx context.Context, name, hash string, now time.Time) error
+	// CreateSession stores s.
+	CreateSession(ctx context.Context, s Session) error
+	// SessionByHash returns a live session. Returns ENOTFOUND.
+	SessionByHash(ctx context.Context, hash string, now time.Time) (Session, error)
+	// DeleteSession ends a session (and, with all, every session of its user).
+	DeleteSession(ctx context.Context, hash string) error
+}
+
+// Hasher hashes and checks passwords (package password: argon2id).
+type Hasher interface {
+	Hash(password string) (string, error)
+	Check(hash, password string) bool
+}
+
+// ValidatePassword says why a new password is refused, or nil.
+func ValidatePassword(p string) error {
+	switch n := utf8.RuneCountInString(p); {
+	case n < 10:
+		return Errorf(EINVALID, "the password needs at least 10 characters")
+	case n > 256:
+		return Errorf(EINVALID, "the password may have at most 256 characters")
+	}
+	return nil
+}
+
+// ValidateUserName says why a user name is refused, or nil.
+func ValidateUserName(n string) error {
+	if n == "" || len(n) > 64 || strings.ContainsAny(n, " \t\r\n/\\:") {
+		return Errorf(EINVALID, "a user name has 1 to 64 characters, without spaces, slashes or colons")
+	}
+	return nil
+}
+
+// Limits of the login rate limiter.
+const (
+	LoginWindow     = 15 * time.Minute
+	LoginPerAccount = 5  // failures per account per window
+	LoginPerClient  = 20 // failures per client IP per window
+	SessionLifetime = 12 * time.Hour
+)
+
+// limiter counts failed logins per key in a sliding window.
+type limiter struct {
+	mu    sync.Mutex
+	fails map[string][]time.Time
+}
+
+func (l *limiter) blocked(key string, max int, now time.Time) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return len(l.recent(key, now)) >= max
+}
+
+func (l *limiter) fail(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.fails == nil {
+		l.fails = map[string][]time.Time{}
+	}
+	l.fails[key] = append(l.recent(key, now), now)
+}
+
+func (l *limiter) recent(key string, now time.Time) []time.Time {
+	var keep []time.Time
+	for _, t := range l.fails[key] {
+		if now.Sub(t) < LoginWindow {
+			keep = append(keep, t)
+		}
+	}
+	if len(keep) == 0 {
+		delete(l.fails, key)
+	} else {
+		l.fails[key] = keep
+	}
+	return keep
+}
+
+// Accounts are the account use cases: first-admin setup, login with a rate
+// limit per account and per client, sessions, password changes.
+type Accounts struct {
+	Users  Users
+	Hasher Hasher
+	Now    Clock
+	NewID  IDGen
+	// SetupCode is the one-time code that creates the first admin while no
+	// user exists (printed in the server log).
+	SetupCode string
+	limits    limiter
+	dummy     sync.Once
+	dummyH    string
+}
+
+// dummyHash is checked against when the user does not exist, so that a
+// login takes as long for an unknown name as for a wrong password.
+func (a *Accounts) dummyHash() string {
+	a.dummy.Do(func() { a.dummyH, _ = a.Hasher.Hash("stackhub-dummy-password") })
+	return a.dummyH
+}
+
+// NewSetupCode returns a random one-time setup code.
+func NewSetupCode() string {
+	b := make([]byte, 12)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+// AddUser creates an account (the CLI's `user add`). Returns EINVALID or ECONFLICT.
+func (a *Accounts) AddUser(ctx context.Context, name, password string) (User, error) {
+	u, err := a.newUser(name, password)
+	if err != nil {
+		return User{}, err
+	}
+	return u, a.Users.CreateUser(ctx, u)
+}
+
+func (a *Accounts) newUser(name, password string) (User, error) {
+	if err := ValidateUserName(name); err != nil {
+		return User{}, err
+	}
+	if err := ValidatePassword(password); err != nil {
+		return User{}, err
+	}
+	hash, err := a.Hasher.Hash(password)
+	if err != nil {
+		return User{}, err
+	}
+	now := a.Now()
+	return User{ID: a.NewID(), Name: name, Hash: hash, Created: now, Changed: now}, nil
+}
+
+// Setup creates the first admin with the one-time setup code. Returns
+// EUNAUTHORIZED for a wrong code, ECONFLICT once any user exists.
+func (a *Accounts) Setup(ctx context.Context, code, name, password string) (User, error) {
+	if a.SetupCode == "" || subtle.ConstantTimeCompare([]byte(code), []byte(a.SetupCode)) != 1 {
+		return User{}, Errorf(EUNAUTHORIZED, "wrong setup code: it is printed in the server log while no user exists")
+	}
+	u, err := a.newUser(name, password)
+	if err != nil {
+		return User{}, err
+	}
+	if err := a.Users.CreateFirstUser(ctx, u); err != nil {
+		return User{}, err
+	}
+	a.SetupCode = ""
+	return u, nil
+}
+
+// Login checks a password and opens a session; it returns the session and
+// the cookie secret. The same EUNAUTHORIZED answers an unknown user and a
+// wrong password, after the same work. Too many failures for the account or
+// the client IP (the socket peer) give EUNAUTHORIZED "too many attempts"
+// until the window passes.
+func (a *Accounts) Login(ctx context.Context, name, password, clientIP string) (Session, string, error) {
+	now := a.Now()
+	if a.limits.blocked("user:"+name, LoginPerAccount, now) || a.limits.blocked("ip:"+clientIP, LoginPerClient, now) {
+		return Session{}, "", Errorf(EUNAUTHORIZED, "too many failed logins: wait %s", LoginWindow)
+	}
+	u, err := a.Users.UserByName(ctx, name)
+	hash := u.Hash
+	if err != nil {
+		if ErrorCode(err) != ENOTFOUND {
+			return Session{}, "", fmt.Errorf("login: %w", err)
+		}
+		hash = a.dummyHash()
+	}
+	if !a.Hasher.Check(hash, password) || err != nil {
+		a.limits.fail("user:"+name, now)
+		a.limits.fail("ip:"+clientIP, now)
+		return Session{}, "", Errorf(EUNAUTHORIZED, "wrong user name or password")
+	}
+	secret := randomToken()
+	s := Session{Hash: HashToken(secret), UserID: u.ID, User: u.Name, CSRF: randomToken(), Created: now, Expires: now.Add(SessionLifetime)}
+	if err := a.Users.CreateSession(ctx, s); err != nil {
+		return Session{}, "", fmt.Errorf("login: %w", err)
+	}
+	return s, secret, nil
+}
+
+// Session returns the live session of a cookie secret. Returns EUNAUTHORIZED.
+func (a *Accounts) Session(ctx context.Context, secret string) (Session, error) {
+	if secret == "" || len(secret) > 128 {
+		return Session{}, Errorf(EUNAUTHORIZED, "not logged in")
+	}
+	s, err := a.Users.SessionByHash(ctx, HashToken(secret), a.Now())
+	if err != nil {
+		if ErrorCode(err) == ENOTFOUND {
+			return Session{}, Errorf(EUNAUTHORIZED, "not logged in")
+		}
+		return Session{}, err
+	}
+	return s, nil
+}
+
+// Logout ends the session of a cookie secret.
+func (a *Accounts) Logout(ctx context.Context, secret string) error {
+	return a.Users.DeleteSession(ctx, HashToken(secret))
+}
+
+// ChangePassword replaces name's password after checking the current one.
+// Returns EUNAUTHORIZED for a wrong current password, EINVALID for a weak one.
+func (a *Accounts) ChangePassword(ctx context.Context, name, current, next string) error {
+	u, err := a.Users.UserByName(ctx, name)
+	if err != nil {
+		return err
+	}
+	if !a.Hasher.Check(u.Hash, current) {
+		return Errorf(EUNAUTHORIZED, "the current password is wrong")
+	}
+	if err := ValidatePassword(next); err != nil {
+		return err
+	}
+	hash, err := a.Hasher.Hash(next)
+	if err != nil {
+		return err
+	}
+	return a.Users.SetPassword(ctx, name, hash, a.Now())
+}
+
+// NeedsSetup tells whether no user exists yet.
+func (a *Accounts) NeedsSetup(ctx context.Context) (bool, error) {
+	n, err := a.Users.CountUsers(ctx)
+	return n == 0, err
+}
+
+func randomToken() string {
+	b := make([]byte, 32)
+	_, _ = rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}

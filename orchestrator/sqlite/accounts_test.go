@@ -1,0 +1,89 @@
+package sqlite_test
+
+import (
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/password"
+)
+
+func newAccounts(t *testing.T) (*orchestrator.Accounts, *time.Time) {
+	db := MustOpenDB(t)
+	now := t0
+	n := 0
+	return &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: func() time.Time { return now },
+		NewID: func() string { n++; return fmt.Sprintf("u%d", n) }, SetupCode: "code-123"}, &now
+}
+
+func TestFirstAdminOnce(t *testing.T) {
+	a, _ := newAccounts(t)
+	ctx := t.Context()
+	need, err := a.NeedsSetup(ctx)
+	require.NoError(t, err)
+	assert.True(t, need)
+
+	_, err = a.Setup(ctx, "wrong", "admin", "a-long-password")
+	assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(err))
+	_, err = a.Setup(ctx, "code-123", "admin", "short")
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+	_, err = a.Setup(ctx, "code-123", "admin", "a-long-password")
+	require.NoError(t, err)
+	_, err = a.Setup(ctx, "code-123", "mallory", "another-long-password")
+	assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(err), "the code is spent")
+	a.SetupCode = "code-456"
+	_, err = a.Setup(ctx, "code-456", "mallory", "another-long-password")
+	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err), "only while no user exists")
+}
+
+func TestLoginSessionsAndLimits(t *testing.T) {
+	a, now := newAccounts(t)
+	ctx := t.Context()
+	_, err := a.AddUser(ctx, "admin", "a-long-password")
+	require.NoError(t, err)
+
+	s, secret, err := a.Login(ctx, "admin", "a-long-password", "192.0.2.1")
+	require.NoError(t, err)
+	assert.NotEmpty(t, s.CSRF)
+	got, err := a.Session(ctx, secret)
+	require.NoError(t, err)
+	assert.Equal(t, "admin", got.User)
+
+	_, _, err1 := a.Login(ctx, "admin", "wrong-password", "192.0.2.1")
+	_, _, err2 := a.Login(ctx, "nobody", "wrong-password", "192.0.2.1")
+	assert.Equal(t, orchestrator.ErrorMessage(err1), orchestrator.ErrorMessage(err2), "an unknown user reads as a wrong password")
+
+	for range orchestrator.LoginPerAccount {
+		_, _, _ = a.Login(ctx, "admin", "wrong-password", "198.51.100.7")
+	}
+	_, _, err = a.Login(ctx, "admin", "a-long-password", "203.0.113.9")
+	assert.Contains(t, orchestrator.ErrorMessage(err), "too many failed logins", "the account is locked for a while, from any client")
+	*now = now.Add(orchestrator.LoginWindow)
+	_, _, err = a.Login(ctx, "admin", "a-long-password", "203.0.113.9")
+	require.NoError(t, err, "the window passes")
+
+	_, err = a.AddUser(ctx, "ops", "a-long-password")
+	require.NoError(t, err)
+	for i := range orchestrator.LoginPerClient {
+		_, _, _ = a.Login(ctx, fmt.Sprintf("guess%d", i), "x-wrong-password", "198.51.100.8")
+	}
+	_, _, err = a.Login(ctx, "ops", "a-long-password", "198.51.100.8")
+	assert.Contains(t, orchestrator.ErrorMessage(err), "too many failed logins", "the client is limited across accounts")
+
+	// A password change ends every session of the user.
+	require.NoError(t, a.ChangePassword(ctx, "admin", "a-long-password", "a-new-long-password"))
+	_, err = a.Session(ctx, secret)
+	assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(err))
+	assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(a.ChangePassword(ctx, "admin", "wrong", "whatever-long-1")))
+
+	// Sessions expire.
+	_, secret, err = a.Login(ctx, "admin", "a-new-long-password", "192.0.2.1")
+	require.NoError(t, err)
+	*now = now.Add(orchestrator.SessionLifetime)
+	_, err = a.Session(ctx, secret)
+	assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(err))
+}

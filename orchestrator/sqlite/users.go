@@ -1,0 +1,122 @@
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"time"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+var _ orchestrator.Users = (*DB)(nil)
+
+const insertUser = `INSERT INTO users (id, name, hash, created, changed, initial) VALUES (?, ?, ?, ?, ?, 1)`
+
+// CreateUser implements orchestrator.Users.
+func (d *DB) CreateUser(ctx context.Context, u orchestrator.User) error {
+	_, err := d.db.ExecContext(ctx, insertUser, u.ID, u.Name, u.Hash, formatTime(u.Created), formatTime(u.Changed))
+	if isUniqueViolation(err) {
+		return orchestrator.Errorf(orchestrator.ECONFLICT, "user %s already exists", u.Name)
+	}
+	return classify("create user", err)
+}
+
+// CreateFirstUser implements orchestrator.Users.
+func (d *DB) CreateFirstUser(ctx context.Context, u orchestrator.User) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return classify("create first user", err)
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n); err != nil {
+		return classify("create first user", err)
+	}
+	if n > 0 {
+		return orchestrator.Errorf(orchestrator.ECONFLICT, "the first admin exists already: log in")
+	}
+	if _, err := tx.ExecContext(ctx, insertUser, u.ID, u.Name, u.Hash, formatTime(u.Created), formatTime(u.Changed)); err != nil {
+		return classify("create first user", err)
+	}
+	return classify("create first user", tx.Commit())
+}
+
+// UserByName implements orchestrator.Users.
+func (d *DB) UserByName(ctx context.Context, name string) (orchestrator.User, error) {
+	var u orchestrator.User
+	var created, changed string
+	err := d.db.QueryRowContext(ctx, `SELECT id, name, hash, created, changed, initial FROM users WHERE name = ?`, name).
+		Scan(&u.ID, &u.Name, &u.Hash, &created, &changed, &u.Initial)
+	if errors.Is(err, sql.ErrNoRows) {
+		return u, orchestrator.Errorf(orchestrator.ENOTFOUND, "no user %s", name)
+	}
+	if err != nil {
+		return u, classify("user", err)
+	}
+	u.Created, u.Changed = parseTime(created), parseTime(changed)
+	return u, nil
+}
+
+// CountUsers implements orchestrator.Users.
+func (d *DB) CountUsers(ctx context.Context) (int, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, `SELECT count(*) FROM users`).Scan(&n)
+	return n, classify("count users", err)
+}
+
+// SetPassword implements orchestrator.Users. Every session of the user
+// ends: a changed password logs out everywhere.
+func (d *DB) SetPassword(ctx context.Context, name, hash string, now time.Time) error {
+	tx, err := d.db.BeginTx(ctx, nil)
+	if err != nil {
+		return classify("set password", err)
+	}
+	defer tx.Rollback()
+	var id string
+	if err := tx.QueryRowContext(ctx, `SELECT id FROM users WHERE name = ?`, name).Scan(&id); errors.Is(err, sql.ErrNoRows) {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "no user %s", name)
+	} else if err != nil {
+		return classify("set password", err)
+	}
+	if _, err := tx.ExecContext(ctx, `UPDATE users SET hash = ?, changed = ?, initial = 0 WHERE id = ?`, hash, formatTime(now), id); err != nil {
+		return classify("set password", err)
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE user_id = ?`, id); err != nil {
+		return classify("set password", err)
+	}
+	return classify("set password", tx.Commit())
+}
+
+// CreateSession implements orchestrator.Users.
+func (d *DB) CreateSession(ctx context.Context, s orchestrator.Session) error {
+	_, err := d.db.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)`,
+		s.Hash, s.UserID, s.CSRF, formatTime(s.Created), formatTime(s.Expires))
+	return classify("create session", err)
+}
+
+// SessionByHash implements orchestrator.Users.
+func (d *DB) SessionByHash(ctx context.Context, hash string, now time.Time) (orchestrator.Session, error) {
+	var s orchestrator.Session
+	var created, expires string
+	err := d.db.QueryRowContext(ctx, `SELECT s.hash, s.user_id, u.name, s.csrf, s.created, s.expires FROM sessions s
+JOIN users u ON u.id = s.user_id WHERE s.hash = ?`, hash).Scan(&s.Hash, &s.UserID, &s.User, &s.CSRF, &created, &expires)
+	if errors.Is(err, sql.ErrNoRows) {
+		return s, orchestrator.Errorf(orchestrator.ENOTFOUND, "no session")
+	}
+	if err != nil {
+		return s, classify("session", err)
+	}
+	s.Created, s.Expires = parseTime(created), parseTime(expires)
+	if !now.Before(s.Expires) {
+		_, _ = d.db.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
+		return orchestrator.Session{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "session expired")
+	}
+	return s, nil
+}
+
+// DeleteSession implements orchestrator.Users.
+func (d *DB) DeleteSession(ctx context.Context, hash string) error {
+	_, err := d.db.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
+	return classify("delete session", err)
+}
