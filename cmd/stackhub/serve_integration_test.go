@@ -23,8 +23,11 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+	"github.com/websoft9/stackhub/orchestrator/sqlite"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 // server is a stackhub serve started in-process on a random loopback port.
@@ -57,7 +60,12 @@ func (l *logBuffer) String() string {
 // data dir and the test catalog, and creates a token with `token create`.
 func startServer(t *testing.T) server {
 	t.Helper()
-	dataDir := t.TempDir()
+	return startServerIn(t, t.TempDir())
+}
+
+// startServerIn is startServer over an existing data dir.
+func startServerIn(t *testing.T, dataDir string) server {
+	t.Helper()
 	var tokOut, tokErr strings.Builder
 	code := run(t.Context(), []string{"token", "create", "--data-dir", dataDir}, os.Getenv, &tokOut, &tokErr)
 	require.Equal(t, 0, code, tokErr.String())
@@ -627,4 +635,46 @@ func TestHTTPAccounts(t *testing.T) {
 	assert.Contains(t, body["message"], "too many failed logins")
 
 	assert.NotContains(t, s.logs.String(), canary, "the password never reaches the log")
+}
+
+// TestRecoverAfterCrash leaves the state a crash mid-install leaves (an
+// active install run, its reservations, containers and a volume labelled
+// with the run) and starts the server on it: the install is marked failed,
+// what it created is removed and its ports are freed.
+func TestRecoverAfterCrash(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	dataDir := t.TempDir()
+	const name = "itest-crash"
+	host := dockerhost.New(c)
+	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+
+	db, err := sqlite.Open(t.Context(), filepath.Join(dataDir, "stackhub.db"))
+	require.NoError(t, err)
+	now := time.Now()
+	inst := orchestrator.Installation{Name: name, App: "demo", Version: "0.1.0", State: orchestrator.StateInstalling,
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: 9990}, {Param: "db_port", Port: 3390}}, Containers: []string{"websoft9-" + name},
+		Created: now, Updated: now}
+	run := orchestrator.Run{ID: "crashrun1", Installation: name, Action: "install", Revision: "crashrev1", Status: orchestrator.RunRunning, Created: now}
+	require.NoError(t, db.BeginInstall(t.Context(), inst, run))
+	require.NoError(t, db.Close())
+	labels := map[string]string{naming.LabelApp: name, naming.LabelRun: "crashrev1"}
+	_, err = c.VolumeCreate(t.Context(), client.VolumeCreateOptions{Name: "websoft9-" + name + "_data", Labels: labels})
+	require.NoError(t, err)
+	_, err = c.ContainerCreate(t.Context(), client.ContainerCreateOptions{Name: "websoft9-" + name,
+		Config: &container.Config{Image: "stackhub-test/web:dev", Labels: labels}})
+	require.NoError(t, err)
+
+	s := startServerIn(t, dataDir)
+	r := s.call(t, "/getAppInfo", url.Values{"appName": {name}}, map[string]string{"Accept-Language": "en"})
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	assert.Equal(t, "2", r.Data["status"])
+	assert.Contains(t, r.Data["info"], "StackHub restarted during install")
+	assert.Empty(t, r.Data["ports"], "the ports are free again")
+	objs, err := host.AppObjects(t.Context(), name)
+	require.NoError(t, err)
+	assert.Empty(t, objs.Containers)
+	assert.Empty(t, objs.Volumes, "the volume the interrupted run created is removed")
+	st, job, _ := s.api(t, http.MethodGet, "/api/v1/jobs/crashrun1", "")
+	require.Equal(t, http.StatusOK, st)
+	assert.Equal(t, "failed", job["status"], "no run is left running")
 }
