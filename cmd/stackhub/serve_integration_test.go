@@ -326,6 +326,18 @@ func TestHTTPBadInput(t *testing.T) {
 		{"bad token", "/getAppInfo", url.Values{"appName": {"demo"}}, map[string]string{"Authorization": "Bearer shk_forged"}, 401, "invalid token"},
 		{"forwarded header earns nothing", "/getAppInfo", url.Values{"appName": {"demo"}}, map[string]string{"Authorization": "", "X-Forwarded-For": "127.0.0.1"}, 401, ""},
 		{"unknown route", "/nope", `{}`, en, 404, ""},
+		{"dot dot", "/installApp", url.Values{"appName": {"../etc"}}, en, 400, "must match"},
+		{"unicode", "/installApp", `{"appName":"démo"}`, en, 400, "must match"},
+		{"nul byte", "/getAppInfo", url.Values{"appName": {"a\x00b"}}, en, 400, "must match"},
+		{"too long", "/installApp", `{"appName":"` + strings.Repeat("a", 64) + `"}`, en, 400, "must match"},
+		{"html", "/installApp", `{"appName":"<script>alert(1)</script>"}`, en, 400, "must match"},
+		{"number name", "/installApp", `{"appName":42}`, en, 400, "appName must be a string"},
+		{"null name", "/installApp", `{"appName":null}`, en, 400, "appName must be a string"},
+		{"array body", "/installApp", `["demo"]`, en, 400, "must be a JSON object"},
+		{"two objects", "/installApp", `{"appName":"demo"}{"appName":"x"}`, en, 400, "one JSON object"},
+		{"repeated key in query", "/getAppInfo", url.Values{"appName": {"a", "b"}}, en, 400, "more than once"},
+		{"big body", "/installApp", `{"appName":"` + strings.Repeat("a", 1100000) + `"}`, en, 413, ""},
+		{"instance name with shell", "/installApp", `{"appName":"demo","name":"x$(reboot)"}`, en, 400, "must match"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
