@@ -35,7 +35,8 @@ type server struct {
 	url   string
 	token string
 	// logs holds everything the server logged.
-	logs *logBuffer
+	logs    *logBuffer
+	dataDir string
 }
 
 // logBuffer keeps the server's log for assertions, safe for concurrent use.
@@ -89,7 +90,7 @@ func startServerIn(t *testing.T, dataDir string) server {
 	addr, ok := strings.CutPrefix(sc.Text(), "StackHub listening on ")
 	require.True(t, ok, "got %q", sc.Text())
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	return server{url: addr, token: token, logs: logs}
+	return server{url: addr, token: token, logs: logs, dataDir: dataDir}
 }
 
 type testLog struct{ t *testing.T }
@@ -689,4 +690,63 @@ func TestRecoverAfterCrash(t *testing.T) {
 	st, job, _ := s.api(t, http.MethodGet, "/api/v1/jobs/crashrun1", "")
 	require.Equal(t, http.StatusOK, st)
 	assert.Equal(t, "failed", job["status"], "no run is left running")
+}
+
+// TestHTTPSecretCanary sets a sensitive parameter to a canary and looks
+// for it everywhere StackHub writes: it must reach the app and nothing else.
+func TestHTTPSecretCanary(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	s := startServer(t)
+	const name, canary = "itest-secret", "canary-Sx-91f2c7"
+	t.Cleanup(func() { _, _ = dockerhost.New(c).RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+
+	status, body, hdr := s.api(t, http.MethodPost, "/api/v1/apps", `{"app":"demo","name":"itest-secret"}`)
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	stages, _ := s.sseStages(t, hdr.Get("Location"), nil)
+	require.Equal(t, "done", stages[len(stages)-1])
+
+	status, body, hdr = s.api(t, http.MethodPost, "/api/v1/apps/itest-secret/upgrade", `{"parameters":{"admin_password":"`+canary+`"}}`)
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	job := hdr.Get("Location")
+	var seen strings.Builder
+	req, err := http.NewRequest(http.MethodGet, s.url+job+"/events", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	events, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	seen.Write(events)
+	require.Contains(t, string(events), `"stage":"done"`, "the upgrade succeeded")
+
+	r := s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
+	raw, _ := json.Marshal(r)
+	seen.Write(raw)
+	_, jobBody, _ := s.api(t, http.MethodGet, job, "")
+	raw, _ = json.Marshal(jobBody)
+	seen.Write(raw)
+	_, env := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port(t, r.Data["port"])))
+	assert.Contains(t, env, `"APP_ADMIN_PASSWORD":"`+canary+`"`, "the secret reached the app")
+
+	assert.NotContains(t, seen.String(), canary, "API answers and job events")
+	assert.NotContains(t, s.logs.String(), canary, "server log")
+	files, err := filepath.Glob(filepath.Join(s.dataDir, "runs", "*.log"))
+	require.NoError(t, err)
+	require.NotEmpty(t, files)
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), canary, "run log %s", f)
+	}
+	dbFiles, err := filepath.Glob(filepath.Join(s.dataDir, "stackhub.db*"))
+	require.NoError(t, err)
+	require.NotEmpty(t, dbFiles)
+	for _, f := range dbFiles {
+		b, err := os.ReadFile(f)
+		require.NoError(t, err)
+		assert.NotContains(t, string(b), canary, "database file %s holds it in clear", f)
+	}
+
+	r = s.call(t, "/uninstallApp", url.Values{"appName": {name}, "purge": {"1"}}, nil)
+	assert.Equal(t, http.StatusOK, r.status, r.Message)
 }
