@@ -1,7 +1,9 @@
 // Command stackhub is StackHub's server and CLI: `serve` runs the HTTP API
 // over the bundle engine, `token create` makes API tokens, `bundle build`
-// builds a Porter bundle as `porter build` does. This package parses flags
-// and wires adapters to the engine; it holds no logic of its own.
+// builds a Porter bundle as `porter build` does, and `app`, `server`,
+// `catalog` and `token list|revoke` drive a running server over its API.
+// This package parses flags and wires adapters to the engine; it holds no
+// logic of its own. run returns the exit codes listed in cliHelp.
 package main
 
 import (
@@ -34,10 +36,12 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	root.SetArgs(args)
 	root.SetOut(stdout)
 	root.SetErr(stderr)
-	root.AddCommand(newServeCmd(getenv), newTokenCmd(), newBundleCmd(), newUserCmd())
+	configureCLI(root)
+	root.AddCommand(newServeCmd(getenv), newTokenCmd(getenv), newBundleCmd(), newUserCmd())
+	root.AddCommand(newAppCmd(getenv), newServerCmd(getenv), newCatalogCmd(getenv))
 	if err := root.ExecuteContext(ctx); err != nil {
 		_, _ = io.WriteString(stderr, "stackhub: "+err.Error()+"\n")
-		return 1
+		return exitCode(err)
 	}
 	return 0
 }

@@ -1,0 +1,92 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"strings"
+
+	"github.com/spf13/cobra"
+)
+
+// upgradeOptions are the flags of app upgrade.
+type upgradeOptions struct {
+	// set are key=value parameters sent as strings (--set).
+	set []string
+	// setJSON are key=JSON parameters sent as typed values (--set-json).
+	setJSON []string
+	// noWait returns once the job is accepted.
+	noWait bool
+}
+
+func newAppUpgradeCmd(o *remoteOptions) *cobra.Command {
+	var opts upgradeOptions
+	cmd := &cobra.Command{
+		Use:   "upgrade NAME",
+		Short: "Upgrade app NAME to the catalog's version, optionally with new parameter values",
+		Long: `Upgrade app NAME to the catalog's version of its app, keeping its ports and
+data. --set key=value changes a settable parameter, sent as a string;
+--set-json key=JSON sends a typed value (--set-json replicas=3,
+--set-json debug=true) for non-string parameters. Values set once are kept
+for later upgrades.
+` + waitHelp,
+		Args: usageArgs(cobra.ExactArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			params, err := parseParameters(opts.set, opts.setJSON)
+			if err != nil {
+				return err
+			}
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			job, err := c.UpgradeApp(cmd.Context(), args[0], params)
+			if err != nil {
+				return fmt.Errorf("upgrade %s: %w", args[0], err)
+			}
+			return followJob(cmd, o, c, args[0], "upgrade", job.ID, opts.noWait)
+		},
+	}
+	cmd.Flags().StringArrayVar(&opts.set, "set", nil, "set a parameter, key=value (a string); repeatable")
+	cmd.Flags().StringArrayVar(&opts.setJSON, "set-json", nil, "set a parameter to a JSON value, key=JSON; repeatable")
+	cmd.Flags().BoolVar(&opts.noWait, "no-wait", false, "return once the upgrade job is accepted")
+	return cmd
+}
+
+// parseParameters turns --set and --set-json into upgrade parameters; a
+// malformed pair or a key given twice is a usage error.
+func parseParameters(set, setJSON []string) (map[string]any, error) {
+	params := map[string]any{}
+	add := func(flag, kv string, parse func(string) (any, error)) error {
+		k, v, ok := strings.Cut(kv, "=")
+		if !ok || k == "" {
+			return usageErrorf("%s %q: want key=value", flag, kv)
+		}
+		if _, dup := params[k]; dup {
+			return usageErrorf("%s: parameter %q is given twice", flag, k)
+		}
+		val, err := parse(v)
+		if err != nil {
+			return usageErrorf("%s %s: %w", flag, k, err)
+		}
+		params[k] = val
+		return nil
+	}
+	for _, kv := range set {
+		if err := add("--set", kv, func(v string) (any, error) { return v, nil }); err != nil {
+			return nil, err
+		}
+	}
+	for _, kv := range setJSON {
+		err := add("--set-json", kv, func(v string) (any, error) {
+			var val any
+			if err := json.Unmarshal([]byte(v), &val); err != nil {
+				return nil, fmt.Errorf("not JSON: %w", err)
+			}
+			return val, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	return params, nil
+}

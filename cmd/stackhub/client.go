@@ -1,0 +1,511 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Client calls a running StackHub server over its HTTP API, never its
+// database: /api/v1 answers plain JSON, the seed endpoints the envelope
+// {code, message, data}. Every method takes ctx first and sends the bearer
+// token; a failure answer becomes an *APIError carrying the HTTP status and
+// the server's message, and a server that cannot be reached an
+// *UnreachableError. Messages are asked for in English.
+type Client struct {
+	// BaseURL is the server's root, e.g. http://127.0.0.1:9000, without a
+	// trailing slash; a path prefix (behind a proxy) is kept.
+	BaseURL string
+	// Token is the API token sent as "Authorization: Bearer"; empty sends
+	// none (the server answers 401). It never appears in an error.
+	Token string
+	// HTTP sends the requests. It has no overall timeout: logs and job
+	// events stream for as long as they last.
+	HTTP *http.Client
+	// Reconnects is how many times in a row FollowJob reconnects a dropped
+	// event stream before giving up; ReconnectDelay is the first wait
+	// between attempts, doubled each time up to 5s.
+	Reconnects     int
+	ReconnectDelay time.Duration
+}
+
+// NewClient returns a client for the server at baseURL with token.
+func NewClient(baseURL, token string) *Client {
+	return &Client{
+		BaseURL:        strings.TrimRight(baseURL, "/"),
+		Token:          token,
+		HTTP:           &http.Client{Transport: http.DefaultTransport.(*http.Transport).Clone()},
+		Reconnects:     8,
+		ReconnectDelay: 500 * time.Millisecond,
+	}
+}
+
+// APIError is a failure answered by the server.
+type APIError struct {
+	// Status is the HTTP status, e.g. 404.
+	Status int
+	// Code is the server's error class ("not_found", "conflict", …), empty
+	// when the answer carried none (a proxy's page).
+	Code string
+	// Message is the server's explanation, safe to show.
+	Message string
+}
+
+func (e *APIError) Error() string {
+	return fmt.Sprintf("%s (HTTP %d)", e.Message, e.Status)
+}
+
+// UnreachableError says the request never got an answer: connection
+// refused, DNS, TLS, or a connection dropped mid-answer.
+type UnreachableError struct {
+	URL string
+	Err error
+}
+
+func (e *UnreachableError) Error() string {
+	return fmt.Sprintf("cannot reach StackHub at %s: %v", e.URL, e.Err)
+}
+
+func (e *UnreachableError) Unwrap() error { return e.Err }
+
+// App is an installed app as /api/v1/apps shows it; the JSON field names
+// are the API's.
+type App struct {
+	AppName       string            `json:"appName"`
+	App           string            `json:"app"`
+	Version       string            `json:"version"`
+	ContainerName string            `json:"containerName"`
+	Status        string            `json:"status"`
+	State         string            `json:"state"`
+	Port          *int              `json:"port"`
+	DBPort        *int              `json:"db_port"`
+	Ports         map[string]int    `json:"ports"`
+	Containers    []string          `json:"containers"`
+	Outputs       map[string]string `json:"outputs,omitempty"`
+	Info          string            `json:"info"`
+	RunID         string            `json:"runId"`
+	Active        string            `json:"active,omitempty"`
+}
+
+// Job is a run (install, upgrade, an action) as /api/v1/jobs shows it.
+type Job struct {
+	ID       string            `json:"id"`
+	App      string            `json:"app"`
+	Action   string            `json:"action"`
+	Status   string            `json:"status"`
+	Message  string            `json:"message,omitempty"`
+	Outputs  map[string]string `json:"outputs,omitempty"`
+	Created  time.Time         `json:"created"`
+	Finished *time.Time        `json:"finished,omitempty"`
+}
+
+// Job statuses.
+const (
+	JobRunning   = "running"
+	JobSucceeded = "succeeded"
+	JobFailed    = "failed"
+	JobCanceled  = "canceled"
+)
+
+// JobEvent is the data of one event of GET /api/v1/jobs/{id}/events.
+type JobEvent struct {
+	Seq      int       `json:"seq"`
+	Time     time.Time `json:"time"`
+	Type     string    `json:"type"` // "stage" or "log"
+	Stage    string    `json:"stage,omitempty"`
+	Image    string    `json:"image,omitempty"`
+	Resource string    `json:"resource,omitempty"`
+	Status   string    `json:"status,omitempty"`
+	Current  int64     `json:"current,omitempty"`
+	Total    int64     `json:"total,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	Line     string    `json:"line,omitempty"`
+}
+
+// Final tells whether ev is the job's last event: the stage done, failed
+// or canceled of the job itself (a failed resource names one).
+func (ev JobEvent) Final() bool {
+	if ev.Type != "stage" || ev.Resource != "" || ev.Image != "" {
+		return false
+	}
+	return ev.Stage == "done" || ev.Stage == "failed" || ev.Stage == "canceled"
+}
+
+// Installing is the answer to an install: the app as reserved (ports
+// allocated) and the job that installs it.
+type Installing struct {
+	App   App
+	JobID string
+}
+
+// Uninstalled is what an uninstall removed and freed.
+type Uninstalled struct {
+	AppName           string   `json:"appName"`
+	RemovedContainers []string `json:"removedContainers"`
+	RemovedNetworks   []string `json:"removedNetworks"`
+	RemovedVolumes    []string `json:"removedVolumes"`
+	KeptVolumes       []string `json:"keptVolumes"`
+	FreedPorts        []int    `json:"freedPorts"`
+}
+
+// CatalogApp is an app the server can install.
+type CatalogApp struct {
+	Name         string            `json:"appName"`
+	Title        string            `json:"title"`
+	Version      string            `json:"version"`
+	Description  string            `json:"description"`
+	Ports        []CatalogPort     `json:"ports"`
+	Actions      []string          `json:"actions"`
+	Requirements map[string]string `json:"requirements"`
+}
+
+// CatalogPort is a port parameter of a catalog app and its range.
+type CatalogPort struct {
+	Name string `json:"name"`
+	Min  int    `json:"min"`
+	Max  int    `json:"max"`
+}
+
+// ServerStatus is /searchServer's data: the seed's percent strings, the
+// figures behind them, and the current risks.
+type ServerStatus struct {
+	CPU      string         `json:"cpu"`
+	Memory   string         `json:"memory"`
+	HDD      string         `json:"hdd"`
+	Load     [3]float64     `json:"load"`
+	Uptime   int64          `json:"uptime"`
+	Docker   string         `json:"docker"`
+	Apps     map[string]int `json:"apps"`
+	Risk     int            `json:"risk"`
+	Info     []string       `json:"info"`
+	Risks    []Risk         `json:"risks"`
+	Sampled  *time.Time     `json:"sampledAt,omitempty"`
+	MemTotal uint64         `json:"memoryTotal"`
+	MemUsed  uint64         `json:"memoryUsed"`
+	HDDTotal uint64         `json:"hddTotal"`
+	HDDUsed  uint64         `json:"hddUsed"`
+}
+
+// Risk is one current risk of the server.
+type Risk struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Advice  string `json:"advice"`
+}
+
+// Token is an API token as listed; Token (the secret) is set only in the
+// answer that creates it.
+type Token struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Scope    string     `json:"scope"`
+	Created  time.Time  `json:"created"`
+	LastUsed *time.Time `json:"lastUsed,omitempty"`
+	Token    string     `json:"token,omitempty"`
+}
+
+// LogsOptions select the log lines AppLogs streams.
+type LogsOptions struct {
+	// Tail is how many of the last lines to send; 0 sends them all.
+	Tail int
+	// Follow keeps the answer open for new lines.
+	Follow bool
+	// Container is one of the app's containers; empty is the main one.
+	Container string
+}
+
+// ListApps returns every installed app (GET /api/v1/apps).
+func (c *Client) ListApps(ctx context.Context) ([]App, error) {
+	var out []App
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/apps", nil, nil, &out)
+	return out, err
+}
+
+// GetApp returns installed app name (GET /api/v1/apps/{name}); 404 when
+// it is not installed.
+func (c *Client) GetApp(ctx context.Context, name string) (App, error) {
+	var out App
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/apps/"+url.PathEscape(name), nil, nil, &out)
+	return out, err
+}
+
+// InstallApp starts installing catalog app app under instance name (empty:
+// the catalog name) with POST /api/v1/apps. It returns once the server has
+// reserved the ports; the job does the rest. 404 for an app not in the
+// catalog, 409 when the name is taken.
+func (c *Client) InstallApp(ctx context.Context, app, name string) (Installing, error) {
+	var out struct {
+		App App    `json:"app"`
+		Job string `json:"job"`
+	}
+	body := map[string]string{"app": app}
+	if name != "" {
+		body["name"] = name
+	}
+	hdr, err := c.callJSON(ctx, http.MethodPost, "/api/v1/apps", nil, body, &out)
+	if err != nil {
+		return Installing{}, err
+	}
+	job := hdr.Get("Location")
+	if job == "" {
+		job = out.Job
+	}
+	id := out.App.RunID
+	if job != "" {
+		id = path.Base(job)
+	}
+	return Installing{App: out.App, JobID: id}, nil
+}
+
+// UninstallApp removes installed app name (DELETE /api/v1/apps/{name}),
+// its volumes too when purge is set. It answers when the app is gone.
+func (c *Client) UninstallApp(ctx context.Context, name string, purge bool) (Uninstalled, error) {
+	var out Uninstalled
+	q := url.Values{}
+	if purge {
+		q.Set("purge", "true")
+	}
+	_, err := c.callJSON(ctx, http.MethodDelete, "/api/v1/apps/"+url.PathEscape(name), q, nil, &out)
+	return out, err
+}
+
+// UpgradeApp starts an upgrade of name to the catalog's version with
+// parameters overriding the stored values (POST /api/v1/apps/{name}/upgrade)
+// and returns its job.
+func (c *Client) UpgradeApp(ctx context.Context, name string, parameters map[string]any) (Job, error) {
+	var body any
+	if len(parameters) > 0 {
+		body = map[string]any{"parameters": parameters}
+	}
+	var out Job
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(name)+"/upgrade", nil, body, &out)
+	return out, err
+}
+
+// AppAction starts action (start, stop, restart or one of the bundle's
+// custom actions) on name (POST /api/v1/apps/{name}/actions/{action}) and
+// returns its job.
+func (c *Client) AppAction(ctx context.Context, name, action string) (Job, error) {
+	var out Job
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(name)+"/actions/"+url.PathEscape(action), nil, nil, &out)
+	return out, err
+}
+
+// AppLogs opens the log text of one of name's containers (GET
+// /api/v1/apps/{name}/logs). The caller reads and closes it; with Follow it
+// stays open until ctx is done.
+func (c *Client) AppLogs(ctx context.Context, name string, opts LogsOptions) (io.ReadCloser, error) {
+	q := url.Values{}
+	if opts.Tail > 0 {
+		q.Set("tail", strconv.Itoa(opts.Tail))
+	}
+	if opts.Follow {
+		q.Set("follow", "true")
+	}
+	if opts.Container != "" {
+		q.Set("container", opts.Container)
+	}
+	resp, err := c.send(ctx, http.MethodGet, "/api/v1/apps/"+url.PathEscape(name)+"/logs", q, nil, nil)
+	if err != nil {
+		return nil, err
+	}
+	return resp.Body, nil
+}
+
+// GetJob returns job id (GET /api/v1/jobs/{id}).
+func (c *Client) GetJob(ctx context.Context, id string) (Job, error) {
+	var out Job
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/jobs/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// CancelJob asks the server to stop running job id (DELETE
+// /api/v1/jobs/{id}); the job cleans up and its events end with
+// "canceled". 409 when the job is not running.
+func (c *Client) CancelJob(ctx context.Context, id string) (Job, error) {
+	var out Job
+	_, err := c.callJSON(ctx, http.MethodDelete, "/api/v1/jobs/"+url.PathEscape(id), nil, nil, &out)
+	return out, err
+}
+
+// Catalog returns the apps the server can install (GET /api/v1/catalog).
+func (c *Client) Catalog(ctx context.Context) ([]CatalogApp, error) {
+	var out []CatalogApp
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/catalog", nil, nil, &out)
+	return out, err
+}
+
+// CatalogApp returns catalog app name (GET /api/v1/catalog/{name}).
+func (c *Client) CatalogApp(ctx context.Context, name string) (CatalogApp, error) {
+	var out CatalogApp
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/catalog/"+url.PathEscape(name), nil, nil, &out)
+	return out, err
+}
+
+// SearchServer returns the host's figures and risks through the seed
+// endpoint /searchServer.
+func (c *Client) SearchServer(ctx context.Context) (ServerStatus, error) {
+	var out ServerStatus
+	err := c.callSeed(ctx, "/searchServer", nil, &out)
+	return out, err
+}
+
+// ListTokens returns the API tokens, never their secrets (GET /api/v1/tokens).
+func (c *Client) ListTokens(ctx context.Context) ([]Token, error) {
+	var out []Token
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/tokens", nil, nil, &out)
+	return out, err
+}
+
+// CreateToken makes a token (POST /api/v1/tokens); the answer holds the
+// secret, shown this once.
+func (c *Client) CreateToken(ctx context.Context, name, scope string) (Token, error) {
+	var out Token
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/tokens", nil, map[string]string{"name": name, "scope": scope}, &out)
+	return out, err
+}
+
+// RevokeToken revokes token id (DELETE /api/v1/tokens/{id}).
+func (c *Client) RevokeToken(ctx context.Context, id string) error {
+	_, err := c.callJSON(ctx, http.MethodDelete, "/api/v1/tokens/"+url.PathEscape(id), nil, nil, nil)
+	return err
+}
+
+// callJSON sends a request with body as JSON (nil: none) and decodes a
+// success answer into out (nil: discard). It returns the answer's header.
+func (c *Client) callJSON(ctx context.Context, method, p string, q url.Values, body, out any) (http.Header, error) {
+	resp, err := c.send(ctx, method, p, q, body, map[string]string{"Accept": "application/json"})
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	if out == nil || resp.StatusCode == http.StatusNoContent {
+		_, _ = io.Copy(io.Discard, resp.Body)
+		return resp.Header, nil
+	}
+	if err := json.NewDecoder(resp.Body).Decode(out); err != nil {
+		return nil, c.readFailed(ctx, method, p, err)
+	}
+	return resp.Header, nil
+}
+
+// callSeed GETs seed endpoint p with query q and decodes the envelope's
+// data into out; code "0" is an *APIError even under a 2xx status.
+func (c *Client) callSeed(ctx context.Context, p string, q url.Values, out any) error {
+	resp, err := c.send(ctx, http.MethodGet, p, q, nil, map[string]string{"Accept": "application/json"})
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	var env struct {
+		Code    string          `json:"code"`
+		Message string          `json:"message"`
+		Data    json.RawMessage `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&env); err != nil {
+		return c.readFailed(ctx, http.MethodGet, p, err)
+	}
+	if env.Code != "1" {
+		return &APIError{Status: resp.StatusCode, Message: env.Message}
+	}
+	if err := json.Unmarshal(env.Data, out); err != nil {
+		return fmt.Errorf("GET %s: decode data: %w", p, err)
+	}
+	return nil
+}
+
+// readFailed classifies an error met while reading an answer.
+func (c *Client) readFailed(ctx context.Context, method, p string, err error) error {
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	if errors.As(err, &syn) || errors.As(err, &typ) {
+		return fmt.Errorf("%s %s: decode answer: %w", method, p, err)
+	}
+	return &UnreachableError{URL: c.BaseURL, Err: err}
+}
+
+// send does one request and returns a 2xx answer for the caller to read
+// and close; anything else becomes an error.
+func (c *Client) send(ctx context.Context, method, p string, q url.Values, body any, header map[string]string) (*http.Response, error) {
+	u := c.BaseURL + p
+	if len(q) > 0 {
+		u += "?" + q.Encode()
+	}
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			return nil, fmt.Errorf("%s %s: encode body: %w", method, p, err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, u, rd)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, p, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	req.Header.Set("Accept-Language", "en")
+	for k, v := range header {
+		req.Header.Set(k, v)
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &UnreachableError{URL: c.BaseURL, Err: err}
+	}
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		return resp, nil
+	}
+	defer resp.Body.Close()
+	return nil, decodeFailure(resp)
+}
+
+// decodeFailure reads a failure answer: /api/v1's {error, message}, the
+// seed envelope {code: "0", message, data: {error}}, or anything else (a
+// proxy's page), whose status text then stands as the message.
+func decodeFailure(resp *http.Response) error {
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	e := &APIError{Status: resp.StatusCode}
+	var body struct {
+		Error   string          `json:"error"`
+		Message string          `json:"message"`
+		Data    json.RawMessage `json:"data"`
+	}
+	if json.Unmarshal(b, &body) == nil {
+		e.Code, e.Message = body.Error, body.Message
+		if e.Code == "" && len(body.Data) > 0 {
+			var data struct {
+				Error string `json:"error"`
+			}
+			if json.Unmarshal(body.Data, &data) == nil {
+				e.Code = data.Error
+			}
+		}
+	}
+	if e.Message == "" {
+		e.Message = http.StatusText(resp.StatusCode)
+		if e.Message == "" {
+			e.Message = resp.Status
+		}
+	}
+	return e
+}

@@ -1,0 +1,240 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// cancelGrace bounds how long a command keeps following a job after
+// Ctrl-C has asked the server to cancel it.
+const cancelGrace = 60 * time.Second
+
+// waitJob follows job id until it ends, showing its events on view, and
+// returns the job as recorded. When ctx ends while waiting (Ctrl-C), it
+// asks the server to cancel the job (DELETE /api/v1/jobs/{id}) and keeps
+// following for up to cancelGrace, so that the outcome, normally
+// "canceled", is what it returns; after that it gives up with ctx's error
+// and the job winds down on the server alone.
+func waitJob(ctx context.Context, c *Client, id string, view *progressView) (Job, error) {
+	type result struct {
+		job Job
+		err error
+	}
+	done := make(chan result, 1)
+	follow, stop := context.WithCancel(context.WithoutCancel(ctx))
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	defer stop()
+	wg.Go(func() {
+		job, err := c.FollowJob(follow, id, view.Event, func(attempt int, err error) {
+			view.Note(fmt.Sprintf("connection lost (%v); reconnecting, attempt %d of %d", err, attempt, c.Reconnects))
+		})
+		done <- result{job, err}
+	})
+	select {
+	case r := <-done:
+		return r.job, r.err
+	case <-ctx.Done():
+	}
+	view.Note("interrupted: asking the server to cancel job " + id)
+	cctx, cancel := context.WithTimeout(follow, 15*time.Second)
+	_, err := c.CancelJob(cctx, id)
+	cancel()
+	if err != nil && exitCode(err) != exitConflict { // 409: it has just ended
+		view.Note("cannot cancel job " + id + ": " + err.Error())
+	}
+	grace := time.NewTimer(cancelGrace)
+	defer grace.Stop()
+	select {
+	case r := <-done:
+		return r.job, r.err
+	case <-grace.C:
+		stop()
+		<-done
+		return Job{}, fmt.Errorf("job %s still winding down %s after the cancel request: %w", id, cancelGrace, ctx.Err())
+	}
+}
+
+// isTerminal tells whether w is a terminal (a character device). It
+// stands in for golang.org/x/term, which go.mod does not require.
+func isTerminal(w io.Writer) bool {
+	f, ok := w.(*os.File)
+	if !ok {
+		return false
+	}
+	st, err := f.Stat()
+	return err == nil && st.Mode()&os.ModeCharDevice != 0
+}
+
+// keepLogLines is how many of a job's last log lines a view keeps to show
+// when the job fails.
+const keepLogLines = 20
+
+// progressView shows a job's events to a person on w: on a terminal one
+// line rewritten in place (the stage, and a bar of the bytes pulled for an
+// image), otherwise one plain line per step (pull progress at most every
+// quarter). Log lines are not shown but the last ones are kept (Tail). It
+// is safe for concurrent use.
+type progressView struct {
+	w     io.Writer
+	tty   bool
+	width int
+	label string
+
+	mu    sync.Mutex
+	drawn string
+	pulls map[string]int64 // image → the last quarter printed (plain lines)
+	tail  []string
+}
+
+// newProgressView returns a view on w labelled label (e.g. "install
+// blog"); COLUMNS sets the terminal width (default 80).
+func newProgressView(w io.Writer, label string, getenv env) *progressView {
+	width := 80
+	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 20 {
+		width = n
+	}
+	return &progressView{w: w, tty: isTerminal(w), width: width, label: label, pulls: map[string]int64{}}
+}
+
+// Event shows ev. It never fails; its signature fits FollowJob.
+func (p *progressView) Event(ev JobEvent) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if ev.Type == "log" {
+		p.tail = append(p.tail, ev.Line)
+		if len(p.tail) > keepLogLines {
+			p.tail = p.tail[len(p.tail)-keepLogLines:]
+		}
+		return nil
+	}
+	text := describeEvent(ev)
+	if p.tty {
+		p.draw(text)
+		return nil
+	}
+	if ev.Stage == "pulling" {
+		q := int64(0)
+		if ev.Total > 0 {
+			q = min(ev.Current*4/ev.Total, 4)
+		}
+		if last, seen := p.pulls[ev.Image]; seen && q <= last {
+			return nil
+		}
+		p.pulls[ev.Image] = q
+	}
+	fmt.Fprintf(p.w, "%s: %s\n", p.label, text)
+	return nil
+}
+
+// Note prints msg on a line of its own, above the progress line.
+func (p *progressView) Note(msg string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.drawn != "" {
+		fmt.Fprintf(p.w, "\r\033[K%s\n%s", msg, p.drawn)
+		return
+	}
+	fmt.Fprintln(p.w, msg)
+}
+
+// Close clears the progress line.
+func (p *progressView) Close() {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.tty && p.drawn != "" {
+		fmt.Fprint(p.w, "\r\033[K")
+		p.drawn = ""
+	}
+}
+
+// Tail returns the job's last log lines.
+func (p *progressView) Tail() []string {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]string(nil), p.tail...)
+}
+
+func (p *progressView) draw(text string) {
+	line := []rune(p.label + ": " + text)
+	if len(line) > p.width-1 {
+		line = append(line[:p.width-2], '…')
+	}
+	p.drawn = string(line)
+	fmt.Fprint(p.w, "\r\033[K"+p.drawn)
+}
+
+// describeEvent is a stage event in a few words, e.g. "pulling
+// nginx:1.27 [#####---------------]  25% 10.0/40.0 MiB" or "creating
+// Container websoft9-blog Created".
+func describeEvent(ev JobEvent) string {
+	switch ev.Stage {
+	case "pulling":
+		return "pulling " + ev.Image + " " + pullBar(ev.Current, ev.Total)
+	case "pulled":
+		return "pulled " + ev.Image
+	}
+	words := []string{ev.Stage}
+	for _, w := range []string{ev.Image, ev.Resource, ev.Status} {
+		if w != "" && !strings.EqualFold(w, ev.Stage) {
+			words = append(words, w)
+		}
+	}
+	s := strings.Join(words, " ")
+	if ev.Message != "" {
+		s += ": " + ev.Message
+	}
+	return s
+}
+
+// pullBar draws bytes pulled of total as a bar, or the bytes alone while
+// the total is unknown.
+func pullBar(current, total int64) string {
+	if total <= 0 {
+		return humanBytes(current)
+	}
+	const width = 20
+	current = min(current, total)
+	filled := int(current * width / total)
+	return fmt.Sprintf("[%s%s] %3d%% %s/%s", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
+		current*100/total, strings.TrimSuffix(humanBytes(current), unitOf(total)), humanBytes(total))
+}
+
+var byteUnits = []string{"B", "KiB", "MiB", "GiB", "TiB"}
+
+// humanBytes is n in binary units with one decimal, e.g. "12.5 MiB".
+func humanBytes(n int64) string {
+	v, u := float64(n), 0
+	for v >= 1024 && u < len(byteUnits)-1 {
+		v /= 1024
+		u++
+	}
+	if u == 0 {
+		return fmt.Sprintf("%d B", n)
+	}
+	return fmt.Sprintf("%.1f %s", v, byteUnits[u])
+}
+
+// unitOf is the unit humanBytes gives n, with its leading space.
+func unitOf(n int64) string {
+	s := humanBytes(n)
+	return s[strings.LastIndexByte(s, ' '):]
+}
+
+// JobError says a job ended without success: failed or canceled. It
+// makes stackhub exit 1.
+type JobError struct{ Job Job }
+
+func (e *JobError) Error() string {
+	msg := fmt.Sprintf("%s %s %s", e.Job.Action, e.Job.App, e.Job.Status)
+	if e.Job.Message != "" {
+		msg += ": " + e.Job.Message
+	}
+	return msg
+}
