@@ -32,6 +32,8 @@ type Deps struct {
 	Observer Observer
 	// Logs reads container logs.
 	Logs LogSource
+	// NeedsSetup tells whether no console user exists (a risk); nil skips it.
+	NeedsSetup func(context.Context) (bool, error)
 	// Exposure says how the API is reached, for the risk list.
 	Exposure Exposure
 }

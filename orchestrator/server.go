@@ -52,8 +52,11 @@ type ServerStatus struct {
 	// DockerError says why the version is missing.
 	DockerError string
 	// Apps counts installations by state.
-	Apps  map[State]int
-	Risks []Risk
+	Apps map[State]int
+	// SetupPending is true while no console user exists: whoever reads the
+	// setup code in the server log can create the admin.
+	SetupPending bool
+	Risks        []Risk
 }
 
 // Thresholds above which disk and memory use are risks.
@@ -94,6 +97,13 @@ func (e *Engine) Server(ctx context.Context) (ServerStatus, error) {
 			failed = append(failed, inst.Name)
 		}
 	}
+	if e.d.NeedsSetup != nil {
+		pending, err := e.d.NeedsSetup(ctx)
+		if err != nil {
+			return st, err
+		}
+		st.SetupPending = pending
+	}
 	st.Risks = Risks(st, failed, e.d.Exposure)
 	return st, nil
 }
@@ -118,6 +128,10 @@ func Risks(st ServerStatus, failed []string, exp Exposure) []Risk {
 		sort.Strings(failed)
 		out = append(out, Risk{Code: "apps_failed", Message: fmt.Sprintf("%d app(s) failed: %v", len(failed), failed),
 			Advice: "read the reason with getAppInfo, then uninstall and install again"})
+	}
+	if st.SetupPending {
+		out = append(out, Risk{Code: "setup_pending", Message: "no admin account exists yet",
+			Advice: "create the first admin now (the setup code is in the server log) or with stackhub user add"})
 	}
 	if exp.Public && !exp.TLS {
 		out = append(out, Risk{Code: "plain_http", Message: "the API listens beyond loopback without TLS",

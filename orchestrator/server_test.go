@@ -19,9 +19,9 @@ func TestRisks(t *testing.T) {
 	calm := orchestrator.ServerStatus{Sampled: true, Sample: orchestrator.HostSample{DiskPercent: 90, MemPercent: 50}}
 	assert.Equal(t, []string{}, codes(orchestrator.Risks(calm, nil, orchestrator.Exposure{Public: true, TLS: true})))
 
-	busy := orchestrator.ServerStatus{Sampled: true, DockerError: "down", Sample: orchestrator.HostSample{DiskPercent: 90.1, MemPercent: 91}}
+	busy := orchestrator.ServerStatus{Sampled: true, DockerError: "down", Sample: orchestrator.HostSample{DiskPercent: 90.1, MemPercent: 91}, SetupPending: true}
 	got := orchestrator.Risks(busy, []string{"b", "a"}, orchestrator.Exposure{Public: true})
-	assert.Equal(t, []string{"disk_full", "memory_low", "docker_down", "apps_failed", "plain_http"}, codes(got))
+	assert.Equal(t, []string{"disk_full", "memory_low", "docker_down", "apps_failed", "setup_pending", "plain_http"}, codes(got))
 	assert.Equal(t, "2 app(s) failed: [a b]", got[3].Message)
 
 	unsampled := orchestrator.ServerStatus{Sample: orchestrator.HostSample{DiskPercent: 99}}

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -83,4 +84,27 @@ func TestSessionCookieAndCSRF(t *testing.T) {
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
 	assert.Empty(t, rec.Result().Cookies())
+}
+
+func TestTrustedProxy(t *testing.T) {
+	_, proxies, err := net.ParseCIDR("192.0.2.0/24")
+	require.NoError(t, err)
+	for _, tc := range []struct {
+		trusted []*net.IPNet
+		peer    string
+		want    string
+	}{
+		{nil, "192.0.2.10:1000", "192.0.2.10"},                     // no proxy configured: the peer
+		{[]*net.IPNet{proxies}, "192.0.2.10:1000", "198.51.100.9"}, // a trusted proxy: its X-Forwarded-For
+		{[]*net.IPNet{proxies}, "203.0.113.5:1000", "203.0.113.5"}, // anyone else: the peer
+		{[]*net.IPNet{proxies}, "127.0.0.1:1000", "127.0.0.1"},     // loopback is not trusted by default
+	} {
+		acc := &fakeAccounts{}
+		s := &Server{Auth: fakeAuth{}, Accounts: acc, Engine: fakeEngine{}, TrustedProxies: tc.trusted}
+		req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", strings.NewReader(`{"name":"x","password":"y"}`))
+		req.RemoteAddr = tc.peer
+		req.Header.Set("X-Forwarded-For", "198.51.100.9")
+		s.Handler().ServeHTTP(httptest.NewRecorder(), req)
+		assert.Equal(t, tc.want, acc.lastIP, "peer %s", tc.peer)
+	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
 
 	"github.com/labstack/echo/v4"
@@ -48,6 +49,10 @@ type Server struct {
 	Auth     Authenticator
 	Accounts AccountService
 	Logger   *slog.Logger
+	// TrustedProxies are the networks of reverse proxies whose
+	// X-Forwarded-For is believed; empty (the default) believes no header:
+	// the client is always the socket peer.
+	TrustedProxies []*net.IPNet
 }
 
 // Handler returns the Echo instance serving every route.
@@ -57,6 +62,13 @@ func (s *Server) Handler() *echo.Echo {
 	// Identity comes from credentials only; the client IP is the socket
 	// peer, never X-Forwarded-For or X-Real-IP.
 	e.IPExtractor = echo.ExtractIPDirect()
+	if len(s.TrustedProxies) > 0 {
+		opts := []echo.TrustOption{echo.TrustLoopback(false), echo.TrustLinkLocal(false), echo.TrustPrivateNet(false)}
+		for _, n := range s.TrustedProxies {
+			opts = append(opts, echo.TrustIPRange(n))
+		}
+		e.IPExtractor = echo.ExtractIPFromXFFHeader(opts...)
+	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
 	e.Use(middleware.BodyLimit(MaxBodyBytes))

@@ -21,6 +21,9 @@ type Config struct {
 	// TLSCert and TLSKey, both or neither, make the server speak TLS.
 	TLSCert string
 	TLSKey  string
+	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For is
+	// believed for the client address (rate limits); none by default.
+	TrustedProxies []string
 }
 
 // DefaultConfig returns the defaults documented in the README.
@@ -46,6 +49,9 @@ func (c *Config) Validate() error {
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")
 	}
+	if _, err := c.trustedNets(); err != nil {
+		return err
+	}
 	for _, p := range []*string{&c.DataDir, &c.BundlesDir, &c.RuntimesDir} {
 		abs, err := filepath.Abs(*p)
 		if err != nil {
@@ -67,4 +73,17 @@ func executableDir() string {
 		return "."
 	}
 	return filepath.Dir(exe)
+}
+
+// trustedNets parses TrustedProxies.
+func (c *Config) trustedNets() ([]*net.IPNet, error) {
+	var out []*net.IPNet
+	for _, cidr := range c.TrustedProxies {
+		_, n, err := net.ParseCIDR(cidr)
+		if err != nil {
+			return nil, fmt.Errorf("--trusted-proxy %q: %w", cidr, err)
+		}
+		out = append(out, n)
+	}
+	return out, nil
 }

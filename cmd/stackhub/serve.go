@@ -53,6 +53,7 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
+	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For gives the client address (repeatable); none by default")
 	return cmd
 }
 
@@ -109,6 +110,17 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	watcher := dockerhost.NewWatcher(docker, log)
 	background.Go(func() { watcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
+	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID}
+	if need, err := accounts.NeedsSetup(ctx); err != nil {
+		return err
+	} else if need {
+		accounts.SetupCode = orchestrator.NewSetupCode()
+		// The one place a secret is logged, on purpose: it is how the first
+		// admin proves access to the server. It works once, and only while
+		// no user exists.
+		log.Warn("no user exists yet: create the first admin in the console, or POST /api/v1/auth/setup, with this one-time code",
+			"setup_code", accounts.SetupCode)
+	}
 	engine := orchestrator.New(orchestrator.Deps{
 		Catalog:       cat,
 		Builder:       build.NewBuilder(cfg.RuntimesDir, docker),
@@ -123,6 +135,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Stats:         sampler,
 		Observer:      watcher,
 		Logs:          host,
+		NeedsSetup:    accounts.NeedsSetup,
 		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 	})
 	if err := host.Ping(ctx); err != nil {
@@ -131,18 +144,12 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		log.Error("recover interrupted runs", "err", err)
 	}
 
-	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID}
-	if need, err := accounts.NeedsSetup(ctx); err != nil {
+	trusted, err := cfg.trustedNets()
+	if err != nil {
 		return err
-	} else if need {
-		accounts.SetupCode = orchestrator.NewSetupCode()
-		// The one place a secret is logged, on purpose: it is how the first
-		// admin proves access to the server. It works once, and only while
-		// no user exists.
-		log.Warn("no user exists yet: create the first admin in the console, or POST /api/v1/auth/setup, with this one-time code",
-			"setup_code", accounts.SetupCode)
 	}
-	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, Logger: log}
+	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts,
+		Logger: log, TrustedProxies: trusted}
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
