@@ -93,19 +93,41 @@ type limiter struct {
 	fails map[string][]time.Time
 }
 
-func (l *limiter) blocked(key string, max int, now time.Time) bool {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return len(l.recent(key, now)) >= max
-}
-
-func (l *limiter) fail(key string, now time.Time) {
+// take records an attempt against every key at once, unless one of them
+// has reached its limit: then nothing is recorded and false returned.
+// Recording before the password is checked means parallel guesses cannot
+// slip past the limit while a hash is being computed.
+func (l *limiter) take(now time.Time, keys []string, limits []int) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.fails == nil {
 		l.fails = map[string][]time.Time{}
 	}
-	l.fails[key] = append(l.recent(key, now), now)
+	for i, k := range keys {
+		if len(l.recent(k, now)) >= limits[i] {
+			return false
+		}
+	}
+	for _, k := range keys {
+		l.fails[k] = append(l.fails[k], now)
+	}
+	return true
+}
+
+// forgive takes back the attempt take recorded at now, for a login that
+// succeeded.
+func (l *limiter) forgive(now time.Time, keys []string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for _, k := range keys {
+		ts := l.fails[k]
+		for i := len(ts) - 1; i >= 0; i-- {
+			if ts[i].Equal(now) {
+				l.fails[k] = append(ts[:i:i], ts[i+1:]...)
+				break
+			}
+		}
+	}
 }
 
 func (l *limiter) recent(key string, now time.Time) []time.Time {
@@ -131,11 +153,30 @@ type Accounts struct {
 	Now    Clock
 	NewID  IDGen
 	// SetupCode is the one-time code that creates the first admin while no
-	// user exists (printed in the server log).
+	// user exists (printed in the server log). Set it before serving.
 	SetupCode string
+	setupMu   sync.Mutex
 	limits    limiter
 	dummy     sync.Once
 	dummyH    string
+	slotsOnce sync.Once
+	slots     chan struct{}
+}
+
+// MaxConcurrentHashes bounds argon2id work at once (19 MiB each), so a
+// flood of logins cannot exhaust memory.
+const MaxConcurrentHashes = 2
+
+// checkPassword runs the hasher in one of MaxConcurrentHashes slots.
+func (a *Accounts) checkPassword(ctx context.Context, hash, password string) (bool, error) {
+	a.slotsOnce.Do(func() { a.slots = make(chan struct{}, MaxConcurrentHashes) })
+	select {
+	case a.slots <- struct{}{}:
+	case <-ctx.Done():
+		return false, ctx.Err()
+	}
+	defer func() { <-a.slots }()
+	return a.Hasher.Check(hash, password), nil
 }
 
 // dummyHash is checked against when the user does not exist, so that a
@@ -179,6 +220,8 @@ func (a *Accounts) newUser(name, password string) (User, error) {
 // Setup creates the first admin with the one-time setup code. Returns
 // EUNAUTHORIZED for a wrong code, ECONFLICT once any user exists.
 func (a *Accounts) Setup(ctx context.Context, code, name, password string) (User, error) {
+	a.setupMu.Lock()
+	defer a.setupMu.Unlock()
 	if a.SetupCode == "" || subtle.ConstantTimeCompare([]byte(code), []byte(a.SetupCode)) != 1 {
 		return User{}, Errorf(EUNAUTHORIZED, "wrong setup code: it is printed in the server log while no user exists")
 	}
@@ -200,8 +243,9 @@ func (a *Accounts) Setup(ctx context.Context, code, name, password string) (User
 // until the window passes.
 func (a *Accounts) Login(ctx context.Context, name, password, clientIP string) (Session, string, error) {
 	now := a.Now()
-	if a.limits.blocked("user:"+name, LoginPerAccount, now) || a.limits.blocked("ip:"+clientIP, LoginPerClient, now) {
-		return Session{}, "", Errorf(EUNAUTHORIZED, "too many failed logins: wait %s", LoginWindow)
+	keys := []string{"user:" + name, "ip:" + clientIP}
+	if !a.limits.take(now, keys, []int{LoginPerAccount, LoginPerClient}) {
+		return Session{}, "", Errorf(ETOOMANY, "too many failed logins: wait %s", LoginWindow)
 	}
 	u, err := a.Users.UserByName(ctx, name)
 	hash := u.Hash
@@ -211,11 +255,14 @@ func (a *Accounts) Login(ctx context.Context, name, password, clientIP string) (
 		}
 		hash = a.dummyHash()
 	}
-	if !a.Hasher.Check(hash, password) || err != nil {
-		a.limits.fail("user:"+name, now)
-		a.limits.fail("ip:"+clientIP, now)
+	good, cerr := a.checkPassword(ctx, hash, password)
+	if cerr != nil {
+		return Session{}, "", fmt.Errorf("login: %w", cerr)
+	}
+	if !good || err != nil {
 		return Session{}, "", Errorf(EUNAUTHORIZED, "wrong user name or password")
 	}
+	a.limits.forgive(now, keys)
 	secret := randomToken()
 	s := Session{Hash: HashToken(secret), UserID: u.ID, User: u.Name, CSRF: randomToken(), Created: now, Expires: now.Add(SessionLifetime)}
 	if err := a.Users.CreateSession(ctx, s); err != nil {
@@ -251,7 +298,9 @@ func (a *Accounts) ChangePassword(ctx context.Context, name, current, next strin
 	if err != nil {
 		return err
 	}
-	if !a.Hasher.Check(u.Hash, current) {
+	if good, err := a.checkPassword(ctx, u.Hash, current); err != nil {
+		return err
+	} else if !good {
 		return Errorf(EUNAUTHORIZED, "the current password is wrong")
 	}
 	if err := ValidatePassword(next); err != nil {

@@ -67,14 +67,24 @@ func validateName(field, name string) error {
 	return nil
 }
 
-// runOutput returns the writer of run id's output: its log file and its
-// live feed, with the first error line kept as the failure reason. Close
-// closes the log file.
-func (e *Engine) runOutput(id string) (*firstError, io.Closer) {
-	logFile := e.runLog(id)
+// runOutput returns the writer of a run's output: its log file and its
+// live feed, with the run's secret values masked (whatever the bundle
+// runtime masked already) and the first error line kept as the failure
+// reason. Close closes the log file.
+func (e *Engine) runOutput(run Run) (*firstError, io.Closer) {
+	logFile := e.runLog(run.ID)
 	var w io.Writer = logFile
-	if f := e.feeds.get(id); f != nil {
+	if f := e.feeds.get(run.ID); f != nil {
 		w = io.MultiWriter(logFile, f)
+	}
+	var secrets []string
+	for _, v := range run.Secrets {
+		if s, ok := v.(string); ok && len(s) >= 4 {
+			secrets = append(secrets, s)
+		}
+	}
+	if len(secrets) > 0 {
+		w = &masker{w: w, secrets: secrets}
 	}
 	return &firstError{w: w}, logFile
 }

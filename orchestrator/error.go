@@ -15,6 +15,7 @@ const (
 	EUNAUTHORIZED = "unauthorized" // missing or bad credentials
 	EFORBIDDEN    = "forbidden"    // credentials without the scope the route needs
 	EPRECONDITION = "precondition" // the host lacks what the app needs (preflight)
+	ETOOMANY      = "too_many"     // rate limited: try again later
 )
 
 // Error is the domain error. Message is safe to show a user; Err is the

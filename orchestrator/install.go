@@ -115,7 +115,7 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 // runInstall is the install job: build, run the CNAB action, record. A
 // failed install removes what its run created and releases its ports.
 func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run Run) {
-	out, closer := e.runOutput(run.ID)
+	out, closer := e.runOutput(run)
 	defer closer.Close()
 	res, err := e.runAction(ctx, app, run, out)
 	if err == nil && res.Status == RunSucceeded {
@@ -138,7 +138,8 @@ func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run
 	fmt.Fprintf(out, "stackhub: removed containers %v, networks %v, volumes %v\n", removed.Containers, removed.Networks, removed.Volumes)
 	if cerr != nil {
 		// Keep the reservations: the host may still hold what the run made.
-		e.finish(ctx, run, status, StateFailed, fmt.Sprintf("%s; cleanup failed: %v", reason, cerr), false)
+		e.log.Error("cleanup after a failed install", "installation", inst.Name, "run", run.ID, "err", cerr)
+		e.finish(ctx, run, status, StateFailed, fmt.Sprintf("%s; cleanup failed: %s", reason, ErrorMessage(cerr)), false)
 		return
 	}
 	e.finish(ctx, run, status, StateFailed, reason, true)

@@ -120,6 +120,12 @@ func (f *feed) line(line string) {
 		Current: ev.Current, Total: ev.Total, Message: ev.Message})
 }
 
+func (f *feed) isClosed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.closed
+}
+
 // since returns the events after seq, whether the feed is closed, and a
 // channel closed at the next change.
 func (f *feed) since(seq int) ([]JobEvent, bool, <-chan struct{}) {
@@ -155,14 +161,18 @@ func (fs *feeds) open(id string) *feed {
 	fs.byID[id] = f
 	fs.order = append(fs.order, id)
 	if len(fs.order) > keepFinished {
-		for _, old := range fs.order[:len(fs.order)-keepFinished] {
-			if fd := fs.byID[old]; fd != nil {
-				if _, closed, _ := fd.since(0); closed {
-					delete(fs.byID, old)
-				}
+		// Forget the oldest finished feeds; running ones stay in order.
+		keep := fs.order[:0]
+		excess := len(fs.order) - keepFinished
+		for _, old := range fs.order {
+			if fd := fs.byID[old]; excess > 0 && (fd == nil || fd.isClosed()) {
+				delete(fs.byID, old)
+				excess--
+				continue
 			}
+			keep = append(keep, old)
 		}
-		fs.order = fs.order[len(fs.order)-keepFinished:]
+		fs.order = keep
 	}
 	return f
 }

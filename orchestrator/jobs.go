@@ -3,6 +3,7 @@ package orchestrator
 import (
 	"context"
 	"sync"
+	"time"
 )
 
 // Jobs runs work that outlives the request that started it. Every job has
@@ -17,11 +18,15 @@ type Jobs struct {
 // NewJobs returns an empty job manager.
 func NewJobs() *Jobs { return &Jobs{cancels: map[string]context.CancelFunc{}} }
 
+// RunTimeout bounds every job, pulls included (reliability.md R6).
+const RunTimeout = 30 * time.Minute
+
 // Start hands work to the manager and returns at once. The job keeps the
-// request's values but not its deadline or cancellation. It returns false,
-// without running work, after Shutdown.
+// request's values but not its deadline or cancellation; it gets
+// RunTimeout of its own. It returns false, without running work, after
+// Shutdown.
 func (j *Jobs) Start(reqCtx context.Context, id string, work func(context.Context)) bool {
-	ctx, cancel := context.WithCancel(context.WithoutCancel(reqCtx))
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(reqCtx), RunTimeout)
 	j.mu.Lock()
 	if j.closed {
 		j.mu.Unlock()
@@ -29,8 +34,10 @@ func (j *Jobs) Start(reqCtx context.Context, id string, work func(context.Contex
 		return false
 	}
 	j.cancels[id] = cancel
+	j.wg.Add(1) // under the lock: Shutdown cannot slip between the check and the Add
 	j.mu.Unlock()
-	j.wg.Go(func() {
+	go func() {
+		defer j.wg.Done()
 		defer func() {
 			j.mu.Lock()
 			delete(j.cancels, id)
@@ -38,7 +45,7 @@ func (j *Jobs) Start(reqCtx context.Context, id string, work func(context.Contex
 			cancel()
 		}()
 		work(ctx)
-	})
+	}()
 	return true
 }
 

@@ -22,7 +22,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 			_, err := e.d.Host.RemoveApp(ctx, run.Installation, "", false)
 			if err != nil {
 				errs = append(errs, err)
-				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+err.Error(), false)
+				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+ErrorMessage(err), false)
 				continue
 			}
 			e.finish(ctx, run, RunFailed, StateUninstalled, reason+"; uninstall finished at start-up", true)
@@ -33,7 +33,7 @@ func (e *Engine) Recover(ctx context.Context) error {
 			_, err := e.d.Host.RemoveApp(ctx, run.Installation, run.Revision, false)
 			if err != nil {
 				errs = append(errs, err)
-				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+err.Error(), false)
+				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+ErrorMessage(err), false)
 				continue
 			}
 			e.finish(ctx, run, RunFailed, StateFailed, reason, true)

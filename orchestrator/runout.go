@@ -56,3 +56,32 @@ func (f *firstError) reason(fallback string) string {
 	}
 	return strings.TrimSpace(fallback)
 }
+
+// masker replaces secret values with ******* line by line, so a value
+// split across two writes is still caught; a partial line waits for its
+// end (or Close of the run, when the writer is dropped).
+type masker struct {
+	w       io.Writer
+	secrets []string
+	mu      sync.Mutex
+	partial []byte
+}
+
+func (m *masker) Write(p []byte) (int, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.partial = append(m.partial, p...)
+	i := bytes.LastIndexByte(m.partial, '\n')
+	if i < 0 {
+		return len(p), nil
+	}
+	text := string(m.partial[:i+1])
+	m.partial = append([]byte(nil), m.partial[i+1:]...)
+	for _, s := range m.secrets {
+		text = strings.ReplaceAll(text, s, "*******")
+	}
+	if _, err := io.WriteString(m.w, text); err != nil {
+		return 0, err
+	}
+	return len(p), nil
+}

@@ -23,3 +23,17 @@ func TestFirstError(t *testing.T) {
 		t.Fatalf("got %q, want the fallback", got)
 	}
 }
+
+func TestMaskerAcrossWrites(t *testing.T) {
+	var sink bytes.Buffer
+	m := &masker{w: &sink, secrets: []string{"hunter22"}}
+	for _, chunk := range []string{"pass=hun", "ter22 ok\nnext hunter", "22\n"} {
+		_, err := m.Write([]byte(chunk))
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if got, want := sink.String(), "pass=******* ok\nnext *******\n"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+}

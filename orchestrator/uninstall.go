@@ -49,7 +49,7 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 	}
 	ctx = context.WithoutCancel(ctx)
 	e.feeds.open(run.ID).add(JobEvent{Type: "stage", Stage: StageQueued})
-	out, closer := e.runOutput(run.ID)
+	out, closer := e.runOutput(run)
 	defer closer.Close()
 
 	before, err := e.d.Host.AppObjects(ctx, inst.Name)

@@ -115,7 +115,7 @@ func (e *Engine) startAction(ctx context.Context, name, action string, request m
 
 // runModify is the job of an upgrade or custom action.
 func (e *Engine) runModify(ctx context.Context, app App, inst Installation, run Run) {
-	out, closer := e.runOutput(run.ID)
+	out, closer := e.runOutput(run)
 	defer closer.Close()
 	res, err := e.runAction(ctx, app, run, out)
 	status, state, reason := RunSucceeded, inst.State, ""

@@ -94,6 +94,7 @@ var zhPrefix = map[string]string{
 	orchestrator.EUNAUTHORIZED: "未授权",
 	orchestrator.EFORBIDDEN:    "权限不足",
 	orchestrator.EPRECONDITION: "资源不足",
+	orchestrator.ETOOMANY:      "请求过多",
 	orchestrator.ENOTFOUND:     "不存在",
 	orchestrator.ECONFLICT:     "已经存在",
 	orchestrator.EUNAVAILABLE:  "服务不可用",

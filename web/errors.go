@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/labstack/echo/v4"
@@ -16,6 +17,7 @@ var statusOf = map[string]int{
 	orchestrator.EUNAUTHORIZED: http.StatusUnauthorized,
 	orchestrator.EFORBIDDEN:    http.StatusForbidden,
 	orchestrator.EPRECONDITION: http.StatusPreconditionFailed,
+	orchestrator.ETOOMANY:      http.StatusTooManyRequests,
 	orchestrator.ENOTFOUND:     http.StatusNotFound,
 	orchestrator.ECONFLICT:     http.StatusConflict,
 	orchestrator.EUNAVAILABLE:  http.StatusServiceUnavailable,
@@ -49,6 +51,9 @@ func (s *Server) handleError(err error, c echo.Context) {
 		s.log().Error("request failed", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "err", err)
 	} else {
 		s.log().Info("request refused", "method", c.Request().Method, "path", c.Request().URL.Path, "status", status, "reason", msg)
+	}
+	if status == http.StatusTooManyRequests {
+		c.Response().Header().Set("Retry-After", strconv.Itoa(int(orchestrator.LoginWindow.Seconds())))
 	}
 	if c.Request().Method == http.MethodHead {
 		_ = c.NoContent(status)

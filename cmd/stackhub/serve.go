@@ -89,7 +89,17 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	defer db.Close()
-	if db.Sealer, err = secretbox.LoadOrCreate(filepath.Join(cfg.DataDir, "secret.key")); err != nil {
+	keyFile := filepath.Join(cfg.DataDir, "secret.key")
+	if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
+		// A new key would make every sealed secret unreadable: refuse
+		// rather than start with data that can no longer be used.
+		if sealed, err := db.HasSealed(ctx); err != nil {
+			return err
+		} else if sealed {
+			return fmt.Errorf("%s is missing but the database holds secrets sealed with it: restore the key file from the same backup as stackhub.db", keyFile)
+		}
+	}
+	if db.Sealer, err = secretbox.LoadOrCreate(keyFile); err != nil {
 		return err
 	}
 	cat, err := catalog.Load(cfg.BundlesDir)

@@ -644,7 +644,8 @@ func TestHTTPAccounts(t *testing.T) {
 		resp.Body.Close()
 	}
 	resp, body = post("/api/v1/auth/login", `{"name":"admin","password":"`+canary+`"}`, nil, "")
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	assert.Equal(t, http.StatusTooManyRequests, resp.StatusCode)
+	assert.Equal(t, "900", resp.Header.Get("Retry-After"))
 	assert.Contains(t, body["message"], "too many failed logins")
 
 	assert.NotContains(t, s.logs.String(), canary, "the password never reaches the log")

@@ -51,13 +51,13 @@ func (b *Builder) Bundle(ctx context.Context, app orchestrator.App) (*bundle.Bun
 	defer b.mu.Unlock()
 	key, err := fingerprint(app.Dir, b.RuntimesDir)
 	if err != nil {
-		return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "build bundle %s: %v", app.Name, err)
+		return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "bundle %s cannot be built (see the server log)", app.Name)
 	}
 	c, ok := b.cache[app.Name]
 	if !ok || c.key != key {
 		res, err := Build(ctx, Options{Dir: app.Dir, RuntimesDir: b.RuntimesDir})
 		if err != nil {
-			return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "build bundle %s: %v", app.Name, err)
+			return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "bundle %s cannot be built (see the server log)", app.Name)
 		}
 		c = cachedBuild{key: key, res: res}
 		b.cache[app.Name] = c
@@ -67,7 +67,7 @@ func (b *Builder) Bundle(ctx context.Context, app orchestrator.App) (*bundle.Bun
 		if cerrdefs.IsUnavailable(err) || client.IsErrConnectionFailed(err) {
 			code = orchestrator.EUNAVAILABLE
 		}
-		return nil, orchestrator.WrapError(code, err, "load the invocation image of %s into Docker: %v", app.Name, err)
+		return nil, orchestrator.WrapError(code, err, "the invocation image of %s cannot be loaded into Docker", app.Name)
 	}
 	return c.res.Bundle, nil
 }

@@ -67,7 +67,10 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 	bun := req.Bundle
 	params, err := bundle.ValuesOrDefaults(req.Parameters, bun, req.Action)
 	if err != nil {
-		return orchestrator.RunResult{}, orchestrator.WrapError(orchestrator.EINVALID, err, "parameters for %s: %v", req.Action, err)
+		// cnab-go's message quotes the value, which may be a secret: the
+		// user sees only which parameters were given; the cause stays in Err.
+		return orchestrator.RunResult{}, orchestrator.WrapError(orchestrator.EINVALID, err,
+			"the parameters for %s do not match the bundle's definitions (missing, or a value of the wrong type or range)", req.Action)
 	}
 	c := claim.Claim{
 		SchemaVersion: claim.GetDefaultSchemaVersion(),
@@ -185,5 +188,5 @@ func (r *Runner) classify(ctx context.Context, err error) error {
 			return fmt.Errorf("run: %w", perr)
 		}
 	}
-	return orchestrator.WrapError(orchestrator.EINTERNAL, err, "CNAB action could not run: %v", err)
+	return orchestrator.WrapError(orchestrator.EINTERNAL, err, "the CNAB action could not run (see the server log)")
 }

@@ -11,6 +11,7 @@ package dockerhost
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -75,7 +76,7 @@ func classify(op string, err error) error {
 	switch {
 	case err == nil:
 		return nil
-	case client.IsErrConnectionFailed(err):
+	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
 		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
 	case cerrdefs.IsNotFound(err):
 		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "%s: not found", op)

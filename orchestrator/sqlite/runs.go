@@ -219,3 +219,11 @@ AND status = 'succeeded' ORDER BY created DESC, id DESC LIMIT 1`, installation).
 	}
 	return out, nil
 }
+
+// HasSealed tells whether anything in the database is sealed (sensitive
+// outputs or parameters): then the key that sealed it is needed.
+func (d *DB) HasSealed(ctx context.Context) (bool, error) {
+	var n int
+	err := d.db.QueryRowContext(ctx, `SELECT (SELECT count(*) FROM outputs WHERE sensitive = 1) + (SELECT count(*) FROM runs WHERE secrets IS NOT NULL)`).Scan(&n)
+	return n > 0, classify("sealed rows", err)
+}

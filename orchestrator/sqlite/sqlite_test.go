@@ -241,6 +241,10 @@ func TestOutputsAndParameters(t *testing.T) {
 	assert.Equal(t, "0.2.0", got.Version, "a successful upgrade sets the version")
 	assert.Equal(t, "", got.Active)
 
+	sealed, err := db.HasSealed(ctx)
+	require.NoError(t, err)
+	assert.True(t, sealed)
+
 	// Without a sealer, sensitive outputs are not stored at all.
 	db.Sealer = nil
 	outs, err = db.LastOutputs(ctx, "demo")
