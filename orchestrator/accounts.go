@@ -62,11 +62,11 @@ type Hasher interface {
 
 // ValidatePassword says why a new password is refused, or nil.
 func ValidatePassword(p string) error {
-	switch n := utf8.RuneCountInString(p); {
-	case n < 10:
-		return Errorf(EINVALID, "the password needs at least 10 characters")
-	case n > 256:
-		return Errorf(EINVALID, "the password may have at most 256 characters")
+	switch {
+	case utf8.RuneCountInString(p) < 12:
+		return Errorf(EINVALID, "the password needs at least 12 characters")
+	case len(p) > 1024:
+		return Errorf(EINVALID, "the password may have at most 1024 bytes")
 	}
 	return nil
 }

@@ -162,7 +162,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Logger: log, TrustedProxies: trusted}
 	httpSrv := &http.Server{
 		Handler:           srv.Handler(),
-		ReadHeaderTimeout: 10 * time.Second,
+		ReadHeaderTimeout: 5 * time.Second,
+		MaxHeaderBytes:    64 << 10,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      10 * time.Minute, // uninstall is synchronous
 		IdleTimeout:       2 * time.Minute,
