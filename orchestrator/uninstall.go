@@ -39,11 +39,25 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 	if err := e.d.Host.Ping(ctx); err != nil {
 		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}
-	run := Run{ID: e.d.NewID(), Installation: inst.Name, Action: "uninstall", Revision: e.d.NewID(),
-		Status: RunRunning, Parameters: map[string]any{}, Created: e.d.Now()}
-	for _, p := range inst.Ports {
-		run.Parameters[p.Param] = p.Port
+	// The bundle's uninstall sees the values the app was installed or
+	// upgraded with (as Porter does), then the ports.
+	params, err := e.d.Runs.LastParameters(ctx, inst.Name)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}
+	if params == nil {
+		params = map[string]any{}
+	}
+	for _, p := range inst.Ports {
+		params[p.Param] = p.Port
+	}
+	var sensitive []string
+	if app, err := e.d.Catalog.App(ctx, inst.App); err == nil {
+		sensitive = app.Sensitive
+	}
+	run := Run{ID: e.d.NewID(), Installation: inst.Name, Action: "uninstall", Revision: e.d.NewID(),
+		Status: RunRunning, Created: e.d.Now()}
+	run.Parameters, run.Secrets = splitSecrets(params, sensitive)
 	if err := e.d.Runs.BeginRun(ctx, run, StateUninstalling); err != nil {
 		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}

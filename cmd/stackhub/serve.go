@@ -160,7 +160,12 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	}
 	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts,
 		Logger: log, TrustedProxies: trusted}
+	// Requests live under baseCtx, cancelled when shutdown starts, so that
+	// event streams and log follows end instead of holding the grace period.
+	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))
+	defer cancelBase()
 	httpSrv := &http.Server{
+		BaseContext:       func(net.Listener) context.Context { return baseCtx },
 		Handler:           srv.Handler(),
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    64 << 10,
@@ -168,6 +173,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		WriteTimeout:      10 * time.Minute, // uninstall is synchronous
 		IdleTimeout:       2 * time.Minute,
 	}
+	httpSrv.RegisterOnShutdown(cancelBase)
 	ln, err := net.Listen("tcp", cfg.Listen)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
@@ -197,7 +203,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err := httpSrv.Shutdown(sctx); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		log.Error("http shutdown", "err", err)
 	}
-	engine.Shutdown(sctx)
+	// Jobs get a grace period of their own, then are cancelled (an install
+	// cleans up; anything left is resolved by Recover at the next start).
+	jctx, cancelJobs := context.WithTimeout(context.Background(), cfg.ShutdownTimeout)
+	defer cancelJobs()
+	engine.Shutdown(jctx)
 	return nil
 }
 
