@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
@@ -45,6 +46,7 @@ type Engine struct {
 	log   *slog.Logger
 	jobs  *Jobs
 	feeds feeds
+	ready atomic.Bool
 }
 
 // New returns an Engine over d.

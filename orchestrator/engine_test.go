@@ -147,11 +147,13 @@ func (s *fakeStore) LastParameters(context.Context, string) (map[string]any, err
 
 func newEngine(host *fakeHost, store *fakeStore, run func(orchestrator.RunRequest) (orchestrator.RunResult, error)) *orchestrator.Engine {
 	n := 0
-	return orchestrator.New(orchestrator.Deps{
+	e := orchestrator.New(orchestrator.Deps{
 		Catalog: fakeCatalog{}, Builder: fakeBuilder{}, Runner: fakeRunner{run: run}, Host: host,
 		Installations: store, Runs: store, Now: time.Now,
 		NewID: func() string { n++; return fmt.Sprintf("id%d", n) },
 	})
+	_ = e.Recover(context.Background()) // fails, leaving it not ready, when the host's Docker is down
+	return e
 }
 
 func newStore() *fakeStore {
@@ -238,4 +240,19 @@ func TestUpgradeKeepsSecretsApartAndPortsFixed(t *testing.T) {
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
 	_, err = e.Action(t.Context(), orchestrator.ActionRequest{Name: "demo", Action: "install"})
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+}
+
+func TestNotReadyUntilRecovered(t *testing.T) {
+	host := &fakeHost{ping: orchestrator.Errorf(orchestrator.EUNAVAILABLE, "down")}
+	store := newStore()
+	e := newEngine(host, store, nil)
+	assert.False(t, e.Ready())
+	host.ping = nil
+	_, err := e.Upgrade(t.Context(), orchestrator.UpgradeRequest{Name: "demo"})
+	assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(err), "reads and lookups still answer")
+	store.insts["demo"] = orchestrator.Installation{Name: "demo", App: "demo", State: orchestrator.StateRunning}
+	_, err = e.Action(t.Context(), orchestrator.ActionRequest{Name: "demo", Action: "stop"})
+	assert.Equal(t, orchestrator.EUNAVAILABLE, orchestrator.ErrorCode(err), "changes wait for recovery")
+	require.NoError(t, e.Recover(t.Context()))
+	assert.True(t, e.Ready())
 }

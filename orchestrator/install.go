@@ -43,6 +43,9 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 	if err != nil {
 		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
 	}
+	if err := e.notReady(ctx); err != nil {
+		return Installation{}, err
+	}
 	if err := e.d.Host.Ping(ctx); err != nil {
 		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
 	}

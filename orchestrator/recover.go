@@ -4,12 +4,61 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 )
 
 // Recover resolves runs left active by a crash or restart: each gets a
 // failed result saying the engine restarted; an interrupted install is
 // cleaned up like a failed one, an interrupted uninstall is finished.
+//
+// Until it has succeeded once, the engine is not ready: every action that
+// changes state answers EUNAVAILABLE ("reconciling"). It must run before
+// any job starts: an active run is taken as interrupted.
 func (e *Engine) Recover(ctx context.Context) error {
+	if err := e.d.Host.Ping(ctx); err != nil {
+		return fmt.Errorf("recover: %w", err)
+	}
+	if err := e.recover(ctx); err != nil {
+		return err
+	}
+	e.ready.Store(true)
+	return nil
+}
+
+// Ready tells whether start-up recovery is done.
+func (e *Engine) Ready() bool { return e.ready.Load() }
+
+// RecoverLoop runs Recover until it succeeds (Docker may be down at
+// start-up), every interval, or until ctx is done.
+func (e *Engine) RecoverLoop(ctx context.Context, interval time.Duration) {
+	for {
+		err := e.Recover(ctx)
+		if err == nil {
+			e.log.Info("start-up recovery done")
+			return
+		}
+		e.log.Warn("start-up recovery not done yet; changes are refused until it is", "err", err)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(interval):
+		}
+	}
+}
+
+// notReady refuses changes before start-up recovery is done, saying why:
+// Docker not answering, or recovery still under way.
+func (e *Engine) notReady(ctx context.Context) error {
+	if e.ready.Load() {
+		return nil
+	}
+	if err := e.d.Host.Ping(ctx); err != nil {
+		return err
+	}
+	return Errorf(EUNAVAILABLE, "StackHub is reconciling after a restart; try again shortly")
+}
+
+func (e *Engine) recover(ctx context.Context) error {
 	runs, err := e.d.Runs.ActiveRuns(ctx)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)

@@ -36,6 +36,9 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 	if err != nil {
 		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}
+	if err := e.notReady(ctx); err != nil {
+		return UninstallResult{}, err
+	}
 	if err := e.d.Host.Ping(ctx); err != nil {
 		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}

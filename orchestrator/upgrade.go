@@ -58,6 +58,9 @@ func (e *Engine) startAction(ctx context.Context, name, action string, request m
 	if err != nil {
 		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
 	}
+	if err := e.notReady(ctx); err != nil {
+		return Run{}, err
+	}
 	if inst.State != StateRunning && !(inst.State == StateFailed && len(inst.Ports) > 0) {
 		return Run{}, Errorf(ECONFLICT, "%s is %s: only an installed app can run %s (install it again)", name, inst.State, action)
 	}

@@ -107,6 +107,8 @@ func (f fakeEngine) CancelJob(_ context.Context, id string) (orchestrator.Run, e
 	return orchestrator.Run{ID: id, Status: "running"}, nil
 }
 
+func (f fakeEngine) Ready() bool { return true }
+
 var demoApp = orchestrator.App{Name: "demo", Version: "0.1.0", Title: "Demo", Actions: []string{"start"},
 	Ports:        []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}},
 	Requirements: orchestrator.Requirements{CPU: "1", Memory: "256Mi"}}

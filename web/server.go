@@ -29,6 +29,8 @@ type Engine interface {
 	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
 	WatchJob(ctx context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error
 	CancelJob(ctx context.Context, id string) (orchestrator.Run, error)
+	// Ready tells whether start-up recovery is done (readyz).
+	Ready() bool
 }
 
 // Authenticator checks and manages bearer tokens.
@@ -82,7 +84,7 @@ func (s *Server) Handler() *echo.Echo {
 		},
 	}))
 	e.GET("/healthz", s.healthz)
-	e.GET("/readyz", s.healthz)
+	e.GET("/readyz", s.readyz)
 	seed := e.Group("", s.authenticate)
 	s.registerSeedRoutes(seed)
 	v1 := e.Group("/api/v1", s.authenticate)
@@ -101,6 +103,14 @@ func (s *Server) log() *slog.Logger {
 		return slog.Default()
 	}
 	return s.Logger
+}
+
+// readyz answers 200 once start-up recovery is done, 503 before.
+func (s *Server) readyz(c echo.Context) error {
+	if !s.Engine.Ready() {
+		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "reconciling"})
+	}
+	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 }
 
 func (s *Server) healthz(c echo.Context) error {

@@ -148,10 +148,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		NeedsSetup:    accounts.NeedsSetup,
 		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 	})
-	if err := host.Ping(ctx); err != nil {
-		log.Warn("Docker is not answering; installs will be refused until it does", "err", err)
-	} else if err := engine.Recover(ctx); err != nil {
-		log.Error("recover interrupted runs", "err", err)
+	// Resolve what a crash left before any change is accepted; when Docker
+	// is down, keep trying in the background (changes answer 503 meanwhile).
+	if err := engine.Recover(ctx); err != nil {
+		log.Warn("start-up recovery could not run yet; changes are refused until it does", "err", err)
+		background.Go(func() { engine.RecoverLoop(bgCtx, 5*time.Second) })
 	}
 
 	trusted, err := cfg.trustedNets()

@@ -365,6 +365,10 @@ func TestHTTPDockerDown(t *testing.T) {
 	assert.Contains(t, r.Message, "Docker is not answering")
 	r = s.call(t, "/getAppInfo", url.Values{"appName": {"itest-down"}}, nil)
 	assert.Equal(t, http.StatusNotFound, r.status, "nothing was reserved")
+	resp, err := http.Get(s.url + "/readyz")
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "not ready while start-up recovery cannot run")
 }
 
 // api calls /api/v1 with the server's token and decodes the JSON answer.
