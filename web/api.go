@@ -5,33 +5,14 @@ import (
 	"encoding/json"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
 
-// apiError is the body of every /api/v1 failure.
-type apiError struct {
-	Error   string `json:"error"`
-	Message string `json:"message"`
-}
-
-// job is a run as /api/v1 shows it.
-type job struct {
-	ID           string            `json:"id"`
-	Installation string            `json:"app"`
-	Action       string            `json:"action"`
-	Status       string            `json:"status"`
-	Message      string            `json:"message,omitempty"`
-	Outputs      map[string]string `json:"outputs,omitempty"`
-	Created      time.Time         `json:"created"`
-	Finished     *time.Time        `json:"finished,omitempty"`
-}
-
 func toJob(r orchestrator.Run) job {
-	j := job{ID: r.ID, Installation: r.Installation, Action: r.Action, Status: r.Status, Message: r.Message,
+	j := job{ID: r.ID, App: r.Installation, Action: r.Action, Status: r.Status, Message: r.Message,
 		Outputs: r.Outputs, Created: r.Created}
 	if !r.Finished.IsZero() {
 		f := r.Finished

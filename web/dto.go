@@ -15,25 +15,6 @@ type envelope struct {
 	Data    any    `json:"data"`
 }
 
-// appInfo is the seed's description of an installed app.
-type appInfo struct {
-	AppName       string            `json:"appName"`
-	App           string            `json:"app"`
-	Version       string            `json:"version"`
-	ContainerName string            `json:"containerName"`
-	Status        string            `json:"status"`
-	State         string            `json:"state"`
-	Port          *int              `json:"port"`
-	DBPort        *int              `json:"db_port"`
-	Ports         map[string]int    `json:"ports"`
-	Containers    []string          `json:"containers"`
-	Outputs       map[string]string `json:"outputs,omitempty"`
-	Info          string            `json:"info"`
-	RunID         string            `json:"runId"`
-	// Active is the action of the run in progress, if any.
-	Active string `json:"active,omitempty"`
-}
-
 // seedStatus maps a state to the seed's status: "0" not started or
 // installing, "1" running, "2" failed.
 func seedStatus(s orchestrator.State) string {

@@ -5,27 +5,11 @@ import (
 	"fmt"
 	"net/http"
 	"strconv"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
-
-// jobEvent is one Server-Sent Event's data.
-type jobEvent struct {
-	Seq      int       `json:"seq"`
-	Time     time.Time `json:"time"`
-	Type     string    `json:"type"`
-	Stage    string    `json:"stage,omitempty"`
-	Image    string    `json:"image,omitempty"`
-	Resource string    `json:"resource,omitempty"`
-	Status   string    `json:"status,omitempty"`
-	Current  int64     `json:"current,omitempty"`
-	Total    int64     `json:"total,omitempty"`
-	Message  string    `json:"message,omitempty"`
-	Line     string    `json:"line,omitempty"`
-}
 
 // jobEvents streams GET /api/v1/jobs/{id}/events as Server-Sent Events:
 // `id: <seq>`, `event: stage|log`, `data: <json>`. A client that reconnects

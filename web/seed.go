@@ -186,16 +186,6 @@ func (s *Server) getAppInfo(c echo.Context) error {
 	return ok(c, http.StatusOK, fmt.Sprintf("%s信息查询成功", inst.Name), fmt.Sprintf("%s found", inst.Name), toAppInfo(inst))
 }
 
-// uninstallData is what /uninstallApp returns.
-type uninstallData struct {
-	AppName           string   `json:"appName"`
-	RemovedContainers []string `json:"removedContainers"`
-	RemovedNetworks   []string `json:"removedNetworks"`
-	RemovedVolumes    []string `json:"removedVolumes"`
-	KeptVolumes       []string `json:"keptVolumes"`
-	FreedPorts        []int    `json:"freedPorts"`
-}
-
 func (s *Server) uninstallApp(c echo.Context) error {
 	in, err := bind(c)
 	if err != nil {
@@ -270,23 +260,6 @@ func (s *Server) uninstallAllApp(c echo.Context) error {
 		return c.JSON(http.StatusInternalServerError, envelope{Code: "0", Message: msg, Data: out})
 	}
 	return ok(c, http.StatusOK, "全部应用卸载成功", "all apps uninstalled", out)
-}
-
-// catalogApp is a catalog entry on the wire.
-type catalogApp struct {
-	Name         string            `json:"appName"`
-	Title        string            `json:"title"`
-	Version      string            `json:"version"`
-	Description  string            `json:"description"`
-	Ports        []catalogPort     `json:"ports"`
-	Actions      []string          `json:"actions"`
-	Requirements map[string]string `json:"requirements"`
-}
-
-type catalogPort struct {
-	Name string `json:"name"`
-	Min  int    `json:"min"`
-	Max  int    `json:"max"`
 }
 
 func toCatalogApp(a orchestrator.App) catalogApp {

@@ -3,46 +3,11 @@ package web
 import (
 	"fmt"
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
-
-// serverData is /searchServer's data: the seed's percent strings plus the
-// figures behind them.
-type serverData struct {
-	CPU      string         `json:"cpu"`
-	Memory   string         `json:"memory"`
-	HDD      string         `json:"hdd"`
-	Load     [3]float64     `json:"load"`
-	Uptime   int64          `json:"uptime"`
-	Docker   string         `json:"docker"`
-	Apps     map[string]int `json:"apps"`
-	Risk     int            `json:"risk"`
-	Info     []string       `json:"info"`
-	Risks    []riskDTO      `json:"risks"`
-	Sampled  *time.Time     `json:"sampledAt,omitempty"`
-	MemTotal uint64         `json:"memoryTotal"`
-	MemUsed  uint64         `json:"memoryUsed"`
-	HDDTotal uint64         `json:"hddTotal"`
-	HDDUsed  uint64         `json:"hddUsed"`
-}
-
-type riskDTO struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Advice  string `json:"advice"`
-}
-
-type sampleDTO struct {
-	Time   time.Time `json:"time"`
-	CPU    float64   `json:"cpu"`
-	Memory float64   `json:"memory"`
-	HDD    float64   `json:"hdd"`
-	Load1  float64   `json:"load1"`
-}
 
 func percent(v float64) string { return fmt.Sprintf("%.1f%%", v) }
 

@@ -2,21 +2,9 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 )
-
-// tokenDTO is a token as listed: never its hash or secret.
-type tokenDTO struct {
-	ID       string     `json:"id"`
-	Name     string     `json:"name"`
-	Scope    string     `json:"scope"`
-	Created  time.Time  `json:"created"`
-	LastUsed *time.Time `json:"lastUsed,omitempty"`
-	// Token is the secret, only in the answer that creates it.
-	Token string `json:"token,omitempty"`
-}
 
 type newTokenBody struct {
 	Name  string `json:"name"`

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/websoft9/stackhub/web/wire"
 	"io"
 	"net/http"
 	"net/url"
@@ -21,6 +22,19 @@ import (
 // token; a failure answer becomes an *APIError carrying the HTTP status and
 // the server's message, and a server that cannot be reached an
 // *UnreachableError. Messages are asked for in English.
+// The API's JSON shapes (package web/wire), shared with the server.
+type (
+	App          = wire.App
+	Job          = wire.Job
+	JobEvent     = wire.JobEvent
+	Uninstalled  = wire.Uninstalled
+	CatalogApp   = wire.CatalogApp
+	CatalogPort  = wire.CatalogPort
+	ServerStatus = wire.ServerStatus
+	Risk         = wire.Risk
+	Token        = wire.Token
+)
+
 type Client struct {
 	// BaseURL is the server's root, e.g. http://127.0.0.1:9000, without a
 	// trailing slash; a path prefix (behind a proxy) is kept.
@@ -77,37 +91,6 @@ func (e *UnreachableError) Error() string {
 
 func (e *UnreachableError) Unwrap() error { return e.Err }
 
-// App is an installed app as /api/v1/apps shows it; the JSON field names
-// are the API's.
-type App struct {
-	AppName       string            `json:"appName"`
-	App           string            `json:"app"`
-	Version       string            `json:"version"`
-	ContainerName string            `json:"containerName"`
-	Status        string            `json:"status"`
-	State         string            `json:"state"`
-	Port          *int              `json:"port"`
-	DBPort        *int              `json:"db_port"`
-	Ports         map[string]int    `json:"ports"`
-	Containers    []string          `json:"containers"`
-	Outputs       map[string]string `json:"outputs,omitempty"`
-	Info          string            `json:"info"`
-	RunID         string            `json:"runId"`
-	Active        string            `json:"active,omitempty"`
-}
-
-// Job is a run (install, upgrade, an action) as /api/v1/jobs shows it.
-type Job struct {
-	ID       string            `json:"id"`
-	App      string            `json:"app"`
-	Action   string            `json:"action"`
-	Status   string            `json:"status"`
-	Message  string            `json:"message,omitempty"`
-	Outputs  map[string]string `json:"outputs,omitempty"`
-	Created  time.Time         `json:"created"`
-	Finished *time.Time        `json:"finished,omitempty"`
-}
-
 // Job statuses.
 const (
 	JobRunning   = "running"
@@ -116,101 +99,11 @@ const (
 	JobCanceled  = "canceled"
 )
 
-// JobEvent is the data of one event of GET /api/v1/jobs/{id}/events.
-type JobEvent struct {
-	Seq      int       `json:"seq"`
-	Time     time.Time `json:"time"`
-	Type     string    `json:"type"` // "stage" or "log"
-	Stage    string    `json:"stage,omitempty"`
-	Image    string    `json:"image,omitempty"`
-	Resource string    `json:"resource,omitempty"`
-	Status   string    `json:"status,omitempty"`
-	Current  int64     `json:"current,omitempty"`
-	Total    int64     `json:"total,omitempty"`
-	Message  string    `json:"message,omitempty"`
-	Line     string    `json:"line,omitempty"`
-}
-
-// Final tells whether ev is the job's last event: the stage done, failed
-// or canceled of the job itself (a failed resource names one).
-func (ev JobEvent) Final() bool {
-	if ev.Type != "stage" || ev.Resource != "" || ev.Image != "" {
-		return false
-	}
-	return ev.Stage == "done" || ev.Stage == "failed" || ev.Stage == "canceled"
-}
-
 // Installing is the answer to an install: the app as reserved (ports
 // allocated) and the job that installs it.
 type Installing struct {
 	App   App
 	JobID string
-}
-
-// Uninstalled is what an uninstall removed and freed.
-type Uninstalled struct {
-	AppName           string   `json:"appName"`
-	RemovedContainers []string `json:"removedContainers"`
-	RemovedNetworks   []string `json:"removedNetworks"`
-	RemovedVolumes    []string `json:"removedVolumes"`
-	KeptVolumes       []string `json:"keptVolumes"`
-	FreedPorts        []int    `json:"freedPorts"`
-}
-
-// CatalogApp is an app the server can install.
-type CatalogApp struct {
-	Name         string            `json:"appName"`
-	Title        string            `json:"title"`
-	Version      string            `json:"version"`
-	Description  string            `json:"description"`
-	Ports        []CatalogPort     `json:"ports"`
-	Actions      []string          `json:"actions"`
-	Requirements map[string]string `json:"requirements"`
-}
-
-// CatalogPort is a port parameter of a catalog app and its range.
-type CatalogPort struct {
-	Name string `json:"name"`
-	Min  int    `json:"min"`
-	Max  int    `json:"max"`
-}
-
-// ServerStatus is /searchServer's data: the seed's percent strings, the
-// figures behind them, and the current risks.
-type ServerStatus struct {
-	CPU      string         `json:"cpu"`
-	Memory   string         `json:"memory"`
-	HDD      string         `json:"hdd"`
-	Load     [3]float64     `json:"load"`
-	Uptime   int64          `json:"uptime"`
-	Docker   string         `json:"docker"`
-	Apps     map[string]int `json:"apps"`
-	Risk     int            `json:"risk"`
-	Info     []string       `json:"info"`
-	Risks    []Risk         `json:"risks"`
-	Sampled  *time.Time     `json:"sampledAt,omitempty"`
-	MemTotal uint64         `json:"memoryTotal"`
-	MemUsed  uint64         `json:"memoryUsed"`
-	HDDTotal uint64         `json:"hddTotal"`
-	HDDUsed  uint64         `json:"hddUsed"`
-}
-
-// Risk is one current risk of the server.
-type Risk struct {
-	Code    string `json:"code"`
-	Message string `json:"message"`
-	Advice  string `json:"advice"`
-}
-
-// Token is an API token as listed; Token (the secret) is set only in the
-// answer that creates it.
-type Token struct {
-	ID       string     `json:"id"`
-	Name     string     `json:"name"`
-	Scope    string     `json:"scope"`
-	Created  time.Time  `json:"created"`
-	LastUsed *time.Time `json:"lastUsed,omitempty"`
-	Token    string     `json:"token,omitempty"`
 }
 
 // LogsOptions select the log lines AppLogs streams.

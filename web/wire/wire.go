@@ -1,0 +1,139 @@
+// Package wire holds the JSON shapes of StackHub's API: the server (web)
+// writes them and the CLI's client reads them, so the two cannot drift. It
+// imports only the standard library.
+package wire
+
+import "time"
+
+// App is the seed's description of an installed app.
+type App struct {
+	AppName       string            `json:"appName"`
+	App           string            `json:"app"`
+	Version       string            `json:"version"`
+	ContainerName string            `json:"containerName"`
+	Status        string            `json:"status"`
+	State         string            `json:"state"`
+	Port          *int              `json:"port"`
+	DBPort        *int              `json:"db_port"`
+	Ports         map[string]int    `json:"ports"`
+	Containers    []string          `json:"containers"`
+	Outputs       map[string]string `json:"outputs,omitempty"`
+	Info          string            `json:"info"`
+	RunID         string            `json:"runId"`
+	// Active is the action of the run in progress, if any.
+	Active string `json:"active,omitempty"`
+}
+
+// Uninstalled is what /uninstallApp returns.
+type Uninstalled struct {
+	AppName           string   `json:"appName"`
+	RemovedContainers []string `json:"removedContainers"`
+	RemovedNetworks   []string `json:"removedNetworks"`
+	RemovedVolumes    []string `json:"removedVolumes"`
+	KeptVolumes       []string `json:"keptVolumes"`
+	FreedPorts        []int    `json:"freedPorts"`
+}
+
+// Job is a run as /api/v1 shows it.
+type Job struct {
+	ID       string            `json:"id"`
+	App      string            `json:"app"`
+	Action   string            `json:"action"`
+	Status   string            `json:"status"`
+	Message  string            `json:"message,omitempty"`
+	Outputs  map[string]string `json:"outputs,omitempty"`
+	Created  time.Time         `json:"created"`
+	Finished *time.Time        `json:"finished,omitempty"`
+}
+
+// JobEvent is one Server-Sent Event's data.
+type JobEvent struct {
+	Seq      int       `json:"seq"`
+	Time     time.Time `json:"time"`
+	Type     string    `json:"type"`
+	Stage    string    `json:"stage,omitempty"`
+	Image    string    `json:"image,omitempty"`
+	Resource string    `json:"resource,omitempty"`
+	Status   string    `json:"status,omitempty"`
+	Current  int64     `json:"current,omitempty"`
+	Total    int64     `json:"total,omitempty"`
+	Message  string    `json:"message,omitempty"`
+	Line     string    `json:"line,omitempty"`
+}
+
+// CatalogApp is a catalog entry on the wire.
+type CatalogApp struct {
+	Name         string            `json:"appName"`
+	Title        string            `json:"title"`
+	Version      string            `json:"version"`
+	Description  string            `json:"description"`
+	Ports        []CatalogPort     `json:"ports"`
+	Actions      []string          `json:"actions"`
+	Requirements map[string]string `json:"requirements"`
+}
+
+type CatalogPort struct {
+	Name string `json:"name"`
+	Min  int    `json:"min"`
+	Max  int    `json:"max"`
+}
+
+// ServerStatus is /searchServer's data: the seed's percent strings plus the
+// figures behind them.
+type ServerStatus struct {
+	CPU      string         `json:"cpu"`
+	Memory   string         `json:"memory"`
+	HDD      string         `json:"hdd"`
+	Load     [3]float64     `json:"load"`
+	Uptime   int64          `json:"uptime"`
+	Docker   string         `json:"docker"`
+	Apps     map[string]int `json:"apps"`
+	Risk     int            `json:"risk"`
+	Info     []string       `json:"info"`
+	Risks    []Risk         `json:"risks"`
+	Sampled  *time.Time     `json:"sampledAt,omitempty"`
+	MemTotal uint64         `json:"memoryTotal"`
+	MemUsed  uint64         `json:"memoryUsed"`
+	HDDTotal uint64         `json:"hddTotal"`
+	HDDUsed  uint64         `json:"hddUsed"`
+}
+
+type Risk struct {
+	Code    string `json:"code"`
+	Message string `json:"message"`
+	Advice  string `json:"advice"`
+}
+
+type Sample struct {
+	Time   time.Time `json:"time"`
+	CPU    float64   `json:"cpu"`
+	Memory float64   `json:"memory"`
+	HDD    float64   `json:"hdd"`
+	Load1  float64   `json:"load1"`
+}
+
+// Token is a token as listed: never its hash or secret.
+type Token struct {
+	ID       string     `json:"id"`
+	Name     string     `json:"name"`
+	Scope    string     `json:"scope"`
+	Created  time.Time  `json:"created"`
+	LastUsed *time.Time `json:"lastUsed,omitempty"`
+	// Token is the secret, only in the answer that creates it.
+	Token string `json:"token,omitempty"`
+}
+
+// Error is the body of every /api/v1 failure.
+type Error struct {
+	Error   string `json:"error"`
+	Message string `json:"message"`
+}
+
+// Final tells whether ev is the job's last event: the stage done, failed
+// or canceled of the job itself (a failed resource names one).
+func (ev JobEvent) Final() bool {
+	if ev.Type != "stage" || ev.Resource != "" || ev.Image != "" {
+		return false
+	}
+	return ev.Stage == "done" || ev.Stage == "failed" || ev.Stage == "canceled"
+}

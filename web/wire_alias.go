@@ -1,0 +1,18 @@
+package web
+
+import "github.com/websoft9/stackhub/web/wire"
+
+// The wire shapes, under the names the handlers use.
+type (
+	appInfo       = wire.App
+	uninstallData = wire.Uninstalled
+	job           = wire.Job
+	jobEvent      = wire.JobEvent
+	catalogApp    = wire.CatalogApp
+	catalogPort   = wire.CatalogPort
+	serverData    = wire.ServerStatus
+	riskDTO       = wire.Risk
+	sampleDTO     = wire.Sample
+	tokenDTO      = wire.Token
+	apiError      = wire.Error
+)
