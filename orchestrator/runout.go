@@ -5,24 +5,30 @@ import (
 	"io"
 	"strings"
 	"sync"
+
+	"github.com/websoft9/stackhub/porter-mixin/events"
 )
 
 // maxReason bounds a failure reason kept from bundle output.
 const maxReason = 1024
 
-// firstError passes output through and remembers the first line that
-// starts with "Error: ", which is how the bundle runtime and the mixins
-// report why a step failed. It is safe for concurrent writes.
+// firstError passes output through and remembers why the run failed: the
+// message of the mixin's own "failed" event when there is one (it travels
+// in order with the mixin's output), else the first line that starts with
+// "Error: " (how the bundle runtime reports a failed step; it writes to
+// stderr, which Docker may interleave with stdout in any order). It is
+// safe for concurrent writes.
 type firstError struct {
 	w       io.Writer
 	mu      sync.Mutex
 	partial []byte
 	found   string
+	failed  string
 }
 
 func (f *firstError) Write(p []byte) (int, error) {
 	f.mu.Lock()
-	if f.found == "" {
+	if f.failed == "" {
 		f.partial = append(f.partial, p...)
 		for {
 			i := bytes.IndexByte(f.partial, '\n')
@@ -31,12 +37,12 @@ func (f *firstError) Write(p []byte) (int, error) {
 			}
 			line := strings.TrimSpace(string(f.partial[:i]))
 			f.partial = f.partial[i+1:]
-			if msg, ok := strings.CutPrefix(line, "Error: "); ok && msg != "" {
-				if len(msg) > maxReason {
-					msg = msg[:maxReason]
-				}
-				f.found, f.partial = msg, nil
+			if ev, ok := events.Parse(line); ok && ev.Stage == events.StageFailed && ev.Resource == "" && ev.Image == "" && ev.Message != "" {
+				f.failed, f.partial = truncate(ev.Message), nil
 				break
+			}
+			if msg, ok := strings.CutPrefix(line, "Error: "); ok && msg != "" && f.found == "" {
+				f.found = truncate(msg)
 			}
 		}
 		if len(f.partial) > maxReason {
@@ -47,11 +53,22 @@ func (f *firstError) Write(p []byte) (int, error) {
 	return f.w.Write(p)
 }
 
-// reason returns the first error line, or fallback.
+func truncate(s string) string {
+	if len(s) > maxReason {
+		return s[:maxReason]
+	}
+	return s
+}
+
+// reason returns the mixin's failure message, else the first error line,
+// else fallback.
 func (f *firstError) reason(fallback string) string {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.found != "" {
+	switch {
+	case f.failed != "":
+		return f.failed
+	case f.found != "":
 		return f.found
 	}
 	return strings.TrimSpace(fallback)

@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"bytes"
 	"testing"
+
+	"github.com/websoft9/stackhub/porter-mixin/events"
 )
 
 func TestFirstError(t *testing.T) {
@@ -21,6 +23,20 @@ func TestFirstError(t *testing.T) {
 	}
 	if got := (&firstError{w: &sink}).reason(" container exit code: 1 \n"); got != "container exit code: 1" {
 		t.Fatalf("got %q, want the fallback", got)
+	}
+}
+
+func TestFailedEventWinsOverStderrOrder(t *testing.T) {
+	var sink bytes.Buffer
+	f := &firstError{w: &sink}
+	// The runtime's stderr line overtook the mixin's stdout: the event decides.
+	out := "Error: install step 1 (Start): websoft9-runtime install: exit status 1\n" +
+		string(events.Format(events.Event{Stage: events.StageFailed, Action: "install", Message: "install websoft9-x: container websoft9-x exited (1)"}))
+	if _, err := f.Write([]byte(out)); err != nil {
+		t.Fatal(err)
+	}
+	if got, want := f.reason("x"), "install websoft9-x: container websoft9-x exited (1)"; got != want {
+		t.Fatalf("got %q, want %q", got, want)
 	}
 }
 
