@@ -108,18 +108,6 @@ type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
 
-// RunLog returns the output of run id.
-func (e *Engine) RunLog(id string) ([]byte, error) {
-	if err := validateName("run", id); err != nil {
-		return nil, err
-	}
-	b, err := os.ReadFile(filepath.Join(e.d.RunLogDir, id+".log"))
-	if err != nil {
-		return nil, WrapError(ENOTFOUND, err, "no log for run %s", id)
-	}
-	return b, nil
-}
-
 // Info returns the installation called name. Returns EINVALID for a bad
 // name and ENOTFOUND when nothing of that name is installed.
 func (e *Engine) Info(ctx context.Context, name string) (Installation, error) {

@@ -80,7 +80,7 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
 	}
 	e.log.Info("install accepted", "installation", inst.Name, "app", app.Name, "run", run.ID, "ports", inst.Ports)
-	e.feeds.open(run.ID).add(JobEvent{Type: "stage", Stage: StageQueued})
+	e.feeds.open(run.ID).add(queued)
 	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runInstall(ctx, app, inst, run) }) {
 		err := Errorf(EUNAVAILABLE, "StackHub is shutting down")
 		e.finish(ctx, run, RunFailed, StateFailed, err.Message, true)
@@ -176,7 +176,7 @@ func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {
 func (e *Engine) finish(ctx context.Context, run Run, status string, state State, reason string, release bool) {
 	run.Status, run.Message, run.Finished = status, reason, e.d.Now()
 	if f := e.feeds.get(run.ID); f != nil {
-		defer f.end(map[string]string{RunSucceeded: StageDone, RunFailed: StageFailed, RunCanceled: StageCanceled}[status], reason)
+		defer f.end(stageOf(status), reason)
 	}
 	if err := e.d.Runs.FinishRun(context.WithoutCancel(ctx), run, state, reason, release); err != nil {
 		e.log.Error("record run result", "run", run.ID, "installation", run.Installation, "err", err)

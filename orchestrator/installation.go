@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"context"
 	"time"
+
+	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 // State is an installation's lifecycle state.
@@ -43,6 +45,9 @@ type Installation struct {
 	Created       time.Time
 	Updated       time.Time
 }
+
+// MainContainer is the name of the installation's main container.
+func (i Installation) MainContainer() string { return naming.MainContainer(i.Name) }
 
 // Port returns the host port of parameter name, or 0.
 func (i Installation) Port(name string) int {

@@ -39,6 +39,22 @@ const (
 	StageCanceled = "canceled"
 )
 
+// queued is the first event of every job.
+var queued = JobEvent{Type: "stage", Stage: StageQueued}
+
+// stageOf is the final stage of a run that ended with status.
+func stageOf(status string) string {
+	switch status {
+	case RunSucceeded:
+		return StageDone
+	case RunFailed:
+		return StageFailed
+	case RunCanceled:
+		return StageCanceled
+	}
+	return status
+}
+
 // maxJobEvents bounds what a job keeps in memory; log lines past it are
 // dropped from the live feed (the run log keeps everything).
 const maxJobEvents = 5000
@@ -201,11 +217,7 @@ func (e *Engine) WatchJob(ctx context.Context, id string, seq int, fn func(JobEv
 		if seq > 0 {
 			return nil
 		}
-		stage := map[string]string{RunSucceeded: StageDone, RunFailed: StageFailed, RunCanceled: StageCanceled}[run.Status]
-		if stage == "" {
-			stage = run.Status
-		}
-		return fn(JobEvent{Seq: 1, Time: run.Finished, Type: "stage", Stage: stage, Message: run.Message})
+		return fn(JobEvent{Seq: 1, Time: run.Finished, Type: "stage", Stage: stageOf(run.Status), Message: run.Message})
 	}
 	for {
 		evs, closed, changed := f.since(seq)

@@ -65,7 +65,7 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}
 	ctx = context.WithoutCancel(ctx)
-	e.feeds.open(run.ID).add(JobEvent{Type: "stage", Stage: StageQueued})
+	e.feeds.open(run.ID).add(queued)
 	out, closer := e.runOutput(run)
 	defer closer.Close()
 

@@ -108,7 +108,7 @@ func (e *Engine) startAction(ctx context.Context, name, action string, request m
 		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
 	}
 	e.log.Info("run accepted", "installation", name, "action", action, "run", run.ID)
-	e.feeds.open(run.ID).add(JobEvent{Type: "stage", Stage: StageQueued})
+	e.feeds.open(run.ID).add(queued)
 	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runModify(ctx, app, inst, run) }) {
 		e.finish(ctx, run, RunFailed, inst.State, "StackHub is shutting down", false)
 		return Run{}, Errorf(EUNAVAILABLE, "StackHub is shutting down")

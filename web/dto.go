@@ -28,7 +28,7 @@ func seedStatus(s orchestrator.State) string {
 }
 
 func toAppInfo(inst orchestrator.Installation) appInfo {
-	out := appInfo{AppName: inst.Name, App: inst.App, Version: inst.Version, ContainerName: "websoft9-" + inst.Name,
+	out := appInfo{AppName: inst.Name, App: inst.App, Version: inst.Version, ContainerName: inst.MainContainer(),
 		Status: seedStatus(inst.State), State: string(inst.State), Ports: map[string]int{},
 		Containers: inst.Containers, Outputs: inst.Outputs, RunID: inst.LastRunID, Active: inst.Active}
 	if out.Containers == nil {

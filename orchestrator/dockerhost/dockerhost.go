@@ -23,6 +23,7 @@ import (
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/orchestrator"
@@ -181,17 +182,7 @@ func (h *Host) AppObjects(ctx context.Context, app string) (orchestrator.Objects
 	}
 	out := make([]orchestrator.Container, 0, len(list.Items))
 	for _, c := range list.Items {
-		oc := orchestrator.Container{State: string(c.State)}
-		if len(c.Names) > 0 {
-			oc.Name = strings.TrimPrefix(c.Names[0], "/")
-		}
-		for _, p := range c.Ports {
-			if p.PublicPort != 0 && !slices.Contains(oc.Ports, int(p.PublicPort)) {
-				oc.Ports = append(oc.Ports, int(p.PublicPort))
-			}
-		}
-		sort.Ints(oc.Ports)
-		out = append(out, oc)
+		out = append(out, toContainer(c))
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	objs.Containers = out
@@ -290,4 +281,20 @@ func (h *Host) Logs(ctx context.Context, container string, opts orchestrator.Log
 		return fmt.Errorf("logs of %s: %w", container, err)
 	}
 	return nil
+}
+
+// toContainer is what the engine sees of a listed container: its name,
+// state and published host ports, sorted.
+func toContainer(c container.Summary) orchestrator.Container {
+	oc := orchestrator.Container{State: string(c.State)}
+	if len(c.Names) > 0 {
+		oc.Name = strings.TrimPrefix(c.Names[0], "/")
+	}
+	for _, p := range c.Ports {
+		if p.PublicPort != 0 && !slices.Contains(oc.Ports, int(p.PublicPort)) {
+			oc.Ports = append(oc.Ports, int(p.PublicPort))
+		}
+	}
+	sort.Ints(oc.Ports)
+	return oc
 }

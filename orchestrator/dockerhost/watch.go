@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"sort"
-	"strings"
 	"sync"
 	"time"
 
@@ -113,16 +112,7 @@ func (w *Watcher) list(ctx context.Context, f client.Filters) (map[string][]orch
 	out := map[string][]orchestrator.Container{}
 	for _, c := range res.Items {
 		app := c.Labels[naming.LabelApp]
-		oc := orchestrator.Container{State: string(c.State)}
-		if len(c.Names) > 0 {
-			oc.Name = strings.TrimPrefix(c.Names[0], "/")
-		}
-		for _, p := range c.Ports {
-			if p.PublicPort != 0 {
-				oc.Ports = append(oc.Ports, int(p.PublicPort))
-			}
-		}
-		out[app] = append(out[app], oc)
+		out[app] = append(out[app], toContainer(c))
 	}
 	for app := range out {
 		sort.Slice(out[app], func(i, j int) bool { return out[app][i].Name < out[app][j].Name })
