@@ -4,11 +4,11 @@ GO ?= go
 BIN := bin
 LISTEN ?= 127.0.0.1:9000
 DATA_DIR ?= $(CURDIR)/.data
-BUNDLES ?= bundles
+BUNDLES ?=
 GOFLAGS_STATIC := CGO_ENABLED=0
 LDFLAGS := -s -w
 
-.PHONY: help build run run-demo test test-unit test-images check-deps docker-up lint clean
+.PHONY: help build run run-demo test test-unit test-images check-deps docker-up lint clean e2e-images e2e-real
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -39,17 +39,27 @@ RACE_FREE_INTEGRATION := ./orchestrator/... ./cmd/...
 test: build test-images check-deps ## build, then run unit and integration tests against the real engine
 	$(GO) test -race -count=1 ./...
 	$(GO) test -race -tags integration -count=1 -timeout 20m ./porter-mixin/...
-	$(GO) test -tags integration -count=1 -timeout 30m $(RACE_FREE_INTEGRATION)
+	@mkdir -p $(BIN)/test-output # artifacts (the console tests' screenshots) under _artifacts/
+	$(GO) test -tags integration -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/$(BIN)/test-output $(RACE_FREE_INTEGRATION)
+
+e2e-images: docker-up ## build the local Redmine 5 and MariaDB 10.11 images from Debian 12 packages (reused when present)
+	bash e2e/real/build-images
+
+e2e-real: build e2e-images ## install the catalog's Redmine on the local images through the API, end to end
+	@echo "e2e-real: full log in $(BIN)/e2e-real.log"
+	$(GO) test -tags 'integration e2ereal' -count=1 -timeout 30m -run '^TestRealRedmine$$' -v ./cmd/stackhub/ 2>&1 | \
+		tee $(BIN)/e2e-real.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|realapp_e2e_test.go|Error|expected|actual'; \
+		exit $${PIPESTATUS[0]}
 
 test-unit: ## quick loop: unit tests only, no engine needed
 	$(GO) test ./...
 
-run: build docker-up ## build and serve StackHub on 127.0.0.1:9000 with the catalog in bundles/ (BUNDLES=dir to change)
+run: build docker-up ## build and serve StackHub on 127.0.0.1:9000 with the built-in catalog (BUNDLES=dir serves a directory)
 	@mkdir -p $(DATA_DIR)
-	@echo "StackHub on http://$(LISTEN), state in $(DATA_DIR), catalog $(BUNDLES)"
+	@echo "StackHub on http://$(LISTEN), state in $(DATA_DIR), catalog $(or $(BUNDLES),built in)"
 	@echo "Get an API token (printed last) with:"
 	@echo "  $(BIN)/stackhub token create --data-dir $(DATA_DIR)"
-	$(BIN)/stackhub serve --listen $(LISTEN) --data-dir $(DATA_DIR) --bundles $(BUNDLES)
+	$(BIN)/stackhub serve --listen $(LISTEN) --data-dir $(DATA_DIR) $(if $(BUNDLES),--bundles $(BUNDLES)) $(if $(RELOCATION),--relocation-mapping $(RELOCATION))
 
 run-demo: test-images ## make run with the test catalog (bundles/testdata: the demo app on local test images)
 	$(MAKE) run BUNDLES=bundles/testdata

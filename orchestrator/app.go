@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"context"
 	"io"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/cnabio/cnab-go/bundle"
@@ -35,6 +37,19 @@ type App struct {
 	// Requirements are what the app needs of the host, as the bundle's
 	// custom["sh.websoft9"].requirements says (cpu, memory, disk).
 	Requirements Requirements
+	// Generate are the sensitive parameters the engine fills with a fresh
+	// random value at install when the request gives none
+	// (custom["sh.websoft9"].generate); upgrades reuse the stored value.
+	Generate []string
+	// SensitiveOutputs are the bundle's sensitive outputs: the credentials
+	// an install shows once.
+	SensitiveOutputs []string
+	// Images are the bundle's images as references (repository:tag or
+	// @digest), by alias order.
+	Images []string
+	// Meta is the catalog metadata for people: category, icon, links and
+	// where to log in.
+	Meta AppMeta
 	// Dir is the bundle directory (for the builder).
 	Dir string
 }
@@ -44,6 +59,24 @@ type Requirements struct {
 	CPU    string
 	Memory string
 	Disk   string
+}
+
+// AppMeta is what the catalog shows of an app beyond its name and version.
+type AppMeta struct {
+	Category      string
+	Homepage      string
+	Documentation string
+	// Icon is the path of the icon file inside the bundle directory, or "".
+	Icon  string
+	Login Login
+}
+
+// Login tells an operator where and how to sign in to an installed app.
+type Login struct {
+	// Path is the login page's path on the app's main port, e.g. /login.
+	Path     string
+	User     string
+	Password string
 }
 
 // PortParam is an integer bundle parameter that takes a host port.
@@ -79,6 +112,10 @@ type RunRequest struct {
 	Bundle       *bundle.Bundle
 	// Parameters are typed values for bundle parameters; defaults fill the rest.
 	Parameters map[string]any
+	// Relocation maps the bundle's original image references to where
+	// they are found instead (CNAB's relocation mapping, as Porter uses for
+	// air-gapped installs); the runtime resolves bundle.images through it.
+	Relocation map[string]string
 	// Out receives the invocation image's output.
 	Out io.Writer
 }
@@ -202,3 +239,45 @@ type (
 	Clock func() time.Time
 	IDGen func() string
 )
+
+// NewerVersion tells whether version a is newer than b, comparing
+// dot-separated numeric parts (an optional leading v and any -suffix
+// ignored). Versions that do not parse are newer only when different.
+func NewerVersion(a, b string) bool {
+	pa, oka := versionParts(a)
+	pb, okb := versionParts(b)
+	if !oka || !okb {
+		return a != b && a != ""
+	}
+	for i := 0; i < max(len(pa), len(pb)); i++ {
+		var x, y int
+		if i < len(pa) {
+			x = pa[i]
+		}
+		if i < len(pb) {
+			y = pb[i]
+		}
+		if x != y {
+			return x > y
+		}
+	}
+	return false
+}
+
+func versionParts(v string) ([]int, bool) {
+	v = strings.TrimPrefix(v, "v")
+	v, _, _ = strings.Cut(v, "-")
+	v, _, _ = strings.Cut(v, "+")
+	if v == "" {
+		return nil, false
+	}
+	var out []int
+	for _, f := range strings.Split(v, ".") {
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, false
+		}
+		out = append(out, n)
+	}
+	return out, true
+}

@@ -22,7 +22,12 @@ type Deps struct {
 	Host          Host
 	Installations Installations
 	Runs          Runs
-	Logger        *slog.Logger
+	// Relocation maps original image references to local or mirrored
+	// ones; each run gets the entries of its bundle's images.
+	Relocation map[string]string
+	// Credentials hands out sensitive outputs once; nil shows none.
+	Credentials CredentialStore
+	Logger      *slog.Logger
 	// RunLogDir receives one <run id>.log per run with the bundle's output.
 	RunLogDir string
 	Now       Clock

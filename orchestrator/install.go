@@ -108,6 +108,9 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 		Ports: plan.Ports, Containers: plan.Containers, Created: now, Updated: now}
 	run := Run{ID: e.d.NewID(), Installation: name, Action: plan.Action, Revision: e.d.NewID(),
 		Status: RunRunning, Parameters: plan.Parameters, Created: now, Version: app.Version}
+	if secrets := generateSecrets(app, nil); len(secrets) > 0 {
+		run.Secrets = secrets
+	}
 	inst.LastRunID = run.ID
 	if err := e.d.Installations.BeginInstall(ctx, inst, run); err != nil {
 		return Installation{}, Run{}, err
@@ -161,7 +164,28 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, out interface{
 	}
 	params := resolveParameters(bun, run.Action, outputs, run.Parameters, run.Secrets)
 	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
-		Action: run.Action, Bundle: bun, Parameters: params, Out: out})
+		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocationFor(bun, e.d.Relocation), Out: out})
+}
+
+// relocationFor returns the entries of mapping that name bun's images or
+// invocation images, nil when there are none.
+func relocationFor(bun *bundle.Bundle, mapping map[string]string) map[string]string {
+	var out map[string]string
+	add := func(ref string) {
+		if to, ok := mapping[ref]; ok {
+			if out == nil {
+				out = map[string]string{}
+			}
+			out[ref] = to
+		}
+	}
+	for _, img := range bun.Images {
+		add(img.Image)
+	}
+	for _, img := range bun.InvocationImages {
+		add(img.Image)
+	}
+	return out
 }
 
 func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {

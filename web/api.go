@@ -29,6 +29,7 @@ func (s *Server) registerAppRoutes(g *echo.Group) {
 	g.POST("/apps/:name/upgrade", s.upgradeApp)
 	g.POST("/apps/:name/actions/:action", s.appAction)
 	g.GET("/apps/:name/logs", s.getLogs)
+	g.POST("/apps/:name/credentials", s.revealCredentials)
 }
 
 func (s *Server) registerJobRoutes(g *echo.Group) {
@@ -40,6 +41,7 @@ func (s *Server) registerJobRoutes(g *echo.Group) {
 func (s *Server) registerCatalogRoutes(g *echo.Group) {
 	g.GET("/catalog", s.listCatalog)
 	g.GET("/catalog/:name", s.getCatalogApp)
+	g.GET("/catalog/:name/icon", s.getCatalogIcon)
 }
 
 func (s *Server) listApps(c echo.Context) error {
@@ -48,6 +50,7 @@ func (s *Server) listApps(c echo.Context) error {
 		return err
 	}
 	out := toAppInfos(list)
+	s.addCatalogInfo(c.Request().Context(), out)
 	return c.JSON(http.StatusOK, out)
 }
 
@@ -114,7 +117,9 @@ func (s *Server) getApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toAppInfo(inst))
+	out := []appInfo{toAppInfo(inst)}
+	s.addCatalogInfo(c.Request().Context(), out)
+	return c.JSON(http.StatusOK, out[0])
 }
 
 // accepted answers 202 with the job and its Location.

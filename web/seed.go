@@ -265,7 +265,13 @@ func (s *Server) uninstallAllApp(c echo.Context) error {
 func toCatalogApp(a orchestrator.App) catalogApp {
 	out := catalogApp{Name: a.Name, Title: a.Title, Version: a.Version, Description: a.Description,
 		Ports: []catalogPort{}, Actions: nonNil(a.Actions),
-		Requirements: map[string]string{"cpu": a.Requirements.CPU, "memory": a.Requirements.Memory, "disk": a.Requirements.Disk}}
+		Requirements: map[string]string{"cpu": a.Requirements.CPU, "memory": a.Requirements.Memory, "disk": a.Requirements.Disk},
+		Category:     a.Meta.Category, Homepage: a.Meta.Homepage, Documentation: a.Meta.Documentation,
+		Login:  catalogLogin{Path: a.Meta.Login.Path, User: a.Meta.Login.User, Password: a.Meta.Login.Password},
+		Images: nonNil(a.Images), Generated: nonNil(a.Generate)}
+	if a.Meta.Icon != "" {
+		out.Icon = "/api/v1/catalog/" + a.Name + "/icon"
+	}
 	for _, p := range a.Ports {
 		out.Ports = append(out.Ports, catalogPort{Name: p.Name, Min: p.Min, Max: p.Max})
 	}

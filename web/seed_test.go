@@ -109,6 +109,13 @@ func (f fakeEngine) CancelJob(_ context.Context, id string) (orchestrator.Run, e
 
 func (f fakeEngine) Ready() bool { return true }
 
+func (f fakeEngine) Credentials(_ context.Context, name string) (orchestrator.Credentials, error) {
+	if name != "demo" {
+		return orchestrator.Credentials{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
+	}
+	return orchestrator.Credentials{Installation: name, Values: map[string]string{"db_password": "s3cret"}, Names: []string{"db_password"}}, nil
+}
+
 var demoApp = orchestrator.App{Name: "demo", Version: "0.1.0", Title: "Demo", Actions: []string{"start"},
 	Ports:        []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}},
 	Requirements: orchestrator.Requirements{CPU: "1", Memory: "256Mi"}}

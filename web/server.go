@@ -29,6 +29,7 @@ type Engine interface {
 	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
 	WatchJob(ctx context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error
 	CancelJob(ctx context.Context, id string) (orchestrator.Run, error)
+	Credentials(ctx context.Context, name string) (orchestrator.Credentials, error)
 	// Ready tells whether start-up recovery is done (readyz).
 	Ready() bool
 }

@@ -10,6 +10,8 @@ type (
 	jobEvent      = wire.JobEvent
 	catalogApp    = wire.CatalogApp
 	catalogPort   = wire.CatalogPort
+	catalogLogin  = wire.CatalogLogin
+	appSecrets    = wire.Credentials
 	serverData    = wire.ServerStatus
 	riskDTO       = wire.Risk
 	sampleDTO     = wire.Sample

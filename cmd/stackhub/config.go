@@ -1,20 +1,27 @@
 package main
 
 import (
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 )
 
 // Config is the server's configuration, read once from flags and env.
 type Config struct {
-	Listen      string
-	DataDir     string
+	Listen  string
+	DataDir string
+	// BundlesDir is a catalog directory to serve instead of the catalog
+	// embedded in the binary ("").
 	BundlesDir  string
 	RuntimesDir string
+	// RelocationMapping is a JSON file mapping bundle image references to
+	// the references to run instead (CNAB relocation mapping), or "".
+	RelocationMapping string
 	// ShutdownTimeout bounds the wait for running jobs on shutdown.
 	ShutdownTimeout time.Duration
 	LogLevel        string
@@ -31,7 +38,7 @@ func DefaultConfig() Config {
 	return Config{
 		Listen:          "127.0.0.1:9000",
 		DataDir:         "/var/lib/stackhub",
-		BundlesDir:      "bundles",
+		BundlesDir:      "",
 		RuntimesDir:     executableDir(),
 		ShutdownTimeout: 30 * time.Second,
 		LogLevel:        "info",
@@ -52,15 +59,25 @@ func (c *Config) Validate() error {
 	if _, err := c.trustedNets(); err != nil {
 		return err
 	}
-	for _, p := range []*string{&c.DataDir, &c.BundlesDir, &c.RuntimesDir} {
+	for _, p := range []*string{&c.DataDir, &c.BundlesDir, &c.RuntimesDir, &c.RelocationMapping} {
+		if *p == "" {
+			continue
+		}
 		abs, err := filepath.Abs(*p)
 		if err != nil {
 			return err
 		}
 		*p = abs
 	}
-	if st, err := os.Stat(c.BundlesDir); err != nil || !st.IsDir() {
-		return fmt.Errorf("--bundles %s is not a directory", c.BundlesDir)
+	if c.BundlesDir != "" {
+		if st, err := os.Stat(c.BundlesDir); err != nil || !st.IsDir() {
+			return fmt.Errorf("--bundles %s is not a directory", c.BundlesDir)
+		}
+	}
+	if c.RelocationMapping != "" {
+		if _, err := c.Relocation(); err != nil {
+			return err
+		}
 	}
 	return nil
 }
@@ -86,4 +103,26 @@ func (c *Config) trustedNets() ([]*net.IPNet, error) {
 		out = append(out, n)
 	}
 	return out, nil
+}
+
+// Relocation reads the relocation mapping file: a JSON object of original
+// image reference → reference to run instead.
+func (c *Config) Relocation() (map[string]string, error) {
+	if c.RelocationMapping == "" {
+		return nil, nil
+	}
+	data, err := os.ReadFile(c.RelocationMapping)
+	if err != nil {
+		return nil, fmt.Errorf("--relocation-mapping: %w", err)
+	}
+	var m map[string]string
+	if err := json.Unmarshal(data, &m); err != nil {
+		return nil, fmt.Errorf("--relocation-mapping %s: want a JSON object of image reference to image reference: %w", c.RelocationMapping, err)
+	}
+	for from, to := range m {
+		if from == "" || to == "" || strings.ContainsAny(from+to, " \t\n") {
+			return nil, fmt.Errorf("--relocation-mapping %s: %q → %q is not a pair of image references", c.RelocationMapping, from, to)
+		}
+	}
+	return m, nil
 }

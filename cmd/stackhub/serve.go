@@ -18,6 +18,7 @@ import (
 	"github.com/oklog/ulid"
 	"github.com/spf13/cobra"
 
+	"github.com/websoft9/stackhub/bundles"
 	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/build"
 	"github.com/websoft9/stackhub/orchestrator/catalog"
@@ -48,7 +49,8 @@ func newServeCmd(getenv env) *cobra.Command {
 	f := cmd.Flags()
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve on")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "state directory (SQLite file, run logs); env STACKHUB_DATA_DIR")
-	f.StringVar(&cfg.BundlesDir, "bundles", cfg.BundlesDir, "catalog directory: one Porter bundle per subdirectory")
+	f.StringVar(&cfg.BundlesDir, "bundles", cfg.BundlesDir, "serve this catalog directory (one Porter bundle per subdirectory) instead of the built-in catalog")
+	f.StringVar(&cfg.RelocationMapping, "relocation-mapping", "", "JSON file mapping bundle image references to local or mirrored ones (CNAB relocation mapping)")
 	f.StringVar(&cfg.RuntimesDir, "runtimes-dir", cfg.RuntimesDir, "directory of bundle-runtime and websoft9-runtime")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
@@ -102,7 +104,19 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if db.Sealer, err = secretbox.LoadOrCreate(keyFile); err != nil {
 		return err
 	}
-	cat, err := catalog.Load(cfg.BundlesDir)
+	catalogDir := cfg.BundlesDir
+	if catalogDir == "" {
+		// The built-in catalog, written out for the builder to read.
+		catalogDir = filepath.Join(cfg.DataDir, "catalog")
+		if err := catalog.Extract(bundles.FS(), catalogDir); err != nil {
+			return err
+		}
+	}
+	cat, err := catalog.Load(catalogDir)
+	if err != nil {
+		return err
+	}
+	relocation, err := cfg.Relocation()
 	if err != nil {
 		return err
 	}
@@ -138,6 +152,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Host:          host,
 		Installations: db,
 		Runs:          db,
+		Credentials:   db,
+		Relocation:    relocation,
 		Logger:        log,
 		RunLogDir:     runLogs,
 		Now:           time.Now,
@@ -179,7 +195,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("StackHub serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "bundles", cfg.BundlesDir)
+	log.Info("StackHub serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "catalog", catalogDir)
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"

@@ -67,6 +67,13 @@ func startServer(t *testing.T) server {
 // startServerIn is startServer over an existing data dir.
 func startServerIn(t *testing.T, dataDir string) server {
 	t.Helper()
+	return startServerArgs(t, dataDir, "--bundles", "../../bundles/testdata")
+}
+
+// startServerArgs starts serve on dataDir with more flags (the built-in
+// catalog unless they give --bundles).
+func startServerArgs(t *testing.T, dataDir string, args ...string) server {
+	t.Helper()
 	var tokOut, tokErr strings.Builder
 	code := run(t.Context(), []string{"token", "create", "--data-dir", dataDir}, os.Getenv, &tokOut, &tokErr)
 	require.Equal(t, 0, code, tokErr.String())
@@ -80,8 +87,8 @@ func startServerIn(t *testing.T, dataDir string) server {
 	pr, pw := io.Pipe()
 	var wg sync.WaitGroup
 	wg.Go(func() {
-		code := run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
-			"--bundles", "../../bundles/testdata", "--runtimes-dir", bin}, os.Getenv, pw, io.MultiWriter(testLog{t}, logs))
+		code := run(ctx, append([]string{"serve", "--listen", "127.0.0.1:0", "--data-dir", dataDir,
+			"--runtimes-dir", bin}, args...), os.Getenv, pw, io.MultiWriter(testLog{t}, logs))
 		pw.CloseWithError(fmt.Errorf("serve exited with %d", code))
 	})
 	t.Cleanup(func() { cancel(); wg.Wait() })

@@ -122,7 +122,64 @@ func ReadApp(dir string) (orchestrator.App, error) {
 	if app.Services, app.Main, err = services(dir, m); err != nil {
 		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
 	}
+	if err := readMeta(&app, m, meta, dir); err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
+	}
 	return app, nil
+}
+
+// readMeta reads the catalog metadata of custom["sh.websoft9"] (category,
+// icon, links, login, generate), the sensitive outputs and the images.
+func readMeta(app *orchestrator.App, m *manifest.Manifest, meta map[string]any, dir string) error {
+	str := func(v any) string { s, _ := v.(string); return s }
+	app.Meta = orchestrator.AppMeta{Category: str(meta["category"]), Homepage: str(meta["homepage"]),
+		Documentation: str(meta["documentation"])}
+	if login, ok := meta["login"].(map[string]any); ok {
+		app.Meta.Login = orchestrator.Login{Path: str(login["path"]), User: str(login["user"]), Password: str(login["password"])}
+		if p := app.Meta.Login.Path; p != "" && !strings.HasPrefix(p, "/") {
+			return fmt.Errorf(`custom["sh.websoft9"].login.path %q must start with /`, p)
+		}
+	}
+	if icon := str(meta["icon"]); icon != "" {
+		if filepath.IsAbs(icon) || strings.Contains(icon, "..") || strings.ContainsAny(icon, "\\\x00") {
+			return fmt.Errorf(`custom["sh.websoft9"].icon %q must be a file in the bundle directory`, icon)
+		}
+		if _, err := os.Stat(filepath.Join(dir, icon)); err != nil {
+			return fmt.Errorf(`custom["sh.websoft9"].icon: %w`, err)
+		}
+		app.Meta.Icon = icon
+	}
+	if list, ok := meta["generate"].([]any); ok {
+		for _, v := range list {
+			name, _ := v.(string)
+			p, ok := m.Parameter(name)
+			if !ok || !p.Sensitive || p.Type() != "string" {
+				return fmt.Errorf(`custom["sh.websoft9"].generate: %q must be a sensitive string parameter`, v)
+			}
+			if _, has := p.Default(); has {
+				return fmt.Errorf(`custom["sh.websoft9"].generate: parameter %q has a default; generated parameters take none`, name)
+			}
+			app.Generate = append(app.Generate, name)
+		}
+	} else if meta["generate"] != nil {
+		return errors.New(`custom["sh.websoft9"].generate must list parameter names`)
+	}
+	for _, o := range m.Outputs {
+		if o.Sensitive {
+			app.SensitiveOutputs = append(app.SensitiveOutputs, o.Name)
+		}
+	}
+	aliases := make([]string, 0, len(m.Images))
+	for alias := range m.Images {
+		aliases = append(aliases, alias)
+	}
+	sort.Strings(aliases)
+	for _, alias := range aliases {
+		img := m.Images[alias]
+		ref := manifest.ImageRef{Repository: img.Repository, Tag: img.Tag, Digest: img.Digest}
+		app.Images = append(app.Images, ref.String())
+	}
+	return nil
 }
 
 // portParams finds the port parameters: custom["sh.websoft9"].ports when

@@ -3,11 +3,14 @@ package catalog_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
+	"testing/fstest"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/websoft9/stackhub/bundles"
 	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 )
@@ -44,4 +47,72 @@ func TestLoadRefusesMismatchedName(t *testing.T) {
 	_, err := catalog.Load(dir)
 	require.Error(t, err)
 	assert.Contains(t, err.Error(), `bundle name "demo" must match its directory`)
+}
+
+func TestReadAppMetadata(t *testing.T) {
+	app, err := catalog.ReadApp("../../bundles/redmine")
+	require.NoError(t, err)
+	assert.Equal(t, "Redmine", app.Title)
+	assert.Equal(t, []string{"db_password", "db_root_password", "secret_key_base"}, app.Generate)
+	assert.Equal(t, []string{"db_password", "db_root_password", "secret_key_base"}, app.SensitiveOutputs)
+	assert.Equal(t, []string{"docker.io/library/mariadb:10.11.10", "docker.io/library/redmine:5.1.3"}, app.Images)
+	assert.Equal(t, orchestrator.AppMeta{Category: "project-management", Icon: "icon.svg", Homepage: "https://www.redmine.org",
+		Documentation: "https://www.redmine.org/guide",
+		Login:         orchestrator.Login{Path: "/login", User: "admin", Password: "admin (Redmine asks for a new one at the first login)"}}, app.Meta)
+	assert.Equal(t, orchestrator.Requirements{CPU: "1", Memory: "2Gi", Disk: "5Gi"}, app.Requirements)
+}
+
+func TestReadAppRefusesBadMetadata(t *testing.T) {
+	tests := []struct {
+		name, from, to, want string
+	}{
+		{"generate a plain parameter", "generate: [db_password, db_root_password, secret_key_base]", "generate: [port]", `"port" must be a sensitive string parameter`},
+		{"generate an unknown parameter", "generate: [db_password, db_root_password, secret_key_base]", "generate: [nope]", `"nope" must be a sensitive string parameter`},
+		{"generate not a list", "generate: [db_password, db_root_password, secret_key_base]", "generate: db_password", "generate must list parameter names"},
+		{"icon outside the bundle", "icon: icon.svg", "icon: ../demo/icon.svg", "must be a file in the bundle directory"},
+		{"icon missing", "icon: icon.svg", "icon: nope.svg", "no such file"},
+		{"login path relative", "path: /login", "path: login", "must start with /"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := filepath.Join(t.TempDir(), "redmine")
+			require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/redmine")))
+			raw, err := os.ReadFile(filepath.Join(dir, "porter.yaml"))
+			require.NoError(t, err)
+			require.Contains(t, string(raw), tc.from)
+			require.NoError(t, os.WriteFile(filepath.Join(dir, "porter.yaml"), []byte(strings.Replace(string(raw), tc.from, tc.to, 1)), 0o644))
+			_, err = catalog.ReadApp(dir)
+			require.Error(t, err)
+			assert.Contains(t, err.Error(), tc.want)
+		})
+	}
+}
+
+func TestExtract(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "catalog")
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, "stale"), 0o755))
+	fsys := fstest.MapFS{
+		"blog/porter.yaml":         {Data: []byte("name: blog\n")},
+		"blog/docker-compose.yml":  {Data: []byte("services: {}\n")},
+		"shop/porter.yaml":         {Data: []byte("name: shop\n")},
+		"shop/sub/dir/config.json": {Data: []byte("{}")},
+	}
+	require.NoError(t, catalog.Extract(fsys, dir))
+	for name, f := range fsys {
+		got, err := os.ReadFile(filepath.Join(dir, filepath.FromSlash(name)))
+		require.NoError(t, err)
+		assert.Equal(t, f.Data, got)
+	}
+	_, err := os.Stat(filepath.Join(dir, "stale"))
+	assert.ErrorIs(t, err, os.ErrNotExist, "the old catalog is replaced")
+	entries, err := os.ReadDir(filepath.Dir(dir))
+	require.NoError(t, err)
+	assert.Len(t, entries, 1, "no temporary tree is left beside it")
+
+	// The built-in catalog extracts and loads.
+	require.NoError(t, catalog.Extract(bundles.FS(), dir))
+	c, err := catalog.Load(dir)
+	require.NoError(t, err)
+	_, err = c.App(t.Context(), "redmine")
+	require.NoError(t, err)
 }

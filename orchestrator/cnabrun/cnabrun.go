@@ -9,6 +9,7 @@ package cnabrun
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -57,6 +58,10 @@ type Runner struct {
 
 var _ orchestrator.Runner = (*Runner)(nil)
 
+// RelocationMappingPath is where CNAB puts a relocated bundle's image map
+// in the invocation image.
+const RelocationMappingPath = "/cnab/app/relocation-mapping.json"
+
 // New returns a Runner for the socket at /var/run/docker.sock.
 func New(logger *slog.Logger, ping func(context.Context) error) *Runner {
 	return &Runner{Socket: "/var/run/docker.sock", Logger: logger.With("component", "cnabrun"), Now: time.Now, Ping: ping}
@@ -96,6 +101,16 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 		op.Environment["PORTER_INSTALLATION_NAMESPACE"] = ""
 		op.Environment["PORTER_INSTALLATION_ID"] = req.Installation
 		op.Out, op.Err = out, out
+		if len(req.Relocation) > 0 {
+			data, err := json.Marshal(req.Relocation)
+			if err != nil {
+				return fmt.Errorf("relocation mapping: %w", err)
+			}
+			if op.Files == nil {
+				op.Files = map[string]string{}
+			}
+			op.Files[RelocationMappingPath] = string(data)
+		}
 		return nil
 	})
 	if err != nil {

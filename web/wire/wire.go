@@ -22,6 +22,21 @@ type App struct {
 	RunID         string            `json:"runId"`
 	// Active is the action of the run in progress, if any.
 	Active string `json:"active,omitempty"`
+	// CatalogVersion is the catalog's version of the app ("" when the
+	// catalog no longer has it); Upgradable when it is newer than Version.
+	CatalogVersion string `json:"catalogVersion,omitempty"`
+	Upgradable     bool   `json:"upgradable"`
+	// LoginPath is the app's sign-in page on its main port, e.g. /login.
+	LoginPath string `json:"loginPath,omitempty"`
+}
+
+// Credentials are an installed app's sensitive outputs: Values the first
+// time they are asked for, afterwards only Names and ShownAt.
+type Credentials struct {
+	App         string            `json:"app"`
+	Credentials map[string]string `json:"credentials"`
+	Names       []string          `json:"names"`
+	ShownAt     *time.Time        `json:"shownAt"`
 }
 
 // Uninstalled is what /uninstallApp returns.
@@ -70,6 +85,23 @@ type CatalogApp struct {
 	Ports        []CatalogPort     `json:"ports"`
 	Actions      []string          `json:"actions"`
 	Requirements map[string]string `json:"requirements"`
+	Category     string            `json:"category"`
+	// Icon is the icon's URL on this server, "" when the app has none.
+	Icon          string       `json:"icon"`
+	Homepage      string       `json:"homepage"`
+	Documentation string       `json:"documentation"`
+	Login         CatalogLogin `json:"login"`
+	// Images are the images the bundle runs, as references.
+	Images []string `json:"images"`
+	// Generated are the secrets generated at install (shown once).
+	Generated []string `json:"generated"`
+}
+
+// CatalogLogin tells where and how to sign in to an installed app.
+type CatalogLogin struct {
+	Path     string `json:"path"`
+	User     string `json:"user"`
+	Password string `json:"password"`
 }
 
 type CatalogPort struct {

@@ -1,0 +1,221 @@
+//go:build integration && e2ereal
+
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"os"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+)
+
+// The local images e2e/real/build-images makes from Debian 12 packages, and
+// the official images the redmine bundle names: the relocation mapping
+// sends the second to the first, as Porter does for air-gapped installs.
+var redmineRelocation = map[string]string{
+	"docker.io/library/redmine:5.1.3":    "stackhub-e2e/redmine:5.0-debian12",
+	"docker.io/library/mariadb:10.11.10": "stackhub-e2e/mariadb:10.11-debian12",
+}
+
+// TestRealRedmine installs the catalog's redmine bundle (built into the
+// binary) through the HTTP API on local images, signs in to Redmine,
+// changes the admin password, restarts the app, signs in with the new
+// password, and uninstalls with purge: nothing may be left behind.
+func TestRealRedmine(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	for _, img := range redmineRelocation {
+		if _, err := c.ImageInspect(t.Context(), img); err != nil {
+			t.Skipf("image %s is absent: make e2e-real builds it (%v)", img, err)
+		}
+	}
+	dir := t.TempDir()
+	mapping := filepath.Join(dir, "relocation-mapping.json")
+	data, err := json.Marshal(redmineRelocation)
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(mapping, data, 0o644))
+	s := startServerArgs(t, filepath.Join(dir, "data"), "--relocation-mapping", mapping)
+	name := "redmine"
+	t.Cleanup(func() { s.call(t, "/uninstallApp", `{"appName":"redmine","purge":true}`, nil) })
+
+	// The catalog is the built-in one: /appDetail knows redmine.
+	r := s.call(t, "/appDetail", url.Values{"appName": {name}}, map[string]string{"Accept-Language": "en"})
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	assert.Equal(t, "Redmine", r.Data["title"])
+
+	start := time.Now()
+	r = s.call(t, "/installApp", `{"appName":"redmine"}`, nil)
+	require.Equal(t, http.StatusAccepted, r.status, r.Message)
+	webPort, dbPort := port(t, r.Data["port"]), port(t, r.Data["db_port"])
+	assert.Equal(t, "websoft9-redmine", r.Data["containerName"])
+	waitRunning(t, s, name, 10*time.Minute)
+	t.Logf("install → status 1: %s", time.Since(start).Round(100*time.Millisecond))
+
+	base := fmt.Sprintf("http://127.0.0.1:%d", webPort)
+	code, body := httpGet(t, base+"/login")
+	require.Equal(t, http.StatusOK, code)
+	assert.Contains(t, body, "<title>Redmine</title>")
+	assert.Contains(t, body, `name="username"`, "the login form")
+	t.Logf("Redmine answers at %s/login; MariaDB on 127.0.0.1:%d", base, dbPort)
+
+	// The generated secrets are shown once, and never logged.
+	status, cred, _ := s.api(t, http.MethodPost, "/api/v1/apps/redmine/credentials", "")
+	require.Equal(t, http.StatusOK, status, "%v", cred)
+	values, _ := cred["credentials"].(map[string]any)
+	require.Len(t, values, 3, "%v", cred)
+	for k, v := range values {
+		pw, _ := v.(string)
+		assert.Regexp(t, `^[A-Za-z0-9]{32}$`, pw, k)
+		assert.NotContains(t, s.logs.String(), pw, "%s is in the server log", k)
+		runLogs, _ := filepath.Glob(filepath.Join(dir, "data", "runs", "*.log"))
+		for _, f := range runLogs {
+			b, _ := os.ReadFile(f)
+			assert.NotContains(t, string(b), pw, "%s is in run log %s", k, f)
+		}
+	}
+	status, cred, _ = s.api(t, http.MethodPost, "/api/v1/apps/redmine/credentials", "")
+	require.Equal(t, http.StatusOK, status)
+	assert.Empty(t, cred["credentials"], "shown once")
+	assert.NotNil(t, cred["shownAt"])
+
+	// Data survives a restart: a new admin password is kept in MariaDB.
+	newPassword := "Stackhub-e2e-" + fmt.Sprint(time.Now().Unix())
+	rm := newRedmineClient(t, base)
+	rm.login(t, "admin", "admin")
+	rm.changePassword(t, "admin", newPassword)
+	job := s.runJob(t, "/api/v1/apps/redmine/actions/restart", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	waitRunning(t, s, name, 5*time.Minute)
+	waitHTTP(t, base+"/login", 3*time.Minute)
+	assert.True(t, newRedmineClient(t, base).tryLogin(t, "admin", newPassword), "the new password works after the restart")
+	assert.False(t, newRedmineClient(t, base).tryLogin(t, "admin", "admin"), "the old one does not")
+
+	// Uninstall with purge leaves nothing: containers, networks, volumes, ports.
+	start = time.Now()
+	r = s.call(t, "/uninstallApp", `{"appName":"redmine","purge":true}`, nil)
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	t.Logf("uninstall with purge: %s", time.Since(start).Round(100*time.Millisecond))
+	assert.ElementsMatch(t, []any{"websoft9-redmine_files", "websoft9-redmine_db"}, r.Data["removedVolumes"])
+	objs, err := dockerhost.New(c).AppObjects(t.Context(), name)
+	require.NoError(t, err)
+	assert.Empty(t, objs.Containers)
+	assert.Empty(t, objs.Networks)
+	assert.Empty(t, objs.Volumes)
+	for _, p := range []int{webPort, dbPort} {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", p))
+		if assert.NoError(t, err, "port %d is free again", p) {
+			ln.Close()
+		}
+	}
+	r = s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
+	assert.Equal(t, http.StatusNotFound, r.status)
+}
+
+// waitRunning polls getAppInfo until the app runs (status "1"); a failed
+// install ends the test with its reason.
+func waitRunning(t *testing.T, s server, name string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		r := s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
+		require.Equal(t, "1", r.Code, r.Message)
+		if r.Data["status"] == "1" {
+			return
+		}
+		require.NotEqual(t, "2", r.Data["status"], "install failed: %v", r.Data["info"])
+		require.True(t, time.Now().Before(deadline), "%s: status %v (%v) after %s", name, r.Data["status"], r.Data["info"], limit)
+		time.Sleep(time.Second)
+	}
+}
+
+func waitHTTP(t *testing.T, u string, limit time.Duration) {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		code, _ := httpGet(t, u)
+		if code == http.StatusOK {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "%s answers %d after %s", u, code, limit)
+		time.Sleep(time.Second)
+	}
+}
+
+// redmineClient is a browser-like client of Redmine's HTML forms.
+type redmineClient struct {
+	base string
+	http *http.Client
+}
+
+func newRedmineClient(t *testing.T, base string) *redmineClient {
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	return &redmineClient{base: base, http: &http.Client{Jar: jar, Timeout: 60 * time.Second}}
+}
+
+var authenticityToken = regexp.MustCompile(`name="authenticity_token" value="([^"]+)"`)
+
+// form GETs page and returns its CSRF token.
+func (rc *redmineClient) form(t *testing.T, page string) string {
+	t.Helper()
+	resp, err := rc.http.Get(rc.base + page)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	m := authenticityToken.FindSubmatch(b)
+	require.NotNil(t, m, "no authenticity_token on %s (status %d)", page, resp.StatusCode)
+	return string(m[1])
+}
+
+// post submits a form and returns the final URL and page.
+func (rc *redmineClient) post(t *testing.T, page string, v url.Values) (string, string) {
+	t.Helper()
+	resp, err := rc.http.PostForm(rc.base+page, v)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.Request.URL.Path, string(b)
+}
+
+// tryLogin signs in and tells whether Redmine accepted the password: a
+// refused one renders the login page again ("Invalid user or password");
+// an accepted one leaves it (for the admin's first login, to the page that
+// asks for a new password).
+func (rc *redmineClient) tryLogin(t *testing.T, user, password string) bool {
+	t.Helper()
+	tok := rc.form(t, "/login")
+	path, body := rc.post(t, "/login", url.Values{"authenticity_token": {tok}, "username": {user}, "password": {password}})
+	if path == "/login" {
+		require.Contains(t, body, `id="flash_error"`, "a refused login says why")
+		return false
+	}
+	return true
+}
+
+func (rc *redmineClient) login(t *testing.T, user, password string) {
+	t.Helper()
+	require.True(t, rc.tryLogin(t, user, password), "Redmine refused %s's password", user)
+}
+
+func (rc *redmineClient) changePassword(t *testing.T, old, password string) {
+	t.Helper()
+	tok := rc.form(t, "/my/password")
+	path, body := rc.post(t, "/my/password", url.Values{"authenticity_token": {tok}, "password": {old},
+		"new_password": {password}, "new_password_confirmation": {password}})
+	require.NotContains(t, body, `id="errorExplanation"`, "Redmine refused the new password")
+	require.NotContains(t, body, `id="flash_error"`, "Redmine refused the new password")
+	assert.Equal(t, "/my/account", path, "Redmine goes to the account page after a password change")
+}
