@@ -225,6 +225,9 @@ type Observer interface {
 	// AppContainers returns app's containers; false while the view is not
 	// complete (before the first full list, or after the stream broke).
 	AppContainers(app string) ([]Container, bool)
+	// Refresh reads app's containers from Docker now (after a run changed
+	// them, so the view is not behind the recorded state).
+	Refresh(ctx context.Context, app string) error
 }
 
 // Container is an observed container.

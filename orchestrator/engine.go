@@ -9,6 +9,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
@@ -52,6 +53,10 @@ type Engine struct {
 	jobs  *Jobs
 	feeds feeds
 	ready atomic.Bool
+	// reserving serialises planning and recording installs, so that
+	// concurrent installs never plan the same free port (one process owns
+	// a data directory; the store's UNIQUE constraints stay the backstop).
+	reserving sync.Mutex
 }
 
 // New returns an Engine over d.

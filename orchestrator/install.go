@@ -67,16 +67,8 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 		return Installation{}, Errorf(ECONFLICT, "%s already exists: container %s is on the host", req.Name, strings.Join(existing, ", "))
 	}
 
-	var inst Installation
-	var run Run
-	for attempt := 1; ; attempt++ {
-		inst, run, err = e.reserve(ctx, req.Name, app)
-		if err == nil {
-			break
-		}
-		if _, lost := errors.AsType[ErrPortTaken](err); lost && attempt < maxPlanAttempts {
-			continue
-		}
+	inst, run, err := e.reserveSerialised(ctx, req.Name, app)
+	if err != nil {
 		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
 	}
 	e.log.Info("install accepted", "installation", inst.Name, "app", app.Name, "run", run.ID, "ports", inst.Ports)
@@ -87,6 +79,23 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 		return Installation{}, err
 	}
 	return inst, nil
+}
+
+// reserveSerialised reserves under e.reserving. A port lost to something
+// outside the engine between observing and recording (the ledger's UNIQUE
+// constraint) is planned again, a few times.
+func (e *Engine) reserveSerialised(ctx context.Context, name string, app App) (Installation, Run, error) {
+	e.reserving.Lock()
+	defer e.reserving.Unlock()
+	for attempt := 1; ; attempt++ {
+		inst, run, err := e.reserve(ctx, name, app)
+		if err == nil {
+			return inst, run, nil
+		}
+		if _, lost := errors.AsType[ErrPortTaken](err); !lost || attempt >= maxPlanAttempts {
+			return Installation{}, Run{}, err
+		}
+	}
 }
 
 // reserve observes, plans and records the installation with its ports.
@@ -199,6 +208,12 @@ func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {
 // finish records a run's outcome even when ctx was cancelled.
 func (e *Engine) finish(ctx context.Context, run Run, status string, state State, reason string, release bool) {
 	run.Status, run.Message, run.Finished = status, reason, e.d.Now()
+	if e.d.Observer != nil && state == StateRunning {
+		// The view of the containers catches up before the state says running.
+		if err := e.d.Observer.Refresh(context.WithoutCancel(ctx), run.Installation); err != nil {
+			e.log.Warn("refresh the container view", "installation", run.Installation, "err", err)
+		}
+	}
 	if f := e.feeds.get(run.ID); f != nil {
 		defer f.end(stageOf(status), reason)
 	}

@@ -93,7 +93,20 @@ func (w *Watcher) watch(ctx context.Context) error {
 				return err
 			}
 		case msg := <-stream.Messages:
-			if app := msg.Actor.Attributes[naming.LabelApp]; app != "" {
+			// Take every event already waiting, then list each app once:
+			// a busy host (many installs) sends bursts of events.
+			apps := map[string]bool{}
+			for more := true; more; {
+				if app := msg.Actor.Attributes[naming.LabelApp]; app != "" {
+					apps[app] = true
+				}
+				select {
+				case msg = <-stream.Messages:
+				default:
+					more = false
+				}
+			}
+			for app := range apps {
 				if err := w.refresh(ctx, app); err != nil {
 					return err
 				}
@@ -129,6 +142,18 @@ func (w *Watcher) listAll(ctx context.Context) error {
 	w.apps, w.ready = apps, true
 	w.mu.Unlock()
 	return nil
+}
+
+// Refresh implements orchestrator.Observer: it lists app's containers now,
+// so that the view is current when a run has just changed them.
+func (w *Watcher) Refresh(ctx context.Context, app string) error {
+	w.mu.RLock()
+	ready := w.ready
+	w.mu.RUnlock()
+	if !ready {
+		return nil // the next full list brings everything
+	}
+	return w.refresh(ctx, app)
 }
 
 func (w *Watcher) refresh(ctx context.Context, app string) error {

@@ -116,8 +116,11 @@ func classify(op string, err error) error {
 	if _, ok := errors.AsType[*orchestrator.Error](err); ok {
 		return err
 	}
-	if e, ok := errors.AsType[*sqlite.Error](err); ok && (e.Code() == sqlite3.SQLITE_FULL || e.Code() == sqlite3.SQLITE_IOERR) {
-		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "state database cannot be written (disk full?)")
+	// Codes come extended (SQLITE_IOERR_WRITE, …): the low byte is the
+	// primary code.
+	if e, ok := errors.AsType[*sqlite.Error](err); ok && (e.Code()&0xff == sqlite3.SQLITE_FULL || e.Code()&0xff == sqlite3.SQLITE_IOERR) {
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err,
+			"the state database cannot be written (disk full or I/O error): nothing was changed; free space in the data directory and retry")
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }

@@ -35,8 +35,13 @@ func (d *DB) TokenByHash(ctx context.Context, hash string, now time.Time) (orche
 	t.Created = parseTime(created)
 	// Record use at most once a minute so reads stay reads.
 	if !lastUsed.Valid || now.Sub(parseTime(lastUsed.String)) > time.Minute {
+		// Bookkeeping only: a database that cannot be written (disk full)
+		// must not lock every reader out.
 		if _, err := d.db.ExecContext(ctx, `UPDATE tokens SET last_used = ? WHERE id = ?`, formatTime(now), t.ID); err != nil {
-			return t, classify("token", err)
+			if lastUsed.Valid {
+				t.LastUsed = parseTime(lastUsed.String)
+			}
+			return t, nil
 		}
 	}
 	t.LastUsed = now
