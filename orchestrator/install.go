@@ -7,6 +7,8 @@ import (
 	"strings"
 
 	"github.com/cnabio/cnab-go/bundle"
+
+	"github.com/websoft9/stackhub/orchestrator/failpoint"
 )
 
 // InstallRequest asks for one app.
@@ -71,6 +73,7 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 	if err != nil {
 		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
 	}
+	failpoint.Hit(failpoint.InstallAfterCommit)
 	e.log.Info("install accepted", "installation", inst.Name, "app", app.Name, "run", run.ID, "ports", inst.Ports)
 	e.feeds.open(run.ID).add(queued)
 	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runInstall(ctx, app, inst, run) }) {
@@ -217,6 +220,7 @@ func (e *Engine) finish(ctx context.Context, run Run, status string, state State
 	if f := e.feeds.get(run.ID); f != nil {
 		defer f.end(stageOf(status), reason)
 	}
+	failpoint.Hit(failpoint.RunBeforeResult)
 	if err := e.d.Runs.FinishRun(context.WithoutCancel(ctx), run, state, reason, release); err != nil {
 		e.log.Error("record run result", "run", run.ID, "installation", run.Installation, "err", err)
 		return

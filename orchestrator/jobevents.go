@@ -7,6 +7,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/websoft9/stackhub/orchestrator/failpoint"
 	"github.com/websoft9/stackhub/porter-mixin/events"
 )
 
@@ -124,6 +125,9 @@ func (f *feed) line(line string) {
 		return
 	}
 	stage := string(ev.Stage)
+	if ev.Stage == events.StageStarting {
+		failpoint.Hit(failpoint.RunMidAction)
+	}
 	switch {
 	case ev.Stage == events.StageBegin || ev.Stage == events.StageDone:
 		return // the engine reports the job's own start and end

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+
+	"github.com/websoft9/stackhub/orchestrator/failpoint"
 )
 
 // UninstallRequest asks to remove an installation.
@@ -64,6 +66,7 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 	if err := e.d.Runs.BeginRun(ctx, run, StateUninstalling); err != nil {
 		return UninstallResult{}, fmt.Errorf("uninstall %s: %w", req.Name, err)
 	}
+	failpoint.Hit(failpoint.UninstallAfterMark)
 	ctx = context.WithoutCancel(ctx)
 	e.feeds.open(run.ID).add(queued)
 	out, closer := e.runOutput(run)

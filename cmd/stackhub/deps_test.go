@@ -30,6 +30,7 @@ func TestDeps(t *testing.T) {
 	}{
 		{"porter-mixin/naming", []string{mod, "gopkg.in/yaml"}},
 		{"orchestrator/portalloc", []string{mod}},
+		{"orchestrator/failpoint", []string{mod, "github.com/"}},
 		{"orchestrator/secretbox", []string{mod}},
 		{"orchestrator/password", []string{mod}},
 		{"porter-mixin/events", []string{mod, "github.com/"}},

@@ -212,12 +212,9 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 	var rm orchestrator.Removed
 	label := client.Filters{}.Add("label", naming.LabelApp+"="+app)
 
-	cs, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
-	if err != nil {
-		return rm, classify("list containers", err)
-	}
-	// Invocation containers a cancelled run left behind (cnab-go removes
-	// them with the run's own, cancelled, context).
+	// Invocation containers a cancelled or crashed run left behind (cnab-go
+	// removes them with the run's own, cancelled, context) go first: one
+	// still running would go on creating the app's containers.
 	inv, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", naming.LabelInvocation+"="+app)})
 	if err != nil {
 		return rm, classify("list containers", err)
@@ -227,12 +224,23 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 			return rm, classify("remove invocation container", err)
 		}
 	}
-	for _, c := range cs.Items {
-		if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return rm, classify("remove container", err)
+	// A create the killed invocation had already sent may land after the
+	// first list: list again until nothing is left (a few passes).
+	for pass := 0; pass < 3; pass++ {
+		cs, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
+		if err != nil {
+			return rm, classify("list containers", err)
 		}
-		if len(c.Names) > 0 {
-			rm.Containers = append(rm.Containers, strings.TrimPrefix(c.Names[0], "/"))
+		if len(cs.Items) == 0 {
+			break
+		}
+		for _, c := range cs.Items {
+			if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+				return rm, classify("remove container", err)
+			}
+			if len(c.Names) > 0 {
+				rm.Containers = append(rm.Containers, strings.TrimPrefix(c.Names[0], "/"))
+			}
 		}
 	}
 	ns, err := h.api.NetworkList(ctx, client.NetworkListOptions{Filters: label})

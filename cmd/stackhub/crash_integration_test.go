@@ -1,0 +1,234 @@
+//go:build integration
+
+package main
+
+import (
+	"bufio"
+	"database/sql"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+	"github.com/websoft9/stackhub/orchestrator/failpoint"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
+)
+
+// proc is a stackhub serve child process.
+type proc struct {
+	server
+	cmd  *exec.Cmd
+	done chan error
+}
+
+// crashRig runs the stackhub binary built with -tags failpoints on one
+// data directory, restarting it as a test needs.
+type crashRig struct {
+	t       *testing.T
+	bin     string
+	dataDir string
+	catalog string
+	token   string
+}
+
+func newCrashRig(t *testing.T) *crashRig {
+	t.Helper()
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "stackhub-failpoints")
+	out, err := exec.CommandContext(t.Context(), "go", "build", "-tags", "failpoints", "-o", bin, ".").CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	r := &crashRig{t: t, bin: bin, dataDir: filepath.Join(dir, "data"), catalog: narrowCatalog(t, 9960, 4960, 30)}
+	tok, err := exec.CommandContext(t.Context(), bin, "token", "create", "--data-dir", r.dataDir).Output()
+	require.NoError(t, err)
+	lines := strings.Split(strings.TrimSpace(string(tok)), "\n")
+	r.token = lines[len(lines)-1]
+	return r
+}
+
+// start runs serve with the fail point armed ("" arms none) and waits for
+// its address.
+func (r *crashRig) start(point string) *proc {
+	t := r.t
+	t.Helper()
+	cmd := exec.Command(r.bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", r.dataDir,
+		"--bundles", r.catalog, "--runtimes-dir", dockertest.RuntimesDir(t))
+	cmd.Env = append(os.Environ(), failpoint.Env+"="+point)
+	stdout, err := cmd.StdoutPipe()
+	require.NoError(t, err)
+	stderr, err := cmd.StderrPipe()
+	require.NoError(t, err)
+	require.NoError(t, cmd.Start())
+	go func() {
+		sc := bufio.NewScanner(stderr)
+		for sc.Scan() {
+			t.Log(sc.Text())
+		}
+	}()
+	sc := bufio.NewScanner(stdout)
+	require.True(t, sc.Scan(), "serve printed nothing")
+	addr, ok := strings.CutPrefix(sc.Text(), "StackHub listening on ")
+	require.True(t, ok, "got %q", sc.Text())
+	go func() { _, _ = io.Copy(io.Discard, stdout) }()
+	p := &proc{server: server{url: addr, token: r.token, logs: &logBuffer{}, dataDir: r.dataDir}, cmd: cmd, done: make(chan error, 1)}
+	go func() { p.done <- cmd.Wait() }()
+	t.Cleanup(func() { p.stop(t) })
+	return p
+}
+
+// stop ends p with SIGTERM, as an operator would.
+func (p *proc) stop(t *testing.T) {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.done:
+	case <-time.After(60 * time.Second):
+		t.Errorf("serve did not stop within 60 s of SIGTERM")
+		_ = p.cmd.Process.Kill()
+	}
+}
+
+// killed waits until p dies and checks it died of SIGKILL (the fail point).
+func (p *proc) killed(t *testing.T, within time.Duration) {
+	t.Helper()
+	select {
+	case err := <-p.done:
+		var ee *exec.ExitError
+		require.True(t, errors.As(err, &ee), "serve exited with %v, want SIGKILL", err)
+		ws, _ := ee.Sys().(syscall.WaitStatus)
+		require.True(t, ws.Signaled() && ws.Signal() == syscall.SIGKILL, "serve ended with %v, want SIGKILL", err)
+	case <-time.After(within):
+		t.Fatalf("the fail point did not fire within %s", within)
+	}
+}
+
+// ready waits for /readyz: start-up recovery is done.
+func (p *proc) ready(t *testing.T) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		code, _ := httpGet(t, p.url+"/readyz")
+		if code == http.StatusOK {
+			return
+		}
+		require.True(t, time.Now().Before(deadline), "/readyz still %d after 60 s", code)
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// post sends a change that may never be answered (the server dies).
+func (p *proc) post(method, path, body string) {
+	req, _ := http.NewRequest(method, p.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
+	if err == nil {
+		resp.Body.Close()
+	}
+}
+
+// consistent checks what must hold after a restart: no run left active,
+// no orphan or invocation container, the ledger's ports on the running
+// app's containers, an intact database. It returns the app's state ("" if
+// it is gone).
+func (r *crashRig) consistent(t *testing.T, c *client.Client, p *proc, name string) string {
+	t.Helper()
+	status, app, _ := p.api(t, http.MethodGet, "/api/v1/apps/"+name, "")
+	state := ""
+	if status == http.StatusOK {
+		state, _ = app["state"].(string)
+		assert.Contains(t, []string{"running", "failed"}, state, "%s: %v", name, app)
+		assert.Nil(t, app["active"], "no run left active")
+	} else {
+		require.Equal(t, http.StatusNotFound, status, "%v", app)
+	}
+	published := publishedPorts(t, c, name)
+	if state == "running" {
+		ports, _ := app["ports"].(map[string]any)
+		var ledger []int
+		for _, v := range ports {
+			ledger = append(ledger, port(t, v))
+		}
+		assert.ElementsMatch(t, ledger, published, "the ledger's ports are the published ones")
+	} else {
+		assert.Empty(t, published, "0 orphan containers of %s (state %q)", name, state)
+	}
+	inv, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true,
+		Filters: client.Filters{}.Add("label", naming.LabelInvocation+"="+name)})
+	require.NoError(t, err)
+	assert.Empty(t, inv.Items, "no invocation container left")
+
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(r.dataDir, "stackhub.db")+"?mode=ro")
+	require.NoError(t, err)
+	defer db.Close()
+	var check string
+	var active int
+	require.NoError(t, db.QueryRowContext(t.Context(), "PRAGMA integrity_check").Scan(&check))
+	require.NoError(t, db.QueryRowContext(t.Context(), "SELECT count(*) FROM runs WHERE finished IS NULL").Scan(&active))
+	assert.Equal(t, "ok", check)
+	assert.Zero(t, active, "0 runs left running")
+	return state
+}
+
+// TestCrashFailpoints kills the server with SIGKILL at each named point,
+// restarts it on the same data directory and checks it is consistent, and
+// that the app can then be installed and removed cleanly.
+func TestCrashFailpoints(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	r := newCrashRig(t)
+	for i, point := range []string{failpoint.InstallAfterCommit, failpoint.RunMidAction, failpoint.RunBeforeResult, failpoint.UninstallAfterMark} {
+		name := fmt.Sprintf("crash-%d", i)
+		t.Run(point, func(t *testing.T) {
+			r.t = t
+			if point == failpoint.UninstallAfterMark {
+				p := r.start("")
+				p.ready(t)
+				p.post(http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
+				waitAll(t, p.server, []string{name}, 5*time.Minute)
+				p.stop(t)
+			}
+			p := r.start(point)
+			p.ready(t)
+			if point == failpoint.UninstallAfterMark {
+				p.post(http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
+			} else {
+				p.post(http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
+			}
+			p.killed(t, 3*time.Minute)
+
+			start := time.Now()
+			p = r.start("")
+			p.ready(t)
+			t.Logf("%s: ready %s after the restart", point, time.Since(start).Round(10*time.Millisecond))
+			state := r.consistent(t, c, p, name)
+			if point == failpoint.UninstallAfterMark {
+				assert.Empty(t, state, "the interrupted uninstall is finished at start-up")
+			}
+			if state != "running" {
+				status, body, _ := p.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
+				require.Equal(t, http.StatusAccepted, status, "a retry is accepted: %v", body)
+				for n, st := range waitAll(t, p.server, []string{name}, 5*time.Minute) {
+					require.Equal(t, "running", st, n)
+				}
+			}
+			status, body, _ := p.api(t, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
+			require.Equal(t, http.StatusOK, status, "%v", body)
+			objs := publishedPorts(t, c, name)
+			assert.Empty(t, objs)
+			p.stop(t)
+		})
+	}
+}
