@@ -1,0 +1,118 @@
+//go:build integration && chaos
+
+package main
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+)
+
+// TestChaosRandomKill sends install and uninstall traffic over 8 names,
+// SIGKILLs the server at a random moment, restarts it and checks it is
+// consistent, for CHAOS_LOOP (default 5m). The seed is printed; CHAOS_SEED
+// replays one.
+func TestChaosRandomKill(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	loop := 5 * time.Minute
+	if v := os.Getenv("CHAOS_LOOP"); v != "" {
+		d, err := time.ParseDuration(v)
+		require.NoError(t, err)
+		loop = d
+	}
+	seed := uint64(time.Now().UnixNano())
+	if v := os.Getenv("CHAOS_SEED"); v != "" {
+		_, err := fmt.Sscan(v, &seed)
+		require.NoError(t, err)
+	}
+	t.Logf("CHAOS_SEED=%d CHAOS_LOOP=%s", seed, loop)
+	rng := rand.New(rand.NewPCG(seed, seed))
+	r := newCrashRig(t)
+	names := make([]string, 8)
+	for i := range names {
+		names[i] = fmt.Sprintf("chaos-%d", i)
+	}
+	// acked[name]: the last answered change was an accepted install (true)
+	// or a done uninstall (false).
+	acked := map[string]bool{}
+	var mu sync.Mutex
+	kills := 0
+	end := time.Now().Add(loop)
+	for time.Now().Before(end) {
+		p := r.start("")
+		p.ready(t)
+		for _, name := range names {
+			state := r.consistent(t, c, p, name)
+			mu.Lock()
+			if acked[name] {
+				assert.NotEmpty(t, state, "%s: an acknowledged install was lost", name)
+			}
+			mu.Unlock()
+		}
+		if t.Failed() {
+			t.Fatalf("inconsistent after %d kills (CHAOS_SEED=%d)", kills, seed)
+		}
+		var wg sync.WaitGroup
+		for range 1 + rng.IntN(5) {
+			name := names[rng.IntN(len(names))]
+			install := rng.IntN(2) == 0
+			wg.Go(func() {
+				var status int
+				if install {
+					status = p.try(http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
+				} else {
+					status = p.try(http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
+				}
+				mu.Lock()
+				defer mu.Unlock()
+				switch {
+				case install && status == http.StatusAccepted:
+					acked[name] = true
+				case !install && status == http.StatusOK:
+					acked[name] = false
+				case !install && status == 0:
+					// Unanswered: the restart may finish the uninstall.
+					delete(acked, name)
+				}
+			})
+		}
+		time.Sleep(time.Duration(200+rng.IntN(2800)) * time.Millisecond)
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		<-p.done
+		wg.Wait()
+		kills++
+	}
+	t.Logf("%d kills in %s, consistent after each (CHAOS_SEED=%d)", kills, loop, seed)
+	p := r.start("")
+	p.ready(t)
+	for _, name := range names {
+		r.consistent(t, c, p, name)
+		status, body, _ := p.api(t, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
+		assert.Contains(t, []int{http.StatusOK, http.StatusNotFound}, status, "%v", body)
+		assert.Empty(t, publishedPorts(t, c, name))
+	}
+}
+
+// try sends a change and returns its status, 0 when the server died first.
+func (p *proc) try(method, path, body string) int {
+	req, _ := http.NewRequest(method, p.url+path, strings.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+p.token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
+	if err != nil {
+		return 0
+	}
+	resp.Body.Close()
+	return resp.StatusCode
+}
