@@ -161,7 +161,8 @@ func (s *Server) getJob(c echo.Context) error {
 	return c.JSON(http.StatusOK, toJob(r))
 }
 
-// decodeStrict reads an optional JSON body into v, refusing unknown fields.
+// decodeStrict reads an optional JSON body into v, refusing unknown fields
+// and anything after the value.
 func decodeStrict(c echo.Context, v any) error {
 	body, err := io.ReadAll(c.Request().Body)
 	if err != nil {
@@ -174,6 +175,9 @@ func decodeStrict(c echo.Context, v any) error {
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "bad request body: %v", err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return orchestrator.Errorf(orchestrator.EINVALID, "bad request body: it must hold one JSON value")
 	}
 	return nil
 }

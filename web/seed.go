@@ -70,7 +70,10 @@ func bind(c echo.Context) (seedInput, error) {
 			if err := dec.Decode(&fields); err != nil {
 				return in, orchestrator.WrapError(orchestrator.EINVALID, err, "the body must be a JSON object: %v", err)
 			}
-			if dec.More() {
+			if fields == nil { // null
+				return in, orchestrator.Errorf(orchestrator.EINVALID, "the body must be a JSON object, not null")
+			}
+			if _, err := dec.Token(); err != io.EOF { // More misses a stray ] or }
 				return in, orchestrator.Errorf(orchestrator.EINVALID, "the body must hold one JSON object")
 			}
 		}

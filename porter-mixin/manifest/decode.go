@@ -196,6 +196,9 @@ func (d *decoder) value(n *yaml.Node, field string) any {
 }
 
 func join(field, key string) string {
+	if key == "" {
+		key = `""` // an empty key still names a field
+	}
 	if field == "" {
 		return key
 	}
@@ -296,7 +299,7 @@ func (d *decoder) document(data []byte) *Manifest {
 			n := resolve(val)
 			switch {
 			case n.Kind != yaml.SequenceNode:
-				d.errorf(kv.kn, key, "unknown field (a custom action must be a list of steps)")
+				d.errorf(kv.kn, join("", key), "unknown field (a custom action must be a list of steps)")
 			case slices.Contains(ReservedActions, key):
 				d.errorf(kv.kn, key, "custom action %q is reserved: Porter would run it as the mixin's own %q command", key, key)
 			default:
@@ -610,6 +613,9 @@ func (d *decoder) state(m *Manifest, n *yaml.Node) {
 // digestRE is the OCI digest grammar (opencontainers/go-digest).
 var digestRE = regexp.MustCompile(`^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[a-zA-Z0-9=_-]+$`)
 
+// tagRE is the tag grammar of image references (distribution/reference).
+var tagRE = regexp.MustCompile(`^[\w][\w.-]{0,127}$`)
+
 func (d *decoder) images(m *Manifest, n *yaml.Node) {
 	pairs, ok := d.mapping(n, "images")
 	if !ok {
@@ -634,6 +640,9 @@ func (d *decoder) images(m *Manifest, n *yaml.Node) {
 				}
 			case "tag":
 				img.Tag = d.str(kv.val, f)
+				if img.Tag != "" && !tagRE.MatchString(img.Tag) {
+					d.errorf(kv.val, f, "%q is not a tag (up to 128 letters, digits, '_', '.' and '-', not starting with '.' or '-')", img.Tag)
+				}
 			case "imageType":
 				img.ImageType = d.str(kv.val, f)
 			case "description":
@@ -796,7 +805,12 @@ func (d *decoder) steps(n *yaml.Node, action string) []Step {
 			continue
 		}
 		data, _ := d.value(body, field).(map[string]any)
-		if data == nil {
+		// Expand the aliases only of fields YAML could decode: a failed
+		// decode (excessive aliasing) would expand exponentially here.
+		var node *yaml.Node
+		if data != nil {
+			node = expandAliases(body)
+		} else {
 			data = map[string]any{}
 		}
 		if desc, ok := data["description"]; ok {
@@ -804,14 +818,15 @@ func (d *decoder) steps(n *yaml.Node, action string) []Step {
 				d.errorf(body, join(field, "description"), "must be a string")
 			}
 		}
-		steps = append(steps, Step{Mixin: mixin, Data: data, Line: item.Line, node: expandAliases(body)})
+		steps = append(steps, Step{Mixin: mixin, Data: data, Line: item.Line, node: node})
 	}
 	return steps
 }
 
 // expandAliases returns a copy of n with each alias replaced by a copy of
 // the node it names and anchors dropped, so the step can be encoded and
-// parsed again on its own.
+// parsed again on its own. An empty null ({a: }) is spelled null: yaml.v3
+// would write it as an empty quoted string in a flow mapping.
 func expandAliases(n *yaml.Node) *yaml.Node {
 	if n == nil {
 		return nil
@@ -821,6 +836,9 @@ func expandAliases(n *yaml.Node) *yaml.Node {
 	}
 	c := *n
 	c.Anchor = ""
+	if c.Kind == yaml.ScalarNode && c.ShortTag() == "!!null" && c.Value == "" {
+		c.Value = "null"
+	}
 	c.Content = make([]*yaml.Node, len(n.Content))
 	for i, child := range n.Content {
 		c.Content[i] = expandAliases(child)

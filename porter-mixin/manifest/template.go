@@ -213,13 +213,18 @@ func (p *tparser) parse(section *sectionNode) ([]tnode, error) {
 				return nil, p.errorf(tagStart, "invalid set-delimiter tag %q", tag)
 			}
 			p.open, p.close = fields[0], fields[1]
-		case '{':
-			if tag[len(tag)-1] != '}' {
-				return nil, p.errorf(tagStart, "invalid tag %q", tag)
+		case '{', '&':
+			name := strings.TrimSpace(tag[1:])
+			if tag[0] == '{' {
+				if len(tag) < 2 || tag[len(tag)-1] != '}' {
+					return nil, p.errorf(tagStart, "invalid tag %q", tag)
+				}
+				name = strings.TrimSpace(tag[1 : len(tag)-1])
 			}
-			nodes = append(nodes, varNode{name: strings.TrimSpace(tag[1 : len(tag)-1]), line: line})
-		case '&':
-			nodes = append(nodes, varNode{name: strings.TrimSpace(tag[1:]), line: line})
+			if name == "" {
+				return nil, p.errorf(tagStart, "tag %q names no variable", tag)
+			}
+			nodes = append(nodes, varNode{name: name, line: line})
 		default:
 			nodes = append(nodes, varNode{name: tag, line: line})
 		}
@@ -438,8 +443,15 @@ func renderStep(s Step, data map[string]any, d Delims) (Step, error) {
 	if err != nil {
 		return Step{}, fmt.Errorf("render step %q (%s): %w", s.Description(), s.Mixin, err)
 	}
-	var out map[string]any
-	if err := yaml.Unmarshal([]byte(rendered), &out); err != nil {
+	// Decoded as Parse decodes a step's fields (JSONValue), so that a step
+	// without tags renders to its Data, whatever its keys.
+	var doc any
+	err = yaml.Unmarshal([]byte(rendered), &doc)
+	out, isMap := JSONValue(doc).(map[string]any)
+	if err == nil && !isMap && doc != nil {
+		err = fmt.Errorf("a step is a mapping, not %T", doc)
+	}
+	if err != nil {
 		return Step{}, fmt.Errorf("render step %q (%s): the rendered step is not valid YAML (quote values that may contain ': ' or '#'): %w", s.Description(), s.Mixin, err)
 	}
 	if out == nil {
