@@ -13,6 +13,7 @@ import (
 var publicRoutes = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true,
 	"POST /api/v1/auth/login": true, "POST /api/v1/auth/setup": true, "GET /api/v1/auth/setup": true,
+	"GET /": true, "GET /console": true, "GET /console/*": true, // the console's static files
 }
 
 // TestRouteWalk walks every registered route: without credentials (from a

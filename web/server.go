@@ -96,6 +96,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
 	v1.GET("/openapi.json", s.openAPI)
+	s.registerConsoleRoutes(e)
 	return e
 }
 

@@ -35,6 +35,7 @@ func TestDeps(t *testing.T) {
 		{"orchestrator/password", []string{mod}},
 		{"porter-mixin/events", []string{mod, "github.com/"}},
 		{"web/wire", []string{mod, "github.com/"}},
+		{"web/console", []string{mod, "github.com/"}},
 		{"porter-mixin/manifest", append(engine, mod+"porter-mixin/bundlerun", "get.porter.sh/", "github.com/docker/")},
 		{"porter-mixin", append(engine, "get.porter.sh/", "github.com/cnabio/")},
 		{"porter-mixin/bundlerun", append(engine, mod+"porter-mixin/naming", "get.porter.sh/", "github.com/docker/", "github.com/moby/")},

@@ -1,0 +1,524 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	cdplog "github.com/chromedp/cdproto/log"
+	"github.com/chromedp/cdproto/network"
+	cdpruntime "github.com/chromedp/cdproto/runtime"
+	"github.com/chromedp/chromedp"
+	"github.com/chromedp/chromedp/kb"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+)
+
+// The console's end-to-end tests drive Debian's chromium (headless) with
+// chromedp against a real `stackhub serve` and the real Docker engine.
+// Each saves screenshots in its artifact directory: run with
+// `-artifacts -outputdir DIR` to keep them (go help testflag).
+
+const consolePassword = "console-Pw-51c9ab"
+
+// browser is one headless Chromium on one page of the console.
+type browser struct {
+	t    *testing.T
+	ctx  context.Context
+	shot int
+
+	mu       sync.Mutex
+	problems []string // uncaught exceptions, console errors, CSP violations
+	pending  map[network.RequestID]string
+}
+
+// chromium returns the browser to drive, or skips the test without one.
+func chromium(t *testing.T) string {
+	t.Helper()
+	for _, name := range []string{"chromium", "chromium-browser"} {
+		if p, err := exec.LookPath(name); err == nil {
+			return p
+		}
+	}
+	t.Skip("chromium is not installed (apt-get install -y chromium): the console's end-to-end tests need it")
+	return ""
+}
+
+// newBrowser starts Chromium with a window of width×height and opens the
+// console of s. Script errors and CSP violations fail the test.
+func newBrowser(t *testing.T, s server, width, height int) *browser {
+	t.Helper()
+	opts := append(chromedp.DefaultExecAllocatorOptions[:],
+		chromedp.ExecPath(chromium(t)),
+		chromedp.NoSandbox, // tests run as root
+		chromedp.WindowSize(width, height),
+		chromedp.Flag("lang", "en-US"),
+	)
+	actx, cancelAlloc := chromedp.NewExecAllocator(context.WithoutCancel(t.Context()), opts...)
+	// chromedp reports CDP events it does not know (such as the top layer
+	// of a modal dialog, newer than its cdproto) as errors: log, not fail.
+	ctx, cancelCtx := chromedp.NewContext(actx, chromedp.WithErrorf(func(format string, args ...any) {
+		if msg := fmt.Sprintf(format, args...); !strings.HasPrefix(msg, "unhandled node event") {
+			t.Logf("chromedp: %s", msg)
+		}
+	}))
+	b := &browser{t: t, ctx: ctx, pending: map[network.RequestID]string{}}
+	chromedp.ListenTarget(ctx, func(ev any) {
+		switch ev := ev.(type) {
+		case *network.EventRequestWillBeSent:
+			b.track(ev.RequestID, ev.Request.URL)
+		case *network.EventLoadingFinished:
+			b.track(ev.RequestID, "")
+		case *network.EventLoadingFailed:
+			b.track(ev.RequestID, "")
+		case *cdpruntime.EventExceptionThrown:
+			b.problem("exception: " + ev.ExceptionDetails.Error())
+		case *cdpruntime.EventConsoleAPICalled:
+			if ev.Type == cdpruntime.APITypeError {
+				b.problem(fmt.Sprintf("console.error: %v", ev.Args))
+			}
+		case *cdplog.EventEntryAdded:
+			// Failed requests (a wrong password's 401) are the network's
+			// business; anything else at error level is ours.
+			if ev.Entry.Level == cdplog.LevelError && ev.Entry.Source != cdplog.SourceNetwork {
+				b.problem(fmt.Sprintf("%s: %s", ev.Entry.Source, ev.Entry.Text))
+			}
+		}
+	})
+	t.Cleanup(func() {
+		cancelCtx()
+		cancelAlloc()
+		b.mu.Lock()
+		defer b.mu.Unlock()
+		assert.Empty(t, b.problems, "the page logged no script error and no CSP violation")
+	})
+	start := time.Now()
+	// The first Run starts the browser and ties it to its context: ctx,
+	// never a per-step timeout, or the browser would end with the step.
+	require.NoError(t, chromedp.Run(ctx, network.Enable()), "start chromium")
+	b.run("open the console", chromedp.Navigate(s.url+"/"))
+	b.waitBoot()
+	t.Logf("chromium up and the console loaded in %s", time.Since(start).Round(time.Millisecond))
+	return b
+}
+
+func (b *browser) track(id network.RequestID, url string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if url == "" {
+		delete(b.pending, id)
+	} else {
+		b.pending[id] = url
+	}
+}
+
+// booted tells whether app.js ran: it draws the header.
+const booted = `document.querySelector('#top') && document.querySelector('#top').children.length > 0`
+
+// waitBoot waits for the console's modules to load and run. On a starved
+// machine Chromium has been seen to leave module requests unsent: that is
+// logged with the requests in flight, and the page is loaded once more.
+func (b *browser) waitBoot() {
+	b.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		var ok bool
+		if err := b.eval("Boolean("+booted+")", &ok); err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	b.mu.Lock()
+	var inFlight []string
+	for _, u := range b.pending {
+		inFlight = append(inFlight, u)
+	}
+	b.mu.Unlock()
+	b.screenshot("not-booted")
+	b.t.Logf("the console did not start in 20s (requests in flight: %q): loading it again", inFlight)
+	b.run("reload the console", chromedp.Reload())
+	b.waitFor("the console to start", booted, 20*time.Second)
+}
+
+func (b *browser) problem(p string) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.problems = append(b.problems, p)
+}
+
+// run runs actions with a timeout; a failure takes a screenshot first.
+func (b *browser) run(what string, actions ...chromedp.Action) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+	defer cancel()
+	if err := chromedp.Run(ctx, actions...); err != nil {
+		b.screenshot("failed-" + what)
+		b.t.Fatalf("%s: %v", what, err)
+	}
+}
+
+// eval returns the value of a JavaScript expression. DevTools evaluation
+// is not subject to the page's CSP, unlike chromedp.Poll's page function,
+// which needs 'unsafe-eval'.
+func (b *browser) eval(expr string, out any) error {
+	ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+	defer cancel()
+	return chromedp.Run(ctx, chromedp.Evaluate(expr, out))
+}
+
+// waitFor polls a JavaScript expression until it is truthy.
+func (b *browser) waitFor(what, expr string, timeout time.Duration) {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		var ok bool
+		err := b.eval("Boolean("+expr+")", &ok)
+		if err == nil && ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			b.screenshot("timeout-" + what)
+			b.t.Fatalf("waited %s for %s (%s): %v", timeout, what, expr, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+// text returns the text of the first element matching sel ("" if none).
+func (b *browser) text(sel string) string {
+	b.t.Helper()
+	var s string
+	require.NoError(b.t, b.eval(fmt.Sprintf(`(document.querySelector(%q) || {}).textContent || ""`, sel), &s))
+	return s
+}
+
+// attr returns an attribute of the first element matching sel.
+func (b *browser) attr(sel, name string) string {
+	b.t.Helper()
+	var s string
+	require.NoError(b.t, b.eval(fmt.Sprintf(`(document.querySelector(%q) || {getAttribute: () => ""}).getAttribute(%q) || ""`, sel, name), &s))
+	return s
+}
+
+// click clicks sel with the mouse; it retries when a refresh of the page
+// replaced the node between finding and clicking it.
+func (b *browser) click(sel string) {
+	b.t.Helper()
+	var err error
+	for range 3 {
+		ctx, cancel := context.WithTimeout(b.ctx, 10*time.Second)
+		err = chromedp.Run(ctx, chromedp.Click(sel, chromedp.ByQuery))
+		cancel()
+		if err == nil {
+			return
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	b.screenshot("failed-click")
+	b.t.Fatalf("click %s: %v", sel, err)
+}
+
+// fill replaces the value of an input with what a user types.
+func (b *browser) fill(sel, value string) {
+	b.t.Helper()
+	clear := fmt.Sprintf(`document.querySelector(%q).value = ''`, sel)
+	b.run("fill "+sel, chromedp.Evaluate(clear, nil), chromedp.SendKeys(sel, value, chromedp.ByQuery))
+}
+
+// press sends one key to the focused element.
+func (b *browser) press(key string) {
+	b.t.Helper()
+	b.run("press a key", chromedp.KeyEvent(key))
+}
+
+// screenshot saves the page as NN-name.png in the test's artifact directory.
+func (b *browser) screenshot(name string) {
+	b.t.Helper()
+	var png []byte
+	ctx, cancel := context.WithTimeout(b.ctx, 15*time.Second)
+	defer cancel()
+	if err := chromedp.Run(ctx, chromedp.FullScreenshot(&png, 100)); err != nil {
+		b.t.Logf("screenshot %s: %v", name, err)
+		return
+	}
+	b.shot++
+	file := filepath.Join(b.t.ArtifactDir(), fmt.Sprintf("%02d-%s.png", b.shot, regexp.MustCompile(`[^a-z0-9-]+`).ReplaceAllString(strings.ToLower(name), "-")))
+	if err := os.WriteFile(file, png, 0o644); err != nil {
+		b.t.Errorf("save screenshot: %v", err)
+		return
+	}
+	b.t.Logf("screenshot %s", file)
+}
+
+// login fills the login form and waits for the catalog.
+func (b *browser) login(name, password string) {
+	b.t.Helper()
+	b.waitFor("the login form", `document.querySelector('#login-form')`, 10*time.Second)
+	b.fill("#login-name", name)
+	b.fill("#login-password", password)
+	b.click("#login-submit")
+	b.waitFor("a screen after login", `document.querySelector('#current-user') && document.querySelector('nav a[aria-current="page"]')`, 15*time.Second)
+}
+
+// setupCode is the one-time code the server logged at start-up.
+func setupCode(t *testing.T, s server) string {
+	t.Helper()
+	m := regexp.MustCompile(`setup_code=(\S+)`).FindStringSubmatch(s.logs.String())
+	require.Len(t, m, 2, "the server logs a one-time setup code while no user exists")
+	return m[1]
+}
+
+// createAdmin does the first-run setup over the API, for tests whose
+// subject is elsewhere (TestConsoleFirstRunAndSettings does it in the browser).
+func createAdmin(t *testing.T, s server) {
+	t.Helper()
+	body := fmt.Sprintf(`{"code":%q,"name":"admin","password":%q}`, setupCode(t, s), consolePassword)
+	resp, err := http.Post(s.url+"/api/v1/auth/setup", "application/json", strings.NewReader(body))
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+}
+
+// TestConsoleFirstRunAndSettings: the first admin is created in the
+// browser with the setup code from the log; logout, a wrong password
+// (shown next to the form), login; the language switch; an API token
+// created (shown once) and revoked; a password change ends the session.
+func TestConsoleFirstRunAndSettings(t *testing.T) {
+	chromium(t) // skip before starting a server
+	dockertest.RequireDocker(t)
+	s := startServer(t)
+	code := setupCode(t, s)
+	b := newBrowser(t, s, 1280, 900)
+
+	b.waitFor("the setup form", `document.querySelector('#setup-form')`, 10*time.Second)
+	var url string
+	require.NoError(t, b.eval(`location.pathname`, &url))
+	assert.Equal(t, "/console/", url, "/ redirects to the console")
+	b.screenshot("setup")
+	b.fill("#setup-code", "not-the-code")
+	b.fill("#setup-password", consolePassword)
+	b.fill("#setup-password2", consolePassword)
+	b.click("#setup-submit")
+	b.waitFor("the wrong code's error", `!document.querySelector('#setup-error').hidden`, 10*time.Second)
+	assert.NotEmpty(t, b.text("#setup-error"))
+	b.fill("#setup-code", code)
+	b.click("#setup-submit")
+	b.waitFor("the catalog after setup", `document.querySelector('#catalog-list .card[data-app="demo"]')`, 15*time.Second)
+	assert.Equal(t, "admin", b.text("#current-user"))
+	b.screenshot("catalog-after-setup")
+
+	b.click("#logout")
+	b.waitFor("the login form after logout", `document.querySelector('#login-form')`, 10*time.Second)
+	b.fill("#login-name", "admin")
+	b.fill("#login-password", "wrong-password-1")
+	b.click("#login-submit")
+	b.waitFor("the wrong password's error", `!document.querySelector('#login-error').hidden`, 10*time.Second)
+	assert.Equal(t, "Wrong user name or password.", b.text("#login-error"))
+	b.screenshot("wrong-password")
+	b.login("admin", consolePassword)
+
+	// Chinese, remembered across a reload; then English again.
+	assert.Equal(t, "Catalog", b.text("#nav-catalog"))
+	b.run("switch to Chinese", chromedp.Evaluate(`(() => { const s = document.querySelector('#lang-select'); s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.waitFor("the Chinese header", `document.querySelector('#nav-catalog').textContent === '应用商店'`, 10*time.Second)
+	b.run("reload", chromedp.Reload())
+	b.waitFor("Chinese after a reload", `document.querySelector('#nav-catalog') && document.querySelector('#nav-catalog').textContent === '应用商店' && document.documentElement.lang === 'zh-CN'`, 10*time.Second)
+	b.screenshot("chinese")
+	b.run("switch to English", chromedp.Evaluate(`(() => { const s = document.querySelector('#lang-select'); s.value = 'en'; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.waitFor("the English header", `document.querySelector('#nav-catalog').textContent === 'Catalog'`, 10*time.Second)
+
+	// Settings: a token is shown once, listed, then revoked.
+	b.click("#nav-settings")
+	b.waitFor("the settings screen", `document.querySelector('#token-name')`, 10*time.Second)
+	b.fill("#token-name", "ci-console")
+	b.click("#token-create")
+	b.waitFor("the new token", `document.querySelector('#token-secret')`, 10*time.Second)
+	var secret string
+	require.NoError(t, b.eval(`document.querySelector('#token-secret').value`, &secret))
+	assert.True(t, strings.HasPrefix(secret, "shk_"), "got %q", secret)
+	b.waitFor("the token in the list", `[...document.querySelectorAll('#tokens-table td')].some((td) => td.textContent === 'ci-console')`, 10*time.Second)
+	b.screenshot("token-created")
+	req, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/apps", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+secret)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusOK, resp.StatusCode, "the token works")
+	var tokenID string
+	require.NoError(t, b.eval(`[...document.querySelectorAll('#tokens-table tr[data-token]')].find((tr) => tr.textContent.includes('ci-console')).dataset.token`, &tokenID))
+	b.click(fmt.Sprintf(`#tokens-table tr[data-token=%q] button[data-action="revoke"]`, tokenID))
+	b.waitFor("the revoke dialog", `document.querySelector('#revoke-dialog[open]')`, 10*time.Second)
+	b.click(`#revoke-dialog button[data-role="confirm"]`)
+	b.waitFor("the token gone", fmt.Sprintf(`!document.querySelector('#revoke-dialog') && !document.querySelector('#tokens-table tr[data-token=%q]')`, tokenID), 10*time.Second)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the revoked token is refused")
+
+	// A password change ends the session; the new password logs in.
+	const newPassword = "console-Pw-2-7e41d0"
+	b.fill("#password-current", consolePassword)
+	b.fill("#password-new", newPassword)
+	b.fill("#password-confirm", newPassword)
+	b.click("#password-submit")
+	b.waitFor("the login form after the change", `document.querySelector('#login-form')`, 15*time.Second)
+	b.screenshot("password-changed")
+	b.login("admin", newPassword)
+}
+
+// TestConsoleInstallManageUninstall installs the test app from the catalog
+// and watches the progress reach running, opens its port, stops and starts
+// it, reads its logs, and uninstalls it with its data.
+func TestConsoleInstallManageUninstall(t *testing.T) {
+	chromium(t) // skip before starting a server
+	c := dockertest.RequireDocker(t)
+	s := startServer(t)
+	const name = "itest-console"
+	host := dockerhost.New(c)
+	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 900)
+	b.login("admin", consolePassword)
+
+	// Search and filter.
+	b.fill("#catalog-search", "zzz-nothing")
+	b.waitFor("no card", `document.querySelectorAll('#catalog-list .card').length === 0`, 10*time.Second)
+	b.fill("#catalog-search", "failing")
+	b.waitFor("the failing card alone", `document.querySelectorAll('#catalog-list .card').length === 1 && document.querySelector('.card[data-app="failing"]')`, 10*time.Second)
+	b.fill("#catalog-search", "demo")
+	b.waitFor("the demo card", `document.querySelector('.card[data-app="demo"]')`, 10*time.Second)
+	assert.Contains(t, b.text(`.card[data-app="demo"] .version`), "0.1.0")
+
+	// The detail view, then the install dialog, which Escape closes.
+	b.click(`.card[data-app="demo"] h2 a`)
+	b.waitFor("the detail view", `document.querySelector('#catalog-detail')`, 10*time.Second)
+	assert.Contains(t, b.text("#catalog-detail"), "db_port")
+	b.screenshot("detail")
+	b.click(`a[href="#/catalog"]`)
+	b.click(`.card[data-app="demo"] button[data-action="install"]`)
+	b.waitFor("the install dialog", `document.querySelector('#install-dialog[open]')`, 10*time.Second)
+	var focused string
+	require.NoError(t, b.eval(`document.activeElement.dataset.role || ''`, &focused))
+	assert.Equal(t, "install-name", focused, "the dialog takes the focus")
+	b.press(kb.Escape)
+	b.waitFor("the dialog closed by Escape", `!document.querySelector('#install-dialog')`, 10*time.Second)
+
+	b.click(`.card[data-app="demo"] button[data-action="install"]`)
+	b.waitFor("the install dialog", `document.querySelector('#install-dialog[open]')`, 10*time.Second)
+	b.fill(`#install-dialog [data-role="install-name"]`, name)
+	start := time.Now()
+	b.click(`#install-dialog [data-role="install-submit"]`)
+	b.waitFor("the progress panel", `document.querySelector('#job-panel[open]')`, 10*time.Second)
+	b.waitFor("a stage past queued", `document.querySelectorAll('#job-stages li').length > 1`, 60*time.Second)
+	b.screenshot("install-progress")
+	// Seconds on an idle machine; minutes when the host is busy.
+	b.waitFor("the end of the install", `document.querySelector('#job-panel').dataset.final`, 3*time.Minute)
+	t.Logf("install in the browser: click → done in %s", time.Since(start).Round(10*time.Millisecond))
+	require.Equal(t, "done", b.attr("#job-panel", "data-final"), "result: %s", b.text("#job-result"))
+	var stages []string
+	require.NoError(t, b.eval(`[...document.querySelectorAll('#job-stages li')].map((li) => li.dataset.stage)`, &stages))
+	for _, want := range []string{"queued", "creating", "starting", "healthy", "done"} {
+		assert.Contains(t, stages, want)
+	}
+	assert.NotEmpty(t, strings.TrimSpace(b.text("#job-log")), "log lines are shown")
+	assert.Contains(t, b.text("#job-resources"), "websoft9-"+name)
+	b.waitFor("the app's link", `document.querySelector('#job-result a.port-link')`, 10*time.Second)
+	b.screenshot("install-done")
+	b.click("#job-close")
+	b.waitFor("the panel closed", `!document.querySelector('#job-panel')`, 10*time.Second)
+
+	// The apps table: running, its port opens the app.
+	b.click("#nav-apps")
+	row := fmt.Sprintf(`#apps-table tr[data-app=%q]`, name)
+	b.waitFor("the app running", fmt.Sprintf(`document.querySelector('%s[data-state="running"]')`, row), 15*time.Second)
+	assert.Contains(t, b.text(row), "websoft9-"+name+"-db", "the containers are listed")
+	href := b.attr(row+` a.port-link[data-param="port"]`, "href")
+	require.Regexp(t, `^http://127\.0\.0\.1:\d+/$`, href)
+	status, _ := httpGet(t, href)
+	assert.Equal(t, http.StatusOK, status, "the port link opens the app: %s", href)
+	b.screenshot("apps-running")
+
+	// Stop, then start.
+	b.click(row + ` button[data-action="stop"]`)
+	b.waitFor("the app stopped", fmt.Sprintf(`document.querySelector('%s[data-state="stopped"]') && !document.querySelector('%s .pending') && !document.querySelector('%s button[data-action="start"]').disabled`, row, row, row), 3*time.Minute)
+	status, _ = httpGet(t, href)
+	assert.NotEqual(t, http.StatusOK, status, "a stopped app does not answer")
+	b.screenshot("apps-stopped")
+	b.click(row + ` button[data-action="start"]`)
+	b.waitFor("the app running again", fmt.Sprintf(`document.querySelector('%s[data-state="running"]') && !document.querySelector('%s .pending')`, row, row), 3*time.Minute)
+	status, _ = httpGet(t, href)
+	assert.Equal(t, http.StatusOK, status, "started again, the app answers")
+
+	// Logs, closed with Escape.
+	b.click(row + ` button[data-action="logs"]`)
+	b.waitFor("the log lines", `document.querySelector('#logs-output') && document.querySelector('#logs-output').textContent.includes('http listening on :8080')`, 20*time.Second)
+	b.screenshot("logs")
+	b.press(kb.Escape)
+	b.waitFor("the logs closed", `!document.querySelector('#logs-dialog')`, 10*time.Second)
+
+	// Uninstall with the data.
+	b.click(row + ` button[data-action="uninstall"]`)
+	b.waitFor("the uninstall dialog", `document.querySelector('#uninstall-dialog[open]')`, 10*time.Second)
+	b.click("#uninstall-purge")
+	b.screenshot("uninstall-confirm")
+	b.click(`#uninstall-dialog button[data-role="confirm"]`)
+	b.waitFor("the app gone", fmt.Sprintf(`!document.querySelector('#uninstall-dialog') && !document.querySelector('%s') && !document.querySelector('#apps-empty').hidden`, row), 3*time.Minute)
+	b.screenshot("uninstalled")
+	objs, err := host.AppObjects(t.Context(), name)
+	require.NoError(t, err)
+	assert.Empty(t, objs.Containers)
+	assert.Empty(t, objs.Networks)
+	assert.Empty(t, objs.Volumes, "purge removed the volumes")
+	st, body, _ := s.api(t, http.MethodGet, "/api/v1/apps/"+name, "")
+	assert.Equal(t, http.StatusNotFound, st, "%v", body)
+}
+
+// TestConsoleServerAndPhone shows the server screen with its gauges and
+// charts, then every screen on a phone-sized window without sideways
+// scrolling.
+func TestConsoleServerAndPhone(t *testing.T) {
+	chromium(t) // skip before starting a server
+	dockertest.RequireDocker(t)
+	s := startServer(t)
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 900)
+	b.login("admin", consolePassword)
+
+	b.click("#nav-server")
+	b.waitFor("the charts", `document.querySelectorAll('#server-charts svg path.chart-line').length === 3`, 15*time.Second)
+	for _, id := range []string{"gauge-cpu", "gauge-memory", "gauge-disk"} {
+		assert.NotEmpty(t, b.attr("#"+id+" svg", "aria-label"), id)
+	}
+	assert.Regexp(t, `^M[\d.]+,[\d.]+`, b.attr("#chart-cpu path.chart-line", "d"))
+	assert.Regexp(t, `\d+\.\d+`, b.text("#server-facts"), "the Docker version")
+	assert.NotEmpty(t, b.text("#server-risks h2"))
+	b.screenshot("server")
+
+	b.run("phone-sized viewport", chromedp.EmulateViewport(375, 812))
+	for _, screen := range []string{"catalog", "apps", "server", "settings"} {
+		b.run("go to "+screen, chromedp.Navigate(s.url+"/console/#/"+screen))
+		b.waitFor(screen, fmt.Sprintf(`document.querySelector('#nav-%s[aria-current="page"]')`, screen), 10*time.Second)
+		time.Sleep(300 * time.Millisecond) // the screen's first data
+		var width int
+		require.NoError(t, b.eval(`document.documentElement.scrollWidth`, &width))
+		assert.LessOrEqual(t, width, 375, "%s fits a phone's width", screen)
+		b.screenshot("phone-" + screen)
+	}
+}

@@ -1,0 +1,193 @@
+// The catalog: app cards with search and a category filter, an app's
+// detail view, and Install (optional instance name) which opens the
+// job's live progress panel.
+
+import {h, replace, uid} from '../dom.js';
+import {t} from '../i18n.js';
+import {api} from '../api.js';
+import {errorSlot, showError, clearError, busy, appIcon, openDialog, notify} from '../ui.js';
+import {openJobPanel} from './progress.js';
+
+const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
+
+function requirementList(app) {
+  const req = app.requirements || {};
+  const items = [['cpu', t('req.cpu')], ['memory', t('req.memory')], ['disk', t('req.disk')]]
+    .filter(([k]) => req[k])
+    .map(([k, label]) => h('li', {}, h('span', {class: 'muted'}, `${label} `), req[k]));
+  return items.length ? h('ul', {class: 'requirements', 'aria-label': t('catalog.requirements')}, items) : null;
+}
+
+/**
+ * installForm asks for an optional instance name (and force) and starts
+ * the install; the job's progress panel opens once the API accepts it.
+ */
+function installForm(app, onStarted) {
+  const nameId = uid('install-name');
+  const forceId = uid('install-force');
+  const error = errorSlot();
+  error.classList.add('install-error');
+  const submit = h('button', {type: 'submit', class: 'btn primary', 'data-role': 'install-submit'}, t('catalog.install'));
+  const nameInput = h('input', {id: nameId, name: 'name', type: 'text', placeholder: app.appName, autocomplete: 'off',
+    spellcheck: 'false', 'aria-describedby': `${nameId}-help`, 'data-role': 'install-name'});
+  const force = h('input', {id: forceId, name: 'force', type: 'checkbox'});
+  const form = h('form', {class: 'stack install-form', novalidate: true, 'data-app': app.appName},
+    h('div', {class: 'field'},
+      h('label', {for: nameId}, t('install.name')),
+      nameInput,
+      h('p', {class: 'help', id: `${nameId}-help`}, t('install.nameHelp', {app: app.appName}))),
+    h('div', {class: 'check'}, force, h('label', {for: forceId}, t('install.force'))),
+    error,
+    h('div', {class: 'buttons'}, submit));
+  form.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearError(error);
+    const name = nameInput.value.trim();
+    if (name && !NAME_RE.test(name)) {
+      showError(error, new Error(t('install.badName')));
+      nameInput.focus();
+      return;
+    }
+    try {
+      const res = await busy(submit, () => api.install(app.appName, name, force.checked));
+      const instance = (res.app && res.app.appName) || name || app.appName;
+      onStarted();
+      openJobPanel({job: res.job, app: instance, action: 'install', onFinished: (stage) => {
+        if (stage === 'done') notify(t('install.done', {app: instance}), 'success');
+      }});
+    } catch (err) {
+      showError(error, err);
+      if (err.status === 412) force.focus();
+    }
+  });
+  return {form, focus: () => nameInput.focus()};
+}
+
+function openInstallDialog(app) {
+  let dialog;
+  const {form, focus} = installForm(app, () => dialog.close());
+  dialog = openDialog({id: 'install-dialog', title: t('install.title', {app: app.title || app.appName}), content: form});
+  focus();
+}
+
+function card(app, installed) {
+  const titleId = uid('card');
+  const count = installed.filter((i) => i.app === app.appName).length;
+  return h('li', {class: 'card', 'data-app': app.appName},
+    h('article', {'aria-labelledby': titleId},
+      h('div', {class: 'card-head'},
+        appIcon(app),
+        h('div', {},
+          h('h2', {id: titleId}, h('a', {href: `#/catalog/${encodeURIComponent(app.appName)}`}, app.title || app.appName)),
+          h('p', {class: 'muted small'},
+            app.title && app.title !== app.appName ? [h('span', {class: 'app-name'}, app.appName), ' · '] : null,
+            h('span', {class: 'version'}, `v${app.version}`),
+            app.category ? [' · ', h('span', {class: 'category'}, app.category)] : null))),
+      h('p', {class: 'description'}, app.description || ''),
+      requirementList(app),
+      count ? h('p', {class: 'small'}, h('a', {href: '#/apps'}, t('catalog.installedCount', {n: count}))) : null,
+      h('div', {class: 'buttons'},
+        h('a', {class: 'btn', href: `#/catalog/${encodeURIComponent(app.appName)}`}, t('catalog.details')),
+        h('button', {type: 'button', class: 'btn primary', 'data-action': 'install', onClick: () => openInstallDialog(app)},
+          t('catalog.install')))));
+}
+
+function renderList(root) {
+  let live = true;
+  let apps = [];
+  let installed = [];
+  const search = h('input', {id: 'catalog-search', type: 'search', placeholder: t('catalog.searchPlaceholder'), autocomplete: 'off'});
+  const category = h('select', {id: 'catalog-category'}, h('option', {value: ''}, t('catalog.allCategories')));
+  const count = h('p', {class: 'muted', id: 'catalog-count', role: 'status'});
+  const list = h('ul', {class: 'cards', id: 'catalog-list'});
+  const error = errorSlot('catalog-error');
+
+  const draw = () => {
+    const q = search.value.trim().toLowerCase();
+    const cat = category.value;
+    const shown = apps.filter((a) => (!cat || a.category === cat) &&
+      (!q || [a.appName, a.title, a.description, a.category].some((v) => (v || '').toLowerCase().includes(q))));
+    replace(list, shown.map((a) => card(a, installed)));
+    count.textContent = t('catalog.count', {n: shown.length, total: apps.length});
+  };
+  search.addEventListener('input', draw);
+  category.addEventListener('change', draw);
+
+  replace(root,
+    h('div', {class: 'page-head'}, h('h1', {tabindex: '-1'}, t('nav.catalog'))),
+    h('div', {class: 'toolbar', role: 'search'},
+      h('div', {class: 'field grow'}, h('label', {for: 'catalog-search'}, t('catalog.search')), search),
+      h('div', {class: 'field'}, h('label', {for: 'catalog-category'}, t('catalog.category')), category)),
+    error, count, list);
+
+  Promise.all([api.catalog(), api.apps().catch(() => [])]).then(([cat, inst]) => {
+    if (!live) return;
+    apps = cat.slice().sort((a, b) => (a.title || a.appName).localeCompare(b.title || b.appName));
+    installed = inst;
+    const cats = [...new Set(apps.map((a) => a.category).filter(Boolean))].sort();
+    for (const c of cats) category.append(h('option', {value: c}, c));
+    draw();
+  }, (err) => live && showError(error, err));
+  return () => { live = false; };
+}
+
+function detailRow(label, value) {
+  if (value === null || value === undefined || value === '' || (Array.isArray(value) && !value.length)) return null;
+  return [h('dt', {}, label), h('dd', {}, value)];
+}
+
+function externalLink(href) {
+  if (!href || !/^https?:\/\//i.test(href)) return null;
+  return h('a', {href, target: '_blank', rel: 'noopener noreferrer'}, href);
+}
+
+function renderDetail(root, name) {
+  let live = true;
+  const error = errorSlot('detail-error');
+  const back = h('p', {}, h('a', {href: '#/catalog'}, `← ${t('nav.catalog')}`));
+  replace(root, back, h('h1', {tabindex: '-1'}, name), error);
+  Promise.all([api.catalogApp(name), api.apps().catch(() => [])]).then(([app, inst]) => {
+    if (!live) return;
+    const req = app.requirements || {};
+    const reqText = [['cpu', t('req.cpu')], ['memory', t('req.memory')], ['disk', t('req.disk')]]
+      .filter(([k]) => req[k]).map(([k, label]) => `${label} ${req[k]}`).join(', ');
+    const ports = (app.ports || []).map((p) => `${p.name} (${p.min}–${p.max})`).join(', ');
+    const lg = app.login || {};
+    const login = lg.user || lg.path || lg.password
+      ? [lg.path ? h('code', {}, lg.path) : null,
+        lg.user ? ` ${t('detail.user')} ${lg.user}` : null,
+        lg.password ? ` ${t('detail.password')} ${lg.password}` : null]
+      : null;
+    const mine = inst.filter((i) => i.app === app.appName);
+    const {form} = installForm(app, () => {});
+    replace(root, back,
+      h('div', {class: 'detail-head'},
+        appIcon(app, 'lg'),
+        h('div', {},
+          h('h1', {tabindex: '-1'}, app.title || app.appName),
+          h('p', {class: 'muted'}, `v${app.version}`, app.category ? ` · ${app.category}` : ''))),
+      h('p', {class: 'description'}, app.description || ''),
+      h('dl', {class: 'facts', id: 'catalog-detail'},
+        detailRow(t('detail.name'), h('code', {}, app.appName)),
+        detailRow(t('detail.version'), app.version),
+        detailRow(t('catalog.requirements'), reqText),
+        detailRow(t('detail.ports'), ports),
+        detailRow(t('detail.actions'), (app.actions || []).join(', ')),
+        detailRow(t('detail.images'), (app.images || []).map((i) => h('code', {class: 'block'}, i))),
+        detailRow(t('detail.homepage'), externalLink(app.homepage)),
+        detailRow(t('detail.documentation'), externalLink(app.documentation)),
+        detailRow(t('detail.login'), login),
+        detailRow(t('detail.generated'), (app.generated || []).map((g) => h('code', {class: 'block'}, g))),
+        detailRow(t('detail.installed'), mine.map((i) => h('a', {class: 'tag', href: '#/apps'}, i.appName)))),
+      h('section', {class: 'panel', 'aria-labelledby': 'install-heading'},
+        h('h2', {id: 'install-heading'}, t('install.title', {app: app.title || app.appName})),
+        form));
+    root.querySelector('h1').focus();
+  }, (err) => live && showError(error, err));
+  return () => { live = false; };
+}
+
+/** renderCatalog draws #/catalog, or #/catalog/<name> for one app. */
+export function renderCatalog(root, params) {
+  return params[0] ? renderDetail(root, params[0]) : renderList(root);
+}
