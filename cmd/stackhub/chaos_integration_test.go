@@ -19,6 +19,11 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
 )
 
+// TestChaosConcurrentInstalls: 60 installs, 20 at a time, on 64-port
+// ranges, 0 collisions. make test has the quicker TestPortExhaustion (15
+// at once) and TestSameNameInstall (50 at once).
+func TestChaosConcurrentInstalls(t *testing.T) { concurrentInstalls(t, 3) }
+
 // TestChaosRandomKill sends install and uninstall traffic over 8 names,
 // SIGKILLs the server at a random moment, restarts it and checks it is
 // consistent, for CHAOS_LOOP (default 5m). The seed is printed; CHAOS_SEED
