@@ -8,7 +8,7 @@ BUNDLES ?=
 GOFLAGS_STATIC := CGO_ENABLED=0
 LDFLAGS := -s -w
 
-.PHONY: help build run run-demo test test-unit test-images check-deps docker-up lint clean e2e-images e2e-real
+.PHONY: help build run run-demo test test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -41,6 +41,7 @@ test: build test-images check-deps ## build, then run unit and integration tests
 	$(GO) test -race -tags integration -count=1 -timeout 20m ./porter-mixin/...
 	@mkdir -p $(BIN)/test-output # artifacts (the console tests' screenshots) under _artifacts/
 	$(GO) test -tags integration -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/$(BIN)/test-output $(RACE_FREE_INTEGRATION)
+	$(MAKE) fuzz FUZZTIME=5s
 
 e2e-images: docker-up ## build the local Redmine 5 and MariaDB 10.11 images from Debian 12 packages (reused when present)
 	bash e2e/real/build-images
@@ -51,8 +52,37 @@ e2e-real: build e2e-images ## install the catalog's Redmine on the local images 
 		tee $(BIN)/e2e-real.log | grep -E '^(=== RUN|--- |PASS|FAIL|ok|panic)|realapp_e2e_test.go|Error|expected|actual'; \
 		exit $${PIPESTATUS[0]}
 
+bench: build test-images ## benchmarks into bench/RESULTS.md and bench/results.json (installs docker-compose and wrk when missing; BENCH_FLAGS="-rounds 7 -apps 50" changes the settings)
+	command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
+	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	timeout -s INT 90m $(GO) run ./cmd/stackhub-bench -out bench $(BENCH_FLAGS)
+
+CHAOS_LOOP ?= 5m
+test-reliability: build test-images ## the reliability suite: 60 concurrent installs, fail-point kills, CHAOS_LOOP of random SIGKILLs (CHAOS_SEED replays), port exhaustion, disk full
+	CHAOS_LOOP=$(CHAOS_LOOP) $(GO) test -tags 'integration chaos' -count=1 -timeout 60m -v \
+		-run '^(TestChaosRandomKill|TestChaosConcurrentInstalls|TestCrashFailpoints|TestPortExhaustion|TestSameNameInstall|TestDiskFull)$$' ./cmd/stackhub/ 2>&1 | tee $(BIN)/test-reliability.log | \
+		grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|panic)|(chaos|crash)_integration_test.go|Error|expected|actual'; \
+		exit $${PIPESTATUS[0]}
+
 test-unit: ## quick loop: unit tests only, no engine needed
 	$(GO) test ./...
+
+# Go fuzz targets, one after another, FUZZTIME each (make test runs them for
+# 5s). A crasher is written to the package's testdata/fuzz/<target>/, which
+# plain go test replays. Go minimizes every input that finds new coverage,
+# for up to 60s by default: FUZZMINIMIZETIME bounds that by a count of runs
+# so that the time goes to fuzzing.
+FUZZTIME ?= 60s
+FUZZMINIMIZETIME ?= 100x
+
+.PHONY: fuzz
+fuzz: ## run each fuzz target for FUZZTIME (default 60s), one after another
+	$(GO) test -run '^$$' -fuzz '^FuzzParseManifest$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./porter-mixin/manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzRenderTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./porter-mixin/manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzRenderGeneratedTemplate$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./porter-mixin/manifest
+	$(GO) test -run '^$$' -fuzz '^FuzzAppName$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./porter-mixin/naming
+	$(GO) test -run '^$$' -fuzz '^FuzzContainerNames$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./orchestrator
+	$(GO) test -run '^$$' -fuzz '^FuzzRequests$$' -fuzztime $(FUZZTIME) -fuzzminimizetime $(FUZZMINIMIZETIME) ./web
 
 run: build docker-up ## build and serve StackHub on 127.0.0.1:9000 with the built-in catalog (BUNDLES=dir serves a directory)
 	@mkdir -p $(DATA_DIR)
