@@ -1,0 +1,146 @@
+package main
+
+import (
+	"encoding/json"
+	"math"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+const wrkOutput = `Running 1s test @ http://127.0.0.1:28999/x
+  1 threads and 2 connections
+  Thread Stats   Avg      Stdev     Max   +/- Stdev
+    Latency     1.93ms    1.63ms  15.85ms   89.74%
+    Req/Sec     1.09k   356.18     1.48k    50.00%
+  Latency Distribution
+     50%  850.00us
+     75%    2.06ms
+     90%    3.59ms
+     99%    1.20s
+  1085 requests in 1.00s, 551.34KB read
+  Socket errors: connect 0, read 2, write 1, timeout 3
+  Non-2xx or 3xx responses: 7
+Requests/sec:   1081.08
+Transfer/sec:    549.35KB
+`
+
+func TestParseWrk(t *testing.T) {
+	rd, err := parseWrk(wrkOutput)
+	require.NoError(t, err)
+	assert.InDelta(t, 1081.08, float64(rd.ReqPerSec), 1e-9)
+	assert.InDelta(t, 0.85, float64(rd.P50Ms), 1e-9)
+	assert.InDelta(t, 1200, float64(rd.P99Ms), 1e-9)
+	assert.Equal(t, 1085, rd.Requests)
+	assert.Equal(t, 7, rd.Non2xx)
+	assert.Equal(t, 6, rd.Errors)
+
+	_, err = parseWrk("unable to connect to 127.0.0.1:1 Connection refused")
+	assert.Error(t, err)
+}
+
+func TestSpread(t *testing.T) {
+	tests := []struct {
+		name string
+		in   []Num
+		want Spread
+	}{
+		{"odd", []Num{3, 1, 2}, Spread{N: 3, Median: 2, Min: 1, Max: 3}},
+		{"even", []Num{4, 1, 3, 2}, Spread{N: 4, Median: 2.5, Min: 1, Max: 4}},
+		{"missing left out", []Num{missing, 5}, Spread{N: 1, Median: 5, Min: 5, Max: 5}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			assert.Equal(t, tc.want, spread(tc.in))
+		})
+	}
+	s := spread([]Num{missing})
+	assert.Equal(t, 0, s.N)
+	assert.False(t, s.Median.ok())
+	assert.False(t, ratio(1, missing).ok())
+	assert.InDelta(t, 1.5, float64(ratio(3, 2)), 1e-9)
+}
+
+func TestNumJSON(t *testing.T) {
+	data, err := json.Marshal(map[string]Num{"a": 1.5, "b": missing, "c": Num(math.Inf(1))})
+	require.NoError(t, err)
+	assert.JSONEq(t, `{"a":1.5,"b":null,"c":null}`, string(data))
+}
+
+func TestPercentile(t *testing.T) {
+	var d []time.Duration
+	for i := 1; i <= 100; i++ {
+		d = append(d, time.Duration(i)*time.Millisecond)
+	}
+	assert.Equal(t, 50*time.Millisecond, percentile(d, 50))
+	assert.Equal(t, 99*time.Millisecond, percentile(d, 99))
+	assert.Equal(t, time.Duration(0), percentile(nil, 50))
+}
+
+func TestRangePorts(t *testing.T) {
+	raw, err := os.ReadFile("../../bundles/testdata/demo/porter.yaml")
+	require.NoError(t, err)
+	out, err := rangePorts(raw, 20000)
+	require.NoError(t, err)
+	got := string(out)
+	assert.Contains(t, got, "  - name: port\n    description: Host port of the web service\n    type: integer\n    minimum: 20001\n    maximum: 20999\n")
+	assert.Contains(t, got, "  - name: db_port\n    description: Host port of the database\n    type: integer\n    minimum: 21001\n    maximum: 21999\n")
+	assert.Equal(t, strings.Count(string(raw), "\n"), strings.Count(got, "\n"), "only the numbers change")
+
+	_, err = rangePorts([]byte("parameters: []\n"), 20000)
+	assert.ErrorContains(t, err, "found 0")
+}
+
+func TestParseFlags(t *testing.T) {
+	o, err := parseFlags(nil, os.Stderr)
+	require.NoError(t, err)
+	assert.Equal(t, defaultOptions(), o)
+	o, err = parseFlags([]string{"-rounds", "2", "-build-only", "demo,redmine"}, os.Stderr)
+	require.NoError(t, err)
+	assert.Equal(t, 2, o.Rounds)
+	assert.Equal(t, []string{"demo", "redmine"}, o.BuildOnly)
+	for _, args := range [][]string{{"-rounds", "0"}, {"-prefix", "Bad"}, {"-compose-v1", "maybe"}, {"-port-base", "40000"}, {"extra"}} {
+		_, err := parseFlags(args, os.Stderr)
+		assert.Error(t, err, "%v", args)
+	}
+}
+
+// TestMarkdownSections renders a small result and checks every section
+// and target is there.
+func TestMarkdownSections(t *testing.T) {
+	r := &Results{Settings: defaultOptions(), Date: time.Unix(0, 0).UTC()}
+	r.Install = []InstallRound{{
+		Install:   [3]Timing{{ReadyMs: 2600, DoneMs: 3000}, {ReadyMs: 2000, DoneMs: 2100}, {ReadyMs: missing, DoneMs: missing, Leftovers: -1}},
+		Uninstall: [3]Timing{{ReadyMs: 900, DoneMs: 900}, {ReadyMs: 800, DoneMs: 800}, {ReadyMs: missing, DoneMs: missing, Leftovers: -1}},
+		InstallAB: 1.3, InstallCB: missing, UninstallAB: 1.125, UninstallCB: missing,
+	}}
+	r.Action = []ActionRound{{EngineMs: 1500, FloorMs: 1000, Ratio: 1.5, EngineRestarted: true, FloorRestarted: true}}
+	r.Concurrent = Concurrent{Batches: []Batch{{Apps: 2, Succeeded: 2, WallMs: 4000, AppMs: []Num{3000, 4000}}}, Apps: 2, Succeeded: 2, HostPorts: 4, DistinctPorts: 4, NoCollision: true}
+	r.Reads = Reads{Tool: "wrk", Rounds: [][]Read{{{Endpoint: "/getAppInfo?appName=bench-app-1", ReqPerSec: 31000, P50Ms: 1, P99Ms: 2.5}}}}
+	r.Memory = Loaded{IdleRSSKiB: 30000, LoadedRSSKiB: 70000}
+	r.Builds = []BuildResult{{Bundle: "demo", Ms: []Num{1000}, Layers: 4, UncompressedBytes: 1 << 20, CompressedBytes: 1 << 19, Digest: "sha256:0123"}}
+	r.Targets = r.targets()
+	md := r.markdown()
+	for _, h := range []string{"## Machine", "## Targets", "## Install", "## Uninstall", "## One CNAB action", "## 2 installs, 20 at once",
+		"## Reads at 2 apps", "## Memory and start-up", "## Bundle builds", "## Settings"} {
+		assert.Contains(t, md, h)
+	}
+	pass := map[string]bool{}
+	for _, tg := range r.Targets {
+		pass[tg.What] = tg.Pass
+	}
+	assert.Equal(t, map[string]bool{
+		"install, StackHub / compose SDK (median of the per-round ratios)":   true,
+		"uninstall, StackHub / compose SDK (median of the per-round ratios)": true,
+		"`/getAppInfo?appName=bench-app-1` req/s (median of rounds)":         true,
+		"`/getAppInfo?appName=bench-app-1` p99 (median of rounds)":           true,
+		"RSS idle":               true,
+		"RSS at 2 apps":          false,
+		"2 installs, 20 at once": true,
+	}, pass)
+	assert.Contains(t, md, "| 1 | 2600 | 2000 | — | 1.30 | — |")
+}

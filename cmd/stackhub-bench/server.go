@@ -1,0 +1,309 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/websoft9/stackhub/web/wire"
+)
+
+// server is a `stackhub serve` child process and a client for its API.
+type server struct {
+	cmd     *exec.Cmd
+	url     string
+	token   string
+	dataDir string
+	logFile string
+	http    *http.Client
+	// started is when the process was executed; healthy when /healthz
+	// first answered 200.
+	started, healthy time.Time
+
+	// done is closed when the process has exited.
+	done chan struct{}
+}
+
+// startServer creates a token in a fresh data dir (or reuses the data dir
+// and token of prev), then executes serve on 127.0.0.1:0 with the bench
+// catalog and waits for /healthz to answer 200.
+func (b *bench) startServer(ctx context.Context, name string, prev *server) (*server, error) {
+	s := &server{logFile: filepath.Join(b.tmp, name+".log"), done: make(chan struct{})}
+	if prev != nil {
+		s.dataDir, s.token = prev.dataDir, prev.token
+	} else {
+		s.dataDir = filepath.Join(b.tmp, name)
+		if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
+			return nil, err
+		}
+		out, err := exec.CommandContext(ctx, b.bin, "token", "create", "--data-dir", s.dataDir).Output()
+		if err != nil {
+			return nil, fmt.Errorf("token create: %w", exitDetail(err))
+		}
+		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+		if s.token = lines[len(lines)-1]; !strings.HasPrefix(s.token, "shk_") {
+			return nil, fmt.Errorf("token create printed %q, want the token last", out)
+		}
+	}
+	logf, err := os.Create(s.logFile)
+	if err != nil {
+		return nil, err
+	}
+	defer logf.Close() // the child holds its own descriptor
+	// Not CommandContext: the server is stopped with SIGTERM by stop, even
+	// when ctx is cancelled, so that it shuts down in order.
+	s.cmd = exec.Command(b.bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir,
+		"--bundles", b.catalog, "--runtimes-dir", b.runtimes)
+	s.cmd.Stderr = logf
+	// A pipe of our own rather than StdoutPipe, which Wait would close
+	// under the reader.
+	stdout, pw, err := os.Pipe()
+	if err != nil {
+		return nil, err
+	}
+	s.cmd.Stdout = pw
+	s.started = time.Now()
+	err = s.cmd.Start()
+	pw.Close()
+	if err != nil {
+		stdout.Close()
+		return nil, fmt.Errorf("start serve: %w", err)
+	}
+	go func() { // tied to the process: stop waits for it
+		_ = s.cmd.Wait()
+		close(s.done)
+	}()
+	addr, err := readListening(stdout)
+	if err != nil {
+		_ = s.stop()
+		return nil, fmt.Errorf("serve: %w (log: %s)", err, tail(s.logFile))
+	}
+	s.url = addr
+	s.http = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	deadline := time.Now().Add(60 * time.Second)
+	probe := &http.Client{Timeout: time.Second}
+	for {
+		resp, err := probe.Get(s.url + "/healthz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				s.healthy = time.Now()
+				return s, nil
+			}
+		}
+		select {
+		case <-s.done:
+			return nil, fmt.Errorf("serve exited before /healthz answered (log: %s)", tail(s.logFile))
+		case <-ctx.Done():
+			_ = s.stop()
+			return nil, ctx.Err()
+		case <-time.After(2 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			_ = s.stop()
+			return nil, errors.New("/healthz did not answer 200 within 60 s")
+		}
+	}
+}
+
+// readListening reads the "StackHub listening on URL" line and leaves the
+// rest of stdout drained.
+func readListening(stdout *os.File) (string, error) {
+	sc := bufio.NewScanner(stdout)
+	if !sc.Scan() {
+		stdout.Close()
+		return "", errors.New("serve printed nothing")
+	}
+	addr, ok := strings.CutPrefix(sc.Text(), "StackHub listening on ")
+	if !ok {
+		stdout.Close()
+		return "", fmt.Errorf("serve printed %q first", sc.Text())
+	}
+	go func() { // ends when the process exits and stdout reaches EOF
+		_, _ = io.Copy(io.Discard, stdout)
+		_ = stdout.Close()
+	}()
+	return addr, nil
+}
+
+// stop sends SIGTERM and waits up to 60 s, then kills.
+func (s *server) stop() error {
+	if s == nil || s.cmd == nil || s.cmd.Process == nil {
+		return nil
+	}
+	select {
+	case <-s.done:
+		return nil
+	default:
+	}
+	_ = s.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-s.done:
+		return nil
+	case <-time.After(60 * time.Second):
+		_ = s.cmd.Process.Kill()
+		<-s.done
+		return errors.New("serve did not stop within 60 s of SIGTERM; killed")
+	}
+}
+
+func (s *server) pid() int { return s.cmd.Process.Pid }
+
+// do calls the API with the token; body is JSON or nil. It returns the
+// status and the body.
+func (s *server) do(ctx context.Context, method, path string, body any) (int, []byte, error) {
+	var r io.Reader
+	if body != nil {
+		data, err := json.Marshal(body)
+		if err != nil {
+			return 0, nil, err
+		}
+		r = bytes.NewReader(data)
+	}
+	req, err := http.NewRequestWithContext(ctx, method, s.url+path, r)
+	if err != nil {
+		return 0, nil, err
+	}
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	resp, err := s.http.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s %s: %w", method, path, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	return resp.StatusCode, data, err
+}
+
+// install asks for app demo under name and returns its web port and job.
+func (s *server) install(ctx context.Context, name string) (wire.App, string, error) {
+	status, data, err := s.do(ctx, http.MethodPost, "/api/v1/apps", map[string]string{"app": "demo", "name": name})
+	if err != nil {
+		return wire.App{}, "", err
+	}
+	if status != http.StatusAccepted {
+		return wire.App{}, "", fmt.Errorf("install %s: %d %s", name, status, data)
+	}
+	var out struct {
+		App wire.App `json:"app"`
+		Job string   `json:"job"`
+	}
+	if err := json.Unmarshal(data, &out); err != nil {
+		return wire.App{}, "", fmt.Errorf("install %s: %w", name, err)
+	}
+	if out.App.Ports["port"] == 0 || out.Job == "" {
+		return wire.App{}, "", fmt.Errorf("install %s: no port or job in %s", name, data)
+	}
+	return out.App, out.Job, nil
+}
+
+// waitJob polls job (a /api/v1/jobs/… path) every interval until it ends;
+// it returns an error unless it succeeded.
+func (s *server) waitJob(ctx context.Context, job string, interval time.Duration) (wire.Job, error) {
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		status, data, err := s.do(ctx, http.MethodGet, job, nil)
+		if err != nil {
+			return wire.Job{}, err
+		}
+		if status != http.StatusOK {
+			return wire.Job{}, fmt.Errorf("%s: %d %s", job, status, data)
+		}
+		var j wire.Job
+		if err := json.Unmarshal(data, &j); err != nil {
+			return wire.Job{}, fmt.Errorf("%s: %w", job, err)
+		}
+		switch j.Status {
+		case "succeeded":
+			return j, nil
+		case "failed", "canceled":
+			return j, fmt.Errorf("%s of %s %s: %s", j.Action, j.App, j.Status, j.Message)
+		}
+		if time.Now().After(deadline) {
+			return j, fmt.Errorf("%s still %s after 5 min", job, j.Status)
+		}
+		if err := sleep(ctx, interval); err != nil {
+			return j, err
+		}
+	}
+}
+
+// uninstall removes app name with its volumes (synchronous).
+func (s *server) uninstall(ctx context.Context, name string) error {
+	status, data, err := s.do(ctx, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", nil)
+	if err != nil {
+		return err
+	}
+	if status != http.StatusOK {
+		return fmt.Errorf("uninstall %s: %d %s", name, status, data)
+	}
+	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+// waitHTTP polls GET url every 20 ms until it answers 200 and returns when.
+func waitHTTP(ctx context.Context, url string, limit time.Duration) (time.Time, error) {
+	c := &http.Client{Timeout: 2 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}}
+	deadline := time.Now().Add(limit)
+	for {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+		if err != nil {
+			return time.Time{}, err
+		}
+		resp, err := c.Do(req)
+		if err == nil {
+			_, _ = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				return time.Now(), nil
+			}
+		}
+		if time.Now().After(deadline) {
+			return time.Time{}, fmt.Errorf("%s did not answer 200 within %s (last error: %v)", url, limit, err)
+		}
+		if err := sleep(ctx, 20*time.Millisecond); err != nil {
+			return time.Time{}, err
+		}
+	}
+}
+
+// tail returns the last lines of a log file, for error messages.
+func tail(path string) string {
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) > 10 {
+		lines = lines[len(lines)-10:]
+	}
+	return strings.Join(lines, "\n")
+}
+
+// exitDetail adds a failed command's stderr to its error.
+func exitDetail(err error) error {
+	if ee, ok := errors.AsType[*exec.ExitError](err); ok && len(ee.Stderr) > 0 {
+		return fmt.Errorf("%w: %s", err, strings.TrimSpace(string(ee.Stderr)))
+	}
+	return err
+}
