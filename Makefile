@@ -40,7 +40,7 @@ test: build test-images check-deps ## build, then run unit and integration tests
 	$(GO) test -race -count=1 ./...
 	$(GO) test -race -tags integration -count=1 -timeout 20m ./porter-mixin/...
 	@mkdir -p $(BIN)/test-output # artifacts (the console tests' screenshots) under _artifacts/
-	$(GO) test -tags integration -count=1 -timeout 30m -artifacts -outputdir $(CURDIR)/$(BIN)/test-output $(RACE_FREE_INTEGRATION)
+	$(GO) test -tags integration -count=1 -timeout 40m -artifacts -outputdir $(CURDIR)/$(BIN)/test-output $(RACE_FREE_INTEGRATION)
 	$(MAKE) fuzz FUZZTIME=5s
 
 e2e-images: docker-up ## build the local Redmine 5 and MariaDB 10.11 images from Debian 12 packages (reused when present)
