@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/rand"
 	"fmt"
-	"slices"
 	"time"
 )
 
@@ -31,13 +30,11 @@ func GenerateSecret(n int) string {
 	return string(out)
 }
 
-// generateSecrets fills app's generated parameters that given does not set.
-func generateSecrets(app App, given map[string]any) map[string]any {
+// generateSecrets returns a fresh value for each of app's generated
+// parameters (an install request sets no parameters).
+func generateSecrets(app App) map[string]any {
 	out := map[string]any{}
 	for _, name := range app.Generate {
-		if v, ok := given[name]; ok && v != "" {
-			continue
-		}
 		out[name] = GenerateSecret(generatedLength)
 	}
 	return out
@@ -86,7 +83,7 @@ func (e *Engine) Credentials(ctx context.Context, name string) (Credentials, err
 	if store == nil || len(names) == 0 {
 		return Credentials{Installation: name, Values: map[string]string{}}, nil
 	}
-	values, present, shown, err := store.RevealOutputs(ctx, name, slices.Clone(names), e.d.Now())
+	values, present, shown, err := store.RevealOutputs(ctx, name, names, e.d.Now())
 	if err != nil {
 		return Credentials{}, fmt.Errorf("credentials of %s: %w", name, err)
 	}

@@ -26,10 +26,11 @@ func TestGenerateSecret(t *testing.T) {
 
 func TestGenerateSecrets(t *testing.T) {
 	app := App{Generate: []string{"db_password", "admin_password"}}
-	got := generateSecrets(app, map[string]any{"admin_password": "given"})
-	assert.Len(t, got, 1, "a given value is kept")
+	got := generateSecrets(app)
+	assert.Len(t, got, 2)
 	assert.Len(t, got["db_password"], generatedLength)
-	assert.Empty(t, generateSecrets(App{}, nil))
+	assert.NotEqual(t, got["db_password"], got["admin_password"])
+	assert.Empty(t, generateSecrets(App{}))
 }
 
 func TestNewerVersion(t *testing.T) {

@@ -184,19 +184,22 @@ func TestInstallRefusals(t *testing.T) {
 	}
 }
 
-func TestInstallReplansAfterLosingAPort(t *testing.T) {
+// Installs plan one at a time, so the ledger's UNIQUE constraint refusing
+// a port is never retried: it is a plain conflict and nothing starts.
+func TestInstallRefusedWhenTheLedgerRefusesAPort(t *testing.T) {
 	store := newStore()
-	store.loseRace = 2
+	store.loseRace = 1
+	ran := false
 	e := newEngine(&fakeHost{}, store, func(orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		ran = true
 		return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
 	})
-	inst, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo"})
-	require.NoError(t, err)
-	assert.Equal(t, orchestrator.StateInstalling, inst.State)
-	run := <-store.finished
-	assert.Equal(t, orchestrator.RunSucceeded, run.Status)
-	got, _ := store.Installation(t.Context(), "demo")
-	assert.Equal(t, orchestrator.StateRunning, got.State)
+	_, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo"})
+	require.Error(t, err)
+	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
+	_, err = store.Installation(t.Context(), "demo")
+	assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(err), "no record")
+	assert.False(t, ran, "no run")
 }
 
 func TestFailedInstallCleansUpAndReleases(t *testing.T) {

@@ -2,7 +2,6 @@ package orchestrator
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
@@ -20,9 +19,6 @@ type InstallRequest struct {
 	// Force skips the preflight check of the app's requirements.
 	Force bool
 }
-
-// maxPlanAttempts bounds re-planning when a concurrent install wins a port.
-const maxPlanAttempts = 5
 
 // Install validates req, reserves the installation, its ports and container
 // names in one transaction, starts the CNAB install as a job and returns at
@@ -69,7 +65,7 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 		return Installation{}, Errorf(ECONFLICT, "%s already exists: container %s is on the host", req.Name, strings.Join(existing, ", "))
 	}
 
-	inst, run, err := e.reserveSerialised(ctx, req.Name, app)
+	inst, run, err := e.reserve(ctx, req.Name, app)
 	if err != nil {
 		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
 	}
@@ -84,25 +80,12 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 	return inst, nil
 }
 
-// reserveSerialised reserves under e.reserving. A port lost to something
-// outside the engine between observing and recording (the ledger's UNIQUE
-// constraint) is planned again, a few times.
-func (e *Engine) reserveSerialised(ctx context.Context, name string, app App) (Installation, Run, error) {
+// reserve observes, plans and records the installation with its ports,
+// under e.reserving: no other install plans between this one's observing
+// and recording, so none can take the ports it planned.
+func (e *Engine) reserve(ctx context.Context, name string, app App) (Installation, Run, error) {
 	e.reserving.Lock()
 	defer e.reserving.Unlock()
-	for attempt := 1; ; attempt++ {
-		inst, run, err := e.reserve(ctx, name, app)
-		if err == nil {
-			return inst, run, nil
-		}
-		if _, lost := errors.AsType[ErrPortTaken](err); !lost || attempt >= maxPlanAttempts {
-			return Installation{}, Run{}, err
-		}
-	}
-}
-
-// reserve observes, plans and records the installation with its ports.
-func (e *Engine) reserve(ctx context.Context, name string, app App) (Installation, Run, error) {
 	reserved, err := e.d.Installations.ReservedPorts(ctx)
 	if err != nil {
 		return Installation{}, Run{}, err
@@ -120,7 +103,7 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 		Ports: plan.Ports, Containers: plan.Containers, Created: now, Updated: now}
 	run := Run{ID: e.d.NewID(), Installation: name, Action: plan.Action, Revision: e.d.NewID(),
 		Status: RunRunning, Parameters: plan.Parameters, Created: now, Version: app.Version}
-	if secrets := generateSecrets(app, nil); len(secrets) > 0 {
+	if secrets := generateSecrets(app); len(secrets) > 0 {
 		run.Secrets = secrets
 	}
 	inst.LastRunID = run.ID

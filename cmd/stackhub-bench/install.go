@@ -125,73 +125,52 @@ func (b *bench) installPair(ctx context.Context, side int, name string) (Timing,
 }
 
 func (b *bench) pairA(ctx context.Context, name string) (Timing, Timing, error) {
-	var in, un Timing
 	t0 := time.Now()
 	app, job, err := b.srv.install(ctx, name)
 	if err != nil {
-		return in, un, err
+		return Timing{}, Timing{}, err
 	}
-	ready, doneAt, err := readyWhile(ctx, fmt.Sprintf("http://127.0.0.1:%d/", app.Ports["port"]), func(ctx context.Context) error {
-		_, err := b.srv.waitJob(ctx, job, 20*time.Millisecond)
-		return err
-	})
-	if err != nil {
-		return in, un, err
-	}
-	in = Timing{ReadyMs: ms(ready.Sub(t0)), DoneMs: ms(doneAt.Sub(t0)), Leftovers: -1}
-	t0 = time.Now()
-	if err := b.srv.uninstall(ctx, name); err != nil {
-		return in, un, err
-	}
-	d := ms(time.Since(t0))
-	left, err := b.leftovers(ctx, "sh.websoft9.app", name)
-	un = Timing{ReadyMs: d, DoneMs: d, Leftovers: left}
-	return in, un, err
+	return b.timeSide(ctx, t0, fmt.Sprintf("http://127.0.0.1:%d/", app.Ports["port"]),
+		func(ctx context.Context) error {
+			_, err := b.srv.waitJob(ctx, job, 20*time.Millisecond)
+			return err
+		},
+		func(ctx context.Context) error { return b.srv.uninstall(ctx, name) },
+		"sh.websoft9.app", name)
 }
 
 func (b *bench) pairB(ctx context.Context, name string) (Timing, Timing, error) {
-	var in, un Timing
 	env, err := freePortsEnv()
 	if err != nil {
-		return in, un, err
+		return Timing{}, Timing{}, err
 	}
 	project := "websoft9-" + name
 	file := filepath.Join(b.catalog, "demo", "docker-compose.yml")
-	t0 := time.Now()
 	var p *types.Project
-	ready, doneAt, err := readyWhile(ctx, "http://127.0.0.1:"+env["WEB_PORT"]+"/", func(ctx context.Context) error {
-		var err error
-		if p, err = b.sdk.load(ctx, project, file, env); err != nil {
-			return err
-		}
-		return b.sdk.up(ctx, p)
-	})
-	if err != nil {
-		if p != nil {
-			_ = b.sdk.down(context.WithoutCancel(ctx), p)
-		}
-		return in, un, err
+	in, un, err := b.timeSide(ctx, time.Now(), "http://127.0.0.1:"+env["WEB_PORT"]+"/",
+		func(ctx context.Context) error {
+			var err error
+			if p, err = b.sdk.load(ctx, project, file, env); err != nil {
+				return err
+			}
+			return b.sdk.up(ctx, p)
+		},
+		func(ctx context.Context) error { return b.sdk.down(ctx, p) },
+		api.ProjectLabel, project)
+	if err != nil && in.ReadyMs == 0 && p != nil {
+		_ = b.sdk.down(context.WithoutCancel(ctx), p) // up failed: take down what it made
 	}
-	in = Timing{ReadyMs: ms(ready.Sub(t0)), DoneMs: ms(doneAt.Sub(t0)), Leftovers: -1}
-	t0 = time.Now()
-	if err := b.sdk.down(ctx, p); err != nil {
-		return in, un, err
-	}
-	d := ms(time.Since(t0))
-	left, err := b.leftovers(ctx, api.ProjectLabel, project)
-	un = Timing{ReadyMs: d, DoneMs: d, Leftovers: left}
 	return in, un, err
 }
 
 func (b *bench) pairC(ctx context.Context, name string) (Timing, Timing, error) {
-	var in, un Timing
 	env, err := freePortsEnv()
 	if err != nil {
-		return in, un, err
+		return Timing{}, Timing{}, err
 	}
 	project := "websoft9-" + name
 	file := filepath.Join(b.catalog, "demo", "docker-compose.yml")
-	compose := func(args ...string) error {
+	compose := func(ctx context.Context, args ...string) error {
 		cmd := exec.CommandContext(ctx, b.composeV1, append([]string{"-p", project, "-f", file}, args...)...)
 		// Its 60 s default per Docker call is too short on a busy machine.
 		cmd.Env = append(os.Environ(), "COMPOSE_HTTP_TIMEOUT=300")
@@ -204,20 +183,27 @@ func (b *bench) pairC(ctx context.Context, name string) (Timing, Timing, error) 
 		}
 		return nil
 	}
-	t0 := time.Now()
-	ready, doneAt, err := readyWhile(ctx, "http://127.0.0.1:"+env["WEB_PORT"]+"/", func(context.Context) error {
-		return compose("up", "-d")
-	})
+	return b.timeSide(ctx, time.Now(), "http://127.0.0.1:"+env["WEB_PORT"]+"/",
+		func(ctx context.Context) error { return compose(ctx, "up", "-d") },
+		func(ctx context.Context) error { return compose(ctx, "down", "-v") },
+		api.ProjectLabel, project)
+}
+
+// timeSide measures one side of an install/uninstall pair from t0: up
+// runs while url is polled (ready = the first 200), then down is timed
+// and the objects labelled key=value left behind are counted.
+func (b *bench) timeSide(ctx context.Context, t0 time.Time, url string, up, down func(context.Context) error, key, value string) (in, un Timing, err error) {
+	ready, doneAt, err := readyWhile(ctx, url, up)
 	if err != nil {
 		return in, un, err
 	}
 	in = Timing{ReadyMs: ms(ready.Sub(t0)), DoneMs: ms(doneAt.Sub(t0)), Leftovers: -1}
-	t0 = time.Now()
-	if err := compose("down", "-v"); err != nil {
+	t1 := time.Now()
+	if err := down(ctx); err != nil {
 		return in, un, err
 	}
-	d := ms(time.Since(t0))
-	left, err := b.leftovers(ctx, api.ProjectLabel, project)
+	d := ms(time.Since(t1))
+	left, err := b.leftovers(ctx, key, value)
 	un = Timing{ReadyMs: d, DoneMs: d, Leftovers: left}
 	return in, un, err
 }

@@ -7,7 +7,6 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"os"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -107,17 +106,4 @@ func TestChaosRandomKill(t *testing.T) {
 		assert.Contains(t, []int{http.StatusOK, http.StatusNotFound}, status, "%v", body)
 		assert.Empty(t, publishedPorts(t, c, name))
 	}
-}
-
-// try sends a change and returns its status, 0 when the server died first.
-func (p *proc) try(method, path, body string) int {
-	req, _ := http.NewRequest(method, p.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
-	if err != nil {
-		return 0
-	}
-	resp.Body.Close()
-	return resp.StatusCode
 }

@@ -20,8 +20,10 @@ type Config struct {
 	BundlesDir  string
 	RuntimesDir string
 	// RelocationMapping is a JSON file mapping bundle image references to
-	// the references to run instead (CNAB relocation mapping), or "".
+	// the references to run instead (CNAB relocation mapping), or "";
+	// Validate reads it into relocation.
 	RelocationMapping string
+	relocation        map[string]string
 	// ShutdownTimeout bounds the wait for running jobs on shutdown.
 	ShutdownTimeout time.Duration
 	LogLevel        string
@@ -74,12 +76,9 @@ func (c *Config) Validate() error {
 			return fmt.Errorf("--bundles %s is not a directory", c.BundlesDir)
 		}
 	}
-	if c.RelocationMapping != "" {
-		if _, err := c.Relocation(); err != nil {
-			return err
-		}
-	}
-	return nil
+	var err error
+	c.relocation, err = c.readRelocation()
+	return err
 }
 
 // executableDir is where the in-image runtimes are looked up by default:
@@ -105,9 +104,9 @@ func (c *Config) trustedNets() ([]*net.IPNet, error) {
 	return out, nil
 }
 
-// Relocation reads the relocation mapping file: a JSON object of original
-// image reference → reference to run instead.
-func (c *Config) Relocation() (map[string]string, error) {
+// readRelocation reads the relocation mapping file: a JSON object of
+// original image reference → reference to run instead.
+func (c *Config) readRelocation() (map[string]string, error) {
 	if c.RelocationMapping == "" {
 		return nil, nil
 	}

@@ -129,15 +129,18 @@ func (p *proc) ready(t *testing.T) {
 	}
 }
 
-// post sends a change that may never be answered (the server dies).
-func (p *proc) post(method, path, body string) {
+// try sends a change and returns its status, 0 when the server died
+// before answering.
+func (p *proc) try(method, path, body string) int {
 	req, _ := http.NewRequest(method, p.url+path, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer "+p.token)
 	req.Header.Set("Content-Type", "application/json")
 	resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
-	if err == nil {
-		resp.Body.Close()
+	if err != nil {
+		return 0
 	}
+	resp.Body.Close()
+	return resp.StatusCode
 }
 
 // consistent checks what must hold after a restart: no run left active,
@@ -196,16 +199,16 @@ func TestCrashFailpoints(t *testing.T) {
 			if point == failpoint.UninstallAfterMark {
 				p := r.start("")
 				p.ready(t)
-				p.post(http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
-				waitAll(t, p.server, []string{name}, 5*time.Minute)
+				p.try(http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
+				requireRunning(t, p.server, []string{name}, 5*time.Minute)
 				p.stop(t)
 			}
 			p := r.start(point)
 			p.ready(t)
 			if point == failpoint.UninstallAfterMark {
-				p.post(http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
+				p.try(http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
 			} else {
-				p.post(http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
+				p.try(http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
 			}
 			p.killed(t, 3*time.Minute)
 
@@ -220,9 +223,7 @@ func TestCrashFailpoints(t *testing.T) {
 			if state != "running" {
 				status, body, _ := p.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, name))
 				require.Equal(t, http.StatusAccepted, status, "a retry is accepted: %v", body)
-				for n, st := range waitAll(t, p.server, []string{name}, 5*time.Minute) {
-					require.Equal(t, "running", st, n)
-				}
+				requireRunning(t, p.server, []string{name}, 5*time.Minute)
 			}
 			status, body, _ := p.api(t, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
 			require.Equal(t, http.StatusOK, status, "%v", body)

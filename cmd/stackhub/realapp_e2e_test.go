@@ -61,7 +61,7 @@ func TestRealRedmine(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, r.status, r.Message)
 	webPort, dbPort := port(t, r.Data["port"]), port(t, r.Data["db_port"])
 	assert.Equal(t, "websoft9-redmine", r.Data["containerName"])
-	waitRunning(t, s, name, 10*time.Minute)
+	s.waitStatusWithin(t, name, "1", 10*time.Minute)
 	t.Logf("install → status 1: %s", time.Since(start).Round(100*time.Millisecond))
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", webPort)
@@ -98,7 +98,7 @@ func TestRealRedmine(t *testing.T) {
 	rm.changePassword(t, "admin", newPassword)
 	job := s.runJob(t, "/api/v1/apps/redmine/actions/restart", "")
 	require.Equal(t, "succeeded", job["status"], "%v", job)
-	waitRunning(t, s, name, 5*time.Minute)
+	s.waitStatusWithin(t, name, "1", 5*time.Minute)
 	waitHTTP(t, base+"/login", 3*time.Minute)
 	assert.True(t, newRedmineClient(t, base).tryLogin(t, "admin", newPassword), "the new password works after the restart")
 	assert.False(t, newRedmineClient(t, base).tryLogin(t, "admin", "admin"), "the old one does not")
@@ -122,23 +122,6 @@ func TestRealRedmine(t *testing.T) {
 	}
 	r = s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
 	assert.Equal(t, http.StatusNotFound, r.status)
-}
-
-// waitRunning polls getAppInfo until the app runs (status "1"); a failed
-// install ends the test with its reason.
-func waitRunning(t *testing.T, s server, name string, limit time.Duration) {
-	t.Helper()
-	deadline := time.Now().Add(limit)
-	for {
-		r := s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
-		require.Equal(t, "1", r.Code, r.Message)
-		if r.Data["status"] == "1" {
-			return
-		}
-		require.NotEqual(t, "2", r.Data["status"], "install failed: %v", r.Data["info"])
-		require.True(t, time.Now().Before(deadline), "%s: status %v (%v) after %s", name, r.Data["status"], r.Data["info"], limit)
-		time.Sleep(time.Second)
-	}
 }
 
 func waitHTTP(t *testing.T, u string, limit time.Duration) {

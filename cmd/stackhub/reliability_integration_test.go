@@ -95,6 +95,15 @@ func waitAll(t *testing.T, s server, names []string, limit time.Duration) map[st
 	return states
 }
 
+// requireRunning waits until every named app has left installing and
+// requires it to run.
+func requireRunning(t *testing.T, s server, names []string, limit time.Duration) {
+	t.Helper()
+	for name, st := range waitAll(t, s, names, limit) {
+		require.Equal(t, "running", st, name)
+	}
+}
+
 // publishedPorts returns the host ports the containers of installation
 // name publish.
 func publishedPorts(t *testing.T, c *client.Client, name string) []int {
@@ -176,9 +185,7 @@ func concurrentInstalls(t *testing.T, rounds int) {
 		for i, code := range codes {
 			require.Equal(t, http.StatusAccepted, code, "%s: %v", names[i], bodies[i])
 		}
-		for name, st := range waitAll(t, s, names, 10*time.Minute) {
-			require.Equal(t, "running", st, name)
-		}
+		requireRunning(t, s, names, 10*time.Minute)
 		for _, name := range names {
 			_, app, _ := s.api(t, http.MethodGet, "/api/v1/apps/"+name, "")
 			ports, _ := app["ports"].(map[string]any)
@@ -230,16 +237,12 @@ func TestPortExhaustion(t *testing.T) {
 		assert.Equal(t, http.StatusNotFound, status, "%s left a record", name)
 		assert.Empty(t, publishedPorts(t, c, name), "%s left containers", name)
 	}
-	for name, st := range waitAll(t, s, accepted, 10*time.Minute) {
-		require.Equal(t, "running", st, name)
-	}
+	requireRunning(t, s, accepted, 10*time.Minute)
 	status, body, _ := s.api(t, http.MethodDelete, "/api/v1/apps/"+accepted[0]+"?purge=true", "")
 	require.Equal(t, http.StatusOK, status, "%v", body)
 	codes, bodies = installMany(t, s, []string{"full-next"})
 	require.Equal(t, http.StatusAccepted, codes[0], "%v", bodies[0])
-	for name, st := range waitAll(t, s, []string{"full-next"}, 2*time.Minute) {
-		require.Equal(t, "running", st, name)
-	}
+	requireRunning(t, s, []string{"full-next"}, 2*time.Minute)
 }
 
 // TestSameNameInstall: 50 concurrent installs of one name: exactly one is
@@ -263,9 +266,7 @@ func TestSameNameInstall(t *testing.T) {
 		assert.Equal(t, http.StatusConflict, code, "%v", bodies[i])
 	}
 	require.Equal(t, 1, accepted)
-	for name, st := range waitAll(t, s, []string{"same"}, 2*time.Minute) {
-		require.Equal(t, "running", st, name)
-	}
+	requireRunning(t, s, []string{"same"}, 2*time.Minute)
 	assert.Len(t, publishedPorts(t, c, "same"), 2, "one set of containers")
 
 	var mu sync.Mutex
@@ -340,7 +341,5 @@ func TestDiskFull(t *testing.T) {
 	require.NoError(t, os.Remove(ballast))
 	codes, bodies := installMany(t, s, []string{"after-full"})
 	require.Equal(t, http.StatusAccepted, codes[0], "space is back: %v", bodies[0])
-	for name, st := range waitAll(t, s, []string{"after-full"}, 3*time.Minute) {
-		require.Equal(t, "running", st, name)
-	}
+	requireRunning(t, s, []string{"after-full"}, 3*time.Minute)
 }

@@ -116,10 +116,6 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return err
 	}
-	relocation, err := cfg.Relocation()
-	if err != nil {
-		return err
-	}
 	docker, err := dockerhost.NewClient()
 	if err != nil {
 		return err
@@ -153,7 +149,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Installations: db,
 		Runs:          db,
 		Credentials:   db,
-		Relocation:    relocation,
+		Relocation:    cfg.relocation,
 		Logger:        log,
 		RunLogDir:     runLogs,
 		Now:           time.Now,

@@ -144,10 +144,17 @@ func (s server) call(t *testing.T, path string, body any, header map[string]stri
 	return r
 }
 
-// waitStatus polls getAppInfo until status is want or a minute passes.
+// waitStatus polls getAppInfo until status is want or 90 s pass.
 func (s server) waitStatus(t *testing.T, name, want string) reply {
 	t.Helper()
-	deadline := time.Now().Add(90 * time.Second)
+	return s.waitStatusWithin(t, name, want, 90*time.Second)
+}
+
+// waitStatusWithin polls getAppInfo until status is want; a failed
+// install or limit passing ends the test.
+func (s server) waitStatusWithin(t *testing.T, name, want string, limit time.Duration) reply {
+	t.Helper()
+	deadline := time.Now().Add(limit)
 	for {
 		r := s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
 		require.Equal(t, "1", r.Code, r.Message)
@@ -156,7 +163,7 @@ func (s server) waitStatus(t *testing.T, name, want string) reply {
 		}
 		require.NotEqual(t, "2", r.Data["status"], "install failed: %v", r.Data["info"])
 		if time.Now().After(deadline) {
-			t.Fatalf("%s: status %v after 90s, want %s", name, r.Data["status"], want)
+			t.Fatalf("%s: status %v (%v) after %s, want %s", name, r.Data["status"], r.Data["info"], limit, want)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
