@@ -144,7 +144,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	engine := orchestrator.New(orchestrator.Deps{
 		Catalog:       cat,
 		Builder:       build.NewBuilder(cfg.RuntimesDir, docker),
-		Runner:        cnabrun.New(log, host.Ping),
+		Runner:        cnabrun.New(log, docker, host.Ping),
 		Host:          host,
 		Installations: db,
 		Runs:          db,

@@ -1,8 +1,10 @@
 // Package cnabrun runs one CNAB action through cnab-go's action package and
-// Docker driver: it builds the claim, fills parameter defaults, creates a
-// fresh driver per run with the Docker socket mounted for bundles that
-// require the docker extension, streams the invocation image's output to
-// the run's writer, and turns Docker failures into domain codes.
+// a Docker driver of its own (cnab-go's leaks a spinning goroutine per
+// run; see dockerDriver): it builds the claim, fills parameter defaults,
+// creates a fresh driver per run with the Docker socket mounted for
+// bundles that require the docker extension, streams the invocation
+// image's output to the run's writer, and turns Docker failures into
+// domain codes.
 //
 // It imports orchestrator, cnab-go and the Docker API types only.
 package cnabrun
@@ -10,6 +12,7 @@ package cnabrun
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -20,11 +23,12 @@ import (
 	"syscall"
 	"time"
 
+	cerrdefs "github.com/containerd/errdefs"
+
 	"github.com/cnabio/cnab-go/action"
 	"github.com/cnabio/cnab-go/bundle"
 	"github.com/cnabio/cnab-go/claim"
 	"github.com/cnabio/cnab-go/driver"
-	"github.com/cnabio/cnab-go/driver/docker"
 	"github.com/cnabio/cnab-go/valuesource"
 	"github.com/moby/moby/api/types/container"
 
@@ -54,6 +58,8 @@ type Runner struct {
 	// Ping tells, after a run could not start, whether Docker answers;
 	// its error (EUNAVAILABLE) is returned instead of the run's.
 	Ping func(context.Context) error
+	// Docker runs the invocation containers; one client serves every run.
+	Docker DockerAPI
 }
 
 var _ orchestrator.Runner = (*Runner)(nil)
@@ -62,9 +68,10 @@ var _ orchestrator.Runner = (*Runner)(nil)
 // in the invocation image.
 const RelocationMappingPath = "/cnab/app/relocation-mapping.json"
 
-// New returns a Runner for the socket at /var/run/docker.sock.
-func New(logger *slog.Logger, ping func(context.Context) error) *Runner {
-	return &Runner{Socket: "/var/run/docker.sock", Logger: logger.With("component", "cnabrun"), Now: time.Now, Ping: ping}
+// New returns a Runner that runs invocation containers through docker and
+// mounts the socket at /var/run/docker.sock into those that ask for it.
+func New(logger *slog.Logger, docker DockerAPI, ping func(context.Context) error) *Runner {
+	return &Runner{Socket: "/var/run/docker.sock", Logger: logger.With("component", "cnabrun"), Now: time.Now, Ping: ping, Docker: docker}
 }
 
 // Run implements orchestrator.Runner.
@@ -113,6 +120,10 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 		}
 		return nil
 	})
+	if err == nil && d.startErr != nil {
+		// No container ran: Docker's failure is the answer, not a result.
+		err = d.startErr
+	}
 	if err != nil {
 		return orchestrator.RunResult{}, r.classify(ctx, err)
 	}
@@ -147,14 +158,8 @@ func classifyOutput(bun *bundle.Bundle, name, value string) orchestrator.Output 
 	return o
 }
 
-// driver returns a fresh Docker driver: it keeps container state in its
-// fields, so one is never shared between runs.
-func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle) (*docker.Driver, error) {
-	d := &docker.Driver{}
-	// SetConfig, even empty, is what defaults CLEANUP_CONTAINERS to true.
-	if err := d.SetConfig(map[string]string{"DOCKER_DRIVER_QUIET": "1"}); err != nil {
-		return nil, fmt.Errorf("driver config: %w", err)
-	}
+// driver returns a fresh driver for one run (it keeps the run's state).
+func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle) (*dockerDriver, error) {
 	needsDocker := slices.Contains(bun.RequiredExtensions, DockerExtension)
 	var gid int
 	if needsDocker {
@@ -167,22 +172,15 @@ func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle) (*docke
 		}
 	}
 	privileged := dockerPrivileged(bun)
-	d.AddConfigurationOptions(func(cfg *container.Config, hc *container.HostConfig) error {
-		if cfg.Labels == nil {
-			cfg.Labels = map[string]string{}
-		}
+	return &dockerDriver{api: r.Docker, stopTimeout: StopTimeout, configure: func(cfg *container.Config, hc *container.HostConfig) {
 		cfg.Labels[naming.LabelRun] = req.Revision
 		cfg.Labels[LabelInstallation] = req.Installation
-		timeout := StopTimeout
-		cfg.StopTimeout = &timeout
 		if needsDocker {
 			hc.Binds = append(hc.Binds, r.Socket+":/var/run/docker.sock")
 			hc.GroupAdd = append(hc.GroupAdd, strconv.Itoa(gid))
 			hc.Privileged = privileged
 		}
-		return nil
-	})
-	return d, nil
+	}}, nil
 }
 
 func dockerPrivileged(bun *bundle.Bundle) bool {
@@ -194,14 +192,21 @@ func dockerPrivileged(bun *bundle.Bundle) bool {
 	return p
 }
 
-// classify turns a run that could not start into a domain error. cnab-go
-// flattens Docker errors into text, so Docker is asked directly whether it
-// answers rather than the text being read.
+// classify turns a run that could not start into a domain error, once.
+// Docker is asked directly whether it answers rather than its error text
+// being read.
 func (r *Runner) classify(ctx context.Context, err error) error {
 	if r.Ping != nil {
 		if perr := r.Ping(context.WithoutCancel(ctx)); perr != nil {
 			return fmt.Errorf("run: %w", perr)
 		}
+	}
+	var digest *DigestError
+	switch {
+	case errors.As(err, &digest):
+		return orchestrator.WrapError(orchestrator.EINVALID, err, "%s: it is not the image the bundle was published with; pull the bundle again", digest.Error())
+	case cerrdefs.IsNotFound(err):
+		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "the bundle's invocation image is not in Docker and could not be pulled: build or pull the bundle first")
 	}
 	return orchestrator.WrapError(orchestrator.EINTERNAL, err, "the CNAB action could not run (see the server log)")
 }

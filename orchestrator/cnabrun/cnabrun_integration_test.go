@@ -34,11 +34,11 @@ func TestInstallUninstallThroughCNAB(t *testing.T) {
 	require.NoError(t, build.Load(t.Context(), c, res))
 
 	host := dockerhost.New(c)
-	r := cnabrun.New(slog.New(slog.NewTextHandler(os.Stderr, nil)), host.Ping)
+	r := cnabrun.New(slog.New(slog.NewTextHandler(os.Stderr, nil)), c, host.Ping)
 	const inst = "itest-cnab"
 	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), inst, "", true) })
 	web, db := dockertest.FreePort(t, 9001, 9999), dockertest.FreePort(t, 3307, 3399)
-	var out syncBuffer // cnab-go's attach goroutine may write after Run returns
+	var out syncBuffer
 	run := func(action string, params map[string]any) orchestrator.RunResult {
 		t.Helper()
 		id := fmt.Sprintf("run-%s-%d", action, time.Now().UnixNano())
@@ -103,7 +103,7 @@ func TestRunRefusesUndefinedParameter(t *testing.T) {
 	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
 	res, err := build.Build(t.Context(), build.Options{Dir: dir, RuntimesDir: dockertest.RuntimesDir(t)})
 	require.NoError(t, err)
-	r := cnabrun.New(slog.New(slog.NewTextHandler(os.Stderr, nil)), dockerhost.New(c).Ping)
+	r := cnabrun.New(slog.New(slog.NewTextHandler(os.Stderr, nil)), c, dockerhost.New(c).Ping)
 	_, err = r.Run(t.Context(), orchestrator.RunRequest{RunID: "x", Revision: "x", Installation: "itest-undef", Action: "install",
 		Bundle: res.Bundle, Parameters: map[string]any{"port": 1}})
 	require.Error(t, err)
