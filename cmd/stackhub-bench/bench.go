@@ -72,7 +72,8 @@ func (b *bench) logf(format string, args ...any) {
 	fmt.Fprintf(b.log, "%s bench: %s\n", time.Now().Format("15:04:05"), fmt.Sprintf(format, args...))
 }
 
-// run runs every section in order and returns the results.
+// run runs every section in order and returns the results: on an error,
+// those measured so far.
 func (b *bench) run(ctx context.Context) (*Results, error) {
 	res := &Results{Date: time.Now().UTC(), Settings: b.o}
 	var err error
@@ -112,11 +113,18 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 		switch {
 		case err == nil:
 		case s.must || ctx.Err() != nil:
-			return nil, fmt.Errorf("%s: %w", s.name, err)
+			return res, fmt.Errorf("%s: %w", s.name, err)
 		default:
 			b.logf("%s failed: %v", s.name, err)
 			res.Failures = append(res.Failures, fmt.Sprintf("%s: %v", s.name, err))
 		}
+		// A checkpoint after each section, so that a run killed outright
+		// still leaves what it measured; main writes the final report.
+		res.Incomplete = "a checkpoint: the run had not finished, its last section done was " + s.name
+		if err := writeResults(b.o.Out, res); err != nil {
+			return res, err
+		}
+		res.Incomplete = ""
 	}
 	res.Machine.LoadAfter = loadavg()
 	b.logf("load after: %s", res.Machine.LoadAfter)

@@ -197,14 +197,20 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if err := b.close(cleanCtx, runErr != nil); err != nil {
 		runErr = errors.Join(runErr, fmt.Errorf("cleanup: %w", err))
 	}
+	code := 0
 	if runErr != nil {
 		fmt.Fprintln(stderr, "stackhub-bench:", runErr)
-		return 1
+		code = 1
+		if res == nil {
+			return code
+		}
+		// What was measured is still written, marked incomplete.
+		res.Incomplete = "the run stopped early: " + runErr.Error()
 	}
 	if err := writeResults(o.Out, res); err != nil {
 		fmt.Fprintln(stderr, "stackhub-bench:", err)
 		return 1
 	}
 	fmt.Fprintf(stdout, "wrote %s and %s\n", filepath.Join(o.Out, "RESULTS.md"), filepath.Join(o.Out, "results.json"))
-	return 0
+	return code
 }

@@ -28,6 +28,8 @@ type Results struct {
 	Targets     []Target       `json:"targets"`
 	// Failures are the sections that failed, with their error.
 	Failures []string `json:"failures,omitempty"`
+	// Incomplete is why the run stopped early, "" when it did not.
+	Incomplete string `json:"incomplete,omitempty"`
 }
 
 // Target is one of issue 8's targets and whether this run met it.
@@ -154,6 +156,9 @@ func (r *Results) markdown() string {
 	o := r.Settings
 	m := r.Machine
 	p("# StackHub benchmarks\n\n")
+	if r.Incomplete != "" {
+		p("**INCOMPLETE: %s.** The sections after that point are empty.\n\n", r.Incomplete)
+	}
 	p("Written by `make bench` (`go run ./cmd/stackhub-bench -out bench`) on %s. The server is the built\n", r.Date.Format("2006-01-02 15:04 MST"))
 	p("`bin/stackhub`, run as a child process with all cores; every comparison ran side by side in this one run,\n")
 	p("alternating its sides, with a ratio per pair. Cells read *median (min–max)*. Raw numbers: `results.json`.\n\n")
@@ -249,12 +254,15 @@ func (r *Results) markdown() string {
 	c := r.Concurrent
 	p("## %d installs, %d at once\n\n", c.Apps, o.Batch)
 	p("Each batch starts %d `POST /api/v1/apps` at once; each app's job is polled every 100 ms and its web port until it\n", o.Batch)
-	p("answers 200. *wall* is the first request → the last app answering; *per app* is request → that app answering. ms.\n\n")
+	p("answers 200. *wall* is the first request → the last app answering (of those that succeeded); *per app* is request → that app answering. ms.\n\n")
 	p("| batch | apps | succeeded | wall | per app |\n|---|---|---|---|---|\n")
 	for i, x := range c.Batches {
 		p("| %d | %d | %d | %s | %s |\n", i+1, x.Apps, x.Succeeded, f0(x.WallMs), spreadCells(spread(x.AppMs), f0))
 	}
 	p("| **all** | %d | %d | %s | |\n\n", c.Apps, c.Succeeded, spreadCells(spread(column(c.Batches, func(x Batch) Num { return x.WallMs })), f0))
+	if c.StoppedEarly != "" {
+		p("The installs %s (of %d asked for).\n\n", c.StoppedEarly, o.Apps)
+	}
 	p("Ports, as Docker publishes them for the apps' containers: %d host ports for %d apps, %d distinct: %s.\n\n",
 		c.HostPorts, c.Succeeded, c.DistinctPorts, map[bool]string{true: "no collision", false: "COLLISION or missing port"}[c.NoCollision])
 	for _, x := range c.Batches {

@@ -144,3 +144,22 @@ func TestMarkdownSections(t *testing.T) {
 	}, pass)
 	assert.Contains(t, md, "| 1 | 2600 | 2000 | — | 1.30 | — |")
 }
+
+// TestMarkdownEmpty renders what the first checkpoint writes: nothing
+// measured yet.
+func TestMarkdownEmpty(t *testing.T) {
+	dir := t.TempDir()
+	r := &Results{Settings: defaultOptions(), Incomplete: "a checkpoint: the run had not finished, its last section done was bundle builds"}
+	require.NoError(t, writeResults(dir, r))
+	md, err := os.ReadFile(dir + "/RESULTS.md")
+	require.NoError(t, err)
+	assert.Contains(t, string(md), "**INCOMPLETE: a checkpoint: the run had not finished, its last section done was bundle builds.**")
+	data, err := os.ReadFile(dir + "/results.json")
+	require.NoError(t, err)
+	var back Results
+	require.NoError(t, json.Unmarshal(data, &back))
+	assert.Len(t, back.Targets, 5, "no read target without reads")
+	for _, tg := range back.Targets {
+		assert.False(t, tg.Pass, tg.What)
+	}
+}
