@@ -24,6 +24,9 @@ type Config struct {
 	// Validate reads it into relocation.
 	RelocationMapping string
 	relocation        map[string]string
+	// DockerTimeout bounds each Docker call that is not a wait or a
+	// stream: a stalled dockerd fails the operation after it.
+	DockerTimeout time.Duration
 	// ShutdownTimeout bounds the wait for running jobs on shutdown.
 	ShutdownTimeout time.Duration
 	LogLevel        string
@@ -43,6 +46,7 @@ func DefaultConfig() Config {
 		BundlesDir:      "",
 		RuntimesDir:     executableDir(),
 		ShutdownTimeout: 30 * time.Second,
+		DockerTimeout:   time.Minute,
 		LogLevel:        "info",
 	}
 }
@@ -54,6 +58,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		return errors.New("--data-dir is required")
+	}
+	if c.DockerTimeout <= 0 {
+		return fmt.Errorf("--docker-timeout %s: want a positive duration", c.DockerTimeout)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")

@@ -52,6 +52,7 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringVar(&cfg.BundlesDir, "bundles", cfg.BundlesDir, "serve this catalog directory (one Porter bundle per subdirectory) instead of the built-in catalog")
 	f.StringVar(&cfg.RelocationMapping, "relocation-mapping", "", "JSON file mapping bundle image references to local or mirrored ones (CNAB relocation mapping)")
 	f.StringVar(&cfg.RuntimesDir, "runtimes-dir", cfg.RuntimesDir, "directory of bundle-runtime and websoft9-runtime")
+	f.DurationVar(&cfg.DockerTimeout, "docker-timeout", cfg.DockerTimeout, "bound of each Docker call that is not a wait or a stream: a stalled dockerd fails the operation after it")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
@@ -122,6 +123,13 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	}
 	defer docker.Close()
 	host := dockerhost.New(docker)
+	host.CallTimeout = cfg.DockerTimeout
+	runner := cnabrun.New(log, docker, host.Ping)
+	runner.CallTimeout = cfg.DockerTimeout
+	if sock, ok := strings.CutPrefix(docker.DaemonHost(), "unix://"); ok {
+		// Bundles that ask for Docker get the engine the server uses.
+		runner.Socket = sock
+	}
 	sampler := dockerhost.NewSampler(cfg.DataDir, docker)
 	sampler.Sample(ctx)
 	var background sync.WaitGroup
@@ -144,7 +152,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	engine := orchestrator.New(orchestrator.Deps{
 		Catalog:       cat,
 		Builder:       build.NewBuilder(cfg.RuntimesDir, docker),
-		Runner:        cnabrun.New(log, docker, host.Ping),
+		Runner:        runner,
 		Host:          host,
 		Installations: db,
 		Runs:          db,

@@ -60,6 +60,9 @@ type Runner struct {
 	Ping func(context.Context) error
 	// Docker runs the invocation containers; one client serves every run.
 	Docker DockerAPI
+	// CallTimeout bounds each Docker call made before the invocation
+	// container runs (0: none).
+	CallTimeout time.Duration
 }
 
 var _ orchestrator.Runner = (*Runner)(nil)
@@ -71,7 +74,8 @@ const RelocationMappingPath = "/cnab/app/relocation-mapping.json"
 // New returns a Runner that runs invocation containers through docker and
 // mounts the socket at /var/run/docker.sock into those that ask for it.
 func New(logger *slog.Logger, docker DockerAPI, ping func(context.Context) error) *Runner {
-	return &Runner{Socket: "/var/run/docker.sock", Logger: logger.With("component", "cnabrun"), Now: time.Now, Ping: ping, Docker: docker}
+	return &Runner{Socket: "/var/run/docker.sock", Logger: logger.With("component", "cnabrun"), Now: time.Now, Ping: ping,
+		Docker: docker, CallTimeout: time.Minute}
 }
 
 // Run implements orchestrator.Runner.
@@ -172,7 +176,7 @@ func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle) (*docke
 		}
 	}
 	privileged := dockerPrivileged(bun)
-	return &dockerDriver{api: r.Docker, stopTimeout: StopTimeout, configure: func(cfg *container.Config, hc *container.HostConfig) {
+	return &dockerDriver{api: r.Docker, stopTimeout: StopTimeout, callTimeout: r.CallTimeout, configure: func(cfg *container.Config, hc *container.HostConfig) {
 		cfg.Labels[naming.LabelRun] = req.Revision
 		cfg.Labels[LabelInstallation] = req.Installation
 		if needsDocker {
@@ -201,12 +205,19 @@ func (r *Runner) classify(ctx context.Context, err error) error {
 			return fmt.Errorf("run: %w", perr)
 		}
 	}
-	var digest *DigestError
+	var (
+		digest  *DigestError
+		timeout *TimeoutError
+	)
 	switch {
+	case errors.As(err, &timeout):
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "%s: dockerd is stalled or overloaded; nothing of the run was left behind, try again", timeout.Error())
 	case errors.As(err, &digest):
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "%s: it is not the image the bundle was published with; pull the bundle again", digest.Error())
 	case cerrdefs.IsNotFound(err):
 		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "the bundle's invocation image is not in Docker and could not be pulled: build or pull the bundle first")
 	}
-	return orchestrator.WrapError(orchestrator.EINTERNAL, err, "the CNAB action could not run (see the server log)")
+	// Docker's own answer says why (no secret is in it: the environment
+	// is sent, never echoed).
+	return orchestrator.WrapError(orchestrator.EINTERNAL, err, "the CNAB action could not start: %v", err)
 }

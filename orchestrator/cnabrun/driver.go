@@ -59,6 +59,10 @@ type dockerDriver struct {
 	configure func(*container.Config, *container.HostConfig)
 	// stopTimeout is the grace period given to the container on cancel.
 	stopTimeout int
+	// callTimeout bounds each Docker call before the container runs (not
+	// the pull, nor the wait); 0 means no bound. A dockerd that stalls
+	// fails the run with a TimeoutError instead of holding it forever.
+	callTimeout time.Duration
 	// startErr is set when the run failed before its container started.
 	startErr error
 }
@@ -79,7 +83,9 @@ func (d *dockerDriver) Run(ctx context.Context, op *driver.Operation) (driver.Op
 	}
 	defer d.remove(ctx, id)
 
-	attach, err := d.api.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true, Logs: true})
+	attach, err := bounded(ctx, d, "attach to the invocation container", func(ctx context.Context) (client.ContainerAttachResult, error) {
+		return d.api.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true, Logs: true})
+	})
 	if err != nil {
 		d.startErr = fmt.Errorf("attach to the invocation container: %w", err)
 		return driver.OperationResult{}, d.startErr
@@ -92,7 +98,9 @@ func (d *dockerDriver) Run(ctx context.Context, op *driver.Operation) (driver.Op
 	}()
 	defer attach.Close()
 
-	if _, err := d.api.ContainerStart(ctx, id, client.ContainerStartOptions{}); err != nil {
+	if _, err := bounded(ctx, d, "start the invocation container", func(ctx context.Context) (client.ContainerStartResult, error) {
+		return d.api.ContainerStart(ctx, id, client.ContainerStartOptions{})
+	}); err != nil {
 		attach.Close()
 		<-copied
 		d.startErr = fmt.Errorf("start the invocation container: %w", err)
@@ -121,6 +129,40 @@ func (d *dockerDriver) Run(ctx context.Context, op *driver.Operation) (driver.Op
 	return res, nil
 }
 
+// TimeoutError says Docker did not answer a call in time.
+type TimeoutError struct {
+	Call  string
+	After time.Duration
+	Err   error
+}
+
+func (e *TimeoutError) Error() string {
+	return fmt.Sprintf("Docker did not answer within %s (%s)", e.After, e.Call)
+}
+
+func (e *TimeoutError) Unwrap() error { return e.Err }
+
+// bounded runs one Docker call with the driver's call timeout. The timer
+// stops when the call returns, so a stream it opened (attach) is not cut
+// later.
+func bounded[T any](ctx context.Context, d *dockerDriver, call string, f func(context.Context) (T, error)) (T, error) {
+	if d.callTimeout <= 0 {
+		return f(ctx)
+	}
+	cctx, cancel := context.WithCancelCause(ctx)
+	timer := time.AfterFunc(d.callTimeout, func() { cancel(context.DeadlineExceeded) })
+	v, err := f(cctx)
+	fired := !timer.Stop()
+	if err != nil && fired && ctx.Err() == nil {
+		cancel(nil)
+		return v, &TimeoutError{Call: call, After: d.callTimeout, Err: err}
+	}
+	if err != nil {
+		cancel(nil)
+	}
+	return v, err
+}
+
 func writerOr(w io.Writer) io.Writer {
 	if w == nil {
 		return io.Discard
@@ -131,10 +173,13 @@ func writerOr(w io.Writer) io.Writer {
 // create makes the container (pulling its image when missing), checks the
 // image digest and copies the operation's files in.
 func (d *dockerDriver) create(ctx context.Context, op *driver.Operation) (string, error) {
-	inspect, err := d.api.ImageInspect(ctx, op.Image.Image)
+	inspectImage := func(ctx context.Context) (client.ImageInspectResult, error) {
+		return d.api.ImageInspect(ctx, op.Image.Image)
+	}
+	inspect, err := bounded(ctx, d, "inspect the invocation image", inspectImage)
 	if cerrdefs.IsNotFound(err) {
 		if err = d.pull(ctx, op.Image.Image); err == nil {
-			inspect, err = d.api.ImageInspect(ctx, op.Image.Image)
+			inspect, err = bounded(ctx, d, "inspect the invocation image", inspectImage)
 		}
 	}
 	if err != nil {
@@ -156,14 +201,18 @@ func (d *dockerDriver) create(ctx context.Context, op *driver.Operation) (string
 	if d.configure != nil {
 		d.configure(cfg, hc)
 	}
-	created, err := d.api.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
+	created, err := bounded(ctx, d, "create the invocation container", func(ctx context.Context) (client.ContainerCreateResult, error) {
+		return d.api.ContainerCreate(ctx, client.ContainerCreateOptions{Config: cfg, HostConfig: hc})
+	})
 	if err != nil {
 		return "", fmt.Errorf("create the invocation container: %w", err)
 	}
 	if len(op.Files) > 0 {
 		files, err := filesTar(op.Files, userID(inspect.Config))
 		if err == nil {
-			_, err = d.api.CopyToContainer(ctx, created.ID, client.CopyToContainerOptions{DestinationPath: "/", Content: files})
+			_, err = bounded(ctx, d, "copy files into the invocation container", func(ctx context.Context) (client.CopyToContainerResult, error) {
+				return d.api.CopyToContainer(ctx, created.ID, client.CopyToContainerOptions{DestinationPath: "/", Content: files})
+			})
 		}
 		if err != nil {
 			d.remove(ctx, created.ID)

@@ -36,6 +36,7 @@ type fakeDocker struct {
 	repo      []string
 	missing   bool
 	createErr error
+	stall     bool // create answers only when its context ends
 
 	created  *container.Config
 	host     *container.HostConfig
@@ -66,7 +67,11 @@ func (f *fakeDocker) ImagePull(context.Context, string, client.ImagePullOptions)
 	return nil, cerrdefs.ErrNotFound.WithMessage("pull access denied")
 }
 
-func (f *fakeDocker) ContainerCreate(_ context.Context, o client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
+func (f *fakeDocker) ContainerCreate(ctx context.Context, o client.ContainerCreateOptions) (client.ContainerCreateResult, error) {
+	if f.stall {
+		<-ctx.Done()
+		return client.ContainerCreateResult{}, ctx.Err()
+	}
 	if f.createErr != nil {
 		return client.ContainerCreateResult{}, f.createErr
 	}
@@ -288,4 +293,26 @@ func TestDriverLeavesNoGoroutine(t *testing.T) {
 func TestFilesTarRefusesRelativePaths(t *testing.T) {
 	_, err := filesTar(map[string]string{"cnab/x": ""}, 0)
 	require.ErrorContains(t, err, `"cnab/x": not an absolute path`)
+}
+
+func TestDriverStalledDockerTimesOut(t *testing.T) {
+	f := newFake()
+	f.stall = true
+	d := &dockerDriver{api: f, callTimeout: 50 * time.Millisecond}
+	_, err := d.Run(t.Context(), op())
+	var te *TimeoutError
+	require.ErrorAs(t, err, &te)
+	assert.Equal(t, "Docker did not answer within 50ms (create the invocation container)", te.Error())
+	assert.Equal(t, err, d.startErr)
+}
+
+func TestDriverCancelIsNotATimeout(t *testing.T) {
+	f := newFake()
+	f.stall = true
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(20*time.Millisecond, cancel)
+	_, err := (&dockerDriver{api: f, callTimeout: time.Hour}).Run(ctx, op())
+	var te *TimeoutError
+	require.False(t, errors.As(err, &te), "%v", err)
+	require.ErrorIs(t, err, context.Canceled)
 }

@@ -48,6 +48,9 @@ type API interface {
 // Host implements orchestrator.Host over a Docker engine.
 type Host struct {
 	api API
+	// CallTimeout bounds each Docker call that is not a wait or a stream
+	// (0: callTimeout).
+	CallTimeout time.Duration
 	// ProcNet lists the files read for listening sockets.
 	ProcNet []string
 }
@@ -85,6 +88,13 @@ func classify(op string, err error) error {
 	return fmt.Errorf("docker %s: %w", op, err)
 }
 
+func (h *Host) timeout() time.Duration {
+	if h.CallTimeout > 0 {
+		return h.CallTimeout
+	}
+	return callTimeout
+}
+
 // Ping implements orchestrator.Host.
 func (h *Host) Ping(ctx context.Context) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
@@ -98,7 +108,7 @@ func (h *Host) Ping(ctx context.Context) error {
 
 // BusyPorts implements orchestrator.Host.
 func (h *Host) BusyPorts(ctx context.Context) (map[int]bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
 	busy := map[int]bool{}
 	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true})
@@ -148,7 +158,7 @@ func listening(path string, busy map[int]bool) error {
 
 // ExistingContainers implements orchestrator.Host.
 func (h *Host) ExistingContainers(ctx context.Context, names []string) ([]string, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
 	f := client.Filters{}
 	for _, n := range names {
@@ -172,7 +182,7 @@ func (h *Host) ExistingContainers(ctx context.Context, names []string) ([]string
 
 // AppObjects implements orchestrator.Host.
 func (h *Host) AppObjects(ctx context.Context, app string) (orchestrator.Objects, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, h.timeout())
 	defer cancel()
 	label := client.Filters{}.Add("label", naming.LabelApp+"="+app)
 	var objs orchestrator.Objects
@@ -207,7 +217,7 @@ func (h *Host) AppObjects(ctx context.Context, app string) (orchestrator.Objects
 
 // RemoveApp implements orchestrator.Host.
 func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (orchestrator.Removed, error) {
-	ctx, cancel := context.WithTimeout(ctx, 3*callTimeout)
+	ctx, cancel := context.WithTimeout(ctx, 3*h.timeout())
 	defer cancel()
 	var rm orchestrator.Removed
 	label := client.Filters{}.Add("label", naming.LabelApp+"="+app)
