@@ -14,6 +14,7 @@ const mod = "github.com/websoft9/stackhub/"
 var adapters = []string{
 	mod + "orchestrator/sqlite", mod + "orchestrator/inmem", mod + "orchestrator/catalog",
 	mod + "orchestrator/build", mod + "orchestrator/cnabrun", mod + "orchestrator/dockerhost",
+	mod + "orchestrator/ocibundle",
 }
 
 // TestDeps keeps imports one-way (style.md §1): leaf ← domain ← adapters ←
@@ -48,6 +49,10 @@ func TestDeps(t *testing.T) {
 		{"orchestrator/cnabrun", except(adapters, mod+"orchestrator/cnabrun", mod+"web", "github.com/labstack/echo")},
 		{"orchestrator/dockerhost", except(adapters, mod+"orchestrator/dockerhost", mod+"web", "github.com/labstack/echo",
 			"github.com/cnabio/cnab-go/driver", "github.com/cnabio/cnab-go/action")},
+		{"orchestrator/ocibundle", except(except(adapters, mod+"orchestrator/ocibundle"), mod+"orchestrator/build", mod+"web", "github.com/labstack/echo",
+			"github.com/cnabio/cnab-go/driver", "github.com/cnabio/cnab-go/action", "github.com/docker/compose/")},
+		// The test registry harness is for tests only: no shipped binary links it.
+		{"cmd/stackhub", []string{mod + "orchestrator/ocibundle/registrytest"}},
 		{"web", append(adapters, "github.com/moby/", "github.com/docker/", "github.com/cnabio/cnab-go/driver", "modernc.org/sqlite")},
 	}
 	for _, tc := range tests {
