@@ -20,8 +20,9 @@ import (
 // Builder implements orchestrator.Builder: it builds an app's bundle from
 // its directory and makes sure the engine holds its invocation image. A
 // build is reused while the bundle files and runtimes are unchanged (same
-// paths, sizes, modes and times); Load then only checks that the engine
-// still has the image.
+// paths, sizes, modes and times) and the engine still has its image; only
+// the bundle and the image's IDs are kept, not the image (30 MiB each), so
+// a bundle whose image left the engine is built again.
 type Builder struct {
 	// RuntimesDir holds bundle-runtime and websoft9-runtime.
 	RuntimesDir string
@@ -32,8 +33,10 @@ type Builder struct {
 }
 
 type cachedBuild struct {
-	key string
-	res *Result
+	key    string
+	bundle *bundle.Bundle
+	ref    string
+	ids    map[string]bool
 }
 
 var _ orchestrator.Builder = (*Builder)(nil)
@@ -53,23 +56,36 @@ func (b *Builder) Bundle(ctx context.Context, app orchestrator.App) (*bundle.Bun
 	if err != nil {
 		return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "bundle %s cannot be built (see the server log)", app.Name)
 	}
-	c, ok := b.cache[app.Name]
-	if !ok || c.key != key {
-		res, err := Build(ctx, Options{Dir: app.Dir, RuntimesDir: b.RuntimesDir})
+	if c, ok := b.cache[app.Name]; ok && c.key == key {
+		id, err := imageID(ctx, b.Docker, c.ref)
 		if err != nil {
-			return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "bundle %s cannot be built (see the server log)", app.Name)
+			return nil, loadError(app, err)
 		}
-		c = cachedBuild{key: key, res: res}
-		b.cache[app.Name] = c
-	}
-	if err := Load(ctx, b.Docker, c.res); err != nil {
-		code := orchestrator.EINTERNAL
-		if cerrdefs.IsUnavailable(err) || client.IsErrConnectionFailed(err) {
-			code = orchestrator.EUNAVAILABLE
+		if c.ids[id] {
+			return c.bundle, nil
 		}
-		return nil, orchestrator.WrapError(code, err, "the invocation image of %s cannot be loaded into Docker", app.Name)
 	}
-	return c.res.Bundle, nil
+	res, err := Build(ctx, Options{Dir: app.Dir, RuntimesDir: b.RuntimesDir})
+	if err != nil {
+		return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "bundle %s cannot be built (see the server log)", app.Name)
+	}
+	ids, err := imageIDs(res.Image)
+	if err != nil {
+		return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "bundle %s cannot be built (see the server log)", app.Name)
+	}
+	if err := Load(ctx, b.Docker, res); err != nil {
+		return nil, loadError(app, err)
+	}
+	b.cache[app.Name] = cachedBuild{key: key, bundle: res.Bundle, ref: res.ImageRef, ids: ids}
+	return res.Bundle, nil
+}
+
+func loadError(app orchestrator.App, err error) error {
+	code := orchestrator.EINTERNAL
+	if cerrdefs.IsUnavailable(err) || client.IsErrConnectionFailed(err) {
+		code = orchestrator.EUNAVAILABLE
+	}
+	return orchestrator.WrapError(code, err, "the invocation image of %s cannot be loaded into Docker", app.Name)
 }
 
 // fingerprint summarises what a build reads: every file of the bundle

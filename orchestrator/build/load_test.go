@@ -6,6 +6,8 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -15,6 +17,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/build"
 )
 
@@ -162,4 +165,39 @@ func TestLoad(t *testing.T) {
 			}
 		})
 	}
+}
+
+// The builder keeps the bundle and the image's IDs, not the image: it
+// builds and loads once, reuses while the engine holds the image, and
+// builds again when the image left the engine.
+func TestBuilderReusesWhileTheEngineHoldsTheImage(t *testing.T) {
+	dir := copyDir(t, demoDir)
+	docker := &fakeDocker{tags: map[string]string{}}
+	b := build.NewBuilder(fakeRuntimes(t), docker)
+	app := orchestrator.App{Name: "demo", Dir: dir}
+
+	first, err := b.Bundle(t.Context(), app)
+	require.NoError(t, err)
+	require.Equal(t, 1, docker.loads)
+	bundleJSON := filepath.Join(dir, build.GeneratedDir, "bundle.json")
+	built, err := os.Stat(bundleJSON)
+	require.NoError(t, err)
+
+	again, err := b.Bundle(t.Context(), app)
+	require.NoError(t, err)
+	assert.Same(t, first, again, "the cached bundle")
+	assert.Equal(t, 1, docker.loads, "the engine has the image: no load")
+	still, err := os.Stat(bundleJSON)
+	require.NoError(t, err)
+	assert.Equal(t, built.ModTime(), still.ModTime(), "no build either")
+
+	clear(docker.tags) // docker rmi
+	_, err = b.Bundle(t.Context(), app)
+	require.NoError(t, err)
+	assert.Equal(t, 2, docker.loads, "built and loaded again")
+	assert.Len(t, docker.tags, 1)
+
+	docker.inspectErr = cerrdefs.ErrUnavailable.WithMessage("cannot connect")
+	_, err = b.Bundle(t.Context(), app)
+	assert.Equal(t, orchestrator.EUNAVAILABLE, orchestrator.ErrorCode(err), "%v", err)
 }

@@ -235,22 +235,41 @@ func (d *dockerDriver) pull(ctx context.Context, image string) error {
 // (SIGTERM, then SIGKILL after the grace period) and waits for it to exit,
 // so the outputs written on the way out can still be read.
 func (d *dockerDriver) wait(ctx context.Context, id string) (int64, error) {
-	w := d.api.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
-	select {
-	case res := <-w.Result:
-		return res.StatusCode, nil
-	case err := <-w.Error:
-		if ctx.Err() == nil {
-			return -1, fmt.Errorf("wait for the invocation container: %w", err)
+	var lost time.Time // when the wait stream first broke
+	for ctx.Err() == nil {
+		w := d.api.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+		select {
+		case res := <-w.Result:
+			return res.StatusCode, nil
+		case err := <-w.Error:
+			if ctx.Err() != nil {
+				break
+			}
+			// The stream broke: dockerd restarted or the connection
+			// dropped. Wait again while Docker comes back (for
+			// callTimeout), so that the run ends with the container's
+			// real end (a restart kills it) rather than a lost stream.
+			if lost.IsZero() {
+				lost = time.Now()
+			}
+			if cerrdefs.IsNotFound(err) || time.Since(lost) > max(d.callTimeout, time.Second) {
+				return -1, fmt.Errorf("wait for the invocation container: %w", err)
+			}
+			select {
+			case <-time.After(time.Second):
+			case <-ctx.Done():
+			}
+			continue
+		case <-ctx.Done():
 		}
-	case <-ctx.Done():
+		break
 	}
 	bg := context.WithoutCancel(ctx)
 	timeout := d.stopTimeout
 	if _, err := d.api.ContainerStop(bg, id, client.ContainerStopOptions{Timeout: &timeout}); err != nil && !cerrdefs.IsNotFound(err) {
 		return -1, fmt.Errorf("stop the invocation container on cancel: %w", err)
 	}
-	w = d.api.ContainerWait(bg, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
+	w := d.api.ContainerWait(bg, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 	select {
 	case res := <-w.Result:
 		return res.StatusCode, nil

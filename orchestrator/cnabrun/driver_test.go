@@ -37,6 +37,8 @@ type fakeDocker struct {
 	missing   bool
 	createErr error
 	stall     bool // create answers only when its context ends
+	waitErrs  int  // the first waits break with EOF (dockerd restarting)
+	waits     int
 
 	created  *container.Config
 	host     *container.HostConfig
@@ -122,6 +124,14 @@ func (f *fakeDocker) ContainerStart(context.Context, string, client.ContainerSta
 
 func (f *fakeDocker) ContainerWait(ctx context.Context, _ string, _ client.ContainerWaitOptions) client.ContainerWaitResult {
 	res, errs := make(chan container.WaitResponse, 1), make(chan error, 1)
+	f.mu.Lock()
+	f.waits++
+	broken := f.waits <= f.waitErrs
+	f.mu.Unlock()
+	if broken {
+		errs <- io.ErrUnexpectedEOF
+		return client.ContainerWaitResult{Result: res, Error: errs}
+	}
 	go func() {
 		if f.block {
 			select {
@@ -315,4 +325,19 @@ func TestDriverCancelIsNotATimeout(t *testing.T) {
 	var te *TimeoutError
 	require.False(t, errors.As(err, &te), "%v", err)
 	require.ErrorIs(t, err, context.Canceled)
+}
+
+// A wait stream that breaks (dockerd restarting) is opened again: the run
+// ends with the container's real exit, not with the lost stream.
+func TestDriverWaitsAgainAfterABrokenStream(t *testing.T) {
+	f := newFake()
+	f.waitErrs, f.exit = 2, 137
+	_, err := (&dockerDriver{api: f, callTimeout: time.Minute}).Run(t.Context(), op())
+	require.EqualError(t, err, "the invocation image exited with code 137")
+	assert.Equal(t, 3, f.waits)
+
+	f = newFake()
+	f.waitErrs = 1000
+	_, err = (&dockerDriver{api: f, callTimeout: time.Second}).Run(t.Context(), op())
+	require.ErrorContains(t, err, "wait for the invocation container: unexpected EOF", "gives up after callTimeout")
 }
