@@ -4,8 +4,10 @@ package ocibundle_test
 
 import (
 	"io/fs"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -22,10 +24,11 @@ const (
 	webImage = "stackhub-test/web:dev"
 )
 
-// buildDemo copies the demo bundle, points its registry at host/repoPrefix
-// and declares webImage as an images: entry (alias web), so that publish
-// and archive carry a component image; then builds it.
-func buildDemo(t *testing.T, registry string) *build.Result {
+// buildDemo copies the demo bundle, points its registry at registry and
+// declares images: entries (alias → repository:tag; by default web →
+// webImage), so that publish and archive carry component images; then
+// builds it.
+func buildDemo(t *testing.T, registry string, images ...map[string]string) *build.Result {
 	t.Helper()
 	dir := t.TempDir()
 	require.NoError(t, os.CopyFS(dir, os.DirFS(demoDir)))
@@ -39,7 +42,16 @@ func buildDemo(t *testing.T, registry string) *build.Result {
 	require.NoError(t, err)
 	text := strings.Replace(string(raw), "registry: localhost:5000/stackhub\n", "registry: "+registry+"\n", 1)
 	require.NotEqual(t, string(raw), text, "the demo's registry line changed; update this test")
-	text += "\nimages:\n  web:\n    description: the demo's web service\n    repository: stackhub-test/web\n    tag: dev\n"
+	imgs := map[string]string{"web": webImage}
+	if len(images) > 0 {
+		imgs = images[0]
+	}
+	text += "\nimages:\n"
+	for _, alias := range slices.Sorted(maps.Keys(imgs)) {
+		repo, tag, _ := strings.Cut(imgs[alias][strings.LastIndex(imgs[alias], "/")+1:], ":")
+		repo = imgs[alias][:strings.LastIndex(imgs[alias], "/")+1] + repo
+		text += "  " + alias + ":\n    repository: " + repo + "\n    tag: \"" + tag + "\"\n"
+	}
 	require.NoError(t, os.WriteFile(filepath.Join(dir, "porter.yaml"), []byte(text), 0o644))
 	res, err := build.Build(t.Context(), build.Options{Dir: dir, RuntimesDir: dockertest.RuntimesDir(t)})
 	require.NoError(t, err)

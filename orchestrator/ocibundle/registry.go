@@ -60,8 +60,9 @@ type client struct {
 	name     []name.Option
 }
 
-// connect loads the Docker configuration and builds the clients for ref's
-// registry.
+// connect loads the Docker configuration and builds the clients; with
+// Insecure, ref's registry (cnab-to-oci) and every registry
+// (go-containerregistry) may be plain HTTP. ref may be nil.
 func (r Registry) connect(ctx context.Context, ref reference.Named) (*client, error) {
 	cfg, err := config.Load(r.ConfigDir)
 	if err != nil {
@@ -70,7 +71,9 @@ func (r Registry) connect(ctx context.Context, ref reference.Named) (*client, er
 	var insecure []string
 	var nameOpts []name.Option
 	if r.Insecure {
-		insecure = append(insecure, reference.Domain(ref))
+		if ref != nil {
+			insecure = append(insecure, reference.Domain(ref))
+		}
 		nameOpts = append(nameOpts, name.Insecure)
 	}
 	return &client{
