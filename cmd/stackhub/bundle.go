@@ -11,7 +11,7 @@ import (
 )
 
 func newBundleCmd() *cobra.Command {
-	cmd := &cobra.Command{Use: "bundle", Short: "Build Porter bundles"}
+	cmd := &cobra.Command{Use: "bundle", Short: "Build, lint, publish, pull and archive Porter bundles"}
 	runtimes := DefaultConfig().RuntimesDir
 	var noLoad bool
 	b := &cobra.Command{
@@ -46,5 +46,6 @@ func newBundleCmd() *cobra.Command {
 	b.Flags().BoolVar(&noLoad, "no-load", false, "do not load the invocation image into Docker")
 	cmd.AddCommand(b)
 	cmd.AddCommand(newBundleLintCmd())
+	cmd.AddCommand(newBundlePublishCmd(), newBundlePullCmd(), newBundleArchiveCmd(), newBundleLoadCmd())
 	return cmd
 }
