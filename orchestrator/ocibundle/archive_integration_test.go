@@ -133,6 +133,9 @@ func TestIntegration_ArchivePublished(t *testing.T) {
 // only: an image other tags still name stays).
 func removeImages(t *testing.T, docker *client.Client, refs ...string) {
 	t.Helper()
+	if docker == nil {
+		docker = dockertest.RequireDocker(t)
+	}
 	rm := func(ctx context.Context) {
 		for _, ref := range refs {
 			_, _ = docker.ImageRemove(ctx, ref, client.ImageRemoveOptions{Force: true})
