@@ -1,0 +1,169 @@
+package dockertest
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// Dockerd is a private Docker engine a test may stop and start as it
+// likes: its own data root, exec root, socket and address pool, no
+// iptables rules (published ports go through docker-proxy), so that the
+// host's engine and its containers never notice it.
+type Dockerd struct {
+	Socket string
+	dir    string
+	args   []string
+	cmd    *exec.Cmd
+	done   chan struct{}
+	log    *os.File
+}
+
+// StartDockerd starts a private dockerd and stops it when tb ends. images
+// are copied into it from the host's engine (nothing can be pulled).
+func StartDockerd(tb testing.TB, images ...string) *Dockerd {
+	tb.Helper()
+	if _, err := exec.LookPath("dockerd"); err != nil {
+		tb.Fatalf("dockerd is not installed (make docker-up installs it): %v", err)
+	}
+	// Short: the socket path must fit a sockaddr_un.
+	dir, err := os.MkdirTemp("", "shd")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	d := &Dockerd{Socket: filepath.Join(dir, "d.sock"), dir: dir}
+	d.args = []string{
+		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "x"),
+		"--pidfile", filepath.Join(dir, "d.pid"), "--host", "unix://" + d.Socket,
+		"--bridge", "none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
+		"--default-address-pool", "base=10.214.0.0/16,size=24", "--cgroup-parent", "stackhub-test-dockerd",
+		"--shutdown-timeout", "3",
+	}
+	if d.log, err = os.Create(filepath.Join(dir, "dockerd.log")); err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() {
+		if err := d.Stop(); err != nil {
+			tb.Logf("private dockerd: %v", err)
+		}
+		d.log.Close()
+		if tb.Failed() {
+			if log, err := os.ReadFile(d.log.Name()); err == nil {
+				tb.Logf("private dockerd log (tail):\n%s", tail(log, 4000))
+			}
+		}
+		// Whatever dockerd left mounted under its roots stays; the rest goes.
+		_ = os.RemoveAll(dir)
+	})
+	if err := d.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	for _, img := range images {
+		if err := d.copyImage(tb.Context(), img); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return d
+}
+
+func tail(b []byte, n int) []byte {
+	if len(b) > n {
+		return b[len(b)-n:]
+	}
+	return b
+}
+
+// Start runs dockerd and waits until it answers.
+func (d *Dockerd) Start() error {
+	if d.cmd != nil {
+		return errors.New("private dockerd: already running")
+	}
+	cmd := exec.Command("dockerd", d.args...)
+	cmd.Stdout, cmd.Stderr = d.log, d.log
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return fmt.Errorf("private dockerd: %w", err)
+	}
+	d.cmd, d.done = cmd, make(chan struct{})
+	go func() { _ = cmd.Wait(); close(d.done) }()
+	c, err := d.Client()
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	deadline := time.Now().Add(60 * time.Second)
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		_, err := c.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
+		cancel()
+		if err == nil {
+			return nil
+		}
+		select {
+		case <-d.done:
+			d.cmd = nil
+			return fmt.Errorf("private dockerd exited at start (log %s)", d.log.Name())
+		case <-time.After(200 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("private dockerd does not answer after 60 s: %w", err)
+		}
+	}
+}
+
+// Stop ends dockerd with SIGTERM, as a service manager does; its
+// containers stop with it.
+func (d *Dockerd) Stop() error {
+	if d.cmd == nil {
+		return nil
+	}
+	_ = d.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-d.done:
+	case <-time.After(60 * time.Second):
+		_ = d.cmd.Process.Kill()
+		<-d.done
+		d.cmd = nil
+		return errors.New("private dockerd did not stop within 60 s of SIGTERM: killed")
+	}
+	d.cmd = nil
+	return nil
+}
+
+// Client returns a client for the private engine.
+func (d *Dockerd) Client() (*client.Client, error) {
+	c, err := client.New(client.WithHost("unix://"+d.Socket), client.WithAPIVersionNegotiation())
+	if err != nil {
+		return nil, fmt.Errorf("private dockerd client: %w", err)
+	}
+	return c, nil
+}
+
+// copyImage saves img from the host's engine into the private one
+// (docker save | docker load, argv only).
+func (d *Dockerd) copyImage(ctx context.Context, img string) error {
+	save := exec.CommandContext(ctx, "docker", "save", img)
+	load := exec.CommandContext(ctx, "docker", "--host", "unix://"+d.Socket, "load", "--quiet")
+	pipe, err := save.StdoutPipe()
+	if err != nil {
+		return err
+	}
+	load.Stdin = pipe
+	if err := save.Start(); err != nil {
+		return fmt.Errorf("docker save %s: %w", img, err)
+	}
+	out, lerr := load.CombinedOutput()
+	serr := save.Wait()
+	if lerr != nil || serr != nil {
+		return fmt.Errorf("copy %s into the private dockerd: %w (%s)", img, errors.Join(serr, lerr), out)
+	}
+	return nil
+}
