@@ -5,8 +5,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/url"
+	"path/filepath"
 	"testing"
 	"time"
 
@@ -66,14 +68,21 @@ func requireNothingLeft(t *testing.T, c *client.Client, name string) {
 }
 
 // installRecovers retries name's install once Docker works again and
-// checks it runs and answers.
-func installRecovers(t *testing.T, s server, name string) {
+// checks it runs and answers (probe, when given, asks for the URL's status
+// instead of a plain GET).
+func installRecovers(t *testing.T, s server, name string, probe ...func(url string) int) {
 	t.Helper()
 	start := time.Now()
 	r := s.call(t, "/installApp", fmt.Sprintf(`{"appName":"demo","name":%q}`, name), nil)
 	require.Equal(t, http.StatusAccepted, r.status, r.Message)
 	s.waitStatusWithin(t, name, "1", 60*time.Second)
-	code, _ := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", port(t, r.Data["port"])))
+	url := fmt.Sprintf("http://127.0.0.1:%d/healthz", port(t, r.Data["port"]))
+	var code int
+	if len(probe) > 0 {
+		code = probe[0](url)
+	} else {
+		code, _ = httpGet(t, url)
+	}
 	assert.Equal(t, http.StatusOK, code)
 	t.Logf("%s: installed again %s after the fault ended", name, time.Since(start).Round(10*time.Millisecond))
 	r = s.call(t, "/uninstallApp", fmt.Sprintf(`{"appName":%q,"purge":true}`, name), nil)
@@ -173,6 +182,12 @@ func TestDockerFaultEventStream(t *testing.T) {
 // stop with the engine and the server sees it, and once the engine is
 // back the server installs again, without a restart of its own.
 func TestDockerdRestart(t *testing.T) {
+	if _, err := net.InterfaceByName("docker0"); err == nil {
+		t.Cleanup(func() {
+			_, err := net.InterfaceByName("docker0")
+			assert.NoError(t, err, "the host engine's docker0 survives the private dockerd")
+		})
+	}
 	d := dockertest.StartDockerd(t, "stackhub-test/web:dev")
 	c, err := d.Client()
 	require.NoError(t, err)
@@ -227,6 +242,14 @@ func TestDockerdRestart(t *testing.T) {
 	job := s.runJob(t, "/api/v1/apps/rs-kept/actions/start", "")
 	require.Equal(t, "succeeded", job["status"], "%v", job)
 	s.waitStatusWithin(t, "rs-kept", "1", 60*time.Second)
-	installRecovers(t, s, "rs-after")
+	installRecovers(t, s, "rs-after", func(url string) int {
+		// The private engine publishes its ports in its own namespace.
+		out, err := d.Exec(t.Context(), filepath.Join(dockertest.RuntimesDir(t), "stackhub-testapp"), "probe", "http", url)
+		if err != nil {
+			t.Logf("probe %s: %v: %s", url, err, out)
+			return 0
+		}
+		return http.StatusOK
+	})
 	requireNothingLeft(t, c, "rs-after")
 }

@@ -15,16 +15,20 @@ import (
 )
 
 // Dockerd is a private Docker engine a test may stop and start as it
-// likes: its own data root, exec root, socket and address pool, no
-// iptables rules (published ports go through docker-proxy), so that the
-// host's engine and its containers never notice it.
+// likes: its own data root, exec root, socket and address pool, and its
+// own network namespace, so that its docker0, iptables rules and published
+// ports never touch the host engine's (a second dockerd in the host's
+// namespace deletes the host's docker0 when it restarts). Its published
+// ports are reached from inside that namespace: see Exec.
 type Dockerd struct {
 	Socket string
-	dir    string
-	args   []string
-	cmd    *exec.Cmd
-	done   chan struct{}
-	log    *os.File
+	// NetNS is the network namespace (ip netns) dockerd runs in.
+	NetNS string
+	dir   string
+	args  []string
+	cmd   *exec.Cmd
+	done  chan struct{}
+	log   *os.File
 }
 
 // StartDockerd starts a private dockerd and stops it when tb ends. images
@@ -40,10 +44,19 @@ func StartDockerd(tb testing.TB, images ...string) *Dockerd {
 		tb.Fatal(err)
 	}
 	d := &Dockerd{Socket: filepath.Join(dir, "d.sock"), dir: dir}
+	d.NetNS = "shd-" + filepath.Base(dir)[len(filepath.Base(dir))-6:]
+	for _, args := range [][]string{
+		{"ip", "netns", "add", d.NetNS},
+		{"nsenter", "--net=/var/run/netns/" + d.NetNS, "ip", "link", "set", "lo", "up"},
+	} {
+		if out, err := exec.Command(args[0], args[1:]...).CombinedOutput(); err != nil {
+			tb.Fatalf("private dockerd: %v: %v: %s", args, err, out)
+		}
+	}
+	tb.Cleanup(func() { _ = exec.Command("ip", "netns", "del", d.NetNS).Run() })
 	d.args = []string{
 		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "x"),
 		"--pidfile", filepath.Join(dir, "d.pid"), "--host", "unix://" + d.Socket,
-		"--bridge", "none", "--iptables=false", "--ip-masq=false", "--ip6tables=false",
 		"--default-address-pool", "base=10.214.0.0/16,size=24", "--cgroup-parent", "stackhub-test-dockerd",
 		"--shutdown-timeout", "3",
 	}
@@ -86,7 +99,9 @@ func (d *Dockerd) Start() error {
 	if d.cmd != nil {
 		return errors.New("private dockerd: already running")
 	}
-	cmd := exec.Command("dockerd", d.args...)
+	// nsenter, not ip netns exec: that one remounts /sys, hiding the
+	// cgroup mounts dockerd needs.
+	cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + d.NetNS, "dockerd"}, d.args...)...)
 	cmd.Stdout, cmd.Stderr = d.log, d.log
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -136,6 +151,12 @@ func (d *Dockerd) Stop() error {
 	}
 	d.cmd = nil
 	return nil
+}
+
+// Exec runs argv in the engine's network namespace (where its published
+// ports are) and returns its combined output.
+func (d *Dockerd) Exec(ctx context.Context, argv ...string) ([]byte, error) {
+	return exec.CommandContext(ctx, "nsenter", append([]string{"--net=/var/run/netns/" + d.NetNS}, argv...)...).CombinedOutput()
 }
 
 // Client returns a client for the private engine.
