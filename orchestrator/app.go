@@ -50,8 +50,33 @@ type App struct {
 	// Meta is the catalog metadata for people: category, icon, links and
 	// where to log in.
 	Meta AppMeta
-	// Dir is the bundle directory (for the builder).
+	// Dir is the bundle directory (for the builder); for a bundle pulled
+	// from a registry or an archive, the copy of its /cnab/app.
 	Dir string
+	// Source says where a bundle that was not built here came from: a
+	// registry reference with its digest, or an archive. "" for catalog
+	// directories.
+	Source string
+	// Bundle is the bundle.json of a bundle that was not built here
+	// (pulled or imported); the builder is not asked for it.
+	Bundle *bundle.Bundle
+	// Relocation maps the images of such a bundle to where they are (its
+	// registry copies, or the images an archive loaded).
+	Relocation map[string]string
+}
+
+// BundleSource brings in bundles that are not built from the catalog
+// directory, verifies them and adds them to the catalog under their bundle
+// name, so that later actions on their installations find them.
+type BundleSource interface {
+	// Resolve pulls the bundle at ref (REGISTRY/REPO:TAG or @sha256:…):
+	// bundle.json, the invocation image (its contentDigest checked) and
+	// its /cnab/app.
+	Resolve(ctx context.Context, ref string) (App, error)
+	// Import reads a CNAB archive (bundle.json and every image in an OCI
+	// layout, as `stackhub bundle archive` writes), verifies every image
+	// against its contentDigest and loads them into Docker.
+	Import(ctx context.Context, archive io.Reader) (App, error)
 }
 
 // Requirements are an app's declared needs, as written ("2", "4Gi", "10Gi").

@@ -26,6 +26,9 @@ type Deps struct {
 	// Relocation maps original image references to local or mirrored
 	// ones; each run gets the entries of its bundle's images.
 	Relocation map[string]string
+	// Bundles brings in bundles by OCI reference or archive; nil refuses
+	// them.
+	Bundles BundleSource
 	// Credentials hands out sensitive outputs once; nil shows none.
 	Credentials CredentialStore
 	Logger      *slog.Logger

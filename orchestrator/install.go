@@ -3,6 +3,8 @@ package orchestrator
 import (
 	"context"
 	"fmt"
+	"io"
+	"maps"
 	"strings"
 
 	"github.com/cnabio/cnab-go/bundle"
@@ -18,6 +20,10 @@ type InstallRequest struct {
 	Name string
 	// Force skips the preflight check of the app's requirements.
 	Force bool
+	// Reference, instead of App, names a bundle in an OCI registry
+	// (REGISTRY/REPO:TAG or @sha256:…): it is pulled, verified and added
+	// to the catalog under its bundle name, then installed.
+	Reference string
 }
 
 // Install validates req, reserves the installation, its ports and container
@@ -28,6 +34,16 @@ type InstallRequest struct {
 // EUNAVAILABLE when Docker does not answer, and ECONFLICT when the name is
 // installed, a container of that name exists or no port is free.
 func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation, error) {
+	if req.Reference != "" {
+		if req.App != "" {
+			return Installation{}, Errorf(EINVALID, "give appName or reference, not both")
+		}
+		app, err := e.PullBundle(ctx, req.Reference)
+		if err != nil {
+			return Installation{}, fmt.Errorf("install %s: %w", req.Reference, err)
+		}
+		req.App = app.Name
+	}
 	if req.Name == "" {
 		req.Name = req.App
 	}
@@ -78,6 +94,22 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 		return Installation{}, err
 	}
 	return inst, nil
+}
+
+// PullBundle adds the bundle at ref to the catalog (see BundleSource).
+func (e *Engine) PullBundle(ctx context.Context, ref string) (App, error) {
+	if e.d.Bundles == nil {
+		return App{}, Errorf(EINVALID, "this server does not take bundles by reference")
+	}
+	return e.d.Bundles.Resolve(ctx, ref)
+}
+
+// ImportBundle adds the bundle of a CNAB archive to the catalog.
+func (e *Engine) ImportBundle(ctx context.Context, archive io.Reader) (App, error) {
+	if e.d.Bundles == nil {
+		return App{}, Errorf(EINVALID, "this server does not import bundle archives")
+	}
+	return e.d.Bundles.Import(ctx, archive)
 }
 
 // reserve observes, plans and records the installation with its ports,
@@ -159,7 +191,19 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, out interface{
 	}
 	params := resolveParameters(bun, run.Action, outputs, run.Parameters, run.Secrets)
 	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
-		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocationFor(bun, e.d.Relocation), Out: out})
+		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocation(app, bun, e.d.Relocation), Out: out})
+}
+
+// relocation is what a run of app's bundle gets: where a pulled or
+// imported bundle's images are, overridden by the operator's mapping.
+func relocation(app App, bun *bundle.Bundle, operator map[string]string) map[string]string {
+	out := relocationFor(bun, operator)
+	if len(app.Relocation) == 0 {
+		return out
+	}
+	merged := maps.Clone(app.Relocation)
+	maps.Copy(merged, out)
+	return merged
 }
 
 // relocationFor returns the entries of mapping that name bun's images or
@@ -184,6 +228,9 @@ func relocationFor(bun *bundle.Bundle, mapping map[string]string) map[string]str
 }
 
 func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {
+	if app.Bundle != nil {
+		return app.Bundle, nil
+	}
 	bun, err := e.d.Builder.Bundle(ctx, app)
 	if err != nil {
 		return nil, fmt.Errorf("build bundle %s: %w", app.Name, err)

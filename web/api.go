@@ -3,6 +3,7 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"errors"
 	"io"
 	"net/http"
 
@@ -42,6 +43,8 @@ func (s *Server) registerCatalogRoutes(g *echo.Group) {
 	g.GET("/catalog", s.listCatalog)
 	g.GET("/catalog/:name", s.getCatalogApp)
 	g.GET("/catalog/:name/icon", s.getCatalogIcon)
+	g.POST("/catalog/pull", s.pullBundle)
+	g.POST("/catalog/import", s.importBundle)
 }
 
 func (s *Server) listApps(c echo.Context) error {
@@ -59,6 +62,8 @@ func (s *Server) listApps(c echo.Context) error {
 type installBody struct {
 	App  string `json:"app"`
 	Name string `json:"name"`
+	// Reference installs a bundle from an OCI registry instead of app.
+	Reference string `json:"reference"`
 	// Force skips the preflight check of the app's requirements.
 	Force bool `json:"force"`
 }
@@ -68,10 +73,11 @@ func (s *Server) installAppV1(c echo.Context) error {
 	if err := decodeStrict(c, &body); err != nil {
 		return err
 	}
-	if body.App == "" {
-		return orchestrator.Errorf(orchestrator.EINVALID, "app is required")
+	if body.App == "" && body.Reference == "" {
+		return orchestrator.Errorf(orchestrator.EINVALID, "app or reference is required")
 	}
-	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name, Force: body.Force})
+	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name, Force: body.Force,
+		Reference: body.Reference})
 	if err != nil {
 		return err
 	}
@@ -110,6 +116,45 @@ func (s *Server) getCatalogApp(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, toCatalogApp(a))
+}
+
+// pullBody names a bundle in an OCI registry.
+type pullBody struct {
+	Reference string `json:"reference"`
+}
+
+// pullBundle adds a registry bundle to the catalog (201 with its entry).
+func (s *Server) pullBundle(c echo.Context) error {
+	var body pullBody
+	if err := decodeStrict(c, &body); err != nil {
+		return err
+	}
+	if body.Reference == "" {
+		return orchestrator.Errorf(orchestrator.EINVALID, "reference is required")
+	}
+	a, err := s.Engine.PullBundle(c.Request().Context(), body.Reference)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, toCatalogApp(a))
+}
+
+// MaxArchiveBytes bounds an imported bundle archive (the app's images
+// travel in it).
+const MaxArchiveBytes = 8 << 30
+
+// importBundle adds the bundle of a CNAB archive, the request body, to the
+// catalog (201 with its entry).
+func (s *Server) importBundle(c echo.Context) error {
+	body := http.MaxBytesReader(c.Response(), c.Request().Body, MaxArchiveBytes)
+	a, err := s.Engine.ImportBundle(c.Request().Context(), body)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+			return orchestrator.Errorf(orchestrator.EINVALID, "the archive is larger than %d bytes", MaxArchiveBytes)
+		}
+		return err
+	}
+	return c.JSON(http.StatusCreated, toCatalogApp(a))
 }
 
 func (s *Server) getApp(c echo.Context) error {

@@ -1,6 +1,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
@@ -122,4 +123,40 @@ func TestRevealCredentials(t *testing.T) {
 	rec = raw(t, s, http.MethodPost, "/api/v1/apps/nope/credentials", "shk_good")
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 	assert.True(t, strings.Contains(rec.Body.String(), "nope"))
+}
+
+func TestCatalogPullAndImport(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	post := func(target, token, ctype string, body []byte) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", ctype)
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	rec := post("/api/v1/catalog/pull", "shk_good", "application/json", []byte(`{"reference":"127.0.0.1:5000/demo:v0.1.0"}`))
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, "pulled", got["appName"])
+	assert.Equal(t, "127.0.0.1:5000/demo:v0.1.0@sha256:abc", got["source"])
+
+	rec = post("/api/v1/catalog/pull", "shk_good", "application/json", []byte(`{"reference":"127.0.0.1:5000/missing:v1"}`))
+	assert.Equal(t, http.StatusNotFound, rec.Code)
+	assert.Contains(t, rec.Body.String(), "no such repository or tag")
+	rec = post("/api/v1/catalog/pull", "shk_good", "application/json", []byte(`{}`))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "reference is required")
+	rec = post("/api/v1/catalog/pull", "shk_read", "application/json", []byte(`{"reference":"127.0.0.1:5000/demo:v0.1.0"}`))
+	assert.Equal(t, http.StatusForbidden, rec.Code, "adding to the catalog takes the admin scope")
+
+	// An archive holds images: it is not bound by the 1 MiB body limit.
+	big := bytes.Repeat([]byte{1}, 3<<20)
+	rec = post("/api/v1/catalog/import", "shk_good", "application/gzip", big)
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, "archive of 3145728 bytes", got["source"])
+	rec = post("/api/v1/catalog/pull", "shk_good", "application/json", big)
+	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, "other routes keep the limit")
 }

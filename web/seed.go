@@ -38,12 +38,15 @@ type seedInput struct {
 	Name    string
 	Purge   bool
 	Force   bool
+	// Reference (installApp) installs a bundle from an OCI registry
+	// instead of a catalog app.
+	Reference string
 }
 
 // seedKeys lists the keys each endpoint accepts; appName is required
-// wherever it is accepted.
+// wherever it is accepted, except by installApp given a reference.
 var seedKeys = map[string][]string{
-	"/installApp":      {"appName", "name", "force"},
+	"/installApp":      {"appName", "name", "force", "reference"},
 	"/uninstallApp":    {"appName", "purge"},
 	"/getAppInfo":      {"appName"},
 	"/getAllAppInfo":   {},
@@ -104,12 +107,17 @@ func bind(c echo.Context) (seedInput, error) {
 			in.Purge, err = asBool(k, v)
 		case "force":
 			in.Force, err = asBool(k, v)
+		case "reference":
+			in.Reference, err = asString(k, v)
 		}
 		if err != nil {
 			return in, err
 		}
 	}
-	if in.AppName == "" && slices.Contains(allowed, "appName") {
+	if in.AppName == "" && in.Reference == "" && slices.Contains(allowed, "appName") {
+		if slices.Contains(allowed, "reference") {
+			return in, orchestrator.Errorf(orchestrator.EINVALID, "appName or reference is required")
+		}
 		return in, orchestrator.Errorf(orchestrator.EINVALID, "appName is required")
 	}
 	return in, nil
@@ -168,7 +176,7 @@ func (s *Server) installApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force})
+	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force, Reference: in.Reference})
 	if err != nil {
 		return err
 	}
@@ -271,7 +279,7 @@ func toCatalogApp(a orchestrator.App) catalogApp {
 		Requirements: map[string]string{"cpu": a.Requirements.CPU, "memory": a.Requirements.Memory, "disk": a.Requirements.Disk},
 		Category:     a.Meta.Category, Homepage: a.Meta.Homepage, Documentation: a.Meta.Documentation,
 		Login:  catalogLogin{Path: a.Meta.Login.Path, User: a.Meta.Login.User, Password: a.Meta.Login.Password},
-		Images: nonNil(a.Images), Generated: nonNil(a.Generate)}
+		Images: nonNil(a.Images), Generated: nonNil(a.Generate), Source: a.Source}
 	if a.Meta.Icon != "" {
 		out.Icon = "/api/v1/catalog/" + a.Name + "/icon"
 	}

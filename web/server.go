@@ -25,6 +25,8 @@ type Engine interface {
 	UninstallAll(ctx context.Context, purge bool) ([]orchestrator.UninstallResultOf, error)
 	Catalog(ctx context.Context) ([]orchestrator.App, error)
 	CatalogApp(ctx context.Context, name string) (orchestrator.App, error)
+	PullBundle(ctx context.Context, ref string) (orchestrator.App, error)
+	ImportBundle(ctx context.Context, archive io.Reader) (orchestrator.App, error)
 	Server(ctx context.Context) (orchestrator.ServerStatus, error)
 	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
 	WatchJob(ctx context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error
@@ -74,7 +76,9 @@ func (s *Server) Handler() *echo.Echo {
 	}
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
-	e.Use(middleware.BodyLimit(MaxBodyBytes))
+	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: MaxBodyBytes,
+		// An archive carries images: its handler has its own bound.
+		Skipper: func(c echo.Context) bool { return c.Path() == "/api/v1/catalog/import" }}))
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRemoteIP: true, LogError: true,
 		HandleError: true,

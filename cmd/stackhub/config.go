@@ -24,6 +24,12 @@ type Config struct {
 	// Validate reads it into relocation.
 	RelocationMapping string
 	relocation        map[string]string
+	// CatalogRefs are bundles in OCI registries added to the catalog at
+	// start (REGISTRY/REPO:TAG), besides any pulled or imported later.
+	CatalogRefs []string
+	// InsecureRegistry allows plain HTTP for the registries of bundle
+	// references (loopback ones always may).
+	InsecureRegistry bool
 	// DockerTimeout bounds each Docker call that is not a wait or a
 	// stream: a stalled dockerd fails the operation after it.
 	DockerTimeout time.Duration

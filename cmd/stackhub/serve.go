@@ -24,6 +24,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 	"github.com/websoft9/stackhub/orchestrator/cnabrun"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/ocibundle"
 	"github.com/websoft9/stackhub/orchestrator/password"
 	"github.com/websoft9/stackhub/orchestrator/secretbox"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
@@ -52,6 +53,8 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringVar(&cfg.BundlesDir, "bundles", cfg.BundlesDir, "serve this catalog directory (one Porter bundle per subdirectory) instead of the built-in catalog")
 	f.StringVar(&cfg.RelocationMapping, "relocation-mapping", "", "JSON file mapping bundle image references to local or mirrored ones (CNAB relocation mapping)")
 	f.StringVar(&cfg.RuntimesDir, "runtimes-dir", cfg.RuntimesDir, "directory of bundle-runtime and websoft9-runtime")
+	f.StringSliceVar(&cfg.CatalogRefs, "catalog-ref", nil, "a bundle in an OCI registry to add to the catalog at start (REGISTRY/REPO:TAG, repeatable)")
+	f.BoolVar(&cfg.InsecureRegistry, "insecure-registry", false, "allow plain HTTP for the registries of bundle references (loopback ones always may)")
 	f.DurationVar(&cfg.DockerTimeout, "docker-timeout", cfg.DockerTimeout, "bound of each Docker call that is not a wait or a stream: a stalled dockerd fails the operation after it")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
@@ -124,6 +127,9 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	defer docker.Close()
 	host := dockerhost.New(docker)
 	host.CallTimeout = cfg.DockerTimeout
+	sources := &bundleSource{dir: filepath.Join(cfg.DataDir, "bundles"), reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry},
+		docker: docker, cat: cat, log: log.With("component", "bundles")}
+	sources.loadAll()
 	runner := cnabrun.New(log, docker, host.Ping)
 	runner.CallTimeout = cfg.DockerTimeout
 	if sock, ok := strings.CutPrefix(docker.DaemonHost(), "unix://"); ok {
@@ -135,6 +141,17 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	var background sync.WaitGroup
 	bgCtx, stopBackground := context.WithCancel(ctx)
 	background.Go(func() { sampler.Run(bgCtx) })
+	if len(cfg.CatalogRefs) > 0 {
+		// A registry that is down delays nothing: these bundles join the
+		// catalog when they can be pulled; a restart retries.
+		background.Go(func() {
+			for _, ref := range cfg.CatalogRefs {
+				if _, err := sources.Resolve(bgCtx, ref); err != nil {
+					log.Error("catalog bundle not added", "reference", ref, "err", err)
+				}
+			}
+		})
+	}
 	watcher := dockerhost.NewWatcher(docker, log)
 	background.Go(func() { watcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
@@ -158,6 +175,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Runs:          db,
 		Credentials:   db,
 		Relocation:    cfg.relocation,
+		Bundles:       sources,
 		Logger:        log,
 		RunLogDir:     runLogs,
 		Now:           time.Now,

@@ -74,6 +74,14 @@ func startServerIn(t *testing.T, dataDir string) server {
 // catalog unless they give --bundles).
 func startServerArgs(t *testing.T, dataDir string, args ...string) server {
 	t.Helper()
+	s, _ := startStoppable(t, dataDir, args...)
+	return s
+}
+
+// startStoppable is startServerArgs that also returns a function stopping
+// the server (as SIGTERM would), so a test may start another on dataDir.
+func startStoppable(t *testing.T, dataDir string, args ...string) (server, func()) {
+	t.Helper()
 	var tokOut, tokErr strings.Builder
 	code := run(t.Context(), []string{"token", "create", "--data-dir", dataDir}, os.Getenv, &tokOut, &tokErr)
 	require.Equal(t, 0, code, tokErr.String())
@@ -91,13 +99,14 @@ func startServerArgs(t *testing.T, dataDir string, args ...string) server {
 			"--runtimes-dir", bin}, args...), os.Getenv, pw, io.MultiWriter(testLog{t}, logs))
 		pw.CloseWithError(fmt.Errorf("serve exited with %d", code))
 	})
-	t.Cleanup(func() { cancel(); wg.Wait() })
+	stop := func() { cancel(); wg.Wait() }
+	t.Cleanup(stop)
 	sc := bufio.NewScanner(pr)
 	require.True(t, sc.Scan(), "serve printed nothing")
 	addr, ok := strings.CutPrefix(sc.Text(), "StackHub listening on ")
 	require.True(t, ok, "got %q", sc.Text())
 	go func() { _, _ = io.Copy(io.Discard, pr) }()
-	return server{url: addr, token: token, logs: logs, dataDir: dataDir}
+	return server{url: addr, token: token, logs: logs, dataDir: dataDir}, stop
 }
 
 type testLog struct{ t *testing.T }

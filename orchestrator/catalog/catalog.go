@@ -16,6 +16,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
 
 	"gopkg.in/yaml.v3"
 
@@ -30,9 +31,28 @@ var (
 	DefaultDBPorts  = [2]int{3307, 3399}
 )
 
-// Catalog is a catalog read once from a directory.
+// Catalog is a catalog read once from a directory, plus the bundles added
+// later from registries or archives ([Catalog.Add]).
 type Catalog struct {
+	mu   sync.RWMutex
 	apps map[string]orchestrator.App
+}
+
+// Add puts a pulled or imported app (Source set) in the catalog, replacing
+// an earlier one of the same name from a registry or archive (a newer
+// version makes its installations upgradable). It refuses to shadow an app
+// of the catalog directory: ECONFLICT.
+func (c *Catalog) Add(app orchestrator.App) error {
+	if err := naming.ValidateApp(app.Name); err != nil {
+		return orchestrator.WrapError(orchestrator.EINVALID, err, "bundle name %q cannot name an app", app.Name)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cur, ok := c.apps[app.Name]; ok && cur.Source == "" {
+		return orchestrator.Errorf(orchestrator.ECONFLICT, "the catalog already has an app named %s; a bundle from elsewhere cannot replace it", app.Name)
+	}
+	c.apps[app.Name] = app
+	return nil
 }
 
 var _ orchestrator.Catalog = (*Catalog)(nil)
@@ -269,6 +289,8 @@ func services(dir string, m *manifest.Manifest) ([]string, string, error) {
 
 // App implements orchestrator.Catalog.
 func (c *Catalog) App(_ context.Context, name string) (orchestrator.App, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	app, ok := c.apps[name]
 	if !ok {
 		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)
@@ -278,6 +300,8 @@ func (c *Catalog) App(_ context.Context, name string) (orchestrator.App, error) 
 
 // Apps implements orchestrator.Catalog.
 func (c *Catalog) Apps(context.Context) ([]orchestrator.App, error) {
+	c.mu.RLock()
+	defer c.mu.RUnlock()
 	out := make([]orchestrator.App, 0, len(c.apps))
 	for _, a := range c.apps {
 		out = append(out, a)

@@ -112,6 +112,11 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 		op.Environment["PORTER_INSTALLATION_NAMESPACE"] = ""
 		op.Environment["PORTER_INSTALLATION_ID"] = req.Installation
 		op.Out, op.Err = out, out
+		if to, ok := req.Relocation[op.Image.Image]; ok {
+			// Porter's ApplyConfig: the invocation image runs from where
+			// it was relocated; its contentDigest still identifies it.
+			op.Image.Image = to
+		}
 		if len(req.Relocation) > 0 {
 			data, err := json.Marshal(req.Relocation)
 			if err != nil {

@@ -35,6 +35,9 @@ type Loaded struct {
 	// RelocationMap maps each image of bundle.json to the tag it was
 	// loaded under in Docker (see the package doc).
 	RelocationMap relocation.ImageRelocationMap
+	// InvocationID is the Docker image ID of the invocation image: its
+	// content, which a run may name instead of a tag.
+	InvocationID string
 }
 
 // archived is one verified image of an archive.
@@ -65,6 +68,17 @@ func ReadArchive(ctx context.Context, r io.Reader) (*bundle.Bundle, error) {
 // Returns the errors of [ReadArchive], EUNAVAILABLE when Docker does not
 // answer, and EINTERNAL-class wrapped errors when Docker refuses a load.
 func LoadArchive(ctx context.Context, r io.Reader, docker DockerClient) (*Loaded, error) {
+	return loadArchive(ctx, r, docker, "")
+}
+
+// ImportArchive is LoadArchive that also writes the invocation image's
+// /cnab/app (porter.yaml, compose files) into appDir, as ExtractApp does
+// for a pulled bundle.
+func ImportArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string) (*Loaded, error) {
+	return loadArchive(ctx, r, docker, appDir)
+}
+
+func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string) (*Loaded, error) {
 	b, images, cleanup, err := readArchive(ctx, r)
 	defer cleanup()
 	if err != nil {
@@ -81,7 +95,20 @@ func LoadArchive(ctx context.Context, r io.Reader, docker DockerClient) (*Loaded
 		}
 		rm[a.ref] = tag
 	}
-	return &Loaded{Bundle: b, RelocationMap: rm}, nil
+	loaded := &Loaded{Bundle: b, RelocationMap: rm}
+	// The invocation image is checked last by readArchive.
+	inv := images[len(images)-1]
+	id, err := inv.image.ConfigName()
+	if err != nil {
+		return nil, fmt.Errorf("load archive: invocation image: %w", err)
+	}
+	loaded.InvocationID = id.String()
+	if appDir != "" {
+		if err := extractApp(inv.image, inv.ref, appDir); err != nil {
+			return nil, err
+		}
+	}
+	return loaded, nil
 }
 
 func readArchive(ctx context.Context, r io.Reader) (*bundle.Bundle, []archived, func(), error) {

@@ -95,6 +95,9 @@ type CatalogApp struct {
 	Images []string `json:"images"`
 	// Generated are the secrets generated at install (shown once).
 	Generated []string `json:"generated"`
+	// Source is where a bundle that was not in the catalog directory came
+	// from: its registry reference with digest, or "archive …".
+	Source string `json:"source,omitempty"`
 }
 
 // CatalogLogin tells where and how to sign in to an installed app.

@@ -1,0 +1,230 @@
+//go:build integration
+
+package main
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/google/go-containerregistry/pkg/name"
+	"github.com/google/go-containerregistry/pkg/v1/daemon"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator/build"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+	"github.com/websoft9/stackhub/orchestrator/ocibundle"
+	"github.com/websoft9/stackhub/orchestrator/ocibundle/registrytest"
+)
+
+// variant copies the demo bundle as bundle name, optionally running its
+// web and db services from the bundle image alias web (image), and builds
+// it. The built invocation image is not loaded into Docker.
+func variant(t *testing.T, bundleName, image string) *build.Result {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), bundleName)
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
+	edit := func(file string, pairs ...string) {
+		raw, err := os.ReadFile(filepath.Join(dir, file))
+		require.NoError(t, err)
+		text := string(raw)
+		for i := 0; i < len(pairs); i += 2 {
+			require.Contains(t, text, pairs[i], "the demo's %s changed; update this test", file)
+			text = strings.ReplaceAll(text, pairs[i], pairs[i+1])
+		}
+		require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644))
+	}
+	edit("porter.yaml", "name: demo\n", "name: "+bundleName+"\n")
+	if image != "" {
+		repo, tag, _ := strings.Cut(image, ":")
+		edit("porter.yaml",
+			"        WEB_PORT: ${ bundle.parameters.port }\n",
+			"        WEB_PORT: ${ bundle.parameters.port }\n        IMAGE: \"${ bundle.images.web.repository }:${ bundle.images.web.tag }\"\n")
+		raw, err := os.ReadFile(filepath.Join(dir, "porter.yaml"))
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "porter.yaml"),
+			append(raw, fmt.Sprintf("\nimages:\n  web:\n    repository: %s\n    tag: %q\n", repo, tag)...), 0o644))
+		edit("docker-compose.yml", "image: stackhub-test/web:dev", "image: ${IMAGE:-stackhub-test/web:dev}")
+	}
+	res, err := build.Build(t.Context(), build.Options{Dir: dir, RuntimesDir: dockertest.RuntimesDir(t)})
+	require.NoError(t, err)
+	return res
+}
+
+// apiStatus calls /api/v1 and returns the status and the body's message.
+func apiStatus(t *testing.T, s server, method, path, body string) (int, string) {
+	t.Helper()
+	code, got, _ := s.api(t, method, path, body)
+	msg, _ := got["message"].(string)
+	return code, msg
+}
+
+// installAndCheck installs app (or ref) as name through /api/v1, waits for
+// it to run and answer, and returns its web port.
+func installAndCheck(t *testing.T, s server, body, name string) int {
+	t.Helper()
+	code, got, _ := s.api(t, http.MethodPost, "/api/v1/apps", body)
+	require.Equal(t, http.StatusAccepted, code, "%v", got)
+	r := s.waitStatusWithin(t, name, "1", 120*time.Second)
+	web := port(t, r.Data["port"])
+	status, _ := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", web))
+	assert.Equal(t, http.StatusOK, status)
+	return web
+}
+
+func TestInstallByReference(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	reg := registrytest.Start(t, registrytest.WithBasicAuth("stackhub", "s3cret-registry"))
+	// The server and Docker take credentials from this configuration.
+	t.Setenv("DOCKER_CONFIG", reg.DockerConfig(t))
+	res := variant(t, "refdemo", "")
+	pub, err := ocibundle.Publish(t.Context(), ocibundle.PublishOptions{Reference: reg.Ref("stackhub/refdemo"),
+		Bundle: res.Bundle, InvocationImage: res.Image, Docker: c})
+	require.NoError(t, err)
+	t.Logf("published %s (%s); invocation image %s", pub.Reference, pub.Digest, pub.Bundle.InvocationImages[0].Image)
+	host := dockerhost.New(c)
+	t.Cleanup(func() {
+		for _, n := range []string{"ref-a", "ref-b"} {
+			_, _ = host.RemoveApp(context.WithoutCancel(t.Context()), n, "", true)
+		}
+		_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), pub.Bundle.InvocationImages[0].Image, client.ImageRemoveOptions{Force: true})
+	})
+	// Docker does not have the invocation image: the server pulls it.
+	_, err = c.ImageInspect(t.Context(), pub.Bundle.InvocationImages[0].Image)
+	require.Error(t, err)
+
+	dataDir := t.TempDir()
+	s, stop := startStoppable(t, dataDir, "--bundles", "../../bundles/testdata")
+	installAndCheck(t, s, fmt.Sprintf(`{"reference":%q,"name":"ref-a"}`, pub.Reference), "ref-a")
+	code, entry, _ := s.api(t, http.MethodGet, "/api/v1/catalog/refdemo", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, pub.Reference+"@"+pub.Digest, entry["source"])
+	assert.NotContains(t, s.logs.String(), "s3cret-registry", "registry credentials are never logged")
+
+	// The seed endpoint takes references too; the bundle is cached.
+	r := s.call(t, "/installApp", fmt.Sprintf(`{"reference":%q,"name":"ref-b"}`, pub.Reference), nil)
+	require.Equal(t, http.StatusAccepted, r.status, r.Message)
+	s.waitStatusWithin(t, "ref-b", "1", 120*time.Second)
+
+	// Bad references: a clear answer, nothing installed.
+	for _, tc := range []struct {
+		ref  string
+		code int
+		has  string
+	}{
+		{reg.Ref("stackhub/nope:v1"), http.StatusNotFound, "no such repository or tag"},
+		{reg.Ref("stackhub/refdemo:v9.9.9"), http.StatusNotFound, "no such repository or tag"},
+		{"Not A Reference!", http.StatusBadRequest, "not a valid OCI reference"},
+	} {
+		code, msg := apiStatus(t, s, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"reference":%q,"name":"ref-bad"}`, tc.ref))
+		assert.Equal(t, tc.code, code, "%s: %s", tc.ref, msg)
+		assert.Contains(t, msg, tc.has, tc.ref)
+		code, _ = apiStatus(t, s, http.MethodGet, "/api/v1/apps/ref-bad", "")
+		assert.Equal(t, http.StatusNotFound, code, "%s: nothing installed", tc.ref)
+	}
+
+	// After a restart the installations still find their bundle, even
+	// with the registry gone.
+	stop()
+	reg.Stop()
+	s, _ = startStoppable(t, dataDir, "--bundles", "../../bundles/testdata")
+	code, _ = apiStatus(t, s, http.MethodGet, "/api/v1/catalog/refdemo", "")
+	assert.Equal(t, http.StatusOK, code, "a pulled bundle stays in the catalog")
+	job := s.runJob(t, "/api/v1/apps/ref-a/actions/restart", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	code, msg := apiStatus(t, s, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"reference":%q,"name":"ref-c"}`, pub.Reference))
+	assert.Equal(t, http.StatusServiceUnavailable, code, msg)
+	assert.Contains(t, msg, "the registry does not answer")
+	for _, n := range []string{"ref-a", "ref-b"} {
+		code, _, _ = s.api(t, http.MethodDelete, "/api/v1/apps/"+n+"?purge=true", "")
+		require.Equal(t, http.StatusOK, code)
+		requireNothingLeft(t, c, n)
+	}
+}
+
+func TestInstallFromArchive(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	// The app's image: the test image with a label of its own, so that it
+	// is an image Docker loses when its tag is removed.
+	const image = "stackhub-test/airgap:v1"
+	base, err := daemon.Image(mustRef(t, "stackhub-test/web:dev"), daemon.WithClient(c), daemon.WithContext(t.Context()))
+	require.NoError(t, err)
+	cfg, err := base.ConfigFile()
+	require.NoError(t, err)
+	cfg = cfg.DeepCopy()
+	cfg.Config.Labels = map[string]string{"sh.websoft9.test": "airgap"}
+	img, err := mutate.ConfigFile(base, cfg)
+	require.NoError(t, err)
+	_, err = daemon.Write(mustTag(t, image), img, daemon.WithClient(c), daemon.WithContext(t.Context()))
+	require.NoError(t, err)
+
+	res := variant(t, "airgap", image)
+	var archive bytes.Buffer
+	_, err = ocibundle.Archive(t.Context(), &archive, ocibundle.ArchiveOptions{Bundle: res.Bundle, InvocationImage: res.Image, Docker: c})
+	require.NoError(t, err)
+	t.Logf("archive: %d bytes", archive.Len())
+	// No registry, and neither image in Docker: the archive is all there is.
+	_, err = c.ImageRemove(t.Context(), image, client.ImageRemoveOptions{Force: true})
+	require.NoError(t, err)
+	host := dockerhost.New(c)
+	t.Cleanup(func() {
+		_, _ = host.RemoveApp(context.WithoutCancel(t.Context()), "airgap", "", true)
+		_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), image, client.ImageRemoveOptions{Force: true})
+		_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), res.ImageRef, client.ImageRemoveOptions{Force: true})
+	})
+	_, err = c.ImageInspect(t.Context(), res.ImageRef)
+	require.Error(t, err, "the invocation image was never loaded")
+
+	s := startServerArgs(t, t.TempDir(), "--bundles", "../../bundles/testdata")
+	req, err := http.NewRequest(http.MethodPost, s.url+"/api/v1/catalog/import", bytes.NewReader(archive.Bytes()))
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	req.Header.Set("Content-Type", "application/gzip")
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusCreated, resp.StatusCode)
+
+	installAndCheck(t, s, `{"app":"airgap"}`, "airgap")
+	out, err := c.ContainerInspect(t.Context(), "websoft9-airgap", client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, "airgap", out.Container.Config.Labels["sh.websoft9.test"], "the app runs the archive's image")
+
+	// A damaged archive is refused, and nothing is added.
+	broken := bytes.Clone(archive.Bytes())
+	broken[len(broken)/2] ^= 0xff
+	req, _ = http.NewRequest(http.MethodPost, s.url+"/api/v1/catalog/import", bytes.NewReader(broken))
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+
+	code, _, _ := s.api(t, http.MethodDelete, "/api/v1/apps/airgap?purge=true", "")
+	require.Equal(t, http.StatusOK, code)
+	requireNothingLeft(t, c, "airgap")
+}
+
+func mustRef(t *testing.T, s string) name.Reference {
+	t.Helper()
+	ref, err := name.ParseReference(s)
+	require.NoError(t, err)
+	return ref
+}
+
+func mustTag(t *testing.T, s string) name.Tag {
+	t.Helper()
+	tag, err := name.NewTag(s)
+	require.NoError(t, err)
+	return tag
+}

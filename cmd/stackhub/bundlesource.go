@@ -1,0 +1,218 @@
+package main
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+
+	"github.com/cnabio/cnab-go/bundle"
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/client"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/catalog"
+	"github.com/websoft9/stackhub/orchestrator/ocibundle"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
+)
+
+// bundleSource implements orchestrator.BundleSource: bundles pulled from a
+// registry or imported from an archive are kept under dir, one directory
+// per bundle (oci-<index digest> or archive-<bundle.json digest>) holding
+// bundle.json, relocation.json, source and app/<name>/ (the invocation
+// image's /cnab/app), and are added to the catalog, at start too.
+type bundleSource struct {
+	dir    string
+	reg    ocibundle.Registry
+	docker *client.Client
+	cat    *catalog.Catalog
+	log    *slog.Logger
+	// mu serialises writes under dir.
+	mu sync.Mutex
+}
+
+var _ orchestrator.BundleSource = (*bundleSource)(nil)
+
+// Resolve implements orchestrator.BundleSource.
+func (s *bundleSource) Resolve(ctx context.Context, ref string) (orchestrator.App, error) {
+	pulled, err := ocibundle.Pull(ctx, ref, s.reg)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	if err := naming.ValidateApp(pulled.Bundle.Name); err != nil {
+		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err, "bundle %s: its name cannot name an app", ref)
+	}
+	key := "oci-" + strings.TrimPrefix(pulled.Digest, "sha256:")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	err = s.store(key, func(tmp string) error {
+		return ocibundle.ExtractApp(ctx, pulled, s.reg, filepath.Join(tmp, "app", pulled.Bundle.Name))
+	}, pulled.Bundle, pulled.RelocationMap, pulled.Reference+"@"+pulled.Digest)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	// Docker pulls the invocation image with the credentials of the Docker
+	// configuration; the run then checks its digest.
+	inv := pulled.InvocationImage()
+	if _, err := s.docker.ImageInspect(ctx, inv); cerrdefs.IsNotFound(err) {
+		if err := ocibundle.PullImage(ctx, s.docker, inv, s.reg); err != nil {
+			return orchestrator.App{}, err
+		}
+	} else if err != nil {
+		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
+	}
+	return s.add(key)
+}
+
+// Import implements orchestrator.BundleSource.
+func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestrator.App, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return orchestrator.App{}, err
+	}
+	tmp, err := os.MkdirTemp(s.dir, ".import-")
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	defer os.RemoveAll(tmp)
+	staging := filepath.Join(tmp, "staging")
+	loaded, err := ocibundle.ImportArchive(ctx, archive, s.docker, staging)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	b := loaded.Bundle
+	if err := naming.ValidateApp(b.Name); err != nil {
+		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err, "archive: the bundle's name cannot name an app")
+	}
+	rm := map[string]string(loaded.RelocationMap)
+	// The invocation image runs by its ID: its content, verified against
+	// contentDigest on the way in (Docker keeps no repository digest for
+	// a loaded image).
+	rm[b.InvocationImages[0].Image] = loaded.InvocationID
+	canonical, err := json.Marshal(b)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	sum := sha256.Sum256(canonical)
+	key := "archive-" + hex.EncodeToString(sum[:])
+	err = s.store(key, func(dir string) error {
+		if err := os.MkdirAll(filepath.Join(dir, "app"), 0o700); err != nil {
+			return err
+		}
+		return os.Rename(staging, filepath.Join(dir, "app", b.Name))
+	}, b, rm, fmt.Sprintf("archive (bundle.json sha256:%x)", sum))
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	return s.add(key)
+}
+
+// store writes dir/key once: fill puts the app files into a temporary
+// directory that becomes dir/key whole. A key already stored is kept (its
+// content is named by its digest).
+func (s *bundleSource) store(key string, fill func(tmp string) error, b *bundle.Bundle, rm map[string]string, source string) error {
+	final := filepath.Join(s.dir, key)
+	if _, err := os.Stat(final); err == nil {
+		return nil
+	}
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp(s.dir, ".store-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	if err := fill(tmp); err != nil {
+		return err
+	}
+	bj, err := json.Marshal(b)
+	if err != nil {
+		return err
+	}
+	rj, err := json.MarshalIndent(rm, "", "  ")
+	if err != nil {
+		return err
+	}
+	for name, data := range map[string][]byte{"bundle.json": bj, "relocation.json": rj, "source": []byte(source)} {
+		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o600); err != nil {
+			return err
+		}
+	}
+	return os.Rename(tmp, final)
+}
+
+// add reads dir/key as an app and puts it in the catalog.
+func (s *bundleSource) add(key string) (orchestrator.App, error) {
+	app, err := s.read(filepath.Join(s.dir, key))
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	if err := s.cat.Add(app); err != nil {
+		return orchestrator.App{}, err
+	}
+	s.log.Info("bundle added to the catalog", "app", app.Name, "version", app.Version, "source", app.Source)
+	return app, nil
+}
+
+func (s *bundleSource) read(dir string) (orchestrator.App, error) {
+	bj, err := os.ReadFile(filepath.Join(dir, "bundle.json"))
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	b, err := bundle.Unmarshal(bj)
+	if err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
+	}
+	var rm map[string]string
+	if rj, err := os.ReadFile(filepath.Join(dir, "relocation.json")); err != nil {
+		return orchestrator.App{}, err
+	} else if err := json.Unmarshal(rj, &rm); err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: relocation.json: %w", dir, err)
+	}
+	source, err := os.ReadFile(filepath.Join(dir, "source"))
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	app, err := catalog.ReadApp(filepath.Join(dir, "app", b.Name))
+	if err != nil {
+		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err,
+			"bundle %s: its porter.yaml cannot be read as a StackHub app: %v", b.Name, err)
+	}
+	app.Bundle, app.Relocation, app.Source = b, rm, string(source)
+	return app, nil
+}
+
+// loadAll adds every stored bundle to the catalog; one that cannot be read
+// is logged and skipped. Of two versions of one app, the last one read
+// wins (directory order).
+func (s *bundleSource) loadAll() {
+	entries, err := os.ReadDir(s.dir)
+	if errors.Is(err, os.ErrNotExist) {
+		return
+	}
+	if err != nil {
+		s.log.Error("read the stored bundles", "dir", s.dir, "err", err)
+		return
+	}
+	for _, e := range entries {
+		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
+			if strings.HasPrefix(e.Name(), ".") {
+				_ = os.RemoveAll(filepath.Join(s.dir, e.Name())) // a write cut short
+			}
+			continue
+		}
+		if _, err := s.add(e.Name()); err != nil {
+			s.log.Error("stored bundle skipped", "dir", filepath.Join(s.dir, e.Name()), "err", err)
+		}
+	}
+}
