@@ -8,7 +8,7 @@ BUNDLES ?=
 GOFLAGS_STATIC := CGO_ENABLED=0
 LDFLAGS := -s -w
 
-.PHONY: help build run run-demo test test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench
+.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -35,7 +35,10 @@ check-deps: ## check the one-way imports (never cached)
 # binaries for ~12 minutes; it runs without -race to keep CI under its budget.
 RACE_INTEGRATION := ./porter-mixin/... ./orchestrator/...
 
-test: build test-images check-deps ## build, then run unit and integration tests against the real engine
+test-tools: ## install Debian's docker-registry (registry tests) when missing
+	command -v docker-registry >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry; }
+
+test: build test-images test-tools check-deps ## build, then run unit and integration tests against the real engine
 	$(GO) test -race -count=1 ./...
 	$(GO) test -race -tags integration -count=1 -timeout 30m $(RACE_INTEGRATION)
 	@mkdir -p $(BIN)/test-output # artifacts (the console tests' screenshots) under _artifacts/
