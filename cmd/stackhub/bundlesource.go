@@ -50,6 +50,9 @@ func (s *bundleSource) Resolve(ctx context.Context, ref string) (orchestrator.Ap
 	if err := naming.ValidateApp(pulled.Bundle.Name); err != nil {
 		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err, "bundle %s: its name cannot name an app", ref)
 	}
+	if err := orchestrator.CheckBundle(pulled.Bundle); err != nil {
+		return orchestrator.App{}, err
+	}
 	key := "oci-" + strings.TrimPrefix(pulled.Digest, "sha256:")
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -92,6 +95,9 @@ func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestra
 	b := loaded.Bundle
 	if err := naming.ValidateApp(b.Name); err != nil {
 		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err, "archive: the bundle's name cannot name an app")
+	}
+	if err := orchestrator.CheckBundle(b); err != nil {
+		return orchestrator.App{}, err
 	}
 	rm := map[string]string(loaded.RelocationMap)
 	// The invocation image runs by its ID: its content, verified against
