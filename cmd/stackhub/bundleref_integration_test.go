@@ -30,7 +30,7 @@ import (
 // variant copies the demo bundle as bundle name, optionally running its
 // web and db services from the bundle image alias web (image), and builds
 // it. The built invocation image is not loaded into Docker.
-func variant(t *testing.T, bundleName, image string) *build.Result {
+func variant(t *testing.T, bundleName, image string, version ...string) *build.Result {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), bundleName)
 	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
@@ -45,6 +45,9 @@ func variant(t *testing.T, bundleName, image string) *build.Result {
 		require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644))
 	}
 	edit("porter.yaml", "name: demo\n", "name: "+bundleName+"\n")
+	if len(version) > 0 {
+		edit("porter.yaml", "version: 0.1.0\n", "version: "+version[0]+"\n")
+	}
 	if image != "" {
 		repo, tag, _ := strings.Cut(image, ":")
 		edit("porter.yaml",
@@ -105,14 +108,40 @@ func TestInstallByReference(t *testing.T) {
 
 	dataDir := t.TempDir()
 	s, stop := startStoppable(t, dataDir, "--bundles", "../../bundles/testdata")
-	installAndCheck(t, s, fmt.Sprintf(`{"reference":%q,"name":"ref-a"}`, pub.Reference), "ref-a")
+	web := installAndCheck(t, s, fmt.Sprintf(`{"reference":%q,"name":"ref-a"}`, pub.Reference), "ref-a")
+	_, state := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/state", web))
+	require.NotEmpty(t, state)
 	code, entry, _ := s.api(t, http.MethodGet, "/api/v1/catalog/refdemo", "")
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, pub.Reference+"@"+pub.Digest, entry["source"])
 	assert.NotContains(t, s.logs.String(), "s3cret-registry", "registry credentials are never logged")
 
+	// A newer version published and pulled: the installation is
+	// upgradable, and the upgrade keeps its data and ports (porter-state
+	// and the earlier outputs feed the run).
+	res2 := variant(t, "refdemo", "", "0.2.0")
+	pub2, err := ocibundle.Publish(t.Context(), ocibundle.PublishOptions{Reference: reg.Ref("stackhub/refdemo"),
+		Bundle: res2.Bundle, InvocationImage: res2.Image, Docker: c})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), pub2.Bundle.InvocationImages[0].Image, client.ImageRemoveOptions{Force: true})
+	})
+	code, entry, _ = s.api(t, http.MethodPost, "/api/v1/catalog/pull", fmt.Sprintf(`{"reference":%q}`, pub2.Reference))
+	require.Equal(t, http.StatusCreated, code, "%v", entry)
+	assert.Equal(t, "0.2.0", entry["version"])
+	code, app, _ := s.api(t, http.MethodGet, "/api/v1/apps/ref-a", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, true, app["upgradable"], "%v", app)
+	job := s.runJob(t, "/api/v1/apps/ref-a/upgrade", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	r := s.waitStatusWithin(t, "ref-a", "1", 60*time.Second)
+	assert.Equal(t, "0.2.0", r.Data["version"])
+	assert.Equal(t, web, port(t, r.Data["port"]), "the port stays")
+	_, again := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/state", web))
+	assert.Equal(t, state, again, "the data volume survived the upgrade")
+
 	// The seed endpoint takes references too; the bundle is cached.
-	r := s.call(t, "/installApp", fmt.Sprintf(`{"reference":%q,"name":"ref-b"}`, pub.Reference), nil)
+	r = s.call(t, "/installApp", fmt.Sprintf(`{"reference":%q,"name":"ref-b"}`, pub.Reference), nil)
 	require.Equal(t, http.StatusAccepted, r.status, r.Message)
 	s.waitStatusWithin(t, "ref-b", "1", 120*time.Second)
 
@@ -140,7 +169,7 @@ func TestInstallByReference(t *testing.T) {
 	s, _ = startStoppable(t, dataDir, "--bundles", "../../bundles/testdata")
 	code, _ = apiStatus(t, s, http.MethodGet, "/api/v1/catalog/refdemo", "")
 	assert.Equal(t, http.StatusOK, code, "a pulled bundle stays in the catalog")
-	job := s.runJob(t, "/api/v1/apps/ref-a/actions/restart", "")
+	job = s.runJob(t, "/api/v1/apps/ref-a/actions/restart", "")
 	require.Equal(t, "succeeded", job["status"], "%v", job)
 	code, msg := apiStatus(t, s, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"reference":%q,"name":"ref-c"}`, pub.Reference))
 	assert.Equal(t, http.StatusServiceUnavailable, code, msg)

@@ -39,17 +39,24 @@ type Catalog struct {
 }
 
 // Add puts a pulled or imported app (Source set) in the catalog, replacing
-// an earlier one of the same name from a registry or archive (a newer
-// version makes its installations upgradable). It refuses to shadow an app
-// of the catalog directory: ECONFLICT.
+// one of the same name from a registry or archive unless that one is newer
+// (the catalog holds the newest version; a newer one makes installations
+// of older ones upgradable). It refuses to shadow an app of the catalog
+// directory: ECONFLICT.
 func (c *Catalog) Add(app orchestrator.App) error {
 	if err := naming.ValidateApp(app.Name); err != nil {
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "bundle name %q cannot name an app", app.Name)
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if cur, ok := c.apps[app.Name]; ok && cur.Source == "" {
+	cur, ok := c.apps[app.Name]
+	switch {
+	case ok && cur.Source == "":
 		return orchestrator.Errorf(orchestrator.ECONFLICT, "the catalog already has an app named %s; a bundle from elsewhere cannot replace it", app.Name)
+	case ok && orchestrator.NewerVersion(cur.Version, app.Version):
+		// The catalog shows the newest version; installing an older
+		// reference still runs the bundle it names.
+		return nil
 	}
 	c.apps[app.Name] = app
 	return nil

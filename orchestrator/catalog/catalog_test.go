@@ -116,3 +116,27 @@ func TestExtract(t *testing.T) {
 	_, err = c.App(t.Context(), "redmine")
 	require.NoError(t, err)
 }
+
+func TestAddKeepsTheNewestPulledVersion(t *testing.T) {
+	c, err := catalog.Load(t.TempDir())
+	require.NoError(t, err)
+	add := func(version string) {
+		require.NoError(t, c.Add(orchestrator.App{Name: "pulled", Version: version, Source: "r.test/pulled:v" + version}))
+	}
+	add("0.1.0")
+	add("0.2.0")
+	add("0.1.0") // an older reference installed later
+	got, err := c.App(t.Context(), "pulled")
+	require.NoError(t, err)
+	assert.Equal(t, "0.2.0", got.Version)
+	add("0.2.0") // the same version again replaces (a re-pull)
+}
+
+func TestAddNeverShadowsTheCatalogDirectory(t *testing.T) {
+	c, err := catalog.Load("../../bundles")
+	require.NoError(t, err)
+	err = c.Add(orchestrator.App{Name: "redmine", Version: "99.0.0", Source: "r.test/redmine:v99"})
+	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
+	err = c.Add(orchestrator.App{Name: "Bad Name", Source: "x"})
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+}
