@@ -85,7 +85,7 @@ func (d *dockerDriver) Run(ctx context.Context, op *driver.Operation) (driver.Op
 
 	attach, err := bounded(ctx, d, "attach to the invocation container", func(ctx context.Context) (client.ContainerAttachResult, error) {
 		return d.api.ContainerAttach(ctx, id, client.ContainerAttachOptions{Stream: true, Stdout: true, Stderr: true, Logs: true})
-	})
+	}, func(late client.ContainerAttachResult) { late.Close() })
 	if err != nil {
 		d.startErr = fmt.Errorf("attach to the invocation container: %w", err)
 		return driver.OperationResult{}, d.startErr
@@ -115,7 +115,8 @@ func (d *dockerDriver) Run(ctx context.Context, op *driver.Operation) (driver.Op
 		attach.Close()
 		<-copied
 	}
-	res, fetchErr := d.fetchOutputs(context.WithoutCancel(ctx), id, op)
+	res, fetchErr := bounded(context.WithoutCancel(ctx), d, "copy the outputs from the invocation container",
+		func(ctx context.Context) (driver.OperationResult, error) { return d.fetchOutputs(ctx, id, op) })
 	switch {
 	case waitErr != nil:
 		return res, waitErr
@@ -142,25 +143,47 @@ func (e *TimeoutError) Error() string {
 
 func (e *TimeoutError) Unwrap() error { return e.Err }
 
-// bounded runs one Docker call with the driver's call timeout. The timer
-// stops when the call returns, so a stream it opened (attach) is not cut
-// later.
-func bounded[T any](ctx context.Context, d *dockerDriver, call string, f func(context.Context) (T, error)) (T, error) {
+// bounded runs one Docker call with the driver's call timeout, in a
+// goroutine: a call that ignores its context (the moby client's hijacked
+// attach does) is abandoned when the time is up, and what it returns late
+// is handed to drop (which closes a connection). Cancelling the context
+// after the call returned does not cut a stream it opened (a dialled
+// connection outlives its dial's context).
+func bounded[T any](ctx context.Context, d *dockerDriver, call string, f func(context.Context) (T, error), drop ...func(T)) (T, error) {
 	if d.callTimeout <= 0 {
 		return f(ctx)
 	}
-	cctx, cancel := context.WithCancelCause(ctx)
-	timer := time.AfterFunc(d.callTimeout, func() { cancel(context.DeadlineExceeded) })
-	v, err := f(cctx)
-	fired := !timer.Stop()
-	if err != nil && fired && ctx.Err() == nil {
-		cancel(nil)
-		return v, &TimeoutError{Call: call, After: d.callTimeout, Err: err}
+	type result struct {
+		v   T
+		err error
 	}
-	if err != nil {
-		cancel(nil)
+	cctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan result, 1)
+	go func() {
+		v, err := f(cctx)
+		done <- result{v, err}
+	}()
+	timer := time.NewTimer(d.callTimeout)
+	defer timer.Stop()
+	select {
+	case r := <-done:
+		return r.v, r.err
+	case <-timer.C:
+	case <-ctx.Done():
 	}
-	return v, err
+	go func() {
+		if r := <-done; r.err == nil {
+			for _, fn := range drop {
+				fn(r.v)
+			}
+		}
+	}()
+	var zero T
+	if ctx.Err() != nil {
+		return zero, ctx.Err()
+	}
+	return zero, &TimeoutError{Call: call, After: d.callTimeout, Err: context.DeadlineExceeded}
 }
 
 func writerOr(w io.Writer) io.Writer {
@@ -239,8 +262,9 @@ func (d *dockerDriver) pull(ctx context.Context, image string) error {
 // (SIGTERM, then SIGKILL after the grace period) and waits for it to exit,
 // so the outputs written on the way out can still be read.
 func (d *dockerDriver) wait(ctx context.Context, id string) (int64, error) {
-	var lost time.Time // when the wait stream first broke
+	var lost time.Time // when the wait stream broke, while it keeps breaking
 	for ctx.Err() == nil {
+		opened := time.Now()
 		w := d.api.ContainerWait(ctx, id, client.ContainerWaitOptions{Condition: container.WaitConditionNotRunning})
 		select {
 		case res := <-w.Result:
@@ -253,7 +277,9 @@ func (d *dockerDriver) wait(ctx context.Context, id string) (int64, error) {
 			// dropped. Wait again while Docker comes back (for
 			// callTimeout), so that the run ends with the container's
 			// real end (a restart kills it) rather than a lost stream.
-			if lost.IsZero() {
+			if lost.IsZero() || time.Since(opened) > 5*time.Second {
+				// A stream that stayed open a while means Docker was
+				// back: this is a new break, with a window of its own.
 				lost = time.Now()
 			}
 			if cerrdefs.IsNotFound(err) || time.Since(lost) > max(d.callTimeout, time.Second) {
@@ -268,7 +294,10 @@ func (d *dockerDriver) wait(ctx context.Context, id string) (int64, error) {
 		}
 		break
 	}
-	bg := context.WithoutCancel(ctx)
+	// Stopping takes up to the grace period, then Docker kills: bound
+	// the stop and the wait after it by that plus the call timeout.
+	bg, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Duration(d.stopTimeout)*time.Second+max(d.callTimeout, time.Minute))
+	defer cancel()
 	timeout := d.stopTimeout
 	if _, err := d.api.ContainerStop(bg, id, client.ContainerStopOptions{Timeout: &timeout}); err != nil && !cerrdefs.IsNotFound(err) {
 		return -1, fmt.Errorf("stop the invocation container on cancel: %w", err)

@@ -27,18 +27,20 @@ import (
 // fakeDocker plays one container: its multiplexed output, exit code and
 // /cnab/app/outputs. It records what the driver asked for.
 type fakeDocker struct {
-	mu        sync.Mutex
-	frames    []byte // stdcopy-framed output sent on attach
-	exit      int64
-	block     bool // the container runs until stopped
-	stopped   chan struct{}
-	outputs   map[string]string
-	repo      []string
-	missing   bool
-	createErr error
-	stall     bool // create answers only when its context ends
-	waitErrs  int  // the first waits break with EOF (dockerd restarting)
-	waits     int
+	mu         sync.Mutex
+	frames     []byte // stdcopy-framed output sent on attach
+	exit       int64
+	block      bool // the container runs until stopped
+	stopped    chan struct{}
+	outputs    map[string]string
+	repo       []string
+	missing    bool
+	createErr  error
+	stall      bool          // create answers only when its context ends
+	waitErrs   int           // the first waits break with EOF (dockerd restarting)
+	deafAttach time.Duration // attach answers after this, ignoring its context
+	lateConn   net.Conn      // the connection a deaf attach returned
+	waits      int
 
 	created  *container.Config
 	host     *container.HostConfig
@@ -104,6 +106,12 @@ func (f *fakeDocker) CopyToContainer(_ context.Context, _ string, o client.CopyT
 
 func (f *fakeDocker) ContainerAttach(context.Context, string, client.ContainerAttachOptions) (client.ContainerAttachResult, error) {
 	local, remote := net.Pipe()
+	if f.deafAttach > 0 {
+		time.Sleep(f.deafAttach)
+		f.mu.Lock()
+		f.lateConn = remote
+		f.mu.Unlock()
+	}
 	go func() {
 		// The stream lags the container a little, as a real one may.
 		time.Sleep(20 * time.Millisecond)
@@ -340,4 +348,27 @@ func TestDriverWaitsAgainAfterABrokenStream(t *testing.T) {
 	f.waitErrs = 1000
 	_, err = (&dockerDriver{api: f, callTimeout: time.Second}).Run(t.Context(), op())
 	require.ErrorContains(t, err, "wait for the invocation container: unexpected EOF", "gives up after callTimeout")
+}
+
+// The moby client's attach ignores its context: a stalled one is abandoned
+// at the call timeout, and the connection it returns late is closed.
+func TestDriverAbandonsADeafAttach(t *testing.T) {
+	f := newFake()
+	f.deafAttach = 3 * time.Second
+	start := time.Now()
+	_, err := (&dockerDriver{api: f, callTimeout: 50 * time.Millisecond}).Run(t.Context(), op())
+	var te *TimeoutError
+	require.ErrorAs(t, err, &te)
+	assert.Less(t, time.Since(start), f.deafAttach, "Run did not wait for the deaf attach")
+	assert.True(t, f.removed, "the created container is removed")
+	require.Eventually(t, func() bool {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		if f.lateConn == nil {
+			return false
+		}
+		_ = f.lateConn.SetWriteDeadline(time.Now().Add(10 * time.Millisecond))
+		_, err := f.lateConn.Write([]byte("x"))
+		return errors.Is(err, io.ErrClosedPipe)
+	}, 10*time.Second, 20*time.Millisecond, "the late connection is closed")
 }
