@@ -34,15 +34,23 @@ type InstallRequest struct {
 // EUNAVAILABLE when Docker does not answer, and ECONFLICT when the name is
 // installed, a container of that name exists or no port is free.
 func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation, error) {
-	if req.Reference != "" {
-		if req.App != "" {
-			return Installation{}, Errorf(EINVALID, "give appName or reference, not both")
+	if req.Reference != "" && req.App != "" {
+		return Installation{}, Errorf(EINVALID, "give appName or reference, not both")
+	}
+	if req.Name != "" {
+		if err := validateName("name", req.Name); err != nil {
+			return Installation{}, err
 		}
-		app, err := e.PullBundle(ctx, req.Reference)
+	}
+	var app App
+	if req.Reference != "" {
+		// The bundle the reference names, even when the catalog shows a
+		// newer version of it.
+		pulled, err := e.PullBundle(ctx, req.Reference)
 		if err != nil {
 			return Installation{}, fmt.Errorf("install %s: %w", req.Reference, err)
 		}
-		req.App = app.Name
+		app, req.App = pulled, pulled.Name
 	}
 	if req.Name == "" {
 		req.Name = req.App
@@ -53,9 +61,11 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 	if err := validateName("name", req.Name); err != nil {
 		return Installation{}, err
 	}
-	app, err := e.d.Catalog.App(ctx, req.App)
-	if err != nil {
-		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+	if req.Reference == "" {
+		var err error
+		if app, err = e.d.Catalog.App(ctx, req.App); err != nil {
+			return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+		}
 	}
 	if err := e.notReady(ctx); err != nil {
 		return Installation{}, err

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 
@@ -146,6 +147,11 @@ const MaxArchiveBytes = 8 << 30
 // importBundle adds the bundle of a CNAB archive, the request body, to the
 // catalog (201 with its entry).
 func (s *Server) importBundle(c echo.Context) error {
+	// The server's read and write timeouts suit API calls, not an upload
+	// of images and their load into Docker.
+	rc := http.NewResponseController(c.Response().Writer)
+	_ = rc.SetReadDeadline(time.Time{})
+	_ = rc.SetWriteDeadline(time.Time{})
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, MaxArchiveBytes)
 	a, err := s.Engine.ImportBundle(c.Request().Context(), body)
 	if err != nil {

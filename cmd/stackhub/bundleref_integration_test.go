@@ -143,7 +143,8 @@ func TestInstallByReference(t *testing.T) {
 	// The seed endpoint takes references too; the bundle is cached.
 	r = s.call(t, "/installApp", fmt.Sprintf(`{"reference":%q,"name":"ref-b"}`, pub.Reference), nil)
 	require.Equal(t, http.StatusAccepted, r.status, r.Message)
-	s.waitStatusWithin(t, "ref-b", "1", 120*time.Second)
+	r = s.waitStatusWithin(t, "ref-b", "1", 120*time.Second)
+	assert.Equal(t, "0.1.0", r.Data["version"], "an older reference installs the bundle it names")
 
 	// Bad references: a clear answer, nothing installed.
 	for _, tc := range []struct {

@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/cnabio/cnab-go/bundle"
 	cerrdefs "github.com/containerd/errdefs"
@@ -45,13 +46,29 @@ var _ orchestrator.BundleSource = (*bundleSource)(nil)
 func (s *bundleSource) Resolve(ctx context.Context, ref string) (orchestrator.App, error) {
 	pulled, err := ocibundle.Pull(ctx, ref, s.reg)
 	if err != nil {
-		return orchestrator.App{}, err
+		return orchestrator.App{}, serverSide(err)
 	}
 	if err := naming.ValidateApp(pulled.Bundle.Name); err != nil {
 		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err, "bundle %s: its name cannot name an app", ref)
 	}
 	if err := orchestrator.CheckBundle(pulled.Bundle); err != nil {
 		return orchestrator.App{}, err
+	}
+	if err := s.shadows(ctx, pulled.Bundle.Name); err != nil {
+		return orchestrator.App{}, err
+	}
+	// Docker pulls the invocation image with the credentials of the Docker
+	// configuration (the run checks its digest), before anything is kept.
+	inv := pulled.InvocationImage()
+	ictx, cancel := context.WithTimeout(ctx, time.Minute)
+	_, err = s.docker.ImageInspect(ictx, inv)
+	cancel()
+	if cerrdefs.IsNotFound(err) {
+		if err := ocibundle.PullImage(ctx, s.docker, inv, s.reg); err != nil {
+			return orchestrator.App{}, serverSide(err)
+		}
+	} else if err != nil {
+		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
 	}
 	key := "oci-" + strings.TrimPrefix(pulled.Digest, "sha256:")
 	s.mu.Lock()
@@ -60,19 +77,27 @@ func (s *bundleSource) Resolve(ctx context.Context, ref string) (orchestrator.Ap
 		return ocibundle.ExtractApp(ctx, pulled, s.reg, filepath.Join(tmp, "app", pulled.Bundle.Name))
 	}, pulled.Bundle, pulled.RelocationMap, pulled.Reference+"@"+pulled.Digest)
 	if err != nil {
-		return orchestrator.App{}, err
-	}
-	// Docker pulls the invocation image with the credentials of the Docker
-	// configuration; the run then checks its digest.
-	inv := pulled.InvocationImage()
-	if _, err := s.docker.ImageInspect(ctx, inv); cerrdefs.IsNotFound(err) {
-		if err := ocibundle.PullImage(ctx, s.docker, inv, s.reg); err != nil {
-			return orchestrator.App{}, err
-		}
-	} else if err != nil {
-		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
+		return orchestrator.App{}, serverSide(err)
 	}
 	return s.add(key)
+}
+
+// shadows refuses a bundle named like an app of the catalog directory.
+func (s *bundleSource) shadows(ctx context.Context, name string) error {
+	if cur, err := s.cat.App(ctx, name); err == nil && cur.Source == "" {
+		return orchestrator.Errorf(orchestrator.ECONFLICT, "the catalog already has an app named %s; a bundle from elsewhere cannot replace it", name)
+	}
+	return nil
+}
+
+// serverSide turns a registry's refusal of the server's credentials into a
+// precondition: it is not the API caller's credentials that failed (a 401
+// would end a console session).
+func serverSide(err error) error {
+	if orchestrator.ErrorCode(err) == orchestrator.EUNAUTHORIZED {
+		return orchestrator.WrapError(orchestrator.EPRECONDITION, err, "%s", orchestrator.ErrorMessage(err))
+	}
+	return err
 }
 
 // Import implements orchestrator.BundleSource.
@@ -97,6 +122,9 @@ func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestra
 		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err, "archive: the bundle's name cannot name an app")
 	}
 	if err := orchestrator.CheckBundle(b); err != nil {
+		return orchestrator.App{}, err
+	}
+	if err := s.shadows(ctx, b.Name); err != nil {
 		return orchestrator.App{}, err
 	}
 	rm := map[string]string(loaded.RelocationMap)
@@ -153,6 +181,10 @@ func (s *bundleSource) store(key string, fill func(tmp string) error, b *bundle.
 		if err := os.WriteFile(filepath.Join(tmp, name), data, 0o600); err != nil {
 			return err
 		}
+	}
+	// Only a bundle that reads as an app is kept.
+	if _, err := s.read(tmp); err != nil {
+		return err
 	}
 	return os.Rename(tmp, final)
 }

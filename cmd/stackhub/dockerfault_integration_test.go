@@ -129,8 +129,10 @@ func TestDockerFaultStall(t *testing.T) {
 	requireNothingLeft(t, c, name)
 
 	// A stall shorter than the bound only slows the install down.
+	listed := p.Seen(http.MethodGet, "/containers/json")
 	p.Inject(dockertest.Fault{Path: `^/containers/json$`, Stall: 1500 * time.Millisecond, Times: 3})
 	installRecovers(t, s, name)
+	assert.GreaterOrEqual(t, p.Seen(http.MethodGet, "/containers/json")-listed, 3, "the stalled calls were made")
 	requireNothingLeft(t, c, name)
 }
 

@@ -13,6 +13,8 @@ import (
 	"path/filepath"
 	"strings"
 
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/config"
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -144,8 +146,12 @@ func PullImage(ctx context.Context, docker ImagePuller, ref string, reg Registry
 	if err != nil {
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "read the Docker client configuration")
 	}
-	host := named.String()[:strings.Index(named.String(), "/")]
-	a, err := cfg.GetAuthConfig(host)
+	host := reference.Domain(named)
+	key := host
+	if host == "docker.io" {
+		key = "https://index.docker.io/v1/" // where docker login keeps Docker Hub's
+	}
+	a, err := cfg.GetAuthConfig(key)
 	if err != nil {
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "credentials for %s", host)
 	}
@@ -159,8 +165,13 @@ func PullImage(ctx context.Context, docker ImagePuller, ref string, reg Registry
 		err = resp.Wait(ctx)
 		resp.Close()
 	}
-	if err != nil {
-		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker could not pull %s (is its registry reachable from dockerd, and insecure registries allowed for plain HTTP?)", ref)
+	switch {
+	case err == nil:
+		return nil
+	case cerrdefs.IsNotFound(err):
+		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "Docker could not pull %s: not found in its registry", ref)
+	case cerrdefs.IsUnauthorized(err), cerrdefs.IsPermissionDenied(err):
+		return orchestrator.WrapError(orchestrator.EUNAUTHORIZED, err, "Docker could not pull %s: the registry refused the credentials (docker login to its host, or set DOCKER_CONFIG)", ref)
 	}
-	return nil
+	return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker could not pull %s (is its registry reachable from dockerd, and insecure registries allowed for plain HTTP?)", ref)
 }

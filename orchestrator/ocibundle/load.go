@@ -26,6 +26,7 @@ import (
 	dockerclient "github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 // Loaded is a bundle read from an archive whose images are in Docker.
@@ -84,6 +85,16 @@ func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir s
 	if err != nil {
 		return nil, err
 	}
+	if appDir != "" {
+		// Importing: refuse a bundle the engine cannot run before any of
+		// its images reaches Docker.
+		if err := naming.ValidateApp(b.Name); err != nil {
+			return nil, orchestrator.WrapError(orchestrator.EINVALID, err, "archive: the bundle's name cannot name an app")
+		}
+		if err := orchestrator.CheckBundle(b); err != nil {
+			return nil, err
+		}
+	}
 	rm := relocation.ImageRelocationMap{}
 	for _, a := range images {
 		tag, err := localTag(a.ref)
@@ -98,11 +109,14 @@ func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir s
 	loaded := &Loaded{Bundle: b, RelocationMap: rm}
 	// The invocation image is checked last by readArchive.
 	inv := images[len(images)-1]
-	id, err := inv.image.ConfigName()
+	// The ID Docker gives it: the config digest, or the manifest digest
+	// with the containerd image store (loadImage checked it is one of
+	// them).
+	res, err := docker.ImageInspect(ctx, rm[inv.ref])
 	if err != nil {
-		return nil, fmt.Errorf("load archive: invocation image: %w", err)
+		return nil, dockerError(err, "inspect the loaded invocation image")
 	}
-	loaded.InvocationID = id.String()
+	loaded.InvocationID = res.ID
 	if appDir != "" {
 		if err := extractApp(inv.image, inv.ref, appDir); err != nil {
 			return nil, err

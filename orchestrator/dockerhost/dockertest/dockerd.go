@@ -144,7 +144,8 @@ func (d *Dockerd) Stop() error {
 	select {
 	case <-d.done:
 	case <-time.After(60 * time.Second):
-		_ = d.cmd.Process.Kill()
+		// Its process group: dockerd, its containerd and the shims.
+		_ = syscall.Kill(-d.cmd.Process.Pid, syscall.SIGKILL)
 		<-d.done
 		d.cmd = nil
 		return errors.New("private dockerd did not stop within 60 s of SIGTERM: killed")
