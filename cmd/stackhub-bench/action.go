@@ -51,7 +51,7 @@ func (b *bench) benchAction(ctx context.Context, res *Results) (err error) {
 			err = errors.Join(err, b.removeApp(context.WithoutCancel(ctx), name))
 		}
 	}()
-	app, job, err := b.srv.install(ctx, name)
+	app, job, err := b.srv.install(ctx, "demo", name)
 	if err != nil {
 		return err
 	}

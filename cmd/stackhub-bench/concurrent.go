@@ -129,7 +129,7 @@ func (b *bench) benchConcurrent(ctx context.Context, res *Results) error {
 // installOne installs app name, waits for its job and for its web port to
 // answer 200, and returns when it did.
 func (b *bench) installOne(ctx context.Context, name string) (time.Time, error) {
-	app, job, err := b.srv.install(ctx, name)
+	app, job, err := b.srv.install(ctx, manyApp, name)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -126,7 +126,7 @@ func (b *bench) installPair(ctx context.Context, side int, name string) (Timing,
 
 func (b *bench) pairA(ctx context.Context, name string) (Timing, Timing, error) {
 	t0 := time.Now()
-	app, job, err := b.srv.install(ctx, name)
+	app, job, err := b.srv.install(ctx, "demo", name)
 	if err != nil {
 		return Timing{}, Timing{}, err
 	}

@@ -92,6 +92,9 @@ type Options struct {
 	ComposeV1 string
 	// Prefix starts every name the bench gives.
 	Prefix string
+	// ManyHealth is the health-check interval of the app the many-app
+	// sections install (demomany).
+	ManyHealth time.Duration
 	// PortBase moves the demo's port ranges to base+1…base+999 (web) and
 	// base+1001…base+1999 (db).
 	PortBase int
@@ -107,7 +110,7 @@ func defaultOptions() Options {
 		Rounds: 5, ActionRounds: 5, Apps: 100, Batch: 20, Starts: 5,
 		Settle: 5 * time.Second, IdleCPU: 10 * time.Second,
 		WrkDuration: 10 * time.Second, WrkWarmup: 2 * time.Second, WrkThreads: 2, WrkConns: 50, ReadRounds: 3,
-		BuildRuns: 3, ComposeV1: "auto", Prefix: "bench", PortBase: 20000, Warmup: true,
+		BuildRuns: 3, ComposeV1: "auto", Prefix: "bench", PortBase: 20000, Warmup: true, ManyHealth: 5 * time.Second,
 	}
 }
 
@@ -134,6 +137,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	only := fs.String("build-only", "", "comma-separated bundle names to build (default all; demo is the test app)")
 	fs.StringVar(&o.ComposeV1, "compose-v1", o.ComposeV1, "docker-compose 1.29 runs (C): auto, on or off")
 	fs.StringVar(&o.Prefix, "prefix", o.Prefix, "prefix of every app, project and container name")
+	fs.DurationVar(&o.ManyHealth, "many-health", o.ManyHealth, "health-check interval of the demo copy (demomany) installed by the concurrent and N-app sections")
 	fs.IntVar(&o.PortBase, "port-base", o.PortBase, "the demo's ports are allocated from base+1 (web) and base+1001 (db)")
 	fs.BoolVar(&o.Warmup, "warmup", o.Warmup, "run one unrecorded install round and action pair first")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the temporary directory (server logs and data)")

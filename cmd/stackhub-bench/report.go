@@ -338,7 +338,9 @@ func (r *Results) markdown() string {
 		o.WrkThreads, o.WrkConns, o.WrkDuration, o.WrkWarmup, o.ReadRounds, o.BuildRuns, o.ComposeV1, o.PortBase)
 	p("```\n\nThe server serves a copy of `bundles/testdata` whose `demo` ports are allocated from %d (web) and %d (db):\n", o.PortBase+1, o.PortBase+1001)
 	p("the demo's own `db_port` range (3307–3399) holds 93 ports, fewer than %d apps, and the copy keeps the bench off\n", o.Apps)
-	p("the ports other test runs on this machine allocate. Nothing else in it differs.\n")
+	p("the ports other test runs on this machine allocate. The concurrent installs and the N-app sections install `%s`, a\n", manyApp)
+	p("copy of that demo whose health checks run every %s instead of every second (the real catalog uses 3-5 s; at 1 s,\n", o.ManyHealth)
+	p("the checks of 2 containers per app alone saturate 2 cores before 20 apps) and whose install waits up to 300 s.\n")
 	return b.String()
 }
 

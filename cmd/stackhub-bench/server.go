@@ -188,9 +188,10 @@ func (s *server) do(ctx context.Context, method, path string, body any) (int, []
 	return resp.StatusCode, data, err
 }
 
-// install asks for app demo under name and returns its web port and job.
-func (s *server) install(ctx context.Context, name string) (wire.App, string, error) {
-	status, data, err := s.do(ctx, http.MethodPost, "/api/v1/apps", map[string]string{"app": "demo", "name": name})
+// install asks for app (demo, or manyApp) under name and returns its web
+// port and job.
+func (s *server) install(ctx context.Context, app, name string) (wire.App, string, error) {
+	status, data, err := s.do(ctx, http.MethodPost, "/api/v1/apps", map[string]string{"app": app, "name": name})
 	if err != nil {
 		return wire.App{}, "", err
 	}
