@@ -157,3 +157,38 @@ func (f *Feed) Write(w io.Writer) error {
 	}
 	return nil
 }
+
+// ReadFeed decodes a feed written earlier (Porter's, or Write's).
+func ReadFeed(r io.Reader) (*Feed, error) {
+	var f Feed
+	if err := xml.NewDecoder(r).Decode(&f); err != nil {
+		return nil, fmt.Errorf("feed: read: %w", err)
+	}
+	return &f, nil
+}
+
+// Keep adds the entries of an earlier feed that f does not have (same
+// mixin and version, by title), so that publishing a new version keeps the
+// older ones installable; the order stays newest first.
+func (f *Feed) Keep(earlier *Feed) {
+	have := map[string]bool{}
+	for _, e := range f.Entries {
+		have[e.Title] = true
+	}
+	for _, e := range earlier.Entries {
+		if have[e.Title] {
+			continue
+		}
+		f.Entries = append(f.Entries, e)
+		for _, c := range e.Categories {
+			if !slices.ContainsFunc(f.Categories, func(x FeedCategory) bool { return x.Term == c.Term }) {
+				f.Categories = append(f.Categories, c)
+			}
+		}
+		if e.Updated > f.Updated {
+			f.Updated = e.Updated
+		}
+	}
+	slices.SortStableFunc(f.Entries, func(a, b FeedEntry) int { return cmp.Compare(b.Updated, a.Updated) })
+	slices.SortFunc(f.Categories, func(a, b FeedCategory) int { return cmp.Compare(a.Term, b.Term) })
+}

@@ -3,6 +3,7 @@ package portermixin
 import (
 	"bytes"
 	"encoding/xml"
+	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
@@ -72,4 +73,26 @@ func TestFeed(t *testing.T) {
 
 	_, err = ScanFeed(fstest.MapFS{"websoft9/websoft9": {}}, "https://example.com/mixins")
 	require.ErrorContains(t, err, "no mixin binaries")
+}
+
+// Publishing a version keeps the earlier versions of the feed it replaces.
+func TestFeedKeepsEarlierVersions(t *testing.T) {
+	feed, err := ScanFeed(fstest.MapFS{
+		"v1.1.0/websoft9-linux-amd64": {ModTime: time.Date(2026, 2, 1, 0, 0, 0, 0, time.UTC)},
+	}, "https://example.com/dl")
+	require.NoError(t, err)
+	var buf strings.Builder
+	earlier := &Feed{Updated: "2026-01-02T00:00:00Z", Categories: []FeedCategory{{Term: "websoft9"}}, Entries: []FeedEntry{
+		{Title: "websoft9 @ v1.1.0", Updated: "2026-01-02T00:00:00Z", Content: "v1.1.0"},
+		{Title: "websoft9 @ v1.0.0", Updated: "2026-01-01T00:00:00Z", Content: "v1.0.0", Categories: []FeedCategory{{Term: "websoft9"}}},
+	}}
+	require.NoError(t, earlier.Write(&buf))
+	read, err := ReadFeed(strings.NewReader(buf.String()))
+	require.NoError(t, err)
+	feed.Keep(read)
+	require.Len(t, feed.Entries, 2, "v1.1.0 from the scan, v1.0.0 kept")
+	assert.Equal(t, "https://example.com/dl/v1.1.0/websoft9-linux-amd64", feed.Entries[0].Links[0].Href, "the scanned v1.1.0 wins")
+	assert.Equal(t, "websoft9 @ v1.0.0", feed.Entries[1].Title)
+	assert.Equal(t, []FeedCategory{{Term: "websoft9"}}, feed.Categories)
+	assert.Equal(t, "2026-02-01T00:00:00Z", feed.Updated)
 }

@@ -59,7 +59,7 @@ func run(ctx context.Context, args []string, m *portermixin.Mixin, newComposer f
 	}
 	fs := flag.NewFlagSet(verb, flag.ContinueOnError)
 	fs.SetOutput(m.Err)
-	var file, output, action, feedDir, feedURL, feedOut string
+	var file, output, action, feedDir, feedURL, feedOut, feedKeep string
 	fs.StringVar(&file, "f", "", "read the input from `FILE` instead of stdin")
 	fs.StringVar(&file, "file", "", "read the input from `FILE` instead of stdin")
 	switch verb {
@@ -72,6 +72,7 @@ func run(ctx context.Context, args []string, m *portermixin.Mixin, newComposer f
 		fs.StringVar(&feedDir, "dir", "", "the directory holding <version>/websoft9-<goos>-<goarch>[.exe]")
 		fs.StringVar(&feedURL, "url", "", "the base URL the directory is served at")
 		fs.StringVar(&feedOut, "out", "", "write the feed to this file instead of stdout")
+		fs.StringVar(&feedKeep, "existing", "", "an earlier feed whose other versions are kept")
 	}
 	if err := fs.Parse(rest[1:]); err != nil {
 		return 2
@@ -112,7 +113,7 @@ func run(ctx context.Context, args []string, m *portermixin.Mixin, newComposer f
 			err = m.Invoke(ctx, action)
 		}
 	case "feed":
-		err = writeFeed(feedDir, feedURL, feedOut, m.Out)
+		err = writeFeed(feedDir, feedURL, feedOut, feedKeep, m.Out)
 	}
 	if err != nil {
 		fmt.Fprintf(m.Err, "Error: %v\n", err)
@@ -121,14 +122,27 @@ func run(ctx context.Context, args []string, m *portermixin.Mixin, newComposer f
 	return 0
 }
 
-// writeFeed writes the mixin feed of dir to out, or to the file outFile.
-func writeFeed(dir, baseURL, outFile string, out io.Writer) error {
+// writeFeed writes the mixin feed of dir, plus the other versions of the
+// feed file existing when given, to out, or to the file outFile.
+func writeFeed(dir, baseURL, outFile, existing string, out io.Writer) error {
 	if dir == "" || baseURL == "" {
 		return fmt.Errorf("feed: --dir and --url are required")
 	}
 	feed, err := portermixin.ScanFeed(os.DirFS(dir), baseURL)
 	if err != nil {
 		return err
+	}
+	if existing != "" {
+		f, err := os.Open(existing)
+		if err != nil {
+			return fmt.Errorf("feed: %w", err)
+		}
+		earlier, err := portermixin.ReadFeed(f)
+		f.Close()
+		if err != nil {
+			return err
+		}
+		feed.Keep(earlier)
 	}
 	if outFile == "" {
 		return feed.Write(out)

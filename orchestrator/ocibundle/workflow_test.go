@@ -68,7 +68,7 @@ func TestWorkflow_Shape(t *testing.T) {
 	assert.Equal(t, "${{ secrets.BUNDLE_REGISTRY }}", env["BUNDLE_REGISTRY"])
 	assert.Equal(t, "${{ secrets.BUNDLE_REGISTRY_PASSWORD }}", env["PASSWORD"])
 	assert.Contains(t, string(raw), "for arch in amd64 arm64")
-	assert.Contains(t, string(raw), "go run ./cmd/stackhub-mixinfeed")
+	assert.Contains(t, string(raw), "go run ./cmd/websoft9 feed")
 
 	script, err := os.ReadFile("../../" + publishScript)
 	require.NoError(t, err)
