@@ -11,6 +11,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"runtime"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -37,8 +38,13 @@ func (p *Pulled) InvocationImage() string {
 }
 
 // maxAppFile bounds one file of /cnab/app copied out of an invocation
-// image (manifests, compose files, icons; the binaries stay in the image).
-const maxAppFile = 16 << 20
+// image (manifests, compose files, icons; the binaries stay in the image),
+// maxAppTotal and maxAppFiles all of them.
+const (
+	maxAppFile  = 16 << 20
+	maxAppTotal = 256 << 20
+	maxAppFiles = 10000
+)
 
 // ExtractApp writes the /cnab/app tree of the pulled bundle's invocation
 // image (porter.yaml, the compose files, everything the bundle author
@@ -58,18 +64,19 @@ func ExtractApp(ctx context.Context, p *Pulled, reg Registry, dir string) error 
 	if err != nil {
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "invocation image %q is not a valid reference", imgRef)
 	}
-	img, err := remote.Image(ref, c.remote...)
+	// The digest is checked on what the reference names (a manifest, or
+	// an index for a multi-platform image); the files come from this
+	// platform's image.
+	desc, err := remote.Get(ref, c.remote...)
 	if err != nil {
 		return classify(err, "pull invocation image "+imgRef, "", "")
 	}
-	if want := p.Bundle.InvocationImages[0].Digest; want != "" {
-		got, err := img.Digest()
-		if err != nil {
-			return classify(err, "pull invocation image "+imgRef, "", "")
-		}
-		if got.String() != want {
-			return orchestrator.Errorf(orchestrator.EINVALID, "invocation image %s has digest %s, but the bundle says %s", imgRef, got, want)
-		}
+	if want := p.Bundle.InvocationImages[0].Digest; want != "" && desc.Digest.String() != want {
+		return orchestrator.Errorf(orchestrator.EINVALID, "invocation image %s has digest %s, but the bundle says %s", imgRef, desc.Digest, want)
+	}
+	img, err := remote.Image(ref, append(c.remote, remote.WithPlatform(v1.Platform{OS: "linux", Architecture: runtime.GOARCH}))...)
+	if err != nil {
+		return classify(err, "pull invocation image "+imgRef, "", "")
 	}
 	return extractApp(img, imgRef, dir)
 }
@@ -79,6 +86,8 @@ func extractApp(img v1.Image, imgRef, dir string) error {
 	rc := mutate.Extract(img)
 	defer rc.Close()
 	found := false
+	var total int64
+	files := 0
 	tr := tar.NewReader(rc)
 	for {
 		hdr, err := tr.Next()
@@ -104,6 +113,11 @@ func extractApp(img v1.Image, imgRef, dir string) error {
 		case tar.TypeReg:
 			if hdr.Size > maxAppFile {
 				continue
+			}
+			total += hdr.Size
+			files++
+			if total > maxAppTotal || files > maxAppFiles {
+				return orchestrator.Errorf(orchestrator.EINVALID, "invocation image %s: /cnab/app holds more than %d files or %d MiB", imgRef, maxAppFiles, maxAppTotal>>20)
 			}
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
