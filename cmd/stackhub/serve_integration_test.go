@@ -340,7 +340,7 @@ func TestHTTPBadInput(t *testing.T) {
 	}{
 		{"bad name", "/installApp", `{"appName":"Bad_Name"}`, en, 400, "must match ^[a-z0-9][a-z0-9-]{0,62}$"},
 		{"hostile name", "/installApp", url.Values{"appName": {"x;rm -rf /"}}, en, 400, "must match"},
-		{"missing name", "/installApp", `{}`, en, 400, "appName is required"},
+		{"missing name", "/installApp", `{}`, en, 400, "appName or reference is required"},
 		{"unknown key", "/installApp", `{"appName":"demo","colour":"blue"}`, en, 400, `unknown field "colour"`},
 		{"not json", "/installApp", `appName=demo`, en, 400, "must be a JSON object"},
 		{"wrong type", "/uninstallApp", `{"appName":"demo","purge":"yes"}`, en, 400, "purge must be a boolean"},
