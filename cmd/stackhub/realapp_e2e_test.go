@@ -16,11 +16,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 // The local images e2e/real/build-images makes from Debian 12 packages, and
@@ -42,6 +45,7 @@ func TestRealRedmine(t *testing.T) {
 			t.Skipf("image %s is absent: make e2e-real builds it (%v)", img, err)
 		}
 	}
+	clearInterruptedRun(t, c)
 	dir := t.TempDir()
 	mapping := filepath.Join(dir, "relocation-mapping.json")
 	data, err := json.Marshal(redmineRelocation)
@@ -123,6 +127,45 @@ func TestRealRedmine(t *testing.T) {
 	r = s.call(t, "/getAppInfo", url.Values{"appName": {name}}, nil)
 	assert.Equal(t, http.StatusNotFound, r.status)
 }
+
+// clearInterruptedRun removes what an earlier run of this test left on the
+// host when it was killed before its cleanup (its server's data directory is
+// gone, so no StackHub knows the app and an install would get 409). Only a
+// Redmine on the e2e images, which carry build-images' fingerprint label, is
+// removed: any other is somebody's data, and the test stops instead.
+func clearInterruptedRun(t *testing.T, c *client.Client) {
+	t.Helper()
+	ctx := t.Context()
+	host := dockerhost.New(c)
+	objs, err := host.AppObjects(ctx, "redmine")
+	require.NoError(t, err)
+	if len(objs.Containers) == 0 && len(objs.Networks) == 0 && len(objs.Volumes) == 0 {
+		return
+	}
+	if len(objs.Containers) == 0 {
+		t.Fatalf("volumes %v and networks %v of an app named redmine are on this host and no container tells whether a test made them: remove them (docker volume rm / docker network rm) to run this test", objs.Volumes, objs.Networks)
+	}
+	list, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", naming.LabelApp+"=redmine")})
+	require.NoError(t, err)
+	for _, ctr := range list.Items {
+		if ctr.Labels[e2eFingerprintLabel] == "" {
+			t.Fatalf("container %v (image %s) of an app named redmine is on this host and is not on the e2e images: this test will not remove it", ctr.Names, ctr.Image)
+		}
+	}
+	inv, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", naming.LabelInvocation+"=redmine")})
+	require.NoError(t, err)
+	for _, ctr := range inv.Items {
+		if ctr.State == container.StateRunning {
+			t.Fatalf("a CNAB action on redmine is running (container %v): another StackHub is working on this host", ctr.Names)
+		}
+	}
+	rm, err := host.RemoveApp(ctx, "redmine", "", true)
+	require.NoError(t, err)
+	t.Logf("removed what an interrupted earlier run left: containers %v, networks %v, volumes %v", rm.Containers, rm.Networks, rm.Volumes)
+}
+
+// e2eFingerprintLabel is the label e2e/real/build-images puts on its images.
+const e2eFingerprintLabel = "sh.websoft9.e2e.fingerprint"
 
 func waitHTTP(t *testing.T, u string, limit time.Duration) {
 	t.Helper()
