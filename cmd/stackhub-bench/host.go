@@ -93,6 +93,19 @@ func loadavg() string {
 	return strings.Join(f[:3], " ")
 }
 
+// load1 is the 1-minute load average.
+func load1() (float64, error) {
+	data, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return 0, err
+	}
+	f := strings.Fields(string(data))
+	if len(f) == 0 {
+		return 0, fmt.Errorf("/proc/loadavg: %q", data)
+	}
+	return strconv.ParseFloat(f[0], 64)
+}
+
 // procField reads a "Key: N kB" line of a /proc file.
 func procField(path, key string) (int, error) {
 	data, err := os.ReadFile(path)

@@ -100,6 +100,8 @@ type Options struct {
 	PortBase int
 	// Warmup runs one unrecorded install round and action pair first.
 	Warmup bool
+	// QuietWait bounds the wait for a settled host before the reads.
+	QuietWait time.Duration
 	// Keep keeps the temporary directory (server logs, data dir).
 	Keep bool
 }
@@ -109,7 +111,7 @@ func defaultOptions() Options {
 		Out: "bench", Bin: "bin/stackhub", Bundles: "bundles",
 		Rounds: 5, ActionRounds: 5, Apps: 100, Batch: 20, Starts: 5,
 		Settle: 5 * time.Second, IdleCPU: 10 * time.Second,
-		WrkDuration: 10 * time.Second, WrkWarmup: 2 * time.Second, WrkThreads: 2, WrkConns: 50, ReadRounds: 3,
+		WrkDuration: 10 * time.Second, WrkWarmup: 2 * time.Second, WrkThreads: 2, WrkConns: 50, ReadRounds: 3, QuietWait: 3 * time.Minute,
 		BuildRuns: 3, ComposeV1: "auto", Prefix: "bench", PortBase: 20000, Warmup: true, ManyHealth: 5 * time.Second,
 	}
 }
@@ -132,6 +134,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.DurationVar(&o.WrkWarmup, "wrk-warmup", o.WrkWarmup, "unrecorded run before each read run (0: none)")
 	fs.IntVar(&o.WrkThreads, "wrk-threads", o.WrkThreads, "wrk threads")
 	fs.IntVar(&o.WrkConns, "wrk-conns", o.WrkConns, "wrk connections")
+	fs.DurationVar(&o.QuietWait, "quiet-wait", o.QuietWait, "before the reads, wait at most this long for the 1-minute load average to fall below the core count")
 	fs.IntVar(&o.ReadRounds, "read-rounds", o.ReadRounds, "rounds over the read endpoints")
 	fs.IntVar(&o.BuildRuns, "build-runs", o.BuildRuns, "builds per bundle")
 	only := fs.String("build-only", "", "comma-separated bundle names to build (default all; demo is the test app)")

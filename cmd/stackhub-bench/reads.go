@@ -9,8 +9,10 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
+	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -32,9 +34,17 @@ type Reads struct {
 	// Tool is "wrk" or "go" (the bench's own client, when wrk is missing).
 	Tool string `json:"tool"`
 	// DockerVia says how Docker's unix socket was reached.
-	DockerVia string   `json:"dockerVia"`
-	Rounds    [][]Read `json:"rounds"`
+	DockerVia string `json:"dockerVia"`
+	// Load is the load average when the first round began, after waiting
+	// (at most QuietWait) for the host to settle; Waited how long that was.
+	Load   string   `json:"load"`
+	Waited Num      `json:"waitedSeconds"`
+	Rounds [][]Read `json:"rounds"`
 }
+
+// lowConns is the connection count of the extra getAppInfo run: p99 at
+// light concurrency, beside wrk's 50 where 2 cores queue every request.
+const lowConns = 10
 
 // The read endpoints, in the order each round runs them; docker is
 // Docker's own /containers/json.
@@ -45,7 +55,36 @@ func (b *bench) readEndpoints() []string {
 	if !slices.Contains(b.installed, one) {
 		one = b.installed[0] // app 1 failed to install
 	}
-	return []string{"/getAppInfo?appName=" + one, "/getAllAppInfo", "/searchServer", "/api/v1/apps", dockerEndpoint}
+	return []string{"/getAppInfo?appName=" + one, "/getAllAppInfo", "/searchServer", "/api/v1/apps", dockerEndpoint,
+		fmt.Sprintf("/getAppInfo?appName=%s (%d connections)", one, lowConns)}
+}
+
+// endpointConns splits an endpoint label into its path and wrk's
+// connection count.
+func (b *bench) endpointConns(ep string) (string, int) {
+	suffix := fmt.Sprintf(" (%d connections)", lowConns)
+	if path, ok := strings.CutSuffix(ep, suffix); ok {
+		return path, lowConns
+	}
+	return ep, b.o.WrkConns
+}
+
+// waitQuiet waits, at most QuietWait, until the 1-minute load average is
+// below the number of cores: the installs' tail (jobs still running,
+// containers starting) is not what the reads measure.
+func (b *bench) waitQuiet(ctx context.Context) (time.Duration, error) {
+	start := time.Now()
+	for time.Since(start) < b.o.QuietWait {
+		if l, err := load1(); err == nil && l < float64(runtime.NumCPU()) {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return time.Since(start), ctx.Err()
+		case <-time.After(5 * time.Second):
+		}
+	}
+	return time.Since(start), nil
 }
 
 // benchReads runs the reads on the server that made the installs, then
@@ -81,7 +120,8 @@ func (b *bench) reads(ctx context.Context) (Reads, error) {
 		if ep == dockerEndpoint {
 			return "http://" + proxy.Addr() + "/containers/json"
 		}
-		return b.srv.url + ep
+		path, _ := b.endpointConns(ep)
+		return b.srv.url + path
 	}
 	for _, ep := range b.readEndpoints() {
 		status, body, err := b.get(ctx, url(ep))
@@ -92,15 +132,22 @@ func (b *bench) reads(ctx context.Context) (Reads, error) {
 			return res, fmt.Errorf("%s: %d %.200s", ep, status, body)
 		}
 	}
+	waited, err := b.waitQuiet(ctx)
+	if err != nil {
+		return res, err
+	}
+	res.Waited, res.Load = Num(waited.Seconds()), loadavg()
+	b.logf("reads start after %s, load %s", waited.Round(time.Second), res.Load)
 	for r := 1; r <= b.o.ReadRounds; r++ {
 		var round []Read
 		for _, ep := range b.readEndpoints() {
+			_, conns := b.endpointConns(ep)
 			if b.o.WrkWarmup > 0 {
-				if _, err := b.load(ctx, url(ep), b.o.WrkWarmup); err != nil {
+				if _, err := b.load(ctx, url(ep), conns, b.o.WrkWarmup); err != nil {
 					return res, fmt.Errorf("%s warm-up: %w", ep, err)
 				}
 			}
-			rd, err := b.load(ctx, url(ep), b.o.WrkDuration)
+			rd, err := b.load(ctx, url(ep), conns, b.o.WrkDuration)
 			if err != nil {
 				return res, fmt.Errorf("%s: %w", ep, err)
 			}
@@ -131,12 +178,12 @@ func (b *bench) get(ctx context.Context, url string) (int, []byte, error) {
 }
 
 // load runs wrk (or the Go client) against url for d.
-func (b *bench) load(ctx context.Context, url string, d time.Duration) (Read, error) {
+func (b *bench) load(ctx context.Context, url string, conns int, d time.Duration) (Read, error) {
 	if b.wrk == "" {
-		return goLoad(ctx, url, "Bearer "+b.srv.token, b.o.WrkConns, d)
+		return goLoad(ctx, url, "Bearer "+b.srv.token, conns, d)
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
-	out, err := exec.CommandContext(ctx, b.wrk, "-t", strconv.Itoa(b.o.WrkThreads), "-c", strconv.Itoa(b.o.WrkConns),
+	out, err := exec.CommandContext(ctx, b.wrk, "-t", strconv.Itoa(b.o.WrkThreads), "-c", strconv.Itoa(conns),
 		"-d", strconv.Itoa(secs)+"s", "--latency", "-H", "Authorization: Bearer "+b.srv.token, url).CombinedOutput()
 	if err != nil {
 		return Read{}, fmt.Errorf("wrk: %w: %s", err, out)

@@ -279,12 +279,14 @@ func (r *Results) markdown() string {
 		p("wrk is not installed: the bench's own Go client, %d keep-alive connections in a closed loop for %s, after a %s\n", o.WrkConns, o.WrkDuration, o.WrkWarmup)
 		p("warm-up, %d rounds (not comparable with wrk's figures)\n", o.ReadRounds)
 	}
-	p("over the endpoints in turn. wrk shares the 2 cores with the server, dockerd and the apps' health checks.\n")
+	p("over the endpoints in turn; the last getAppInfo run uses %d connections. wrk shares the 2 cores with the server, dockerd and the apps' health checks.\n", lowConns)
 	p("Docker's `/containers/json` (running containers, %d of them the apps') is reached through %s.\n\n", 2*c.Succeeded, r.Reads.DockerVia)
 	p("First on the server that made every install, as it runs after them; then on the same data dir after a restart of\n")
 	p("the server (a process that has run no CNAB action and built no bundle yet).\n\n")
 	readTable := func(title string, reads Reads) {
-		p("%s\n\n| endpoint | req/s | p50 ms | p99 ms | non-2xx | socket errors |\n|---|---|---|---|---|---|\n", title)
+		p("%s: the reads began after a wait of %.0f s for the load to settle (at most %s), load average then %s.\n\n",
+			title, float64(reads.Waited), o.QuietWait, reads.Load)
+		p("| endpoint | req/s | p50 ms | p99 ms | non-2xx | socket errors |\n|---|---|---|---|---|---|\n")
 		for _, s := range readSpreads(reads) {
 			p("| `%s` | %s | %s | %s | %d | %d |\n", s.endpoint, spreadCells(s.rate, f0), spreadCells(s.p50, f2), spreadCells(s.p99, f2), s.non2xx, s.errors)
 		}

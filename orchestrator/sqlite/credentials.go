@@ -15,6 +15,7 @@ import (
 // record of the reveal are one transaction, so two concurrent readers
 // cannot both get the values.
 func (d *DB) RevealOutputs(ctx context.Context, installation string, names []string, now time.Time) (map[string]string, []string, *time.Time, error) {
+	defer d.changed() // after the commit: readers load a new snapshot
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return nil, nil, nil, classify("reveal credentials", err)

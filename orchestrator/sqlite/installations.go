@@ -22,6 +22,7 @@ ON CONFLICT (name) DO UPDATE SET app = excluded.app, version = excluded.version,
 
 // BeginInstall implements orchestrator.Installations.
 func (d *DB) BeginInstall(ctx context.Context, inst orchestrator.Installation, run orchestrator.Run) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return classify("begin install", err)
@@ -113,64 +114,17 @@ func (d *DB) insertRunRow(ctx context.Context, tx *sql.Tx, run orchestrator.Run)
 	return err
 }
 
-// Installation implements orchestrator.Installations.
+// Installation implements orchestrator.Installations, from the read model.
 func (d *DB) Installation(ctx context.Context, name string) (orchestrator.Installation, error) {
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	snap, err := d.snapshot(ctx)
 	if err != nil {
-		return orchestrator.Installation{}, classify("installation", err)
+		return orchestrator.Installation{}, classify("installation "+name, err)
 	}
-	defer tx.Rollback()
-	inst, err := installation(ctx, tx, name)
-	return inst, classify("installation "+name, err)
-}
-
-func installation(ctx context.Context, tx *sql.Tx, name string) (orchestrator.Installation, error) {
-	var inst orchestrator.Installation
-	var state, outputs, created, updated string
-	err := tx.QueryRowContext(ctx, `SELECT name, app, version, state, reason, outputs, last_run_id, created, updated FROM installations WHERE name = ?`, name).
-		Scan(&inst.Name, &inst.App, &inst.Version, &state, &inst.Reason, &outputs, &inst.LastRunID, &created, &updated)
-	if errors.Is(err, sql.ErrNoRows) || (err == nil && state == string(orchestrator.StateUninstalled)) {
-		return inst, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
+	i, ok := snap.byName[name]
+	if !ok {
+		return orchestrator.Installation{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
 	}
-	if err != nil {
-		return inst, err
-	}
-	inst.State, inst.Created, inst.Updated = orchestrator.State(state), parseTime(created), parseTime(updated)
-	if err := json.Unmarshal([]byte(outputs), &inst.Outputs); err != nil {
-		return inst, err
-	}
-	rows, err := tx.QueryContext(ctx, `SELECT param, host_port FROM port_reservations WHERE installation = ? ORDER BY rowid`, name)
-	if err != nil {
-		return inst, err
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var pb orchestrator.PortBinding
-		if err := rows.Scan(&pb.Param, &pb.Port); err != nil {
-			return inst, err
-		}
-		inst.Ports = append(inst.Ports, pb)
-	}
-	if err := rows.Err(); err != nil {
-		return inst, err
-	}
-	err = tx.QueryRowContext(ctx, `SELECT action FROM runs WHERE installation = ? AND finished IS NULL`, name).Scan(&inst.Active)
-	if err != nil && !errors.Is(err, sql.ErrNoRows) {
-		return inst, err
-	}
-	names, err := tx.QueryContext(ctx, `SELECT name FROM container_names WHERE installation = ? ORDER BY name`, name)
-	if err != nil {
-		return inst, err
-	}
-	defer names.Close()
-	for names.Next() {
-		var n string
-		if err := names.Scan(&n); err != nil {
-			return inst, err
-		}
-		inst.Containers = append(inst.Containers, n)
-	}
-	return inst, names.Err()
+	return clone(snap.installs[i]), nil
 }
 
 // ReservedPorts implements orchestrator.Installations.
@@ -192,37 +146,15 @@ func (d *DB) ReservedPorts(ctx context.Context) (map[int]string, error) {
 	return out, classify("reserved ports", rows.Err())
 }
 
-// Installations implements orchestrator.Installations.
+// Installations implements orchestrator.Installations, from the read model.
 func (d *DB) Installations(ctx context.Context) ([]orchestrator.Installation, error) {
-	tx, err := d.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	snap, err := d.snapshot(ctx)
 	if err != nil {
 		return nil, classify("installations", err)
 	}
-	defer tx.Rollback()
-	rows, err := tx.QueryContext(ctx, `SELECT name FROM installations WHERE state != 'uninstalled' ORDER BY name`)
-	if err != nil {
-		return nil, classify("installations", err)
-	}
-	var names []string
-	for rows.Next() {
-		var n string
-		if err := rows.Scan(&n); err != nil {
-			rows.Close()
-			return nil, classify("installations", err)
-		}
-		names = append(names, n)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
-		return nil, classify("installations", err)
-	}
-	out := make([]orchestrator.Installation, 0, len(names))
-	for _, n := range names {
-		inst, err := installation(ctx, tx, n)
-		if err != nil {
-			return nil, classify("installations", err)
-		}
-		out = append(out, inst)
+	out := make([]orchestrator.Installation, len(snap.installs))
+	for i, inst := range snap.installs {
+		out[i] = clone(inst)
 	}
 	return out, nil
 }

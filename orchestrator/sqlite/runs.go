@@ -12,6 +12,7 @@ import (
 
 // BeginRun implements orchestrator.Runs.
 func (d *DB) BeginRun(ctx context.Context, run orchestrator.Run, state orchestrator.State) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return classify("begin run", err)
@@ -33,6 +34,7 @@ func (d *DB) BeginRun(ctx context.Context, run orchestrator.Run, state orchestra
 
 // FinishRun implements orchestrator.Runs.
 func (d *DB) FinishRun(ctx context.Context, run orchestrator.Run, state orchestrator.State, reason string, release bool) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return classify("finish run", err)

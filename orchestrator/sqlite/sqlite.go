@@ -23,6 +23,7 @@ var migrations embed.FS
 // DB is the state database.
 type DB struct {
 	db *sql.DB
+	rm readModel
 	// Sealer seals sensitive outputs; without one they are not stored.
 	Sealer orchestrator.Sealer
 }
@@ -58,6 +59,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 func (d *DB) Close() error { return d.db.Close() }
 
 func (d *DB) migrate(ctx context.Context) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err

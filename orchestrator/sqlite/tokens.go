@@ -11,6 +11,7 @@ import (
 
 // CreateToken implements orchestrator.Tokens.
 func (d *DB) CreateToken(ctx context.Context, t orchestrator.Token) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	_, err := d.db.ExecContext(ctx, `INSERT INTO tokens (id, name, hash, scope, created) VALUES (?, ?, ?, ?, ?)`,
 		t.ID, t.Name, t.Hash, t.Scope, formatTime(t.Created))
 	if isUniqueViolation(err) {
@@ -19,32 +20,50 @@ func (d *DB) CreateToken(ctx context.Context, t orchestrator.Token) error {
 	return classify("create token", err)
 }
 
-// TokenByHash implements orchestrator.Tokens.
+// TokenByHash implements orchestrator.Tokens, from the read model: a
+// revoke by any process is seen by the next request.
 func (d *DB) TokenByHash(ctx context.Context, hash string, now time.Time) (orchestrator.Token, error) {
+	snap, err := d.snapshot(ctx)
+	if err != nil {
+		return orchestrator.Token{}, classify("token", err)
+	}
+	t, ok := snap.tokens[hash]
+	if !ok {
+		// Made by stackhub token create beside the server, perhaps.
+		row := d.db.QueryRowContext(ctx, `SELECT id, name, hash, scope, created, last_used FROM tokens WHERE hash = ? AND revoked IS NULL`, hash)
+		if t, err = scanToken(row); errors.Is(err, sql.ErrNoRows) {
+			return t, orchestrator.Errorf(orchestrator.ENOTFOUND, "no such token")
+		} else if err != nil {
+			return t, classify("token", err)
+		}
+		d.changed() // the snapshot is behind the file
+	}
+	// Record use at most once a minute so reads stay reads.
+	if t.LastUsed.IsZero() || now.Sub(t.LastUsed) > time.Minute {
+		// Bookkeeping only: a database that cannot be written (disk full)
+		// must not lock every reader out.
+		_, err := d.db.ExecContext(ctx, `UPDATE tokens SET last_used = ? WHERE id = ?`, formatTime(now), t.ID)
+		d.changed()
+		if err != nil {
+			return t, nil
+		}
+		t.LastUsed = now
+	}
+	return t, nil
+}
+
+// scanToken reads the columns id, name, hash, scope, created, last_used.
+func scanToken(rows interface{ Scan(...any) error }) (orchestrator.Token, error) {
 	var t orchestrator.Token
 	var created string
 	var lastUsed sql.NullString
-	err := d.db.QueryRowContext(ctx, `SELECT id, name, hash, scope, created, last_used FROM tokens WHERE hash = ? AND revoked IS NULL`, hash).
-		Scan(&t.ID, &t.Name, &t.Hash, &t.Scope, &created, &lastUsed)
-	if errors.Is(err, sql.ErrNoRows) {
-		return t, orchestrator.Errorf(orchestrator.ENOTFOUND, "no such token")
-	}
-	if err != nil {
-		return t, classify("token", err)
+	if err := rows.Scan(&t.ID, &t.Name, &t.Hash, &t.Scope, &created, &lastUsed); err != nil {
+		return t, err
 	}
 	t.Created = parseTime(created)
-	// Record use at most once a minute so reads stay reads.
-	if !lastUsed.Valid || now.Sub(parseTime(lastUsed.String)) > time.Minute {
-		// Bookkeeping only: a database that cannot be written (disk full)
-		// must not lock every reader out.
-		if _, err := d.db.ExecContext(ctx, `UPDATE tokens SET last_used = ? WHERE id = ?`, formatTime(now), t.ID); err != nil {
-			if lastUsed.Valid {
-				t.LastUsed = parseTime(lastUsed.String)
-			}
-			return t, nil
-		}
+	if lastUsed.Valid {
+		t.LastUsed = parseTime(lastUsed.String)
 	}
-	t.LastUsed = now
 	return t, nil
 }
 
@@ -57,15 +76,9 @@ func (d *DB) ListTokens(ctx context.Context) ([]orchestrator.Token, error) {
 	defer rows.Close()
 	var out []orchestrator.Token
 	for rows.Next() {
-		var t orchestrator.Token
-		var created string
-		var lastUsed sql.NullString
-		if err := rows.Scan(&t.ID, &t.Name, &t.Hash, &t.Scope, &created, &lastUsed); err != nil {
+		t, err := scanToken(rows)
+		if err != nil {
 			return nil, classify("tokens", err)
-		}
-		t.Created = parseTime(created)
-		if lastUsed.Valid {
-			t.LastUsed = parseTime(lastUsed.String)
 		}
 		out = append(out, t)
 	}
@@ -74,6 +87,7 @@ func (d *DB) ListTokens(ctx context.Context) ([]orchestrator.Token, error) {
 
 // RevokeToken implements orchestrator.Tokens.
 func (d *DB) RevokeToken(ctx context.Context, id string, now time.Time) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	res, err := d.db.ExecContext(ctx, `UPDATE tokens SET revoked = ? WHERE id = ? AND revoked IS NULL`, formatTime(now), id)
 	if err != nil {
 		return classify("revoke token", err)

@@ -15,6 +15,7 @@ const insertUser = `INSERT INTO users (id, name, hash, created, changed, initial
 
 // CreateUser implements orchestrator.Users.
 func (d *DB) CreateUser(ctx context.Context, u orchestrator.User) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	_, err := d.db.ExecContext(ctx, insertUser, u.ID, u.Name, u.Hash, formatTime(u.Created), formatTime(u.Changed))
 	if isUniqueViolation(err) {
 		return orchestrator.Errorf(orchestrator.ECONFLICT, "user %s already exists", u.Name)
@@ -24,6 +25,7 @@ func (d *DB) CreateUser(ctx context.Context, u orchestrator.User) error {
 
 // CreateFirstUser implements orchestrator.Users.
 func (d *DB) CreateFirstUser(ctx context.Context, u orchestrator.User) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return classify("create first user", err)
@@ -68,6 +70,7 @@ func (d *DB) CountUsers(ctx context.Context) (int, error) {
 // SetPassword implements orchestrator.Users. Every session of the user
 // ends: a changed password logs out everywhere.
 func (d *DB) SetPassword(ctx context.Context, name, hash string, now time.Time) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return classify("set password", err)
@@ -90,6 +93,7 @@ func (d *DB) SetPassword(ctx context.Context, name, hash string, now time.Time) 
 
 // CreateSession implements orchestrator.Users.
 func (d *DB) CreateSession(ctx context.Context, s orchestrator.Session) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	_, err := d.db.ExecContext(ctx, `INSERT INTO sessions (hash, user_id, csrf, created, expires) VALUES (?, ?, ?, ?, ?)`,
 		s.Hash, s.UserID, s.CSRF, formatTime(s.Created), formatTime(s.Expires))
 	return classify("create session", err)
@@ -110,6 +114,7 @@ JOIN users u ON u.id = s.user_id WHERE s.hash = ?`, hash).Scan(&s.Hash, &s.UserI
 	s.Created, s.Expires = parseTime(created), parseTime(expires)
 	if !now.Before(s.Expires) {
 		_, _ = d.db.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
+		d.changed()
 		return orchestrator.Session{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "session expired")
 	}
 	return s, nil
@@ -117,6 +122,7 @@ JOIN users u ON u.id = s.user_id WHERE s.hash = ?`, hash).Scan(&s.Hash, &s.UserI
 
 // DeleteSession implements orchestrator.Users.
 func (d *DB) DeleteSession(ctx context.Context, hash string) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	_, err := d.db.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
 	return classify("delete session", err)
 }
