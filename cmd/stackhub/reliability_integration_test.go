@@ -291,6 +291,51 @@ func TestSameNameInstall(t *testing.T) {
 	assert.Empty(t, publishedPorts(t, c, "same"))
 }
 
+// TestServiceNameCollision races installs of apps coll and coll-db: coll's
+// db service and coll-db's main container are both websoft9-coll-db, so
+// exactly one of the twenty is accepted, the others are refused with 409
+// naming the container, and one set of containers runs.
+func TestServiceNameCollision(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	s := startServerArgs(t, t.TempDir(), "--bundles", narrowCatalog(t, 9600, 4600, 20))
+	t.Cleanup(func() { uninstallAll(t, s) })
+	names := make([]string, 20)
+	for i := range names {
+		names[i] = "coll"
+		if i%2 == 1 {
+			names[i] = "coll-db"
+		}
+	}
+	codes, bodies := installMany(t, s, names)
+	var winner string
+	for i, code := range codes {
+		if code == http.StatusAccepted {
+			require.Empty(t, winner, "a second install was accepted: %s after %s", names[i], winner)
+			winner = names[i]
+			continue
+		}
+		require.Equal(t, http.StatusConflict, code, "%v", bodies[i])
+		if names[i] != winner && winner != "" {
+			// Refused by the other name: the message says which container.
+			msg, _ := bodies[i]["message"].(string)
+			assert.Contains(t, msg, "websoft9-coll", "%v", bodies[i])
+		}
+	}
+	require.NotEmpty(t, winner, "one install is accepted")
+	requireRunning(t, s, []string{winner}, 2*time.Minute)
+	loser := map[string]string{"coll": "coll-db", "coll-db": "coll"}[winner]
+	status, body, _ := s.api(t, http.MethodGet, "/api/v1/apps/"+loser, "")
+	assert.Equal(t, http.StatusNotFound, status, "%v", body)
+	assert.Len(t, publishedPorts(t, c, winner), 2, "one set of containers")
+	assert.Empty(t, publishedPorts(t, c, loser))
+	// Once the winner is gone the other name installs.
+	status, body, _ = s.api(t, http.MethodDelete, "/api/v1/apps/"+winner+"?purge=true", "")
+	require.Equal(t, http.StatusOK, status, "%v", body)
+	status, body, _ = s.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, loser))
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	requireRunning(t, s, []string{loser}, 2*time.Minute)
+}
+
 // TestDiskFull puts the data directory on a 4 MiB tmpfs and fills it: every
 // change is refused with 503 and a clear message, nothing reaches Docker,
 // the database stays intact, and once space returns installs work again

@@ -5,5 +5,6 @@
 // tokens (hashes only). Schema changes are embedded, numbered migrations.
 //
 // Every exported method is one transaction; constraint violations become
-// orchestrator.ECONFLICT. It imports orchestrator and the SQLite driver only.
+// orchestrator.ECONFLICT. Installations and tokens are read from an
+// in-memory snapshot that every write drops (readmodel.go). It imports orchestrator and the SQLite driver only.
 package sqlite

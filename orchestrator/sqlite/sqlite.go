@@ -74,6 +74,10 @@ func (d *DB) migrate(ctx context.Context) error {
 	if err := tx.QueryRowContext(ctx, "PRAGMA user_version").Scan(&version); err != nil {
 		return fmt.Errorf("migrate: %w", err)
 	}
+	if version > len(names) {
+		// Marking it older would run old code over a schema it does not know.
+		return fmt.Errorf("the database is at schema version %d, newer than this stackhub knows (%d): run the stackhub release that wrote it, or a newer one", version, len(names))
+	}
 	for i, name := range names {
 		if i < version {
 			continue
