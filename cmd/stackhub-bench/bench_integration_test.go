@@ -33,7 +33,7 @@ func TestBenchSmoke(t *testing.T) {
 	prefix := "smoke" + strings.ToLower(rand.Text()[:6])
 	args := []string{"-out", out, "-bin", bin, "-bundles", "../../bundles",
 		"-rounds", "1", "-action-rounds", "1", "-apps", "3", "-batch", "3", "-starts", "1",
-		"-settle", "1s", "-idle-cpu", "1s", "-wrk-duration", "2s", "-wrk-warmup", "0s", "-read-rounds", "1",
+		"-settle", "1s", "-idle-cpu", "1s", "-wrk-duration", "2s", "-wrk-warmup", "0s", "-read-rounds", "1", "-quiet-wait", "0s",
 		"-build-runs", "1", "-build-only", "demo", "-warmup=false", "-compose-v1", "auto", "-prefix", prefix, "-port-base", "26000"}
 	code := run(t.Context(), args, t.Output(), t.Output())
 	require.Equal(t, 0, code)
@@ -73,7 +73,8 @@ func TestBenchSmoke(t *testing.T) {
 	assert.True(t, r.Concurrent.NoCollision)
 	for _, reads := range []Reads{r.Reads, r.Restarted.Reads} {
 		require.Len(t, reads.Rounds, 1)
-		require.Len(t, reads.Rounds[0], 5)
+		require.Len(t, reads.Rounds[0], 6, "five endpoints and getAppInfo at 10 connections")
+		assert.NotEmpty(t, reads.Load)
 		for _, rd := range reads.Rounds[0] {
 			assert.Positive(t, float64(rd.ReqPerSec), rd.Endpoint)
 			assert.Positive(t, float64(rd.P99Ms), rd.Endpoint)

@@ -27,6 +27,10 @@ type Builder struct {
 	// RuntimesDir holds bundle-runtime and websoft9-runtime.
 	RuntimesDir string
 	Docker      ImageClient
+	// AfterBuild, when set, is called after each build that ran (not a
+	// reuse), whether it succeeded or not. A build holds the image's
+	// layers in memory; the server hands that memory back here.
+	AfterBuild func()
 
 	mu    sync.Mutex
 	cache map[string]cachedBuild
@@ -64,6 +68,9 @@ func (b *Builder) Bundle(ctx context.Context, app orchestrator.App) (*bundle.Bun
 		if c.ids[id] {
 			return c.bundle, nil
 		}
+	}
+	if b.AfterBuild != nil {
+		defer b.AfterBuild()
 	}
 	res, err := Build(ctx, Options{Dir: app.Dir, RuntimesDir: b.RuntimesDir})
 	if err != nil {
