@@ -214,6 +214,22 @@ func TestInstallFromArchive(t *testing.T) {
 	})
 	_, err = c.ImageInspect(t.Context(), res.ImageRef)
 	require.Error(t, err, "the invocation image was never loaded")
+	// The host's own image under the archived image's tag (another app's
+	// mariadb:10.11, say): the import must not replace it.
+	_, err = c.ImageTag(t.Context(), client.ImageTagOptions{Source: "stackhub-test/web:dev", Target: image})
+	require.NoError(t, err)
+	hostImage, err := c.ImageInspect(t.Context(), image)
+	require.NoError(t, err)
+	imported := map[string]string{}
+	for _, ref := range []string{image, res.ImageRef} {
+		imported[ref], err = ocibundle.ImportTag(ref)
+		require.NoError(t, err)
+	}
+	t.Cleanup(func() {
+		for _, tag := range imported {
+			_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), tag, client.ImageRemoveOptions{Force: true})
+		}
+	})
 
 	s := startServerArgs(t, t.TempDir(), "--bundles", "../../bundles/testdata")
 	req, err := http.NewRequest(http.MethodPost, s.url+"/api/v1/catalog/import", bytes.NewReader(archive.Bytes()))
@@ -229,6 +245,14 @@ func TestInstallFromArchive(t *testing.T) {
 	out, err := c.ContainerInspect(t.Context(), "websoft9-airgap", client.ContainerInspectOptions{})
 	require.NoError(t, err)
 	assert.Equal(t, "airgap", out.Container.Config.Labels["sh.websoft9.test"], "the app runs the archive's image")
+	assert.Equal(t, imported[image], out.Container.Config.Image, "through the import's own tag")
+	after, err := c.ImageInspect(t.Context(), image)
+	require.NoError(t, err)
+	assert.Equal(t, hostImage.ID, after.ID, "the host's %s is untouched", image)
+	for _, tag := range imported {
+		_, err := c.ImageInspect(t.Context(), tag)
+		assert.NoError(t, err, "%s is loaded", tag)
+	}
 
 	// A damaged archive is refused, and nothing is added.
 	broken := bytes.Clone(archive.Bytes())

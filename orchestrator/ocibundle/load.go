@@ -13,6 +13,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
+	"strings"
 
 	"github.com/cnabio/cnab-go/bundle"
 	"github.com/cnabio/cnab-to-oci/relocation"
@@ -72,9 +73,12 @@ func LoadArchive(ctx context.Context, r io.Reader, docker DockerClient) (*Loaded
 	return loadArchive(ctx, r, docker, "")
 }
 
-// ImportArchive is LoadArchive that also writes the invocation image's
-// /cnab/app (porter.yaml, compose files) into appDir, as ExtractApp does
-// for a pulled bundle.
+// ImportArchive is LoadArchive for the server: it also writes the
+// invocation image's /cnab/app (porter.yaml, compose files) into appDir, as
+// ExtractApp does for a pulled bundle, and it loads every image under a
+// name of its own (ImportTag), never under the archive's: an uploaded
+// archive cannot replace an image the host already runs (mariadb:10.11 of
+// another app), and the bundle runs its images through the relocation map.
 func ImportArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string) (*Loaded, error) {
 	return loadArchive(ctx, r, docker, appDir)
 }
@@ -97,7 +101,11 @@ func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir s
 	}
 	rm := relocation.ImageRelocationMap{}
 	for _, a := range images {
-		tag, err := localTag(a.ref)
+		tagOf := localTag
+		if appDir != "" {
+			tagOf = ImportTag
+		}
+		tag, err := tagOf(a.ref)
 		if err != nil {
 			return nil, fmt.Errorf("load archive: %s %s: %w", a.what, a.ref, err)
 		}
@@ -313,6 +321,32 @@ func localTag(ref string) (string, error) {
 		return reference.FamiliarString(tagged), nil
 	}
 	return reference.FamiliarString(reference.TagNameOnly(named)), nil
+}
+
+// ImportPrefix is the repository prefix of the images ImportArchive loads.
+const ImportPrefix = "stackhub.local/import/"
+
+// ImportTag is the tag ImportArchive loads an archived image under:
+// ImportPrefix, the reference's registry (a port's colon made a dash) and
+// path, and its tag (or <algorithm>-<hex> for a digest), e.g.
+// stackhub.local/import/docker.io/library/mariadb:10.11.
+func ImportTag(ref string) (string, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return "", orchestrator.WrapError(orchestrator.EINVALID, err, "%q is not a valid image reference", ref)
+	}
+	tag := "latest"
+	if t, ok := named.(reference.Tagged); ok {
+		tag = t.Tag()
+	} else if d, ok := named.(reference.Digested); ok {
+		tag = string(d.Digest().Algorithm()) + "-" + d.Digest().Encoded()
+	}
+	repo := ImportPrefix + strings.ReplaceAll(reference.Domain(named), ":", "-") + "/" + reference.Path(named)
+	out, err := reference.ParseNormalizedNamed(repo + ":" + tag)
+	if err != nil {
+		return "", orchestrator.WrapError(orchestrator.EINVALID, err, "%q cannot be imported under %s", ref, ImportPrefix)
+	}
+	return out.String(), nil
 }
 
 // loadImage loads img into Docker under tag and checks that tag then names

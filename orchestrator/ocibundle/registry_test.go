@@ -61,6 +61,24 @@ func TestTag(t *testing.T) {
 	}
 }
 
+func TestImportTag(t *testing.T) {
+	d := "sha256:" + fmt.Sprintf("%064d", 7)
+	tests := map[string]string{
+		"stackhub-test/web:dev":             "stackhub.local/import/docker.io/stackhub-test/web:dev",
+		"docker.io/library/redmine:5.1.3":   "stackhub.local/import/docker.io/library/redmine:5.1.3",
+		"mariadb":                           "stackhub.local/import/docker.io/library/mariadb:latest",
+		"127.0.0.1:5000/stackhub/demo@" + d: "stackhub.local/import/127.0.0.1-5000/stackhub/demo:sha256-" + d[7:],
+		"ghcr.io/websoft9/x:1@" + d:         "stackhub.local/import/ghcr.io/websoft9/x:1",
+	}
+	for in, want := range tests {
+		got, err := ImportTag(in)
+		assert.NoError(t, err, in)
+		assert.Equal(t, want, got, in)
+	}
+	_, err := ImportTag("UPPER/case")
+	assert.Error(t, err)
+}
+
 func TestLocalTag(t *testing.T) {
 	d := "sha256:" + fmt.Sprintf("%064d", 7)
 	tests := map[string]string{

@@ -20,8 +20,9 @@ func (d *DB) CreateToken(ctx context.Context, t orchestrator.Token) error {
 	return classify("create token", err)
 }
 
-// TokenByHash implements orchestrator.Tokens, from the read model: a
-// revoke by any process is seen by the next request.
+// TokenByHash implements orchestrator.Tokens, from the read model: a revoke
+// (through this DB, as the API does) is seen by the next request, and a token
+// that another process made (stackhub token create) is looked up on a miss.
 func (d *DB) TokenByHash(ctx context.Context, hash string, now time.Time) (orchestrator.Token, error) {
 	snap, err := d.snapshot(ctx)
 	if err != nil {
