@@ -164,6 +164,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		})
 	}
 	watcher := dockerhost.NewWatcher(docker, log)
+	watcher.CallTimeout = cfg.DockerTimeout
 	background.Go(func() { watcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID}

@@ -29,6 +29,8 @@ type Watcher struct {
 	log *slog.Logger
 	// Resync is the period of the full list that catches lost events.
 	Resync time.Duration
+	// CallTimeout bounds each list (0: callTimeout), as Host.CallTimeout.
+	CallTimeout time.Duration
 
 	mu    sync.RWMutex
 	ready bool
@@ -116,7 +118,11 @@ func (w *Watcher) watch(ctx context.Context) error {
 }
 
 func (w *Watcher) list(ctx context.Context, f client.Filters) (map[string][]orchestrator.Container, error) {
-	ctx, cancel := context.WithTimeout(ctx, callTimeout)
+	limit := w.CallTimeout
+	if limit <= 0 {
+		limit = callTimeout
+	}
+	ctx, cancel := context.WithTimeout(ctx, limit)
 	defer cancel()
 	res, err := w.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {

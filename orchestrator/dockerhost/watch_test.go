@@ -1,0 +1,53 @@
+package dockerhost
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+)
+
+// deafLister is a Docker that never answers a list; it records the
+// deadline it was given.
+type deafLister struct{ deadline time.Duration }
+
+func (d *deafLister) ContainerList(ctx context.Context, _ client.ContainerListOptions) (client.ContainerListResult, error) {
+	if dl, ok := ctx.Deadline(); ok {
+		d.deadline = time.Until(dl)
+	}
+	<-ctx.Done()
+	return client.ContainerListResult{}, ctx.Err()
+}
+
+func (d *deafLister) Events(context.Context, client.EventsListOptions) client.EventsResult {
+	return client.EventsResult{}
+}
+
+// TestWatcherListHonoursCallTimeout: the watcher's lists are bounded by
+// the server's --docker-timeout, and by the built-in minute without one.
+func TestWatcherListHonoursCallTimeout(t *testing.T) {
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	d := &deafLister{}
+	w := NewWatcher(d, log)
+	w.CallTimeout = 20 * time.Millisecond
+	if err := w.listAll(t.Context()); err == nil {
+		t.Fatal("a deaf Docker: listAll returned no error")
+	}
+	if d.deadline <= 0 || d.deadline > 20*time.Millisecond {
+		t.Errorf("CallTimeout 20ms: the list's deadline was %v away", d.deadline)
+	}
+
+	d = &deafLister{}
+	w = NewWatcher(d, log)
+	ctx, cancel := context.WithCancel(t.Context())
+	time.AfterFunc(10*time.Millisecond, cancel) // do not wait the minute
+	if err := w.listAll(ctx); err == nil {
+		t.Fatal("a deaf Docker: listAll returned no error")
+	}
+	if d.deadline < callTimeout-time.Second || d.deadline > callTimeout {
+		t.Errorf("no CallTimeout: the list's deadline was %v away, want %v", d.deadline, callTimeout)
+	}
+}
