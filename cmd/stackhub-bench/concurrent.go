@@ -37,6 +37,26 @@ type Concurrent struct {
 	StoppedEarly string `json:"stoppedEarly,omitempty"`
 }
 
+// portsOK tells whether no two containers publish the same host port and
+// every app that succeeded publishes its two. An app whose job outlived the
+// bench's wait may publish its ports too: more than 2×Succeeded is fine.
+func (c Concurrent) portsOK() bool {
+	return c.DistinctPorts == c.HostPorts && c.HostPorts >= 2*c.Succeeded
+}
+
+// portsVerdict says what portsOK found.
+func (c Concurrent) portsVerdict() string {
+	switch {
+	case c.DistinctPorts != c.HostPorts:
+		return fmt.Sprintf("COLLISION (%d ports published twice or more)", c.HostPorts-c.DistinctPorts)
+	case c.HostPorts < 2*c.Succeeded:
+		return fmt.Sprintf("MISSING ports (%d expected)", 2*c.Succeeded)
+	case c.HostPorts > 2*c.Succeeded:
+		return "no collision (the ports beyond 2 per app are those of an install that finished after the bench's wait)"
+	}
+	return "no collision"
+}
+
 // benchConcurrent installs Apps demo apps through the API, Batch at a
 // time: each app's request, job and HTTP answer run in their own
 // goroutine. Then it reads the published host ports back from Docker.
@@ -119,7 +139,7 @@ func (b *bench) benchConcurrent(ctx context.Context, res *Results) error {
 		}
 	}
 	c.DistinctPorts = len(seen)
-	c.NoCollision = c.HostPorts == 2*c.Succeeded && c.DistinctPorts == c.HostPorts
+	c.NoCollision = c.portsOK()
 	if len(b.installed) == 0 {
 		return fmt.Errorf("all %d installs failed, the first with: %s", c.Apps, c.Batches[0].Errors[0])
 	}

@@ -70,7 +70,7 @@ func (r *Results) targets() []Target {
 	c := r.Concurrent
 	add(fmt.Sprintf("%d installs, %d at once", c.Apps, r.Settings.Batch), "all succeed, no port collision",
 		fmt.Sprintf("%d/%d succeeded, %d distinct of %d host ports", c.Succeeded, c.Apps, c.DistinctPorts, c.HostPorts),
-		c.Apps > 0 && c.Succeeded == c.Apps && c.NoCollision)
+		c.Apps > 0 && c.Succeeded == c.Apps && c.portsOK())
 	return t
 }
 
@@ -264,7 +264,7 @@ func (r *Results) markdown() string {
 		p("The installs %s (of %d asked for).\n\n", c.StoppedEarly, o.Apps)
 	}
 	p("Ports, as Docker publishes them for the apps' containers: %d host ports for %d apps, %d distinct: %s.\n\n",
-		c.HostPorts, c.Succeeded, c.DistinctPorts, map[bool]string{true: "no collision", false: "COLLISION or missing port"}[c.NoCollision])
+		c.HostPorts, c.Succeeded, c.DistinctPorts, c.portsVerdict())
 	for _, x := range c.Batches {
 		for _, e := range x.Errors {
 			p("- failed: %s\n", e)

@@ -163,3 +163,23 @@ func TestMarkdownEmpty(t *testing.T) {
 		assert.False(t, tg.Pass, tg.What)
 	}
 }
+
+func TestPortsVerdict(t *testing.T) {
+	for _, tc := range []struct {
+		c    Concurrent
+		ok   bool
+		want string
+	}{
+		{Concurrent{Succeeded: 2, HostPorts: 4, DistinctPorts: 4}, true, "no collision"},
+		{Concurrent{Succeeded: 99, HostPorts: 200, DistinctPorts: 200}, true, "no collision (the ports beyond"},
+		{Concurrent{Succeeded: 2, HostPorts: 4, DistinctPorts: 3}, false, "COLLISION (1 ports"},
+		{Concurrent{Succeeded: 3, HostPorts: 4, DistinctPorts: 4}, false, "MISSING ports (6 expected)"},
+	} {
+		if got := tc.c.portsOK(); got != tc.ok {
+			t.Errorf("%+v: portsOK %v, want %v", tc.c, got, tc.ok)
+		}
+		if got := tc.c.portsVerdict(); !strings.HasPrefix(got, tc.want) {
+			t.Errorf("%+v: %q, want it to start with %q", tc.c, got, tc.want)
+		}
+	}
+}
