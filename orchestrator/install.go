@@ -52,14 +52,11 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 		}
 		app, req.App = pulled, pulled.Name
 	}
-	if req.Name == "" {
-		req.Name = req.App
-	}
 	if err := validateName("appName", req.App); err != nil {
 		return Installation{}, err
 	}
-	if err := validateName("name", req.Name); err != nil {
-		return Installation{}, err
+	if req.Name == "" {
+		req.Name = req.App // checked just above
 	}
 	if req.Reference == "" {
 		var err error

@@ -70,7 +70,7 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Positive(t, float64(r.Action[0].FloorMs))
 	assert.True(t, r.Action[0].EngineRestarted && r.Action[0].FloorRestarted, "both runs restarted the containers")
 	assert.Equal(t, 3, r.Concurrent.Succeeded)
-	assert.True(t, r.Concurrent.NoCollision)
+	assert.True(t, r.Concurrent.portsOK(), "%+v", r.Concurrent)
 	for _, reads := range []Reads{r.Reads, r.Restarted.Reads} {
 		require.Len(t, reads.Rounds, 1)
 		require.Len(t, reads.Rounds[0], 6, "five endpoints and getAppInfo at 10 connections")

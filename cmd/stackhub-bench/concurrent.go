@@ -30,9 +30,8 @@ type Concurrent struct {
 	Succeeded int `json:"succeeded"`
 	// HostPorts is the number of host ports Docker publishes for the
 	// apps' containers, DistinctPorts how many of them differ.
-	HostPorts     int  `json:"hostPorts"`
-	DistinctPorts int  `json:"distinctPorts"`
-	NoCollision   bool `json:"noCollision"`
+	HostPorts     int `json:"hostPorts"`
+	DistinctPorts int `json:"distinctPorts"`
 	// StoppedEarly says why fewer than Apps installs were tried.
 	StoppedEarly string `json:"stoppedEarly,omitempty"`
 }
@@ -139,7 +138,6 @@ func (b *bench) benchConcurrent(ctx context.Context, res *Results) error {
 		}
 	}
 	c.DistinctPorts = len(seen)
-	c.NoCollision = c.portsOK()
 	if len(b.installed) == 0 {
 		return fmt.Errorf("all %d installs failed, the first with: %s", c.Apps, c.Batches[0].Errors[0])
 	}

@@ -80,7 +80,8 @@ func (b *bench) machine(ctx context.Context) (Machine, error) {
 	return m, nil
 }
 
-// loadavg is the first three fields of /proc/loadavg.
+// loadavg is the first three fields of /proc/loadavg (1, 5, 15 min), or
+// "unknown".
 func loadavg() string {
 	data, err := os.ReadFile("/proc/loadavg")
 	if err != nil {
@@ -95,15 +96,8 @@ func loadavg() string {
 
 // load1 is the 1-minute load average.
 func load1() (float64, error) {
-	data, err := os.ReadFile("/proc/loadavg")
-	if err != nil {
-		return 0, err
-	}
-	f := strings.Fields(string(data))
-	if len(f) == 0 {
-		return 0, fmt.Errorf("/proc/loadavg: %q", data)
-	}
-	return strconv.ParseFloat(f[0], 64)
+	one, _, _ := strings.Cut(loadavg(), " ")
+	return strconv.ParseFloat(one, 64)
 }
 
 // procField reads a "Key: N kB" line of a /proc file.

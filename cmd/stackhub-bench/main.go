@@ -209,7 +209,6 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintln(stderr, "stackhub-bench: results.json:", err)
 			return 1
 		}
-		res.Concurrent.NoCollision = res.Concurrent.portsOK()
 		if err := writeResults(o.Out, &res); err != nil {
 			fmt.Fprintln(stderr, "stackhub-bench:", err)
 			return 1

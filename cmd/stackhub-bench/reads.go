@@ -12,7 +12,6 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
-	"strings"
 	"sync"
 	"time"
 )
@@ -46,27 +45,30 @@ type Reads struct {
 // light concurrency, beside wrk's 50 where 2 cores queue every request.
 const lowConns = 10
 
-// The read endpoints, in the order each round runs them; docker is
-// Docker's own /containers/json.
+// dockerEndpoint labels Docker's own /containers/json.
 const dockerEndpoint = "docker /containers/json"
 
-func (b *bench) readEndpoints() []string {
+// endpoint is one read run: its label in the report, what it gets (a
+// StackHub path, or Docker's list through the proxy) and wrk's connections.
+type endpoint struct {
+	label  string
+	path   string
+	docker bool
+	conns  int
+}
+
+// readEndpoints are the read runs, in the order each round runs them.
+func (b *bench) readEndpoints() []endpoint {
 	one := b.o.Prefix + "-app-1"
 	if !slices.Contains(b.installed, one) {
 		one = b.installed[0] // app 1 failed to install
 	}
-	return []string{"/getAppInfo?appName=" + one, "/getAllAppInfo", "/searchServer", "/api/v1/apps", dockerEndpoint,
-		fmt.Sprintf("/getAppInfo?appName=%s (%d connections)", one, lowConns)}
-}
-
-// endpointConns splits an endpoint label into its path and wrk's
-// connection count.
-func (b *bench) endpointConns(ep string) (string, int) {
-	suffix := fmt.Sprintf(" (%d connections)", lowConns)
-	if path, ok := strings.CutSuffix(ep, suffix); ok {
-		return path, lowConns
+	var out []endpoint
+	for _, p := range []string{"/getAppInfo?appName=" + one, "/getAllAppInfo", "/searchServer", "/api/v1/apps"} {
+		out = append(out, endpoint{label: p, path: p, conns: b.o.WrkConns})
 	}
-	return ep, b.o.WrkConns
+	return append(out, endpoint{label: dockerEndpoint, docker: true, conns: b.o.WrkConns},
+		endpoint{label: fmt.Sprintf("/getAppInfo?appName=%s (%d connections)", one, lowConns), path: "/getAppInfo?appName=" + one, conns: lowConns})
 }
 
 // waitQuiet waits, at most QuietWait, until the 1-minute load average is
@@ -116,12 +118,11 @@ func (b *bench) reads(ctx context.Context) (Reads, error) {
 		res.Tool = "go"
 	}
 	res.DockerVia = "a loopback TCP proxy to " + b.socket + " in the bench process (io.Copy both ways)"
-	url := func(ep string) string {
-		if ep == dockerEndpoint {
+	url := func(ep endpoint) string {
+		if ep.docker {
 			return "http://" + proxy.Addr() + "/containers/json"
 		}
-		path, _ := b.endpointConns(ep)
-		return b.srv.url + path
+		return b.srv.url + ep.path
 	}
 	for _, ep := range b.readEndpoints() {
 		status, body, err := b.get(ctx, url(ep))
@@ -129,7 +130,7 @@ func (b *bench) reads(ctx context.Context) (Reads, error) {
 			return res, err
 		}
 		if status != http.StatusOK {
-			return res, fmt.Errorf("%s: %d %.200s", ep, status, body)
+			return res, fmt.Errorf("%s: %d %.200s", ep.label, status, body)
 		}
 	}
 	waited, err := b.waitQuiet(ctx)
@@ -141,19 +142,18 @@ func (b *bench) reads(ctx context.Context) (Reads, error) {
 	for r := 1; r <= b.o.ReadRounds; r++ {
 		var round []Read
 		for _, ep := range b.readEndpoints() {
-			_, conns := b.endpointConns(ep)
 			if b.o.WrkWarmup > 0 {
-				if _, err := b.load(ctx, url(ep), conns, b.o.WrkWarmup); err != nil {
-					return res, fmt.Errorf("%s warm-up: %w", ep, err)
+				if _, err := b.load(ctx, url(ep), ep.conns, b.o.WrkWarmup); err != nil {
+					return res, fmt.Errorf("%s warm-up: %w", ep.label, err)
 				}
 			}
-			rd, err := b.load(ctx, url(ep), conns, b.o.WrkDuration)
+			rd, err := b.load(ctx, url(ep), ep.conns, b.o.WrkDuration)
 			if err != nil {
-				return res, fmt.Errorf("%s: %w", ep, err)
+				return res, fmt.Errorf("%s: %w", ep.label, err)
 			}
-			rd.Endpoint = ep
+			rd.Endpoint = ep.label
 			b.logf("reads round %d/%d %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms, non-2xx %d, errors %d",
-				r, b.o.ReadRounds, ep, rd.ReqPerSec, rd.P50Ms, rd.P99Ms, rd.Non2xx, rd.Errors)
+				r, b.o.ReadRounds, ep.label, rd.ReqPerSec, rd.P50Ms, rd.P99Ms, rd.Non2xx, rd.Errors)
 			round = append(round, rd)
 		}
 		res.Rounds = append(res.Rounds, round)

@@ -119,7 +119,7 @@ func TestMarkdownSections(t *testing.T) {
 		InstallAB: 1.3, InstallCB: missing, UninstallAB: 1.125, UninstallCB: missing,
 	}}
 	r.Action = []ActionRound{{EngineMs: 1500, FloorMs: 1000, Ratio: 1.5, EngineRestarted: true, FloorRestarted: true}}
-	r.Concurrent = Concurrent{Batches: []Batch{{Apps: 2, Succeeded: 2, WallMs: 4000, AppMs: []Num{3000, 4000}}}, Apps: 2, Succeeded: 2, HostPorts: 4, DistinctPorts: 4, NoCollision: true}
+	r.Concurrent = Concurrent{Batches: []Batch{{Apps: 2, Succeeded: 2, WallMs: 4000, AppMs: []Num{3000, 4000}}}, Apps: 2, Succeeded: 2, HostPorts: 4, DistinctPorts: 4}
 	r.Reads = Reads{Tool: "wrk", Rounds: [][]Read{{{Endpoint: "/getAppInfo?appName=bench-app-1", ReqPerSec: 31000, P50Ms: 1, P99Ms: 2.5}}}}
 	r.Memory = Loaded{IdleRSSKiB: 30000, LoadedRSSKiB: 70000}
 	r.Builds = []BuildResult{{Bundle: "demo", Ms: []Num{1000}, Layers: 4, UncompressedBytes: 1 << 20, CompressedBytes: 1 << 19, Digest: "sha256:0123"}}

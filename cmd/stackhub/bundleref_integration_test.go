@@ -6,6 +6,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	cerrdefs "github.com/containerd/errdefs"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -263,6 +264,23 @@ func TestInstallFromArchive(t *testing.T) {
 	require.NoError(t, err)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+
+	// An archive of a bundle named like an app of the catalog directory
+	// (demo) is refused before any of its images reaches Docker.
+	demo := variant(t, "demo", "")
+	var shadow bytes.Buffer
+	_, err = ocibundle.Archive(t.Context(), &shadow, ocibundle.ArchiveOptions{Bundle: demo.Bundle, InvocationImage: demo.Image, Docker: c})
+	require.NoError(t, err)
+	req, _ = http.NewRequest(http.MethodPost, s.url+"/api/v1/catalog/import", bytes.NewReader(shadow.Bytes()))
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err = http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	demoTag, err := ocibundle.ImportTag(demo.ImageRef)
+	require.NoError(t, err)
+	_, err = c.ImageInspect(t.Context(), demoTag)
+	assert.True(t, cerrdefs.IsNotFound(err), "the refused archive's invocation image was not loaded: %v", err)
 
 	code, _, _ := s.api(t, http.MethodDelete, "/api/v1/apps/airgap?purge=true", "")
 	require.Equal(t, http.StatusOK, code)

@@ -113,20 +113,14 @@ func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestra
 	}
 	defer os.RemoveAll(tmp)
 	staging := filepath.Join(tmp, "staging")
-	loaded, err := ocibundle.ImportArchive(ctx, archive, s.docker, staging)
+	// Its name, shape and place in the catalog are checked before any
+	// image reaches Docker.
+	loaded, err := ocibundle.ImportArchive(ctx, archive, s.docker, staging,
+		func(b *bundle.Bundle) error { return s.shadows(ctx, b.Name) })
 	if err != nil {
 		return orchestrator.App{}, err
 	}
 	b := loaded.Bundle
-	if err := naming.ValidateApp(b.Name); err != nil {
-		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err, "archive: the bundle's name cannot name an app")
-	}
-	if err := orchestrator.CheckBundle(b); err != nil {
-		return orchestrator.App{}, err
-	}
-	if err := s.shadows(ctx, b.Name); err != nil {
-		return orchestrator.App{}, err
-	}
 	rm := map[string]string(loaded.RelocationMap)
 	// The invocation image runs by its ID: its content, verified against
 	// contentDigest on the way in (Docker keeps no repository digest for

@@ -88,9 +88,12 @@ func classify(op string, err error) error {
 	return fmt.Errorf("docker %s: %w", op, err)
 }
 
-func (h *Host) timeout() time.Duration {
-	if h.CallTimeout > 0 {
-		return h.CallTimeout
+func (h *Host) timeout() time.Duration { return orCallTimeout(h.CallTimeout) }
+
+// orCallTimeout is d, or callTimeout when d is not set.
+func orCallTimeout(d time.Duration) time.Duration {
+	if d > 0 {
+		return d
 	}
 	return callTimeout
 }

@@ -118,11 +118,7 @@ func (w *Watcher) watch(ctx context.Context) error {
 }
 
 func (w *Watcher) list(ctx context.Context, f client.Filters) (map[string][]orchestrator.Container, error) {
-	limit := w.CallTimeout
-	if limit <= 0 {
-		limit = callTimeout
-	}
-	ctx, cancel := context.WithTimeout(ctx, limit)
+	ctx, cancel := context.WithTimeout(ctx, orCallTimeout(w.CallTimeout))
 	defer cancel()
 	res, err := w.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {

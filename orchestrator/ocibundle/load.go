@@ -70,7 +70,7 @@ func ReadArchive(ctx context.Context, r io.Reader) (*bundle.Bundle, error) {
 // Returns the errors of [ReadArchive], EUNAVAILABLE when Docker does not
 // answer, and EINTERNAL-class wrapped errors when Docker refuses a load.
 func LoadArchive(ctx context.Context, r io.Reader, docker DockerClient) (*Loaded, error) {
-	return loadArchive(ctx, r, docker, "")
+	return loadArchive(ctx, r, docker, "", nil)
 }
 
 // ImportArchive is LoadArchive for the server: it also writes the
@@ -79,11 +79,13 @@ func LoadArchive(ctx context.Context, r io.Reader, docker DockerClient) (*Loaded
 // name of its own (ImportTag), never under the archive's: an uploaded
 // archive cannot replace an image the host already runs (mariadb:10.11 of
 // another app), and the bundle runs its images through the relocation map.
-func ImportArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string) (*Loaded, error) {
-	return loadArchive(ctx, r, docker, appDir)
+// Before any image is loaded it refuses a bundle the engine cannot run, and
+// one accept refuses (nil accepts all).
+func ImportArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string, accept func(*bundle.Bundle) error) (*Loaded, error) {
+	return loadArchive(ctx, r, docker, appDir, accept)
 }
 
-func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string) (*Loaded, error) {
+func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string, accept func(*bundle.Bundle) error) (*Loaded, error) {
 	b, images, cleanup, err := readArchive(ctx, r)
 	defer cleanup()
 	if err != nil {
@@ -97,6 +99,11 @@ func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir s
 		}
 		if err := orchestrator.CheckBundle(b); err != nil {
 			return nil, err
+		}
+		if accept != nil {
+			if err := accept(b); err != nil {
+				return nil, err
+			}
 		}
 	}
 	rm := relocation.ImageRelocationMap{}
@@ -302,25 +309,15 @@ func platformManifest(ii v1.ImageIndex) (v1.Hash, error) {
 // localTag is the tag an archived image is loaded under: its own reference
 // when that has a tag, else <repository>:<algorithm>-<hex>.
 func localTag(ref string) (string, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
+	named, err := parseImageRef(ref)
 	if err != nil {
-		return "", orchestrator.WrapError(orchestrator.EINVALID, err, "%q is not a valid image reference", ref)
+		return "", err
 	}
-	if t, ok := named.(reference.Tagged); ok {
-		tagged, err := reference.WithTag(reference.TrimNamed(named), t.Tag())
-		if err != nil {
-			return "", err
-		}
-		return reference.FamiliarString(tagged), nil
+	tagged, err := reference.WithTag(reference.TrimNamed(named), tagOf(named))
+	if err != nil {
+		return "", err
 	}
-	if d, ok := named.(reference.Digested); ok {
-		tagged, err := reference.WithTag(reference.TrimNamed(named), string(d.Digest().Algorithm())+"-"+d.Digest().Encoded())
-		if err != nil {
-			return "", err
-		}
-		return reference.FamiliarString(tagged), nil
-	}
-	return reference.FamiliarString(reference.TagNameOnly(named)), nil
+	return reference.FamiliarString(tagged), nil
 }
 
 // ImportPrefix is the repository prefix of the images ImportArchive loads.
@@ -328,25 +325,39 @@ const ImportPrefix = "stackhub.local/import/"
 
 // ImportTag is the tag ImportArchive loads an archived image under:
 // ImportPrefix, the reference's registry (a port's colon made a dash) and
-// path, and its tag (or <algorithm>-<hex> for a digest), e.g.
+// path, and the tag localTag would give, e.g.
 // stackhub.local/import/docker.io/library/mariadb:10.11.
 func ImportTag(ref string) (string, error) {
-	named, err := reference.ParseNormalizedNamed(ref)
+	named, err := parseImageRef(ref)
 	if err != nil {
-		return "", orchestrator.WrapError(orchestrator.EINVALID, err, "%q is not a valid image reference", ref)
-	}
-	tag := "latest"
-	if t, ok := named.(reference.Tagged); ok {
-		tag = t.Tag()
-	} else if d, ok := named.(reference.Digested); ok {
-		tag = string(d.Digest().Algorithm()) + "-" + d.Digest().Encoded()
+		return "", err
 	}
 	repo := ImportPrefix + strings.ReplaceAll(reference.Domain(named), ":", "-") + "/" + reference.Path(named)
-	out, err := reference.ParseNormalizedNamed(repo + ":" + tag)
+	out, err := reference.ParseNormalizedNamed(repo + ":" + tagOf(named))
 	if err != nil {
 		return "", orchestrator.WrapError(orchestrator.EINVALID, err, "%q cannot be imported under %s", ref, ImportPrefix)
 	}
 	return out.String(), nil
+}
+
+func parseImageRef(ref string) (reference.Named, error) {
+	named, err := reference.ParseNormalizedNamed(ref)
+	if err != nil {
+		return nil, orchestrator.WrapError(orchestrator.EINVALID, err, "%q is not a valid image reference", ref)
+	}
+	return named, nil
+}
+
+// tagOf is the tag an image is loaded under: the reference's own, else
+// <algorithm>-<hex> of its digest, else latest.
+func tagOf(named reference.Named) string {
+	if t, ok := named.(reference.Tagged); ok {
+		return t.Tag()
+	}
+	if d, ok := named.(reference.Digested); ok {
+		return string(d.Digest().Algorithm()) + "-" + d.Digest().Encoded()
+	}
+	return "latest"
 }
 
 // loadImage loads img into Docker under tag and checks that tag then names

@@ -6,10 +6,14 @@ import (
 	"testing"
 )
 
-// TestAssignProperties checks Assign against its contract on random
-// ledgers: every port it gives is in its range, neither reserved nor busy,
-// given once, and the lowest such port left by the requests before it; it
-// refuses exactly when a range has no such port left, and says why.
+// TestAssignProperties checks Assign's answers on random ledgers against
+// its contract, without a second allocator to compare with:
+//   - a port given is in its range, neither reserved nor busy, given once;
+//   - it is the lowest such port: every lower port of the range is
+//     reserved, busy or given to an earlier request;
+//   - a refusal names a request whose range has no such port left (the
+//     requests before it are assigned alone to find which those are), and
+//     counts its reserved and busy ports.
 func TestAssignProperties(t *testing.T) {
 	rng := rand.New(rand.NewPCG(8, 2026))
 	refused := 0
@@ -30,57 +34,66 @@ func TestAssignProperties(t *testing.T) {
 				taken.Busy[p] = true
 			}
 		}
-		got, err := Assign(reqs, taken)
+		blocked := func(p int, given map[int]bool) bool { return taken.Reserved[p] != "" || taken.Busy[p] || given[p] }
 
-		// The model: request by request, the lowest port that is free.
-		chosen := map[int]bool{}
-		var want []int
-		var wantErr *RangeError
-		for _, r := range reqs {
-			port, reserved, busy := 0, 0, 0
+		got, err := Assign(reqs, taken)
+		if err != nil {
+			var re *RangeError
+			if !errors.As(err, &re) {
+				t.Fatalf("case %d: %v: %v is not a RangeError", i, reqs, err)
+			}
+			k := 0
+			for k < len(reqs) && reqs[k].Param != re.Param {
+				k++
+			}
+			if k == len(reqs) {
+				t.Fatalf("case %d: the refusal names %s, no request of %v", i, re.Param, reqs)
+			}
+			before, err := Assign(reqs[:k], taken)
+			if err != nil {
+				t.Fatalf("case %d: %v refused at %s, but the requests before it alone fail: %v", i, reqs, re.Param, err)
+			}
+			given := map[int]bool{}
+			for _, p := range before {
+				given[p] = true
+			}
+			r := reqs[k]
+			reserved, busy := 0, 0
 			for p := r.Min; p <= r.Max; p++ {
+				if !blocked(p, given) {
+					t.Fatalf("case %d: %v refused at %s, but port %d is free", i, reqs, r.Param, p)
+				}
 				switch {
 				case taken.Reserved[p] != "":
 					reserved++
 				case taken.Busy[p]:
 					busy++
-				case !chosen[p] && port == 0:
-					port = p
 				}
 			}
-			if port == 0 {
-				wantErr = &RangeError{Param: r.Param, Min: r.Min, Max: r.Max, Reserved: reserved, HostBusy: busy}
-				break
-			}
-			chosen[port] = true
-			want = append(want, port)
-		}
-
-		if wantErr != nil {
-			var re *RangeError
-			if !errors.As(err, &re) || *re != *wantErr {
-				t.Fatalf("case %d: %v with %+v: got %v, %v; want %v", i, reqs, taken, got, err, wantErr)
+			if re.Min != r.Min || re.Max != r.Max || re.Reserved != reserved || re.HostBusy != busy {
+				t.Fatalf("case %d: %+v, want range %d-%d, %d reserved, %d busy", i, re, r.Min, r.Max, reserved, busy)
 			}
 			refused++
 			continue
 		}
-		if err != nil || len(got) != len(want) {
-			t.Fatalf("case %d: %v with %+v: got %v, %v; want %v", i, reqs, taken, got, err, want)
+		if len(got) != len(reqs) {
+			t.Fatalf("case %d: %d ports for %d requests", i, len(got), len(reqs))
 		}
-		seen := map[int]bool{}
+		given := map[int]bool{}
 		for j, p := range got {
 			r := reqs[j]
-			switch {
-			case p != want[j]:
-				t.Fatalf("case %d: %v: got %v, want %v (the lowest free port each)", i, reqs, got, want)
-			case p < r.Min || p > r.Max:
+			if p < r.Min || p > r.Max {
 				t.Fatalf("case %d: port %d outside %d-%d", i, p, r.Min, r.Max)
-			case taken.Reserved[p] != "" || taken.Busy[p]:
-				t.Fatalf("case %d: port %d is taken", i, p)
-			case seen[p]:
-				t.Fatalf("case %d: port %d given twice", i, p)
 			}
-			seen[p] = true
+			if blocked(p, given) {
+				t.Fatalf("case %d: port %d is reserved, busy or given twice", i, p)
+			}
+			for q := r.Min; q < p; q++ {
+				if !blocked(q, given) {
+					t.Fatalf("case %d: %s got %d, but %d is free and lower", i, r.Param, p, q)
+				}
+			}
+			given[p] = true
 		}
 	}
 	// Both outcomes must be common, or the cases test little.

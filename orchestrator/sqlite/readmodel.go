@@ -161,7 +161,7 @@ FROM installations WHERE state != 'uninstalled' ORDER BY name`)
 	if err != nil {
 		return nil, err
 	}
-	rows, err = tx.QueryContext(ctx, `SELECT id, name, hash, scope, created, last_used FROM tokens WHERE revoked IS NULL`)
+	rows, err = tx.QueryContext(ctx, selectLiveTokens)
 	if err != nil {
 		return nil, err
 	}

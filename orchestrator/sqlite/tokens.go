@@ -31,7 +31,7 @@ func (d *DB) TokenByHash(ctx context.Context, hash string, now time.Time) (orche
 	t, ok := snap.tokens[hash]
 	if !ok {
 		// Made by stackhub token create beside the server, perhaps.
-		row := d.db.QueryRowContext(ctx, `SELECT id, name, hash, scope, created, last_used FROM tokens WHERE hash = ? AND revoked IS NULL`, hash)
+		row := d.db.QueryRowContext(ctx, selectLiveTokens+` AND hash = ?`, hash)
 		if t, err = scanToken(row); errors.Is(err, sql.ErrNoRows) {
 			return t, orchestrator.Errorf(orchestrator.ENOTFOUND, "no such token")
 		} else if err != nil {
@@ -53,7 +53,10 @@ func (d *DB) TokenByHash(ctx context.Context, hash string, now time.Time) (orche
 	return t, nil
 }
 
-// scanToken reads the columns id, name, hash, scope, created, last_used.
+// selectLiveTokens selects the columns scanToken reads, of unrevoked tokens.
+const selectLiveTokens = `SELECT id, name, hash, scope, created, last_used FROM tokens WHERE revoked IS NULL`
+
+// scanToken reads a row of selectLiveTokens.
 func scanToken(rows interface{ Scan(...any) error }) (orchestrator.Token, error) {
 	var t orchestrator.Token
 	var created string
@@ -70,7 +73,7 @@ func scanToken(rows interface{ Scan(...any) error }) (orchestrator.Token, error)
 
 // ListTokens implements orchestrator.Tokens.
 func (d *DB) ListTokens(ctx context.Context) ([]orchestrator.Token, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT id, name, hash, scope, created, last_used FROM tokens WHERE revoked IS NULL ORDER BY created, id`)
+	rows, err := d.db.QueryContext(ctx, selectLiveTokens+` ORDER BY created, id`)
 	if err != nil {
 		return nil, classify("tokens", err)
 	}
