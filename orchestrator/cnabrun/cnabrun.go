@@ -188,6 +188,12 @@ func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle) (*docke
 			hc.Binds = append(hc.Binds, r.Socket+":/var/run/docker.sock")
 			hc.GroupAdd = append(hc.GroupAdd, strconv.Itoa(gid))
 			hc.Privileged = privileged
+			// The host's network: a container that holds the Docker
+			// socket is root on the host already, so its own network
+			// namespace isolates nothing, and not making one (veth,
+			// bridge, iptables) saves about 400 ms of every action.
+			// A bundle without Docker access keeps the default bridge.
+			hc.NetworkMode = "host"
 		}
 	}}, nil
 }

@@ -9,6 +9,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"sync"
@@ -22,6 +24,8 @@ import (
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator"
 )
 
 // fakeDocker plays one container: its multiplexed output, exit code and
@@ -371,4 +375,32 @@ func TestDriverAbandonsADeafAttach(t *testing.T) {
 		_, err := f.lateConn.Write([]byte("x"))
 		return errors.Is(err, io.ErrClosedPipe)
 	}, 10*time.Second, 20*time.Millisecond, "the late connection is closed")
+}
+
+// A bundle that holds the Docker socket runs on the host's network (it
+// gains nothing it could not already have, and starts faster); one without
+// keeps Docker's default network and gets no socket.
+func TestInvocationContainerNetwork(t *testing.T) {
+	sock := filepath.Join(t.TempDir(), "docker.sock")
+	require.NoError(t, os.WriteFile(sock, nil, 0o600))
+	r := &Runner{Socket: sock}
+	for _, tc := range []struct {
+		name     string
+		required []string
+		network  string
+		binds    []string
+	}{
+		{"docker", []string{DockerExtension}, "host", []string{sock + ":/var/run/docker.sock"}},
+		{"plain", nil, "", nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := r.driver(orchestrator.RunRequest{Installation: "x", Revision: "r"}, &bundle.Bundle{RequiredExtensions: tc.required})
+			require.NoError(t, err)
+			cfg, hc := &container.Config{Labels: map[string]string{}}, &container.HostConfig{}
+			d.configure(cfg, hc)
+			assert.Equal(t, container.NetworkMode(tc.network), hc.NetworkMode)
+			assert.Equal(t, tc.binds, hc.Binds)
+			assert.False(t, hc.Privileged)
+		})
+	}
 }
