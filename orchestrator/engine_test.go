@@ -135,6 +135,7 @@ func (s *fakeStore) FinishRun(_ context.Context, run orchestrator.Run, state orc
 	return nil
 }
 func (s *fakeStore) ActiveRuns(context.Context) ([]orchestrator.Run, error) { return nil, nil }
+func (s *fakeStore) Runs(context.Context, string, int) ([]orchestrator.Run, error) { return nil, nil }
 func (s *fakeStore) Run(context.Context, string) (orchestrator.Run, error) {
 	return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
 }
@@ -258,4 +259,24 @@ func TestNotReadyUntilRecovered(t *testing.T) {
 	assert.Equal(t, orchestrator.EUNAVAILABLE, orchestrator.ErrorCode(err), "changes wait for recovery")
 	require.NoError(t, e.Recover(t.Context()))
 	assert.True(t, e.Ready())
+}
+
+func TestRunsRefusals(t *testing.T) {
+	store := newStore()
+	store.insts["demo"] = orchestrator.Installation{Name: "demo", State: orchestrator.StateRunning}
+	e := newEngine(&fakeHost{}, store, nil)
+	for _, tc := range []struct {
+		name  string
+		limit int
+		code  string
+	}{
+		{"demo", 0, orchestrator.EINVALID},
+		{"demo", orchestrator.MaxRunsLimit + 1, orchestrator.EINVALID},
+		{"Demo!", 10, orchestrator.EINVALID},
+		{"nope", 10, orchestrator.ENOTFOUND},
+		{"demo", orchestrator.MaxRunsLimit, ""},
+	} {
+		_, err := e.Runs(t.Context(), tc.name, tc.limit)
+		assert.Equal(t, tc.code, orchestrator.ErrorCode(err), "%s limit %d: %v", tc.name, tc.limit, err)
+	}
 }

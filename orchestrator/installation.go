@@ -129,6 +129,9 @@ type Runs interface {
 	ActiveRuns(ctx context.Context) ([]Run, error)
 	// Run returns run id. Returns ENOTFOUND if there is none.
 	Run(ctx context.Context, id string) (Run, error)
+	// Runs returns the installation's runs, newest first, at most limit
+	// (an installation without runs has none: no error).
+	Runs(ctx context.Context, installation string, limit int) ([]Run, error)
 	// LastOutputs returns, per output name, the value of the installation's
 	// most recent run that produced it, sensitive ones opened.
 	LastOutputs(ctx context.Context, installation string) (map[string][]byte, error)

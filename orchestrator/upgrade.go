@@ -153,6 +153,32 @@ func (e *Engine) Run(ctx context.Context, id string) (Run, error) {
 	return e.d.Runs.Run(ctx, id)
 }
 
+// MaxRunsLimit bounds one page of an installation's run history.
+const MaxRunsLimit = 500
+
+// Runs returns the runs of installation name, newest first, at most limit
+// (1…MaxRunsLimit). Parameters are the non-sensitive ones, outputs the
+// visible ones, as Run gives them.
+//
+// Returns EINVALID for a bad name or limit and ENOTFOUND when there is no
+// such installation.
+func (e *Engine) Runs(ctx context.Context, name string, limit int) ([]Run, error) {
+	if err := validateName("appName", name); err != nil {
+		return nil, err
+	}
+	if limit < 1 || limit > MaxRunsLimit {
+		return nil, Errorf(EINVALID, "limit must be between 1 and %d", MaxRunsLimit)
+	}
+	if _, err := e.d.Installations.Installation(ctx, name); err != nil {
+		return nil, fmt.Errorf("runs of %s: %w", name, err)
+	}
+	runs, err := e.d.Runs.Runs(ctx, name, limit)
+	if err != nil {
+		return nil, fmt.Errorf("runs of %s: %w", name, err)
+	}
+	return runs, nil
+}
+
 // splitSecrets moves the values of sensitive parameters out of params.
 func splitSecrets(params map[string]any, sensitive []string) (plain, secrets map[string]any) {
 	plain, secrets = map[string]any{}, map[string]any{}

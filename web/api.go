@@ -6,6 +6,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/labstack/echo/v4"
@@ -31,6 +32,7 @@ func (s *Server) registerAppRoutes(g *echo.Group) {
 	g.POST("/apps/:name/upgrade", s.upgradeApp)
 	g.POST("/apps/:name/actions/:action", s.appAction)
 	g.GET("/apps/:name/logs", s.getLogs)
+	g.GET("/apps/:name/runs", s.getRuns)
 	g.POST("/apps/:name/credentials", s.revealCredentials)
 }
 
@@ -210,6 +212,32 @@ func (s *Server) getJob(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusOK, toJob(r))
+}
+
+// defaultRunsLimit is the page size of GET /api/v1/apps/{name}/runs
+// without ?limit.
+const defaultRunsLimit = 50
+
+// getRuns serves GET /api/v1/apps/{name}/runs?limit=N: the app's runs
+// (jobs), newest first.
+func (s *Server) getRuns(c echo.Context) error {
+	limit := defaultRunsLimit
+	if v := c.QueryParam("limit"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return orchestrator.Errorf(orchestrator.EINVALID, "limit must be a whole number between 1 and %d", orchestrator.MaxRunsLimit)
+		}
+		limit = n
+	}
+	runs, err := s.Engine.Runs(c.Request().Context(), c.Param("name"), limit)
+	if err != nil {
+		return err
+	}
+	out := make([]job, 0, len(runs))
+	for _, r := range runs {
+		out = append(out, toJob(r))
+	}
+	return c.JSON(http.StatusOK, out)
 }
 
 // decodeStrict reads an optional JSON body into v, refusing unknown fields

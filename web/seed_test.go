@@ -15,6 +15,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/web/wire"
 )
 
 // fakeEngine is a function-field fake of Engine.
@@ -44,6 +45,14 @@ func (f fakeEngine) Action(_ context.Context, r orchestrator.ActionRequest) (orc
 }
 func (f fakeEngine) Run(_ context.Context, id string) (orchestrator.Run, error) {
 	return orchestrator.Run{ID: id, Action: "stop", Status: "succeeded"}, nil
+}
+func (f fakeEngine) Runs(_ context.Context, name string, limit int) ([]orchestrator.Run, error) {
+	if limit > orchestrator.MaxRunsLimit {
+		return nil, orchestrator.Errorf(orchestrator.EINVALID, "limit must be between 1 and %d", orchestrator.MaxRunsLimit)
+	}
+	runs := []orchestrator.Run{{ID: "r2", Installation: name, Action: "upgrade", Status: "running"},
+		{ID: "r1", Installation: name, Action: "install", Status: "succeeded", Finished: time.Unix(1, 0)}}
+	return runs[:min(limit, len(runs))], nil
 }
 func (f fakeEngine) List(context.Context) ([]orchestrator.Installation, error) {
 	return []orchestrator.Installation{
@@ -288,6 +297,39 @@ func TestAPIv1Jobs(t *testing.T) {
 	rec = httptest.NewRecorder()
 	s.Handler().ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
+}
+
+func TestAPIv1Runs(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	get := func(target, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, target, nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	rec := get("/api/v1/apps/demo/runs", "shk_read")
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var jobs []wire.Job
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &jobs))
+	require.Len(t, jobs, 2, "the default limit (50) holds both")
+	assert.Equal(t, "r2", jobs[0].ID)
+	assert.Equal(t, "demo", jobs[0].App)
+	assert.Nil(t, jobs[0].Finished, "a running job has no finish time")
+	assert.NotNil(t, jobs[1].Finished)
+
+	rec = get("/api/v1/apps/demo/runs?limit=1", "shk_read")
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &jobs))
+	assert.Len(t, jobs, 1)
+
+	for _, bad := range []string{"x", "1.5", "1e3"} {
+		rec = get("/api/v1/apps/demo/runs?limit="+bad, "shk_read")
+		assert.Equal(t, http.StatusBadRequest, rec.Code, bad)
+		assert.Contains(t, rec.Body.String(), "limit must be a whole number", bad)
+	}
+	rec = get("/api/v1/apps/demo/runs?limit=501", "shk_read")
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Equal(t, http.StatusUnauthorized, get("/api/v1/apps/demo/runs", "shk_bad").Code)
 }
 
 func TestListAndCatalogEndpoints(t *testing.T) {

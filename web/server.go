@@ -21,6 +21,7 @@ type Engine interface {
 	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
 	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
 	Run(ctx context.Context, id string) (orchestrator.Run, error)
+	Runs(ctx context.Context, name string, limit int) ([]orchestrator.Run, error)
 	List(ctx context.Context) ([]orchestrator.Installation, error)
 	UninstallAll(ctx context.Context, purge bool) ([]orchestrator.UninstallResultOf, error)
 	Catalog(ctx context.Context) ([]orchestrator.App, error)

@@ -111,30 +111,55 @@ func (d *DB) ActiveRuns(ctx context.Context) ([]orchestrator.Run, error) {
 	return out, classify("active runs", rows.Err())
 }
 
-// Run returns run id. Returns ENOTFOUND if there is none.
-func (d *DB) Run(ctx context.Context, id string) (orchestrator.Run, error) {
+// runColumns are the columns scanRun reads, in its order.
+const runColumns = `id, installation, action, revision, status, message, parameters, outputs, created, finished`
+
+// scanRun reads one row of runColumns.
+func scanRun(row interface{ Scan(...any) error }) (orchestrator.Run, error) {
 	var r orchestrator.Run
 	var params, outputs, created string
 	var finished sql.NullString
-	err := d.db.QueryRowContext(ctx, `SELECT id, installation, action, revision, status, message, parameters, outputs, created, finished FROM runs WHERE id = ?`, id).
-		Scan(&r.ID, &r.Installation, &r.Action, &r.Revision, &r.Status, &r.Message, &params, &outputs, &created, &finished)
-	if errors.Is(err, sql.ErrNoRows) {
-		return r, orchestrator.Errorf(orchestrator.ENOTFOUND, "run %s not found", id)
-	}
-	if err != nil {
-		return r, classify("run", err)
+	if err := row.Scan(&r.ID, &r.Installation, &r.Action, &r.Revision, &r.Status, &r.Message, &params, &outputs, &created, &finished); err != nil {
+		return r, err
 	}
 	if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
-		return r, classify("run", err)
+		return r, err
 	}
 	if err := json.Unmarshal([]byte(outputs), &r.Outputs); err != nil {
-		return r, classify("run", err)
+		return r, err
 	}
 	r.Created = parseTime(created)
 	if finished.Valid {
 		r.Finished = parseTime(finished.String)
 	}
 	return r, nil
+}
+
+// Run returns run id. Returns ENOTFOUND if there is none.
+func (d *DB) Run(ctx context.Context, id string) (orchestrator.Run, error) {
+	r, err := scanRun(d.db.QueryRowContext(ctx, `SELECT `+runColumns+` FROM runs WHERE id = ?`, id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return r, orchestrator.Errorf(orchestrator.ENOTFOUND, "run %s not found", id)
+	}
+	return r, classify("run", err)
+}
+
+// Runs implements orchestrator.Runs.
+func (d *DB) Runs(ctx context.Context, installation string, limit int) ([]orchestrator.Run, error) {
+	rows, err := d.db.QueryContext(ctx, `SELECT `+runColumns+` FROM runs WHERE installation = ? ORDER BY created DESC, id DESC LIMIT ?`, installation, limit)
+	if err != nil {
+		return nil, classify("runs", err)
+	}
+	defer rows.Close()
+	out := []orchestrator.Run{}
+	for rows.Next() {
+		r, err := scanRun(rows)
+		if err != nil {
+			return nil, classify("runs", err)
+		}
+		out = append(out, r)
+	}
+	return out, classify("runs", rows.Err())
 }
 
 // insertOutputs stores every output of run, sealing sensitive ones; with

@@ -251,3 +251,45 @@ func TestOutputsAndParameters(t *testing.T) {
 	require.NoError(t, err)
 	assert.NotContains(t, outs, "password")
 }
+
+func TestRunsNewestFirst(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	inst, run := newInstall("hist", 9001)
+	run.ID = "a-install"
+	require.NoError(t, db.BeginInstall(ctx, inst, run))
+	run.Status, run.Finished, run.Outputs = orchestrator.RunSucceeded, t0.Add(time.Second), map[string]string{"port": "9001"}
+	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateRunning, "", false))
+	// Later runs; two share a creation time and are ordered by id.
+	for i, id := range []string{"b-stop", "c-start", "d-restart"} {
+		r := orchestrator.Run{ID: id, Installation: "hist", Action: id[2:], Revision: "rev", Status: orchestrator.RunRunning,
+			Created: t0.Add(time.Duration(min(i, 1)+1) * time.Minute), Parameters: map[string]any{}}
+		require.NoError(t, db.BeginRun(ctx, r, orchestrator.StateRunning))
+		if id != "d-restart" {
+			r.Status, r.Message, r.Finished = orchestrator.RunFailed, "boom "+id, r.Created.Add(time.Second)
+			require.NoError(t, db.FinishRun(ctx, r, orchestrator.StateRunning, "", false))
+		}
+	}
+	other, orun := newInstall("other", 9002)
+	require.NoError(t, db.BeginInstall(ctx, other, orun))
+
+	runs, err := db.Runs(ctx, "hist", 10)
+	require.NoError(t, err)
+	ids := []string{}
+	for _, r := range runs {
+		ids = append(ids, r.ID)
+	}
+	assert.Equal(t, []string{"d-restart", "c-start", "b-stop", "a-install"}, ids, "newest first, then by id; the other app's run is not there")
+	assert.True(t, runs[0].Finished.IsZero(), "the active run has no finish time")
+	assert.Equal(t, "boom c-start", runs[1].Message)
+	assert.Equal(t, map[string]string{"port": "9001"}, runs[3].Outputs)
+	assert.Equal(t, map[string]any{"port": float64(1)}, runs[3].Parameters)
+
+	runs, err = db.Runs(ctx, "hist", 2)
+	require.NoError(t, err)
+	assert.Len(t, runs, 2)
+	runs, err = db.Runs(ctx, "nobody", 10)
+	require.NoError(t, err)
+	assert.NotNil(t, runs)
+	assert.Empty(t, runs)
+}
