@@ -134,7 +134,7 @@ func (s *fakeStore) FinishRun(_ context.Context, run orchestrator.Run, state orc
 	s.finished <- run
 	return nil
 }
-func (s *fakeStore) ActiveRuns(context.Context) ([]orchestrator.Run, error) { return nil, nil }
+func (s *fakeStore) ActiveRuns(context.Context) ([]orchestrator.Run, error)        { return nil, nil }
 func (s *fakeStore) Runs(context.Context, string, int) ([]orchestrator.Run, error) { return nil, nil }
 func (s *fakeStore) Run(context.Context, string) (orchestrator.Run, error) {
 	return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
