@@ -540,3 +540,23 @@ func TestJobEventsSSE(t *testing.T) {
 	assert.Equal(t, http.StatusAccepted, callAuthed(t, s, http.MethodDelete, "/api/v1/jobs/j1").Code)
 	assert.Equal(t, http.StatusConflict, callAuthed(t, s, http.MethodDelete, "/api/v1/jobs/done1").Code)
 }
+
+func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
+	get := func(s *Server, token string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodGet, "/api/v1/debug/runtime", nil)
+		req.Header.Set("Authorization", "Bearer "+token)
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	assert.Equal(t, http.StatusNotFound, get(&Server{Auth: fakeAuth{}, Engine: fakeEngine{}}, "shk_good").Code)
+	on := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, DebugRuntime: true}
+	assert.Equal(t, http.StatusUnauthorized, get(on, "shk_bad").Code)
+	rec := get(on, "shk_read")
+	require.Equal(t, http.StatusOK, rec.Code)
+	var rt wire.Runtime
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rt))
+	assert.Positive(t, rt.Goroutines)
+	assert.Positive(t, rt.OpenFDs, "Linux has /proc")
+	assert.Greater(t, rt.RSSBytes, int64(1<<20))
+}

@@ -59,6 +59,9 @@ type Server struct {
 	// X-Forwarded-For is believed; empty (the default) believes no header:
 	// the client is always the socket peer.
 	TrustedProxies []*net.IPNet
+	// DebugRuntime adds GET /api/v1/debug/runtime (goroutines, open file
+	// descriptors, RSS) for load harnesses; off in normal serving.
+	DebugRuntime bool
 }
 
 // Handler returns the Echo instance serving every route.
@@ -101,6 +104,9 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
 	v1.GET("/openapi.json", s.openAPI)
+	if s.DebugRuntime {
+		v1.GET("/debug/runtime", s.debugRuntime)
+	}
 	s.registerConsoleRoutes(e)
 	return e
 }

@@ -42,6 +42,8 @@ type Config struct {
 	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For is
 	// believed for the client address (rate limits); none by default.
 	TrustedProxies []string
+	// DebugRuntime serves GET /api/v1/debug/runtime (hidden flag, for make load).
+	DebugRuntime bool
 }
 
 // DefaultConfig returns the defaults documented in the README.

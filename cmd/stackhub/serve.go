@@ -71,6 +71,8 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For gives the client address (repeatable); none by default")
+	f.BoolVar(&cfg.DebugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, open files, RSS) for the load harness")
+	_ = f.MarkHidden("debug-runtime")
 	return cmd
 }
 
@@ -216,7 +218,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts,
-		Logger: log, TrustedProxies: trusted}
+		Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
 	// Requests live under baseCtx, cancelled when shutdown starts, so that
 	// event streams and log follows end instead of holding the grace period.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))

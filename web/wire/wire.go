@@ -172,3 +172,11 @@ func (ev JobEvent) Final() bool {
 	}
 	return ev.Stage == "done" || ev.Stage == "failed" || ev.Stage == "canceled"
 }
+
+// Runtime is GET /api/v1/debug/runtime (serve --debug-runtime only).
+type Runtime struct {
+	Goroutines int `json:"goroutines"`
+	// OpenFDs and RSSBytes are -1 where /proc is missing.
+	OpenFDs  int   `json:"openFDs"`
+	RSSBytes int64 `json:"rssBytes"`
+}
