@@ -8,7 +8,7 @@ BUNDLES ?=
 GOFLAGS_STATIC := CGO_ENABLED=0
 LDFLAGS := -s -w
 
-.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench
+.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench load
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -58,6 +58,10 @@ bench: build test-images ## benchmarks into bench/RESULTS.md and bench/results.j
 	command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
 	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	timeout -s INT 90m $(GO) run ./cmd/stackhub-bench -out bench $(BENCH_FLAGS)
+
+load: build test-images ## loopback load (reliability.md §3.10): 100 seeded apps, serve with GOMAXPROCS=1, wrk -t1 -c32 30 s per scenario, bars enforced; bench/LOAD.md and bench/load.json (LOAD_FLAGS="-write-baseline" recalibrates)
+	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	timeout -s INT 30m $(GO) run ./cmd/stackhub-bench load -out bench $(LOAD_FLAGS)
 
 CHAOS_LOOP ?= 5m
 test-reliability: build test-images ## the reliability suite: 60 concurrent installs, fail-point kills, CHAOS_LOOP of random SIGKILLs (CHAOS_SEED replays), port exhaustion, disk full, Docker faults through a proxy, a private dockerd restarted

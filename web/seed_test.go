@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -552,11 +554,19 @@ func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
 	assert.Equal(t, http.StatusNotFound, get(&Server{Auth: fakeAuth{}, Engine: fakeEngine{}}, "shk_good").Code)
 	on := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, DebugRuntime: true}
 	assert.Equal(t, http.StatusUnauthorized, get(on, "shk_bad").Code)
+	// Two unix sockets of this process (the handler counts its own).
+	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
+	require.NoError(t, err)
+	defer ln.Close()
+	conn, err := net.Dial("unix", ln.Addr().String())
+	require.NoError(t, err)
+	defer conn.Close()
 	rec := get(on, "shk_read")
 	require.Equal(t, http.StatusOK, rec.Code)
 	var rt wire.Runtime
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rt))
 	assert.Positive(t, rt.Goroutines)
-	assert.Positive(t, rt.OpenFDs, "Linux has /proc")
+	assert.GreaterOrEqual(t, rt.UnixSockets, 2, "the listener and the dialled end")
+	assert.Greater(t, rt.OpenFDs, rt.UnixSockets, "Linux has /proc; the test binary has files open too")
 	assert.Greater(t, rt.RSSBytes, int64(1<<20))
 }

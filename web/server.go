@@ -106,6 +106,7 @@ func (s *Server) Handler() *echo.Echo {
 	v1.GET("/openapi.json", s.openAPI)
 	if s.DebugRuntime {
 		v1.GET("/debug/runtime", s.debugRuntime)
+		v1.GET("/debug/goroutines", s.debugGoroutines)
 	}
 	s.registerConsoleRoutes(e)
 	return e

@@ -92,7 +92,13 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Positive(t, r.Builds[0].CompressedBytes)
 	assert.Len(t, r.Targets, 7)
 
-	// Nothing of the run is left.
+	assertNoneLeft(t, c, prefix)
+}
+
+// assertNoneLeft checks that no container, volume or network named with
+// prefix is left in Docker.
+func assertNoneLeft(t *testing.T, c *client.Client, prefix string) {
+	t.Helper()
 	cs, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true})
 	require.NoError(t, err)
 	for _, ct := range cs.Items {
@@ -110,4 +116,48 @@ func TestBenchSmoke(t *testing.T) {
 	for _, n := range ns.Items {
 		assert.NotContains(t, n.Name, prefix)
 	}
+}
+
+// TestLoadSmoke runs make load's harness with tiny settings (1 s runs, 10
+// seeded apps, 2 live installs, bars reported but not enforced) and checks
+// that every scenario answered only 2xx, that the server's goroutines,
+// open files and RSS came back to baseline after each, and that the live
+// installs were made and removed.
+func TestLoadSmoke(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	bin := filepath.Join(dockertest.RuntimesDir(t), "stackhub")
+	require.FileExists(t, bin, "run make build first")
+	out := t.TempDir()
+	prefix := "lsmoke" + strings.ToLower(rand.Text()[:6])
+	args := []string{"load", "-out", out, "-bin", bin, "-bundles", "../../bundles", "-duration", "1s", "-warmup", "0s",
+		"-apps", "10", "-runs", "5", "-runs-app", "app-004", "-installs", "2", "-bars=false",
+		"-baseline", filepath.Join(out, "no-baseline.json"), "-prefix", prefix, "-port-base", "27000"}
+	code := run(t.Context(), args, t.Output(), t.Output())
+
+	data, err := os.ReadFile(filepath.Join(out, "load.json"))
+	require.NoError(t, err)
+	var r LoadResults
+	require.NoError(t, json.Unmarshal(data, &r))
+	assert.Empty(t, r.Failures)
+	require.Len(t, r.Runs, 6, "five endpoints and getAllAppInfo during installs")
+	for _, run := range r.Runs {
+		assert.Positive(t, run.Requests, run.Scenario)
+		assert.Zero(t, run.Non2xx, run.Scenario)
+		assert.Empty(t, run.Problems, run.Scenario)
+		assert.True(t, run.SettledMs.ok(), "%s: back to baseline", run.Scenario)
+		assert.Positive(t, run.Before.Goroutines, run.Scenario)
+		assert.Positive(t, run.Before.OpenFDs, run.Scenario)
+	}
+	last := r.Runs[5]
+	assert.Equal(t, 2, last.Installs)
+	assert.Equal(t, 2, last.Installed)
+	assert.Positive(t, float64(last.InstallWallMs))
+	assert.Equal(t, 0, code, "no check failed (bars are not enforced)")
+
+	md, err := os.ReadFile(filepath.Join(out, "LOAD.md"))
+	require.NoError(t, err)
+	for _, h := range []string{"**Verdict: PASS** (bars reported, not enforced", "## Scenarios", "## Resources after each scenario", "**Live installs**"} {
+		assert.Contains(t, string(md), h)
+	}
+	assertNoneLeft(t, c, prefix)
 }

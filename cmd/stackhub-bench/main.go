@@ -188,6 +188,9 @@ func appNameRE(s string) bool {
 
 // run is the whole bench; it returns the exit code (0 ok, 1 failed, 2 usage).
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "load" {
+		return runLoad(ctx, args[1:], stdout, stderr)
+	}
 	o, err := parseFlags(args, stderr)
 	if err != nil {
 		if errors.Is(err, flag.ErrHelp) {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"encoding/json"
+	"io"
 	"math"
 	"os"
 	"strings"
@@ -10,6 +11,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/web/wire"
 )
 
 const wrkOutput = `Running 1s test @ http://127.0.0.1:28999/x
@@ -181,5 +184,59 @@ func TestPortsVerdict(t *testing.T) {
 		if got := tc.c.portsVerdict(); !strings.HasPrefix(got, tc.want) {
 			t.Errorf("%+v: %q, want it to start with %q", tc.c, got, tc.want)
 		}
+	}
+}
+
+func TestLoadVerdict(t *testing.T) {
+	missed := LoadRun{Scenario: "getAppInfo", Misses: []string{"p99 4 ms > 3 ms"}}
+	broken := LoadRun{Scenario: "runs", Problems: []string{"3 non-2xx answers"}}
+	for _, tc := range []struct {
+		name string
+		r    LoadResults
+		fail bool
+	}{
+		{"clean", LoadResults{Settings: LoadOptions{Bars: true}, Runs: []LoadRun{{Scenario: "healthz"}}}, false},
+		{"miss, bars enforced", LoadResults{Settings: LoadOptions{Bars: true}, Runs: []LoadRun{missed}}, true},
+		{"miss, bars off", LoadResults{Settings: LoadOptions{Bars: false}, Runs: []LoadRun{missed}}, false},
+		{"check failed, bars off", LoadResults{Runs: []LoadRun{broken}}, true},
+		{"run stopped", LoadResults{Failures: []string{"seed: disk full"}}, true},
+	} {
+		assert.Equal(t, tc.fail, tc.r.failed(), tc.name)
+		md := tc.r.markdown()
+		assert.Equal(t, tc.fail, strings.Contains(md, "**Verdict: FAIL**"), tc.name)
+	}
+}
+
+func TestSettled(t *testing.T) {
+	base := wire.Runtime{Goroutines: 20, OpenFDs: 18, UnixSockets: 2, RSSBytes: 30 << 20}
+	for _, tc := range []struct {
+		after wire.Runtime
+		ok    bool
+	}{
+		{base, true},
+		{wire.Runtime{Goroutines: 25, OpenFDs: 17, UnixSockets: 2, RSSBytes: 50 << 20}, true},
+		{wire.Runtime{Goroutines: 15, OpenFDs: 18, UnixSockets: 2, RSSBytes: 1 << 20}, true},
+		{wire.Runtime{Goroutines: 24, OpenFDs: 20, UnixSockets: 4, RSSBytes: 30 << 20}, true},  // the Docker client's idle pool
+		{wire.Runtime{Goroutines: 26, OpenFDs: 18, UnixSockets: 2, RSSBytes: 30 << 20}, false}, // goroutines
+		{wire.Runtime{Goroutines: 14, OpenFDs: 18, UnixSockets: 2, RSSBytes: 30 << 20}, false},
+		{wire.Runtime{Goroutines: 20, OpenFDs: 19, UnixSockets: 2, RSSBytes: 30 << 20}, false}, // a file
+		{wire.Runtime{Goroutines: 20, OpenFDs: 21, UnixSockets: 5, RSSBytes: 30 << 20}, false}, // more than the pool
+		{wire.Runtime{Goroutines: 20, OpenFDs: 18, UnixSockets: 2, RSSBytes: 50<<20 + 1}, false},
+	} {
+		assert.Equal(t, tc.ok, settled(base, tc.after), "%+v", tc.after)
+	}
+}
+
+func TestParseLoadFlags(t *testing.T) {
+	o, err := parseLoadFlags(nil, io.Discard)
+	require.NoError(t, err)
+	assert.Equal(t, 32, o.Conns)
+	assert.Equal(t, 30*time.Second, o.Duration)
+	assert.True(t, o.Bars)
+	require.Len(t, o.scenarios(), 6)
+	assert.Equal(t, "/getAppInfo?appName=app-042", o.scenarios()[2].Path)
+	for _, bad := range [][]string{{"-duration", "10ms"}, {"-conns", "0"}, {"-prefix", "Bad"}, {"-installs", "-1"}, {"extra"}} {
+		_, err := parseLoadFlags(bad, io.Discard)
+		assert.Error(t, err, "%v", bad)
 	}
 }

@@ -27,6 +27,8 @@ type server struct {
 	dataDir string
 	logFile string
 	http    *http.Client
+	// args are added to serve's command line, env to its environment.
+	args, env []string
 	// started is when the process was executed; healthy when /healthz
 	// first answered 200.
 	started, healthy time.Time
@@ -39,38 +41,65 @@ type server struct {
 // and token of prev), then executes serve on 127.0.0.1:0 with the bench
 // catalog and waits for /healthz to answer 200.
 func (b *bench) startServer(ctx context.Context, name string, prev *server) (*server, error) {
-	s := &server{logFile: filepath.Join(b.tmp, name+".log"), done: make(chan struct{})}
+	s := b.newServer(name)
 	if prev != nil {
 		s.dataDir, s.token = prev.dataDir, prev.token
 	} else {
-		s.dataDir = filepath.Join(b.tmp, name)
-		if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
+		var err error
+		if s, err = b.prepareServer(ctx, name); err != nil {
 			return nil, err
 		}
-		out, err := exec.CommandContext(ctx, b.bin, "token", "create", "--data-dir", s.dataDir).Output()
-		if err != nil {
-			return nil, fmt.Errorf("token create: %w", exitDetail(err))
-		}
-		lines := strings.Split(strings.TrimSpace(string(out)), "\n")
-		if s.token = lines[len(lines)-1]; !strings.HasPrefix(s.token, "shk_") {
-			return nil, fmt.Errorf("token create printed %q, want the token last", out)
-		}
 	}
+	if err := b.launch(ctx, s); err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func (b *bench) newServer(name string) *server {
+	return &server{logFile: filepath.Join(b.tmp, name+".log"), done: make(chan struct{})}
+}
+
+// prepareServer makes a fresh data dir with an admin token, for launch.
+func (b *bench) prepareServer(ctx context.Context, name string) (*server, error) {
+	s := b.newServer(name)
+	s.dataDir = filepath.Join(b.tmp, name)
+	if err := os.MkdirAll(s.dataDir, 0o700); err != nil {
+		return nil, err
+	}
+	out, err := exec.CommandContext(ctx, b.bin, "token", "create", "--data-dir", s.dataDir).Output()
+	if err != nil {
+		return nil, fmt.Errorf("token create: %w", exitDetail(err))
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if s.token = lines[len(lines)-1]; !strings.HasPrefix(s.token, "shk_") {
+		return nil, fmt.Errorf("token create printed %q, want the token last", out)
+	}
+	return s, nil
+}
+
+// launch executes serve for s (its data dir and token made), with s.args
+// added and s.env in the environment, and waits for /healthz to answer 200.
+func (b *bench) launch(ctx context.Context, s *server) error {
 	logf, err := os.Create(s.logFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer logf.Close() // the child holds its own descriptor
 	// Not CommandContext: the server is stopped with SIGTERM by stop, even
 	// when ctx is cancelled, so that it shuts down in order.
 	s.cmd = exec.Command(b.bin, "serve", "--listen", "127.0.0.1:0", "--data-dir", s.dataDir,
 		"--bundles", b.catalog, "--runtimes-dir", b.runtimes)
+	s.cmd.Args = append(s.cmd.Args, s.args...)
+	if len(s.env) > 0 {
+		s.cmd.Env = append(os.Environ(), s.env...)
+	}
 	s.cmd.Stderr = logf
 	// A pipe of our own rather than StdoutPipe, which Wait would close
 	// under the reader.
 	stdout, pw, err := os.Pipe()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.cmd.Stdout = pw
 	s.started = time.Now()
@@ -78,7 +107,7 @@ func (b *bench) startServer(ctx context.Context, name string, prev *server) (*se
 	pw.Close()
 	if err != nil {
 		stdout.Close()
-		return nil, fmt.Errorf("start serve: %w", err)
+		return fmt.Errorf("start serve: %w", err)
 	}
 	go func() { // tied to the process: stop waits for it
 		_ = s.cmd.Wait()
@@ -87,7 +116,7 @@ func (b *bench) startServer(ctx context.Context, name string, prev *server) (*se
 	addr, err := readListening(stdout)
 	if err != nil {
 		_ = s.stop()
-		return nil, fmt.Errorf("serve: %w (log: %s)", err, tail(s.logFile))
+		return fmt.Errorf("serve: %w (log: %s)", err, tail(s.logFile))
 	}
 	s.url = addr
 	s.http = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
@@ -99,20 +128,20 @@ func (b *bench) startServer(ctx context.Context, name string, prev *server) (*se
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {
 				s.healthy = time.Now()
-				return s, nil
+				return nil
 			}
 		}
 		select {
 		case <-s.done:
-			return nil, fmt.Errorf("serve exited before /healthz answered (log: %s)", tail(s.logFile))
+			return fmt.Errorf("serve exited before /healthz answered (log: %s)", tail(s.logFile))
 		case <-ctx.Done():
 			_ = s.stop()
-			return nil, ctx.Err()
+			return ctx.Err()
 		case <-time.After(2 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
 			_ = s.stop()
-			return nil, errors.New("/healthz did not answer 200 within 60 s")
+			return errors.New("/healthz did not answer 200 within 60 s")
 		}
 	}
 }
