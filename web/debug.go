@@ -1,14 +1,18 @@
 package web
 
 import (
+	"bytes"
 	"net/http"
 	"os"
 	"runtime"
 	"runtime/pprof"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/websoft9/stackhub/orchestrator"
 
 	"github.com/websoft9/stackhub/web/wire"
 )
@@ -19,8 +23,32 @@ import (
 // a harness can check they return to their baseline after a load.
 func (s *Server) debugRuntime(c echo.Context) error {
 	rt := wire.Runtime{Goroutines: runtime.NumGoroutine(), RSSBytes: rssBytes()}
-	rt.OpenFDs, rt.UnixSockets = openFDs()
+	rt.OpenFDs, rt.UnixSockets, rt.DatabaseFiles = openFDs(s.DatabaseFile)
 	return c.JSON(http.StatusOK, rt)
+}
+
+// debugCPUProfile serves GET /api/v1/debug/cpu?seconds=N (with
+// Server.DebugRuntime only): a pprof CPU profile of the next N seconds
+// (1…60, default 10), for `go tool pprof`.
+func (s *Server) debugCPUProfile(c echo.Context) error {
+	secs := 10
+	if v := c.QueryParam("seconds"); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil || n < 1 || n > 60 {
+			return orchestrator.Errorf(orchestrator.EINVALID, "seconds must be a whole number from 1 to 60")
+		}
+		secs = n
+	}
+	var buf bytes.Buffer
+	if err := pprof.StartCPUProfile(&buf); err != nil {
+		return orchestrator.Errorf(orchestrator.ECONFLICT, "a CPU profile is already being taken")
+	}
+	select {
+	case <-time.After(time.Duration(secs) * time.Second):
+	case <-c.Request().Context().Done():
+	}
+	pprof.StopCPUProfile()
+	return c.Blob(http.StatusOK, "application/octet-stream", buf.Bytes())
 }
 
 // debugGoroutines serves GET /api/v1/debug/goroutines (with
@@ -33,12 +61,13 @@ func (s *Server) debugGoroutines(c echo.Context) error {
 }
 
 // openFDs counts /proc/self/fd, less the descriptor the count itself
-// opens, and how many of them are unix sockets (the Docker client's
-// connections); -1, -1 where /proc is missing.
-func openFDs() (total, unix int) {
+// opens: in all, unix sockets (the Docker client's connections) and those
+// open on the database file or its -wal and -shm (SQLite's connections);
+// -1s where /proc is missing.
+func openFDs(database string) (total, unix, db int) {
 	entries, err := os.ReadDir("/proc/self/fd")
 	if err != nil {
-		return -1, -1
+		return -1, -1, -1
 	}
 	inodes := unixInodes()
 	for _, e := range entries {
@@ -47,11 +76,14 @@ func openFDs() (total, unix int) {
 			continue // the directory's own descriptor, closed by now
 		}
 		total++
-		if ino, ok := strings.CutPrefix(target, "socket:["); ok && inodes[strings.TrimSuffix(ino, "]")] {
+		switch ino, ok := strings.CutPrefix(target, "socket:["); {
+		case ok && inodes[strings.TrimSuffix(ino, "]")]:
 			unix++
+		case database != "" && (target == database || target == database+"-wal" || target == database+"-shm"):
+			db++
 		}
 	}
-	return total, unix
+	return total, unix, db
 }
 
 // unixInodes are the inodes of the unix sockets in /proc/self/net/unix.

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -552,7 +553,11 @@ func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
 		return rec
 	}
 	assert.Equal(t, http.StatusNotFound, get(&Server{Auth: fakeAuth{}, Engine: fakeEngine{}}, "shk_good").Code)
-	on := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, DebugRuntime: true}
+	dbFile := filepath.Join(t.TempDir(), "stackhub.db")
+	f, err := os.Create(dbFile)
+	require.NoError(t, err)
+	defer f.Close()
+	on := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, DebugRuntime: true, DatabaseFile: dbFile}
 	assert.Equal(t, http.StatusUnauthorized, get(on, "shk_bad").Code)
 	// Two unix sockets of this process (the handler counts its own).
 	ln, err := net.Listen("unix", filepath.Join(t.TempDir(), "s"))
@@ -567,6 +572,18 @@ func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rt))
 	assert.Positive(t, rt.Goroutines)
 	assert.GreaterOrEqual(t, rt.UnixSockets, 2, "the listener and the dialled end")
+	assert.Equal(t, 1, rt.DatabaseFiles, "the one descriptor open on the database file")
 	assert.Greater(t, rt.OpenFDs, rt.UnixSockets, "Linux has /proc; the test binary has files open too")
 	assert.Greater(t, rt.RSSBytes, int64(1<<20))
+
+	rec = httptest.NewRecorder()
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/debug/cpu?seconds=61", nil)
+	req.Header.Set("Authorization", "Bearer shk_read")
+	on.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	rec = httptest.NewRecorder()
+	req = httptest.NewRequest(http.MethodGet, "/api/v1/debug/goroutines", nil)
+	req.Header.Set("Authorization", "Bearer shk_read")
+	on.Handler().ServeHTTP(rec, req)
+	assert.Contains(t, rec.Body.String(), "goroutine profile: total")
 }

@@ -62,6 +62,9 @@ type Server struct {
 	// DebugRuntime adds GET /api/v1/debug/runtime (goroutines, open file
 	// descriptors, RSS) for load harnesses; off in normal serving.
 	DebugRuntime bool
+	// DatabaseFile is the SQLite file's path: the debug runtime counts the
+	// descriptors open on it apart.
+	DatabaseFile string
 }
 
 // Handler returns the Echo instance serving every route.
@@ -107,6 +110,7 @@ func (s *Server) Handler() *echo.Echo {
 	if s.DebugRuntime {
 		v1.GET("/debug/runtime", s.debugRuntime)
 		v1.GET("/debug/goroutines", s.debugGoroutines)
+		v1.GET("/debug/cpu", s.debugCPUProfile)
 	}
 	s.registerConsoleRoutes(e)
 	return e

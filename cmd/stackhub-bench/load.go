@@ -10,6 +10,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -36,8 +37,11 @@ type LoadOptions struct {
 	Apps    int
 	Runs    int
 	RunsApp string
-	// Installs real installs of the demo run during the last scenario.
+	// Installs real installs of the demo run during the last scenario;
+	// with Prebuild, one install and uninstall before it has the server
+	// build the demo's invocation image (once per server) unmeasured.
 	Installs int
+	Prebuild bool
 	// Settle bounds the wait for goroutines, descriptors and RSS to come
 	// back to their baseline after each scenario.
 	Settle time.Duration
@@ -47,7 +51,9 @@ type LoadOptions struct {
 	WriteBaseline bool `json:"-"`
 	// Bars makes a missed bar fail the run (off for the smoke test, which
 	// checks the harness, not the speed).
-	Bars     bool
+	Bars bool
+	// Only runs these scenarios (all when empty).
+	Only     []string
 	Prefix   string
 	PortBase int
 	Keep     bool
@@ -55,7 +61,7 @@ type LoadOptions struct {
 
 func defaultLoadOptions() LoadOptions {
 	return LoadOptions{Out: "bench", Bin: "bin/stackhub", Bundles: "bundles", Duration: 30 * time.Second, Warmup: 5 * time.Second,
-		Conns: 32, Apps: 100, Runs: 60, RunsApp: "app-042", Installs: 10, Settle: 5 * time.Second,
+		Conns: 32, Apps: 100, Runs: 60, RunsApp: "app-042", Installs: 10, Prebuild: true, Settle: 5 * time.Second,
 		Baseline: "cmd/stackhub-bench/testdata/load-baseline.json", Bars: true, Prefix: "load", PortBase: 24000}
 }
 
@@ -73,15 +79,25 @@ func parseLoadFlags(args []string, stderr io.Writer) (LoadOptions, error) {
 	fs.IntVar(&o.Runs, "runs", o.Runs, "extra runs seeded for -runs-app")
 	fs.StringVar(&o.RunsApp, "runs-app", o.RunsApp, "the seeded app read by getAppInfo and the runs scenario")
 	fs.IntVar(&o.Installs, "installs", o.Installs, "real installs of the demo during the last scenario")
+	fs.BoolVar(&o.Prebuild, "prebuild", o.Prebuild, "install and uninstall the demo once before the last scenario, so that its invocation image is built unmeasured")
 	fs.DurationVar(&o.Settle, "settle", o.Settle, "how long goroutines, descriptors and RSS may take to return to baseline")
 	fs.StringVar(&o.Baseline, "baseline", o.Baseline, "committed figures: a drop of more than 20 % prints a warning")
 	fs.BoolVar(&o.WriteBaseline, "write-baseline", false, "write this run's figures to -baseline (recalibration)")
 	fs.BoolVar(&o.Bars, "bars", o.Bars, "a missed bar fails the run")
+	only := fs.String("only", "", "comma-separated scenarios to run (default all): "+strings.Join(scenarioNames(o), ", "))
 	fs.StringVar(&o.Prefix, "prefix", o.Prefix, "prefix of the live installs' names")
 	fs.IntVar(&o.PortBase, "port-base", o.PortBase, "the demo's ports are allocated from base+1 (web) and base+1001 (db)")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the temporary directory (server log and data)")
 	if err := fs.Parse(args); err != nil {
 		return o, err
+	}
+	if *only != "" {
+		o.Only = strings.Split(*only, ",")
+		for _, name := range o.Only {
+			if !slices.Contains(scenarioNames(o), name) {
+				return o, fmt.Errorf("-only: no scenario %q (have %s)", name, strings.Join(scenarioNames(o), ", "))
+			}
+		}
 	}
 	switch {
 	case fs.NArg() > 0:
@@ -106,7 +122,26 @@ type scenario struct {
 	Installs bool
 }
 
+func scenarioNames(o LoadOptions) []string {
+	var names []string
+	for _, sc := range o.allScenarios() {
+		names = append(names, sc.Name)
+	}
+	return names
+}
+
+// scenarios are the scenarios to run, in order.
 func (o LoadOptions) scenarios() []scenario {
+	var out []scenario
+	for _, sc := range o.allScenarios() {
+		if len(o.Only) == 0 || slices.Contains(o.Only, sc.Name) {
+			out = append(out, sc)
+		}
+	}
+	return out
+}
+
+func (o LoadOptions) allScenarios() []scenario {
 	return []scenario{
 		{Name: "healthz", Path: "/healthz", MinRPS: 10000, MaxP99Ms: 10},
 		{Name: "getAllAppInfo", Path: "/getAllAppInfo", MinRPS: 2000, MaxP99Ms: 50},
@@ -380,13 +415,19 @@ func (b *bench) runtimeStats(ctx context.Context) (wire.Runtime, error) {
 // not a leak.
 const dockerIdlePool = 2
 
-// settled tells whether after is back to before: goroutines within ±5,
-// no more open descriptors (beside the Docker client's idle pool), RSS
-// grown by at most 20 MiB.
+// maxDatabaseFiles bounds the descriptors SQLite's pool holds: 4
+// connections (orchestrator/sqlite keeps them open once opened), each on
+// the database and its WAL, and the shared-memory index.
+const maxDatabaseFiles = 4*2 + 1
+
+// settled tells whether after is back to before: goroutines within ±5, no
+// more open descriptors beside the two bounded pools (the Docker client's
+// idle connections, SQLite's connections), RSS grown by at most 20 MiB.
 func settled(before, after wire.Runtime) bool {
 	d := after.Goroutines - before.Goroutines
-	others := after.OpenFDs - after.UnixSockets
-	return d >= -5 && d <= 5 && others <= before.OpenFDs-before.UnixSockets && after.UnixSockets <= before.UnixSockets+dockerIdlePool &&
+	others := func(r wire.Runtime) int { return r.OpenFDs - r.UnixSockets - r.DatabaseFiles }
+	return d >= -5 && d <= 5 && others(after) <= others(before) &&
+		after.UnixSockets <= before.UnixSockets+dockerIdlePool && after.DatabaseFiles <= max(before.DatabaseFiles, maxDatabaseFiles) &&
 		after.RSSBytes-before.RSSBytes <= 20<<20
 }
 
@@ -395,6 +436,11 @@ func settled(before, after wire.Runtime) bool {
 func (b *bench) loadScenario(ctx context.Context, o LoadOptions, sc scenario) (LoadRun, error) {
 	run := LoadRun{Scenario: sc.Name, Path: sc.Path, MinRPS: sc.MinRPS, MaxP99Ms: sc.MaxP99Ms}
 	url := b.srv.url + sc.Path
+	if sc.Installs && o.Installs > 0 && o.Prebuild {
+		if err := b.prebuild(ctx, o); err != nil {
+			return run, err
+		}
+	}
 	if o.Warmup > 0 {
 		if _, err := b.load(ctx, url, o.Conns, o.Warmup); err != nil {
 			return run, fmt.Errorf("warm-up: %w", err)
@@ -432,9 +478,9 @@ func (b *bench) loadScenario(ctx context.Context, o LoadOptions, sc scenario) (L
 		}
 		if time.Since(start) > o.Settle {
 			run.SettledMs = missing
-			run.Problems = append(run.Problems, fmt.Sprintf("not back to baseline %s after the load: goroutines %d → %d (±5), open files %d → %d of which unix sockets %d → %d (others no more, unix ≤ +%d), RSS %s → %s (≤ +20 MiB)",
+			run.Problems = append(run.Problems, fmt.Sprintf("not back to baseline %s after the load: goroutines %d → %d (±5), open files %d → %d of which unix sockets %d → %d (≤ +%d) and database files %d → %d (≤ %d), the others no more; RSS %s → %s (≤ +20 MiB)",
 				o.Settle, run.Before.Goroutines, run.After.Goroutines, run.Before.OpenFDs, run.After.OpenFDs, run.Before.UnixSockets, run.After.UnixSockets,
-				dockerIdlePool, mib(run.Before.RSSBytes), mib(run.After.RSSBytes)))
+				dockerIdlePool, run.Before.DatabaseFiles, run.After.DatabaseFiles, maxDatabaseFiles, mib(run.Before.RSSBytes), mib(run.After.RSSBytes)))
 			if dump, err := b.goroutines(ctx); err == nil {
 				name := "goroutines-" + strings.ReplaceAll(sc.Name, " ", "-") + ".txt"
 				if err := os.WriteFile(filepath.Join(o.Out, name), dump, 0o644); err == nil {
@@ -457,6 +503,19 @@ func (b *bench) loadScenario(ctx context.Context, o LoadOptions, sc scenario) (L
 		run.Misses = append(run.Misses, fmt.Sprintf("p99 %.2f ms > %.0f ms", float64(rd.P99Ms), sc.MaxP99Ms))
 	}
 	return run, nil
+}
+
+// prebuild installs and uninstalls the demo once, so that the server has
+// built and loaded its invocation image (once per bundle and server) before
+// the measured installs.
+func (b *bench) prebuild(ctx context.Context, o LoadOptions) error {
+	name := o.Prefix + "-prebuild"
+	_, job, err := b.srv.install(ctx, "demo", name)
+	if err != nil {
+		return fmt.Errorf("prebuild: %w", err)
+	}
+	_, err = b.srv.waitJob(ctx, job, 250*time.Millisecond)
+	return errors.Join(err, b.srv.uninstall(ctx, name))
 }
 
 // liveInstalls are the real installs made while wrk runs, removed after.

@@ -221,6 +221,8 @@ func TestSettled(t *testing.T) {
 		{wire.Runtime{Goroutines: 14, OpenFDs: 18, UnixSockets: 2, RSSBytes: 30 << 20}, false},
 		{wire.Runtime{Goroutines: 20, OpenFDs: 19, UnixSockets: 2, RSSBytes: 30 << 20}, false}, // a file
 		{wire.Runtime{Goroutines: 20, OpenFDs: 21, UnixSockets: 5, RSSBytes: 30 << 20}, false}, // more than the pool
+		{wire.Runtime{Goroutines: 20, OpenFDs: 27, UnixSockets: 2, DatabaseFiles: 9, RSSBytes: 30 << 20}, true},
+		{wire.Runtime{Goroutines: 20, OpenFDs: 28, UnixSockets: 2, DatabaseFiles: 10, RSSBytes: 30 << 20}, false}, // more than SQLite's pool
 		{wire.Runtime{Goroutines: 20, OpenFDs: 18, UnixSockets: 2, RSSBytes: 50<<20 + 1}, false},
 	} {
 		assert.Equal(t, tc.ok, settled(base, tc.after), "%+v", tc.after)

@@ -103,11 +103,18 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	defer unlock()
-	db, err := sqlite.Open(ctx, filepath.Join(cfg.DataDir, "stackhub.db"))
+	dbPath := filepath.Join(cfg.DataDir, "stackhub.db")
+	db, err := sqlite.Open(ctx, dbPath)
 	if err != nil {
 		return err
 	}
 	defer db.Close()
+	if real, err := filepath.EvalSymlinks(dbPath); err == nil {
+		dbPath = real // as /proc/self/fd names it (debug runtime)
+	}
+	if abs, err := filepath.Abs(dbPath); err == nil {
+		dbPath = abs
+	}
 	keyFile := filepath.Join(cfg.DataDir, "secret.key")
 	if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
 		// A new key would make every sealed secret unreadable: refuse
@@ -218,7 +225,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts,
-		Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
+		Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime,
+		DatabaseFile: dbPath}
 	// Requests live under baseCtx, cancelled when shutdown starts, so that
 	// event streams and log follows end instead of holding the grace period.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))

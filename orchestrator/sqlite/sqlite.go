@@ -47,6 +47,11 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.SetMaxOpenConns(4)
+	// Keep every connection once opened: with database/sql's default of 2
+	// idle, concurrent reads closed and reopened connections (a file open
+	// and the pragmas each time), and the server's open files rose and fell
+	// with the load (make load checks they come back to baseline).
+	db.SetMaxIdleConns(4)
 	d := &DB{db: db}
 	if err := d.migrate(ctx); err != nil {
 		db.Close()

@@ -176,10 +176,11 @@ func (ev JobEvent) Final() bool {
 // Runtime is GET /api/v1/debug/runtime (serve --debug-runtime only).
 type Runtime struct {
 	Goroutines int `json:"goroutines"`
-	// OpenFDs, UnixSockets (those of OpenFDs that are unix sockets: the
-	// Docker client's connections) and RSSBytes are -1 where /proc is
-	// missing.
-	OpenFDs     int   `json:"openFDs"`
-	UnixSockets int   `json:"unixSockets"`
-	RSSBytes    int64 `json:"rssBytes"`
+	// OpenFDs, of them UnixSockets (the Docker client's connections) and
+	// DatabaseFiles (SQLite's connections), and RSSBytes are -1 where
+	// /proc is missing.
+	OpenFDs       int   `json:"openFDs"`
+	UnixSockets   int   `json:"unixSockets"`
+	DatabaseFiles int   `json:"databaseFiles"`
+	RSSBytes      int64 `json:"rssBytes"`
 }
