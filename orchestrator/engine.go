@@ -145,6 +145,35 @@ func (e *Engine) observe(inst *Installation) {
 	}
 }
 
+// ListStamp identifies what List returns: while it stays the same, so does
+// the list (a cache of a rendered list is good as long as its stamp).
+type ListStamp struct{ Store, Observed uint64 }
+
+// Versioned is implemented by an Installations store or an Observer that
+// counts its changes: the count moves, after the change is visible, every
+// time what it returns may have changed.
+type Versioned interface{ Version() uint64 }
+
+// ListStamp returns the stamp of what List returns from now on, and false
+// when the store or the observer does not count its changes (nothing may
+// be cached then). Read it before List: a list made after a stamp is at
+// least as new as the stamp.
+func (e *Engine) ListStamp() (ListStamp, bool) {
+	store, ok := e.d.Installations.(Versioned)
+	if !ok {
+		return ListStamp{}, false
+	}
+	st := ListStamp{Store: store.Version()}
+	if e.d.Observer != nil {
+		obs, ok := e.d.Observer.(Versioned)
+		if !ok {
+			return ListStamp{}, false
+		}
+		st.Observed = obs.Version()
+	}
+	return st, true
+}
+
 // List returns every installation but uninstalled ones, by name.
 func (e *Engine) List(ctx context.Context) ([]Installation, error) {
 	list, err := e.d.Installations.Installations(ctx)

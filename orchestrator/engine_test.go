@@ -280,3 +280,46 @@ func TestRunsRefusals(t *testing.T) {
 		assert.Equal(t, tc.code, orchestrator.ErrorCode(err), "%s limit %d: %v", tc.name, tc.limit, err)
 	}
 }
+
+type versionedStore struct {
+	*fakeStore
+	v uint64
+}
+
+func (s *versionedStore) Version() uint64 { return s.v }
+
+type versionedObserver struct{ v uint64 }
+
+func (o *versionedObserver) AppContainers(string) ([]orchestrator.Container, bool) { return nil, true }
+func (o *versionedObserver) Refresh(context.Context, string) error                 { return nil }
+func (o *versionedObserver) Version() uint64                                       { return o.v }
+
+type plainObserver struct{}
+
+func (plainObserver) AppContainers(string) ([]orchestrator.Container, bool) { return nil, true }
+func (plainObserver) Refresh(context.Context, string) error                 { return nil }
+
+// TestListStamp: the stamp follows both the store and the observer, and
+// is refused when either cannot count its changes.
+func TestListStamp(t *testing.T) {
+	store := &versionedStore{fakeStore: newStore(), v: 7}
+	obs := &versionedObserver{v: 3}
+	e := orchestrator.New(orchestrator.Deps{Installations: store, Runs: store, Observer: obs, Now: time.Now})
+	st, ok := e.ListStamp()
+	require.True(t, ok)
+	assert.Equal(t, orchestrator.ListStamp{Store: 7, Observed: 3}, st)
+	obs.v++
+	st2, _ := e.ListStamp()
+	assert.NotEqual(t, st, st2, "a container change moves the stamp")
+	store.v++
+	st3, _ := e.ListStamp()
+	assert.NotEqual(t, st2, st3, "a write moves the stamp")
+
+	_, ok = orchestrator.New(orchestrator.Deps{Installations: store, Runs: store, Observer: plainObserver{}, Now: time.Now}).ListStamp()
+	assert.False(t, ok, "an observer that does not count")
+	plain := newStore()
+	_, ok = orchestrator.New(orchestrator.Deps{Installations: plain, Runs: plain, Now: time.Now}).ListStamp()
+	assert.False(t, ok, "a store that does not count")
+	_, ok = orchestrator.New(orchestrator.Deps{Installations: store, Runs: store, Now: time.Now}).ListStamp()
+	assert.True(t, ok, "no observer: the store's count is enough")
+}

@@ -46,6 +46,9 @@ func (f fakeEngine) Action(_ context.Context, r orchestrator.ActionRequest) (orc
 	}
 	return orchestrator.Run{ID: "j2", Installation: r.Name, Action: r.Action, Status: "running"}, nil
 }
+func (f fakeEngine) ListStamp() (orchestrator.ListStamp, bool) {
+	return orchestrator.ListStamp{}, false
+}
 func (f fakeEngine) Run(_ context.Context, id string) (orchestrator.Run, error) {
 	return orchestrator.Run{ID: id, Action: "stop", Status: "succeeded"}, nil
 }
@@ -586,4 +589,54 @@ func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer shk_read")
 	on.Handler().ServeHTTP(rec, req)
 	assert.Contains(t, rec.Body.String(), "goroutine profile: total")
+}
+
+// stampEngine counts List calls and answers ListStamp from stamp.
+type stampEngine struct {
+	fakeEngine
+	stamp     *orchestrator.ListStamp
+	cacheable bool
+	lists     *int
+	port      *int
+}
+
+func (e stampEngine) ListStamp() (orchestrator.ListStamp, bool) { return *e.stamp, e.cacheable }
+func (e stampEngine) List(context.Context) ([]orchestrator.Installation, error) {
+	*e.lists++
+	return []orchestrator.Installation{{Name: "a", State: orchestrator.StateRunning,
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: *e.port}}}}, nil
+}
+
+func TestGetAllAppInfoCachedByStamp(t *testing.T) {
+	for _, cacheable := range []bool{true, false} {
+		stamp, lists, port := orchestrator.ListStamp{Store: 1}, 0, 9001
+		s := &Server{Auth: fakeAuth{}, Engine: stampEngine{stamp: &stamp, cacheable: cacheable, lists: &lists, port: &port}}
+		h := s.Handler()
+		get := func(lang string) string {
+			req := httptest.NewRequest(http.MethodGet, "/getAllAppInfo", nil)
+			req.Header.Set("Authorization", "Bearer shk_read")
+			req.Header.Set("Accept-Language", lang)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code)
+			assert.Equal(t, "application/json", rec.Header().Get("Content-Type"))
+			return rec.Body.String()
+		}
+		first := get("zh")
+		assert.Contains(t, first, `"port":9001`)
+		assert.Contains(t, first, "应用信息查询成功")
+		port = 9002 // what List would say now; the stamp did not move
+		second := get("zh")
+		english := get("en")
+		assert.Contains(t, english, "apps found", "each language has its own answer")
+		if cacheable {
+			assert.Equal(t, first, second, "same stamp: the rendered answer")
+			assert.Equal(t, 2, lists, "once per language")
+		} else {
+			assert.Contains(t, second, `"port":9002`, "no stamp: rendered every time")
+			assert.Equal(t, 3, lists)
+		}
+		stamp.Observed++ // a container changed
+		assert.Contains(t, get("zh"), `"port":9002`, "cacheable %v: a new stamp renders again", cacheable)
+	}
 }

@@ -21,6 +21,8 @@ type Engine interface {
 	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
 	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
 	Run(ctx context.Context, id string) (orchestrator.Run, error)
+	// ListStamp says whether List's answer changed (false: cannot tell).
+	ListStamp() (orchestrator.ListStamp, bool)
 	Runs(ctx context.Context, name string, limit int) ([]orchestrator.Run, error)
 	List(ctx context.Context) ([]orchestrator.Installation, error)
 	UninstallAll(ctx context.Context, purge bool) ([]orchestrator.UninstallResultOf, error)
@@ -65,12 +67,18 @@ type Server struct {
 	// DatabaseFile is the SQLite file's path: the debug runtime counts the
 	// descriptors open on it apart.
 	DatabaseFile string
+
+	// allApps is /getAllAppInfo's last answer per language (Handler makes it).
+	allApps *renderCache
 }
 
 // Handler returns the Echo instance serving every route.
 func (s *Server) Handler() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
+	if s.allApps == nil {
+		s.allApps = &renderCache{}
+	}
 	// Identity comes from credentials only; the client IP is the socket
 	// peer, never X-Forwarded-For or X-Real-IP.
 	e.IPExtractor = echo.ExtractIPDirect()

@@ -26,9 +26,13 @@
 // -port-base, so that N apps fit (the demo's own db_port range holds 93)
 // and the bench does not take the ports other test runs allocate.
 //
+// `stackhub-bench load` is `make load` instead: reliability.md §3.10's
+// loopback load, with bars that fail the run (see load.go), written to
+// bench/LOAD.md and bench/load.json.
+//
 // It drives the binary, Docker and the compose SDK; from the module it
-// imports only the API's wire types and the bundle builder (to size the
-// image the CLI built).
+// imports only the API's wire types, the bundle builder (to size the image
+// the CLI built) and, for the load's seeded records, the store.
 package main
 
 import (

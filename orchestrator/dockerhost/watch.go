@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"sort"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -35,6 +36,8 @@ type Watcher struct {
 	mu    sync.RWMutex
 	ready bool
 	apps  map[string][]orchestrator.Container
+	// version moves after every change of ready or apps (Version).
+	version atomic.Uint64
 }
 
 var _ orchestrator.Observer = (*Watcher)(nil)
@@ -43,6 +46,9 @@ var _ orchestrator.Observer = (*Watcher)(nil)
 func NewWatcher(api EventsAPI, log *slog.Logger) *Watcher {
 	return &Watcher{api: api, log: log.With("component", "watcher"), Resync: time.Minute, apps: map[string][]orchestrator.Container{}}
 }
+
+// Version implements orchestrator.Versioned.
+func (w *Watcher) Version() uint64 { return w.version.Load() }
 
 // AppContainers implements orchestrator.Observer.
 func (w *Watcher) AppContainers(app string) ([]orchestrator.Container, bool) {
@@ -64,6 +70,7 @@ func (w *Watcher) Run(ctx context.Context) {
 		}
 		w.mu.Lock()
 		w.ready = false // what we hold may be stale until the next full list
+		w.version.Add(1)
 		w.mu.Unlock()
 		w.log.Warn("Docker event stream lost; reconnecting", "err", err)
 		select {
@@ -142,6 +149,7 @@ func (w *Watcher) listAll(ctx context.Context) error {
 	}
 	w.mu.Lock()
 	w.apps, w.ready = apps, true
+	w.version.Add(1)
 	w.mu.Unlock()
 	return nil
 }
@@ -169,6 +177,7 @@ func (w *Watcher) refresh(ctx context.Context, app string) error {
 	} else {
 		delete(w.apps, app)
 	}
+	w.version.Add(1)
 	w.mu.Unlock()
 	return nil
 }

@@ -7,7 +7,10 @@ import (
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+
+	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 // deafLister is a Docker that never answers a list; it records the
@@ -49,5 +52,36 @@ func TestWatcherListHonoursCallTimeout(t *testing.T) {
 	}
 	if d.deadline < callTimeout-time.Second || d.deadline > callTimeout {
 		t.Errorf("no CallTimeout: the list's deadline was %v away, want %v", d.deadline, callTimeout)
+	}
+}
+
+// oneLister answers every list with one container of app demo.
+type oneLister struct{ deafLister }
+
+func (*oneLister) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	return client.ContainerListResult{Items: []container.Summary{{Names: []string{"/websoft9-demo"}, State: "running",
+		Labels: map[string]string{naming.LabelApp: "demo"}}}}, nil
+}
+
+// TestWatcherVersionMovesWithTheView: every change of the view moves
+// Version after the change is visible (the list cache relies on it).
+func TestWatcherVersionMovesWithTheView(t *testing.T) {
+	w := NewWatcher(&oneLister{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	v0 := w.Version()
+	if _, ok := w.AppContainers("demo"); ok {
+		t.Fatal("the view is complete before the first list")
+	}
+	if err := w.listAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	v1 := w.Version()
+	if cs, ok := w.AppContainers("demo"); !ok || len(cs) != 1 || v1 <= v0 {
+		t.Fatalf("after the full list: %v %v, version %d → %d", cs, ok, v0, v1)
+	}
+	if err := w.Refresh(t.Context(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if v2 := w.Version(); v2 <= v1 {
+		t.Errorf("a refresh did not move the version (%d → %d)", v1, v2)
 	}
 }

@@ -47,6 +47,10 @@ type snapshot struct {
 // changed drops the snapshot: the next read loads a new one.
 func (d *DB) changed() { d.rm.gen.Add(1) }
 
+// Version implements orchestrator.Versioned: it moves after every commit
+// of this process (which is the only writer of installations).
+func (d *DB) Version() uint64 { return d.rm.gen.Load() }
+
 // snapshot returns a snapshot as new as the last write, loading one when
 // there was a write since the last load.
 func (d *DB) snapshot(ctx context.Context) (*snapshot, error) {

@@ -293,3 +293,19 @@ func TestRunsNewestFirst(t *testing.T) {
 	assert.NotNil(t, runs)
 	assert.Empty(t, runs)
 }
+
+func TestVersionMovesAfterWrites(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	v0 := db.Version()
+	inst, run := newInstall("ver", 9001)
+	require.NoError(t, db.BeginInstall(ctx, inst, run))
+	v1 := db.Version()
+	assert.Greater(t, v1, v0, "an install moves the version")
+	_, err := db.Installations(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, v1, db.Version(), "a read does not")
+	run.Status, run.Finished = orchestrator.RunSucceeded, t0
+	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateRunning, "", false))
+	assert.Greater(t, db.Version(), v1, "a finished run moves it")
+}
