@@ -3,6 +3,8 @@ package dockerhost
 import (
 	"context"
 	"log/slog"
+	"maps"
+	"slices"
 	"sort"
 	"sync"
 	"sync/atomic"
@@ -45,6 +47,10 @@ var _ orchestrator.Observer = (*Watcher)(nil)
 // NewWatcher returns a Watcher that lists everything again every 60 s.
 func NewWatcher(api EventsAPI, log *slog.Logger) *Watcher {
 	return &Watcher{api: api, log: log.With("component", "watcher"), Resync: time.Minute, apps: map[string][]orchestrator.Container{}}
+}
+
+func sameContainer(a, b orchestrator.Container) bool {
+	return a.Name == b.Name && a.State == b.State && slices.Equal(a.Ports, b.Ports)
 }
 
 // Version implements orchestrator.Versioned.
@@ -148,9 +154,12 @@ func (w *Watcher) listAll(ctx context.Context) error {
 		return err
 	}
 	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ready && maps.EqualFunc(w.apps, apps, func(a, b []orchestrator.Container) bool { return slices.EqualFunc(a, b, sameContainer) }) {
+		return nil // the periodic list found what the events had brought
+	}
 	w.apps, w.ready = apps, true
 	w.version.Add(1)
-	w.mu.Unlock()
 	return nil
 }
 
@@ -172,12 +181,18 @@ func (w *Watcher) refresh(ctx context.Context, app string) error {
 		return err
 	}
 	w.mu.Lock()
-	if cs, ok := apps[app]; ok {
+	defer w.mu.Unlock()
+	cs, ok := apps[app]
+	// Health checks and execs send events too: only a change of what the
+	// view holds moves the version.
+	if old, had := w.apps[app]; had == ok && slices.EqualFunc(old, cs, sameContainer) {
+		return nil
+	}
+	if ok {
 		w.apps[app] = cs
 	} else {
 		delete(w.apps, app)
 	}
 	w.version.Add(1)
-	w.mu.Unlock()
 	return nil
 }

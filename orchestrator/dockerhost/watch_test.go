@@ -55,18 +55,22 @@ func TestWatcherListHonoursCallTimeout(t *testing.T) {
 	}
 }
 
-// oneLister answers every list with one container of app demo.
-type oneLister struct{ deafLister }
+// oneLister answers every list with one container of app demo, in state.
+type oneLister struct {
+	deafLister
+	state container.ContainerState
+}
 
-func (*oneLister) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
-	return client.ContainerListResult{Items: []container.Summary{{Names: []string{"/websoft9-demo"}, State: "running",
+func (l *oneLister) ContainerList(context.Context, client.ContainerListOptions) (client.ContainerListResult, error) {
+	return client.ContainerListResult{Items: []container.Summary{{Names: []string{"/websoft9-demo"}, State: l.state,
 		Labels: map[string]string{naming.LabelApp: "demo"}}}}, nil
 }
 
 // TestWatcherVersionMovesWithTheView: every change of the view moves
 // Version after the change is visible (the list cache relies on it).
 func TestWatcherVersionMovesWithTheView(t *testing.T) {
-	w := NewWatcher(&oneLister{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	l := &oneLister{state: "running"}
+	w := NewWatcher(l, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	v0 := w.Version()
 	if _, ok := w.AppContainers("demo"); ok {
 		t.Fatal("the view is complete before the first list")
@@ -81,7 +85,24 @@ func TestWatcherVersionMovesWithTheView(t *testing.T) {
 	if err := w.Refresh(t.Context(), "demo"); err != nil {
 		t.Fatal(err)
 	}
-	if v2 := w.Version(); v2 <= v1 {
-		t.Errorf("a refresh did not move the version (%d → %d)", v1, v2)
+	if v2 := w.Version(); v2 != v1 {
+		t.Errorf("a refresh that found the same containers moved the version (%d → %d): health checks would empty the list cache", v1, v2)
+	}
+	l.state = "exited"
+	if err := w.Refresh(t.Context(), "demo"); err != nil {
+		t.Fatal(err)
+	}
+	if v3 := w.Version(); v3 <= v1 {
+		t.Errorf("a container that exited did not move the version (%d → %d)", v1, v3)
+	}
+	if cs, _ := w.AppContainers("demo"); len(cs) != 1 || cs[0].State != "exited" {
+		t.Errorf("the view holds %v", cs)
+	}
+	v3 := w.Version()
+	if err := w.listAll(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	if v4 := w.Version(); v4 != v3 {
+		t.Errorf("a periodic list that found the same containers moved the version (%d → %d)", v3, v4)
 	}
 }
