@@ -153,6 +153,33 @@ func (s server) call(t *testing.T, path string, body any, header map[string]stri
 	return r
 }
 
+// allAppStatus returns the seed status and info of app name in
+// /getAllAppInfo.
+func (s server) allAppStatus(t *testing.T, name string) (status, info string) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+"/getAllAppInfo", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	var r struct {
+		Code string           `json:"code"`
+		Data []map[string]any `json:"data"`
+	}
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
+	require.Equal(t, "1", r.Code)
+	for _, app := range r.Data {
+		if app["appName"] == name {
+			status, _ = app["status"].(string)
+			info, _ = app["info"].(string)
+			return status, info
+		}
+	}
+	t.Fatalf("%s is not in /getAllAppInfo: %v", name, r.Data)
+	return "", ""
+}
+
 // waitStatus polls getAppInfo until status is want or 90 s pass.
 func (s server) waitStatus(t *testing.T, name, want string) reply {
 	t.Helper()
@@ -232,6 +259,10 @@ func TestHTTPInstallUninstall(t *testing.T) {
 	assert.Contains(t, string(logs), "stackhub-testapp: http listening on :8080")
 
 	// A container stopped by hand shows at once; started again, it is back.
+	// /getAllAppInfo, which answers from its last rendering while nothing
+	// changed, shows both changes too.
+	status, _ := s.allAppStatus(t, name)
+	assert.Equal(t, "1", status, "getAllAppInfo, rendered and kept while running")
 	_, err = c.ContainerStop(t.Context(), "websoft9-itest-http-db", client.ContainerStopOptions{})
 	require.NoError(t, err)
 	deadline := time.Now().Add(5 * time.Second)
@@ -244,9 +275,14 @@ func TestHTTPInstallUninstall(t *testing.T) {
 	}
 	assert.Equal(t, "0", r.Data["status"], "docker stop by hand is observed")
 	assert.Contains(t, r.Data["info"], "websoft9-itest-http-db (exited)")
+	status, info := s.allAppStatus(t, name)
+	assert.Equal(t, "0", status, "getAllAppInfo sees the stop")
+	assert.Contains(t, info, "websoft9-itest-http-db (exited)")
 	_, err = c.ContainerStart(t.Context(), "websoft9-itest-http-db", client.ContainerStartOptions{})
 	require.NoError(t, err)
 	s.waitStatus(t, name, "1")
+	status, _ = s.allAppStatus(t, name)
+	assert.Equal(t, "1", status, "getAllAppInfo sees the start")
 
 	// Installing it again is a conflict.
 	r = s.call(t, "/installApp", `{"appName":"demo","name":"itest-http"}`, nil)
