@@ -104,12 +104,8 @@ func parseLoadFlags(args []string, stderr io.Writer) (LoadOptions, error) {
 		return o, fmt.Errorf("unexpected arguments %q", fs.Args())
 	case o.Duration < time.Second || o.Conns < 1 || o.Apps < 1 || o.Installs < 0 || o.Runs < 0:
 		return o, errors.New("duration must be at least 1s, conns and apps at least 1, installs and runs not negative")
-	case !appNameRE(o.Prefix):
-		return o, fmt.Errorf("prefix %q: lowercase letters and digits, starting with a letter, at most 20", o.Prefix)
-	case o.PortBase < 1024 || o.PortBase+2000 > 32768:
-		return o, errors.New("port-base must leave base+1…base+1999 between 1024 and 32767")
 	}
-	return o, nil
+	return o, checkPrefixAndPorts(o.Prefix, o.PortBase)
 }
 
 // scenario is one load of §3.10 and its bars (0: no bar).

@@ -170,12 +170,20 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 		return o, errors.New("apps must be at most 999 (the size of the port ranges)")
 	case o.ComposeV1 != "auto" && o.ComposeV1 != "on" && o.ComposeV1 != "off":
 		return o, fmt.Errorf("compose-v1 %q: want auto, on or off", o.ComposeV1)
-	case !appNameRE(o.Prefix):
-		return o, fmt.Errorf("prefix %q: lowercase letters and digits, starting with a letter, at most 20", o.Prefix)
-	case o.PortBase < 1024 || o.PortBase+2000 > 32768:
-		return o, errors.New("port-base must leave base+1…base+1999 between 1024 and 32767 (below the ephemeral range)")
 	}
-	return o, nil
+	return o, checkPrefixAndPorts(o.Prefix, o.PortBase)
+}
+
+// checkPrefixAndPorts checks -prefix and -port-base, which the bench and
+// the load share.
+func checkPrefixAndPorts(prefix string, base int) error {
+	switch {
+	case !appNameRE(prefix):
+		return fmt.Errorf("prefix %q: lowercase letters and digits, starting with a letter, at most 20", prefix)
+	case base < 1024 || base+2000 > 32768:
+		return errors.New("port-base must leave base+1…base+1999 between 1024 and 32767 (below the ephemeral range)")
+	}
+	return nil
 }
 
 func appNameRE(s string) bool {
