@@ -98,7 +98,13 @@ func (s *Server) Handler() *echo.Echo {
 		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRemoteIP: true, LogError: true,
 		HandleError: true,
 		LogValuesFunc: func(c echo.Context, v middleware.RequestLoggerValues) error {
-			s.log().Info("request", "method", v.Method, "path", v.URIPath, "status", v.Status,
+			// Changes and failures at info; successful reads (the console
+			// polls them) at debug: --log-level debug shows every request.
+			level := slog.LevelDebug
+			if mutating(c) || v.Status >= http.StatusBadRequest {
+				level = slog.LevelInfo
+			}
+			s.log().Log(c.Request().Context(), level, "request", "method", v.Method, "path", v.URIPath, "status", v.Status,
 				"latency", v.Latency, "peer", v.RemoteIP)
 			return nil
 		},
