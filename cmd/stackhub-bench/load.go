@@ -297,12 +297,7 @@ func (b *bench) runScenarios(ctx context.Context, o LoadOptions) (*LoadResults, 
 		if err != nil {
 			return res, fmt.Errorf("%s: %w", sc.Name, err)
 		}
-		if v, ok := base.ReqPerSec[sc.Name]; ok && v > 0 {
-			run.BaselineRPS = Num(v)
-			if float64(run.ReqPerSec) < 0.8*v {
-				run.Warnings = append(run.Warnings, fmt.Sprintf("%.0f req/s is %.0f %% below the baseline's %.0f", float64(run.ReqPerSec), 100*(1-float64(run.ReqPerSec)/v), v))
-			}
-		}
+		base.compare(&run)
 		b.logf("load %s: %.0f req/s, p50 %.2f ms, p99 %.2f ms; goroutines %d → %d, fds %d → %d, RSS %s → %s; misses %q problems %q warnings %q",
 			sc.Name, run.ReqPerSec, run.P50Ms, run.P99Ms, run.Before.Goroutines, run.After.Goroutines, run.Before.OpenFDs, run.After.OpenFDs,
 			mib(run.Before.RSSBytes), mib(run.After.RSSBytes), run.Misses, run.Problems, run.Warnings)
@@ -575,6 +570,19 @@ func (l *liveInstalls) finish(ctx context.Context, b *bench, run *LoadRun) {
 		}
 	}
 	b.srv.http.CloseIdleConnections()
+}
+
+// compare records the baseline's req/s for run's scenario and warns when
+// run is more than 20 % below it.
+func (base loadBaseline) compare(run *LoadRun) {
+	v, ok := base.ReqPerSec[run.Scenario]
+	if !ok || v <= 0 {
+		return
+	}
+	run.BaselineRPS = Num(v)
+	if float64(run.ReqPerSec) < 0.8*v {
+		run.Warnings = append(run.Warnings, fmt.Sprintf("%.0f req/s is %.0f %% below the baseline's %.0f", float64(run.ReqPerSec), 100*(1-float64(run.ReqPerSec)/v), v))
+	}
 }
 
 // readBaseline reads the committed baseline; a missing file is an empty

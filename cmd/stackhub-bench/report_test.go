@@ -242,3 +242,32 @@ func TestParseLoadFlags(t *testing.T) {
 		assert.Error(t, err, "%v", bad)
 	}
 }
+
+func TestLoadBaselineCompare(t *testing.T) {
+	base := loadBaseline{ReqPerSec: map[string]float64{"getAppInfo": 10000}}
+	for _, tc := range []struct {
+		scenario string
+		rps      Num
+		warn     bool
+	}{
+		{"getAppInfo", 8000, false},
+		{"getAppInfo", 7999, true},
+		{"getAppInfo", 12000, false},
+		{"runs", 1, false}, // no figure to compare with
+	} {
+		run := LoadRun{Scenario: tc.scenario, Read: Read{ReqPerSec: tc.rps}}
+		base.compare(&run)
+		assert.Equal(t, tc.warn, len(run.Warnings) == 1, "%s at %v: %v", tc.scenario, tc.rps, run.Warnings)
+		if tc.warn {
+			r := LoadResults{Settings: LoadOptions{Bars: true}, Runs: []LoadRun{run}}
+			assert.False(t, r.failed(), "a drop warns, it does not fail")
+			assert.Contains(t, r.markdown(), "## Warnings")
+		}
+	}
+	// The committed baseline parses and names every scenario.
+	committed, err := readBaseline("testdata/load-baseline.json")
+	require.NoError(t, err)
+	for _, name := range scenarioNames(defaultLoadOptions()) {
+		assert.Positive(t, committed.ReqPerSec[name], name)
+	}
+}
