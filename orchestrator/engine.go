@@ -145,31 +145,34 @@ func (e *Engine) observe(inst *Installation) {
 	}
 }
 
-// ListStamp identifies what List returns: while it stays the same, so does
-// the list (a cache of a rendered list is good as long as its stamp).
-type ListStamp struct{ Store, Observed uint64 }
+// ListStamp identifies what List returns, with the catalog beside it:
+// while it stays the same, so do the list and the catalog (a cache of a
+// rendered list is good as long as its stamp).
+type ListStamp struct{ Store, Observed, Catalog uint64 }
 
-// Versioned is implemented by an Installations store or an Observer that
-// counts its changes: the count moves, after the change is visible, every
-// time what it returns may have changed.
+// Versioned is implemented by an Installations store, an Observer or a
+// Catalog that counts its changes: the count moves, after the change is
+// visible, every time what it returns may have changed.
 type Versioned interface{ Version() uint64 }
 
-// ListStamp returns the stamp of what List returns from now on, and false
-// when the store or the observer does not count its changes (nothing may
-// be cached then). Read it before List: a list made after a stamp is at
-// least as new as the stamp.
+// ListStamp returns the stamp of what List and Catalog return from now
+// on, and false when the store, the observer or the catalog does not count
+// its changes (nothing may be cached then). Read it before List: a list
+// made after a stamp is at least as new as the stamp.
 func (e *Engine) ListStamp() (ListStamp, bool) {
-	store, ok := e.d.Installations.(Versioned)
-	if !ok {
-		return ListStamp{}, false
-	}
-	st := ListStamp{Store: store.Version()}
-	if e.d.Observer != nil {
-		obs, ok := e.d.Observer.(Versioned)
+	var st ListStamp
+	for _, part := range []struct {
+		dep any
+		to  *uint64
+	}{{e.d.Installations, &st.Store}, {e.d.Observer, &st.Observed}, {e.d.Catalog, &st.Catalog}} {
+		if part.dep == nil {
+			continue // no observer: nothing observed changes
+		}
+		v, ok := part.dep.(Versioned)
 		if !ok {
 			return ListStamp{}, false
 		}
-		st.Observed = obs.Version()
+		*part.to = v.Version()
 	}
 	return st, true
 }

@@ -322,4 +322,20 @@ func TestListStamp(t *testing.T) {
 	assert.False(t, ok, "a store that does not count")
 	_, ok = orchestrator.New(orchestrator.Deps{Installations: store, Runs: store, Now: time.Now}).ListStamp()
 	assert.True(t, ok, "no observer: the store's count is enough")
+	_, ok = orchestrator.New(orchestrator.Deps{Installations: store, Runs: store, Catalog: fakeCatalog{}, Now: time.Now}).ListStamp()
+	assert.False(t, ok, "a catalog that does not count")
+	cat := &versionedCatalog{v: 1}
+	e = orchestrator.New(orchestrator.Deps{Installations: store, Runs: store, Observer: obs, Catalog: cat, Now: time.Now})
+	st4, ok := e.ListStamp()
+	require.True(t, ok)
+	cat.v++
+	st5, _ := e.ListStamp()
+	assert.NotEqual(t, st4, st5, "a pulled bundle moves the stamp")
 }
+
+type versionedCatalog struct {
+	fakeCatalog
+	v uint64
+}
+
+func (c *versionedCatalog) Version() uint64 { return c.v }

@@ -50,14 +50,19 @@ func (s *Server) registerCatalogRoutes(g *echo.Group) {
 	g.POST("/catalog/import", s.importBundle)
 }
 
+// listApps serves GET /api/v1/apps (the console polls it), from the last
+// rendering while the engine's ListStamp, which covers the catalog, has not
+// moved.
 func (s *Server) listApps(c echo.Context) error {
-	list, err := s.Engine.List(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	out := toAppInfos(list)
-	s.addCatalogInfo(c.Request().Context(), out)
-	return c.JSON(http.StatusOK, out)
+	return s.apps.serve(c, s.Engine, false, func() (any, error) {
+		list, err := s.Engine.List(c.Request().Context())
+		if err != nil {
+			return nil, err
+		}
+		out := toAppInfos(list)
+		s.addCatalogInfo(c.Request().Context(), out)
+		return out, nil
+	})
 }
 
 // installBody asks for one catalog app, optionally under another name so

@@ -3,18 +3,21 @@ package web
 import (
 	"bytes"
 	"encoding/json"
+	"net/http"
 	"sync/atomic"
+
+	"github.com/labstack/echo/v4"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
 
-// renderCache keeps one rendered answer per language with the engine's
-// ListStamp it was rendered at. A stale entry is never served: get wants
+// renderCache keeps one rendered answer per variant (the language, for
+// the seed's messages) with the engine's ListStamp it was rendered at. A stale entry is never served: get wants
 // the same stamp, and a stamp read before List is never newer than the
 // list. Two renderings racing may leave the older one; the next request
 // then renders again.
 type renderCache struct {
-	last [2]atomic.Pointer[rendered] // [0] Chinese, [1] English
+	last [2]atomic.Pointer[rendered] // by variant: false, true
 }
 
 type rendered struct {
@@ -22,23 +25,46 @@ type rendered struct {
 	body  []byte
 }
 
-func langIndex(english bool) int {
-	if english {
+func index(variant bool) int {
+	if variant {
 		return 1
 	}
 	return 0
 }
 
-// get returns the body rendered at stamp, or nil.
-func (r *renderCache) get(english bool, stamp orchestrator.ListStamp) []byte {
-	if last := r.last[langIndex(english)].Load(); last != nil && last.stamp == stamp {
+// get returns the body of variant rendered at stamp, or nil.
+func (r *renderCache) get(variant bool, stamp orchestrator.ListStamp) []byte {
+	if last := r.last[index(variant)].Load(); last != nil && last.stamp == stamp {
 		return last.body
 	}
 	return nil
 }
 
-func (r *renderCache) put(english bool, stamp orchestrator.ListStamp, body []byte) {
-	r.last[langIndex(english)].Store(&rendered{stamp: stamp, body: body})
+func (r *renderCache) put(variant bool, stamp orchestrator.ListStamp, body []byte) {
+	r.last[index(variant)].Store(&rendered{stamp: stamp, body: body})
+}
+
+// cached answers with r's body for (variant, the engine's stamp now), or
+// renders one with render, keeps it and answers with it.
+func (r *renderCache) serve(c echo.Context, e Engine, variant bool, render func() (any, error)) error {
+	stamp, cacheable := e.ListStamp()
+	if cacheable {
+		if body := r.get(variant, stamp); body != nil {
+			return c.JSONBlob(http.StatusOK, body)
+		}
+	}
+	v, err := render()
+	if err != nil {
+		return err
+	}
+	body, err := encodeJSON(v)
+	if err != nil {
+		return err
+	}
+	if cacheable {
+		r.put(variant, stamp, body)
+	}
+	return c.JSONBlob(http.StatusOK, body)
 }
 
 // encodeJSON renders v exactly as Echo's c.JSON does (json.Encoder, a

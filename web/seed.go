@@ -231,25 +231,13 @@ func (s *Server) getAllAppInfo(c echo.Context) error {
 	if _, err := bind(c); err != nil {
 		return err
 	}
-	en := english(c)
-	stamp, cacheable := s.Engine.ListStamp()
-	if cacheable {
-		if body := s.allApps.get(en, stamp); body != nil {
-			return c.JSONBlob(http.StatusOK, body)
+	return s.allApps.serve(c, s.Engine, english(c), func() (any, error) {
+		list, err := s.Engine.List(c.Request().Context())
+		if err != nil {
+			return nil, err
 		}
-	}
-	list, err := s.Engine.List(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	body, err := encodeJSON(envelope{Code: "1", Message: pick(c, "应用信息查询成功", "apps found"), Data: toAppInfos(list)})
-	if err != nil {
-		return err
-	}
-	if cacheable {
-		s.allApps.put(en, stamp, body)
-	}
-	return c.JSONBlob(http.StatusOK, body)
+		return envelope{Code: "1", Message: pick(c, "应用信息查询成功", "apps found"), Data: toAppInfos(list)}, nil
+	})
 }
 
 // uninstallOutcome is one app's result in /uninstallAllApp.

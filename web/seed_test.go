@@ -638,5 +638,26 @@ func TestGetAllAppInfoCachedByStamp(t *testing.T) {
 		}
 		stamp.Observed++ // a container changed
 		assert.Contains(t, get("zh"), `"port":9002`, "cacheable %v: a new stamp renders again", cacheable)
+
+		// GET /api/v1/apps the same way; the catalog is in the stamp.
+		lists, port = 0, 9003
+		list := func() string {
+			req := httptest.NewRequest(http.MethodGet, "/api/v1/apps", nil)
+			req.Header.Set("Authorization", "Bearer shk_read")
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code)
+			return rec.Body.String()
+		}
+		assert.Contains(t, list(), `"port":9003`)
+		port = 9004
+		if cacheable {
+			assert.Contains(t, list(), `"port":9003`, "same stamp: the rendered list")
+			assert.Equal(t, 1, lists)
+		} else {
+			assert.Contains(t, list(), `"port":9004`)
+		}
+		stamp.Catalog++ // a bundle was pulled
+		assert.Contains(t, list(), `"port":9004`, "cacheable %v: a catalog change renders again", cacheable)
 	}
 }

@@ -21,7 +21,8 @@ type Engine interface {
 	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
 	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
 	Run(ctx context.Context, id string) (orchestrator.Run, error)
-	// ListStamp says whether List's answer changed (false: cannot tell).
+	// ListStamp says whether List's and Catalog's answers changed (false:
+	// cannot tell).
 	ListStamp() (orchestrator.ListStamp, bool)
 	Runs(ctx context.Context, name string, limit int) ([]orchestrator.Run, error)
 	List(ctx context.Context) ([]orchestrator.Installation, error)
@@ -68,8 +69,9 @@ type Server struct {
 	// descriptors open on it apart.
 	DatabaseFile string
 
-	// allApps is /getAllAppInfo's last answer per language (Handler makes it).
-	allApps *renderCache
+	// allApps and apps are the last answers of /getAllAppInfo (per
+	// language) and /api/v1/apps (Handler makes them).
+	allApps, apps *renderCache
 }
 
 // Handler returns the Echo instance serving every route.
@@ -77,7 +79,7 @@ func (s *Server) Handler() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	if s.allApps == nil {
-		s.allApps = &renderCache{}
+		s.allApps, s.apps = &renderCache{}, &renderCache{}
 	}
 	// Identity comes from credentials only; the client IP is the socket
 	// peer, never X-Forwarded-For or X-Real-IP.

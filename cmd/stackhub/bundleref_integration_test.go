@@ -119,7 +119,9 @@ func TestInstallByReference(t *testing.T) {
 
 	// A newer version published and pulled: the installation is
 	// upgradable, and the upgrade keeps its data and ports (porter-state
-	// and the earlier outputs feed the run).
+	// and the earlier outputs feed the run). The list, kept rendered while
+	// nothing changes, shows the pull too.
+	assert.Equal(t, false, s.listedApp(t, "ref-a")["upgradable"])
 	res2 := variant(t, "refdemo", "", "0.2.0")
 	pub2, err := ocibundle.Publish(t.Context(), ocibundle.PublishOptions{Reference: reg.Ref("stackhub/refdemo"),
 		Bundle: res2.Bundle, InvocationImage: res2.Image, Docker: c})
@@ -133,6 +135,7 @@ func TestInstallByReference(t *testing.T) {
 	code, app, _ := s.api(t, http.MethodGet, "/api/v1/apps/ref-a", "")
 	require.Equal(t, http.StatusOK, code)
 	assert.Equal(t, true, app["upgradable"], "%v", app)
+	assert.Equal(t, true, s.listedApp(t, "ref-a")["upgradable"], "GET /api/v1/apps after the pull")
 	job := s.runJob(t, "/api/v1/apps/ref-a/upgrade", "")
 	require.Equal(t, "succeeded", job["status"], "%v", job)
 	r := s.waitStatusWithin(t, "ref-a", "1", 60*time.Second)

@@ -445,6 +445,27 @@ func (s server) api(t *testing.T, method, path, body string) (int, map[string]an
 	return resp.StatusCode, out, resp.Header
 }
 
+// listedApp returns app name as GET /api/v1/apps lists it.
+func (s server) listedApp(t *testing.T, name string) map[string]any {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/apps", nil)
+	require.NoError(t, err)
+	req.Header.Set("Authorization", "Bearer "+s.token)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	var list []map[string]any
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
+	for _, app := range list {
+		if app["appName"] == name {
+			return app
+		}
+	}
+	t.Fatalf("%s is not in /api/v1/apps: %v", name, list)
+	return nil
+}
+
 // runJob starts an app job and waits for it to end; it returns the job.
 func (s server) runJob(t *testing.T, path, body string) map[string]any {
 	t.Helper()

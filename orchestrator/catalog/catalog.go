@@ -17,6 +17,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"gopkg.in/yaml.v3"
 
@@ -36,7 +37,12 @@ var (
 type Catalog struct {
 	mu   sync.RWMutex
 	apps map[string]orchestrator.App
+	// version moves after every Add that changes apps (Version).
+	version atomic.Uint64
 }
+
+// Version implements orchestrator.Versioned.
+func (c *Catalog) Version() uint64 { return c.version.Load() }
 
 // Add puts a pulled or imported app (Source set) in the catalog, replacing
 // one of the same name from a registry or archive unless that one is newer
@@ -59,6 +65,7 @@ func (c *Catalog) Add(app orchestrator.App) error {
 		return nil
 	}
 	c.apps[app.Name] = app
+	c.version.Add(1)
 	return nil
 }
 

@@ -120,16 +120,20 @@ func TestExtract(t *testing.T) {
 func TestAddKeepsTheNewestPulledVersion(t *testing.T) {
 	c, err := catalog.Load(t.TempDir())
 	require.NoError(t, err)
-	add := func(version string) {
+	// The version moves when the catalog changes, not when an Add keeps it.
+	add := func(version string, moves bool) {
+		t.Helper()
+		v := c.Version()
 		require.NoError(t, c.Add(orchestrator.App{Name: "pulled", Version: version, Source: "r.test/pulled:v" + version}))
+		assert.Equal(t, moves, c.Version() > v, "add %s", version)
 	}
-	add("0.1.0")
-	add("0.2.0")
-	add("0.1.0") // an older reference installed later
+	add("0.1.0", true)
+	add("0.2.0", true)
+	add("0.1.0", false) // an older reference installed later
 	got, err := c.App(t.Context(), "pulled")
 	require.NoError(t, err)
 	assert.Equal(t, "0.2.0", got.Version)
-	add("0.2.0") // the same version again replaces (a re-pull)
+	add("0.2.0", true) // the same version again replaces (a re-pull)
 }
 
 func TestAddNeverShadowsTheCatalogDirectory(t *testing.T) {
