@@ -366,6 +366,34 @@ func (b *bench) waitReady(ctx context.Context) error {
 	}
 }
 
+// atRest reads the server's runtime once it is at rest, for a baseline:
+// wrk's connections closing and the tail of a run (an uninstall's goroutines
+// end a few seconds after it answered) have ended when the goroutine count
+// holds for three reads 200 ms apart; after limit, the last read is taken.
+func (b *bench) atRest(ctx context.Context, limit time.Duration) (wire.Runtime, error) {
+	start := time.Now()
+	var last wire.Runtime
+	same := 0
+	for {
+		rt, err := b.runtimeStats(ctx)
+		if err != nil {
+			return rt, err
+		}
+		if rt.Goroutines == last.Goroutines {
+			same++
+		} else {
+			same = 0
+		}
+		last = rt
+		if same >= 2 || time.Since(start) > limit {
+			return last, nil
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return last, err
+		}
+	}
+}
+
 // goroutines reads /api/v1/debug/goroutines (stacks, grouped).
 func (b *bench) goroutines(ctx context.Context) ([]byte, error) {
 	status, data, err := b.srv.do(ctx, http.MethodGet, "/api/v1/debug/goroutines", nil)
@@ -411,13 +439,13 @@ const dockerIdlePool = 2
 // the database and its WAL, and the shared-memory index.
 const maxDatabaseFiles = 4*2 + 1
 
-// settled tells whether after is back to before: goroutines within ±5, no
-// more open descriptors beside the two bounded pools (the Docker client's
-// idle connections, SQLite's connections), RSS grown by at most 20 MiB.
+// settled tells whether after is back to before: at most 5 goroutines
+// more (fewer is no leak), no more open descriptors beside the two bounded
+// pools (the Docker client's idle connections, SQLite's connections), RSS
+// grown by at most 20 MiB.
 func settled(before, after wire.Runtime) bool {
-	d := after.Goroutines - before.Goroutines
 	others := func(r wire.Runtime) int { return r.OpenFDs - r.UnixSockets - r.DatabaseFiles }
-	return d >= -5 && d <= 5 && others(after) <= others(before) &&
+	return after.Goroutines <= before.Goroutines+5 && others(after) <= others(before) &&
 		after.UnixSockets <= before.UnixSockets+dockerIdlePool && after.DatabaseFiles <= max(before.DatabaseFiles, maxDatabaseFiles) &&
 		after.RSSBytes-before.RSSBytes <= 20<<20
 }
@@ -437,12 +465,8 @@ func (b *bench) loadScenario(ctx context.Context, o LoadOptions, sc scenario) (L
 			return run, fmt.Errorf("warm-up: %w", err)
 		}
 	}
-	// wrk's connections are closed by now; let the server see them go.
-	if err := sleep(ctx, 500*time.Millisecond); err != nil {
-		return run, err
-	}
 	var err error
-	if run.Before, err = b.runtimeStats(ctx); err != nil {
+	if run.Before, err = b.atRest(ctx, o.Settle); err != nil {
 		return run, err
 	}
 	var live liveInstalls
@@ -469,7 +493,7 @@ func (b *bench) loadScenario(ctx context.Context, o LoadOptions, sc scenario) (L
 		}
 		if time.Since(start) > o.Settle {
 			run.SettledMs = missing
-			run.Problems = append(run.Problems, fmt.Sprintf("not back to baseline %s after the load: goroutines %d → %d (±5), open files %d → %d of which unix sockets %d → %d (≤ +%d) and database files %d → %d (≤ %d), the others no more; RSS %s → %s (≤ +20 MiB)",
+			run.Problems = append(run.Problems, fmt.Sprintf("not back to baseline %s after the load: goroutines %d → %d (≤ +5), open files %d → %d of which unix sockets %d → %d (≤ +%d) and database files %d → %d (≤ %d), the others no more; RSS %s → %s (≤ +20 MiB)",
 				o.Settle, run.Before.Goroutines, run.After.Goroutines, run.Before.OpenFDs, run.After.OpenFDs, run.Before.UnixSockets, run.After.UnixSockets,
 				dockerIdlePool, run.Before.DatabaseFiles, run.After.DatabaseFiles, maxDatabaseFiles, mib(run.Before.RSSBytes), mib(run.After.RSSBytes)))
 			if dump, err := b.goroutines(ctx); err == nil {

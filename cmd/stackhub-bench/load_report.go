@@ -44,7 +44,7 @@ func (r *LoadResults) markdown() string {
 	p("## Setup\n\n")
 	p("- `bin/stackhub serve` as a child process with `GOMAXPROCS=1` and `--debug-runtime`, the demo catalog.\n")
 	p("- %d installation records (`app-000` …) seeded through the store package (orchestrator/sqlite) before the server starts, no containers behind them; %s has %d more runs.\n", o.Apps, o.RunsApp, o.Runs)
-	p("- Each scenario: wrk -t1 -c%d for %s (not recorded), then -d%s --latency with the bearer token; the server's goroutines, open files and RSS are read before the measured run and, after it, until they are back to baseline (at most %s).\n", o.Conns, o.Warmup, o.Duration, o.Settle)
+	p("- Each scenario: wrk -t1 -c%d for %s (not recorded), then -d%s --latency with the bearer token; the server's goroutines, open files and RSS are read at rest before the measured run and, after it, until they are back to baseline (at most %s).\n", o.Conns, o.Warmup, o.Duration, o.Settle)
 	p("- The last scenario makes %d real installs of the demo (Docker, compose) one second into the measured run, then uninstalls them.", o.Installs)
 	if o.Prebuild {
 		p(" Before its warm-up one install and uninstall of the demo has the server build the demo's invocation image (once per bundle and server start), so the scenario measures installs, not the build.")
@@ -70,7 +70,7 @@ func (r *LoadResults) markdown() string {
 		p("| %s `%s` | %s | %s | %s | %s | %s | %d | %d | %s |\n", run.Scenario, run.Path, f0(run.ReqPerSec), f2(run.P50Ms), f2(run.P99Ms),
 			strings.Join(bar, ", "), met, run.Non2xx, run.Errors, base)
 	}
-	p("\n## Resources after each scenario\n\nBack to baseline: goroutines within ±5; unix sockets (the Docker client's connections) at most %d more (its idle pool, closed after 30 s idle); descriptors on the database, its WAL and shared memory at most %d (SQLite's pool of 4 connections, kept open); every other open file no more than before; RSS at most 20 MiB more.\n\n", dockerIdlePool, maxDatabaseFiles)
+	p("\n## Resources after each scenario\n\nBack to baseline (read once the server is at rest: its goroutine count holding for 3 reads 200 ms apart): at most 5 goroutines more; unix sockets (the Docker client's connections) at most %d more (its idle pool, closed after 30 s idle); descriptors on the database, its WAL and shared memory at most %d (SQLite's pool of 4 connections, kept open); every other open file no more than before; RSS at most 20 MiB more.\n\n", dockerIdlePool, maxDatabaseFiles)
 	p("| scenario | goroutines | open files | of which unix sockets | of which database | RSS | back to baseline after |\n|---|---|---|---|---|---|---|\n")
 	for _, run := range r.Runs {
 		back := "NOT within " + o.Settle.String()

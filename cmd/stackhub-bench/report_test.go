@@ -218,7 +218,7 @@ func TestSettled(t *testing.T) {
 		{wire.Runtime{Goroutines: 15, OpenFDs: 18, UnixSockets: 2, RSSBytes: 1 << 20}, true},
 		{wire.Runtime{Goroutines: 24, OpenFDs: 20, UnixSockets: 4, RSSBytes: 30 << 20}, true},  // the Docker client's idle pool
 		{wire.Runtime{Goroutines: 26, OpenFDs: 18, UnixSockets: 2, RSSBytes: 30 << 20}, false}, // goroutines
-		{wire.Runtime{Goroutines: 14, OpenFDs: 18, UnixSockets: 2, RSSBytes: 30 << 20}, false},
+		{wire.Runtime{Goroutines: 14, OpenFDs: 18, UnixSockets: 2, RSSBytes: 30 << 20}, true},  // fewer is no leak
 		{wire.Runtime{Goroutines: 20, OpenFDs: 19, UnixSockets: 2, RSSBytes: 30 << 20}, false}, // a file
 		{wire.Runtime{Goroutines: 20, OpenFDs: 21, UnixSockets: 5, RSSBytes: 30 << 20}, false}, // more than the pool
 		{wire.Runtime{Goroutines: 20, OpenFDs: 27, UnixSockets: 2, DatabaseFiles: 9, RSSBytes: 30 << 20}, true},
