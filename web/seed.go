@@ -150,7 +150,13 @@ func asBool(k string, v any) (bool, error) {
 }
 
 func ok(c echo.Context, status int, zh, en string, data any) error {
-	return c.JSON(status, envelope{Code: "1", Message: pick(c, zh, en), Data: data})
+	return c.JSON(status, success(c, zh, en, data))
+}
+
+// success is the seed's envelope of a success, its message in the
+// client's language.
+func success(c echo.Context, zh, en string, data any) envelope {
+	return envelope{Code: "1", Message: pick(c, zh, en), Data: data}
 }
 
 // pick returns the message in the client's language.
@@ -236,7 +242,7 @@ func (s *Server) getAllAppInfo(c echo.Context) error {
 		if err != nil {
 			return nil, err
 		}
-		return envelope{Code: "1", Message: pick(c, "应用信息查询成功", "apps found"), Data: toAppInfos(list)}, nil
+		return success(c, "应用信息查询成功", "apps found", toAppInfos(list)), nil
 	})
 }
 

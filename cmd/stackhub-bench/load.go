@@ -151,7 +151,7 @@ func (o LoadOptions) allScenarios() []scenario {
 // LoadRun is one scenario's figures and checks.
 type LoadRun struct {
 	Scenario string `json:"scenario"`
-	Path     string `json:"path"`
+	// Read's Endpoint is the scenario's path.
 	Read
 	MinRPS   float64 `json:"minRPS,omitempty"`
 	MaxP99Ms float64 `json:"maxP99Ms,omitempty"`
@@ -453,7 +453,7 @@ func settled(before, after wire.Runtime) bool {
 // loadScenario warms up, reads the baseline, runs wrk (and the installs),
 // then waits for the runtime to settle and checks the bars.
 func (b *bench) loadScenario(ctx context.Context, o LoadOptions, sc scenario) (LoadRun, error) {
-	run := LoadRun{Scenario: sc.Name, Path: sc.Path, MinRPS: sc.MinRPS, MaxP99Ms: sc.MaxP99Ms}
+	run := LoadRun{Scenario: sc.Name, Read: Read{Endpoint: sc.Path}, MinRPS: sc.MinRPS, MaxP99Ms: sc.MaxP99Ms}
 	url := b.srv.url + sc.Path
 	if sc.Installs && o.Installs > 0 && o.Prebuild {
 		if err := b.prebuild(ctx, o); err != nil {
@@ -480,8 +480,8 @@ func (b *bench) loadScenario(ctx context.Context, o LoadOptions, sc scenario) (L
 	if err != nil {
 		return run, err
 	}
+	rd.Endpoint = sc.Path
 	run.Read = rd
-	run.Endpoint = sc.Path
 	start := time.Now()
 	for {
 		if run.After, err = b.runtimeStats(ctx); err != nil {

@@ -67,7 +67,7 @@ func (r *LoadResults) markdown() string {
 		if run.BaselineRPS.ok() && run.BaselineRPS > 0 {
 			base = f0(run.BaselineRPS)
 		}
-		p("| %s `%s` | %s | %s | %s | %s | %s | %d | %d | %s |\n", run.Scenario, run.Path, f0(run.ReqPerSec), f2(run.P50Ms), f2(run.P99Ms),
+		p("| %s `%s` | %s | %s | %s | %s | %s | %d | %d | %s |\n", run.Scenario, run.Endpoint, f0(run.ReqPerSec), f2(run.P50Ms), f2(run.P99Ms),
 			strings.Join(bar, ", "), met, run.Non2xx, run.Errors, base)
 	}
 	p("\n## Resources after each scenario\n\nBack to baseline (read once the server is at rest: its goroutine count holding for 3 reads 200 ms apart): at most 5 goroutines more; unix sockets (the Docker client's connections) at most %d more (its idle pool, closed after 30 s idle); descriptors on the database, its WAL and shared memory at most %d (SQLite's pool of 4 connections, kept open); every other open file no more than before; RSS at most 20 MiB more.\n\n", dockerIdlePool, maxDatabaseFiles)

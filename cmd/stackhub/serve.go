@@ -76,6 +76,18 @@ func newServeCmd(getenv env) *cobra.Command {
 	return cmd
 }
 
+// procPath is path as /proc/self/fd names it: absolute, links resolved
+// (the debug runtime counts the descriptors open on the database by it).
+func procPath(path string) string {
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		path = real
+	}
+	if abs, err := filepath.Abs(path); err == nil {
+		path = abs
+	}
+	return path
+}
+
 func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
@@ -109,12 +121,6 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	defer db.Close()
-	if real, err := filepath.EvalSymlinks(dbPath); err == nil {
-		dbPath = real // as /proc/self/fd names it (debug runtime)
-	}
-	if abs, err := filepath.Abs(dbPath); err == nil {
-		dbPath = abs
-	}
 	keyFile := filepath.Join(cfg.DataDir, "secret.key")
 	if _, err := os.Stat(keyFile); errors.Is(err, os.ErrNotExist) {
 		// A new key would make every sealed secret unreadable: refuse
@@ -225,8 +231,10 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts,
-		Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime,
-		DatabaseFile: dbPath}
+		Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
+	if cfg.DebugRuntime {
+		srv.DatabaseFile = procPath(dbPath)
+	}
 	// Requests live under baseCtx, cancelled when shutdown starts, so that
 	// event streams and log follows end instead of holding the grace period.
 	baseCtx, cancelBase := context.WithCancel(context.WithoutCancel(ctx))

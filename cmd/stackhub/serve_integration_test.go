@@ -157,27 +157,49 @@ func (s server) call(t *testing.T, path string, body any, header map[string]stri
 // /getAllAppInfo.
 func (s server) allAppStatus(t *testing.T, name string) (status, info string) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+"/getAllAppInfo", nil)
+	var r struct {
+		Code string           `json:"code"`
+		Data []map[string]any `json:"data"`
+	}
+	s.getJSON(t, "/getAllAppInfo", &r)
+	require.Equal(t, "1", r.Code)
+	app := appNamed(t, r.Data, name, "/getAllAppInfo")
+	status, _ = app["status"].(string)
+	info, _ = app["info"].(string)
+	return status, info
+}
+
+// listedApp returns app name as GET /api/v1/apps lists it.
+func (s server) listedApp(t *testing.T, name string) map[string]any {
+	t.Helper()
+	var list []map[string]any
+	s.getJSON(t, "/api/v1/apps", &list)
+	return appNamed(t, list, name, "/api/v1/apps")
+}
+
+// getJSON GETs path with the token and decodes its 200 answer into out.
+func (s server) getJSON(t *testing.T, path string, out any) {
+	t.Helper()
+	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
 	require.NoError(t, err)
 	req.Header.Set("Authorization", "Bearer "+s.token)
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	defer resp.Body.Close()
-	var r struct {
-		Code string           `json:"code"`
-		Data []map[string]any `json:"data"`
-	}
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
-	require.Equal(t, "1", r.Code)
-	for _, app := range r.Data {
+	require.Equal(t, http.StatusOK, resp.StatusCode, path)
+	require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
+}
+
+// appNamed returns the app called name in list (from where).
+func appNamed(t *testing.T, list []map[string]any, name, where string) map[string]any {
+	t.Helper()
+	for _, app := range list {
 		if app["appName"] == name {
-			status, _ = app["status"].(string)
-			info, _ = app["info"].(string)
-			return status, info
+			return app
 		}
 	}
-	t.Fatalf("%s is not in /getAllAppInfo: %v", name, r.Data)
-	return "", ""
+	t.Fatalf("%s is not in %s: %v", name, where, list)
+	return nil
 }
 
 // waitStatus polls getAppInfo until status is want or 90 s pass.
@@ -443,27 +465,6 @@ func (s server) api(t *testing.T, method, path, body string) (int, map[string]an
 	var out map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
 	return resp.StatusCode, out, resp.Header
-}
-
-// listedApp returns app name as GET /api/v1/apps lists it.
-func (s server) listedApp(t *testing.T, name string) map[string]any {
-	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/apps", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	var list []map[string]any
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&list))
-	for _, app := range list {
-		if app["appName"] == name {
-			return app
-		}
-	}
-	t.Fatalf("%s is not in /api/v1/apps: %v", name, list)
-	return nil
 }
 
 // runJob starts an app job and waits for it to end; it returns the job.
