@@ -113,3 +113,17 @@ func TestBundleLint_BadUsage(t *testing.T) {
 		})
 	}
 }
+
+// TestBundleLint_CrossStepAlias: an alias whose anchor is in another step
+// is reported with its code, file and line; an alias to an anchor of its
+// own step (again: *inner) is not.
+func TestBundleLint_CrossStepAlias(t *testing.T) {
+	raw, err := os.ReadFile("../../porter-mixin/manifest/testdata/cross-step-alias.porter.yaml")
+	require.NoError(t, err)
+	dir := bundleDir(t, string(raw))
+	file := filepath.Join(dir, "porter.yaml")
+	code, stdout, _ := runLint(t, dir)
+	assert.Equal(t, 1, code, "an error")
+	assert.Equal(t, file+":27: error: upgrade[0].websoft9.env: alias *env names the anchor &env on line 16, outside this step: "+
+		"Porter's runtime renders each step alone and fails with \"unknown anchor 'env' referenced\"; write the values out in this step (stackhub-100)\n", stdout)
+}

@@ -23,6 +23,7 @@ func (d *decoder) check(m *Manifest) {
 	d.checkCredentials(m)
 	d.checkState(m)
 	d.checkCustomActions(m)
+	d.checkStepsAlone(m)
 	d.checkTemplates(m)
 }
 
@@ -202,6 +203,8 @@ func typeMatches(t string, v any) bool {
 
 func describe(v any) string {
 	switch v.(type) {
+	case nil:
+		return "null"
 	case string:
 		return fmt.Sprintf("%q", v)
 	case map[string]any:
@@ -338,6 +341,8 @@ func (d *decoder) checkTemplates(m *Manifest) {
 			for _, name := range st.Variables() {
 				if msg := checkVariable(m, action, name); msg != "" {
 					d.errorAt(variableLine(s, name), field, "template variable %q: %s", name, msg)
+				} else if msg := stackHubOnly(name); msg != "" {
+					d.addCode(LevelWarning, variableLine(s, name), field, CodeStackHubOnly, "template variable %q: %s", name, msg)
 				}
 			}
 		}
@@ -366,6 +371,22 @@ func variableLine(s Step, name string) int {
 		return l
 	}
 	return s.Line
+}
+
+// stackHubOnly says why a variable that StackHub's runtime fills has no
+// usable value under Porter's, or "". Porter's runtime fills
+// bundle.images.<a>.* with reflect's String of each field, which for size
+// (uint64) and labels (a map) is a type name such as "<uint64 Value>".
+func stackHubOnly(name string) string {
+	rest, ok := strings.CutPrefix(name, "bundle.images.")
+	if !ok {
+		return ""
+	}
+	_, f, _ := strings.Cut(rest, ".")
+	if f == "size" || f == "labels" || strings.HasPrefix(f, "labels.") {
+		return "StackHub-only: Porter's runtime renders an image's size and labels as a Go type name (\"<uint64 Value>\"), not their values"
+	}
+	return ""
 }
 
 var imageFields = []string{"repository", "digest", "tag", "imageType", "mediaType", "description", "size", "labels"}

@@ -805,11 +805,13 @@ func (d *decoder) steps(n *yaml.Node, action string) []Step {
 			continue
 		}
 		data, _ := d.value(body, field).(map[string]any)
-		// Expand the aliases only of fields YAML could decode: a failed
-		// decode (excessive aliasing) would expand exponentially here.
+		// The step keeps its node as written, anchors and aliases
+		// included: the runtime renders it alone, as Porter's does
+		// (RenderStep), and checkStepAliases reports an alias whose
+		// anchor is outside it.
 		var node *yaml.Node
 		if data != nil {
-			node = expandAliases(body)
+			node = item
 		} else {
 			data = map[string]any{}
 		}
@@ -821,29 +823,6 @@ func (d *decoder) steps(n *yaml.Node, action string) []Step {
 		steps = append(steps, Step{Mixin: mixin, Data: data, Line: item.Line, node: node})
 	}
 	return steps
-}
-
-// expandAliases returns a copy of n with each alias replaced by a copy of
-// the node it names and anchors dropped, so the step can be encoded and
-// parsed again on its own. An empty null ({a: }) is spelled null: yaml.v3
-// would write it as an empty quoted string in a flow mapping.
-func expandAliases(n *yaml.Node) *yaml.Node {
-	if n == nil {
-		return nil
-	}
-	if n.Kind == yaml.AliasNode {
-		return expandAliases(n.Alias)
-	}
-	c := *n
-	c.Anchor = ""
-	if c.Kind == yaml.ScalarNode && c.ShortTag() == "!!null" && c.Value == "" {
-		c.Value = "null"
-	}
-	c.Content = make([]*yaml.Node, len(n.Content))
-	for i, child := range n.Content {
-		c.Content[i] = expandAliases(child)
-	}
-	return &c
 }
 
 // JSONValue turns YAML-decoded values into a deep copy encoding/json

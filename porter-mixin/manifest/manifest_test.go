@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -294,7 +295,7 @@ upgrade:
       description: ${ bundle.name } ${ bundle.version } ${ bundle.description } ${ bundle.installerImage }
       a: ${ installation.name }/${ installation.namespace }/${ installation.id }
       b: ${ bundle.parameters.settings.a } ${ bundle.credentials.token }
-      c: ${ bundle.images.web.repository }:${ bundle.images.web.tag } ${ bundle.images.web.labels.tier }
+      c: ${ bundle.images.web.repository }:${ bundle.images.web.tag }@${ bundle.images.web.digest }
       d: ${ bundle.custom.app.title } ${ bundle.outputs.anything } ${ env.HOME }
       e: "${#bundle.parameters.settings}${ a }${/bundle.parameters.settings}${! a comment }"
 `
@@ -336,15 +337,57 @@ func TestParseAliases(t *testing.T) {
 	_, err := Parse([]byte(minimal + "x-step: &step\n  description: shared\n"))
 	require.ErrorContains(t, err, "x-step: unknown field", "a top-level mapping is no custom action")
 
-	m, err := Parse([]byte(minimal + "backup:\n  - websoft9: &step\n      description: shared\n      app: ${ installation.name }\n  - websoft9:\n      <<: *step\n      description: second\n"))
+	// Anchors used inside one step stay allowed: the step renders alone.
+	m, err := Parse([]byte(minimal + "backup:\n  - websoft9:\n      env: &env\n        A: ${ installation.name }\n      app: ${ installation.name }\n      more:\n        <<: *env\n        B: b\n"))
 	require.NoError(t, err)
-	require.Len(t, m.Actions["backup"], 2)
-	assert.Equal(t, map[string]any{"description": "second", "app": "${ installation.name }"}, m.Actions["backup"][1].Data)
-	for _, s := range m.Actions["backup"] {
-		got, err := m.RenderStep(s, map[string]any{"installation": map[string]any{"name": "demo"}})
-		require.NoError(t, err, "a step using anchors renders on its own")
-		assert.Equal(t, "demo", got.Data["app"])
+	require.Len(t, m.Actions["backup"], 1)
+	got, err := m.RenderStep(m.Actions["backup"][0], map[string]any{"installation": map[string]any{"name": "demo"}})
+	require.NoError(t, err, "a step using its own anchors renders on its own")
+	assert.Equal(t, map[string]any{"A": "demo", "B": "b"}, got.Data["more"])
+
+	// An alias to another step's anchor fails under Porter's runtime:
+	// lint says where, with its code.
+	text := minimal + "backup:\n  - websoft9: &step\n      description: shared\n      app: ${ installation.name }\n  - websoft9:\n      <<: *step\n      description: second\n"
+	m, findings := Lint([]byte(text))
+	require.NotNil(t, m)
+	var alias []Finding
+	for _, f := range findings {
+		if f.Code == CodeCrossStepAlias {
+			alias = append(alias, f)
+		}
 	}
+	require.Len(t, alias, 1, "%v", findings)
+	assert.Equal(t, LevelError, alias[0].Level)
+	assert.Equal(t, strings.Count(minimal, "\n")+6, alias[0].Line, "the line of the alias")
+	assert.Equal(t, "backup[1].websoft9.<<", alias[0].Field)
+	assert.Contains(t, alias[0].Message, "anchor &step on line")
+	_, err = Parse([]byte(text))
+	require.ErrorContains(t, err, "alias *step names the anchor &step")
+	_, err = m.RenderStep(m.Actions["backup"][1], map[string]any{"installation": map[string]any{"name": "demo"}})
+	require.ErrorContains(t, err, "unknown anchor 'step' referenced", "the runtime fails as Porter's does")
+	_, err = m.RenderStep(m.Actions["backup"][0], map[string]any{"installation": map[string]any{"name": "demo"}})
+	require.NoError(t, err, "the step holding the anchor renders")
+}
+
+// TestStepReencoded: a value that Porter's runtime would read back changed
+// after encoding the step alone is a warning with its code, and the runtime
+// hands the mixin what Porter's would.
+func TestStepReencoded(t *testing.T) {
+	m, findings := Lint([]byte(minimal + "backup:\n  - websoft9:\n      app: ${ installation.name }\n      flags: {a: , b: 1}\n"))
+	require.NotNil(t, m)
+	var f *Finding
+	for i := range findings {
+		if findings[i].Code == CodeStepReencoded {
+			f = &findings[i]
+		}
+	}
+	require.NotNil(t, f, "%v", findings)
+	assert.Equal(t, LevelWarning, f.Level)
+	assert.Equal(t, "backup[0].websoft9.flags.a", f.Field)
+	assert.Contains(t, f.Message, `reads null back as ""`)
+	got, err := m.RenderStep(m.Actions["backup"][0], map[string]any{"installation": map[string]any{"name": "demo"}})
+	require.NoError(t, err)
+	assert.Equal(t, map[string]any{"a": "", "b": 1}, got.Data["flags"], "as Porter's runtime reads it")
 }
 
 func TestBuildInput(t *testing.T) {
@@ -409,4 +452,25 @@ func TestParseImageReference(t *testing.T) {
 		})
 	}
 	assert.Equal(t, "ghcr.io/x/y:t@sha256:abcd", ImageRef{Repository: "ghcr.io/x/y", Tag: "t", Digest: "sha256:abcd"}.String())
+}
+
+// TestStackHubOnlyVariables: a template variable StackHub fills and
+// Porter's runtime does not is a warning with its code, not an error.
+func TestStackHubOnlyVariables(t *testing.T) {
+	text := strings.Replace(minimal, "mixins: [websoft9]\n", "mixins: [websoft9]\nimages:\n  web:\n    repository: example.com/web\n    tag: \"1\"\n", 1) +
+		"upgrade:\n  - websoft9:\n      description: \"${ bundle.images.web.size } ${ bundle.images.web.repository }\"\n"
+	m, findings := Lint([]byte(text))
+	require.NotNil(t, m)
+	var only []Finding
+	for _, f := range findings {
+		if f.Code == CodeStackHubOnly {
+			only = append(only, f)
+		}
+	}
+	require.Len(t, only, 1, "%v", findings)
+	assert.Equal(t, LevelWarning, only[0].Level)
+	assert.Contains(t, only[0].Message, `"bundle.images.web.size": StackHub-only`)
+
+	_, findings = Lint([]byte(strings.Replace(text, "web.size", "web.labels.tier", 1)))
+	assert.True(t, slices.ContainsFunc(findings, func(f Finding) bool { return f.Code == CodeStackHubOnly }), "labels too: %v", findings)
 }

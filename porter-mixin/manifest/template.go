@@ -424,12 +424,15 @@ func RenderStep(s Step, data map[string]any) (Step, error) {
 	return renderStep(s, data, DollarDelims)
 }
 
-// RenderStep renders a step's fields as Porter does (pkg/runtime
-// ResolveStep): the step's YAML is encoded again as written in porter.yaml
-// (quoting and comments kept), rendered with the manifest's delimiters, and
-// parsed again, so an unquoted ${ bundle.parameters.port } becomes an
-// integer and a quoted one stays a string. The error names the step and
-// wraps a *MissingVariableError or *TemplateSyntaxError.
+// RenderStep renders a step as Porter's runtime does (pkg/runtime
+// ResolveStep and getStepTemplate): the step's YAML node as written in
+// porter.yaml ({<mixin>: {...}}, quoting, comments, anchors and aliases
+// kept) is encoded alone, rendered with the manifest's delimiters and
+// missing variables as errors, and parsed again. So an unquoted
+// ${ bundle.parameters.port } becomes an integer and a quoted one stays a
+// string, and an alias whose anchor is in another step fails with YAML's
+// "unknown anchor" as it does under Porter. The error names the step and
+// wraps a *MissingVariableError, a *TemplateSyntaxError or the YAML error.
 func (m *Manifest) RenderStep(s Step, data map[string]any) (Step, error) {
 	return renderStep(s, data, m.Delims())
 }
@@ -447,12 +450,21 @@ func renderStep(s Step, data map[string]any, d Delims) (Step, error) {
 	// without tags renders to its Data, whatever its keys.
 	var doc any
 	err = yaml.Unmarshal([]byte(rendered), &doc)
-	out, isMap := JSONValue(doc).(map[string]any)
-	if err == nil && !isMap && doc != nil {
-		err = fmt.Errorf("a step is a mapping, not %T", doc)
-	}
 	if err != nil {
-		return Step{}, fmt.Errorf("render step %q (%s): the rendered step is not valid YAML (quote values that may contain ': ' or '#'): %w", s.Description(), s.Mixin, err)
+		hint := "quote values that may contain ': ' or '#'"
+		if strings.Contains(err.Error(), "unknown anchor") {
+			hint = "an alias names an anchor outside this step, and Porter's runtime renders each step alone: write the values out in the step"
+		}
+		return Step{}, fmt.Errorf("render step %q (%s): the rendered step is not valid YAML (%s): %w", s.Description(), s.Mixin, hint, err)
+	}
+	top, isMap := JSONValue(doc).(map[string]any)
+	body, ok := top[s.Mixin]
+	if !isMap || len(top) != 1 || !ok {
+		return Step{}, fmt.Errorf("render step %q (%s): the rendered step is not a mapping with the one key %s", s.Description(), s.Mixin, s.Mixin)
+	}
+	out, isMap := body.(map[string]any)
+	if !isMap && body != nil {
+		return Step{}, fmt.Errorf("render step %q (%s): the rendered step's fields are not a mapping but %T", s.Description(), s.Mixin, body)
 	}
 	if out == nil {
 		out = map[string]any{}
@@ -460,11 +472,12 @@ func renderStep(s Step, data map[string]any, d Delims) (Step, error) {
 	return Step{Mixin: s.Mixin, Data: out, Line: s.Line}, nil
 }
 
-// template returns the step's fields as YAML: the node as written in
-// porter.yaml when the step was parsed, else Data encoded.
+// template returns the step as YAML, {<mixin>: {...}}: the node as written
+// in porter.yaml when the step was parsed, encoded as Porter's runtime
+// encodes it (yaml.v3's default encoder), else Data encoded.
 func (s Step) template() (string, error) {
 	if s.node == nil {
-		b, err := yaml.Marshal(s.Data)
+		b, err := yaml.Marshal(map[string]any{s.Mixin: s.Data})
 		return string(b), err
 	}
 	var buf bytes.Buffer
