@@ -300,7 +300,6 @@ func checkStepRoundTrips(t *testing.T, m *Manifest, findings []Finding) {
 	}
 }
 
-
 // short formats v for a failure message, cut to 500 bytes.
 func short(v any) string {
 	s, ok := v.(string)
