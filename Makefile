@@ -133,6 +133,9 @@ mixin-dist: ## build the websoft9 mixin for Porter into dist/mixins (layout, dow
 		$(GOFLAGS_STATIC) GOOS=$$os GOARCH=$$arch $(GO) build -ldflags '$(MIXIN_LDFLAGS)' \
 			-o dist/mixins/$(MIXIN_VERSION)/websoft9-$$os-$$arch$$ext ./cmd/websoft9; \
 	done
+	# porter mixins install websoft9 --url BASE without --version fetches
+	# BASE/latest/websoft9-<goos>-<goarch>: a stable version is also latest.
+	if [[ "$(MIXIN_VERSION)" =~ ^v?[0-9]+\.[0-9]+\.[0-9]+$$ ]]; then cp -r dist/mixins/$(MIXIN_VERSION) dist/mixins/latest; fi
 	install -m 0755 dist/mixins/$(MIXIN_VERSION)/websoft9-linux-amd64 dist/mixins/websoft9/websoft9
 	install -m 0755 dist/mixins/$(MIXIN_VERSION)/websoft9-linux-amd64 dist/mixins/websoft9/runtimes/websoft9-runtime
 	$(GO) run ./cmd/websoft9 feed --dir dist/mixins --url $(MIXIN_BASE_URL) --out dist/mixins/atom.xml

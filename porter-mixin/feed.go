@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -59,6 +60,50 @@ type FeedAuthor struct {
 // `porter mixins install --url BASE --version VERSION` downloads from.
 var feedFile = regexp.MustCompile(`^(canary|v?[0-9]+\.[0-9]+\.[0-9]+(?:[-+][0-9A-Za-z.+-]*)?)/([a-z0-9-]+)-(linux|darwin|windows)-(amd64|arm64)(\.exe)?$`)
 
+// gitDescribe matches an untagged build's version (git describe:
+// v1.2.3-2-ga1b3c5), which Porter's feed generator leaves out
+// (pkg/pkgmgmt/feed shouldPublishVersion), as ScanFeed does.
+var gitDescribe = regexp.MustCompile(`-[0-9]+-g[0-9a-f]+$`)
+
+// stableVersion matches the versions Porter's "latest" can pick: semver
+// without a pre-release (Masterminds semver, a leading v allowed).
+var stableVersion = regexp.MustCompile(`^v?([0-9]+)\.([0-9]+)\.([0-9]+)(?:\+[0-9A-Za-z.-]+)?$`)
+
+// Latest returns the version `porter mixins install MIXIN --feed-url`
+// installs when no --version is given: Porter's default is "latest", which
+// its feed search (pkg/pkgmgmt/feed MixinFeed.Search) resolves to the
+// highest semantic version without a pre-release among the mixin's
+// entries, ignoring canary and anything else that is not semver. ok is
+// false when the feed has no such version: Porter would then install
+// nothing.
+func (f *Feed) Latest(mixin string) (version string, ok bool) {
+	var best [3]int
+	for _, e := range f.Entries {
+		if len(e.Categories) == 0 || e.Categories[0].Term != mixin {
+			continue
+		}
+		m := stableVersion.FindStringSubmatch(e.Content)
+		if m == nil {
+			continue
+		}
+		var v [3]int
+		for i := range v {
+			n, err := strconv.Atoi(m[i+1])
+			if err != nil {
+				n = -1
+			}
+			v[i] = n
+		}
+		if v[0] < 0 || v[1] < 0 || v[2] < 0 {
+			continue
+		}
+		if !ok || slices.Compare(v[:], best[:]) > 0 {
+			best, version, ok = v, e.Content, true
+		}
+	}
+	return version, ok
+}
+
 // ScanFeed builds the feed of the mixin binaries in fsys (laid out as
 // <version>/<mixin>-<goos>-<goarch>[.exe]; other files are ignored), with
 // links under baseURL, the URL fsys is served at. An entry's updated time
@@ -75,7 +120,7 @@ func ScanFeed(fsys fs.FS, baseURL string) (*Feed, error) {
 			return err
 		}
 		m := feedFile.FindStringSubmatch(p)
-		if d.IsDir() || m == nil {
+		if d.IsDir() || m == nil || gitDescribe.MatchString(m[1]) {
 			return nil
 		}
 		info, err := d.Info()

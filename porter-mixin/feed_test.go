@@ -96,3 +96,41 @@ func TestFeedKeepsEarlierVersions(t *testing.T) {
 	assert.Equal(t, []FeedCategory{{Term: "websoft9"}}, feed.Categories)
 	assert.Equal(t, "2026-02-01T00:00:00Z", feed.Updated)
 }
+
+// TestFeedLatest: `porter mixins install websoft9 --feed-url URL` without
+// --version asks the feed for "latest", which Porter resolves to the
+// highest semantic version without a pre-release (by number, not text),
+// ignoring canary; untagged builds are left out of the feed, as Porter's
+// generator leaves them out.
+func TestFeedLatest(t *testing.T) {
+	fsys := fstest.MapFS{
+		"v0.2.0/websoft9-linux-amd64":             {},
+		"v0.10.0/websoft9-linux-amd64":            {},
+		"v0.9.3/websoft9-linux-amd64":             {},
+		"v0.11.0-rc.1/websoft9-linux-amd64":       {},
+		"v0.12.0-3-gabc1234/websoft9-linux-amd64": {},
+		"canary/websoft9-linux-amd64":             {},
+		"latest/websoft9-linux-amd64":             {}, // the --url download of latest, not a feed entry
+		"v1.0.0/other-linux-amd64":                {},
+	}
+	feed, err := ScanFeed(fsys, "https://example.com/mixins")
+	require.NoError(t, err)
+	var versions []string
+	for _, e := range feed.Entries {
+		if e.Categories[0].Term == Name {
+			versions = append(versions, e.Content)
+		}
+	}
+	assert.ElementsMatch(t, []string{"v0.2.0", "v0.10.0", "v0.9.3", "v0.11.0-rc.1", "canary"}, versions, "no untagged build, no latest directory")
+	got, ok := feed.Latest(Name)
+	require.True(t, ok)
+	assert.Equal(t, "v0.10.0", got, "highest by number, pre-releases and canary left out")
+	got, ok = feed.Latest("other")
+	assert.True(t, ok)
+	assert.Equal(t, "v1.0.0", got)
+
+	feed, err = ScanFeed(fstest.MapFS{"v0.1.0-rc.1/websoft9-linux-amd64": {}, "canary/websoft9-linux-amd64": {}}, "https://example.com/mixins")
+	require.NoError(t, err)
+	_, ok = feed.Latest(Name)
+	assert.False(t, ok, "a feed of pre-releases has no latest for Porter")
+}

@@ -144,6 +144,11 @@ func writeFeed(dir, baseURL, outFile, existing string, out io.Writer) error {
 		}
 		feed.Keep(earlier)
 	}
+	for _, c := range feed.Categories {
+		if _, ok := feed.Latest(c.Term); !ok {
+			fmt.Fprintf(os.Stderr, "feed: warning: %s has no version without a pre-release: `porter mixins install %s --feed-url …` without --version asks for latest and finds none\n", c.Term, c.Term)
+		}
+	}
 	if outFile == "" {
 		return feed.Write(out)
 	}

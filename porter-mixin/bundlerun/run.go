@@ -137,7 +137,7 @@ func newRunner(o Options) (*runner, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}
-	m, err := manifest.Parse(raw)
+	m, err := manifest.ParseForRun(raw)
 	if err != nil {
 		return nil, fmt.Errorf("read manifest: %w", err)
 	}

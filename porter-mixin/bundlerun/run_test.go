@@ -410,3 +410,24 @@ func TestMaskWriter(t *testing.T) {
 	assert.Equal(t, 13, n)
 	assert.Equal(t, "******* ******* ab", buf.String())
 }
+
+// TestRunCrossStepAlias runs a bundle whose upgrade aliases install's env
+// as Porter's runtime would: install runs (its anchors are its own, and an
+// alias inside it resolves), upgrade fails before its mixin starts with
+// YAML's "unknown anchor", and the state is still written.
+func TestRunCrossStepAlias(t *testing.T) {
+	o, rec, _ := setup(t, "cross-step-alias.porter.yaml", "", map[string]string{"CNAB_ACTION": "install", "PORTER_INSTALLATION_NAME": "demo"})
+	require.NoError(t, Run(t.Context(), o))
+	stdin := readFile(t, filepath.Join(rec, "stdin"))
+	assert.Contains(t, stdin, "again:\n")
+	assert.Contains(t, stdin, "A: a\n", "an alias to an anchor of the same step resolves")
+
+	o, rec, _ = setup(t, "cross-step-alias.porter.yaml", "", map[string]string{"CNAB_ACTION": "upgrade", "PORTER_INSTALLATION_NAME": "demo"})
+	err := Run(t.Context(), o)
+	require.ErrorContains(t, err, `upgrade step 1: render step "Upgrade" (websoft9)`)
+	require.ErrorContains(t, err, "unknown anchor 'env' referenced")
+	_, statErr := os.Stat(filepath.Join(rec, "calls"))
+	assert.True(t, os.IsNotExist(statErr), "the mixin never ran")
+	_, statErr = os.Stat(filepath.Join(o.OutputsDir, "porter-state"))
+	assert.NoError(t, statErr, "finalized after the failure")
+}

@@ -27,6 +27,11 @@ func (d *decoder) check(m *Manifest) {
 	d.checkTemplates(m)
 }
 
+// repoPathRE is an OCI repository path (distribution/reference's grammar):
+// components of lowercase letters and digits, joined by one '.', one or
+// two '_' or any number of '-', separated by '/'.
+var repoPathRE = regexp.MustCompile(`^[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*(?:/[a-z0-9]+(?:(?:\.|_|__|-+)[a-z0-9]+)*)*$`)
+
 // semverRE is the loose semver Porter accepts for version (Masterminds
 // semver NewVersion): an optional v, minor and patch may be left out.
 var semverRE = regexp.MustCompile(`^v?(0|[1-9]\d*)(?:\.(0|[1-9]\d*))?(?:\.(0|[1-9]\d*))?(-[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?(\+[0-9A-Za-z-]+(?:\.[0-9A-Za-z-]+)*)?$`)
@@ -60,8 +65,13 @@ func (d *decoder) checkMetadata(m *Manifest) {
 	if m.SchemaType != "" && !strings.EqualFold(m.SchemaType, "Bundle") {
 		d.errorAt(line("schemaType"), "schemaType", "%q is not supported (only Bundle)", m.SchemaType)
 	}
-	if m.Name == "" {
+	switch {
+	case m.Name == "":
 		d.errorAt(line("name"), "name", "is required")
+	case m.Reference == "" && !repoPathRE.MatchString(m.Name):
+		// Porter's build makes the reference <registry>/<name>:v<version>
+		// and refuses one that does not parse (pkg/manifest SetDefaults).
+		d.errorAt(line("name"), "name", "%q cannot name a repository: Porter makes the bundle reference <registry>/<name>:v<version> from it, and a repository name is lowercase letters and digits separated by '.', '_', '__' or '-'", m.Name)
 	}
 	if m.Version == "" {
 		d.errorAt(line("version"), "version", "is required")

@@ -287,9 +287,25 @@ func EnvVarName(name string) string {
 // field. Warnings (ignored or deprecated fields, outputs that every action
 // must produce) do not fail Parse and are kept in Manifest.Warnings.
 func Parse(data []byte) (*Manifest, error) {
+	return parse(data, nil)
+}
+
+// ParseForRun is Parse for the bundle runtime in an invocation image. It
+// accepts what Porter's runtime accepts until the step it cannot render:
+// an alias to another step's anchor (CodeCrossStepAlias) is no error here,
+// and the step holding it fails when it is rendered, as under Porter,
+// while the other actions run.
+func ParseForRun(data []byte) (*Manifest, error) {
+	return parse(data, func(f Finding) bool { return f.Code == CodeCrossStepAlias })
+}
+
+func parse(data []byte, allow func(Finding) bool) (*Manifest, error) {
 	m, findings := Lint(data)
 	var errs []Finding
 	for _, f := range findings {
+		if f.Level == LevelError && allow != nil && allow(f) {
+			continue
+		}
 		if f.Level == LevelError {
 			errs = append(errs, f)
 		} else if m != nil {

@@ -474,3 +474,27 @@ func TestStackHubOnlyVariables(t *testing.T) {
 	_, findings = Lint([]byte(strings.Replace(text, "web.size", "web.labels.tier", 1)))
 	assert.True(t, slices.ContainsFunc(findings, func(f Finding) bool { return f.Code == CodeStackHubOnly }), "labels too: %v", findings)
 }
+
+// TestBundleNameMakesAReference: Porter's build makes the bundle's
+// reference from registry and name, so a name that is no repository path
+// is refused, as Porter refuses it; with an explicit reference the name is
+// free, as in Porter.
+func TestBundleNameMakesAReference(t *testing.T) {
+	for name, ok := range map[string]bool{
+		"x": true, "my-app": true, "my.app": true, "my__app": true, "team/app": true, "a--b": true,
+		"My_App": false, "my app": false, "-x": false, "x-": false, "a___b": false, "a//b": false,
+	} {
+		t.Run(name, func(t *testing.T) {
+			_, err := Parse([]byte(strings.Replace(minimal, "name: x\n", "name: \""+name+"\"\n", 1)))
+			if ok {
+				require.NoError(t, err)
+				return
+			}
+			require.ErrorContains(t, err, "cannot name a repository")
+			text := strings.Replace(minimal, "name: x\n", "name: \""+name+"\"\n", 1)
+			text = strings.Replace(text, "registry: localhost:5000\n", "reference: localhost:5000/x:v1.0.0\n", 1)
+			_, err = Parse([]byte(text))
+			require.NoError(t, err, "with a reference the name is not a repository")
+		})
+	}
+}
