@@ -183,8 +183,12 @@ func TestPolicedSocketRefuses(t *testing.T) {
 		{RuleDevices, func() error {
 			return create(project, container.HostConfig{Resources: container.Resources{Devices: []container.DeviceMapping{{PathOnHost: "/dev/kmsg", PathInContainer: "/dev/kmsg", CgroupPermissions: "r"}}}})
 		}},
-		{RuleSecurityOpt, func() error { return create(project, container.HostConfig{SecurityOpt: []string{"seccomp=unconfined"}}) }},
-		{RuleSysctls, func() error { return create(project, container.HostConfig{Sysctls: map[string]string{"kernel.panic": "1"}}) }},
+		{RuleSecurityOpt, func() error {
+			return create(project, container.HostConfig{SecurityOpt: []string{"seccomp=unconfined"}})
+		}},
+		{RuleSysctls, func() error {
+			return create(project, container.HostConfig{Sysctls: map[string]string{"kernel.panic": "1"}})
+		}},
 		{RuleBindMount, func() error { return create(project, container.HostConfig{Binds: []string{"/etc:/host-etc"}}) }},
 		{RuleDockerSocket, func() error {
 			return create(project, container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/var/run/docker.sock", Target: "/var/run/docker.sock"}}})

@@ -21,9 +21,15 @@ func (o owners) lookup(ref string) (string, bool, error) {
 	owner, ok := o[ref]
 	return owner, ok, nil
 }
-func (o owners) ContainerOwner(_ context.Context, ref string) (string, bool, error) { return o.lookup(ref) }
-func (o owners) VolumeOwner(_ context.Context, ref string) (string, bool, error)    { return o.lookup(ref) }
-func (o owners) NetworkOwner(_ context.Context, ref string) (string, bool, error)   { return o.lookup(ref) }
+func (o owners) ContainerOwner(_ context.Context, ref string) (string, bool, error) {
+	return o.lookup(ref)
+}
+func (o owners) VolumeOwner(_ context.Context, ref string) (string, bool, error) {
+	return o.lookup(ref)
+}
+func (o owners) NetworkOwner(_ context.Context, ref string) (string, bool, error) {
+	return o.lookup(ref)
+}
 
 var testPolicy = Policy{Installation: "app", Images: []string{"redmine:5.1.3", "registry.example.com/x/db@sha256:abc"}, HostPorts: []int{9001}}
 
@@ -95,7 +101,9 @@ func ruleCases(t *testing.T) map[string][]func() []Refusal {
 			func() []Refusal {
 				return CheckVolume(testPolicy, &volume.CreateRequest{Name: "websoft9-app_nfs", DriverOpts: map[string]string{"type": "nfs", "o": "addr=10.0.0.1", "device": ":/x"}})
 			},
-			func() []Refusal { return CheckVolume(testPolicy, &volume.CreateRequest{Name: "websoft9-app_x", Driver: "rexray"}) },
+			func() []Refusal {
+				return CheckVolume(testPolicy, &volume.CreateRequest{Name: "websoft9-app_x", Driver: "rexray"})
+			},
 			host(container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeVolume, Source: "websoft9-app_v", Target: "/v", VolumeOptions: &mount.VolumeOptions{DriverConfig: &mount.Driver{Options: map[string]string{"device": "/"}}}}}}),
 		},
 		RuleVolumesFrom: {
@@ -109,7 +117,9 @@ func ruleCases(t *testing.T) map[string][]func() []Refusal {
 			host(container.HostConfig{PublishAllPorts: true}),
 		},
 		RuleNetworkDriver: {
-			func() []Refusal { return CheckNetwork(testPolicy, &network.CreateRequest{Name: "websoft9-app_lan", Driver: "macvlan"}) },
+			func() []Refusal {
+				return CheckNetwork(testPolicy, &network.CreateRequest{Name: "websoft9-app_lan", Driver: "macvlan"})
+			},
 			func() []Refusal {
 				return CheckNetwork(testPolicy, &network.CreateRequest{Name: "websoft9-app_br", Options: map[string]string{"com.docker.network.bridge.name": "docker0"}})
 			},
