@@ -141,6 +141,9 @@ type RunRequest struct {
 	// they are found instead (CNAB's relocation mapping, as Porter uses for
 	// air-gapped installs); the runtime resolves bundle.images through it.
 	Relocation map[string]string
+	// HostPorts are the host ports reserved for the installation: the
+	// only ones the run's containers may publish.
+	HostPorts []int
 	// Out receives the invocation image's output.
 	Out io.Writer
 }

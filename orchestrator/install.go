@@ -198,7 +198,24 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, out interface{
 	}
 	params := resolveParameters(bun, run.Action, outputs, run.Parameters, run.Secrets)
 	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
-		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocation(app, bun, e.d.Relocation), Out: out})
+		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocation(app, bun, e.d.Relocation),
+		HostPorts: hostPorts(app, params), Out: out})
+}
+
+// hostPorts returns the values of app's port parameters among params.
+func hostPorts(app App, params map[string]any) []int {
+	var out []int
+	for _, p := range app.Ports {
+		switch v := params[p.Name].(type) {
+		case int:
+			out = append(out, v)
+		case int64:
+			out = append(out, int(v))
+		case float64:
+			out = append(out, int(v))
+		}
+	}
+	return out
 }
 
 // relocation is what a run of app's bundle gets: where a pulled or

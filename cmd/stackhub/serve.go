@@ -159,9 +159,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	runner := cnabrun.New(log, docker, host.Ping)
 	runner.CallTimeout = cfg.DockerTimeout
 	if sock, ok := strings.CutPrefix(docker.DaemonHost(), "unix://"); ok {
-		// Bundles that ask for Docker get the engine the server uses.
+		// Bundles that ask for Docker reach the engine the server uses,
+		// through a policed socket of their own.
 		runner.Socket = sock
 	}
+	runner.Police = policeRun(runner.Socket, log.With("component", "dockerpolicy"))
 	sampler := dockerhost.NewSampler(cfg.DataDir, docker)
 	sampler.Sample(ctx)
 	var background sync.WaitGroup

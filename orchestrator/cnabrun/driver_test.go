@@ -377,9 +377,10 @@ func TestDriverAbandonsADeafAttach(t *testing.T) {
 	}, 10*time.Second, 20*time.Millisecond, "the late connection is closed")
 }
 
-// A bundle that holds the Docker socket runs on the host's network (it
-// gains nothing it could not already have, and starts faster); one without
-// keeps Docker's default network and gets no socket.
+// A bundle that holds the host's Docker socket runs on the host's network
+// (it gains nothing it could not already have, and starts faster); a
+// policed one gets its own socket and no network at all; one without
+// Docker keeps Docker's default network and gets no socket.
 func TestInvocationContainerNetwork(t *testing.T) {
 	sock := filepath.Join(t.TempDir(), "docker.sock")
 	require.NoError(t, os.WriteFile(sock, nil, 0o600))
@@ -387,19 +388,24 @@ func TestInvocationContainerNetwork(t *testing.T) {
 	for _, tc := range []struct {
 		name     string
 		required []string
+		socket   string
+		policed  bool
 		network  string
 		binds    []string
+		groups   int
 	}{
-		{"docker", []string{DockerExtension}, "host", []string{sock + ":/var/run/docker.sock"}},
-		{"plain", nil, "", nil},
+		{"docker", []string{DockerExtension}, sock, false, "host", []string{sock + ":/var/run/docker.sock"}, 1},
+		{"policed", []string{DockerExtension}, "/run/policed.sock", true, "none", []string{"/run/policed.sock:/var/run/docker.sock"}, 0},
+		{"plain", nil, sock, false, "", nil, 0},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			d, err := r.driver(orchestrator.RunRequest{Installation: "x", Revision: "r"}, &bundle.Bundle{RequiredExtensions: tc.required})
+			d, err := r.driver(orchestrator.RunRequest{Installation: "x", Revision: "r"}, &bundle.Bundle{RequiredExtensions: tc.required}, tc.socket, tc.policed)
 			require.NoError(t, err)
 			cfg, hc := &container.Config{Labels: map[string]string{}}, &container.HostConfig{}
 			d.configure(cfg, hc)
 			assert.Equal(t, container.NetworkMode(tc.network), hc.NetworkMode)
 			assert.Equal(t, tc.binds, hc.Binds)
+			assert.Len(t, hc.GroupAdd, tc.groups)
 			assert.False(t, hc.Privileged)
 		})
 	}

@@ -241,26 +241,25 @@ func (s *Server) containerCall(r *http.Request, path, id, sub string) ([]Refusal
 	return nil, nil
 }
 
-// owned refuses a call on an object that is not the installation's.
+// owned refuses a call on an existing object that is not the
+// installation's. A call on an object that does not exist goes through:
+// Docker answers it 404, which compose asks for before it creates.
 func (s *Server) owned(r *http.Request, path, kind, ref string) ([]Refusal, error) {
-	c := &checker{ctx: r.Context(), p: s.o.Policy, owners: s.owners, call: r.Method + " " + path}
+	var owner string
+	var exists bool
+	var err error
 	switch kind {
 	case "container":
-		c.ownContainer(RuleForeign, ref, r.Method+" "+path)
+		owner, exists, err = s.owners.ContainerOwner(r.Context(), ref)
 	case "network":
-		c.network(ref)
+		owner, exists, err = s.owners.NetworkOwner(r.Context(), ref)
 	case "volume":
-		owner, exists, err := s.owners.VolumeOwner(r.Context(), ref)
-		switch {
-		case err != nil:
-			return nil, err
-		case !exists:
-			c.refuse(RuleForeign, "no volume %q", ref)
-		case owner != s.o.Policy.Installation:
-			c.refuse(RuleForeign, "volume %q is not this installation's", ref)
-		}
+		owner, exists, err = s.owners.VolumeOwner(r.Context(), ref)
 	}
-	return c.out, c.err
+	if err != nil || !exists || owner == s.o.Policy.Installation {
+		return nil, err
+	}
+	return []Refusal{{Rule: RuleForeign, Call: r.Method + " " + path, Detail: fmt.Sprintf("%s %q is not this installation's", kind, ref)}}, nil
 }
 
 // readJSON decodes the request body into v and puts the bytes back, so

@@ -3,6 +3,7 @@ package dockerpolicy
 import (
 	"context"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -167,11 +168,19 @@ var defaultCaps = []string{"CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD",
 // net.* stays inside the container.
 var namespacedSysctls = []string{"kernel.shm", "kernel.msg", "kernel.sem", "fs.mqueue.", "net."}
 
+// recreateName is the temporary name compose gives a container that
+// replaces another: the old one's short id, '_', the name.
+var recreateName = regexp.MustCompile(`^/?([0-9a-f]{12})_(.+)$`)
+
 // CheckContainer returns every rule a container create request breaks.
 // name is the requested container name ("" for Docker's choice).
 func CheckContainer(ctx context.Context, p Policy, owners Owners, name string, req *container.CreateRequest) ([]Refusal, error) {
 	c := &checker{ctx: ctx, p: p, owners: owners, call: "POST /containers/create"}
-	if name == "" || !p.ownName(name) {
+	if m := recreateName.FindStringSubmatch(name); m != nil && p.ownName(m[2]) {
+		// compose recreates a container under <old id[:12]>_<name>, then
+		// renames it: the old container must be the installation's.
+		c.ownContainer(RuleObjectName, m[1], "recreate "+m[2])
+	} else if name == "" || !p.ownName(name) {
 		c.refuse(RuleObjectName, "container name %q: a container of this installation is named %s or starts with %s-", name,
 			naming.Project(p.Installation), naming.Project(p.Installation))
 	}

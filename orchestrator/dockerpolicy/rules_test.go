@@ -205,3 +205,19 @@ func TestRouterRefusesEndpoints(t *testing.T) {
 		assert.Equal(t, RuleEndpoint, out[0].Rule, "%s %s", c.method, c.path)
 	}
 }
+
+// TestRecreateName: compose's temporary name for a recreated container is
+// allowed only when the container it replaces is the installation's.
+func TestRecreateName(t *testing.T) {
+	o := owners{"0123456789ab": "app", "ba9876543210": "other"}
+	out, err := CheckContainer(t.Context(), testPolicy, o, "0123456789ab_websoft9-app", &container.CreateRequest{})
+	require.NoError(t, err)
+	assert.Empty(t, out)
+	out, err = CheckContainer(t.Context(), testPolicy, o, "ba9876543210_websoft9-app", &container.CreateRequest{})
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+	assert.Equal(t, RuleObjectName, out[0].Rule)
+	out, err = CheckContainer(t.Context(), testPolicy, o, "0123456789ab_websoft9-other", &container.CreateRequest{})
+	require.NoError(t, err)
+	require.Len(t, out, 1)
+}

@@ -1,0 +1,58 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
+)
+
+// policeRun returns the runner's Police hook: each run that asks for
+// Docker gets a socket of its own, in a directory only root can enter,
+// that forwards to upstream what the run's policy allows.
+func policeRun(upstream string, log *slog.Logger) func(context.Context, orchestrator.RunRequest) (string, func(), error) {
+	return func(_ context.Context, req orchestrator.RunRequest) (string, func(), error) {
+		// A short path: a unix socket's path is at most 107 bytes.
+		dir, err := os.MkdirTemp("", "stackhub-run-")
+		if err != nil {
+			return "", nil, fmt.Errorf("socket directory: %w", err)
+		}
+		srv, err := dockerpolicy.Listen(dockerpolicy.Options{
+			Socket:   filepath.Join(dir, "docker.sock"),
+			Upstream: upstream,
+			Policy:   runPolicy(req),
+			Logger:   log.With("installation", req.Installation, "run", req.RunID),
+		})
+		if err != nil {
+			os.RemoveAll(dir)
+			return "", nil, err
+		}
+		return filepath.Join(dir, "docker.sock"), func() {
+			if err := srv.Close(); err != nil {
+				log.Warn("close the policed socket", "run", req.RunID, "err", err)
+			}
+			os.RemoveAll(dir)
+		}, nil
+	}
+}
+
+// runPolicy is what one run may do: its installation's objects, the
+// bundle's images where the run finds them (relocated or not), and the
+// installation's reserved host ports.
+func runPolicy(req orchestrator.RunRequest) dockerpolicy.Policy {
+	p := dockerpolicy.Policy{Installation: req.Installation, HostPorts: req.HostPorts}
+	if req.Bundle != nil {
+		for _, img := range req.Bundle.Images {
+			ref := img.Image
+			if to, ok := req.Relocation[ref]; ok {
+				ref = to
+			}
+			p.Images = append(p.Images, ref)
+		}
+	}
+	return p
+}
