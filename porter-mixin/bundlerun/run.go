@@ -204,6 +204,9 @@ func (r *runner) steps(ctx context.Context, steps []manifest.Step) error {
 		if err != nil {
 			return fmt.Errorf("%s step %d: %w", r.action, i+1, err)
 		}
+		if err := r.checkApp(rendered); err != nil {
+			return fmt.Errorf("%s step %d (%s): %w", r.action, i+1, s.Description(), err)
+		}
 		out := &maskWriter{w: r.o.Out, secrets: r.secrets()}
 		if r.debug {
 			if b, err := manifest.MarshalStep(r.action, rendered); err == nil {
@@ -220,6 +223,19 @@ func (r *runner) steps(ctx context.Context, steps []manifest.Step) error {
 		if stepErr != nil {
 			return fmt.Errorf("%s step %d (%s): %w", r.action, i+1, s.Description(), stepErr)
 		}
+	}
+	return nil
+}
+
+// checkApp refuses a websoft9 step that acts on another app than the
+// installation: each run may touch its own installation only (StackHub's
+// policed Docker socket refuses it again, whatever the bundle runs).
+func (r *runner) checkApp(s manifest.Step) error {
+	if s.Mixin != "websoft9" || r.inst == "" {
+		return nil
+	}
+	if app, _ := s.Data["app"].(string); app != r.inst {
+		return fmt.Errorf("the step acts on app %q, but this run is installation %q: a run may touch its own installation only (write app: ${ installation.name })", app, r.inst)
 	}
 	return nil
 }

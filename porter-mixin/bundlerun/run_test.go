@@ -431,3 +431,21 @@ func TestRunCrossStepAlias(t *testing.T) {
 	_, statErr = os.Stat(filepath.Join(o.OutputsDir, "porter-state"))
 	assert.NoError(t, statErr, "finalized after the failure")
 }
+
+// TestRunRefusesAnotherApp: a websoft9 step whose app is not the
+// installation is refused before its mixin runs.
+func TestRunRefusesAnotherApp(t *testing.T) {
+	o, rec, _ := setup(t, "porter.yaml", "", map[string]string{"CNAB_ACTION": "uninstall", "PORTER_INSTALLATION_NAME": "other"})
+	require.NoError(t, Run(t.Context(), o), "app: ${ installation.name } is the installation")
+	assert.Equal(t, "uninstall\n", readFile(t, filepath.Join(rec, "calls")))
+
+	raw := readFile(t, filepath.Join("testdata", "porter.yaml"))
+	fixed := strings.Replace(raw, "app: ${ installation.name }", "app: victim", 1)
+	require.NotEqual(t, raw, fixed)
+	o, rec, _ = setup(t, "porter.yaml", "", map[string]string{"CNAB_ACTION": "install", "PORTER_INSTALLATION_NAME": "demo", "PORT": "9001", "SETTINGS": `{"user":"u"}`})
+	require.NoError(t, os.WriteFile(filepath.Join(o.AppDir, "porter.yaml"), []byte(fixed), 0o644))
+	err := Run(t.Context(), o)
+	require.ErrorContains(t, err, `the step acts on app "victim", but this run is installation "demo"`)
+	_, statErr := os.Stat(filepath.Join(rec, "calls"))
+	assert.True(t, os.IsNotExist(statErr), "the mixin never ran")
+}
