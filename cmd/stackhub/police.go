@@ -9,6 +9,7 @@ import (
 
 	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
+	"github.com/websoft9/stackhub/orchestrator/dockerpolicy/socket"
 )
 
 // policeRun returns the runner's Police hook: each run that asks for
@@ -21,7 +22,7 @@ func policeRun(upstream string, log *slog.Logger) func(context.Context, orchestr
 		if err != nil {
 			return "", nil, fmt.Errorf("socket directory: %w", err)
 		}
-		srv, err := dockerpolicy.Listen(dockerpolicy.Options{
+		srv, err := socket.Listen(socket.Options{
 			Socket:   filepath.Join(dir, "docker.sock"),
 			Upstream: upstream,
 			Policy:   runPolicy(req),

@@ -106,10 +106,10 @@ func (p Policy) granted(rule, value string) bool {
 	return slices.Contains(p.Granted, rule) || value != "" && slices.Contains(p.Granted, rule+":"+value)
 }
 
-// ownName reports whether name is one the installation may give a
+// OwnName reports whether name is one the installation may give a
 // container, network or volume: websoft9-<installation>, or that followed
 // by '-' or '_' (compose's <project>_<network> and <project>_<volume>).
-func (p Policy) ownName(name string) bool {
+func (p Policy) OwnName(name string) bool {
 	name = strings.TrimPrefix(name, "/")
 	base := naming.Project(p.Installation)
 	return name == base || strings.HasPrefix(name, base+"-") || strings.HasPrefix(name, base+"_")
@@ -176,11 +176,11 @@ var recreateName = regexp.MustCompile(`^/?([0-9a-f]{12})_(.+)$`)
 // name is the requested container name ("" for Docker's choice).
 func CheckContainer(ctx context.Context, p Policy, owners Owners, name string, req *container.CreateRequest) ([]Refusal, error) {
 	c := &checker{ctx: ctx, p: p, owners: owners, call: "POST /containers/create"}
-	if m := recreateName.FindStringSubmatch(name); m != nil && p.ownName(m[2]) {
+	if m := recreateName.FindStringSubmatch(name); m != nil && p.OwnName(m[2]) {
 		// compose recreates a container under <old id[:12]>_<name>, then
 		// renames it: the old container must be the installation's.
 		c.ownContainer(RuleObjectName, m[1], "recreate "+m[2])
-	} else if name == "" || !p.ownName(name) {
+	} else if name == "" || !p.OwnName(name) {
 		c.refuse(RuleObjectName, "container name %q: a container of this installation is named %s or starts with %s-", name,
 			naming.Project(p.Installation), naming.Project(p.Installation))
 	}
@@ -338,7 +338,7 @@ func (c *checker) volume(name string) {
 		c.err = err
 	case exists && owner != c.p.Installation:
 		c.refuse(RuleForeign, "volume %q is not this installation's", name)
-	case !exists && !c.p.ownName(name):
+	case !exists && !c.p.OwnName(name):
 		c.refuse(RuleObjectName, "volume %q: a volume of this installation is named %s_<name>", name, naming.Project(c.p.Installation))
 	}
 }
@@ -407,7 +407,7 @@ func (c *checker) network(ref string) {
 // CheckNetwork returns every rule a network create request breaks.
 func CheckNetwork(p Policy, req *network.CreateRequest) []Refusal {
 	c := &checker{p: p, call: "POST /networks/create"}
-	if !p.ownName(req.Name) {
+	if !p.OwnName(req.Name) {
 		c.refuse(RuleObjectName, "network name %q: a network of this installation is named %s_<name>", req.Name, naming.Project(p.Installation))
 	}
 	if req.Driver != "" && req.Driver != "bridge" {
@@ -425,7 +425,7 @@ func CheckNetwork(p Policy, req *network.CreateRequest) []Refusal {
 // CheckVolume returns every rule a volume create request breaks.
 func CheckVolume(p Policy, req *volume.CreateRequest) []Refusal {
 	c := &checker{p: p, call: "POST /volumes/create"}
-	if !p.ownName(req.Name) {
+	if !p.OwnName(req.Name) {
 		c.refuse(RuleObjectName, "volume name %q: a volume of this installation is named %s_<name>", req.Name, naming.Project(p.Installation))
 	}
 	if req.ClusterVolumeSpec != nil {

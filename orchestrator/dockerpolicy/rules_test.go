@@ -2,7 +2,6 @@ package dockerpolicy
 
 import (
 	"context"
-	"net/http"
 	"net/netip"
 	"testing"
 
@@ -126,7 +125,7 @@ func ruleCases(t *testing.T) map[string][]func() []Refusal {
 		},
 		RuleImagePull: {func() []Refusal { return CheckPull(testPolicy, "alpine:3") }, func() []Refusal { return CheckPull(testPolicy, "redmine:6") }},
 		RuleRuntime:   {host(container.HostConfig{Runtime: "nvidia"}), host(container.HostConfig{Resources: container.Resources{CgroupParent: "/"}})},
-		// The endpoint rule is the router's: TestRouterRefusesEndpoints.
+		// The endpoint rule is the socket router's: socket.TestRouterRefusesEndpoints.
 		RuleEndpoint: nil,
 	}
 }
@@ -185,25 +184,6 @@ func TestGranted(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, out, 1, "only what was granted")
 	assert.Equal(t, RuleCapAdd, out[0].Rule)
-}
-
-// TestRouterRefusesEndpoints: a call outside the routes a run needs is
-// refused by the endpoint rule before anything is asked of Docker.
-func TestRouterRefusesEndpoints(t *testing.T) {
-	s := &Server{o: Options{Policy: testPolicy}}
-	for _, c := range []struct{ method, path string }{
-		{"POST", "/swarm/init"}, {"POST", "/build"}, {"POST", "/commit"}, {"GET", "/plugins"}, {"POST", "/containers/prune"},
-		{"DELETE", "/images/redmine:5"}, {"POST", "/images/load"}, {"POST", "/images/create?fromSrc=-"}, {"GET", "/system/df"},
-		{"POST", "/containers/x/update"}, {"POST", "/containers/x/export"}, {"GET", "/containers/x/export"},
-		{"POST", "/secrets/create"}, {"POST", "/services/create"}, {"POST", "/session"}, {"POST", "/auth"},
-	} {
-		r, err := http.NewRequestWithContext(t.Context(), c.method, "http://docker/v1.41"+c.path, nil)
-		require.NoError(t, err)
-		out, err := s.check(r, r.URL.Path[len("/v1.41"):])
-		require.NoError(t, err)
-		require.Len(t, out, 1, "%s %s", c.method, c.path)
-		assert.Equal(t, RuleEndpoint, out[0].Rule, "%s %s", c.method, c.path)
-	}
 }
 
 // TestRecreateName: compose's temporary name for a recreated container is

@@ -1,6 +1,6 @@
 //go:build integration
 
-package dockerpolicy
+package socket
 
 import (
 	"context"
@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
@@ -31,13 +32,13 @@ type policyEnv struct {
 	real    *client.Client // the host's engine
 	policed *client.Client // through the policy
 	mu      sync.Mutex
-	audit   []Refusal
+	audit   []dockerpolicy.Refusal
 }
 
-func (e *policyEnv) audited() []Refusal {
+func (e *policyEnv) audited() []dockerpolicy.Refusal {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	return append([]Refusal(nil), e.audit...)
+	return append([]dockerpolicy.Refusal(nil), e.audit...)
 }
 
 func freePort(t *testing.T) int {
@@ -60,8 +61,8 @@ func newPolicyEnv(t *testing.T) *policyEnv {
 	e := &policyEnv{inst: fmt.Sprintf("pol%d", time.Now().UnixNano()%1_000_000), port: freePort(t), real: real}
 	sock := filepath.Join(t.TempDir(), "docker.sock")
 	srv, err := Listen(Options{Socket: sock, Upstream: "/var/run/docker.sock",
-		Policy: Policy{Installation: e.inst, Images: []string{"example.com/allowed/app:1.0"}, HostPorts: []int{e.port}},
-		Audit:  func(r Refusal) { e.mu.Lock(); e.audit = append(e.audit, r); e.mu.Unlock() }})
+		Policy: dockerpolicy.Policy{Installation: e.inst, Images: []string{"example.com/allowed/app:1.0"}, HostPorts: []int{e.port}},
+		Audit:  func(r dockerpolicy.Refusal) { e.mu.Lock(); e.audit = append(e.audit, r); e.mu.Unlock() }})
 	require.NoError(t, err)
 	t.Cleanup(func() { require.NoError(t, srv.Close()) })
 	e.policed, err = client.New(client.WithHost("unix://"+sock), client.WithAPIVersionNegotiation())
@@ -175,70 +176,70 @@ func TestPolicedSocketRefuses(t *testing.T) {
 		rule string
 		call func() error
 	}{
-		{RuleObjectName, func() error { return create("evil", container.HostConfig{}) }},
-		{RulePrivileged, func() error { return create(project, container.HostConfig{Privileged: true}) }},
-		{RuleHostNamespace, func() error { return create(project, container.HostConfig{NetworkMode: "host"}) }},
-		{RuleHostNamespace, func() error { return create(project, container.HostConfig{PidMode: "host"}) }},
-		{RuleCapAdd, func() error { return create(project, container.HostConfig{CapAdd: []string{"SYS_ADMIN"}}) }},
-		{RuleDevices, func() error {
+		{dockerpolicy.RuleObjectName, func() error { return create("evil", container.HostConfig{}) }},
+		{dockerpolicy.RulePrivileged, func() error { return create(project, container.HostConfig{Privileged: true}) }},
+		{dockerpolicy.RuleHostNamespace, func() error { return create(project, container.HostConfig{NetworkMode: "host"}) }},
+		{dockerpolicy.RuleHostNamespace, func() error { return create(project, container.HostConfig{PidMode: "host"}) }},
+		{dockerpolicy.RuleCapAdd, func() error { return create(project, container.HostConfig{CapAdd: []string{"SYS_ADMIN"}}) }},
+		{dockerpolicy.RuleDevices, func() error {
 			return create(project, container.HostConfig{Resources: container.Resources{Devices: []container.DeviceMapping{{PathOnHost: "/dev/kmsg", PathInContainer: "/dev/kmsg", CgroupPermissions: "r"}}}})
 		}},
-		{RuleSecurityOpt, func() error {
+		{dockerpolicy.RuleSecurityOpt, func() error {
 			return create(project, container.HostConfig{SecurityOpt: []string{"seccomp=unconfined"}})
 		}},
-		{RuleSysctls, func() error {
+		{dockerpolicy.RuleSysctls, func() error {
 			return create(project, container.HostConfig{Sysctls: map[string]string{"kernel.panic": "1"}})
 		}},
-		{RuleBindMount, func() error { return create(project, container.HostConfig{Binds: []string{"/etc:/host-etc"}}) }},
-		{RuleDockerSocket, func() error {
+		{dockerpolicy.RuleBindMount, func() error { return create(project, container.HostConfig{Binds: []string{"/etc:/host-etc"}}) }},
+		{dockerpolicy.RuleDockerSocket, func() error {
 			return create(project, container.HostConfig{Mounts: []mount.Mount{{Type: mount.TypeBind, Source: "/var/run/docker.sock", Target: "/var/run/docker.sock"}}})
 		}},
-		{RuleVolumesFrom, func() error { return create(project, container.HostConfig{VolumesFrom: []string{other}}) }},
-		{RulePorts, func() error {
+		{dockerpolicy.RuleVolumesFrom, func() error { return create(project, container.HostConfig{VolumesFrom: []string{other}}) }},
+		{dockerpolicy.RulePorts, func() error {
 			return create(project, container.HostConfig{PortBindings: network.PortMap{port: {{HostPort: strconv.Itoa(e.port + 1)}}}})
 		}},
-		{RulePorts, func() error { return create(project, container.HostConfig{PublishAllPorts: true}) }},
-		{RuleRuntime, func() error { return create(project, container.HostConfig{Runtime: "nvidia"}) }},
-		{RuleVolumeDriver, func() error {
+		{dockerpolicy.RulePorts, func() error { return create(project, container.HostConfig{PublishAllPorts: true}) }},
+		{dockerpolicy.RuleRuntime, func() error { return create(project, container.HostConfig{Runtime: "nvidia"}) }},
+		{dockerpolicy.RuleVolumeDriver, func() error {
 			_, err := e.policed.VolumeCreate(ctx, client.VolumeCreateOptions{Name: project + "_etc", DriverOpts: map[string]string{"type": "none", "o": "bind", "device": "/etc"}})
 			return err
 		}},
-		{RuleNetworkDriver, func() error {
+		{dockerpolicy.RuleNetworkDriver, func() error {
 			_, err := e.policed.NetworkCreate(ctx, project+"_lan", client.NetworkCreateOptions{Driver: "macvlan"})
 			return err
 		}},
-		{RuleObjectName, func() error {
+		{dockerpolicy.RuleObjectName, func() error {
 			_, err := e.policed.NetworkCreate(ctx, "evil", client.NetworkCreateOptions{})
 			return err
 		}},
-		{RuleForeign, func() error {
+		{dockerpolicy.RuleForeign, func() error {
 			_, err := e.policed.ContainerStop(ctx, other, client.ContainerStopOptions{})
 			return err
 		}},
-		{RuleForeign, func() error {
+		{dockerpolicy.RuleForeign, func() error {
 			_, err := e.policed.ContainerInspect(ctx, other, client.ContainerInspectOptions{})
 			return err
 		}},
-		{RuleForeign, func() error {
+		{dockerpolicy.RuleForeign, func() error {
 			_, err := e.policed.ContainerRemove(ctx, other, client.ContainerRemoveOptions{Force: true})
 			return err
 		}},
-		{RuleImagePull, func() error {
+		{dockerpolicy.RuleImagePull, func() error {
 			resp, err := e.policed.ImagePull(ctx, "docker.io/library/alpine:3", client.ImagePullOptions{})
 			if err == nil {
 				err = resp.Wait(ctx)
 			}
 			return err
 		}},
-		{RuleEndpoint, func() error {
+		{dockerpolicy.RuleEndpoint, func() error {
 			_, err := e.policed.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: "127.0.0.1"})
 			return err
 		}},
-		{RuleEndpoint, func() error {
+		{dockerpolicy.RuleEndpoint, func() error {
 			_, err := e.policed.ContainerCommit(ctx, other, client.ContainerCommitOptions{Reference: "evil:1"})
 			return err
 		}},
-		{RuleEndpoint, func() error {
+		{dockerpolicy.RuleEndpoint, func() error {
 			_, err := e.policed.ImageRemove(ctx, testImage, client.ImageRemoveOptions{})
 			return err
 		}},

@@ -1,4 +1,7 @@
-package dockerpolicy
+// Package socket serves one CNAB run a Docker API socket of its own that
+// enforces dockerpolicy's rules, call by call, before it forwards a call
+// to the real engine.
+package socket
 
 import (
 	"bytes"
@@ -22,6 +25,7 @@ import (
 	"github.com/moby/moby/api/types/network"
 	"github.com/moby/moby/api/types/volume"
 
+	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
@@ -35,9 +39,9 @@ type Options struct {
 	Socket string
 	// Upstream is the real Docker socket.
 	Upstream string
-	Policy   Policy
+	Policy   dockerpolicy.Policy
 	// Audit receives every refusal (may be nil).
-	Audit func(Refusal)
+	Audit func(dockerpolicy.Refusal)
 	// Logger logs refusals (may be nil).
 	Logger *slog.Logger
 }
@@ -151,14 +155,14 @@ func writeError(w http.ResponseWriter, status int, msg string) {
 	_ = json.NewEncoder(w).Encode(map[string]string{"message": msg})
 }
 
-func refuseCall(r *http.Request, path string) []Refusal {
-	return []Refusal{{Rule: RuleEndpoint, Call: r.Method + " " + path,
+func refuseCall(r *http.Request, path string) []dockerpolicy.Refusal {
+	return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleEndpoint, Call: r.Method + " " + path,
 		Detail: fmt.Sprintf("%s %s is not a call an app's install, upgrade or actions need", r.Method, path)}}
 }
 
 // check decides one call; it may rewrite the request (labels in create
 // bodies, label filters in lists).
-func (s *Server) check(r *http.Request, path string) ([]Refusal, error) {
+func (s *Server) check(r *http.Request, path string) ([]dockerpolicy.Refusal, error) {
 	ctx := r.Context()
 	seg := strings.Split(strings.Trim(path, "/"), "/")
 	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
@@ -181,16 +185,11 @@ func (s *Server) check(r *http.Request, path string) ([]Refusal, error) {
 	case seg[0] == "containers" && len(seg) >= 2:
 		return s.containerCall(r, path, seg[1], strings.Join(seg[2:], "/"))
 	case seg[0] == "exec" && len(seg) == 3 && (post && (seg[2] == "start" || seg[2] == "resize") || get && seg[2] == "json"):
-		c := &checker{ctx: ctx, p: s.o.Policy, owners: s.owners, call: r.Method + " " + path}
 		id, exists, err := s.owners.execContainer(ctx, seg[1])
-		if err != nil {
-			return nil, err
+		if err != nil || !exists {
+			return nil, err // Docker answers an unknown exec 404
 		}
-		if !exists {
-			return []Refusal{{Rule: RuleForeign, Detail: fmt.Sprintf("no exec %q", seg[1])}}, nil
-		}
-		c.ownContainer(RuleForeign, id, "exec")
-		return c.out, c.err
+		return s.owned(r, path, "container", id)
 	case seg[0] == "networks" && len(seg) == 2 && (get || r.Method == http.MethodDelete):
 		return s.owned(r, path, "network", seg[1])
 	case seg[0] == "networks" && len(seg) == 3 && post && (seg[2] == "connect" || seg[2] == "disconnect"):
@@ -200,7 +199,7 @@ func (s *Server) check(r *http.Request, path string) ([]Refusal, error) {
 		}
 		var body struct{ Container string }
 		if err := s.readJSON(r, &body); err != nil {
-			return []Refusal{{Rule: RuleEndpoint, Detail: "the body is not JSON: " + err.Error()}}, nil
+			return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleEndpoint, Detail: "the body is not JSON: " + err.Error()}}, nil
 		}
 		return s.owned(r, path, "container", body.Container)
 	case seg[0] == "volumes" && len(seg) == 2 && (get || r.Method == http.MethodDelete):
@@ -218,7 +217,7 @@ var containerCalls = map[string][]string{
 	http.MethodDelete: {""},
 }
 
-func (s *Server) containerCall(r *http.Request, path, id, sub string) ([]Refusal, error) {
+func (s *Server) containerCall(r *http.Request, path, id, sub string) ([]dockerpolicy.Refusal, error) {
 	if !slices.Contains(containerCalls[r.Method], sub) {
 		return refuseCall(r, path), nil
 	}
@@ -228,15 +227,15 @@ func (s *Server) containerCall(r *http.Request, path, id, sub string) ([]Refusal
 	}
 	switch sub {
 	case "rename":
-		if name := r.URL.Query().Get("name"); !s.o.Policy.ownName(name) {
-			return []Refusal{{Rule: RuleObjectName, Detail: fmt.Sprintf("container name %q is outside %s", name, naming.Project(s.o.Policy.Installation))}}, nil
+		if name := r.URL.Query().Get("name"); !s.o.Policy.OwnName(name) {
+			return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleObjectName, Detail: fmt.Sprintf("container name %q is outside %s", name, naming.Project(s.o.Policy.Installation))}}, nil
 		}
 	case "exec":
 		var req container.ExecCreateRequest
 		if err := s.readJSON(r, &req); err != nil {
-			return []Refusal{{Rule: RuleEndpoint, Detail: "the body is not an exec request: " + err.Error()}}, nil
+			return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleEndpoint, Detail: "the body is not an exec request: " + err.Error()}}, nil
 		}
-		return CheckExec(s.o.Policy, &req), nil
+		return dockerpolicy.CheckExec(s.o.Policy, &req), nil
 	}
 	return nil, nil
 }
@@ -244,7 +243,7 @@ func (s *Server) containerCall(r *http.Request, path, id, sub string) ([]Refusal
 // owned refuses a call on an existing object that is not the
 // installation's. A call on an object that does not exist goes through:
 // Docker answers it 404, which compose asks for before it creates.
-func (s *Server) owned(r *http.Request, path, kind, ref string) ([]Refusal, error) {
+func (s *Server) owned(r *http.Request, path, kind, ref string) ([]dockerpolicy.Refusal, error) {
 	var owner string
 	var exists bool
 	var err error
@@ -259,7 +258,7 @@ func (s *Server) owned(r *http.Request, path, kind, ref string) ([]Refusal, erro
 	if err != nil || !exists || owner == s.o.Policy.Installation {
 		return nil, err
 	}
-	return []Refusal{{Rule: RuleForeign, Call: r.Method + " " + path, Detail: fmt.Sprintf("%s %q is not this installation's", kind, ref)}}, nil
+	return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleForeign, Call: r.Method + " " + path, Detail: fmt.Sprintf("%s %q is not this installation's", kind, ref)}}, nil
 }
 
 // readJSON decodes the request body into v and puts the bytes back, so
@@ -294,12 +293,12 @@ func setJSON(r *http.Request, v any) error {
 	return nil
 }
 
-func (s *Server) createContainer(r *http.Request) ([]Refusal, error) {
+func (s *Server) createContainer(r *http.Request) ([]dockerpolicy.Refusal, error) {
 	var req container.CreateRequest
 	if err := s.readJSON(r, &req); err != nil {
-		return []Refusal{{Rule: RuleEndpoint, Detail: "the body is not a container create request: " + err.Error()}}, nil
+		return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleEndpoint, Detail: "the body is not a container create request: " + err.Error()}}, nil
 	}
-	out, err := CheckContainer(r.Context(), s.o.Policy, s.owners, r.URL.Query().Get("name"), &req)
+	out, err := dockerpolicy.CheckContainer(r.Context(), s.o.Policy, s.owners, r.URL.Query().Get("name"), &req)
 	if err != nil || len(out) > 0 {
 		return out, err
 	}
@@ -310,12 +309,12 @@ func (s *Server) createContainer(r *http.Request) ([]Refusal, error) {
 	return nil, setJSON(r, req)
 }
 
-func (s *Server) createNetwork(r *http.Request) ([]Refusal, error) {
+func (s *Server) createNetwork(r *http.Request) ([]dockerpolicy.Refusal, error) {
 	var req network.CreateRequest
 	if err := s.readJSON(r, &req); err != nil {
-		return []Refusal{{Rule: RuleEndpoint, Detail: "the body is not a network create request: " + err.Error()}}, nil
+		return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleEndpoint, Detail: "the body is not a network create request: " + err.Error()}}, nil
 	}
-	if out := CheckNetwork(s.o.Policy, &req); len(out) > 0 {
+	if out := dockerpolicy.CheckNetwork(s.o.Policy, &req); len(out) > 0 {
 		return out, nil
 	}
 	if req.Labels == nil {
@@ -325,12 +324,12 @@ func (s *Server) createNetwork(r *http.Request) ([]Refusal, error) {
 	return nil, setJSON(r, req)
 }
 
-func (s *Server) createVolume(r *http.Request) ([]Refusal, error) {
+func (s *Server) createVolume(r *http.Request) ([]dockerpolicy.Refusal, error) {
 	var req volume.CreateRequest
 	if err := s.readJSON(r, &req); err != nil {
-		return []Refusal{{Rule: RuleEndpoint, Detail: "the body is not a volume create request: " + err.Error()}}, nil
+		return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleEndpoint, Detail: "the body is not a volume create request: " + err.Error()}}, nil
 	}
-	if out := CheckVolume(s.o.Policy, &req); len(out) > 0 {
+	if out := dockerpolicy.CheckVolume(s.o.Policy, &req); len(out) > 0 {
 		return out, nil
 	}
 	if req.Labels == nil {
@@ -340,7 +339,7 @@ func (s *Server) createVolume(r *http.Request) ([]Refusal, error) {
 	return nil, setJSON(r, req)
 }
 
-func (s *Server) pull(r *http.Request, path string) ([]Refusal, error) {
+func (s *Server) pull(r *http.Request, path string) ([]dockerpolicy.Refusal, error) {
 	q := r.URL.Query()
 	if q.Get("fromSrc") != "" || q.Get("fromImage") == "" {
 		return refuseCall(r, path+" (import)"), nil
@@ -353,7 +352,7 @@ func (s *Server) pull(r *http.Request, path string) ([]Refusal, error) {
 			ref += ":" + tag
 		}
 	}
-	return CheckPull(s.o.Policy, ref), nil
+	return dockerpolicy.CheckPull(s.o.Policy, ref), nil
 }
 
 // filter adds label=sh.websoft9.app=<installation> to a list's or the
@@ -394,7 +393,7 @@ type upstream struct {
 	client *http.Client
 }
 
-var _ Owners = (*upstream)(nil)
+var _ dockerpolicy.Owners = (*upstream)(nil)
 
 // get decodes GET path into v; exists is false on 404.
 func (u *upstream) get(ctx context.Context, path string, v any) (exists bool, err error) {
