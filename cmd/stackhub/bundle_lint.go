@@ -99,7 +99,7 @@ func printLintText(w io.Writer, file string, findings []manifest.Finding) error 
 	}
 	for _, f := range findings {
 		var b strings.Builder
-		b.WriteString(file)
+		b.WriteString(findingFile(file, f))
 		if f.Line > 0 {
 			fmt.Fprintf(&b, ":%d", f.Line)
 			if f.Column > 0 {
@@ -122,11 +122,20 @@ func printLintText(w io.Writer, file string, findings []manifest.Finding) error 
 	return nil
 }
 
+// findingFile is the file a finding is in: porter.yaml, or a bundle file
+// beside it.
+func findingFile(manifestFile string, f manifest.Finding) string {
+	if f.File == "" {
+		return manifestFile
+	}
+	return filepath.Join(filepath.Dir(manifestFile), f.File)
+}
+
 func printLintJSON(w io.Writer, file string, findings []manifest.Finding) error {
 	out := make([]lintFinding, len(findings))
 	for i, f := range findings {
 		out[i] = lintFinding{
-			File: file, Line: f.Line, Column: f.Column, Level: string(f.Level),
+			File: findingFile(file, f), Line: f.Line, Column: f.Column, Level: string(f.Level),
 			Field: f.Field, Message: f.Message, Source: f.Source, Code: f.Code,
 		}
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -20,6 +21,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/build"
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 	"github.com/websoft9/stackhub/orchestrator/ocibundle"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
@@ -73,7 +75,7 @@ func (s *bundleSource) Resolve(ctx context.Context, ref string) (orchestrator.Ap
 	key := "oci-" + strings.TrimPrefix(pulled.Digest, "sha256:")
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	err = s.store(key, func(tmp string) error {
+	err = s.store(ctx, key, func(tmp string) error {
 		return ocibundle.ExtractApp(ctx, pulled, s.reg, filepath.Join(tmp, "app", pulled.Bundle.Name))
 	}, pulled.Bundle, pulled.RelocationMap, pulled.Reference+"@"+pulled.Digest)
 	if err != nil {
@@ -132,7 +134,7 @@ func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestra
 	}
 	sum := sha256.Sum256(canonical)
 	key := "archive-" + hex.EncodeToString(sum[:])
-	err = s.store(key, func(dir string) error {
+	err = s.store(ctx, key, func(dir string) error {
 		if err := os.MkdirAll(filepath.Join(dir, "app"), 0o700); err != nil {
 			return err
 		}
@@ -147,7 +149,7 @@ func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestra
 // store writes dir/key once: fill puts the app files into a temporary
 // directory that becomes dir/key whole. A key already stored is kept (its
 // content is named by its digest).
-func (s *bundleSource) store(key string, fill func(tmp string) error, b *bundle.Bundle, rm map[string]string, source string) error {
+func (s *bundleSource) store(ctx context.Context, key string, fill func(tmp string) error, b *bundle.Bundle, rm map[string]string, source string) error {
 	final := filepath.Join(s.dir, key)
 	if _, err := os.Stat(final); err == nil {
 		return nil
@@ -176,11 +178,33 @@ func (s *bundleSource) store(key string, fill func(tmp string) error, b *bundle.
 			return err
 		}
 	}
-	// Only a bundle that reads as an app is kept.
+	// Only a bundle that reads as an app, and asks nothing StackHub's
+	// bundle policy refuses, is kept.
 	if _, err := s.read(tmp); err != nil {
 		return err
 	}
+	if err := policyLint(ctx, filepath.Join(tmp, "app", b.Name), b.Name); err != nil {
+		return err
+	}
 	return os.Rename(tmp, final)
+}
+
+// policyLint refuses a bundle whose compose models break StackHub's bundle
+// policy, naming every violation: the policed socket would refuse them at
+// the first run.
+func policyLint(ctx context.Context, dir, name string) error {
+	findings, err := build.LintPolicy(ctx, dir)
+	if err != nil {
+		return orchestrator.WrapError(orchestrator.EINVALID, err, "bundle %s: %v", name, err)
+	}
+	if len(findings) == 0 {
+		return nil
+	}
+	lines := make([]string, len(findings))
+	for i, f := range findings {
+		lines[i] = fmt.Sprintf("%s:%d: %s: %s (rule %s)", cmp.Or(f.File, build.ManifestFile), f.Line, f.Field, f.Message, f.Code)
+	}
+	return orchestrator.Errorf(orchestrator.EINVALID, "bundle %s breaks StackHub's bundle policy: %s", name, strings.Join(lines, "; "))
 }
 
 // add reads dir/key as an app and puts it in the catalog.

@@ -146,6 +146,17 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return err
 	}
+	apps, err := cat.Apps(ctx)
+	if err != nil {
+		return err
+	}
+	var refused []error
+	for _, app := range apps {
+		refused = append(refused, policyLint(ctx, filepath.Join(catalogDir, app.Name), app.Name))
+	}
+	if err := errors.Join(refused...); err != nil {
+		return fmt.Errorf("catalog %s: %w", catalogDir, err)
+	}
 	docker, err := dockerhost.NewClient()
 	if err != nil {
 		return err

@@ -57,7 +57,8 @@ type LintOptions struct {
 // Lint checks a bundle directory as `porter lint` and `porter build` would,
 // without building anything: porter.yaml (manifest.Lint, every finding at
 // once); when that has no error, bundle.json generation and the bundle
-// files; then each declared mixin with a linter. Findings are sorted by
+// files, and the compose models against StackHub's bundle policy
+// (lintPolicy); then each declared mixin with a linter. Findings are sorted by
 // line, those without a line first. A failing mixin linter is itself an
 // error finding. Lint returns an error only when porter.yaml cannot be read
 // or ctx is done.
@@ -80,6 +81,9 @@ func Lint(ctx context.Context, opts LintOptions) ([]manifest.Finding, error) {
 			}
 			findings = append(findings, manifest.Finding{Level: manifest.LevelError, Source: "files", Message: err.Error()})
 		}
+	}
+	if !manifest.HasErrors(findings) {
+		findings = append(findings, lintPolicy(ctx, opts.Dir, m)...)
 	}
 	for _, name := range m.Mixins {
 		lint, ok := opts.Mixins[name]

@@ -198,6 +198,31 @@ func CheckContainer(ctx context.Context, p Policy, owners Owners, name string, r
 }
 
 func (c *checker) hostConfig(hc *container.HostConfig) {
+	c.settings(hc)
+	for _, b := range hc.Binds {
+		c.bind(b)
+	}
+	for _, m := range hc.Mounts {
+		c.mount(m)
+	}
+	if hc.VolumeDriver != "" && hc.VolumeDriver != "local" {
+		c.refuseUnless(RuleVolumeDriver, hc.VolumeDriver, "volume driver %q", hc.VolumeDriver)
+	}
+	for _, from := range hc.VolumesFrom {
+		ref, _, _ := strings.Cut(from, ":")
+		c.ownContainer(RuleVolumesFrom, ref, "volumes_from")
+	}
+	for _, l := range hc.Links {
+		ref, _, _ := strings.Cut(l, ":")
+		c.ownContainer(RuleVolumesFrom, strings.TrimPrefix(ref, "/"), "links")
+	}
+	c.ports(hc)
+}
+
+// settings checks what a container is run with, apart from its mounts,
+// links and ports: privilege, namespaces, capabilities, devices, security
+// options, sysctls and runtime.
+func (c *checker) settings(hc *container.HostConfig) {
 	if hc.Privileged {
 		c.refuseUnless(RulePrivileged, "", "privileged: true gives the container every device and capability of the host")
 	}
@@ -236,24 +261,6 @@ func (c *checker) hostConfig(hc *container.HostConfig) {
 	if hc.CgroupParent != "" {
 		c.refuseUnless(RuleRuntime, "", "cgroup_parent %q places the container outside Docker's cgroups", hc.CgroupParent)
 	}
-	for _, b := range hc.Binds {
-		c.bind(b)
-	}
-	for _, m := range hc.Mounts {
-		c.mount(m)
-	}
-	if hc.VolumeDriver != "" && hc.VolumeDriver != "local" {
-		c.refuseUnless(RuleVolumeDriver, hc.VolumeDriver, "volume driver %q", hc.VolumeDriver)
-	}
-	for _, from := range hc.VolumesFrom {
-		ref, _, _ := strings.Cut(from, ":")
-		c.ownContainer(RuleVolumesFrom, ref, "volumes_from")
-	}
-	for _, l := range hc.Links {
-		ref, _, _ := strings.Cut(l, ":")
-		c.ownContainer(RuleVolumesFrom, strings.TrimPrefix(ref, "/"), "links")
-	}
-	c.ports(hc)
 }
 
 func (c *checker) namespaces(hc *container.HostConfig) {

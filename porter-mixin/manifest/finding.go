@@ -20,7 +20,10 @@ const (
 // Finding is one problem in a porter.yaml, located by line and field.
 type Finding struct {
 	Level Level `json:"level"`
-	// Line and Column are 1-based positions in porter.yaml; 0 when unknown.
+	// File is the bundle file the finding is in, relative to the bundle
+	// directory; "" for porter.yaml.
+	File string `json:"file,omitempty"`
+	// Line and Column are 1-based positions in File; 0 when unknown.
 	Line   int `json:"line,omitempty"`
 	Column int `json:"column,omitempty"`
 	// Field is the path of the offending field, e.g. parameters[1].type or
