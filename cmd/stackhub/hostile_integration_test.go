@@ -1,0 +1,123 @@
+//go:build integration
+
+package main
+
+import (
+	"context"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
+)
+
+// copyTree copies the regular files of src into dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	require.NoError(t, filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o755)
+	}))
+}
+
+// TestHostileBundleRefusedBySocket installs, through the API, a bundle
+// whose porter.yaml and compose file are clean but whose invocation image
+// carries its own program in place of the websoft9 runtime: it calls the
+// Docker API directly and tries each thing the bundle policy forbids. The
+// policed socket refuses every call with its rule, the run sees no
+// container but its own, and nothing of it is left on the host; another
+// app's container is untouched.
+func TestHostileBundleRefusedBySocket(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	ctx := t.Context()
+
+	runtimes := t.TempDir()
+	data, err := os.ReadFile(filepath.Join(dockertest.RuntimesDir(t), "bundle-runtime"))
+	require.NoError(t, err)
+	require.NoError(t, os.WriteFile(filepath.Join(runtimes, "bundle-runtime"), data, 0o755))
+	build := exec.CommandContext(ctx, "go", "build", "-o", filepath.Join(runtimes, "websoft9-runtime"), "./testdata/hostile/runtime")
+	build.Env = append(os.Environ(), "CGO_ENABLED=0", "GOOS=linux", "GOARCH=amd64")
+	out, err := build.CombinedOutput()
+	require.NoError(t, err, "%s", out)
+	catalogDir := t.TempDir()
+	copyTree(t, "testdata/hostile/catalog", catalogDir)
+
+	// Another app's container, which the bundle tries to reach.
+	const victim = "websoft9-victim"
+	_, _ = c.ContainerRemove(ctx, victim, client.ContainerRemoveOptions{Force: true})
+	created, err := c.ContainerCreate(ctx, client.ContainerCreateOptions{Name: victim,
+		Config: &container.Config{Image: "stackhub-test/web:dev", Cmd: []string{"http", "-addr", ":8080"}, Labels: map[string]string{naming.LabelApp: "victim"}}})
+	require.NoError(t, err)
+	t.Cleanup(func() {
+		_, _ = c.ContainerRemove(context.WithoutCancel(ctx), created.ID, client.ContainerRemoveOptions{Force: true})
+	})
+	_, err = c.ContainerStart(ctx, created.ID, client.ContainerStartOptions{})
+	require.NoError(t, err)
+
+	const name = "hostile1"
+	host := dockerhost.New(c)
+	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+	s := startServerArgs(t, t.TempDir(), "--bundles", catalogDir, "--runtimes-dir", runtimes)
+	code, accepted, _ := s.api(t, http.MethodPost, "/api/v1/apps", `{"app":"hostile","name":"`+name+`"}`)
+	require.Equal(t, http.StatusAccepted, code, "%v", accepted)
+	loc := accepted["job"].(string)
+	var job map[string]any
+	require.Eventually(t, func() bool {
+		_, job, _ = s.api(t, http.MethodGet, loc, "")
+		return job["status"] != "running"
+	}, 90*time.Second, 200*time.Millisecond)
+	assert.Equal(t, "failed", job["status"], "%v", job)
+
+	logData, err := os.ReadFile(filepath.Join(s.dataDir, "runs", job["id"].(string)+".log"))
+	require.NoError(t, err)
+	log := string(logData)
+	line := regexp.MustCompile(`(?m)^hostile: ([a-z-]+): (\d{3}) (.*)$`)
+	calls := line.FindAllStringSubmatch(log, -1)
+	require.Len(t, calls, 22, "every call the program made:\n%s", log)
+	for _, m := range calls {
+		assert.Equal(t, "403", m[2], "%s was not refused: %s", m[1], m[3])
+		assert.Contains(t, m[3], "rule "+m[1], "refused by its own rule")
+	}
+	assert.Contains(t, log, "hostile: list: 0 containers", "the run sees no container of another installation")
+	assert.Contains(t, s.logs.String(), "bundle policy: refused", "each refusal is logged for the operator")
+
+	objs, err := host.AppObjects(ctx, name)
+	require.NoError(t, err)
+	assert.Empty(t, objs.Containers)
+	assert.Empty(t, objs.Networks)
+	assert.Empty(t, objs.Volumes)
+	for _, n := range []string{"evil", naming.Project(name)} {
+		_, err := c.ContainerInspect(ctx, n, client.ContainerInspectOptions{})
+		assert.Error(t, err, "no container %s", n)
+	}
+	_, err = c.NetworkInspect(ctx, naming.Project(name)+"_lan", client.NetworkInspectOptions{})
+	assert.Error(t, err, "no macvlan network")
+	_, err = c.VolumeInspect(ctx, naming.Project(name)+"_etc", client.VolumeInspectOptions{})
+	assert.Error(t, err, "no bind volume")
+	v, err := c.ContainerInspect(ctx, created.ID, client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	assert.True(t, v.Container.State.Running, "the other app's container still runs")
+	_, err = c.ImageInspect(ctx, "stackhub-test/web:dev")
+	assert.NoError(t, err, "the test image is still there")
+}
