@@ -236,7 +236,7 @@ func TestUpgradeKeepsSecretsApartAndPortsFixed(t *testing.T) {
 	require.Len(t, store.begun, 1)
 	assert.Equal(t, map[string]any{"message": "v2", "port": 9005, "db_port": 3310}, store.begun[0].Parameters)
 	assert.Equal(t, map[string]any{"admin_password": "canary"}, store.begun[0].Secrets)
-	assert.Equal(t, "upgrade", got.Action)
+	assert.Equal(t, orchestrator.ActionUpgrade, got.Action)
 
 	_, err = e.Upgrade(t.Context(), orchestrator.UpgradeRequest{Name: "demo", Parameters: map[string]any{"port": 1}})
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "ports cannot be set")

@@ -196,7 +196,7 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, out interface{
 	if err != nil {
 		return RunResult{}, fmt.Errorf("%s %s: earlier outputs: %w", run.Action, run.Installation, err)
 	}
-	params := resolveParameters(bun, run.Action, outputs, run.Parameters, run.Secrets)
+	params := resolveParameters(bun, string(run.Action), outputs, run.Parameters, run.Secrets)
 	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
 		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocation(app, bun, e.d.Relocation), Out: out})
 }
@@ -246,7 +246,7 @@ func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {
 }
 
 // finish records a run's outcome even when ctx was cancelled.
-func (e *Engine) finish(ctx context.Context, run Run, status string, state State, reason string, release bool) {
+func (e *Engine) finish(ctx context.Context, run Run, status RunStatus, state State, reason string, release bool) {
 	run.Status, run.Message, run.Finished = status, reason, e.d.Now()
 	if e.d.Observer != nil && state == StateRunning {
 		// The view of the containers catches up before the state says running.

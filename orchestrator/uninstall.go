@@ -60,7 +60,7 @@ func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (Uninstall
 	if app, err := e.d.Catalog.App(ctx, inst.App); err == nil {
 		sensitive = app.Sensitive
 	}
-	run := Run{ID: e.d.NewID(), Installation: inst.Name, Action: "uninstall", Revision: e.d.NewID(),
+	run := Run{ID: e.d.NewID(), Installation: inst.Name, Action: ActionUninstall, Revision: e.d.NewID(),
 		Status: RunRunning, Created: e.d.Now()}
 	run.Parameters, run.Secrets = splitSecrets(params, sensitive)
 	if err := e.d.Runs.BeginRun(ctx, run, StateUninstalling); err != nil {

@@ -17,8 +17,9 @@ type UpgradeRequest struct {
 
 // ActionRequest asks to run a custom action (start, stop, restart, …).
 type ActionRequest struct {
-	Name   string
-	Action string
+	Name string
+	// Action is a custom action (ParseAction makes one from text).
+	Action Action
 }
 
 // Upgrade runs the bundle's upgrade action on an installation as a job and
@@ -30,7 +31,7 @@ type ActionRequest struct {
 // Returns EINVALID, ENOTFOUND, EUNAVAILABLE when Docker does not answer,
 // and ECONFLICT when a run is in progress or the installation never came up.
 func (e *Engine) Upgrade(ctx context.Context, req UpgradeRequest) (Run, error) {
-	return e.startAction(ctx, req.Name, "upgrade", req.Parameters)
+	return e.startAction(ctx, req.Name, ActionUpgrade, req.Parameters)
 }
 
 // Action runs a custom action of the installation's bundle as a job and
@@ -40,17 +41,16 @@ func (e *Engine) Upgrade(ctx context.Context, req UpgradeRequest) (Run, error) {
 // Returns EINVALID for a bad name or an action the bundle does not have,
 // ENOTFOUND, EUNAVAILABLE, and ECONFLICT when a run is in progress.
 func (e *Engine) Action(ctx context.Context, req ActionRequest) (Run, error) {
-	if err := validateName("action", req.Action); err != nil {
+	if _, err := ParseAction(string(req.Action)); err != nil {
 		return Run{}, err
 	}
-	switch req.Action {
-	case "install", "upgrade", "uninstall":
+	if !req.Action.Custom() {
 		return Run{}, Errorf(EINVALID, "%s is not a custom action: use the %s endpoint", req.Action, req.Action)
 	}
 	return e.startAction(ctx, req.Name, req.Action, nil)
 }
 
-func (e *Engine) startAction(ctx context.Context, name, action string, request map[string]any) (Run, error) {
+func (e *Engine) startAction(ctx context.Context, name string, action Action, request map[string]any) (Run, error) {
 	if err := validateName("name", name); err != nil {
 		return Run{}, err
 	}
@@ -68,7 +68,7 @@ func (e *Engine) startAction(ctx context.Context, name, action string, request m
 	if err != nil {
 		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
 	}
-	if action != "upgrade" && !slices.Contains(app.Actions, action) {
+	if action != ActionUpgrade && !slices.Contains(app.Actions, string(action)) {
 		return Run{}, Errorf(EINVALID, "app %s has no action %q (actions: %s)", app.Name, action, strings.Join(app.Actions, ", "))
 	}
 	for _, p := range app.Ports {
@@ -100,7 +100,7 @@ func (e *Engine) startAction(ctx context.Context, name, action string, request m
 	}
 	run := Run{ID: e.d.NewID(), Installation: name, Action: action, Revision: e.d.NewID(),
 		Status: RunRunning, Parameters: params, Created: e.d.Now()}
-	if action == "upgrade" {
+	if action == ActionUpgrade {
 		run.Version = app.Version
 	}
 	run.Parameters, run.Secrets = splitSecrets(params, app.Sensitive)
@@ -130,14 +130,14 @@ func (e *Engine) runModify(ctx context.Context, app App, inst Installation, run 
 	}
 	run.Values = res.Outputs // porter-state is kept even after a failure
 	switch {
-	case run.Action == "upgrade" && status == RunSucceeded:
+	case run.Action == ActionUpgrade && status == RunSucceeded:
 		state, run.Outputs = StateRunning, res.Visible()
-	case run.Action == "upgrade":
+	case run.Action == ActionUpgrade:
 		state, reason = StateFailed, "upgrade failed: "+reason
 	case status == RunSucceeded:
 		reason = inst.Reason // a custom action leaves the installation as it was
 	default:
-		reason = run.Action + " failed: " + reason
+		reason = string(run.Action) + " failed: " + reason
 	}
 	if status != RunSucceeded {
 		e.log.Warn("run failed", "installation", inst.Name, "action", run.Action, "run", run.ID, "reason", reason)

@@ -15,7 +15,7 @@ import (
 )
 
 func toJob(r orchestrator.Run) job {
-	j := job{ID: r.ID, App: r.Installation, Action: r.Action, Status: r.Status, Message: r.Message,
+	j := job{ID: r.ID, App: r.Installation, Action: string(r.Action), Status: string(r.Status), Message: r.Message,
 		Outputs: r.Outputs, Created: r.Created}
 	if !r.Finished.IsZero() {
 		f := r.Finished
@@ -204,7 +204,11 @@ func (s *Server) upgradeApp(c echo.Context) error {
 }
 
 func (s *Server) appAction(c echo.Context) error {
-	r, err := s.Engine.Action(c.Request().Context(), orchestrator.ActionRequest{Name: c.Param("name"), Action: c.Param("action")})
+	action, err := orchestrator.ParseAction(c.Param("action"))
+	if err != nil {
+		return err
+	}
+	r, err := s.Engine.Action(c.Request().Context(), orchestrator.ActionRequest{Name: c.Param("name"), Action: action})
 	if err != nil {
 		return err
 	}

@@ -159,7 +159,7 @@ func (fakeAuth) Authenticate(_ context.Context, s string) (orchestrator.Token, e
 	}
 	return orchestrator.Token{}, orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "invalid token")
 }
-func (fakeAuth) Create(_ context.Context, name, scope string) (string, orchestrator.Token, error) {
+func (fakeAuth) Create(_ context.Context, name string, scope orchestrator.TokenScope) (string, orchestrator.Token, error) {
 	return "shk_new", orchestrator.Token{ID: "t9", Name: name, Scope: scope, Hash: "hash-must-not-show"}, nil
 }
 func (fakeAuth) List(context.Context) ([]orchestrator.Token, error) {

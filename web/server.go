@@ -44,7 +44,7 @@ type Engine interface {
 type Authenticator interface {
 	// Authenticate returns EUNAUTHORIZED unless secret is a live token.
 	Authenticate(ctx context.Context, secret string) (orchestrator.Token, error)
-	Create(ctx context.Context, name, scope string) (string, orchestrator.Token, error)
+	Create(ctx context.Context, name string, scope orchestrator.TokenScope) (string, orchestrator.Token, error)
 	List(ctx context.Context) ([]orchestrator.Token, error)
 	Revoke(ctx context.Context, id string) error
 }
