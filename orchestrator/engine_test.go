@@ -136,7 +136,14 @@ func (s *fakeStore) FinishRun(_ context.Context, run orchestrator.Run, state orc
 }
 func (s *fakeStore) ActiveRuns(context.Context) ([]orchestrator.Run, error)        { return nil, nil }
 func (s *fakeStore) Runs(context.Context, string, int) ([]orchestrator.Run, error) { return nil, nil }
-func (s *fakeStore) Run(context.Context, string) (orchestrator.Run, error) {
+func (s *fakeStore) Run(_ context.Context, id string) (orchestrator.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.begun {
+		if r.ID == id {
+			return r, nil
+		}
+	}
 	return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
 }
 func (s *fakeStore) LastOutputs(context.Context, string) (map[string][]byte, error) {
