@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,7 +116,16 @@ func (s *fakeStore) ReservedPorts(context.Context) (map[int]string, error) {
 	return map[int]string{}, nil
 }
 func (s *fakeStore) Installations(context.Context) ([]orchestrator.Installation, error) {
-	return nil, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []orchestrator.Installation
+	for _, i := range s.insts {
+		if i.State != orchestrator.StateUninstalled {
+			out = append(out, i)
+		}
+	}
+	slices.SortFunc(out, func(a, b orchestrator.Installation) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 func (s *fakeStore) BeginRun(_ context.Context, run orchestrator.Run, _ orchestrator.State) error {
 	s.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"sync"
 	"testing"
 	"time"
 
@@ -150,4 +151,65 @@ func TestModifyRecordsTheOutcome(t *testing.T) {
 			assert.Equal(t, tc.reason, inst.Reason)
 		})
 	}
+}
+
+func TestStartUninstallReturnsTheJob(t *testing.T) {
+	store := newStore()
+	runningDemo(store)
+	release := make(chan struct{})
+	e := newEngine(&fakeHost{}, store, func(orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		<-release
+		return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+	})
+	inst, err := e.StartUninstall(t.Context(), orchestrator.UninstallRequest{Name: "demo"})
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.StateUninstalling, inst.State)
+	assert.Equal(t, orchestrator.ActionUninstall, inst.Active)
+	require.Len(t, store.begun, 1)
+	assert.Equal(t, store.begun[0].ID, inst.LastRunID, "the installation names its job")
+	_, err = e.StartUninstall(t.Context(), orchestrator.UninstallRequest{Name: "nope"})
+	assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(err))
+	close(release)
+	run := <-store.finished
+	assert.Equal(t, orchestrator.RunSucceeded, run.Status)
+	assert.Equal(t, map[string]string{orchestrator.OutputRemovedContainers: "", orchestrator.OutputRemovedNetworks: "",
+		orchestrator.OutputRemovedVolumes: "", orchestrator.OutputKeptVolumes: "", orchestrator.OutputFreedPorts: "9005,3310"},
+		run.Outputs, "the job records what it removed and freed")
+}
+
+// UninstallAll runs the uninstall jobs side by side, never more than
+// MaxParallelUninstalls at once, and reports every app in order.
+func TestUninstallAllIsBounded(t *testing.T) {
+	store := newStore()
+	store.finished = make(chan orchestrator.Run, 16)
+	names := []string{"a1", "a2", "a3", "a4", "a5", "a6", "a7", "a8", "a9"}
+	for _, n := range names {
+		store.insts[n] = orchestrator.Installation{Name: n, App: "demo", State: orchestrator.StateRunning}
+	}
+	var mu sync.Mutex
+	running, most := 0, 0
+	e := newEngine(&fakeHost{}, store, func(req orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		mu.Lock()
+		running++
+		most = max(most, running)
+		mu.Unlock()
+		time.Sleep(20 * time.Millisecond)
+		mu.Lock()
+		running--
+		mu.Unlock()
+		if req.Installation == "a3" {
+			return orchestrator.RunResult{}, orchestrator.Errorf(orchestrator.EUNAVAILABLE, "docker went away")
+		}
+		return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+	})
+	res, err := e.UninstallAll(t.Context(), false)
+	require.NoError(t, err)
+	require.Len(t, res, len(names))
+	for i, r := range res {
+		assert.Equal(t, names[i], r.Name, "in the list's order")
+		require.NoError(t, r.Err, "a bundle failure is no uninstall failure: %s", r.Name)
+		assert.Equal(t, orchestrator.StateUninstalled, r.Result.Installation.State)
+	}
+	assert.LessOrEqual(t, most, orchestrator.MaxParallelUninstalls)
+	assert.Greater(t, most, 1, "the jobs run side by side")
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 
 	"github.com/websoft9/stackhub/orchestrator/failpoint"
 )
@@ -22,23 +24,111 @@ type UninstallResult struct {
 	Removed      Removed
 }
 
-// Uninstall runs the bundle's uninstall action as a job, then removes
-// anything labelled with the app that is still on the host (volumes only
-// with Purge), and releases the ports once Docker shows nothing left. It
-// waits for the job, which runs to the end even if ctx is cancelled. Its
-// steps are uninstallLifecycle's.
+// StartUninstall marks the installation uninstalling and starts a job that
+// runs the bundle's uninstall action, then removes anything labelled with
+// the app that is still on the host (volumes only with Purge), and releases
+// the ports once Docker shows nothing left. It returns at once with the
+// installation as marked (its LastRunID is the job). The job records what
+// it removed as its outputs (OutputRemovedContainers, …); canceled
+// (CancelJob), it stops before removing more and leaves the installation
+// failed with its ports, to be uninstalled again. Its steps are
+// uninstallLifecycle's.
 //
 // Returns EINVALID, ENOTFOUND, EUNAVAILABLE when Docker does not answer,
-// ECONFLICT when a run is in progress or the job was canceled, and
-// EINTERNAL with a message saying what still runs and on which port when
-// containers remain.
+// and ECONFLICT when a run is in progress.
+func (e *Engine) StartUninstall(ctx context.Context, req UninstallRequest) (Installation, error) {
+	_, acc, err := e.startUninstall(ctx, req)
+	if err != nil {
+		return Installation{}, err
+	}
+	inst := acc.inst
+	inst.State, inst.LastRunID, inst.Active = StateUninstalling, acc.run.ID, ActionUninstall
+	return inst, nil
+}
+
+// Uninstall is StartUninstall that waits for the job's outcome. The job
+// goes on if ctx ends first (ctx's error is returned then).
+//
+// Returns what StartUninstall does, ECONFLICT when the job was canceled,
+// and EINTERNAL with a message saying what still runs and on which port
+// when containers remain.
 func (e *Engine) Uninstall(ctx context.Context, req UninstallRequest) (UninstallResult, error) {
-	r := &runState{name: req.Name, purge: req.Purge}
-	if _, err := e.start(ctx, e.uninstallLifecycle(), r); err != nil {
+	r, _, err := e.startUninstall(ctx, req)
+	if err != nil {
 		return UninstallResult{}, err
 	}
-	<-r.done
+	select {
+	case <-r.done:
+	case <-ctx.Done():
+		return UninstallResult{}, fmt.Errorf("uninstall %s: the job goes on: %w", req.Name, ctx.Err())
+	}
 	return r.uninstallResult()
+}
+
+func (e *Engine) startUninstall(ctx context.Context, req UninstallRequest) (*runState, accepted, error) {
+	r := &runState{name: req.Name, purge: req.Purge}
+	acc, err := e.start(ctx, e.uninstallLifecycle(), r)
+	return r, acc, err
+}
+
+// UninstallResultOf is the outcome of one uninstall among several.
+type UninstallResultOf struct {
+	Name   string
+	Result UninstallResult
+	Err    error
+}
+
+// MaxParallelUninstalls bounds the uninstall jobs UninstallAll runs at once.
+const MaxParallelUninstalls = 4
+
+// UninstallAll uninstalls every installation, at most
+// MaxParallelUninstalls jobs at a time, and reports each outcome in the
+// list's order; one failure does not stop the others. Once the list is
+// read, every app is tried even if ctx ends.
+func (e *Engine) UninstallAll(ctx context.Context, purge bool) ([]UninstallResultOf, error) {
+	list, err := e.List(ctx)
+	if err != nil {
+		return nil, err
+	}
+	ctx = context.WithoutCancel(ctx)
+	out := make([]UninstallResultOf, len(list))
+	slots := make(chan struct{}, MaxParallelUninstalls)
+	var wg sync.WaitGroup
+	for i, inst := range list {
+		slots <- struct{}{}
+		wg.Go(func() {
+			defer func() { <-slots }()
+			res, err := e.Uninstall(ctx, UninstallRequest{Name: inst.Name, Purge: purge})
+			out[i] = UninstallResultOf{Name: inst.Name, Result: res, Err: err}
+		})
+	}
+	wg.Wait()
+	return out, nil
+}
+
+// The outputs of a completed uninstall run: what it removed and kept, each
+// a comma-separated list (ports in decimal), "" when empty.
+const (
+	OutputRemovedContainers = "removedContainers"
+	OutputRemovedNetworks   = "removedNetworks"
+	OutputRemovedVolumes    = "removedVolumes"
+	OutputKeptVolumes       = "keptVolumes"
+	OutputFreedPorts        = "freedPorts"
+)
+
+// uninstallOutputs are the outputs recording what an uninstall removed.
+func uninstallOutputs(removed Removed, freed []PortBinding) map[string]string {
+	ports := make([]string, 0, len(freed))
+	for _, p := range freed {
+		ports = append(ports, strconv.Itoa(p.Port))
+	}
+	return map[string]string{
+		OutputRemovedContainers: strings.Join(removed.Containers, ","),
+		OutputRemovedNetworks:   strings.Join(removed.Networks, ","),
+		OutputRemovedVolumes:    strings.Join(removed.Volumes, ","),
+		OutputKeptVolumes:       strings.Join(removed.KeptVolumes, ","),
+		OutputFreedPorts:        strings.Join(ports, ","),
+	}
 }
 
 // uninstallResult is what a finished uninstall run removed, or why it
@@ -207,6 +297,7 @@ func (e *Engine) recordUninstall(ctx context.Context, r *runState) error {
 		Volumes:     minus(r.before.Volumes, r.after.Volumes),
 		KeptVolumes: r.after.Volumes,
 	}
+	r.run.Outputs = uninstallOutputs(r.removed, r.inst.Ports)
 	return nil
 }
 

@@ -17,6 +17,7 @@ import (
 type Engine interface {
 	Install(ctx context.Context, req orchestrator.InstallRequest) (orchestrator.Installation, error)
 	Uninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
+	StartUninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.Installation, error)
 	Info(ctx context.Context, name string) (orchestrator.Installation, error)
 	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
 	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
