@@ -133,7 +133,7 @@ type RunRequest struct {
 	Revision string
 	// Installation is the instance name (also PORTER_INSTALLATION_NAME).
 	Installation string
-	Action       string
+	Action       Action
 	Bundle       *bundle.Bundle
 	// Parameters are typed values for bundle parameters; defaults fill the rest.
 	Parameters map[string]any
@@ -151,7 +151,7 @@ type RunRequest struct {
 // RunResult is the outcome of a CNAB action that ran.
 type RunResult struct {
 	// Status is a CNAB result status: succeeded, failed or canceled.
-	Status  string
+	Status  RunStatus
 	Message string
 	// Outputs holds every output the run produced, internal and sensitive
 	// ones included (the store seals sensitive ones).

@@ -189,28 +189,6 @@ func (e *Engine) List(ctx context.Context) ([]Installation, error) {
 	return list, nil
 }
 
-// UninstallResultOf is the outcome of one uninstall among several.
-type UninstallResultOf struct {
-	Name   string
-	Result UninstallResult
-	Err    error
-}
-
-// UninstallAll uninstalls every installation, one after the other, and
-// reports each outcome; one failure does not stop the others.
-func (e *Engine) UninstallAll(ctx context.Context, purge bool) ([]UninstallResultOf, error) {
-	list, err := e.List(ctx)
-	if err != nil {
-		return nil, err
-	}
-	out := make([]UninstallResultOf, 0, len(list))
-	for _, inst := range list {
-		res, err := e.Uninstall(ctx, UninstallRequest{Name: inst.Name, Purge: purge})
-		out = append(out, UninstallResultOf{Name: inst.Name, Result: res, Err: err})
-	}
-	return out, nil
-}
-
 // Catalog lists the apps that can be installed.
 func (e *Engine) Catalog(ctx context.Context) ([]App, error) {
 	return e.d.Catalog.Apps(ctx)

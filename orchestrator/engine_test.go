@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -114,7 +116,16 @@ func (s *fakeStore) ReservedPorts(context.Context) (map[int]string, error) {
 	return map[int]string{}, nil
 }
 func (s *fakeStore) Installations(context.Context) ([]orchestrator.Installation, error) {
-	return nil, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []orchestrator.Installation
+	for _, i := range s.insts {
+		if i.State != orchestrator.StateUninstalled {
+			out = append(out, i)
+		}
+	}
+	slices.SortFunc(out, func(a, b orchestrator.Installation) int { return strings.Compare(a.Name, b.Name) })
+	return out, nil
 }
 func (s *fakeStore) BeginRun(_ context.Context, run orchestrator.Run, _ orchestrator.State) error {
 	s.mu.Lock()
@@ -136,7 +147,14 @@ func (s *fakeStore) FinishRun(_ context.Context, run orchestrator.Run, state orc
 }
 func (s *fakeStore) ActiveRuns(context.Context) ([]orchestrator.Run, error)        { return nil, nil }
 func (s *fakeStore) Runs(context.Context, string, int) ([]orchestrator.Run, error) { return nil, nil }
-func (s *fakeStore) Run(context.Context, string) (orchestrator.Run, error) {
+func (s *fakeStore) Run(_ context.Context, id string) (orchestrator.Run, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, r := range s.begun {
+		if r.ID == id {
+			return r, nil
+		}
+	}
 	return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
 }
 func (s *fakeStore) LastOutputs(context.Context, string) (map[string][]byte, error) {
@@ -236,7 +254,7 @@ func TestUpgradeKeepsSecretsApartAndPortsFixed(t *testing.T) {
 	require.Len(t, store.begun, 1)
 	assert.Equal(t, map[string]any{"message": "v2", "port": 9005, "db_port": 3310}, store.begun[0].Parameters)
 	assert.Equal(t, map[string]any{"admin_password": "canary"}, store.begun[0].Secrets)
-	assert.Equal(t, "upgrade", got.Action)
+	assert.Equal(t, orchestrator.ActionUpgrade, got.Action)
 
 	_, err = e.Upgrade(t.Context(), orchestrator.UpgradeRequest{Name: "demo", Parameters: map[string]any{"port": 1}})
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "ports cannot be set")

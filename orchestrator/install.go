@@ -28,79 +28,110 @@ type InstallRequest struct {
 
 // Install validates req, reserves the installation, its ports and container
 // names in one transaction, starts the CNAB install as a job and returns at
-// once with the reserved installation (state installing).
+// once with the reserved installation (state installing). Its steps are
+// installLifecycle's.
 //
 // Returns EINVALID for a bad name, ENOTFOUND for an unknown app,
 // EUNAVAILABLE when Docker does not answer, and ECONFLICT when the name is
 // installed, a container of that name exists or no port is free.
 func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation, error) {
-	if req.Reference != "" && req.App != "" {
-		return Installation{}, Errorf(EINVALID, "give appName or reference, not both")
+	r := &runState{name: req.Name, appName: req.App, reference: req.Reference, force: req.Force}
+	acc, err := e.start(ctx, e.installLifecycle(), r)
+	if err != nil {
+		return Installation{}, err
 	}
-	if req.Name != "" {
-		if err := validateName("name", req.Name); err != nil {
-			return Installation{}, err
+	return acc.inst, nil
+}
+
+// installLifecycle is the steps of an install (see run_lifecycle.go).
+func (e *Engine) installLifecycle() *lifecycle {
+	return &lifecycle{
+		kind:       "install",
+		prepare:    []step{{"resolve app", e.resolveInstallApp}, {"check host", e.checkInstall}},
+		reserve:    []step{{"reserve installation, ports and names", e.reserveInstall}},
+		failpoint:  failpoint.InstallAfterCommit,
+		act:        []step{{"run action", e.act}},
+		record:     []step{{"record outcome", e.recordInstall}},
+		compensate: []step{{"remove what the run created", e.removeFailedInstall}},
+	}
+}
+
+// resolveInstallApp checks the names and finds the app: in the catalog, or
+// pulled by reference.
+func (e *Engine) resolveInstallApp(ctx context.Context, r *runState) error {
+	if r.reference != "" && r.appName != "" {
+		return Errorf(EINVALID, "give appName or reference, not both")
+	}
+	if r.name != "" {
+		if err := validateName("name", r.name); err != nil {
+			return err
 		}
 	}
-	var app App
-	if req.Reference != "" {
+	if r.reference != "" {
 		// The bundle the reference names, even when the catalog shows a
 		// newer version of it.
-		pulled, err := e.PullBundle(ctx, req.Reference)
+		pulled, err := e.PullBundle(ctx, r.reference)
 		if err != nil {
-			return Installation{}, fmt.Errorf("install %s: %w", req.Reference, err)
+			return fmt.Errorf("install %s: %w", r.reference, err)
 		}
-		app, req.App = pulled, pulled.Name
+		r.app, r.appName = pulled, pulled.Name
 	}
-	if err := validateName("appName", req.App); err != nil {
-		return Installation{}, err
+	if err := validateName("appName", r.appName); err != nil {
+		return err
 	}
-	if req.Name == "" {
-		req.Name = req.App // checked just above
+	if r.name == "" {
+		r.name = r.appName // checked just above
 	}
-	if req.Reference == "" {
-		var err error
-		if app, err = e.d.Catalog.App(ctx, req.App); err != nil {
-			return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+	if r.reference == "" {
+		app, err := e.d.Catalog.App(ctx, r.appName)
+		if err != nil {
+			return fmt.Errorf("install %s: %w", r.name, err)
 		}
+		r.app = app
 	}
+	return nil
+}
+
+// checkInstall checks that the install can go ahead: recovery done, Docker
+// answering, the host meeting the app's requirements (unless forced), the
+// name free in the store and on the host.
+func (e *Engine) checkInstall(ctx context.Context, r *runState) error {
 	if err := e.notReady(ctx); err != nil {
-		return Installation{}, err
+		return err
 	}
 	if err := e.d.Host.Ping(ctx); err != nil {
-		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+		return fmt.Errorf("install %s: %w", r.name, err)
 	}
-	if !req.Force && e.d.Stats != nil {
+	if !r.force && e.d.Stats != nil {
 		sample, sampled := e.d.Stats.Latest()
-		if err := Preflight(app, sample, sampled); err != nil {
-			return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+		if err := Preflight(r.app, sample, sampled); err != nil {
+			return fmt.Errorf("install %s: %w", r.name, err)
 		}
 	}
-	if cur, err := e.d.Installations.Installation(ctx, req.Name); err == nil && cur.State.Live() {
-		return Installation{}, Errorf(ECONFLICT, "%s already exists (state %s)", req.Name, cur.State)
+	if cur, err := e.d.Installations.Installation(ctx, r.name); err == nil && cur.State.Live() {
+		return Errorf(ECONFLICT, "%s already exists (state %s)", r.name, cur.State)
 	}
-	names := ContainerNames(req.Name, app)
+	names := ContainerNames(r.name, r.app)
 	existing, err := e.d.Host.ExistingContainers(ctx, names)
 	if err != nil {
-		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+		return fmt.Errorf("install %s: %w", r.name, err)
 	}
 	if len(existing) > 0 {
-		return Installation{}, Errorf(ECONFLICT, "%s already exists: container %s is on the host", req.Name, strings.Join(existing, ", "))
+		return Errorf(ECONFLICT, "%s already exists: container %s is on the host", r.name, strings.Join(existing, ", "))
 	}
+	return nil
+}
 
-	inst, run, err := e.reserve(ctx, req.Name, app)
+// reserveInstall records the installation with its ports, names and run.
+// An install that never runs leaves it failed with its ports released.
+func (e *Engine) reserveInstall(ctx context.Context, r *runState) error {
+	inst, run, err := e.reserve(ctx, r.name, r.app)
 	if err != nil {
-		return Installation{}, fmt.Errorf("install %s: %w", req.Name, err)
+		return fmt.Errorf("install %s: %w", r.name, err)
 	}
-	failpoint.Hit(failpoint.InstallAfterCommit)
-	e.log.Info("install accepted", "installation", inst.Name, "app", app.Name, "run", run.ID, "ports", inst.Ports)
-	e.feeds.open(run.ID).add(queued)
-	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runInstall(ctx, app, inst, run) }) {
-		err := Errorf(EUNAVAILABLE, "StackHub is shutting down")
-		e.finish(ctx, run, RunFailed, StateFailed, err.Message, true)
-		return Installation{}, err
-	}
-	return inst, nil
+	r.inst, r.run = inst, run
+	r.state, r.release = StateFailed, true
+	return nil
 }
 
 // PullBundle adds the bundle at ref to the catalog (see BundleSource).
@@ -152,54 +183,40 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 	return inst, run, nil
 }
 
-// runInstall is the install job: build, run the CNAB action, record. A
-// failed install removes what its run created and releases its ports.
-func (e *Engine) runInstall(ctx context.Context, app App, inst Installation, run Run) {
-	out, closer := e.runOutput(run)
-	defer closer.Close()
-	res, err := e.runAction(ctx, app, run, out)
-	if err == nil && res.Status == RunSucceeded {
-		run.Outputs, run.Values = res.Visible(), res.Outputs
-		e.finish(ctx, run, RunSucceeded, StateRunning, "", false)
-		return
+// recordInstall records an install's outcome: running with its outputs,
+// or failed (canceled) with the reason, its ports to be released once
+// removeFailedInstall has cleaned up.
+func (e *Engine) recordInstall(ctx context.Context, r *runState) error {
+	if r.err == nil && r.res.Status == RunSucceeded {
+		r.run.Outputs, r.run.Values = r.res.Visible(), r.res.Outputs
+		r.status, r.state, r.reason, r.release = RunSucceeded, StateRunning, "", false
+		return nil
 	}
-	reason := out.reason(res.Message)
-	if err != nil {
-		reason = ErrorMessage(err)
+	reason := r.out.reason(r.res.Message)
+	if r.err != nil {
+		reason = ErrorMessage(r.err)
 	}
 	status := RunFailed
 	if ctx.Err() != nil {
 		status, reason = RunCanceled, "canceled: "+reason
 	}
-	e.log.Warn("install failed", "installation", inst.Name, "run", run.ID, "reason", reason)
-	fmt.Fprintf(out, "stackhub: install failed: %s\nstackhub: removing what the run created\n", reason)
-	cctx := context.WithoutCancel(ctx)
-	removed, cerr := e.d.Host.RemoveApp(cctx, inst.Name, run.Revision, false)
-	fmt.Fprintf(out, "stackhub: removed containers %v, networks %v, volumes %v\n", removed.Containers, removed.Networks, removed.Volumes)
-	if cerr != nil {
-		// Keep the reservations: the host may still hold what the run made.
-		e.log.Error("cleanup after a failed install", "installation", inst.Name, "run", run.ID, "err", cerr)
-		e.finish(ctx, run, status, StateFailed, fmt.Sprintf("%s; cleanup failed: %s", reason, ErrorMessage(cerr)), false)
-		return
-	}
-	e.finish(ctx, run, status, StateFailed, reason, true)
+	e.log.Warn("install failed", "installation", r.inst.Name, "run", r.run.ID, "reason", reason)
+	r.status, r.state, r.reason, r.release = status, StateFailed, reason, true
+	return nil
 }
 
-// runAction builds the bundle, resolves parameters (earlier outputs by
-// parameter source, then the run's own) and runs the CNAB action.
-func (e *Engine) runAction(ctx context.Context, app App, run Run, out interface{ Write([]byte) (int, error) }) (RunResult, error) {
-	bun, err := e.bundle(ctx, app)
+// removeFailedInstall removes what a failed install's run created. If that
+// fails, the reservations are kept: the host may still hold what the run
+// made.
+func (e *Engine) removeFailedInstall(ctx context.Context, r *runState) error {
+	fmt.Fprintf(r.out, "stackhub: install failed: %s\nstackhub: removing what the run created\n", r.reason)
+	removed, err := e.d.Host.RemoveApp(context.WithoutCancel(ctx), r.inst.Name, r.run.Revision, false)
+	fmt.Fprintf(r.out, "stackhub: removed containers %v, networks %v, volumes %v\n", removed.Containers, removed.Networks, removed.Volumes)
 	if err != nil {
-		return RunResult{}, err
+		r.reason, r.release = fmt.Sprintf("%s; cleanup failed: %s", r.reason, ErrorMessage(err)), false
+		return fmt.Errorf("cleanup after a failed install: %w", err)
 	}
-	outputs, err := e.d.Runs.LastOutputs(ctx, run.Installation)
-	if err != nil {
-		return RunResult{}, fmt.Errorf("%s %s: earlier outputs: %w", run.Action, run.Installation, err)
-	}
-	params := resolveParameters(bun, run.Action, outputs, run.Parameters, run.Secrets)
-	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
-		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocation(app, bun, e.d.Relocation),
-		HostPorts: hostPorts(app, params), Out: out})
+	return nil
 }
 
 // hostPorts returns the values of app's port parameters among params.
@@ -260,24 +277,4 @@ func (e *Engine) bundle(ctx context.Context, app App) (*bundle.Bundle, error) {
 		return nil, fmt.Errorf("build bundle %s: %w", app.Name, err)
 	}
 	return bun, nil
-}
-
-// finish records a run's outcome even when ctx was cancelled.
-func (e *Engine) finish(ctx context.Context, run Run, status string, state State, reason string, release bool) {
-	run.Status, run.Message, run.Finished = status, reason, e.d.Now()
-	if e.d.Observer != nil && state == StateRunning {
-		// The view of the containers catches up before the state says running.
-		if err := e.d.Observer.Refresh(context.WithoutCancel(ctx), run.Installation); err != nil {
-			e.log.Warn("refresh the container view", "installation", run.Installation, "err", err)
-		}
-	}
-	if f := e.feeds.get(run.ID); f != nil {
-		defer f.end(stageOf(status), reason)
-	}
-	failpoint.Hit(failpoint.RunBeforeResult)
-	if err := e.d.Runs.FinishRun(context.WithoutCancel(ctx), run, state, reason, release); err != nil {
-		e.log.Error("record run result", "run", run.ID, "installation", run.Installation, "err", err)
-		return
-	}
-	e.log.Info("run finished", "run", run.ID, "installation", run.Installation, "action", run.Action, "status", status, "state", state)
 }

@@ -37,7 +37,7 @@ type Installation struct {
 	Outputs   map[string]string
 	LastRunID string
 	// Active is the action of the run in progress, or "".
-	Active string
+	Active Action
 	// Observed are the containers Docker shows for a running installation,
 	// when ObservedKnown.
 	Observed      []Container
@@ -69,13 +69,13 @@ type PortBinding struct {
 type Run struct {
 	ID           string
 	Installation string
-	Action       string
+	Action       Action
 	Revision     string
 	// Version is the bundle version an install or upgrade brings; on
 	// success it becomes the installation's version.
 	Version string
 	// Status is running until the result is written: succeeded, failed or canceled.
-	Status  string
+	Status  RunStatus
 	Message string
 	// Parameters are the run's non-sensitive parameter values.
 	Parameters map[string]any
@@ -89,13 +89,27 @@ type Run struct {
 	Finished time.Time
 }
 
-// Run statuses (CNAB result statuses).
+// RunStatus is where a run is: running until its result is written, then
+// one of CNAB's result statuses succeeded, failed or canceled.
+type RunStatus string
+
+// Run statuses.
 const (
-	RunRunning   = "running"
-	RunSucceeded = "succeeded"
-	RunFailed    = "failed"
-	RunCanceled  = "canceled"
+	RunRunning   RunStatus = "running"
+	RunSucceeded RunStatus = "succeeded"
+	RunFailed    RunStatus = "failed"
+	RunCanceled  RunStatus = "canceled"
 )
+
+// ParseRunStatus returns s as a RunStatus. Returns EINVALID for anything
+// but running, succeeded, failed and canceled.
+func ParseRunStatus(s string) (RunStatus, error) {
+	switch st := RunStatus(s); st {
+	case RunRunning, RunSucceeded, RunFailed, RunCanceled:
+		return st, nil
+	}
+	return "", Errorf(EINVALID, "run status %q must be running, succeeded, failed or canceled", s)
+}
 
 // Installations stores installations with their port and name reservations.
 type Installations interface {

@@ -44,7 +44,7 @@ const (
 var queued = JobEvent{Type: "stage", Stage: StageQueued}
 
 // stageOf is the final stage of a run that ended with status.
-func stageOf(status string) string {
+func stageOf(status RunStatus) string {
 	switch status {
 	case RunSucceeded:
 		return StageDone
@@ -53,7 +53,7 @@ func stageOf(status string) string {
 	case RunCanceled:
 		return StageCanceled
 	}
-	return status
+	return string(status)
 }
 
 // maxJobEvents bounds what a job keeps in memory; log lines past it are

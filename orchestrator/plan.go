@@ -23,7 +23,7 @@ type Plan struct {
 	Installation string
 	App          string
 	Version      string
-	Action       string
+	Action       Action
 	Ports        []PortBinding
 	Containers   []string
 	Parameters   map[string]any
@@ -74,7 +74,7 @@ func PlanInstall(name string, app App, obs Observed) (Plan, error) {
 		}
 		return Plan{}, WrapError(EINVALID, err, "bundle %s declares a bad port range", app.Name)
 	}
-	plan := Plan{Installation: name, App: app.Name, Version: app.Version, Action: "install",
+	plan := Plan{Installation: name, App: app.Name, Version: app.Version, Action: ActionInstall,
 		Containers: ContainerNames(name, app), Parameters: map[string]any{}}
 	for i, p := range app.Ports {
 		plan.Ports = append(plan.Ports, PortBinding{Param: p.Name, Port: ports[i]})

@@ -67,7 +67,7 @@ func (e *Engine) recover(ctx context.Context) error {
 	for _, run := range runs {
 		reason := fmt.Sprintf("StackHub restarted during %s", run.Action)
 		switch run.Action {
-		case "uninstall":
+		case ActionUninstall:
 			_, err := e.d.Host.RemoveApp(ctx, run.Installation, "", false)
 			if err != nil {
 				errs = append(errs, err)
@@ -75,10 +75,10 @@ func (e *Engine) recover(ctx context.Context) error {
 				continue
 			}
 			e.finish(ctx, run, RunFailed, StateUninstalled, reason+"; uninstall finished at start-up", true)
-		case "upgrade":
+		case ActionUpgrade:
 			// The app may be half upgraded; its data and ports stay.
 			e.finish(ctx, run, RunFailed, StateFailed, reason+"; upgrade it again", false)
-		case "install":
+		case ActionInstall:
 			_, err := e.d.Host.RemoveApp(ctx, run.Installation, run.Revision, false)
 			if err != nil {
 				errs = append(errs, err)

@@ -11,11 +11,26 @@ import (
 	"time"
 )
 
+// TokenScope is what a token may do.
+type TokenScope string
+
 // Token scopes.
 const (
-	ScopeAdmin = "admin"
-	ScopeRead  = "read"
+	// ScopeAdmin may change things.
+	ScopeAdmin TokenScope = "admin"
+	// ScopeRead may only look.
+	ScopeRead TokenScope = "read"
 )
+
+// ParseTokenScope returns s as a TokenScope. Returns EINVALID for anything
+// but admin and read.
+func ParseTokenScope(s string) (TokenScope, error) {
+	switch sc := TokenScope(s); sc {
+	case ScopeAdmin, ScopeRead:
+		return sc, nil
+	}
+	return "", Errorf(EINVALID, "scope %q must be admin or read", s)
+}
 
 // TokenPrefix starts every API token, so a leaked one is easy to spot.
 const TokenPrefix = "shk_"
@@ -25,7 +40,7 @@ type Token struct {
 	ID       string
 	Name     string
 	Hash     string
-	Scope    string
+	Scope    TokenScope
 	Created  time.Time
 	LastUsed time.Time
 }
@@ -54,9 +69,10 @@ func HashToken(secret string) string {
 
 // NewToken makes a token with a fresh secret, stores its hash, and returns
 // the secret: it is shown once and never stored.
-func NewToken(ctx context.Context, store Tokens, id, name, scope string, now time.Time) (string, Token, error) {
-	if scope != ScopeAdmin && scope != ScopeRead {
-		return "", Token{}, Errorf(EINVALID, "scope %q must be admin or read", scope)
+// Returns EINVALID for a scope ParseTokenScope refuses.
+func NewToken(ctx context.Context, store Tokens, id, name string, scope TokenScope, now time.Time) (string, Token, error) {
+	if _, err := ParseTokenScope(string(scope)); err != nil {
+		return "", Token{}, err
 	}
 	var b [32]byte
 	if _, err := rand.Read(b[:]); err != nil {
@@ -95,7 +111,7 @@ type TokenAuth struct {
 
 // Create makes a token named name with scope and returns its secret, shown
 // once. Returns EINVALID for a bad scope or name.
-func (a TokenAuth) Create(ctx context.Context, name, scope string) (string, Token, error) {
+func (a TokenAuth) Create(ctx context.Context, name string, scope TokenScope) (string, Token, error) {
 	if name == "" || len(name) > 64 {
 		return "", Token{}, Errorf(EINVALID, "token name must be 1 to 64 characters")
 	}

@@ -17,132 +17,181 @@ type UpgradeRequest struct {
 
 // ActionRequest asks to run a custom action (start, stop, restart, …).
 type ActionRequest struct {
-	Name   string
-	Action string
+	Name string
+	// Action is a custom action (ParseAction makes one from text).
+	Action Action
 }
 
 // Upgrade runs the bundle's upgrade action on an installation as a job and
 // returns the run at once. The installation keeps its ports; parameters
 // come in Porter's order (earlier outputs by parameter source, the last
 // successful run's values). A failed upgrade keeps ports and volumes and
-// leaves the installation failed with the reason.
+// leaves the installation failed with the reason. Its steps are
+// upgradeLifecycle's.
 //
 // Returns EINVALID, ENOTFOUND, EUNAVAILABLE when Docker does not answer,
 // and ECONFLICT when a run is in progress or the installation never came up.
 func (e *Engine) Upgrade(ctx context.Context, req UpgradeRequest) (Run, error) {
-	return e.startAction(ctx, req.Name, "upgrade", req.Parameters)
+	r := &runState{name: req.Name, action: ActionUpgrade, request: req.Parameters}
+	acc, err := e.start(ctx, e.upgradeLifecycle(), r)
+	if err != nil {
+		return Run{}, err
+	}
+	return acc.run, nil
 }
 
 // Action runs a custom action of the installation's bundle as a job and
 // returns the run at once. The installation's state is unchanged; the
-// run records the outcome.
+// run records the outcome. Its steps are customActionLifecycle's.
 //
 // Returns EINVALID for a bad name or an action the bundle does not have,
 // ENOTFOUND, EUNAVAILABLE, and ECONFLICT when a run is in progress.
 func (e *Engine) Action(ctx context.Context, req ActionRequest) (Run, error) {
-	if err := validateName("action", req.Action); err != nil {
+	if _, err := ParseAction(string(req.Action)); err != nil {
 		return Run{}, err
 	}
-	switch req.Action {
-	case "install", "upgrade", "uninstall":
+	if !req.Action.Custom() {
 		return Run{}, Errorf(EINVALID, "%s is not a custom action: use the %s endpoint", req.Action, req.Action)
 	}
-	return e.startAction(ctx, req.Name, req.Action, nil)
+	r := &runState{name: req.Name, action: req.Action}
+	acc, err := e.start(ctx, e.customActionLifecycle(), r)
+	if err != nil {
+		return Run{}, err
+	}
+	return acc.run, nil
 }
 
-func (e *Engine) startAction(ctx context.Context, name, action string, request map[string]any) (Run, error) {
+// upgradeLifecycle is the steps of an upgrade (see run_lifecycle.go).
+func (e *Engine) upgradeLifecycle() *lifecycle {
+	return &lifecycle{
+		kind:    "upgrade",
+		prepare: []step{{"check installation", e.checkModify}, {"resolve parameters", e.modifyParameters}},
+		reserve: []step{{"begin run", e.beginModify}},
+		act:     []step{{"run action", e.act}},
+		record:  []step{{"record outcome", e.recordModify}},
+	}
+}
+
+// customActionLifecycle is the steps of a custom action (see
+// run_lifecycle.go).
+func (e *Engine) customActionLifecycle() *lifecycle {
+	return &lifecycle{
+		kind:    "action",
+		prepare: []step{{"check installation", e.checkModify}, {"resolve parameters", e.modifyParameters}},
+		reserve: []step{{"begin run", e.beginModify}},
+		act:     []step{{"run action", e.act}},
+		record:  []step{{"record outcome", e.recordModify}},
+	}
+}
+
+// checkModify checks that r.action can run on the installation: it is
+// installed, its app still has the action and no new port parameter, the
+// request sets only settable parameters, and Docker answers.
+func (e *Engine) checkModify(ctx context.Context, r *runState) error {
+	name, action := r.name, r.action
 	if err := validateName("name", name); err != nil {
-		return Run{}, err
+		return err
 	}
 	inst, err := e.d.Installations.Installation(ctx, name)
 	if err != nil {
-		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+		return fmt.Errorf("%s %s: %w", action, name, err)
 	}
 	if err := e.notReady(ctx); err != nil {
-		return Run{}, err
+		return err
 	}
 	if inst.State != StateRunning && !(inst.State == StateFailed && len(inst.Ports) > 0) {
-		return Run{}, Errorf(ECONFLICT, "%s is %s: only an installed app can run %s (install it again)", name, inst.State, action)
+		return Errorf(ECONFLICT, "%s is %s: only an installed app can run %s (install it again)", name, inst.State, action)
 	}
 	app, err := e.d.Catalog.App(ctx, inst.App)
 	if err != nil {
-		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+		return fmt.Errorf("%s %s: %w", action, name, err)
 	}
-	if action != "upgrade" && !slices.Contains(app.Actions, action) {
-		return Run{}, Errorf(EINVALID, "app %s has no action %q (actions: %s)", app.Name, action, strings.Join(app.Actions, ", "))
+	if action != ActionUpgrade && !slices.Contains(app.Actions, string(action)) {
+		return Errorf(EINVALID, "app %s has no action %q (actions: %s)", app.Name, action, strings.Join(app.Actions, ", "))
 	}
 	for _, p := range app.Ports {
 		if inst.Port(p.Name) == 0 {
-			return Run{}, Errorf(EINVALID, "%s %s: version %s adds port parameter %s, which has no reserved port: uninstall and install again", action, name, app.Version, p.Name)
+			return Errorf(EINVALID, "%s %s: version %s adds port parameter %s, which has no reserved port: uninstall and install again", action, name, app.Version, p.Name)
 		}
 	}
-	for k := range request {
+	for k := range r.request {
 		if !slices.Contains(app.Settable, k) {
-			return Run{}, Errorf(EINVALID, "parameter %q cannot be set on %s (settable: %s)", k, app.Name, strings.Join(app.Settable, ", "))
+			return Errorf(EINVALID, "parameter %q cannot be set on %s (settable: %s)", k, app.Name, strings.Join(app.Settable, ", "))
 		}
 	}
 	if err := e.d.Host.Ping(ctx); err != nil {
-		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+		return fmt.Errorf("%s %s: %w", action, name, err)
 	}
-	params, err := e.d.Runs.LastParameters(ctx, name)
+	r.inst, r.app = inst, app
+	return nil
+}
+
+// modifyParameters builds the run: the last successful run's values, the
+// request's, then the ports; sensitive values kept apart.
+func (e *Engine) modifyParameters(ctx context.Context, r *runState) error {
+	params, err := e.d.Runs.LastParameters(ctx, r.name)
 	if err != nil && ErrorCode(err) != ENOTFOUND {
-		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
+		return fmt.Errorf("%s %s: %w", r.action, r.name, err)
 	}
 	if params == nil {
 		params = map[string]any{}
 	}
 	delete(params, "purge")
-	for k, v := range request {
+	for k, v := range r.request {
 		params[k] = v
 	}
-	for _, p := range inst.Ports {
+	for _, p := range r.inst.Ports {
 		params[p.Param] = p.Port
 	}
-	run := Run{ID: e.d.NewID(), Installation: name, Action: action, Revision: e.d.NewID(),
-		Status: RunRunning, Parameters: params, Created: e.d.Now()}
-	if action == "upgrade" {
-		run.Version = app.Version
+	run := Run{ID: e.d.NewID(), Installation: r.name, Action: r.action, Revision: e.d.NewID(),
+		Status: RunRunning, Created: e.d.Now()}
+	if r.action == ActionUpgrade {
+		run.Version = r.app.Version
 	}
-	run.Parameters, run.Secrets = splitSecrets(params, app.Sensitive)
-	if err := e.d.Runs.BeginRun(ctx, run, inst.State); err != nil {
-		return Run{}, fmt.Errorf("%s %s: %w", action, name, err)
-	}
-	e.log.Info("run accepted", "installation", name, "action", action, "run", run.ID)
-	e.feeds.open(run.ID).add(queued)
-	if !e.jobs.Start(ctx, run.ID, func(ctx context.Context) { e.runModify(ctx, app, inst, run) }) {
-		e.finish(ctx, run, RunFailed, inst.State, "StackHub is shutting down", false)
-		return Run{}, Errorf(EUNAVAILABLE, "StackHub is shutting down")
-	}
-	return run, nil
+	run.Parameters, run.Secrets = splitSecrets(params, r.app.Sensitive)
+	r.run = run
+	return nil
 }
 
-// runModify is the job of an upgrade or custom action.
-func (e *Engine) runModify(ctx context.Context, app App, inst Installation, run Run) {
-	out, closer := e.runOutput(run)
-	defer closer.Close()
-	res, err := e.runAction(ctx, app, run, out)
-	status, state, reason := RunSucceeded, inst.State, ""
-	switch {
-	case err != nil:
-		status, reason = RunFailed, ErrorMessage(err)
-	case res.Status != RunSucceeded:
-		status, reason = res.Status, out.reason(res.Message)
+// beginModify records the run; one that never runs leaves the
+// installation as it was.
+func (e *Engine) beginModify(ctx context.Context, r *runState) error {
+	if err := e.d.Runs.BeginRun(ctx, r.run, r.inst.State); err != nil {
+		return fmt.Errorf("%s %s: %w", r.action, r.name, err)
 	}
-	run.Values = res.Outputs // porter-state is kept even after a failure
+	r.state, r.release = r.inst.State, false
+	return nil
+}
+
+// recordModify records an upgrade's or a custom action's outcome. An
+// upgrade that succeeds leaves the installation running with its new
+// outputs, one that fails leaves it failed; a custom action leaves the
+// installation as it was. Outputs (porter-state) are kept even after a
+// failure.
+func (e *Engine) recordModify(_ context.Context, r *runState) error {
+	status, state, reason := RunSucceeded, r.inst.State, ""
 	switch {
-	case run.Action == "upgrade" && status == RunSucceeded:
-		state, run.Outputs = StateRunning, res.Visible()
-	case run.Action == "upgrade":
+	case r.err != nil:
+		status, reason = RunFailed, ErrorMessage(r.err)
+	case r.res.Status != RunSucceeded:
+		status, reason = r.res.Status, r.out.reason(r.res.Message)
+	}
+	r.run.Values = r.res.Outputs
+	switch {
+	case r.run.Action == ActionUpgrade && status == RunSucceeded:
+		state, r.run.Outputs = StateRunning, r.res.Visible()
+	case r.run.Action == ActionUpgrade:
 		state, reason = StateFailed, "upgrade failed: "+reason
 	case status == RunSucceeded:
-		reason = inst.Reason // a custom action leaves the installation as it was
+		reason = r.inst.Reason // a custom action leaves the installation as it was
 	default:
-		reason = run.Action + " failed: " + reason
+		reason = string(r.run.Action) + " failed: " + reason
 	}
 	if status != RunSucceeded {
-		e.log.Warn("run failed", "installation", inst.Name, "action", run.Action, "run", run.ID, "reason", reason)
+		e.log.Warn("run failed", "installation", r.inst.Name, "action", r.run.Action, "run", r.run.ID, "reason", reason)
 	}
-	e.finish(ctx, run, status, state, reason, false)
+	r.status, r.state, r.reason, r.release = status, state, reason, false
+	return nil
 }
 
 // Run returns run id (a job). Returns EINVALID or ENOTFOUND.

@@ -15,7 +15,7 @@ import (
 )
 
 func toJob(r orchestrator.Run) job {
-	j := job{ID: r.ID, App: r.Installation, Action: r.Action, Status: r.Status, Message: r.Message,
+	j := job{ID: r.ID, App: r.Installation, Action: string(r.Action), Status: string(r.Status), Message: r.Message,
 		Outputs: r.Outputs, Created: r.Created}
 	if !r.Finished.IsZero() {
 		f := r.Finished
@@ -89,10 +89,19 @@ func (s *Server) installAppV1(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	return appJobAccepted(c, inst)
+}
+
+// appJobAccepted answers an install or uninstall: 202 with the app and its
+// job, whose path is also the Location.
+func appJobAccepted(c echo.Context, inst orchestrator.Installation) error {
 	c.Response().Header().Set(echo.HeaderLocation, "/api/v1/jobs/"+inst.LastRunID)
 	return c.JSON(http.StatusAccepted, map[string]any{"app": toAppInfo(inst), "job": "/api/v1/jobs/" + inst.LastRunID})
 }
 
+// uninstallAppV1 serves DELETE /api/v1/apps/{name}?purge=: the uninstall
+// runs as a job (follow, cancel it under /api/v1/jobs/{id}); the job's
+// outputs say what it removed.
 func (s *Server) uninstallAppV1(c echo.Context) error {
 	purge := false
 	if v := c.QueryParam("purge"); v != "" {
@@ -102,11 +111,11 @@ func (s *Server) uninstallAppV1(c echo.Context) error {
 		}
 		purge = b
 	}
-	res, err := s.Engine.Uninstall(c.Request().Context(), orchestrator.UninstallRequest{Name: c.Param("name"), Purge: purge})
+	inst, err := s.Engine.StartUninstall(c.Request().Context(), orchestrator.UninstallRequest{Name: c.Param("name"), Purge: purge})
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, toUninstallData(res))
+	return appJobAccepted(c, inst)
 }
 
 func (s *Server) listCatalog(c echo.Context) error {
@@ -204,7 +213,11 @@ func (s *Server) upgradeApp(c echo.Context) error {
 }
 
 func (s *Server) appAction(c echo.Context) error {
-	r, err := s.Engine.Action(c.Request().Context(), orchestrator.ActionRequest{Name: c.Param("name"), Action: c.Param("action")})
+	action, err := orchestrator.ParseAction(c.Param("action"))
+	if err != nil {
+		return err
+	}
+	r, err := s.Engine.Action(c.Request().Context(), orchestrator.ActionRequest{Name: c.Param("name"), Action: action})
 	if err != nil {
 		return err
 	}

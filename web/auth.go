@@ -72,7 +72,7 @@ func (s *Server) login(c echo.Context) error {
 		return err
 	}
 	s.setCookie(c, secret, int(orchestrator.SessionLifetime.Seconds()))
-	return c.JSON(http.StatusOK, me{User: sess.User, CSRF: sess.CSRF, Scope: orchestrator.ScopeAdmin})
+	return c.JSON(http.StatusOK, me{User: sess.User, CSRF: sess.CSRF, Scope: string(orchestrator.ScopeAdmin)})
 }
 
 func (s *Server) setupNeeded(c echo.Context) error {
@@ -92,7 +92,7 @@ func (s *Server) setup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, me{User: u.Name, Scope: orchestrator.ScopeAdmin})
+	return c.JSON(http.StatusCreated, me{User: u.Name, Scope: string(orchestrator.ScopeAdmin)})
 }
 
 func (s *Server) logout(c echo.Context) error {
@@ -108,9 +108,9 @@ func (s *Server) logout(c echo.Context) error {
 func (s *Server) whoAmI(c echo.Context) error {
 	switch who := c.Get("who").(type) {
 	case orchestrator.Session:
-		return c.JSON(http.StatusOK, me{User: who.User, CSRF: who.CSRF, Scope: orchestrator.ScopeAdmin})
+		return c.JSON(http.StatusOK, me{User: who.User, CSRF: who.CSRF, Scope: string(orchestrator.ScopeAdmin)})
 	case orchestrator.Token:
-		return c.JSON(http.StatusOK, me{User: "token:" + who.Name, Scope: who.Scope})
+		return c.JSON(http.StatusOK, me{User: "token:" + who.Name, Scope: string(who.Scope)})
 	}
 	return orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "not logged in")
 }

@@ -30,7 +30,7 @@ func seedStatus(s orchestrator.State) string {
 func toAppInfo(inst orchestrator.Installation) appInfo {
 	out := appInfo{AppName: inst.Name, App: inst.App, Version: inst.Version, ContainerName: inst.MainContainer(),
 		Status: seedStatus(inst.State), State: string(inst.State), Ports: map[string]int{},
-		Containers: inst.Containers, Outputs: inst.Outputs, RunID: inst.LastRunID, Active: inst.Active}
+		Containers: inst.Containers, Outputs: inst.Outputs, RunID: inst.LastRunID, Active: string(inst.Active)}
 	if out.Containers == nil {
 		out.Containers = []string{}
 	}
@@ -59,7 +59,7 @@ func toAppInfo(inst orchestrator.Installation) appInfo {
 		out.Info = "not running: " + describeContainers(down)
 	}
 	if inst.Active != "" && inst.State == orchestrator.StateRunning {
-		out.Info = inst.Active + " in progress"
+		out.Info = string(inst.Active) + " in progress"
 	}
 	return out
 }

@@ -34,6 +34,17 @@ func (f fakeEngine) Install(_ context.Context, r orchestrator.InstallRequest) (o
 func (f fakeEngine) Uninstall(_ context.Context, r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
 	return f.uninstall(r)
 }
+
+// StartUninstall answers through uninstall: the job it starts is "u1".
+func (f fakeEngine) StartUninstall(_ context.Context, r orchestrator.UninstallRequest) (orchestrator.Installation, error) {
+	res, err := f.uninstall(r)
+	if err != nil {
+		return orchestrator.Installation{}, err
+	}
+	inst := res.Installation
+	inst.State, inst.LastRunID, inst.Active = orchestrator.StateUninstalling, "u1", orchestrator.ActionUninstall
+	return inst, nil
+}
 func (f fakeEngine) Info(_ context.Context, n string) (orchestrator.Installation, error) {
 	return f.info(n)
 }
@@ -159,7 +170,7 @@ func (fakeAuth) Authenticate(_ context.Context, s string) (orchestrator.Token, e
 	}
 	return orchestrator.Token{}, orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "invalid token")
 }
-func (fakeAuth) Create(_ context.Context, name, scope string) (string, orchestrator.Token, error) {
+func (fakeAuth) Create(_ context.Context, name string, scope orchestrator.TokenScope) (string, orchestrator.Token, error) {
 	return "shk_new", orchestrator.Token{ID: "t9", Name: name, Scope: scope, Hash: "hash-must-not-show"}, nil
 }
 func (fakeAuth) List(context.Context) ([]orchestrator.Token, error) {
@@ -486,8 +497,20 @@ func TestAPIv1AppsAndCatalog(t *testing.T) {
 	assert.Equal(t, http.StatusBadRequest, call(http.MethodPost, "/api/v1/apps", `{"name":"x"}`).Code)
 	assert.Equal(t, http.StatusBadRequest, call(http.MethodPost, "/api/v1/apps", `{"app":"demo","port":1}`).Code)
 
-	assert.Equal(t, http.StatusOK, call(http.MethodDelete, "/api/v1/apps/blog2?purge=true", "").Code)
-	assert.Equal(t, http.StatusOK, call(http.MethodDelete, "/api/v1/apps/blog2", "").Code)
+	// An uninstall is a job, answered as an install is.
+	rec = call(http.MethodDelete, "/api/v1/apps/blog2?purge=true", "")
+	assert.Equal(t, http.StatusAccepted, rec.Code)
+	assert.Equal(t, "/api/v1/jobs/u1", rec.Header().Get("Location"))
+	var accepted struct {
+		App wire.App `json:"app"`
+		Job string   `json:"job"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &accepted))
+	assert.Equal(t, "/api/v1/jobs/u1", accepted.Job)
+	assert.Equal(t, "blog2", accepted.App.AppName)
+	assert.Equal(t, "uninstalling", accepted.App.State)
+	assert.Equal(t, "uninstall", accepted.App.Active)
+	assert.Equal(t, http.StatusAccepted, call(http.MethodDelete, "/api/v1/apps/blog2", "").Code)
 	assert.Equal(t, http.StatusBadRequest, call(http.MethodDelete, "/api/v1/apps/blog2?purge=maybe", "").Code)
 	assert.Equal(t, []bool{true, false}, purges)
 

@@ -17,6 +17,7 @@ import (
 type Engine interface {
 	Install(ctx context.Context, req orchestrator.InstallRequest) (orchestrator.Installation, error)
 	Uninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
+	StartUninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.Installation, error)
 	Info(ctx context.Context, name string) (orchestrator.Installation, error)
 	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
 	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
@@ -44,7 +45,7 @@ type Engine interface {
 type Authenticator interface {
 	// Authenticate returns EUNAUTHORIZED unless secret is a live token.
 	Authenticate(ctx context.Context, secret string) (orchestrator.Token, error)
-	Create(ctx context.Context, name, scope string) (string, orchestrator.Token, error)
+	Create(ctx context.Context, name string, scope orchestrator.TokenScope) (string, orchestrator.Token, error)
 	List(ctx context.Context) ([]orchestrator.Token, error)
 	Revoke(ctx context.Context, id string) error
 }

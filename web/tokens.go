@@ -4,6 +4,8 @@ import (
 	"net/http"
 
 	"github.com/labstack/echo/v4"
+
+	"github.com/websoft9/stackhub/orchestrator"
 )
 
 type newTokenBody struct {
@@ -24,7 +26,7 @@ func (s *Server) listTokens(c echo.Context) error {
 	}
 	out := make([]tokenDTO, 0, len(list))
 	for _, t := range list {
-		d := tokenDTO{ID: t.ID, Name: t.Name, Scope: t.Scope, Created: t.Created}
+		d := tokenDTO{ID: t.ID, Name: t.Name, Scope: string(t.Scope), Created: t.Created}
 		if !t.LastUsed.IsZero() {
 			lu := t.LastUsed
 			d.LastUsed = &lu
@@ -39,11 +41,15 @@ func (s *Server) createToken(c echo.Context) error {
 	if err := decodeStrict(c, &body); err != nil {
 		return err
 	}
-	secret, t, err := s.Auth.Create(c.Request().Context(), body.Name, body.Scope)
+	scope, err := orchestrator.ParseTokenScope(body.Scope)
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusCreated, tokenDTO{ID: t.ID, Name: t.Name, Scope: t.Scope, Created: t.Created, Token: secret})
+	secret, t, err := s.Auth.Create(c.Request().Context(), body.Name, scope)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusCreated, tokenDTO{ID: t.ID, Name: t.Name, Scope: string(t.Scope), Created: t.Created, Token: secret})
 }
 
 func (s *Server) revokeToken(c echo.Context) error {

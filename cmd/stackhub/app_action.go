@@ -4,6 +4,8 @@ import (
 	"fmt"
 
 	"github.com/spf13/cobra"
+
+	"github.com/websoft9/stackhub/orchestrator"
 )
 
 // newAppActionCmds returns app start, stop, restart, and app action for
@@ -35,6 +37,9 @@ func newAppActionCmd(o *remoteOptions, use, short string, pick func([]string) (s
 		Args:  usageArgs(args),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			name, action := pick(args)
+			if _, err := orchestrator.ParseAction(action); err != nil {
+				return usageErrorf("%s", orchestrator.ErrorMessage(err))
+			}
 			c, err := o.client()
 			if err != nil {
 				return err

@@ -180,8 +180,7 @@ func TestInstallByReference(t *testing.T) {
 	assert.Equal(t, http.StatusServiceUnavailable, code, msg)
 	assert.Contains(t, msg, "the registry does not answer")
 	for _, n := range []string{"ref-a", "ref-b"} {
-		code, _, _ = s.api(t, http.MethodDelete, "/api/v1/apps/"+n+"?purge=true", "")
-		require.Equal(t, http.StatusOK, code)
+		s.requireUninstall(t, n)
 		requireNothingLeft(t, c, n)
 	}
 }
@@ -285,8 +284,7 @@ func TestInstallFromArchive(t *testing.T) {
 	_, err = c.ImageInspect(t.Context(), demoTag)
 	assert.True(t, cerrdefs.IsNotFound(err), "the refused archive's invocation image was not loaded: %v", err)
 
-	code, _, _ := s.api(t, http.MethodDelete, "/api/v1/apps/airgap?purge=true", "")
-	require.Equal(t, http.StatusOK, code)
+	s.requireUninstall(t, "airgap")
 	requireNothingLeft(t, c, "airgap")
 }
 

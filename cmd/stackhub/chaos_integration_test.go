@@ -48,7 +48,7 @@ func TestChaosRandomKill(t *testing.T) {
 		names[i] = fmt.Sprintf("chaos-%d", i)
 	}
 	// acked[name]: the last answered change was an accepted install (true)
-	// or a done uninstall (false).
+	// or an accepted uninstall (false: a job that may or may not be done).
 	acked := map[string]bool{}
 	var mu sync.Mutex
 	kills := 0
@@ -83,7 +83,7 @@ func TestChaosRandomKill(t *testing.T) {
 				switch {
 				case install && status == http.StatusAccepted:
 					acked[name] = true
-				case !install && status == http.StatusOK:
+				case !install && status == http.StatusAccepted:
 					acked[name] = false
 				case !install && status == 0:
 					// Unanswered: the restart may finish the uninstall.
@@ -102,8 +102,11 @@ func TestChaosRandomKill(t *testing.T) {
 	p.ready(t)
 	for _, name := range names {
 		r.consistent(t, c, p, name)
-		status, body, _ := p.api(t, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
-		assert.Contains(t, []int{http.StatusOK, http.StatusNotFound}, status, "%v", body)
+		status, body := p.uninstallJob(t, name)
+		assert.Contains(t, []int{http.StatusAccepted, http.StatusNotFound}, status, "%v", body)
+		if status == http.StatusAccepted {
+			assert.Equal(t, "succeeded", body["status"], "%v", body)
+		}
 		assert.Empty(t, publishedPorts(t, c, name))
 	}
 }

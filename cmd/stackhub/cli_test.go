@@ -30,6 +30,9 @@ type fakeAPI struct {
 	// the action last started.
 	jobStatus, jobMessage string
 	action                string
+	// jobOutputs is the job's outputs as JSON, "" for none; an uninstall
+	// sets them to uninstallOutputs (what a complete one records).
+	jobOutputs, uninstallOutputs string
 
 	mu       sync.Mutex
 	requests []string
@@ -37,7 +40,8 @@ type fakeAPI struct {
 }
 
 func newFakeAPI(t *testing.T) (*fakeAPI, string) {
-	f := &fakeAPI{t: t, jobStatus: JobSucceeded, events: []string{
+	f := &fakeAPI{t: t, jobStatus: JobSucceeded, uninstallOutputs: `{"removedContainers":"websoft9-blog","removedNetworks":"",` +
+		`"removedVolumes":"","keptVolumes":"websoft9-blog_data","freedPorts":"9001,3307"}`, events: []string{
 		sseFrame(1, "stage", "queued", ""),
 		sseFrame(2, "stage", "pulling", `,"image":"web:1","current":1048576,"total":4194304`),
 		sseFrame(3, "log", "", `,"line":"websoft9: Container websoft9-blog Started"`),
@@ -86,8 +90,14 @@ func (f *fakeAPI) handler() http.Handler {
 		}
 	})
 	mux.HandleFunc("DELETE /api/v1/apps/{name}", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprintf(w, `{"appName":"blog","removedContainers":["websoft9-blog"],"removedNetworks":[],"removedVolumes":[],
-			"keptVolumes":["websoft9-blog_data"],"freedPorts":[9001,3307],"purge":%q}`, r.URL.Query().Get("purge"))
+		f.record("uninstall purge=" + r.URL.Query().Get("purge"))
+		f.started("uninstall")
+		f.mu.Lock()
+		f.jobOutputs = f.uninstallOutputs
+		f.mu.Unlock()
+		w.Header().Set("Location", "/api/v1/jobs/j1")
+		w.WriteHeader(http.StatusAccepted)
+		fmt.Fprint(w, `{"app":`+strings.Replace(blogJSON, `"state":"running"`, `"state":"uninstalling"`, 1)+`,"job":"/api/v1/jobs/j1"}`)
 	})
 	mux.HandleFunc("POST /api/v1/apps/{name}/upgrade", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
@@ -123,7 +133,11 @@ func (f *fakeAPI) handler() http.Handler {
 	mux.HandleFunc("GET /api/v1/jobs/j1", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
 		defer f.mu.Unlock()
-		fmt.Fprintf(w, `{"id":"j1","app":"blog","action":%q,"status":%q,"message":%q,"created":"2026-01-02T03:04:05Z"}`, f.action, f.jobStatus, f.jobMessage)
+		outputs := ""
+		if f.jobOutputs != "" && f.jobStatus != JobCanceled {
+			outputs = `,"outputs":` + f.jobOutputs
+		}
+		fmt.Fprintf(w, `{"id":"j1","app":"blog","action":%q,"status":%q,"message":%q,"created":"2026-01-02T03:04:05Z"%s}`, f.action, f.jobStatus, f.jobMessage, outputs)
 	})
 	mux.HandleFunc("DELETE /api/v1/jobs/j1", func(w http.ResponseWriter, r *http.Request) {
 		f.mu.Lock()
@@ -235,6 +249,8 @@ func TestCLIExitCodes(t *testing.T) {
 		{"bad url", "ftp://x", []string{"app", "list"}, exitUsage, "want http(s)://host[:port]"},
 		{"token not found", url, []string{"token", "revoke", "t9"}, exitNotFound, "no token t9"},
 		{"remote create with data dir", url, []string{"token", "create", "--remote", "--data-dir", "/tmp/x"}, exitUsage, "--data-dir is for a local create"},
+		{"bad scope", url, []string{"token", "create", "--remote", "--scope", "root"}, exitUsage, `--scope: scope "root" must be admin or read`},
+		{"bad action", url, []string{"app", "action", "blog", "Back Up"}, exitUsage, `action: app name "Back Up" must match`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -452,4 +468,38 @@ func TestProgressViewPlainThrottlesPulls(t *testing.T) {
 		"upgrade blog: pulling b:1 512 B",
 		"upgrade blog: pulled a:1",
 	}, lines)
+}
+
+// app uninstall follows the uninstall job like install does, then says
+// what went; an uninstall that left the app in place fails.
+func TestCLIUninstallFollowsTheJob(t *testing.T) {
+	tests := []struct {
+		name     string
+		status   string
+		noOutput bool
+		code     int
+		stdout   string
+		stderr   string
+	}{
+		{name: "removed", status: JobSucceeded, code: 0, stdout: "blog uninstalled"},
+		{name: "bundle failed, objects removed", status: JobFailed, code: 0, stdout: "blog uninstalled",
+			stderr: "the bundle's own uninstall failed (exit 1); StackHub removed the app's objects directly"},
+		{name: "not removed", status: JobFailed, noOutput: true, code: exitFailed, stdout: "uninstall of blog failed",
+			stderr: "uninstall blog failed: exit 1"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			f, url := newFakeAPI(t)
+			f.jobStatus, f.jobMessage = tc.status, "exit 1"
+			if tc.noOutput {
+				f.uninstallOutputs = ""
+			}
+			code, stdout, stderr := cli(t.Context(), url, "app", "uninstall", "blog", "--purge")
+			assert.Equal(t, tc.code, code, "stdout %q, stderr %q", stdout, stderr)
+			assert.True(t, f.saw("uninstall purge=true"))
+			assert.True(t, f.saw("GET /api/v1/jobs/j1/events"), "the job is followed")
+			assert.Contains(t, stdout, tc.stdout)
+			assert.Contains(t, stderr, tc.stderr)
+		})
+	}
 }

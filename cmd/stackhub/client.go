@@ -100,7 +100,8 @@ const (
 )
 
 // Installing is the answer to an install: the app as reserved (ports
-// allocated) and the job that installs it.
+// allocated) and the job that installs it. An uninstall answers the same:
+// the app as marked uninstalling and the job that removes it.
 type Installing struct {
 	App   App
 	JobID string
@@ -136,15 +137,33 @@ func (c *Client) GetApp(ctx context.Context, name string) (App, error) {
 // reserved the ports; the job does the rest. 404 for an app not in the
 // catalog, 409 when the name is taken.
 func (c *Client) InstallApp(ctx context.Context, app, name string) (Installing, error) {
-	var out struct {
-		App App    `json:"app"`
-		Job string `json:"job"`
-	}
 	body := map[string]string{"app": app}
 	if name != "" {
 		body["name"] = name
 	}
-	hdr, err := c.callJSON(ctx, http.MethodPost, "/api/v1/apps", nil, body, &out)
+	return c.callAppJob(ctx, http.MethodPost, "/api/v1/apps", nil, body)
+}
+
+// UninstallApp starts removing installed app name (DELETE
+// /api/v1/apps/{name}), its volumes too when purge is set. It returns once
+// the job is started; the finished job's outputs say what went (see
+// uninstalledFrom).
+func (c *Client) UninstallApp(ctx context.Context, name string, purge bool) (Installing, error) {
+	q := url.Values{}
+	if purge {
+		q.Set("purge", "true")
+	}
+	return c.callAppJob(ctx, http.MethodDelete, "/api/v1/apps/"+url.PathEscape(name), q, nil)
+}
+
+// callAppJob sends a request answered 202 with {app, job} and the job's
+// path as Location.
+func (c *Client) callAppJob(ctx context.Context, method, p string, q url.Values, body any) (Installing, error) {
+	var out struct {
+		App App    `json:"app"`
+		Job string `json:"job"`
+	}
+	hdr, err := c.callJSON(ctx, method, p, q, body, &out)
 	if err != nil {
 		return Installing{}, err
 	}
@@ -157,18 +176,6 @@ func (c *Client) InstallApp(ctx context.Context, app, name string) (Installing, 
 		id = path.Base(job)
 	}
 	return Installing{App: out.App, JobID: id}, nil
-}
-
-// UninstallApp removes installed app name (DELETE /api/v1/apps/{name}),
-// its volumes too when purge is set. It answers when the app is gone.
-func (c *Client) UninstallApp(ctx context.Context, name string, purge bool) (Uninstalled, error) {
-	var out Uninstalled
-	q := url.Values{}
-	if purge {
-		q.Set("purge", "true")
-	}
-	_, err := c.callJSON(ctx, http.MethodDelete, "/api/v1/apps/"+url.PathEscape(name), q, nil, &out)
-	return out, err
 }
 
 // UpgradeApp starts an upgrade of name to the catalog's version with

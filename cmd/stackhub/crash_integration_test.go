@@ -225,8 +225,7 @@ func TestCrashFailpoints(t *testing.T) {
 				require.Equal(t, http.StatusAccepted, status, "a retry is accepted: %v", body)
 				requireRunning(t, p.server, []string{name}, 5*time.Minute)
 			}
-			status, body, _ := p.api(t, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
-			require.Equal(t, http.StatusOK, status, "%v", body)
+			p.requireUninstall(t, name)
 			objs := publishedPorts(t, c, name)
 			assert.Empty(t, objs)
 			p.stop(t)

@@ -138,11 +138,11 @@ func uninstallAll(t *testing.T, s server) {
 			defer func() { <-sem }()
 			// An install still running (the test failed early) ends first.
 			for deadline := time.Now().Add(10 * time.Minute); ; time.Sleep(2 * time.Second) {
-				st, body, _ := s.api(t, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
+				st, body := s.uninstallJob(t, name)
 				if st == http.StatusConflict && time.Now().Before(deadline) {
 					continue
 				}
-				if st != http.StatusOK {
+				if st != http.StatusAccepted || body["status"] != "succeeded" {
 					t.Errorf("uninstall %s: %d %v", name, st, body)
 				}
 				return
@@ -238,16 +238,16 @@ func TestPortExhaustion(t *testing.T) {
 		assert.Empty(t, publishedPorts(t, c, name), "%s left containers", name)
 	}
 	requireRunning(t, s, accepted, 10*time.Minute)
-	status, body, _ := s.api(t, http.MethodDelete, "/api/v1/apps/"+accepted[0]+"?purge=true", "")
-	require.Equal(t, http.StatusOK, status, "%v", body)
+	s.requireUninstall(t, accepted[0])
 	codes, bodies = installMany(t, s, []string{"full-next"})
 	require.Equal(t, http.StatusAccepted, codes[0], "%v", bodies[0])
 	requireRunning(t, s, []string{"full-next"}, 2*time.Minute)
 }
 
 // TestSameNameInstall: 50 concurrent installs of one name: exactly one is
-// accepted and one set of containers exists; then 20 concurrent uninstalls
-// remove it once.
+// accepted and one set of containers exists; then of 20 concurrent
+// uninstalls one is accepted (the others find its job running, or the app
+// gone) and removes it.
 func TestSameNameInstall(t *testing.T) {
 	c := dockertest.RequireDocker(t)
 	s := startServerArgs(t, t.TempDir(), "--bundles", narrowCatalog(t, 9900, 4900, 20))
@@ -274,11 +274,12 @@ func TestSameNameInstall(t *testing.T) {
 	var wg sync.WaitGroup
 	for range 20 {
 		wg.Go(func() {
-			status, body, _ := s.api(t, http.MethodDelete, "/api/v1/apps/same?purge=true", "")
+			status, body := s.uninstallJob(t, "same")
 			mu.Lock()
 			defer mu.Unlock()
 			switch status {
-			case http.StatusOK:
+			case http.StatusAccepted:
+				assert.Equal(t, "succeeded", body["status"], "%v", body)
 				removed++
 			case http.StatusNotFound, http.StatusConflict:
 			default:
@@ -329,8 +330,7 @@ func TestServiceNameCollision(t *testing.T) {
 	assert.Len(t, publishedPorts(t, c, winner), 2, "one set of containers")
 	assert.Empty(t, publishedPorts(t, c, loser))
 	// Once the winner is gone the other name installs.
-	status, body, _ = s.api(t, http.MethodDelete, "/api/v1/apps/"+winner+"?purge=true", "")
-	require.Equal(t, http.StatusOK, status, "%v", body)
+	s.requireUninstall(t, winner)
 	status, body, _ = s.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q}`, loser))
 	require.Equal(t, http.StatusAccepted, status, "%v", body)
 	requireRunning(t, s, []string{loser}, 2*time.Minute)

@@ -484,6 +484,49 @@ func (s server) runJob(t *testing.T, path, body string) map[string]any {
 	return job
 }
 
+// uninstallJob sends DELETE /api/v1/apps/{name}?purge=true; when it is
+// accepted (202, the same answer as an install's) it waits for the job. It
+// returns the DELETE's status and the finished job, or the refusal.
+func (s server) uninstallJob(t *testing.T, name string) (int, map[string]any) {
+	t.Helper()
+	status, body, hdr := s.api(t, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", "")
+	if status != http.StatusAccepted {
+		return status, body
+	}
+	loc := hdr.Get("Location")
+	require.Equal(t, body["job"], loc, "%v", body)
+	app, _ := body["app"].(map[string]any)
+	require.Equal(t, "uninstalling", app["state"], "%v", body)
+	return status, s.waitJob(t, loc, 5*time.Minute)
+}
+
+// waitJob polls job loc (/api/v1/jobs/{id}) until it is no longer running.
+func (s server) waitJob(t *testing.T, loc string, limit time.Duration) map[string]any {
+	t.Helper()
+	deadline := time.Now().Add(limit)
+	for {
+		status, job, _ := s.api(t, http.MethodGet, loc, "")
+		require.Equal(t, http.StatusOK, status, "%v", job)
+		if job["status"] != "running" {
+			return job
+		}
+		require.True(t, time.Now().Before(deadline), "job %s still running after %s", loc, limit)
+		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// requireUninstall uninstalls name with purge and checks the job removed
+// the app: accepted, succeeded, what it removed in its outputs.
+func (s server) requireUninstall(t *testing.T, name string) map[string]any {
+	t.Helper()
+	status, job := s.uninstallJob(t, name)
+	require.Equal(t, http.StatusAccepted, status, "%v", job)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	outputs, _ := job["outputs"].(map[string]any)
+	require.Contains(t, outputs, "removedContainers", "%v", job)
+	return job
+}
+
 func httpGet(t *testing.T, url string) (int, string) {
 	t.Helper()
 	resp, err := http.Get(url)
@@ -660,10 +703,50 @@ func TestHTTPJobEventsAndCancel(t *testing.T) {
 	st, b, _ := s.api(t, http.MethodDelete, job, "")
 	assert.Equal(t, http.StatusConflict, st, "a finished job cannot be canceled: %v", b)
 
+	// An uninstall is a job too: its events, then what it removed.
+	status, body, hdr = s.api(t, http.MethodDelete, "/api/v1/apps/itest-sse?purge=true", "")
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	require.Equal(t, body["job"], hdr.Get("Location"))
+	stages, _ = s.sseStages(t, hdr.Get("Location"), nil)
+	assert.Equal(t, "queued", stages[0])
+	assert.Equal(t, "done", stages[len(stages)-1], "%v", stages)
+	assert.Contains(t, stages, "removing", "%v", stages)
+	done := s.waitJob(t, hdr.Get("Location"), time.Minute)
+	outputs, _ := done["outputs"].(map[string]any)
+	assert.Contains(t, outputs["removedContainers"], "websoft9-itest-sse", "%v", done)
+	status, _, _ = s.api(t, http.MethodGet, "/api/v1/apps/itest-sse", "")
+	assert.Equal(t, http.StatusNotFound, status)
+
+	// Cancel an uninstall while it stops the app: it is left failed with its
+	// ports, and uninstalls again.
+	status, body, _ = s.api(t, http.MethodPost, "/api/v1/apps", `{"app":"demo","name":"itest-sse"}`)
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	s.waitStatus(t, "itest-sse", "1")
+	status, body, hdr = s.api(t, http.MethodDelete, "/api/v1/apps/itest-sse", "")
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	job = hdr.Get("Location")
+	canceled = false
+	stages, _ = s.sseStages(t, job, func(stage string) bool {
+		if (stage == "stopping" || stage == "removing") && !canceled {
+			canceled = true
+			st, b, _ := s.api(t, http.MethodDelete, job, "")
+			assert.Equal(t, http.StatusAccepted, st, "%v", b)
+		}
+		return true
+	})
+	require.True(t, canceled, "saw no stopping stage: %v", stages)
+	assert.Equal(t, "canceled", stages[len(stages)-1], "%v", stages)
+	r = s.call(t, "/getAppInfo", url.Values{"appName": {"itest-sse"}}, nil)
+	assert.Equal(t, "2", r.Data["status"], "%v", r.Data)
+	assert.Contains(t, r.Data["info"], "canceled")
+	assert.NotEmpty(t, r.Data["ports"], "the ports stay reserved")
+
 	for _, n := range []string{"itest-sse", "itest-cancel"} {
 		r := s.call(t, "/uninstallApp", url.Values{"appName": {n}, "purge": {"1"}}, nil)
 		assert.Equal(t, http.StatusOK, r.status, r.Message)
 	}
+	status, _, _ = s.api(t, http.MethodGet, "/api/v1/apps/itest-sse", "")
+	assert.Equal(t, http.StatusNotFound, status, "the canceled uninstall's app uninstalls again")
 }
 
 func TestHTTPAccounts(t *testing.T) {

@@ -37,8 +37,10 @@ type tokenCreateOptions struct {
 	remote bool
 	// dataDir is the server's state directory, for a local create.
 	dataDir string
-	// name and scope describe the new token.
-	name, scope string
+	// name and scope describe the new token; scopeFlag is --scope as
+	// given, parsed into scope.
+	name, scopeFlag string
+	scope           orchestrator.TokenScope
 }
 
 func newTokenCreateCmd(o *remoteOptions) *cobra.Command {
@@ -55,8 +57,12 @@ makes it.`,
 			if err := o.checkOutput(); err != nil {
 				return err
 			}
+			scope, err := orchestrator.ParseTokenScope(opts.scopeFlag)
+			if err != nil {
+				return usageErrorf("--scope: %s", orchestrator.ErrorMessage(err))
+			}
+			opts.scope = scope
 			var tok Token
-			var err error
 			if opts.remote {
 				if cmd.Flags().Changed("data-dir") {
 					return usageErrorf("--data-dir is for a local create: drop it, or drop --remote")
@@ -78,7 +84,7 @@ makes it.`,
 	cmd.Flags().BoolVar(&opts.remote, "remote", false, "ask the running server (--url, --token) instead of writing into --data-dir")
 	cmd.Flags().StringVar(&opts.dataDir, "data-dir", opts.dataDir, "state directory of the server, for a local create")
 	cmd.Flags().StringVar(&opts.name, "name", "cli", "a name to recognise the token by")
-	cmd.Flags().StringVar(&opts.scope, "scope", orchestrator.ScopeAdmin, "admin, or read (may only look)")
+	cmd.Flags().StringVar(&opts.scopeFlag, "scope", string(orchestrator.ScopeAdmin), "admin, or read (may only look)")
 	return cmd
 }
 
@@ -96,7 +102,7 @@ func createLocalToken(cmd *cobra.Command, opts tokenCreateOptions) (Token, error
 	if err != nil {
 		return Token{}, fmt.Errorf("create token: %w", err)
 	}
-	return Token{ID: tok.ID, Name: tok.Name, Scope: tok.Scope, Created: tok.Created, Token: secret}, nil
+	return Token{ID: tok.ID, Name: tok.Name, Scope: string(tok.Scope), Created: tok.Created, Token: secret}, nil
 }
 
 // createRemoteToken asks the running server for a new token.
@@ -105,7 +111,7 @@ func createRemoteToken(cmd *cobra.Command, o *remoteOptions, opts tokenCreateOpt
 	if err != nil {
 		return Token{}, err
 	}
-	tok, err := c.CreateToken(cmd.Context(), opts.name, opts.scope)
+	tok, err := c.CreateToken(cmd.Context(), opts.name, string(opts.scope))
 	if err != nil {
 		return Token{}, fmt.Errorf("create token: %w", err)
 	}

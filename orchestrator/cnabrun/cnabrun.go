@@ -86,7 +86,8 @@ func New(logger *slog.Logger, docker DockerAPI, ping func(context.Context) error
 // Run implements orchestrator.Runner.
 func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestrator.RunResult, error) {
 	bun := req.Bundle
-	params, err := bundle.ValuesOrDefaults(req.Parameters, bun, req.Action)
+	cnabAction := string(req.Action)
+	params, err := bundle.ValuesOrDefaults(req.Parameters, bun, cnabAction)
 	if err != nil {
 		// cnab-go's message quotes the value, which may be a secret: the
 		// user sees only which parameters were given; the cause stays in Err.
@@ -99,7 +100,7 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 		Installation:  "/" + req.Installation, // Porter's <namespace>/<name>, default namespace
 		Revision:      req.Revision,
 		Created:       r.Now().UTC(),
-		Action:        req.Action,
+		Action:        cnabAction,
 		Bundle:        *bun,
 		Parameters:    params,
 	}
@@ -155,12 +156,17 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 	if err != nil {
 		return orchestrator.RunResult{}, r.classify(ctx, err)
 	}
-	res := orchestrator.RunResult{Status: result.Status, Message: result.Message}
+	status, err := orchestrator.ParseRunStatus(result.Status)
+	if err != nil || status == orchestrator.RunRunning {
+		// A result must be final: anything else (unknown, pending) failed.
+		status = orchestrator.RunFailed
+	}
+	res := orchestrator.RunResult{Status: status, Message: result.Message}
 	if opResult.Error != nil && res.Message == "" {
 		res.Message = opResult.Error.Error()
 	}
 	if ctx.Err() != nil {
-		res.Status = claim.StatusCanceled
+		res.Status = orchestrator.RunCanceled
 	}
 	names := make([]string, 0, len(opResult.Outputs))
 	for name := range opResult.Outputs {

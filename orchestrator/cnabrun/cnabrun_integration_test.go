@@ -39,7 +39,7 @@ func TestInstallUninstallThroughCNAB(t *testing.T) {
 	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), inst, "", true) })
 	web, db := dockertest.FreePort(t, 9001, 9999), dockertest.FreePort(t, 3307, 3399)
 	var out syncBuffer
-	run := func(action string, params map[string]any) orchestrator.RunResult {
+	run := func(action orchestrator.Action, params map[string]any) orchestrator.RunResult {
 		t.Helper()
 		id := fmt.Sprintf("run-%s-%d", action, time.Now().UnixNano())
 		got, err := r.Run(t.Context(), orchestrator.RunRequest{RunID: id, Revision: id, Installation: inst, Action: action,
@@ -49,7 +49,7 @@ func TestInstallUninstallThroughCNAB(t *testing.T) {
 	}
 
 	got := run("install", map[string]any{"port": web, "db_port": db})
-	require.Equal(t, "succeeded", got.Status, "message %q, output:\n%s", got.Message, out.String())
+	require.Equal(t, orchestrator.RunSucceeded, got.Status, "message %q, output:\n%s", got.Message, out.String())
 	assert.Equal(t, map[string]string{"containerName": "websoft9-itest-cnab", "port": fmt.Sprint(web), "db_port": fmt.Sprint(db)}, got.Visible())
 	var state *orchestrator.Output
 	for i := range got.Outputs {
@@ -72,7 +72,7 @@ func TestInstallUninstallThroughCNAB(t *testing.T) {
 	assert.Empty(t, left.Items)
 
 	got = run("uninstall", map[string]any{"port": web, "db_port": db, "purge": true})
-	require.Equal(t, "succeeded", got.Status, "message %q, output:\n%s", got.Message, out.String())
+	require.Equal(t, orchestrator.RunSucceeded, got.Status, "message %q, output:\n%s", got.Message, out.String())
 	objs, err := host.AppObjects(t.Context(), inst)
 	require.NoError(t, err)
 	assert.Empty(t, objs.Containers)

@@ -104,7 +104,7 @@ func (d *DB) insertRunRow(ctx context.Context, tx *sql.Tx, run orchestrator.Run)
 			return fmt.Errorf("seal parameters: %w", err)
 		}
 	}
-	_, err = tx.ExecContext(ctx, insertRun, run.ID, run.Installation, run.Action, run.Revision, run.Status, string(params), secrets, formatTime(run.Created))
+	_, err = tx.ExecContext(ctx, insertRun, run.ID, run.Installation, string(run.Action), run.Revision, string(run.Status), string(params), secrets, formatTime(run.Created))
 	if isUniqueViolation(err) {
 		var active string
 		_ = tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE installation = ? AND finished IS NULL`, run.Installation).Scan(&active)

@@ -75,7 +75,7 @@ func TestMigrateFromEarlierVersions(t *testing.T) {
 
 			tok, err := orchestrator.Authenticate(ctx, db, fixtureToken, t0)
 			require.NoError(t, err, "a token made before the upgrade still works")
-			assert.Equal(t, "admin", tok.Scope)
+			assert.Equal(t, orchestrator.ScopeAdmin, tok.Scope)
 			params, err := db.LastParameters(ctx, "redmine")
 			require.NoError(t, err)
 			assert.EqualValues(t, 9001, params["port"])

@@ -140,8 +140,12 @@ FROM installations WHERE state != 'uninstalled' ORDER BY name`)
 		if err := rows.Scan(&name, &action); err != nil {
 			return err
 		}
+		a, err := orchestrator.ParseAction(action)
+		if err != nil {
+			return badRow("run action", err)
+		}
 		if inst := at(name); inst != nil {
-			inst.Active = action
+			inst.Active = a
 		}
 		return nil
 	})

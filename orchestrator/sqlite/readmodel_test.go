@@ -33,7 +33,7 @@ func TestReadModelSeesEveryWrite(t *testing.T) {
 	got, err := db.Installation(ctx, "a")
 	require.NoError(t, err)
 	assert.Equal(t, orchestrator.StateInstalling, got.State)
-	assert.Equal(t, "install", got.Active)
+	assert.Equal(t, orchestrator.ActionInstall, got.Active)
 
 	run.Status, run.Finished, run.Outputs = orchestrator.RunSucceeded, t0, map[string]string{"url": "http://x"}
 	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateRunning, "", false))
@@ -58,7 +58,7 @@ func TestReadModelSeesEveryWrite(t *testing.T) {
 	got, err = db.Installation(ctx, "a")
 	require.NoError(t, err)
 	assert.Equal(t, orchestrator.StateUninstalling, got.State)
-	assert.Equal(t, "uninstall", got.Active)
+	assert.Equal(t, orchestrator.ActionUninstall, got.Active)
 	un.Status, un.Finished = orchestrator.RunSucceeded, t0
 	require.NoError(t, db.FinishRun(ctx, un, orchestrator.StateUninstalled, "", true))
 	_, err = db.Installation(ctx, "a")

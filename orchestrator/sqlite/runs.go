@@ -55,7 +55,7 @@ func finishRun(ctx context.Context, tx *sql.Tx, run orchestrator.Run, state orch
 		return err
 	}
 	res, err := tx.ExecContext(ctx, `UPDATE runs SET status = ?, message = ?, outputs = ?, finished = ? WHERE id = ? AND finished IS NULL`,
-		run.Status, run.Message, string(outputs), formatTime(run.Finished), run.ID)
+		string(run.Status), run.Message, string(outputs), formatTime(run.Finished), run.ID)
 	if err != nil {
 		return err
 	}
@@ -64,7 +64,7 @@ func finishRun(ctx context.Context, tx *sql.Tx, run orchestrator.Run, state orch
 	}
 	q := `UPDATE installations SET state = ?, reason = ?, updated = ? WHERE name = ?`
 	args := []any{string(state), reason, formatTime(run.Finished), run.Installation}
-	if state == orchestrator.StateRunning && run.Status == orchestrator.RunSucceeded && (run.Action == "install" || run.Action == "upgrade") {
+	if state == orchestrator.StateRunning && run.Status == orchestrator.RunSucceeded && (run.Action == orchestrator.ActionInstall || run.Action == orchestrator.ActionUpgrade) {
 		q = `UPDATE installations SET state = ?, reason = ?, updated = ?, outputs = ?, version = COALESCE(NULLIF(?, ''), version) WHERE name = ?`
 		args = []any{string(state), reason, formatTime(run.Finished), string(outputs), run.Version, run.Installation}
 	}
@@ -98,9 +98,12 @@ func (d *DB) ActiveRuns(ctx context.Context) ([]orchestrator.Run, error) {
 	var out []orchestrator.Run
 	for rows.Next() {
 		var r orchestrator.Run
-		var params, created string
-		if err := rows.Scan(&r.ID, &r.Installation, &r.Action, &r.Revision, &r.Status, &params, &created); err != nil {
+		var action, status, params, created string
+		if err := rows.Scan(&r.ID, &r.Installation, &action, &r.Revision, &status, &params, &created); err != nil {
 			return nil, classify("active runs", err)
+		}
+		if err := parseRunKinds(&r, action, status); err != nil {
+			return nil, err
 		}
 		if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
 			return nil, classify("active runs", err)
@@ -117,9 +120,12 @@ const runColumns = `id, installation, action, revision, status, message, paramet
 // scanRun reads one row of runColumns.
 func scanRun(row interface{ Scan(...any) error }) (orchestrator.Run, error) {
 	var r orchestrator.Run
-	var params, outputs, created string
+	var action, status, params, outputs, created string
 	var finished sql.NullString
-	if err := row.Scan(&r.ID, &r.Installation, &r.Action, &r.Revision, &r.Status, &r.Message, &params, &outputs, &created, &finished); err != nil {
+	if err := row.Scan(&r.ID, &r.Installation, &action, &r.Revision, &status, &r.Message, &params, &outputs, &created, &finished); err != nil {
+		return r, err
+	}
+	if err := parseRunKinds(&r, action, status); err != nil {
 		return r, err
 	}
 	if err := json.Unmarshal([]byte(params), &r.Parameters); err != nil {
@@ -133,6 +139,18 @@ func scanRun(row interface{ Scan(...any) error }) (orchestrator.Run, error) {
 		r.Finished = parseTime(finished.String)
 	}
 	return r, nil
+}
+
+// parseRunKinds sets r's action and status from their columns.
+func parseRunKinds(r *orchestrator.Run, action, status string) error {
+	var err error
+	if r.Action, err = orchestrator.ParseAction(action); err != nil {
+		return badRow("action of run "+r.ID, err)
+	}
+	if r.Status, err = orchestrator.ParseRunStatus(status); err != nil {
+		return badRow("status of run "+r.ID, err)
+	}
+	return nil
 }
 
 // Run returns run id. Returns ENOTFOUND if there is none.

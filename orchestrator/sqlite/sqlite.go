@@ -120,6 +120,12 @@ func parseTime(s string) time.Time {
 }
 
 // classify turns storage errors into domain errors once, here.
+// badRow says a row holds a value the domain does not know (a newer
+// StackHub wrote it, or it was edited by hand): refused, never guessed.
+func badRow(what string, err error) error {
+	return orchestrator.WrapError(orchestrator.EINTERNAL, err, "the state database holds a bad %s: %s", what, orchestrator.ErrorMessage(err))
+}
+
 func classify(op string, err error) error {
 	if err == nil {
 		return nil

@@ -165,7 +165,7 @@ func TestTokens(t *testing.T) {
 
 	got, err := orchestrator.Authenticate(ctx, db, secret, t0)
 	require.NoError(t, err)
-	assert.Equal(t, "admin", got.Scope)
+	assert.Equal(t, orchestrator.ScopeAdmin, got.Scope)
 
 	for _, bad := range []string{"", "shk_nope", "Bearer " + secret, secret + "x"} {
 		_, err := orchestrator.Authenticate(ctx, db, bad, t0)
@@ -216,7 +216,7 @@ func TestOutputsAndParameters(t *testing.T) {
 	require.NoError(t, db.BeginRun(ctx, up, orchestrator.StateRunning))
 	got, err := db.Installation(ctx, "demo")
 	require.NoError(t, err)
-	assert.Equal(t, "upgrade", got.Active, "the active run shows")
+	assert.Equal(t, orchestrator.ActionUpgrade, got.Active, "the active run shows")
 	up.Status, up.Finished, up.Version = orchestrator.RunSucceeded, t0.Add(2*time.Minute), "0.2.0"
 	up.Values = []orchestrator.Output{{Name: "url", Value: []byte("http://b")}}
 	require.NoError(t, db.FinishRun(ctx, up, orchestrator.StateRunning, "", false))
@@ -239,7 +239,7 @@ func TestOutputsAndParameters(t *testing.T) {
 	got, err = db.Installation(ctx, "demo")
 	require.NoError(t, err)
 	assert.Equal(t, "0.2.0", got.Version, "a successful upgrade sets the version")
-	assert.Equal(t, "", got.Active)
+	assert.Empty(t, got.Active)
 
 	sealed, err := db.HasSealed(ctx)
 	require.NoError(t, err)
@@ -262,7 +262,7 @@ func TestRunsNewestFirst(t *testing.T) {
 	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateRunning, "", false))
 	// Later runs; two share a creation time and are ordered by id.
 	for i, id := range []string{"b-stop", "c-start", "d-restart"} {
-		r := orchestrator.Run{ID: id, Installation: "hist", Action: id[2:], Revision: "rev", Status: orchestrator.RunRunning,
+		r := orchestrator.Run{ID: id, Installation: "hist", Action: orchestrator.Action(id[2:]), Revision: "rev", Status: orchestrator.RunRunning,
 			Created: t0.Add(time.Duration(min(i, 1)+1) * time.Minute), Parameters: map[string]any{}}
 		require.NoError(t, db.BeginRun(ctx, r, orchestrator.StateRunning))
 		if id != "d-restart" {
@@ -308,4 +308,43 @@ func TestVersionMovesAfterWrites(t *testing.T) {
 	run.Status, run.Finished = orchestrator.RunSucceeded, t0
 	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateRunning, "", false))
 	assert.Greater(t, db.Version(), v1, "a finished run moves it")
+}
+
+// A row holding an action or status the domain does not know is refused
+// when read, never passed on as if it were valid. (A token's scope has a
+// CHECK constraint: such a row cannot be written.)
+func TestUnknownValuesInRowsAreRefused(t *testing.T) {
+	ctx := t.Context()
+	tests := []struct {
+		name   string
+		update string
+		read   func(db *sqlite.DB, runID string) error
+	}{
+		{"run action", `UPDATE runs SET action = 'Bogus Action' WHERE id = ?`, func(db *sqlite.DB, id string) error {
+			_, err := db.Run(ctx, id)
+			return err
+		}},
+		{"run status", `UPDATE runs SET status = 'exploded' WHERE id = ?`, func(db *sqlite.DB, id string) error {
+			_, err := db.Run(ctx, id)
+			return err
+		}},
+		{"active run status", `UPDATE runs SET status = 'exploded' WHERE id = ?`, func(db *sqlite.DB, _ string) error {
+			_, err := db.ActiveRuns(ctx)
+			return err
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			db := MustOpenDB(t)
+			inst, run := newInstall("rows", 9001)
+			require.NoError(t, db.BeginInstall(ctx, inst, run))
+			require.NoError(t, tc.read(db, run.ID), "the row reads before it is spoiled")
+			_, err := sqlite.RawDB(t, db).ExecContext(ctx, tc.update, run.ID)
+			require.NoError(t, err)
+			err = tc.read(db, run.ID)
+			require.Error(t, err)
+			assert.Equal(t, orchestrator.EINTERNAL, orchestrator.ErrorCode(err), "got %v", err)
+			assert.Contains(t, orchestrator.ErrorMessage(err), "bad")
+		})
+	}
 }

@@ -13,7 +13,7 @@ import (
 func (d *DB) CreateToken(ctx context.Context, t orchestrator.Token) error {
 	defer d.changed() // after the commit: readers load a new snapshot
 	_, err := d.db.ExecContext(ctx, `INSERT INTO tokens (id, name, hash, scope, created) VALUES (?, ?, ?, ?, ?)`,
-		t.ID, t.Name, t.Hash, t.Scope, formatTime(t.Created))
+		t.ID, t.Name, t.Hash, string(t.Scope), formatTime(t.Created))
 	if isUniqueViolation(err) {
 		return orchestrator.Errorf(orchestrator.ECONFLICT, "token already exists")
 	}
@@ -59,10 +59,14 @@ const selectLiveTokens = `SELECT id, name, hash, scope, created, last_used FROM 
 // scanToken reads a row of selectLiveTokens.
 func scanToken(rows interface{ Scan(...any) error }) (orchestrator.Token, error) {
 	var t orchestrator.Token
-	var created string
+	var scope, created string
 	var lastUsed sql.NullString
-	if err := rows.Scan(&t.ID, &t.Name, &t.Hash, &t.Scope, &created, &lastUsed); err != nil {
+	if err := rows.Scan(&t.ID, &t.Name, &t.Hash, &scope, &created, &lastUsed); err != nil {
 		return t, err
+	}
+	var err error
+	if t.Scope, err = orchestrator.ParseTokenScope(scope); err != nil {
+		return t, badRow("token scope", err)
 	}
 	t.Created = parseTime(created)
 	if lastUsed.Valid {

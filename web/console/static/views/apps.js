@@ -5,7 +5,7 @@
 
 import {h, replace} from '../dom.js';
 import {t, lang} from '../i18n.js';
-import {api, watchJob} from '../api.js';
+import {api, watchJob, jobID} from '../api.js';
 import {errorSlot, showError, clearError, badge, confirmDialog, notify, messageOf} from '../ui.js';
 import {openJobPanel} from './progress.js';
 import {openLogs} from './logs.js';
@@ -81,6 +81,28 @@ export function renderApps(root) {
     });
   }
 
+  // uninstallOutcome follows an uninstall job to its end and resolves with
+  // what it kept, or rejects with why the app is still there. A job whose
+  // bundle failed yet removed everything (its outputs say what went) is a
+  // success.
+  function uninstallOutcome(id) {
+    return new Promise((resolve, reject) => {
+      const stop = watchJob(id, () => {}, async (end) => {
+        watchers.delete(stop);
+        if (end instanceof Error) return reject(end);
+        try {
+          const job = await api.job(id);
+          const out = job.outputs || {};
+          if (out.removedContainers === undefined) return reject(new Error(job.message || end.message || end.stage));
+          resolve({keptVolumes: out.keptVolumes ? out.keptVolumes.split(',') : []});
+        } catch (err) {
+          reject(err);
+        }
+      });
+      watchers.add(stop);
+    });
+  }
+
   function uninstall(app) {
     const name = app.appName;
     const purge = h('input', {type: 'checkbox', id: 'uninstall-purge'});
@@ -96,7 +118,9 @@ export function renderApps(root) {
         pending.set(name, t('apps.pending.uninstall'));
         draw();
         try {
-          return await api.uninstall(name, purge.checked);
+          // 202 with the job: the dialog stays until the job ends.
+          const started = await api.uninstall(name, purge.checked);
+          return await uninstallOutcome(jobID(started.job));
         } finally {
           pending.delete(name);
           refresh();
