@@ -313,6 +313,15 @@ func (l *stepLinter) valueRules(s Step) {
 			l.add(LintError, CodeInvalidValue, "env values must be scalars", "env %s: %v", k, err)
 		}
 	}
+	for _, k := range s.PassEnv {
+		_, dup := s.Env[k]
+		switch {
+		case !envName.MatchString(k):
+			l.add(LintError, CodeInvalidValue, "passEnv names variables", "passEnv %q is not an environment variable name", k)
+		case dup:
+			l.add(LintError, CodeInvalidValue, "passEnv and env overlap", "passEnv %s is also in env: give it one source", k)
+		}
+	}
 }
 
 func (l *stepLinter) outputRules(s Step) {
@@ -331,8 +340,8 @@ func (l *stepLinter) outputRules(s Step) {
 			l.add(LintError, CodeOutputSources, "output has several sources", "output %s sets %s: set exactly one", name, strings.Join(src, ", "))
 		}
 		if o.Env != "" && !templated(o.Env) {
-			if _, ok := s.Env[o.Env]; !ok {
-				l.add(LintError, CodeOutputEnv, "output env is not in the step's env", "output %s: env %s is not an entry of the step's env", name, o.Env)
+			if _, ok := s.Env[o.Env]; !ok && !slices.Contains(s.PassEnv, o.Env) {
+				l.add(LintError, CodeOutputEnv, "output env is not in the step's env", "output %s: env %s is not an entry of the step's env or passEnv", name, o.Env)
 			}
 		}
 		if o.JSONPath != "" && !templated(o.JSONPath) {

@@ -7,6 +7,7 @@ import (
 	"maps"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -48,6 +49,13 @@ type Step struct {
 	// Env holds the values offered to compose interpolation of the compose
 	// file (scalars), and the values of `env` outputs.
 	Env map[string]any `yaml:"env"`
+	// PassEnv names variables of the invocation image's environment (where
+	// CNAB puts parameters and credentials: a parameter db_password is
+	// DB_PASSWORD) offered to compose interpolation and env outputs as
+	// they are. Their values are never rendered into the step's YAML, so
+	// quotes, colons, ${, # and newlines reach compose byte for byte; use
+	// it for passwords and any text a person types.
+	PassEnv []string `yaml:"passEnv"`
 	// Wait bounds how long to wait for every service to be healthy or
 	// running (a Go duration such as 180s).
 	Wait string `yaml:"wait"`
@@ -244,6 +252,9 @@ type Plan struct {
 // inline services) rather than only a project name.
 func (p Plan) HasModel() bool { return p.ComposeFile != "" || len(p.Services) > 0 }
 
+// envName is a variable name compose interpolation reads.
+var envName = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
 // plan resolves s for action. workDir is where a relative compose path
 // resolves; getenv reads CNAB_REVISION.
 func (s Step) plan(action, workDir string, getenv func(string) string) (Plan, error) {
@@ -278,6 +289,15 @@ func (s Step) plan(action, workDir string, getenv func(string) string) (Plan, er
 			return fail("env %s: %v", k, err)
 		}
 		p.Env[k] = v
+	}
+	for _, k := range s.PassEnv {
+		switch _, dup := s.Env[k]; {
+		case !envName.MatchString(k):
+			return fail("passEnv %q is not an environment variable name", k)
+		case dup:
+			return fail("passEnv %s is also in env: give it one source", k)
+		}
+		p.Env[k] = getenv(k)
 	}
 	if s.Wait != "" {
 		d, err := time.ParseDuration(s.Wait)

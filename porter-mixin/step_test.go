@@ -153,3 +153,22 @@ func TestRequireModel(t *testing.T) {
 	require.ErrorContains(t, err, "main is required: the service whose container is websoft9-a")
 	require.NoError(t, Step{App: "a", Main: "web", Services: map[string]any{"web": map[string]any{}}}.requireModel("install"))
 }
+
+// TestPassEnv: passEnv takes values from the invocation environment as
+// they are, next to env; names are checked.
+func TestPassEnv(t *testing.T) {
+	nasty := "a'b\"c: d ${E} #f\ng\\h"
+	getenv := func(k string) string { return map[string]string{"DB_PASSWORD": nasty}[k] }
+	s := Step{App: "x", Compose: "c.yml", Env: map[string]any{"PORT": 9001}, PassEnv: []string{"DB_PASSWORD", "UNSET"}}
+	p, err := s.plan("install", "/cnab/app", getenv)
+	require.NoError(t, err)
+	assert.Equal(t, map[string]string{"PORT": "9001", "DB_PASSWORD": nasty, "UNSET": ""}, p.Env)
+
+	for _, bad := range []Step{
+		{App: "x", Compose: "c.yml", PassEnv: []string{"1BAD"}},
+		{App: "x", Compose: "c.yml", PassEnv: []string{"PORT"}, Env: map[string]any{"PORT": 1}},
+	} {
+		_, err := bad.plan("install", "/cnab/app", getenv)
+		require.Error(t, err)
+	}
+}

@@ -585,6 +585,27 @@ func TestHTTPUpgradeAndActions(t *testing.T) {
 	_, env = httpGet(t, base+"/")
 	assert.Contains(t, env, `"APP_MESSAGE":"v2"`)
 
+	// Values reach the compose project as values, never pasted into YAML:
+	// quotes, colons, ${ }, templates, # and newlines arrive byte for byte.
+	for _, nasty := range []string{
+		"it's \"quoted\": ${HOME} $$ #not-a-comment",
+		"line one\nline two\n  - yaml: [list]\n",
+		"${ bundle.parameters.port } {{ installation.name }} '; DROP TABLE x; --",
+		"ünïcødé 密码 \t tab \\ backslash `back` &anchor *alias !tag %percent @at |pipe >fold",
+	} {
+		body, err := json.Marshal(map[string]any{"parameters": map[string]any{"message": nasty, "admin_password": nasty}})
+		require.NoError(t, err)
+		job = s.runJob(t, "/api/v1/apps/itest-upg/upgrade", string(body))
+		require.Equal(t, "succeeded", job["status"], "%q: %v", nasty, job)
+		_, env = httpGet(t, base+"/")
+		var got struct {
+			Env map[string]string `json:"env"`
+		}
+		require.NoError(t, json.Unmarshal([]byte(env), &got), env)
+		assert.Equal(t, nasty, got.Env["APP_MESSAGE"], "byte for byte")
+		assert.Equal(t, nasty, got.Env["APP_ADMIN_PASSWORD"], "byte for byte")
+	}
+
 	status, body, _ := s.api(t, http.MethodPost, "/api/v1/apps/itest-upg/upgrade", `{"parameters":{"port":1}}`)
 	assert.Equal(t, http.StatusBadRequest, status)
 	assert.Contains(t, body["message"], `parameter "port" cannot be set`)
