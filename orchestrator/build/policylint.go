@@ -16,6 +16,9 @@ import (
 	"github.com/websoft9/stackhub/porter-mixin/manifest"
 )
 
+// passSample is the value a lint gives passEnv variables.
+const passSample = "Sample0xxxxxxxxxxxxxxxxxxxxxxxxx"
+
 // policyMixin is the mixin whose steps bring up compose models.
 const policyMixin = "websoft9"
 
@@ -83,10 +86,18 @@ func lintStep(ctx context.Context, dir string, s manifest.Step, hostPorts []int,
 		Compose  string            `yaml:"compose"`
 		Services any               `yaml:"services"`
 		Env      map[string]string `yaml:"env"`
+		PassEnv  []string          `yaml:"passEnv"`
 	}
 	b, err := yaml.Marshal(s.Data)
 	if err != nil || yaml.Unmarshal(b, &step) != nil {
 		return "", nil // the mixin's lint reports a malformed step
+	}
+	if step.Env == nil {
+		step.Env = map[string]string{}
+	}
+	for _, k := range step.PassEnv {
+		// At run time the invocation environment's value: here a sample.
+		step.Env[k] = passSample
 	}
 	var file, key string
 	var raw []byte
