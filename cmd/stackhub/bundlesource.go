@@ -103,9 +103,9 @@ func serverSide(err error) error {
 }
 
 // Import implements orchestrator.BundleSource.
+// Archives are read, verified and loaded into Docker concurrently, each in
+// a directory of its own; only storing the result takes the lock.
 func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestrator.App, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return orchestrator.App{}, err
 	}
@@ -134,6 +134,8 @@ func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestra
 	}
 	sum := sha256.Sum256(canonical)
 	key := "archive-" + hex.EncodeToString(sum[:])
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	err = s.store(ctx, key, func(dir string) error {
 		if err := os.MkdirAll(filepath.Join(dir, "app"), 0o700); err != nil {
 			return err

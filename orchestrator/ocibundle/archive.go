@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -257,21 +258,77 @@ func writeTarGz(w io.Writer, dir string) error {
 	return gz.Close()
 }
 
-// extractTarGz unpacks a gzipped tar into dir, accepting only regular files
-// and directories with local names (no absolute paths, no "..", no links).
-func extractTarGz(r io.Reader, dir string) error {
-	gz, err := gzip.NewReader(r)
+// Limits bound what an archive may hold; an archive past one is refused
+// as soon as it is read that far, so that memory and disk stay bounded
+// whatever the upload claims.
+type Limits struct {
+	// Compressed bounds the bytes read from the upload.
+	Compressed int64
+	// Unpacked bounds the bytes of all files together.
+	Unpacked int64
+	// Entries bounds the number of files and directories.
+	Entries int
+	// PathLen bounds an entry's name.
+	PathLen int
+	// Ratio bounds unpacked bytes per compressed byte once Unpacked
+	// passes RatioAfter: the images in a CNAB archive are compressed
+	// already, so a tar that inflates much more is a decompression bomb.
+	Ratio      int64
+	RatioAfter int64
+}
+
+// DefaultLimits are the limits of an archive import.
+var DefaultLimits = Limits{
+	Compressed: 16 << 30, Unpacked: 32 << 30, Entries: 100_000, PathLen: 1024,
+	Ratio: 20, RatioAfter: 64 << 20,
+}
+
+// countingReader counts the bytes read and refuses past limit.
+type countingReader struct {
+	r     io.Reader
+	n     int64
+	limit int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	if c.limit > 0 && c.n > c.limit {
+		return n, orchestrator.Errorf(orchestrator.EINVALID, "the archive is larger than %d bytes", c.limit)
+	}
+	return n, err
+}
+
+// extractTarGz unpacks a gzipped tar into dir within lim, accepting only
+// regular files and directories with local names: no absolute paths, no
+// "..", no links of any kind, no devices, fifos or sparse files.
+func extractTarGz(r io.Reader, dir string, lim Limits) error {
+	in := &countingReader{r: r, limit: lim.Compressed}
+	gz, err := gzip.NewReader(in)
 	if err != nil {
+		if _, ok := errors.AsType[*orchestrator.Error](err); ok {
+			return err
+		}
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "not a gzipped tar")
 	}
 	tr := tar.NewReader(gz)
-	for {
+	var unpacked int64
+	for entries := 1; ; entries++ {
 		hdr, err := tr.Next()
 		if err == io.EOF {
 			return nil
 		}
 		if err != nil {
+			if _, ok := errors.AsType[*orchestrator.Error](err); ok {
+				return err
+			}
 			return orchestrator.WrapError(orchestrator.EINVALID, err, "read the tar")
+		}
+		if lim.Entries > 0 && entries > lim.Entries {
+			return orchestrator.Errorf(orchestrator.EINVALID, "the archive holds more than %d entries", lim.Entries)
+		}
+		if lim.PathLen > 0 && len(hdr.Name) > lim.PathLen {
+			return orchestrator.Errorf(orchestrator.EINVALID, "the archive holds a name longer than %d bytes", lim.PathLen)
 		}
 		rel := path.Clean(hdr.Name)
 		if rel == "." || rel == "/" {
@@ -287,6 +344,12 @@ func extractTarGz(r io.Reader, dir string) error {
 				return err
 			}
 		case tar.TypeReg:
+			if _, sparse := hdr.PAXRecords["GNU.sparse.map"]; sparse || hdr.PAXRecords["GNU.sparse.major"] != "" {
+				return orchestrator.Errorf(orchestrator.EINVALID, "the archive holds %q as a sparse file", hdr.Name)
+			}
+			if lim.Unpacked > 0 && unpacked+hdr.Size > lim.Unpacked {
+				return orchestrator.Errorf(orchestrator.EINVALID, "the archive unpacks to more than %d bytes", lim.Unpacked)
+			}
 			if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
 				return err
 			}
@@ -294,15 +357,49 @@ func extractTarGz(r io.Reader, dir string) error {
 			if err != nil {
 				return orchestrator.WrapError(orchestrator.EINVALID, err, "the archive holds %q twice or cannot be unpacked", hdr.Name)
 			}
-			_, err = io.Copy(f, tr)
+			err = copyBounded(f, tr, in, &unpacked, lim)
 			if cerr := f.Close(); err == nil {
 				err = cerr
 			}
 			if err != nil {
+				if _, ok := errors.AsType[*orchestrator.Error](err); ok {
+					return err
+				}
 				return fmt.Errorf("unpack %s: %w", hdr.Name, err)
 			}
+		case tar.TypeGNUSparse:
+			return orchestrator.Errorf(orchestrator.EINVALID, "the archive holds %q as a sparse file", hdr.Name)
+		case tar.TypeSymlink, tar.TypeLink:
+			return orchestrator.Errorf(orchestrator.EINVALID, "the archive holds %q, a link: links are refused", hdr.Name)
 		default:
 			return orchestrator.Errorf(orchestrator.EINVALID, "the archive holds %q, which is neither a file nor a directory", hdr.Name)
+		}
+	}
+}
+
+// copyBounded copies one file, checking the unpacked total and the
+// inflation ratio every 1 MiB.
+func copyBounded(dst io.Writer, src io.Reader, in *countingReader, unpacked *int64, lim Limits) error {
+	buf := make([]byte, 1<<20)
+	for {
+		n, err := src.Read(buf)
+		if n > 0 {
+			*unpacked += int64(n)
+			if lim.Unpacked > 0 && *unpacked > lim.Unpacked {
+				return orchestrator.Errorf(orchestrator.EINVALID, "the archive unpacks to more than %d bytes", lim.Unpacked)
+			}
+			if lim.Ratio > 0 && *unpacked > lim.RatioAfter && *unpacked > lim.Ratio*max(in.n, 1) {
+				return orchestrator.Errorf(orchestrator.EINVALID, "the archive inflates more than %d times (%d bytes from %d): refused as a decompression bomb", lim.Ratio, *unpacked, in.n)
+			}
+			if _, werr := dst.Write(buf[:n]); werr != nil {
+				return werr
+			}
+		}
+		if err == io.EOF {
+			return nil
+		}
+		if err != nil {
+			return err
 		}
 	}
 }

@@ -152,7 +152,7 @@ func readArchive(ctx context.Context, r io.Reader) (*bundle.Bundle, []archived, 
 		}
 		return nil, nil, cleanup, fmt.Errorf("read archive: %w", err)
 	}
-	if err := extractTarGz(r, dir); err != nil {
+	if err := extractTarGz(r, dir, DefaultLimits); err != nil {
 		return fail(err)
 	}
 	if err := ctx.Err(); err != nil {
