@@ -46,6 +46,8 @@ type Deps struct {
 	NeedsSetup func(context.Context) (bool, error)
 	// Exposure says how the API is reached, for the risk list.
 	Exposure Exposure
+	// Audit keeps the bundle policy's refusals; nil keeps none.
+	Audit AuditLog
 }
 
 // Engine is StackHub's use cases: install, uninstall, info. It is safe for

@@ -58,7 +58,9 @@ type Server struct {
 	Engine   Engine
 	Auth     Authenticator
 	Accounts AccountService
-	Logger   *slog.Logger
+	// Audit reads the bundle policy's refusals; nil answers 503.
+	Audit  AuditReader
+	Logger *slog.Logger
 	// TrustedProxies are the networks of reverse proxies whose
 	// X-Forwarded-For is believed; empty (the default) believes no header:
 	// the client is always the socket peer.
@@ -123,6 +125,7 @@ func (s *Server) Handler() *echo.Echo {
 	s.registerCatalogRoutes(v1)
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
+	s.registerAuditRoutes(v1)
 	v1.GET("/openapi.json", s.openAPI)
 	if s.DebugRuntime {
 		v1.GET("/debug/runtime", s.debugRuntime)

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"time"
 
 	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
@@ -15,7 +16,7 @@ import (
 // policeRun returns the runner's Police hook: each run that asks for
 // Docker gets a socket of its own, in a directory only root can enter,
 // that forwards to upstream what the run's policy allows.
-func policeRun(upstream string, log *slog.Logger) func(context.Context, orchestrator.RunRequest) (string, func(), error) {
+func policeRun(upstream string, audit orchestrator.AuditLog, log *slog.Logger) func(context.Context, orchestrator.RunRequest) (string, func(), error) {
 	return func(_ context.Context, req orchestrator.RunRequest) (string, func(), error) {
 		// A short path: a unix socket's path is at most 107 bytes.
 		dir, err := os.MkdirTemp("", "stackhub-run-")
@@ -26,7 +27,16 @@ func policeRun(upstream string, log *slog.Logger) func(context.Context, orchestr
 			Socket:   filepath.Join(dir, "docker.sock"),
 			Upstream: upstream,
 			Policy:   runPolicy(req),
-			Logger:   log.With("installation", req.Installation, "run", req.RunID),
+			Audit: func(r dockerpolicy.Refusal) {
+				// A refusal is kept for admins even when the run is cancelled.
+				ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+				defer cancel()
+				if err := audit.RecordRefusal(ctx, orchestrator.PolicyRefusal{At: time.Now(), Installation: req.Installation,
+					RunID: req.RunID, Rule: r.Rule, Call: r.Call, Detail: r.Detail}); err != nil {
+					log.Warn("audit log: record a refusal", "run", req.RunID, "err", err)
+				}
+			},
+			Logger: log.With("installation", req.Installation, "run", req.RunID),
 		})
 		if err != nil {
 			os.RemoveAll(dir)

@@ -174,7 +174,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		// through a policed socket of their own.
 		runner.Socket = sock
 	}
-	runner.Police = policeRun(runner.Socket, log.With("component", "dockerpolicy"))
+	runner.Police = policeRun(runner.Socket, db, log.With("component", "dockerpolicy"))
 	sampler := dockerhost.NewSampler(cfg.DataDir, docker)
 	sampler.Sample(ctx)
 	var background sync.WaitGroup
@@ -231,6 +231,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Logs:          host,
 		NeedsSetup:    accounts.NeedsSetup,
 		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
+		Audit:         db,
 	})
 	// Resolve what a crash left before any change is accepted; when Docker
 	// is down, keep trying in the background (changes answer 503 meanwhile).
@@ -244,7 +245,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts,
-		Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
+		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
 	if cfg.DebugRuntime {
 		srv.DatabaseFile = procPath(dbPath)
 	}

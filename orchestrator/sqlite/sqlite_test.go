@@ -2,6 +2,7 @@ package sqlite_test
 
 import (
 	"errors"
+	"fmt"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -347,4 +348,26 @@ func TestUnknownValuesInRowsAreRefused(t *testing.T) {
 			assert.Contains(t, orchestrator.ErrorMessage(err), "bad")
 		})
 	}
+}
+
+func TestPolicyRefusals(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	at := time.Date(2026, 12, 5, 10, 0, 0, 0, time.UTC)
+	for i, inst := range []string{"a", "b", "a"} {
+		require.NoError(t, db.RecordRefusal(ctx, orchestrator.PolicyRefusal{At: at.Add(time.Duration(i) * time.Second), Installation: inst,
+			RunID: fmt.Sprint("run", i), Rule: "privileged", Call: "POST /containers/create", Detail: fmt.Sprint("try ", i)}))
+	}
+	all, err := db.Refusals(ctx, "", 10)
+	require.NoError(t, err)
+	require.Len(t, all, 3)
+	assert.Equal(t, "try 2", all[0].Detail, "newest first")
+	assert.Equal(t, at.Add(2*time.Second), all[0].At)
+	ofA, err := db.Refusals(ctx, "a", 1)
+	require.NoError(t, err)
+	require.Len(t, ofA, 1)
+	assert.Equal(t, "run2", ofA[0].RunID)
+	none, err := db.Refusals(ctx, "c", 10)
+	require.NoError(t, err)
+	assert.Empty(t, none)
 }
