@@ -2,7 +2,7 @@
 # publish-bundles.sh STACKHUB ROOT...: lint and publish every ROOT/<app>/porter.yaml
 # to $BUNDLE_REGISTRY/<app>:v<version> (the tag comes from the bundle's version).
 # Credentials come from the Docker client configuration (docker login, or
-# $DOCKER_CONFIG). BUNDLE_REGISTRY_INSECURE=true allows a plain-HTTP registry.
+# $DOCKER_CONFIG). BUNDLE_REGISTRY_INSECURE=true names its registry as one that may be plain HTTP.
 # A version already published is left as it is (a warning): bump the bundle's
 # version to publish a change. .github/workflows/publish-bundles.yml runs this,
 # and orchestrator/ocibundle's workflow test runs it against a loopback registry.
@@ -13,7 +13,7 @@ shift
 : "${BUNDLE_REGISTRY:?set BUNDLE_REGISTRY to REGISTRY/NAMESPACE}"
 flags=()
 if [[ "${BUNDLE_REGISTRY_INSECURE:-}" == "true" ]]; then
-  flags+=(--insecure-registry)
+  flags+=(--insecure-registry "${BUNDLE_REGISTRY%%/*}")
 fi
 
 published=0

@@ -13,7 +13,7 @@ import (
 // credential helpers), as docker login leaves them.
 func registryFlags(cmd *cobra.Command) *ocibundle.Registry {
 	reg := &ocibundle.Registry{}
-	cmd.Flags().BoolVar(&reg.Insecure, "insecure-registry", false, "allow plain HTTP (or an unverified TLS certificate) for the registry; loopback registries are always plain HTTP")
+	cmd.Flags().StringArrayVar(&reg.Insecure, "insecure-registry", nil, "a registry (HOST or HOST:PORT, repeatable) that may be reached over plain HTTP or with an unverified TLS certificate; loopback registries are always plain HTTP")
 	return reg
 }
 

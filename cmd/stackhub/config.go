@@ -27,9 +27,10 @@ type Config struct {
 	// CatalogRefs are bundles in OCI registries added to the catalog at
 	// start (REGISTRY/REPO:TAG), besides any pulled or imported later.
 	CatalogRefs []string
-	// InsecureRegistry allows plain HTTP for the registries of bundle
-	// references (loopback ones always may).
-	InsecureRegistry bool
+	// InsecureRegistry names the registries (HOST or HOST:PORT) of bundle
+	// references that may be reached over plain HTTP; every other one
+	// needs verified TLS (loopback ones always may be plain).
+	InsecureRegistry []string
 	// DockerTimeout bounds each Docker call that is not a wait or a
 	// stream: a stalled dockerd fails the operation after it.
 	DockerTimeout time.Duration

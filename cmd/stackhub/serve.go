@@ -65,7 +65,7 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringVar(&cfg.RelocationMapping, "relocation-mapping", "", "JSON file mapping bundle image references to local or mirrored ones (CNAB relocation mapping)")
 	f.StringVar(&cfg.RuntimesDir, "runtimes-dir", cfg.RuntimesDir, "directory of bundle-runtime and websoft9-runtime")
 	f.StringSliceVar(&cfg.CatalogRefs, "catalog-ref", nil, "a bundle in an OCI registry to add to the catalog at start (REGISTRY/REPO:TAG, repeatable)")
-	f.BoolVar(&cfg.InsecureRegistry, "insecure-registry", false, "allow plain HTTP for the registries of bundle references (loopback ones always may)")
+	f.StringArrayVar(&cfg.InsecureRegistry, "insecure-registry", nil, "a registry of bundle references (HOST or HOST:PORT, repeatable) that may be reached over plain HTTP (loopback ones always may)")
 	f.DurationVar(&cfg.DockerTimeout, "docker-timeout", cfg.DockerTimeout, "bound of each Docker call that is not a wait or a stream: a stalled dockerd fails the operation after it")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")

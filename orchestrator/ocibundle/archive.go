@@ -18,7 +18,6 @@ import (
 
 	"github.com/cnabio/cnab-go/bundle"
 	"github.com/cnabio/cnab-to-oci/relocation"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
@@ -153,7 +152,7 @@ func archiveImage(ctx context.Context, c *client, lp layout.Path, img *bundle.Ba
 		}
 		return descriptorOf(local)
 	}
-	ref, err := name.ParseReference(loc, c.name...)
+	ref, err := c.parse(loc)
 	if err != nil {
 		return nil, orchestrator.WrapError(orchestrator.EINVALID, err, "%q is not a valid image reference", loc)
 	}

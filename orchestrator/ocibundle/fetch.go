@@ -17,7 +17,6 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
 	"github.com/docker/cli/cli/config"
-	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/mutate"
 	"github.com/google/go-containerregistry/pkg/v1/remote"
@@ -60,7 +59,7 @@ func ExtractApp(ctx context.Context, p *Pulled, reg Registry, dir string) error 
 	if err != nil {
 		return err
 	}
-	ref, err := name.ParseReference(imgRef, c.name...)
+	ref, err := c.parse(imgRef)
 	if err != nil {
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "invocation image %q is not a valid reference", imgRef)
 	}

@@ -203,7 +203,7 @@ func Publish(ctx context.Context, opts PublishOptions) (*Published, error) {
 // pushImage writes img to target (a tag or a digest reference) and returns
 // its descriptor.
 func pushImage(ctx context.Context, c *client, target string, img v1.Image) (*v1.Descriptor, error) {
-	ref, err := name.ParseReference(target, c.name...)
+	ref, err := c.parse(target)
 	if err != nil {
 		return nil, orchestrator.WrapError(orchestrator.EINVALID, err, "%q is not a valid image reference", target)
 	}

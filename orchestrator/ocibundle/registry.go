@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"slices"
 	"strings"
 	"syscall"
 
@@ -38,9 +39,15 @@ type Registry struct {
 	// $DOCKER_CONFIG or ~/.docker. Credentials come from its config.json
 	// auths and the credential helpers (credsStore, credHelpers) it names.
 	ConfigDir string
-	// Insecure allows plain HTTP (or TLS with an unverified certificate)
-	// for the registry of every reference handled.
-	Insecure bool
+	// Insecure names the registries (host or host:port, as in a
+	// reference) that may be reached over plain HTTP or TLS with an
+	// unverified certificate; every other registry needs verified TLS.
+	Insecure []string
+}
+
+// insecure reports whether host is one of the registries named Insecure.
+func (r Registry) insecure(host string) bool {
+	return slices.ContainsFunc(r.Insecure, func(h string) bool { return strings.EqualFold(h, host) })
 }
 
 // quiet returns ctx with a containerd logger that discards: cnab-to-oci and
@@ -57,29 +64,35 @@ func quiet(ctx context.Context) context.Context {
 type client struct {
 	resolver cremotes.Resolver
 	remote   []remote.Option
-	name     []name.Option
+	reg      Registry
 }
 
-// connect loads the Docker configuration and builds the clients; with
-// Insecure, ref's registry (cnab-to-oci) and every registry
-// (go-containerregistry) may be plain HTTP. ref may be nil.
+// parse parses an image reference for go-containerregistry, insecure only
+// when its registry is among those named insecure.
+func (c *client) parse(ref string) (name.Reference, error) {
+	r, err := name.ParseReference(ref)
+	if err != nil || !c.reg.insecure(r.Context().RegistryStr()) {
+		return r, err
+	}
+	return name.ParseReference(ref, name.Insecure)
+}
+
+// connect loads the Docker configuration and builds the clients; the
+// registries named Insecure (ref's among them, for cnab-to-oci) may be
+// plain HTTP. ref may be nil.
 func (r Registry) connect(ctx context.Context, ref reference.Named) (*client, error) {
 	cfg, err := config.Load(r.ConfigDir)
 	if err != nil {
 		return nil, orchestrator.WrapError(orchestrator.EINVALID, err, "read the Docker client configuration")
 	}
 	var insecure []string
-	var nameOpts []name.Option
-	if r.Insecure {
-		if ref != nil {
-			insecure = append(insecure, reference.Domain(ref))
-		}
-		nameOpts = append(nameOpts, name.Insecure)
+	if ref != nil && r.insecure(reference.Domain(ref)) {
+		insecure = append(insecure, reference.Domain(ref))
 	}
 	return &client{
 		resolver: remotes.CreateResolver(cfg, insecure...),
 		remote:   []remote.Option{remote.WithContext(ctx), remote.WithAuthFromKeychain(keychain{cfg})},
-		name:     nameOpts,
+		reg:      r,
 	}, nil
 }
 

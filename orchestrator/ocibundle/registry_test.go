@@ -12,6 +12,7 @@ import (
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/google/go-containerregistry/pkg/v1/remote/transport"
 	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
@@ -91,5 +92,24 @@ func TestLocalTag(t *testing.T) {
 		got, err := localTag(in)
 		assert.NoError(t, err)
 		assert.Equal(t, want, got, in)
+	}
+}
+
+// TestInsecureNamesRegistries: only the named registries may be plain
+// HTTP; another registry keeps https (loopback is always plain HTTP).
+func TestInsecureNamesRegistries(t *testing.T) {
+	c := &client{reg: Registry{Insecure: []string{"mirror.lan:5000"}}}
+	for ref, scheme := range map[string]string{
+		"mirror.lan:5000/x/y:1": "http",
+		"MIRROR.lan:5000/x/y:1": "http",
+		"mirror.lan/x/y:1":      "https",
+		"other.example.com/x:1": "https",
+		"localhost:5000/x:1":    "http",
+		"127.0.0.1:5000/x:1":    "http",
+		"docker.io/library/x:1": "https",
+	} {
+		r, err := c.parse(ref)
+		require.NoError(t, err)
+		assert.Equal(t, scheme, r.Context().Scheme(), ref)
 	}
 }
