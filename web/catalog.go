@@ -2,9 +2,12 @@ package web
 
 import (
 	"context"
+	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
+	"syscall"
 
 	"github.com/labstack/echo/v4"
 
@@ -37,6 +40,31 @@ func (s *Server) addCatalogInfo(ctx context.Context, apps []appInfo) {
 	}
 }
 
+// readIcon reads the icon file rel of a bundle directory without following
+// links: the file must be a regular file inside dir, not a link (an icon
+// linking to /etc/shadow is no icon), of at most maxIconBytes.
+func readIcon(dir, rel string) ([]byte, error) {
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		return nil, err
+	}
+	defer root.Close()
+	rel = filepath.Clean(rel)
+	fi, err := root.Lstat(rel)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.Mode().IsRegular() || fi.Size() > maxIconBytes {
+		return nil, fmt.Errorf("icon %s is not a regular file of at most %d bytes", rel, maxIconBytes)
+	}
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	return io.ReadAll(io.LimitReader(f, maxIconBytes))
+}
+
 // getCatalogIcon serves an app's icon from its bundle. SVG can carry
 // script: the answer is sandboxed and never sniffed.
 func (s *Server) getCatalogIcon(c echo.Context) error {
@@ -47,17 +75,12 @@ func (s *Server) getCatalogIcon(c echo.Context) error {
 	if a.Meta.Icon == "" || a.Dir == "" {
 		return orchestrator.Errorf(orchestrator.ENOTFOUND, "%s has no icon", a.Name)
 	}
-	path := filepath.Join(a.Dir, filepath.Clean("/"+a.Meta.Icon))
-	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() || fi.Size() > maxIconBytes {
-		return orchestrator.Errorf(orchestrator.ENOTFOUND, "%s has no readable icon", a.Name)
-	}
-	data, err := os.ReadFile(path)
+	data, err := readIcon(a.Dir, a.Meta.Icon)
 	if err != nil {
-		return orchestrator.Errorf(orchestrator.ENOTFOUND, "%s has no readable icon", a.Name)
+		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "%s has no readable icon", a.Name)
 	}
 	ctype := http.DetectContentType(data)
-	if filepath.Ext(path) == ".svg" {
+	if filepath.Ext(a.Meta.Icon) == ".svg" {
 		ctype = "image/svg+xml"
 	}
 	h := c.Response().Header()

@@ -82,6 +82,20 @@ func TestCatalogMetadataAndIcon(t *testing.T) {
 	rec = raw(t, s, http.MethodGet, "/api/v1/catalog/redmine/icon", "")
 	assert.Equal(t, http.StatusUnauthorized, rec.Code, "icons need credentials too")
 
+	// An icon that is a link is not served, wherever it points.
+	secret := filepath.Join(t.TempDir(), "secret")
+	require.NoError(t, os.WriteFile(secret, []byte("root:x:0:0"), 0o600))
+	require.NoError(t, os.Symlink(secret, filepath.Join(dir, "link.svg")))
+	require.NoError(t, os.Symlink("icon.svg", filepath.Join(dir, "inside.svg")))
+	for _, icon := range []string{"link.svg", "inside.svg", "../secret"} {
+		linked := app
+		linked.Meta.Icon = icon
+		s.Engine = catalogEngine{app: linked}
+		rec = raw(t, s, http.MethodGet, "/api/v1/catalog/redmine/icon", "shk_read")
+		assert.Equal(t, http.StatusNotFound, rec.Code, icon)
+		assert.NotContains(t, rec.Body.String(), "root:x", icon)
+	}
+
 	noIcon := app
 	noIcon.Meta.Icon = ""
 	s.Engine = catalogEngine{app: noIcon}

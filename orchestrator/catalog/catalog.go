@@ -178,8 +178,10 @@ func readMeta(app *orchestrator.App, m *manifest.Manifest, meta map[string]any, 
 		if filepath.IsAbs(icon) || strings.Contains(icon, "..") || strings.ContainsAny(icon, "\\\x00") {
 			return fmt.Errorf(`custom["sh.websoft9"].icon %q must be a file in the bundle directory`, icon)
 		}
-		if _, err := os.Stat(filepath.Join(dir, icon)); err != nil {
+		if fi, err := os.Lstat(filepath.Join(dir, icon)); err != nil {
 			return fmt.Errorf(`custom["sh.websoft9"].icon: %w`, err)
+		} else if !fi.Mode().IsRegular() {
+			return fmt.Errorf(`custom["sh.websoft9"].icon %q must be a regular file, not a link or a directory`, icon)
 		}
 		app.Meta.Icon = icon
 	}
