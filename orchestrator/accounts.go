@@ -87,10 +87,21 @@ const (
 	SessionLifetime = 12 * time.Hour
 )
 
-// limiter counts failed logins per key in a sliding window.
+// MaxLoginKeys bounds the keys (accounts and client addresses) the login
+// limiter remembers. Past it, the key whose last attempt is oldest is
+// forgotten first: an attacker must make that many attempts within the
+// window to push another key out.
+const MaxLoginKeys = 10_000
+
+// limiter counts failed logins per key in a sliding window. Its memory is
+// bounded (MaxLoginKeys) and swept: keys with no attempt in the window go
+// at the next sweep, at most one window after their last attempt.
 type limiter struct {
 	mu    sync.Mutex
 	fails map[string][]time.Time
+	// max is MaxLoginKeys unless a test sets it.
+	max       int
+	lastSweep time.Time
 }
 
 // take records an attempt against every key at once, unless one of them
@@ -103,15 +114,52 @@ func (l *limiter) take(now time.Time, keys []string, limits []int) bool {
 	if l.fails == nil {
 		l.fails = map[string][]time.Time{}
 	}
+	if now.Sub(l.lastSweep) >= LoginWindow/15 {
+		l.sweep(now)
+	}
 	for i, k := range keys {
 		if len(l.recent(k, now)) >= limits[i] {
 			return false
 		}
 	}
 	for _, k := range keys {
+		if _, known := l.fails[k]; !known {
+			l.makeRoom(now)
+		}
 		l.fails[k] = append(l.fails[k], now)
 	}
 	return true
+}
+
+// sweep drops every key without an attempt in the window.
+func (l *limiter) sweep(now time.Time) {
+	l.lastSweep = now
+	for k := range l.fails {
+		l.recent(k, now)
+	}
+}
+
+// makeRoom forgets keys until one more fits: first those past the window,
+// then the one whose last attempt is oldest.
+func (l *limiter) makeRoom(now time.Time) {
+	limit := l.max
+	if limit <= 0 {
+		limit = MaxLoginKeys
+	}
+	if len(l.fails) < limit {
+		return
+	}
+	l.sweep(now)
+	for len(l.fails) >= limit {
+		var oldest string
+		var at time.Time
+		for k, ts := range l.fails {
+			if last := ts[len(ts)-1]; oldest == "" || last.Before(at) {
+				oldest, at = k, last
+			}
+		}
+		delete(l.fails, oldest)
+	}
 }
 
 // forgive takes back the attempt take recorded at now, for a login that
@@ -126,6 +174,9 @@ func (l *limiter) forgive(now time.Time, keys []string) {
 				l.fails[k] = append(ts[:i:i], ts[i+1:]...)
 				break
 			}
+		}
+		if len(l.fails[k]) == 0 {
+			delete(l.fails, k)
 		}
 	}
 }
