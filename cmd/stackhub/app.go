@@ -57,7 +57,7 @@ func followJob(cmd *cobra.Command, o *remoteOptions, c *Client, name, action, jo
 	if noWait {
 		job, err = c.GetJob(ctx, jobID)
 	} else {
-		view = newProgressView(cmd.ErrOrStderr(), action+" "+name, o.getenv)
+		view = newProgressView(cmd.ErrOrStderr(), action+" "+name)
 		job, err = waitJob(ctx, c, jobID, view)
 		view.Close()
 	}

@@ -42,7 +42,7 @@ prints what went once the job is over.
 			if opts.noWait {
 				return followJob(cmd, o, c, name, "uninstall", started.JobID, true)
 			}
-			view := newProgressView(cmd.ErrOrStderr(), "uninstall "+name, o.getenv)
+			view := newProgressView(cmd.ErrOrStderr(), "uninstall "+name)
 			job, err := waitJob(cmd.Context(), c, started.JobID, view)
 			view.Close()
 			if err != nil {

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mattn/go-runewidth"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
@@ -437,22 +438,57 @@ func TestRootHelpListsExitCodes(t *testing.T) {
 
 func TestProgressViewTerminal(t *testing.T) {
 	var b strings.Builder
-	p := &progressView{w: &b, tty: true, width: 80, label: "install blog", pulls: map[string]int64{}}
+	p := &progressView{w: &b, tty: true, width: func() int { return 80 }, label: "install blog", pulls: map[string]int64{}}
 	require.NoError(t, p.Event(JobEvent{Type: "stage", Stage: "pulling", Image: "web:1", Current: 3 << 20, Total: 4 << 20}))
 	require.NoError(t, p.Event(JobEvent{Type: "log", Line: "not shown"}))
 	p.Note("a note")
 	long := "Container websoft9-blog-with-a-name-so-long-that-the-line-does-not-fit"
 	require.NoError(t, p.Event(JobEvent{Type: "stage", Stage: "creating", Resource: long, Status: "Created"}))
 	p.Close()
-	pull := "install blog: pulling web:1 [###############-----]  75% 3.0/4.0 MiB"
+	pull := "install blog: pulling web:1 [###############-----]  75% 3.0 MiB/4.0 MiB"
 	cut := []rune("install blog: creating " + long)[:78]
 	assert.Equal(t, "\r\033[K"+pull+"\r\033[Ka note\n"+pull+"\r\033[K"+string(cut)+"…"+"\r\033[K", b.String())
 	assert.Equal(t, []string{"not shown"}, p.Tail())
 }
 
+// TestProgressViewWidths renders a job's progress on terminals 40, 80 and
+// 200 columns wide: each line is redrawn in place (\r, erase) and never
+// reaches the last column, wide characters counting two, so nothing wraps
+// into junk lines.
+func TestProgressViewWidths(t *testing.T) {
+	events := []JobEvent{
+		{Type: "stage", Stage: "pulling", Image: "docker.io/library/nextcloud:31.0.4-apache", Current: 7 << 20, Total: 300 << 20},
+		{Type: "stage", Stage: "creating", Resource: "Container websoft9-nextcloud-db", Status: "Created"},
+		{Type: "stage", Stage: "starting", Resource: "Container websoft9-博客-数据库-容器-名字很长", Status: "Started", Message: "等待健康检查 (health check)"},
+		{Type: "stage", Stage: "waiting", Message: "line one\nline two\ttabbed"},
+	}
+	for _, cols := range []int{40, 80, 200} {
+		t.Run(fmt.Sprint(cols), func(t *testing.T) {
+			var b strings.Builder
+			p := &progressView{w: &b, tty: true, width: func() int { return cols }, label: "install nextcloud", pulls: map[string]int64{}}
+			for _, ev := range events {
+				require.NoError(t, p.Event(ev))
+			}
+			out := b.String()
+			assert.NotContains(t, out, "\n", "a progress line is redrawn, never a new line")
+			draws := strings.Split(out, "\r\033[K")[1:]
+			require.Len(t, draws, len(events))
+			for i, d := range draws {
+				assert.Less(t, runewidth.StringWidth(d), cols, "draw %d fits %d columns: %q", i, cols, d)
+				assert.True(t, strings.HasPrefix(d, "install nextcloud: "), d)
+			}
+			if cols == 200 {
+				assert.Equal(t, "install nextcloud: pulling docker.io/library/nextcloud:31.0.4-apache [--------------------]   2% 7.0 MiB/300 MiB", draws[0], "a wide terminal shows the whole line")
+			} else {
+				assert.True(t, strings.HasSuffix(draws[2], "…"), "cut lines end in an ellipsis: %q", draws[2])
+			}
+		})
+	}
+}
+
 func TestProgressViewPlainThrottlesPulls(t *testing.T) {
 	var b strings.Builder
-	p := newProgressView(&b, "upgrade blog", mapEnv(nil))
+	p := newProgressView(&b, "upgrade blog")
 	for cur := int64(0); cur <= 100; cur += 5 {
 		require.NoError(t, p.Event(JobEvent{Type: "stage", Stage: "pulling", Image: "a:1", Current: cur << 20, Total: 100 << 20}))
 	}
@@ -460,11 +496,11 @@ func TestProgressViewPlainThrottlesPulls(t *testing.T) {
 	require.NoError(t, p.Event(JobEvent{Type: "stage", Stage: "pulled", Image: "a:1"}))
 	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
 	assert.Equal(t, []string{
-		"upgrade blog: pulling a:1 [--------------------]   0% 0 B/100.0 MiB",
-		"upgrade blog: pulling a:1 [#####---------------]  25% 25.0/100.0 MiB",
-		"upgrade blog: pulling a:1 [##########----------]  50% 50.0/100.0 MiB",
-		"upgrade blog: pulling a:1 [###############-----]  75% 75.0/100.0 MiB",
-		"upgrade blog: pulling a:1 [####################] 100% 100.0/100.0 MiB",
+		"upgrade blog: pulling a:1 [--------------------]   0% 0 B/100 MiB",
+		"upgrade blog: pulling a:1 [#####---------------]  25% 25 MiB/100 MiB",
+		"upgrade blog: pulling a:1 [##########----------]  50% 50 MiB/100 MiB",
+		"upgrade blog: pulling a:1 [###############-----]  75% 75 MiB/100 MiB",
+		"upgrade blog: pulling a:1 [####################] 100% 100 MiB/100 MiB",
 		"upgrade blog: pulling b:1 512 B",
 		"upgrade blog: pulled a:1",
 	}, lines)

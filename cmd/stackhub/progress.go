@@ -5,10 +5,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/dustin/go-humanize"
+	"github.com/mattn/go-runewidth"
+	"golang.org/x/term"
 )
 
 // cancelGrace bounds how long a command keeps following a job after
@@ -61,16 +64,23 @@ func waitJob(ctx context.Context, c *Client, id string, view *progressView) (Job
 	}
 }
 
-// isTerminal tells whether w is a terminal (a character device). It
-// stands in for golang.org/x/term, which go.mod does not require.
-func isTerminal(w io.Writer) bool {
+// terminalWidth returns, for a terminal, a function reading its width
+// now (it may be resized while a job runs); nil when w is no terminal.
+func terminalWidth(w io.Writer) func() int {
 	f, ok := w.(*os.File)
-	if !ok {
-		return false
+	if !ok || !term.IsTerminal(int(f.Fd())) {
+		return nil
 	}
-	st, err := f.Stat()
-	return err == nil && st.Mode()&os.ModeCharDevice != 0
+	return func() int {
+		if cols, _, err := term.GetSize(int(f.Fd())); err == nil && cols > 0 {
+			return cols
+		}
+		return defaultWidth
+	}
 }
+
+// defaultWidth is a terminal's width when it cannot be read.
+const defaultWidth = 80
 
 // keepLogLines is how many of a job's last log lines a view keeps to show
 // when the job fails.
@@ -82,9 +92,10 @@ const keepLogLines = 20
 // quarter). Log lines are not shown but the last ones are kept (Tail). It
 // is safe for concurrent use.
 type progressView struct {
-	w     io.Writer
-	tty   bool
-	width int
+	w   io.Writer
+	tty bool
+	// width returns the terminal's width in columns.
+	width func() int
 	label string
 
 	mu    sync.Mutex
@@ -94,13 +105,10 @@ type progressView struct {
 }
 
 // newProgressView returns a view on w labelled label (e.g. "install
-// blog"); COLUMNS sets the terminal width (default 80).
-func newProgressView(w io.Writer, label string, getenv env) *progressView {
-	width := 80
-	if n, err := strconv.Atoi(getenv("COLUMNS")); err == nil && n > 20 {
-		width = n
-	}
-	return &progressView{w: w, tty: isTerminal(w), width: width, label: label, pulls: map[string]int64{}}
+// blog"); on a terminal its line fits the terminal's width.
+func newProgressView(w io.Writer, label string) *progressView {
+	width := terminalWidth(w)
+	return &progressView{w: w, tty: width != nil, width: width, label: label, pulls: map[string]int64{}}
 }
 
 // Event shows ev. It never fails; its signature fits FollowJob.
@@ -161,12 +169,16 @@ func (p *progressView) Tail() []string {
 	return append([]string(nil), p.tail...)
 }
 
+// draw rewrites the progress line, cut to one column less than the
+// terminal (a full line would wrap at the last column), counting wide
+// characters (CJK) as two columns.
 func (p *progressView) draw(text string) {
-	line := []rune(p.label + ": " + text)
-	if len(line) > p.width-1 {
-		line = append(line[:p.width-2], '…')
+	width := defaultWidth
+	if p.width != nil {
+		width = p.width()
 	}
-	p.drawn = string(line)
+	line := strings.NewReplacer("\n", " ", "\r", " ", "\t", " ").Replace(p.label + ": " + text)
+	p.drawn = runewidth.Truncate(line, max(width-1, 1), "…")
 	fmt.Fprint(p.w, "\r\033[K"+p.drawn)
 }
 
@@ -194,37 +206,16 @@ func describeEvent(ev JobEvent) string {
 }
 
 // pullBar draws bytes pulled of total as a bar, or the bytes alone while
-// the total is unknown.
+// the total is unknown (sizes in binary units, go-humanize's IBytes).
 func pullBar(current, total int64) string {
 	if total <= 0 {
-		return humanBytes(current)
+		return humanize.IBytes(uint64(max(current, 0)))
 	}
 	const width = 20
-	current = min(current, total)
+	current = min(max(current, 0), total)
 	filled := int(current * width / total)
 	return fmt.Sprintf("[%s%s] %3d%% %s/%s", strings.Repeat("#", filled), strings.Repeat("-", width-filled),
-		current*100/total, strings.TrimSuffix(humanBytes(current), unitOf(total)), humanBytes(total))
-}
-
-var byteUnits = []string{"B", "KiB", "MiB", "GiB", "TiB"}
-
-// humanBytes is n in binary units with one decimal, e.g. "12.5 MiB".
-func humanBytes(n int64) string {
-	v, u := float64(n), 0
-	for v >= 1024 && u < len(byteUnits)-1 {
-		v /= 1024
-		u++
-	}
-	if u == 0 {
-		return fmt.Sprintf("%d B", n)
-	}
-	return fmt.Sprintf("%.1f %s", v, byteUnits[u])
-}
-
-// unitOf is the unit humanBytes gives n, with its leading space.
-func unitOf(n int64) string {
-	s := humanBytes(n)
-	return s[strings.LastIndexByte(s, ' '):]
+		current*100/total, humanize.IBytes(uint64(current)), humanize.IBytes(uint64(total)))
 }
 
 // JobError says a job ended without success: failed or canceled. It

@@ -1,6 +1,8 @@
 package main
 
 import (
+	"github.com/dustin/go-humanize"
+
 	"fmt"
 	"io"
 	"slices"
@@ -68,5 +70,5 @@ func ofTotal(used, total uint64) string {
 	if total == 0 {
 		return ""
 	}
-	return fmt.Sprintf(" (%s of %s)", humanBytes(int64(used)), humanBytes(int64(total)))
+	return fmt.Sprintf(" (%s of %s)", humanize.IBytes(used), humanize.IBytes(total))
 }
