@@ -273,7 +273,7 @@ func TestCLIInstallWaitsAndShowsProgress(t *testing.T) {
 	assert.Contains(t, stdout, "http://127.0.0.1:9001/")
 	// Not a terminal: plain lines on stderr, log lines left out.
 	assert.Equal(t, "install blog: queued\n"+
-		"install blog: pulling web:1 [#####---------------]  25% 1.0/4.0 MiB\n"+
+		"install blog: pulling web:1 [#####---------------]  25% 1.0 MiB/4.0 MiB\n"+
 		"install blog: healthy Container websoft9-blog\n"+
 		"install blog: done\n", stderr)
 	assert.True(t, f.saw("GET /api/v1/jobs/j1/events"))
@@ -350,7 +350,7 @@ func TestCLIReadCommands(t *testing.T) {
 		{[]string{"app", "logs", "blog", "--tail", "5"}, []string{"line one\nline two\n"}},
 		{[]string{"app", "stop", "blog"}, []string{"stop of blog succeeded"}},
 		{[]string{"catalog"}, []string{"demo  0.1.0    Demo   a demo"}},
-		{[]string{"server"}, []string{"CPU:     3.0%\n", "Memory:  50.0% (512.0 MiB of 1.0 GiB)\n", "Uptime:  1h0m0s\n", "Apps:    running 1\n", "  [ssh] port 22 open\n      close it"}},
+		{[]string{"server"}, []string{"CPU:     3.0%\n", "Memory:  50.0% (512 MiB of 1.0 GiB)\n", "Uptime:  1h0m0s\n", "Apps:    running 1\n", "  [ssh] port 22 open\n      close it"}},
 		{[]string{"token", "list"}, []string{"t1  cli   admin"}},
 		{[]string{"token", "revoke", "t1"}, []string{"token t1 revoked"}},
 		{[]string{"token", "create", "--remote", "--name", "ci", "--scope", "read"}, []string{"shk_new\n"}},
