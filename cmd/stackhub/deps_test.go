@@ -1,95 +1,177 @@
 package main
 
 import (
+	"encoding/json"
 	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 
+	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 )
 
 const mod = "github.com/websoft9/stackhub/"
 
-// adapters are the orchestrator packages that wrap one technology each.
-var adapters = []string{
-	mod + "orchestrator/sqlite", mod + "orchestrator/inmem", mod + "orchestrator/catalog",
-	mod + "orchestrator/build", mod + "orchestrator/cnabrun", mod + "orchestrator/dockerhost",
-	mod + "orchestrator/ocibundle",
+// allowed lists, for every package of the module, what its non-test files
+// may import besides the standard library: packages of the module by path
+// (relative to the module), and third-party packages by path prefix (a
+// prefix names that package and those below it). The layers of the
+// project's style guide: leaf ← domain ← adapters ← transport ← main, and
+// nothing of the engine inside bundle images. A package without an entry
+// fails TestDeps, so a new package says what it may use before it lands.
+var allowed = map[string][]string{
+	// Leaves: the standard library, at most one small third-party package.
+	"bundles":                             nil,
+	"orchestrator/failpoint":              nil,
+	"orchestrator/portalloc":              nil,
+	"orchestrator/secretbox":              nil,
+	"orchestrator/password":               {"golang.org/x/crypto/argon2"},
+	"porter-mixin/naming":                 nil,
+	"porter-mixin/events":                 nil,
+	"web/wire":                            nil,
+	"web/console":                         nil,
+	"orchestrator/dockerhost/dockertest":  {"orchestrator/dockerhost", "github.com/moby/moby/client"},
+	"orchestrator/ocibundle/registrytest": {"golang.org/x/crypto/bcrypt"},
+
+	// The domain: vocabulary, interfaces and use cases; no I/O technology.
+	"orchestrator": {"orchestrator/failpoint", "orchestrator/portalloc", "porter-mixin/events", "porter-mixin/naming",
+		"github.com/cnabio/cnab-go/bundle"},
+	// The bundle policy's rules: pure checks on Docker's and compose's types.
+	"orchestrator/dockerpolicy": {"porter-mixin/naming", "github.com/compose-spec/compose-go/v2/types", "github.com/moby/moby/api/types"},
+
+	// Adapters: the domain, leaves, and their one technology.
+	"orchestrator/sqlite":  {"orchestrator", "modernc.org/sqlite"},
+	"orchestrator/catalog": {"orchestrator", "porter-mixin/manifest", "porter-mixin/naming", "gopkg.in/yaml.v3"},
+	"orchestrator/build": {"orchestrator", "orchestrator/dockerpolicy", "porter-mixin/manifest", "github.com/cnabio/cnab-go/bundle",
+		"github.com/cnabio/cnab-go/schema", "github.com/compose-spec/compose-go/v2", "github.com/containerd/errdefs",
+		"github.com/distribution/reference", "github.com/google/go-containerregistry", "github.com/moby/moby/api",
+		"github.com/moby/moby/client", "github.com/moby/patternmatcher", "gopkg.in/yaml.v3"},
+	"orchestrator/cnabrun": {"orchestrator", "porter-mixin/naming", "github.com/cnabio/cnab-go/action", "github.com/cnabio/cnab-go/bundle",
+		"github.com/cnabio/cnab-go/claim", "github.com/cnabio/cnab-go/driver", "github.com/cnabio/cnab-go/valuesource",
+		"github.com/containerd/errdefs", "github.com/distribution/reference", "github.com/moby/docker-image-spec",
+		"github.com/moby/moby/api", "github.com/moby/moby/client"},
+	"orchestrator/dockerhost": {"orchestrator", "porter-mixin/naming", "github.com/containerd/errdefs", "github.com/moby/moby/api",
+		"github.com/moby/moby/client", "github.com/shirou/gopsutil/v4"},
+	"orchestrator/dockerpolicy/socket": {"orchestrator/dockerpolicy", "porter-mixin/naming", "github.com/moby/moby/api/types"},
+	"orchestrator/ocibundle": {"orchestrator", "orchestrator/build", "porter-mixin/naming", "github.com/cnabio/cnab-go/bundle",
+		"github.com/cnabio/cnab-to-oci", "github.com/containerd/containerd/v2/core", "github.com/containerd/errdefs",
+		"github.com/containerd/log", "github.com/distribution/reference", "github.com/docker/cli/cli/config",
+		"github.com/google/go-containerregistry", "github.com/moby/moby/api", "github.com/moby/moby/client",
+		"github.com/opencontainers/image-spec", "github.com/sirupsen/logrus"},
+
+	// Transport: the domain's root only, never an adapter.
+	"web": {"orchestrator", "web/console", "web/wire", "github.com/labstack/echo/v4"},
+
+	// Inside bundle images: the mixin and the bundle runtime, never the engine.
+	"porter-mixin/manifest":  {"gopkg.in/yaml.v3"},
+	"porter-mixin/bundlerun": {"porter-mixin/manifest"},
+	"porter-mixin": {"porter-mixin/events", "porter-mixin/naming", "github.com/compose-spec/compose-go/v2",
+		"github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
+	"cmd/websoft9":       {"porter-mixin"},
+	"cmd/bundle-runtime": {"porter-mixin/bundlerun"},
+
+	// Main: wiring. Everything but the test harnesses.
+	"cmd/stackhub": {"bundles", "orchestrator", "orchestrator/build", "orchestrator/catalog", "orchestrator/cnabrun",
+		"orchestrator/dockerhost", "orchestrator/dockerpolicy", "orchestrator/dockerpolicy/socket", "orchestrator/ocibundle",
+		"orchestrator/password", "orchestrator/secretbox", "orchestrator/sqlite", "porter-mixin/manifest", "porter-mixin/naming",
+		"web", "web/wire", "github.com/cnabio/cnab-go/bundle", "github.com/containerd/errdefs", "github.com/dustin/go-humanize",
+		"github.com/mattn/go-runewidth", "github.com/moby/moby/client", "github.com/oklog/ulid", "github.com/spf13/cobra",
+		"golang.org/x/term"},
+	"cmd/stackhub-bench": {"orchestrator", "orchestrator/build", "orchestrator/sqlite", "web/wire",
+		"github.com/compose-spec/compose-go/v2", "github.com/containerd/errdefs", "github.com/docker/cli/cli",
+		"github.com/docker/compose/v5/pkg", "github.com/moby/moby/client"},
+	"cmd/stackhub-testapp": nil,
 }
 
-// TestDeps keeps imports one-way (style.md §1): leaf ← domain ← adapters ←
-// transport ← main, and nothing of the engine inside bundle images. It asks
-// `go list -deps` for each guarded package, so a new import anywhere in its
-// graph is caught; make check-deps runs it uncached.
-func TestDeps(t *testing.T) {
+// harnesses are test-only packages no shipped binary may link.
+var harnesses = []string{"orchestrator/dockerhost/dockertest", "orchestrator/ocibundle/registrytest"}
+
+// shipped are the binaries that go to users and into bundle images.
+var shipped = []string{"cmd/stackhub", "cmd/websoft9", "cmd/bundle-runtime"}
+
+type goPackage struct {
+	ImportPath string
+	Imports    []string
+	Deps       []string
+	Standard   bool
+}
+
+// listPackages asks go list for every package of the module and the
+// standard library's packages among their dependencies.
+func listPackages(t *testing.T) (pkgs []goPackage, std map[string]bool) {
+	t.Helper()
 	goBin, err := exec.LookPath("go")
 	require.NoError(t, err)
-	engine := []string{mod + "orchestrator", mod + "web", mod + "cmd/"}
-	tests := []struct {
-		pkg       string
-		forbidden []string
-	}{
-		{"porter-mixin/naming", []string{mod, "gopkg.in/yaml"}},
-		{"orchestrator/portalloc", []string{mod}},
-		{"orchestrator/failpoint", []string{mod, "github.com/"}},
-		{"orchestrator/secretbox", []string{mod}},
-		{"orchestrator/password", []string{mod}},
-		{"porter-mixin/events", []string{mod, "github.com/"}},
-		{"web/wire", []string{mod, "github.com/"}},
-		{"web/console", []string{mod, "github.com/"}},
-		{"porter-mixin/manifest", append(engine, mod+"porter-mixin/bundlerun", "get.porter.sh/", "github.com/docker/")},
-		{"porter-mixin", append(engine, "get.porter.sh/", "github.com/cnabio/")},
-		{"porter-mixin/bundlerun", append(engine, mod+"porter-mixin/naming", "get.porter.sh/", "github.com/docker/", "github.com/moby/")},
-		{"orchestrator", append(adapters, mod+"web", "github.com/labstack/echo", "github.com/moby/", "github.com/docker/",
-			"github.com/cnabio/cnab-go/driver", "github.com/cnabio/cnab-go/action", "modernc.org/sqlite", "golang.org/x/crypto")},
-		{"orchestrator/sqlite", except(adapters, mod+"orchestrator/sqlite", mod+"web", "github.com/labstack/echo", "github.com/moby/")},
-		{"orchestrator/catalog", except(adapters, mod+"orchestrator/catalog", mod+"web", "github.com/labstack/echo", "github.com/moby/")},
-		{"orchestrator/build", except(adapters, mod+"orchestrator/build", mod+"web", "github.com/labstack/echo",
-			"github.com/cnabio/cnab-go/driver", "github.com/cnabio/cnab-go/action", "github.com/docker/compose/")},
-		{"orchestrator/cnabrun", except(adapters, mod+"orchestrator/cnabrun", mod+"web", "github.com/labstack/echo")},
-		{"orchestrator/dockerhost", except(adapters, mod+"orchestrator/dockerhost", mod+"web", "github.com/labstack/echo",
-			"github.com/cnabio/cnab-go/driver", "github.com/cnabio/cnab-go/action")},
-		{"orchestrator/ocibundle", except(except(adapters, mod+"orchestrator/ocibundle"), mod+"orchestrator/build", mod+"web", "github.com/labstack/echo",
-			"github.com/cnabio/cnab-go/driver", "github.com/cnabio/cnab-go/action", "github.com/docker/compose/")},
-		// The test registry harness is for tests only: no shipped binary links it.
-		{"cmd/stackhub", []string{mod + "orchestrator/ocibundle/registrytest"}},
-		{"web", append(adapters, "github.com/moby/", "github.com/docker/", "github.com/cnabio/cnab-go/driver", "modernc.org/sqlite")},
-	}
-	for _, tc := range tests {
-		t.Run(tc.pkg, func(t *testing.T) {
-			out, err := exec.CommandContext(t.Context(), goBin, "list", "-deps", "../../"+tc.pkg).Output()
-			require.NoError(t, err)
-			self := mod + tc.pkg
-			for _, dep := range strings.Fields(string(out)) {
-				if dep == self || strings.HasPrefix(dep, self+"/internal") {
-					continue
-				}
-				for _, prefix := range tc.forbidden {
-					if within(dep, prefix) {
-						t.Errorf("%s imports %s (forbidden: %s)", tc.pkg, dep, prefix)
-					}
-				}
-			}
-		})
-	}
-}
-
-// within tells whether package dep is prefix or below it; a prefix ending
-// in "/" matches any package path that starts with it.
-func within(dep, prefix string) bool {
-	if strings.HasSuffix(prefix, "/") {
-		return strings.HasPrefix(dep, prefix)
-	}
-	return dep == prefix || strings.HasPrefix(dep, prefix+"/")
-}
-
-// except returns list without drop, followed by more.
-func except(list []string, drop string, more ...string) []string {
-	out := []string{}
-	for _, s := range list {
-		if s != drop {
-			out = append(out, s)
+	out, err := exec.CommandContext(t.Context(), goBin, "list", "-deps", "-json=ImportPath,Imports,Deps,Standard", "../../...").Output()
+	require.NoError(t, err)
+	std = map[string]bool{}
+	dec := json.NewDecoder(strings.NewReader(string(out)))
+	for dec.More() {
+		var p goPackage
+		require.NoError(t, dec.Decode(&p))
+		switch {
+		case p.Standard:
+			std[p.ImportPath] = true
+		case strings.HasPrefix(p.ImportPath, mod):
+			pkgs = append(pkgs, p)
 		}
 	}
-	return append(out, more...)
+	return pkgs, std
+}
+
+// TestDeps keeps imports one-way with an allowlist: every package of the
+// module imports only the standard library and what its entry in allowed
+// names; a package without an entry fails; no shipped binary links a test
+// harness. make check-deps runs it uncached.
+func TestDeps(t *testing.T) {
+	pkgs, std := listPackages(t)
+	require.NotEmpty(t, pkgs)
+	seen := map[string]bool{}
+	for _, p := range pkgs {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		seen[rel] = true
+		allow, ok := allowed[rel]
+		if !ok {
+			t.Errorf("%s has no entry in allowed (cmd/stackhub/deps_test.go): say what it may import", rel)
+			continue
+		}
+		for _, imp := range p.Imports {
+			if std[imp] || permitted(imp, allow) {
+				continue
+			}
+			t.Errorf("%s imports %s, which its entry in allowed does not name", rel, strings.TrimPrefix(imp, mod))
+		}
+	}
+	for rel := range allowed {
+		assert.True(t, seen[rel], "allowed names %s, which is no package of the module", rel)
+	}
+	for _, p := range pkgs {
+		rel := strings.TrimPrefix(p.ImportPath, mod)
+		if !slices.Contains(shipped, rel) {
+			continue
+		}
+		for _, h := range harnesses {
+			assert.NotContains(t, p.Deps, mod+h, "the shipped %s links the test harness %s", rel, h)
+		}
+	}
+}
+
+// permitted tells whether imp is named by allow: a package of the module
+// exactly, a third-party package by prefix.
+func permitted(imp string, allow []string) bool {
+	if rel, ok := strings.CutPrefix(imp, mod); ok {
+		return slices.Contains(allow, rel)
+	}
+	return slices.ContainsFunc(allow, func(a string) bool { return imp == a || strings.HasPrefix(imp, a+"/") })
+}
+
+// TestPermitted: module packages match exactly, third-party ones by prefix.
+func TestPermitted(t *testing.T) {
+	allow := []string{"orchestrator", "github.com/moby/moby/api"}
+	assert.True(t, permitted(mod+"orchestrator", allow))
+	assert.False(t, permitted(mod+"orchestrator/sqlite", allow), "a module package is named exactly")
+	assert.True(t, permitted("github.com/moby/moby/api/types/container", allow))
+	assert.False(t, permitted("github.com/moby/moby/apix", allow))
+	assert.False(t, permitted("github.com/moby/moby/client", allow))
 }
