@@ -46,7 +46,7 @@ func TestRouteWalk(t *testing.T) {
 			e.ServeHTTP(rec, req)
 			assert.Equal(t, http.StatusUnauthorized, rec.Code, "%s %s with %q", r.Method, r.Path, auth)
 		}
-		mut := r.Method != http.MethodGet && r.Method != http.MethodHead || seedMutating[r.Path]
+		mut := r.Method != http.MethodGet && r.Method != http.MethodHead || seedRoutesByPath[r.Path].mutating
 		if mut {
 			req := httptest.NewRequest(r.Method, target, nil)
 			req.Header.Set("Authorization", "Bearer shk_read")

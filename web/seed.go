@@ -16,21 +16,59 @@ import (
 	"github.com/websoft9/stackhub/orchestrator"
 )
 
-func (s *Server) registerSeedRoutes(g *echo.Group) {
-	for path, h := range map[string]echo.HandlerFunc{
-		"/installApp":      s.installApp,
-		"/uninstallApp":    s.uninstallApp,
-		"/getAppInfo":      s.getAppInfo,
-		"/getAllAppInfo":   s.getAllAppInfo,
-		"/uninstallAllApp": s.uninstallAllApp,
-		"/appList":         s.appList,
-		"/appDetail":       s.appDetail,
-		"/searchServer":    s.searchServer,
-	} {
-		g.GET(path, h)
-		g.POST(path, h)
+// seedRoute is one seed endpoint. The seed table below is the one place
+// a seed endpoint is described: the routes (GET and POST), the keys bind
+// accepts, the auth rule (a mutating endpoint needs an admin token or the
+// CSRF header, over GET too) and the endpoint's OpenAPI entry all come
+// from it.
+type seedRoute struct {
+	path    string
+	handler func(*Server) echo.HandlerFunc
+	// keys are the input keys accepted; appName is required wherever it
+	// is accepted, except by installApp given a reference.
+	keys []string
+	// mutating endpoints change things, whatever the method.
+	mutating bool
+	summary  string
+}
+
+// seedRoutes are the seed's endpoints.
+var seedRoutes = []seedRoute{
+	{"/installApp", func(s *Server) echo.HandlerFunc { return s.installApp }, []string{"appName", "name", "force", "reference"}, true,
+		"Install a catalog app (appName) or a bundle by OCI reference; answers 202 while installing"},
+	{"/uninstallApp", func(s *Server) echo.HandlerFunc { return s.uninstallApp }, []string{"appName", "purge"}, true,
+		"Uninstall an app and wait for it; purge removes its volumes"},
+	{"/getAppInfo", func(s *Server) echo.HandlerFunc { return s.getAppInfo }, []string{"appName"}, false,
+		"An app's status (0 installing, 1 running, 2 failed), ports and containers"},
+	{"/getAllAppInfo", func(s *Server) echo.HandlerFunc { return s.getAllAppInfo }, nil, false,
+		"Every installed app, as getAppInfo"},
+	{"/uninstallAllApp", func(s *Server) echo.HandlerFunc { return s.uninstallAllApp }, []string{"purge"}, true,
+		"Uninstall every app, reporting each"},
+	{"/appList", func(s *Server) echo.HandlerFunc { return s.appList }, nil, false, "The catalog"},
+	{"/appDetail", func(s *Server) echo.HandlerFunc { return s.appDetail }, []string{"appName"}, false, "One catalog app"},
+	{"/searchServer", func(s *Server) echo.HandlerFunc { return s.searchServer }, nil, false, "The host's figures and risks"},
+}
+
+// seedRoutesByPath indexes seedRoutes (filled by init: the handlers
+// refer to it through bind).
+var seedRoutesByPath = map[string]seedRoute{}
+
+func init() {
+	for _, r := range seedRoutes {
+		seedRoutesByPath[r.path] = r
 	}
 }
+
+func (s *Server) registerSeedRoutes(g *echo.Group) {
+	for _, r := range seedRoutes {
+		g.GET(r.path, r.handler(s))
+		g.POST(r.path, r.handler(s))
+	}
+}
+
+// secretKeys are keys that must never travel in a URL (query strings end
+// up in logs, proxies and browser history): a GET naming one is refused.
+var secretKeys = []string{"token", "access_token", "password", "secret", "parameters", "credentials"}
 
 // seedInput is what the seed endpoints accept. Unknown keys are refused.
 type seedInput struct {
@@ -43,23 +81,10 @@ type seedInput struct {
 	Reference string
 }
 
-// seedKeys lists the keys each endpoint accepts; appName is required
-// wherever it is accepted, except by installApp given a reference.
-var seedKeys = map[string][]string{
-	"/installApp":      {"appName", "name", "force", "reference"},
-	"/uninstallApp":    {"appName", "purge"},
-	"/getAppInfo":      {"appName"},
-	"/getAllAppInfo":   {},
-	"/uninstallAllApp": {"purge"},
-	"/appList":         {},
-	"/appDetail":       {"appName"},
-	"/searchServer":    {},
-}
-
 // bind reads the input from the query string (GET) or a JSON object body
 // (POST), refusing unknown keys and wrong types with EINVALID.
 func bind(c echo.Context) (seedInput, error) {
-	allowed := seedKeys[c.Path()]
+	allowed := seedRoutesByPath[c.Path()].keys
 	var in seedInput
 	fields := map[string]any{}
 	if c.Request().Method == http.MethodPost {
@@ -82,6 +107,9 @@ func bind(c echo.Context) (seedInput, error) {
 		}
 	}
 	for k, vs := range c.QueryParams() {
+		if slices.Contains(secretKeys, strings.ToLower(k)) {
+			return in, orchestrator.Errorf(orchestrator.EINVALID, "%s never travels in a URL: send credentials in the Authorization header and secrets in a POST body", k)
+		}
 		if _, dup := fields[k]; dup || len(vs) != 1 {
 			return in, orchestrator.Errorf(orchestrator.EINVALID, "%s is given more than once", k)
 		}

@@ -155,12 +155,10 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-// seedMutating are the seed endpoints that change things, whatever the method.
-var seedMutating = map[string]bool{"/installApp": true, "/uninstallApp": true, "/uninstallAllApp": true}
 
 // mutating tells whether the route changes state: any method but GET and
 // HEAD, and the seed's mutating endpoints even over GET.
 func mutating(c echo.Context) bool {
 	m := c.Request().Method
-	return (m != http.MethodGet && m != http.MethodHead) || seedMutating[c.Path()]
+	return (m != http.MethodGet && m != http.MethodHead) || seedRoutesByPath[c.Path()].mutating
 }
