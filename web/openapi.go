@@ -57,7 +57,7 @@ func withSeedRoutes(base []byte) ([]byte, error) {
 			props[k] = map[string]any{"type": typ}
 		}
 		answer := map[string]any{
-			"200": map[string]any{"description": `{"code": "1", "message": …, "data": …}`},
+			"200":     map[string]any{"description": `{"code": "1", "message": …, "data": …}`},
 			"default": map[string]any{"description": `{"code": "0", "message": the reason}, with a fitting HTTP status`},
 		}
 		if r.path == "/installApp" {

@@ -155,7 +155,6 @@ func (s *Server) healthz(c echo.Context) error {
 	return c.JSON(http.StatusOK, map[string]string{"status": "ok"})
 }
 
-
 // mutating tells whether the route changes state: any method but GET and
 // HEAD, and the seed's mutating endpoints even over GET.
 func mutating(c echo.Context) bool {
