@@ -44,6 +44,19 @@ type InstallRound struct {
 	InstallCB   Num `json:"installCB"`
 	UninstallAB Num `json:"uninstallAB"`
 	UninstallCB Num `json:"uninstallCB"`
+	// RunFloorMs is `docker run --rm` of the demo's invocation image with
+	// --network none (as StackHub runs it) doing nothing but start and
+	// exit: the container a CNAB action costs at the least.
+	RunFloorMs Num `json:"runFloorMs"`
+	// RunFloorHostMs is the same run on the host's network, which
+	// invocation containers holding the host's socket used before the
+	// policed socket: --network none is kept when it is not slower.
+	RunFloorHostMs Num `json:"runFloorHostMs"`
+	// InstallFloor and UninstallFloor are A / (RunFloor + B): StackHub
+	// against the least any CNAB engine could do (run the invocation
+	// image, and have the compose SDK bring the project up or down).
+	InstallFloor   Num `json:"installFloor"`
+	UninstallFloor Num `json:"uninstallFloor"`
 	// ServerCPU is the server's CPU use over one second of rest before
 	// the round, in cores: what it burns in the background.
 	ServerCPU Num `json:"serverCpu"`
@@ -101,15 +114,44 @@ func (b *bench) benchInstall(ctx context.Context, res *Results) error {
 		i, u := round.Install, round.Uninstall
 		round.InstallAB, round.InstallCB = ratio(i[sideA].ReadyMs, i[sideB].ReadyMs), ratio(i[sideC].ReadyMs, i[sideB].ReadyMs)
 		round.UninstallAB, round.UninstallCB = ratio(u[sideA].ReadyMs, u[sideB].ReadyMs), ratio(u[sideC].ReadyMs, u[sideB].ReadyMs)
+		if round.RunFloorMs, err = b.runFloor(ctx, "none"); err != nil {
+			b.logf("round %d: run floor: %v", r, err)
+			round.RunFloorMs = missing
+		}
+		if round.RunFloorHostMs, err = b.runFloor(ctx, "host"); err != nil {
+			b.logf("round %d: run floor on the host network: %v", r, err)
+			round.RunFloorHostMs = missing
+		}
+		round.InstallFloor = ratio(i[sideA].ReadyMs, i[sideB].ReadyMs+round.RunFloorMs)
+		round.UninstallFloor = ratio(u[sideA].ReadyMs, u[sideB].ReadyMs+round.RunFloorMs)
 		label := "warm-up"
 		if r > 0 {
 			label = fmt.Sprintf("round %d/%d", r, b.o.Rounds)
 			res.Install = append(res.Install, round)
 		}
-		b.logf("install %s: A %.0f B %.0f C %.0f ms (A/B %.2f); uninstall A %.0f B %.0f C %.0f ms; server at rest %.2f cores", label,
-			i[sideA].ReadyMs, i[sideB].ReadyMs, i[sideC].ReadyMs, round.InstallAB, u[sideA].ReadyMs, u[sideB].ReadyMs, u[sideC].ReadyMs, round.ServerCPU)
+		b.logf("install %s: A %.0f B %.0f C %.0f ms (A/B %.2f, A/(run+B) %.2f); uninstall A %.0f B %.0f C %.0f ms (A/(run+B) %.2f); run floor %.0f ms; server at rest %.2f cores", label,
+			i[sideA].ReadyMs, i[sideB].ReadyMs, i[sideC].ReadyMs, round.InstallAB, round.InstallFloor, u[sideA].ReadyMs, u[sideB].ReadyMs, u[sideC].ReadyMs,
+			round.UninstallFloor, round.RunFloorMs, round.ServerCPU)
+		b.logf("invocation container start+exit: --network none %.0f ms, host %.0f ms", round.RunFloorMs, round.RunFloorHostMs)
 	}
 	return nil
+}
+
+// runFloor times `docker run --rm` of the demo's invocation image on
+// network mode network, running the websoft9 runtime's version verb: a
+// container's start and exit, nothing else.
+func (b *bench) runFloor(ctx context.Context, network string) (Num, error) {
+	bun, err := readBundleJSON(filepath.Join(b.catalog, "demo", ".cnab", "bundle.json"))
+	if err != nil {
+		return missing, err
+	}
+	t0 := time.Now()
+	out, err := exec.CommandContext(ctx, "docker", "run", "--rm", "--network", network, "--label", LabelBench+"="+b.o.Prefix,
+		"--entrypoint", "/cnab/app/mixins/websoft9/runtimes/websoft9-runtime", bun.Image, "version").CombinedOutput()
+	if err != nil {
+		return missing, fmt.Errorf("docker run %s: %w: %s", bun.Image, err, out)
+	}
+	return ms(time.Since(t0)), nil
 }
 
 // installPair installs and uninstalls the demo app once through side.

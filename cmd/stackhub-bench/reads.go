@@ -12,6 +12,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 )
@@ -48,12 +49,18 @@ const lowConns = 10
 // dockerEndpoint labels Docker's own /containers/json.
 const dockerEndpoint = "docker /containers/json"
 
+// bareEndpoint labels the bare net/http handler the reads compare
+// getAppInfo with: the same bytes, served by nothing but net/http.
+const bareEndpoint = "bare net/http handler (getAppInfo's answer)"
+
 // endpoint is one read run: its label in the report, what it gets (a
-// StackHub path, or Docker's list through the proxy) and wrk's connections.
+// StackHub path, Docker's list through the proxy, or the bare handler) and
+// wrk's connections.
 type endpoint struct {
 	label  string
 	path   string
 	docker bool
+	bare   bool
 	conns  int
 }
 
@@ -67,6 +74,7 @@ func (b *bench) readEndpoints() []endpoint {
 	for _, p := range []string{"/getAppInfo?appName=" + one, "/getAllAppInfo", "/searchServer", "/api/v1/apps"} {
 		out = append(out, endpoint{label: p, path: p, conns: b.o.WrkConns})
 	}
+	out = append(out, endpoint{label: bareEndpoint, path: "/getAppInfo?appName=" + one, bare: true, conns: b.o.WrkConns})
 	return append(out, endpoint{label: dockerEndpoint, docker: true, conns: b.o.WrkConns},
 		endpoint{label: fmt.Sprintf("/getAppInfo?appName=%s (%d connections)", one, lowConns), path: "/getAppInfo?appName=" + one, conns: lowConns})
 }
@@ -118,19 +126,41 @@ func (b *bench) reads(ctx context.Context) (Reads, error) {
 		res.Tool = "go"
 	}
 	res.DockerVia = "a loopback TCP proxy to " + b.socket + " in the bench process (io.Copy both ways)"
+	// The bare handler answers getAppInfo's bytes with net/http alone, in
+	// this process: what a read costs with no routing, auth or engine.
+	var bare []byte
+	bareLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return res, err
+	}
+	bareSrv := &http.Server{ReadHeaderTimeout: 5 * time.Second, Handler: http.HandlerFunc(func(w http.ResponseWriter, _ *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(bare)
+	})}
+	go func() { _ = bareSrv.Serve(bareLn) }()
+	defer bareSrv.Close()
 	url := func(ep endpoint) string {
-		if ep.docker {
+		switch {
+		case ep.docker:
 			return "http://" + proxy.Addr() + "/containers/json"
+		case ep.bare:
+			return "http://" + bareLn.Addr().String() + ep.path
 		}
 		return b.srv.url + ep.path
 	}
 	for _, ep := range b.readEndpoints() {
+		if ep.bare {
+			continue
+		}
 		status, body, err := b.get(ctx, url(ep))
 		if err != nil {
 			return res, err
 		}
 		if status != http.StatusOK {
 			return res, fmt.Errorf("%s: %d %.200s", ep.label, status, body)
+		}
+		if strings.HasPrefix(ep.path, "/getAppInfo") && bare == nil {
+			bare = body
 		}
 	}
 	waited, err := b.waitQuiet(ctx)

@@ -48,10 +48,22 @@ func (r *Results) targets() []Target {
 	add := func(what, want, measured string, pass bool) {
 		t = append(t, Target{What: what, Want: want, Measured: measured, Pass: pass})
 	}
-	ia := spread(column(r.Install, func(x InstallRound) Num { return x.InstallAB }))
-	add("install, StackHub / compose SDK (median of the per-round ratios)", "≤ 1.30×", f2(ia.Median)+"×", ia.Median.ok() && ia.Median <= 1.3)
-	ua := spread(column(r.Install, func(x InstallRound) Num { return x.UninstallAB }))
-	add("uninstall, StackHub / compose SDK (median of the per-round ratios)", "≤ 1.30×", f2(ua.Median)+"×", ua.Median.ok() && ua.Median <= 1.3)
+	ia := spread(column(r.Install, func(x InstallRound) Num { return x.InstallFloor }))
+	add("install → running, StackHub / (`docker run --rm` of the invocation image + compose SDK `up --wait`), median of rounds",
+		"≤ 1.05×", f2(ia.Median)+"×", ia.Median.ok() && ia.Median <= 1.05)
+	ua := spread(column(r.Install, func(x InstallRound) Num { return x.UninstallFloor }))
+	add("uninstall, StackHub / (`docker run --rm` of the invocation image + compose SDK `down -v`), median of rounds",
+		"≤ 1.10×", f2(ua.Median)+"×", ua.Median.ok() && ua.Median <= 1.10)
+	if reads := readSpreads(r.Reads); len(reads) > 0 {
+		if i := slices.IndexFunc(reads, func(x readSpread) bool { return x.endpoint == bareEndpoint }); i > 0 {
+			g, bare := reads[0], reads[i]
+			rate, p99 := ratio(g.rate.Median, bare.rate.Median), ratio(g.p99.Median, bare.p99.Median)
+			add("`"+g.endpoint+"` throughput / a bare net/http handler's (wrk -t2 -c50, same run)", "≥ 0.80×",
+				fmt.Sprintf("%s× (%s vs %s req/s)", f2(rate), f0(g.rate.Median), f0(bare.rate.Median)), rate.ok() && rate >= 0.8)
+			add("`"+g.endpoint+"` p99 / the bare handler's", "≤ 1.50×",
+				fmt.Sprintf("%s× (%s vs %s ms)", f2(p99), f2(g.p99.Median), f2(bare.p99.Median)), p99.ok() && p99 <= 1.5)
+		}
+	}
 	if reads := readSpreads(r.Reads); len(reads) > 0 {
 		g := reads[0]
 		again := readSpreads(r.Restarted.Reads)

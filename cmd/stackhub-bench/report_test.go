@@ -120,10 +120,12 @@ func TestMarkdownSections(t *testing.T) {
 		Install:   [3]Timing{{ReadyMs: 2600, DoneMs: 3000}, {ReadyMs: 2000, DoneMs: 2100}, {ReadyMs: missing, DoneMs: missing, Leftovers: -1}},
 		Uninstall: [3]Timing{{ReadyMs: 900, DoneMs: 900}, {ReadyMs: 800, DoneMs: 800}, {ReadyMs: missing, DoneMs: missing, Leftovers: -1}},
 		InstallAB: 1.3, InstallCB: missing, UninstallAB: 1.125, UninstallCB: missing,
+		RunFloorMs: 500, InstallFloor: 2600.0 / 2500, UninstallFloor: 900.0 / 1300,
 	}}
 	r.Action = []ActionRound{{EngineMs: 1500, FloorMs: 1000, Ratio: 1.5, EngineRestarted: true, FloorRestarted: true}}
 	r.Concurrent = Concurrent{Batches: []Batch{{Apps: 2, Succeeded: 2, WallMs: 4000, AppMs: []Num{3000, 4000}}}, Apps: 2, Succeeded: 2, HostPorts: 4, DistinctPorts: 4}
-	r.Reads = Reads{Tool: "wrk", Rounds: [][]Read{{{Endpoint: "/getAppInfo?appName=bench-app-1", ReqPerSec: 31000, P50Ms: 1, P99Ms: 2.5}}}}
+	r.Reads = Reads{Tool: "wrk", Rounds: [][]Read{{{Endpoint: "/getAppInfo?appName=bench-app-1", ReqPerSec: 31000, P50Ms: 1, P99Ms: 2.5},
+		{Endpoint: bareEndpoint, ReqPerSec: 50000, P50Ms: 0.5, P99Ms: 1.5}}}}
 	r.Memory = Loaded{IdleRSSKiB: 30000, LoadedRSSKiB: 70000}
 	r.Builds = []BuildResult{{Bundle: "demo", Ms: []Num{1000}, Layers: 4, UncompressedBytes: 1 << 20, CompressedBytes: 1 << 19, Digest: "sha256:0123"}}
 	r.Targets = r.targets()
@@ -137,10 +139,12 @@ func TestMarkdownSections(t *testing.T) {
 		pass[tg.What] = tg.Pass
 	}
 	assert.Equal(t, map[string]bool{
-		"install, StackHub / compose SDK (median of the per-round ratios)":   true,
-		"uninstall, StackHub / compose SDK (median of the per-round ratios)": true,
-		"`/getAppInfo?appName=bench-app-1` req/s (median of rounds)":         true,
-		"`/getAppInfo?appName=bench-app-1` p99 (median of rounds)":           true,
+		"install → running, StackHub / (`docker run --rm` of the invocation image + compose SDK `up --wait`), median of rounds": true,
+		"uninstall, StackHub / (`docker run --rm` of the invocation image + compose SDK `down -v`), median of rounds":           true,
+		"`/getAppInfo?appName=bench-app-1` throughput / a bare net/http handler's (wrk -t2 -c50, same run)":                     false,
+		"`/getAppInfo?appName=bench-app-1` p99 / the bare handler's":                                                            false,
+		"`/getAppInfo?appName=bench-app-1` req/s (median of rounds)":                                                            true,
+		"`/getAppInfo?appName=bench-app-1` p99 (median of rounds)":                                                              true,
 		"RSS idle":               true,
 		"RSS at 2 apps":          false,
 		"2 installs, 20 at once": true,
