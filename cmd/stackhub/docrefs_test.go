@@ -32,14 +32,16 @@ var machinePath = regexp.MustCompile(`(^|[\s("'\x60])/work/`)
 // the repository: beside the file, from the root, in docs/ or in bench/. In-image
 // paths (/cnab/app/…), URLs and string literals of tests are not
 // references; another project's document counts when its repository is
-// named on the line. No file names a machine's own paths.
+// named on the line. The reference documents in docs/ cite other projects'
+// files as "repo path" throughout (they say so): they are targets, not
+// sources. No file names a machine's own paths.
 func TestDocReferences(t *testing.T) {
 	root := "../.."
 	out, err := exec.CommandContext(t.Context(), "git", "-C", root, "ls-files").Output()
 	require.NoError(t, err)
 	checked := 0
 	for _, file := range strings.Fields(string(out)) {
-		if !textFile(file) {
+		if !textFile(file) || strings.HasPrefix(file, "docs/") && file != "docs/README.md" {
 			continue
 		}
 		data, err := os.ReadFile(path.Join(root, file))
