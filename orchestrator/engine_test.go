@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -165,11 +166,11 @@ func (s *fakeStore) LastParameters(context.Context, string) (map[string]any, err
 }
 
 func newEngine(host *fakeHost, store *fakeStore, run func(orchestrator.RunRequest) (orchestrator.RunResult, error)) *orchestrator.Engine {
-	n := 0
+	var n atomic.Int64 // ids are drawn by concurrent runs (UninstallAll)
 	e := orchestrator.New(orchestrator.Deps{
 		Catalog: fakeCatalog{}, Builder: fakeBuilder{}, Runner: fakeRunner{run: run}, Host: host,
 		Installations: store, Runs: store, Now: time.Now,
-		NewID: func() string { n++; return fmt.Sprintf("id%d", n) },
+		NewID: func() string { return fmt.Sprintf("id%d", n.Add(1)) },
 	})
 	_ = e.Recover(context.Background()) // fails, leaving it not ready, when the host's Docker is down
 	return e
