@@ -57,6 +57,10 @@ type App struct {
 	// registry reference with its digest, or an archive. "" for catalog
 	// directories.
 	Source string
+	// Digest identifies a pulled or imported bundle: its manifest's digest
+	// in the registry, or the sha256 of an archive's bundle.json. "" for
+	// catalog directories.
+	Digest string
 	// Bundle is the bundle.json of a bundle that was not built here
 	// (pulled or imported); the builder is not asked for it.
 	Bundle *bundle.Bundle
@@ -72,11 +76,19 @@ type BundleSource interface {
 	// Resolve pulls the bundle at ref (REGISTRY/REPO:TAG or @sha256:…):
 	// bundle.json, the invocation image (its contentDigest checked) and
 	// its /cnab/app.
-	Resolve(ctx context.Context, ref string) (App, error)
+	Resolve(ctx context.Context, ref string, opts AddOptions) (App, error)
 	// Import reads a CNAB archive (bundle.json and every image in an OCI
 	// layout, as `stackhub bundle archive` writes), verifies every image
 	// against its contentDigest and loads them into Docker.
-	Import(ctx context.Context, archive io.Reader) (App, error)
+	Import(ctx context.Context, archive io.Reader, opts AddOptions) (App, error)
+}
+
+// AddOptions say how a pulled or imported bundle joins the catalog.
+type AddOptions struct {
+	// Force replaces an entry of the same name and version whose bundle
+	// digest differs; without it that is ECONFLICT: a bundle never
+	// silently replaces what the catalog holds under the same version.
+	Force bool
 }
 
 // Requirements are an app's declared needs, as written ("2", "4Gi", "10Gi").

@@ -70,7 +70,7 @@ func (e *Engine) resolveInstallApp(ctx context.Context, r *runState) error {
 	if r.reference != "" {
 		// The bundle the reference names, even when the catalog shows a
 		// newer version of it.
-		pulled, err := e.PullBundle(ctx, r.reference)
+		pulled, err := e.PullBundle(ctx, r.reference, AddOptions{})
 		if err != nil {
 			return fmt.Errorf("install %s: %w", r.reference, err)
 		}
@@ -135,19 +135,22 @@ func (e *Engine) reserveInstall(ctx context.Context, r *runState) error {
 }
 
 // PullBundle adds the bundle at ref to the catalog (see BundleSource).
-func (e *Engine) PullBundle(ctx context.Context, ref string) (App, error) {
+// Returns ECONFLICT when the catalog holds the same name and version with
+// another digest, unless opts.Force.
+func (e *Engine) PullBundle(ctx context.Context, ref string, opts AddOptions) (App, error) {
 	if e.d.Bundles == nil {
 		return App{}, Errorf(EINVALID, "this server does not take bundles by reference")
 	}
-	return e.d.Bundles.Resolve(ctx, ref)
+	return e.d.Bundles.Resolve(ctx, ref, opts)
 }
 
-// ImportBundle adds the bundle of a CNAB archive to the catalog.
-func (e *Engine) ImportBundle(ctx context.Context, archive io.Reader) (App, error) {
+// ImportBundle adds the bundle of a CNAB archive to the catalog, as
+// PullBundle does.
+func (e *Engine) ImportBundle(ctx context.Context, archive io.Reader, opts AddOptions) (App, error) {
 	if e.d.Bundles == nil {
 		return App{}, Errorf(EINVALID, "this server does not import bundle archives")
 	}
-	return e.d.Bundles.Import(ctx, archive)
+	return e.d.Bundles.Import(ctx, archive, opts)
 }
 
 // reserve observes, plans and records the installation with its ports,

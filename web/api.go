@@ -138,6 +138,9 @@ func (s *Server) getCatalogApp(c echo.Context) error {
 // pullBody names a bundle in an OCI registry.
 type pullBody struct {
 	Reference string `json:"reference"`
+	// Force replaces a catalog entry of the same name and version whose
+	// digest differs (409 otherwise).
+	Force bool `json:"force"`
 }
 
 // pullBundle adds a registry bundle to the catalog (201 with its entry).
@@ -149,7 +152,7 @@ func (s *Server) pullBundle(c echo.Context) error {
 	if body.Reference == "" {
 		return orchestrator.Errorf(orchestrator.EINVALID, "reference is required")
 	}
-	a, err := s.Engine.PullBundle(c.Request().Context(), body.Reference)
+	a, err := s.Engine.PullBundle(c.Request().Context(), body.Reference, orchestrator.AddOptions{Force: body.Force})
 	if err != nil {
 		return err
 	}
@@ -168,8 +171,16 @@ func (s *Server) importBundle(c echo.Context) error {
 	rc := http.NewResponseController(c.Response().Writer)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
+	var opts orchestrator.AddOptions
+	if v := c.QueryParam("force"); v != "" {
+		f, err := strconv.ParseBool(v)
+		if err != nil {
+			return orchestrator.Errorf(orchestrator.EINVALID, "force must be true or false")
+		}
+		opts.Force = f
+	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, MaxArchiveBytes)
-	a, err := s.Engine.ImportBundle(c.Request().Context(), body)
+	a, err := s.Engine.ImportBundle(c.Request().Context(), body, opts)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return orchestrator.Errorf(orchestrator.EINVALID, "the archive is larger than %d bytes", MaxArchiveBytes)

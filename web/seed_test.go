@@ -86,13 +86,13 @@ func (f fakeEngine) UninstallAll(_ context.Context, purge bool) ([]orchestrator.
 func (f fakeEngine) Catalog(context.Context) ([]orchestrator.App, error) {
 	return []orchestrator.App{demoApp}, nil
 }
-func (f fakeEngine) PullBundle(_ context.Context, ref string) (orchestrator.App, error) {
+func (f fakeEngine) PullBundle(_ context.Context, ref string, _ orchestrator.AddOptions) (orchestrator.App, error) {
 	if ref == "127.0.0.1:5000/missing:v1" {
 		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "pull %s: no such repository or tag in the registry", ref)
 	}
 	return orchestrator.App{Name: "pulled", Version: "1.0.0", Source: ref + "@sha256:abc"}, nil
 }
-func (f fakeEngine) ImportBundle(_ context.Context, r io.Reader) (orchestrator.App, error) {
+func (f fakeEngine) ImportBundle(_ context.Context, r io.Reader, _ orchestrator.AddOptions) (orchestrator.App, error) {
 	n, err := io.Copy(io.Discard, r)
 	if err != nil {
 		return orchestrator.App{}, err

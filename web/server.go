@@ -30,8 +30,8 @@ type Engine interface {
 	UninstallAll(ctx context.Context, purge bool) ([]orchestrator.UninstallResultOf, error)
 	Catalog(ctx context.Context) ([]orchestrator.App, error)
 	CatalogApp(ctx context.Context, name string) (orchestrator.App, error)
-	PullBundle(ctx context.Context, ref string) (orchestrator.App, error)
-	ImportBundle(ctx context.Context, archive io.Reader) (orchestrator.App, error)
+	PullBundle(ctx context.Context, ref string, opts orchestrator.AddOptions) (orchestrator.App, error)
+	ImportBundle(ctx context.Context, archive io.Reader, opts orchestrator.AddOptions) (orchestrator.App, error)
 	Server(ctx context.Context) (orchestrator.ServerStatus, error)
 	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
 	WatchJob(ctx context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error

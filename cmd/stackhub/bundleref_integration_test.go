@@ -150,6 +150,27 @@ func TestInstallByReference(t *testing.T) {
 	r = s.waitStatusWithin(t, "ref-b", "1", 120*time.Second)
 	assert.Equal(t, "0.1.0", r.Data["version"], "an older reference installs the bundle it names")
 
+	// Another bundle published as the same version: never a silent
+	// replacement. The pull is a conflict naming both digests; with force
+	// it replaces the entry.
+	res3 := variant(t, "refdemo", "stackhub-test/web:dev", "0.2.0")
+	pub3, err := ocibundle.Publish(t.Context(), ocibundle.PublishOptions{Reference: reg.Ref("stackhub/refdemo:other"),
+		Bundle: res3.Bundle, InvocationImage: res3.Image, Docker: c})
+	require.NoError(t, err)
+	require.NotEqual(t, pub2.Digest, pub3.Digest)
+	t.Cleanup(func() {
+		_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), pub3.Bundle.InvocationImages[0].Image, client.ImageRemoveOptions{Force: true})
+	})
+	code, msg := apiStatus(t, s, http.MethodPost, "/api/v1/catalog/pull", fmt.Sprintf(`{"reference":%q}`, pub3.Reference))
+	assert.Equal(t, http.StatusConflict, code, msg)
+	assert.Contains(t, msg, "never silently replaces")
+	code, entry, _ = s.api(t, http.MethodGet, "/api/v1/catalog/refdemo", "")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, pub2.Reference+"@"+pub2.Digest, entry["source"], "the entry is kept")
+	code, entry, _ = s.api(t, http.MethodPost, "/api/v1/catalog/pull", fmt.Sprintf(`{"reference":%q,"force":true}`, pub3.Reference))
+	require.Equal(t, http.StatusCreated, code, "%v", entry)
+	assert.Equal(t, pub3.Reference+"@"+pub3.Digest, entry["source"], "forced")
+
 	// Bad references: a clear answer, nothing installed.
 	for _, tc := range []struct {
 		ref  string
@@ -176,7 +197,7 @@ func TestInstallByReference(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code, "a pulled bundle stays in the catalog")
 	job = s.runJob(t, "/api/v1/apps/ref-a/actions/restart", "")
 	require.Equal(t, "succeeded", job["status"], "%v", job)
-	code, msg := apiStatus(t, s, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"reference":%q,"name":"ref-c"}`, pub.Reference))
+	code, msg = apiStatus(t, s, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"reference":%q,"name":"ref-c"}`, pub.Reference))
 	assert.Equal(t, http.StatusServiceUnavailable, code, msg)
 	assert.Contains(t, msg, "the registry does not answer")
 	for _, n := range []string{"ref-a", "ref-b"} {

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -45,7 +46,7 @@ type bundleSource struct {
 var _ orchestrator.BundleSource = (*bundleSource)(nil)
 
 // Resolve implements orchestrator.BundleSource.
-func (s *bundleSource) Resolve(ctx context.Context, ref string) (orchestrator.App, error) {
+func (s *bundleSource) Resolve(ctx context.Context, ref string, opts orchestrator.AddOptions) (orchestrator.App, error) {
 	pulled, err := ocibundle.Pull(ctx, ref, s.reg)
 	if err != nil {
 		return orchestrator.App{}, serverSide(err)
@@ -81,7 +82,7 @@ func (s *bundleSource) Resolve(ctx context.Context, ref string) (orchestrator.Ap
 	if err != nil {
 		return orchestrator.App{}, serverSide(err)
 	}
-	return s.add(key)
+	return s.add(key, opts)
 }
 
 // shadows refuses a bundle named like an app of the catalog directory.
@@ -105,7 +106,7 @@ func serverSide(err error) error {
 // Import implements orchestrator.BundleSource.
 // Archives are read, verified and loaded into Docker concurrently, each in
 // a directory of its own; only storing the result takes the lock.
-func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestrator.App, error) {
+func (s *bundleSource) Import(ctx context.Context, archive io.Reader, opts orchestrator.AddOptions) (orchestrator.App, error) {
 	if err := os.MkdirAll(s.dir, 0o700); err != nil {
 		return orchestrator.App{}, err
 	}
@@ -145,7 +146,7 @@ func (s *bundleSource) Import(ctx context.Context, archive io.Reader) (orchestra
 	if err != nil {
 		return orchestrator.App{}, err
 	}
-	return s.add(key)
+	return s.add(key, opts)
 }
 
 // store writes dir/key once: fill puts the app files into a temporary
@@ -210,12 +211,12 @@ func policyLint(ctx context.Context, dir, name string) error {
 }
 
 // add reads dir/key as an app and puts it in the catalog.
-func (s *bundleSource) add(key string) (orchestrator.App, error) {
+func (s *bundleSource) add(key string, opts orchestrator.AddOptions) (orchestrator.App, error) {
 	app, err := s.read(filepath.Join(s.dir, key))
 	if err != nil {
 		return orchestrator.App{}, err
 	}
-	if err := s.cat.Add(app); err != nil {
+	if err := s.cat.Add(app, opts); err != nil {
 		return orchestrator.App{}, err
 	}
 	s.log.Info("bundle added to the catalog", "app", app.Name, "version", app.Version, "source", app.Source)
@@ -247,6 +248,11 @@ func (s *bundleSource) read(dir string) (orchestrator.App, error) {
 			"bundle %s: its porter.yaml cannot be read as a StackHub app: %v", b.Name, err)
 	}
 	app.Bundle, app.Relocation, app.Source = b, rm, string(source)
+	// The store's key names the bundle's digest: oci-<manifest digest>,
+	// archive-<sha256 of bundle.json>.
+	if kind, hex, ok := strings.Cut(filepath.Base(dir), "-"); ok && (kind == "oci" || kind == "archive") {
+		app.Digest = "sha256:" + hex
+	}
 	return app, nil
 }
 
@@ -262,6 +268,15 @@ func (s *bundleSource) loadAll() {
 		s.log.Error("read the stored bundles", "dir", s.dir, "err", err)
 		return
 	}
+	// Stored first, added first: of two bundles of one name and version
+	// (the later one added with force), the later one stays.
+	modTime := func(e os.DirEntry) time.Time {
+		if fi, err := e.Info(); err == nil {
+			return fi.ModTime()
+		}
+		return time.Time{}
+	}
+	slices.SortStableFunc(entries, func(a, b os.DirEntry) int { return modTime(a).Compare(modTime(b)) })
 	for _, e := range entries {
 		if !e.IsDir() || strings.HasPrefix(e.Name(), ".") {
 			if strings.HasPrefix(e.Name(), ".") {
@@ -269,7 +284,7 @@ func (s *bundleSource) loadAll() {
 			}
 			continue
 		}
-		if _, err := s.add(e.Name()); err != nil {
+		if _, err := s.add(e.Name(), orchestrator.AddOptions{Force: true}); err != nil {
 			s.log.Error("stored bundle skipped", "dir", filepath.Join(s.dir, e.Name()), "err", err)
 		}
 	}

@@ -185,7 +185,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		// catalog when they can be pulled; a restart retries.
 		background.Go(func() {
 			for _, ref := range cfg.CatalogRefs {
-				if _, err := sources.Resolve(bgCtx, ref); err != nil {
+				if _, err := sources.Resolve(bgCtx, ref, orchestrator.AddOptions{}); err != nil {
 					log.Error("catalog bundle not added", "reference", ref, "err", err)
 				}
 			}

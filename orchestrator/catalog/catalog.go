@@ -48,8 +48,9 @@ func (c *Catalog) Version() uint64 { return c.version.Load() }
 // one of the same name from a registry or archive unless that one is newer
 // (the catalog holds the newest version; a newer one makes installations
 // of older ones upgradable). It refuses to shadow an app of the catalog
-// directory: ECONFLICT.
-func (c *Catalog) Add(app orchestrator.App) error {
+// directory, and, unless opts.Force, to replace an entry of the same name
+// and version whose bundle digest differs: ECONFLICT.
+func (c *Catalog) Add(app orchestrator.App, opts orchestrator.AddOptions) error {
 	if err := naming.ValidateApp(app.Name); err != nil {
 		return orchestrator.WrapError(orchestrator.EINVALID, err, "bundle name %q cannot name an app", app.Name)
 	}
@@ -59,6 +60,9 @@ func (c *Catalog) Add(app orchestrator.App) error {
 	switch {
 	case ok && cur.Source == "":
 		return orchestrator.Errorf(orchestrator.ECONFLICT, "the catalog already has an app named %s; a bundle from elsewhere cannot replace it", app.Name)
+	case ok && cur.Version == app.Version && cur.Digest != app.Digest && !opts.Force:
+		return orchestrator.Errorf(orchestrator.ECONFLICT, "the catalog already has %s %s as %s; this bundle is %s: a bundle never silently replaces another of the same version (bump the version, or add it with force)",
+			app.Name, app.Version, cur.Digest, app.Digest)
 	case ok && orchestrator.NewerVersion(cur.Version, app.Version):
 		// The catalog shows the newest version; installing an older
 		// reference still runs the bundle it names.

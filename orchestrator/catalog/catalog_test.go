@@ -124,7 +124,7 @@ func TestAddKeepsTheNewestPulledVersion(t *testing.T) {
 	add := func(version string, moves bool) {
 		t.Helper()
 		v := c.Version()
-		require.NoError(t, c.Add(orchestrator.App{Name: "pulled", Version: version, Source: "r.test/pulled:v" + version}))
+		require.NoError(t, c.Add(orchestrator.App{Name: "pulled", Version: version, Source: "r.test/pulled:v" + version, Digest: "sha256:" + version}, orchestrator.AddOptions{}))
 		assert.Equal(t, moves, c.Version() > v, "add %s", version)
 	}
 	add("0.1.0", true)
@@ -136,11 +136,34 @@ func TestAddKeepsTheNewestPulledVersion(t *testing.T) {
 	add("0.2.0", true) // the same version again replaces (a re-pull)
 }
 
+// TestAddNeverReplacesSilently: the same name and version with another
+// digest is a conflict unless forced.
+func TestAddNeverReplacesSilently(t *testing.T) {
+	c, err := catalog.Load(t.TempDir())
+	require.NoError(t, err)
+	app := orchestrator.App{Name: "pulled", Version: "1.0.0", Source: "r.test/pulled:v1.0.0@sha256:aa", Digest: "sha256:aa"}
+	require.NoError(t, c.Add(app, orchestrator.AddOptions{}))
+	other := app
+	other.Digest, other.Source = "sha256:bb", "r.test/pulled:v1.0.0@sha256:bb"
+	err = c.Add(other, orchestrator.AddOptions{})
+	require.Error(t, err)
+	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
+	assert.Contains(t, orchestrator.ErrorMessage(err), "sha256:aa")
+	got, err := c.App(t.Context(), "pulled")
+	require.NoError(t, err)
+	assert.Equal(t, "sha256:aa", got.Digest, "the entry is kept")
+
+	require.NoError(t, c.Add(other, orchestrator.AddOptions{Force: true}))
+	got, err = c.App(t.Context(), "pulled")
+	require.NoError(t, err)
+	assert.Equal(t, "sha256:bb", got.Digest, "forced")
+}
+
 func TestAddNeverShadowsTheCatalogDirectory(t *testing.T) {
 	c, err := catalog.Load("../../bundles")
 	require.NoError(t, err)
-	err = c.Add(orchestrator.App{Name: "redmine", Version: "99.0.0", Source: "r.test/redmine:v99"})
+	err = c.Add(orchestrator.App{Name: "redmine", Version: "99.0.0", Source: "r.test/redmine:v99"}, orchestrator.AddOptions{Force: true})
 	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
-	err = c.Add(orchestrator.App{Name: "Bad Name", Source: "x"})
+	err = c.Add(orchestrator.App{Name: "Bad Name", Source: "x"}, orchestrator.AddOptions{})
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
 }
