@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"strings"
 	"time"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
@@ -181,4 +182,52 @@ func (i Installation) NotRunning() ([]Container, bool) {
 		}
 	}
 	return out, true
+}
+
+// Condition is how an installation looks to a person: its recorded state,
+// or "stopped" when the host shows some of its containers not running
+// (stopped or removed by hand, or a stop action), and a few words why.
+// Every client (API, seed endpoints, CLI, console) shows this one answer.
+type Condition struct {
+	// State is the recorded state, or "stopped".
+	State string
+	// Running tells whether the app is up: recorded running and every
+	// container observed running (or nothing observed).
+	Running bool
+	// Detail is the failure's reason, the containers that are down, the
+	// run in progress, or the state.
+	Detail string
+}
+
+// ConditionStopped is Condition.State of an installation whose containers
+// are not all running.
+const ConditionStopped = "stopped"
+
+// Condition returns how the installation looks to a person.
+func (i Installation) Condition() Condition {
+	c := Condition{State: string(i.State), Running: i.State == StateRunning}
+	switch i.State {
+	case StateFailed:
+		c.Detail = i.Reason
+	default:
+		c.Detail = string(i.State)
+	}
+	if down, ok := i.NotRunning(); ok && len(down) > 0 {
+		parts := make([]string, 0, len(down))
+		for _, d := range down {
+			parts = append(parts, d.Name+" ("+d.State+")")
+		}
+		c.State, c.Running = ConditionStopped, false
+		c.Detail = "not running: " + strings.Join(parts, ", ")
+	}
+	if i.Active != "" && i.State == StateRunning {
+		c.Detail = string(i.Active) + " in progress"
+	}
+	return c
+}
+
+// Upgrades tells whether the catalog's app a is a newer version of what
+// the installation runs.
+func (a App) Upgrades(i Installation) bool {
+	return a.Name == i.App && NewerVersion(a.Version, i.Version)
 }

@@ -54,8 +54,8 @@ func (s *Server) registerCatalogRoutes(g *echo.Group) {
 // rendering while the engine's ListStamp, which covers the catalog, has not
 // moved.
 func (s *Server) listApps(c echo.Context) error {
-	return s.apps.serve(c, s.Engine, false, func() (any, error) {
-		list, err := s.Engine.List(c.Request().Context())
+	return s.apps.serve(c, s.Apps, false, func() (any, error) {
+		list, err := s.Apps.List(c.Request().Context())
 		if err != nil {
 			return nil, err
 		}
@@ -84,7 +84,7 @@ func (s *Server) installAppV1(c echo.Context) error {
 	if body.App == "" && body.Reference == "" {
 		return orchestrator.Errorf(orchestrator.EINVALID, "app or reference is required")
 	}
-	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name, Force: body.Force,
+	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name, Force: body.Force,
 		Reference: body.Reference})
 	if err != nil {
 		return err
@@ -111,7 +111,7 @@ func (s *Server) uninstallAppV1(c echo.Context) error {
 		}
 		purge = b
 	}
-	inst, err := s.Engine.StartUninstall(c.Request().Context(), orchestrator.UninstallRequest{Name: c.Param("name"), Purge: purge})
+	inst, err := s.Lifecycle.StartUninstall(c.Request().Context(), orchestrator.UninstallRequest{Name: c.Param("name"), Purge: purge})
 	if err != nil {
 		return err
 	}
@@ -119,7 +119,7 @@ func (s *Server) uninstallAppV1(c echo.Context) error {
 }
 
 func (s *Server) listCatalog(c echo.Context) error {
-	apps, err := s.Engine.Catalog(c.Request().Context())
+	apps, err := s.Catalog.Catalog(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -128,7 +128,7 @@ func (s *Server) listCatalog(c echo.Context) error {
 }
 
 func (s *Server) getCatalogApp(c echo.Context) error {
-	a, err := s.Engine.CatalogApp(c.Request().Context(), c.Param("name"))
+	a, err := s.Catalog.CatalogApp(c.Request().Context(), c.Param("name"))
 	if err != nil {
 		return err
 	}
@@ -152,7 +152,7 @@ func (s *Server) pullBundle(c echo.Context) error {
 	if body.Reference == "" {
 		return orchestrator.Errorf(orchestrator.EINVALID, "reference is required")
 	}
-	a, err := s.Engine.PullBundle(c.Request().Context(), body.Reference, orchestrator.AddOptions{Force: body.Force})
+	a, err := s.Catalog.PullBundle(c.Request().Context(), body.Reference, orchestrator.AddOptions{Force: body.Force})
 	if err != nil {
 		return err
 	}
@@ -180,7 +180,7 @@ func (s *Server) importBundle(c echo.Context) error {
 		opts.Force = f
 	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, MaxArchiveBytes)
-	a, err := s.Engine.ImportBundle(c.Request().Context(), body, opts)
+	a, err := s.Catalog.ImportBundle(c.Request().Context(), body, opts)
 	if err != nil {
 		if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
 			return orchestrator.Errorf(orchestrator.EINVALID, "the archive is larger than %d bytes", MaxArchiveBytes)
@@ -191,7 +191,7 @@ func (s *Server) importBundle(c echo.Context) error {
 }
 
 func (s *Server) getApp(c echo.Context) error {
-	inst, err := s.Engine.Info(c.Request().Context(), c.Param("name"))
+	inst, err := s.Apps.Info(c.Request().Context(), c.Param("name"))
 	if err != nil {
 		return err
 	}
@@ -216,7 +216,7 @@ func (s *Server) upgradeApp(c echo.Context) error {
 	if err := decodeStrict(c, &body); err != nil {
 		return err
 	}
-	r, err := s.Engine.Upgrade(c.Request().Context(), orchestrator.UpgradeRequest{Name: c.Param("name"), Parameters: body.Parameters})
+	r, err := s.Lifecycle.Upgrade(c.Request().Context(), orchestrator.UpgradeRequest{Name: c.Param("name"), Parameters: body.Parameters})
 	if err != nil {
 		return err
 	}
@@ -228,7 +228,7 @@ func (s *Server) appAction(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	r, err := s.Engine.Action(c.Request().Context(), orchestrator.ActionRequest{Name: c.Param("name"), Action: action})
+	r, err := s.Lifecycle.Action(c.Request().Context(), orchestrator.ActionRequest{Name: c.Param("name"), Action: action})
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (s *Server) appAction(c echo.Context) error {
 }
 
 func (s *Server) getJob(c echo.Context) error {
-	r, err := s.Engine.Run(c.Request().Context(), c.Param("id"))
+	r, err := s.Jobs.Run(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}
@@ -258,7 +258,7 @@ func (s *Server) getRuns(c echo.Context) error {
 		}
 		limit = n
 	}
-	runs, err := s.Engine.Runs(c.Request().Context(), c.Param("name"), limit)
+	runs, err := s.Apps.Runs(c.Request().Context(), c.Param("name"), limit)
 	if err != nil {
 		return err
 	}

@@ -21,7 +21,7 @@ const maxIconBytes = 256 << 10
 // is newer, and its login path. A catalog that cannot be read leaves the
 // fields empty: it never fails the listing.
 func (s *Server) addCatalogInfo(ctx context.Context, apps []appInfo) {
-	list, err := s.Engine.Catalog(ctx)
+	list, err := s.Catalog.Catalog(ctx)
 	if err != nil {
 		return
 	}
@@ -35,7 +35,7 @@ func (s *Server) addCatalogInfo(ctx context.Context, apps []appInfo) {
 			continue
 		}
 		apps[i].CatalogVersion = a.Version
-		apps[i].Upgradable = orchestrator.NewerVersion(a.Version, apps[i].Version)
+		apps[i].Upgradable = a.Upgrades(orchestrator.Installation{App: apps[i].App, Version: apps[i].Version})
 		apps[i].LoginPath = a.Meta.Login.Path
 	}
 }
@@ -68,7 +68,7 @@ func readIcon(dir, rel string) ([]byte, error) {
 // getCatalogIcon serves an app's icon from its bundle. SVG can carry
 // script: the answer is sandboxed and never sniffed.
 func (s *Server) getCatalogIcon(c echo.Context) error {
-	a, err := s.Engine.CatalogApp(c.Request().Context(), c.Param("name"))
+	a, err := s.Catalog.CatalogApp(c.Request().Context(), c.Param("name"))
 	if err != nil {
 		return err
 	}
@@ -93,7 +93,7 @@ func (s *Server) getCatalogIcon(c echo.Context) error {
 // revealCredentials answers an installed app's generated secrets once
 // (POST: reading them changes what later reads get).
 func (s *Server) revealCredentials(c echo.Context) error {
-	cr, err := s.Engine.Credentials(c.Request().Context(), c.Param("name"))
+	cr, err := s.Apps.Credentials(c.Request().Context(), c.Param("name"))
 	if err != nil {
 		return err
 	}

@@ -90,7 +90,7 @@ func TestCatalogMetadataAndIcon(t *testing.T) {
 	for _, icon := range []string{"link.svg", "inside.svg", "../secret"} {
 		linked := app
 		linked.Meta.Icon = icon
-		s.Engine = catalogEngine{app: linked}
+		s = &Server{Auth: fakeAuth{}, Engine: catalogEngine{app: linked}}
 		rec = raw(t, s, http.MethodGet, "/api/v1/catalog/redmine/icon", "shk_read")
 		assert.Equal(t, http.StatusNotFound, rec.Code, icon)
 		assert.NotContains(t, rec.Body.String(), "root:x", icon)
@@ -98,14 +98,14 @@ func TestCatalogMetadataAndIcon(t *testing.T) {
 
 	noIcon := app
 	noIcon.Meta.Icon = ""
-	s.Engine = catalogEngine{app: noIcon}
+	s = &Server{Auth: fakeAuth{}, Engine: catalogEngine{app: noIcon}}
 	rec = raw(t, s, http.MethodGet, "/api/v1/catalog/redmine/icon", "shk_read")
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 	rec = raw(t, s, http.MethodGet, "/api/v1/catalog/nope/icon", "shk_read")
 	assert.Equal(t, http.StatusNotFound, rec.Code)
 
 	// Installed apps say whether the catalog has a newer version.
-	s.Engine = catalogEngine{app: app}
+	s = &Server{Auth: fakeAuth{}, Engine: catalogEngine{app: app}}
 	rec = raw(t, s, http.MethodGet, "/api/v1/apps", "shk_read")
 	require.Equal(t, http.StatusOK, rec.Code)
 	var list []appInfo

@@ -43,23 +43,12 @@ func toAppInfo(inst orchestrator.Installation) appInfo {
 			out.DBPort = &p.Port
 		}
 	}
-	switch inst.State {
-	case orchestrator.StateFailed:
-		out.Info = inst.Reason
-	case orchestrator.StateInstalling:
-		out.Info = "installing"
-	case orchestrator.StateUninstalling:
-		out.Info = "uninstalling"
-	default:
-		out.Info = string(inst.State)
-	}
-	if down, ok := inst.NotRunning(); ok && len(down) > 0 {
-		// Observed, not assumed: stopped or removed by hand (or a stop action).
-		out.Status, out.State = "0", "stopped"
-		out.Info = "not running: " + describeContainers(down)
-	}
-	if inst.Active != "" && inst.State == orchestrator.StateRunning {
-		out.Info = string(inst.Active) + " in progress"
+	// The domain decides how the app looks (stopped by hand or a stop
+	// action shows as stopped, observed rather than assumed).
+	cond := inst.Condition()
+	out.Info = cond.Detail
+	if cond.State == orchestrator.ConditionStopped {
+		out.Status, out.State = "0", cond.State
 	}
 	return out
 }
@@ -92,14 +81,6 @@ func localize(c echo.Context, code, msg string) string {
 		return p + ": " + msg
 	}
 	return msg
-}
-
-func describeContainers(cs []orchestrator.Container) string {
-	parts := make([]string, 0, len(cs))
-	for _, c := range cs {
-		parts = append(parts, c.Name+" ("+c.State+")")
-	}
-	return strings.Join(parts, ", ")
 }
 
 func toAppInfos(list []orchestrator.Installation) []appInfo {

@@ -26,7 +26,7 @@ func (s *Server) jobEvents(c echo.Context) error {
 	}
 	res := c.Response()
 	started := false
-	err := s.Engine.WatchJob(c.Request().Context(), c.Param("id"), seq, func(ev orchestrator.JobEvent) error {
+	err := s.Jobs.WatchJob(c.Request().Context(), c.Param("id"), seq, func(ev orchestrator.JobEvent) error {
 		if !started {
 			res.Header().Set(echo.HeaderContentType, "text/event-stream")
 			res.Header().Set(echo.HeaderCacheControl, "no-cache")
@@ -56,7 +56,7 @@ func (s *Server) jobEvents(c echo.Context) error {
 // cancelJob serves DELETE /api/v1/jobs/{id}: the running job is stopped and
 // cleans up; 202 with the job, whose events end with "canceled".
 func (s *Server) cancelJob(c echo.Context) error {
-	r, err := s.Engine.CancelJob(c.Request().Context(), c.Param("id"))
+	r, err := s.Jobs.CancelJob(c.Request().Context(), c.Param("id"))
 	if err != nil {
 		return err
 	}

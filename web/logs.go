@@ -48,7 +48,7 @@ func (s *Server) getLogs(c echo.Context) error {
 		req.Follow = b
 	}
 	w := &streamWriter{c: c}
-	if err := s.Engine.Logs(c.Request().Context(), req, w); err != nil {
+	if err := s.Apps.Logs(c.Request().Context(), req, w); err != nil {
 		if w.started {
 			s.log().Warn("log stream ended", "app", req.Name, "err", err)
 			return nil

@@ -46,7 +46,7 @@ func (r *renderCache) put(variant bool, stamp orchestrator.ListStamp, body []byt
 
 // cached answers with r's body for (variant, the engine's stamp now), or
 // renders one with render, keeps it and answers with it.
-func (r *renderCache) serve(c echo.Context, e Engine, variant bool, render func() (any, error)) error {
+func (r *renderCache) serve(c echo.Context, e AppReader, variant bool, render func() (any, error)) error {
 	stamp, cacheable := e.ListStamp()
 	if cacheable {
 		if body := r.get(variant, stamp); body != nil {

@@ -210,7 +210,7 @@ func (s *Server) installApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	inst, err := s.Engine.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force, Reference: in.Reference})
+	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force, Reference: in.Reference})
 	if err != nil {
 		return err
 	}
@@ -224,7 +224,7 @@ func (s *Server) getAppInfo(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	inst, err := s.Engine.Info(c.Request().Context(), in.AppName)
+	inst, err := s.Apps.Info(c.Request().Context(), in.AppName)
 	if err != nil {
 		return err
 	}
@@ -236,7 +236,7 @@ func (s *Server) uninstallApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	res, err := s.Engine.Uninstall(c.Request().Context(), orchestrator.UninstallRequest{Name: in.AppName, Purge: in.Purge})
+	res, err := s.Lifecycle.Uninstall(c.Request().Context(), orchestrator.UninstallRequest{Name: in.AppName, Purge: in.Purge})
 	if err != nil {
 		return err
 	}
@@ -265,8 +265,8 @@ func (s *Server) getAllAppInfo(c echo.Context) error {
 	if _, err := bind(c); err != nil {
 		return err
 	}
-	return s.allApps.serve(c, s.Engine, english(c), func() (any, error) {
-		list, err := s.Engine.List(c.Request().Context())
+	return s.allApps.serve(c, s.Apps, english(c), func() (any, error) {
+		list, err := s.Apps.List(c.Request().Context())
 		if err != nil {
 			return nil, err
 		}
@@ -287,7 +287,7 @@ func (s *Server) uninstallAllApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	results, err := s.Engine.UninstallAll(c.Request().Context(), in.Purge)
+	results, err := s.Lifecycle.UninstallAll(c.Request().Context(), in.Purge)
 	if err != nil {
 		return err
 	}
@@ -339,7 +339,7 @@ func (s *Server) appList(c echo.Context) error {
 	if _, err := bind(c); err != nil {
 		return err
 	}
-	apps, err := s.Engine.Catalog(c.Request().Context())
+	apps, err := s.Catalog.Catalog(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -352,7 +352,7 @@ func (s *Server) appDetail(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	a, err := s.Engine.CatalogApp(c.Request().Context(), in.AppName)
+	a, err := s.Catalog.CatalogApp(c.Request().Context(), in.AppName)
 	if err != nil {
 		return err
 	}

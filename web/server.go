@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"io"
 	"log/slog"
@@ -13,32 +14,58 @@ import (
 	"github.com/websoft9/stackhub/orchestrator"
 )
 
-// Engine is the part of the engine the HTTP layer calls.
-type Engine interface {
-	Install(ctx context.Context, req orchestrator.InstallRequest) (orchestrator.Installation, error)
-	Uninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
-	StartUninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.Installation, error)
+// AppReader reads installed apps.
+type AppReader interface {
 	Info(ctx context.Context, name string) (orchestrator.Installation, error)
-	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
-	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
-	Run(ctx context.Context, id string) (orchestrator.Run, error)
+	List(ctx context.Context) ([]orchestrator.Installation, error)
 	// ListStamp says whether List's and Catalog's answers changed (false:
 	// cannot tell).
 	ListStamp() (orchestrator.ListStamp, bool)
 	Runs(ctx context.Context, name string, limit int) ([]orchestrator.Run, error)
-	List(ctx context.Context) ([]orchestrator.Installation, error)
+	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
+	Credentials(ctx context.Context, name string) (orchestrator.Credentials, error)
+}
+
+// AppLifecycle starts the runs that change apps.
+type AppLifecycle interface {
+	Install(ctx context.Context, req orchestrator.InstallRequest) (orchestrator.Installation, error)
+	StartUninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.Installation, error)
+	Uninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
 	UninstallAll(ctx context.Context, purge bool) ([]orchestrator.UninstallResultOf, error)
+	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
+	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
+}
+
+// JobService follows and cancels runs.
+type JobService interface {
+	Run(ctx context.Context, id string) (orchestrator.Run, error)
+	WatchJob(ctx context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error
+	CancelJob(ctx context.Context, id string) (orchestrator.Run, error)
+}
+
+// CatalogService reads and grows the catalog.
+type CatalogService interface {
 	Catalog(ctx context.Context) ([]orchestrator.App, error)
 	CatalogApp(ctx context.Context, name string) (orchestrator.App, error)
 	PullBundle(ctx context.Context, ref string, opts orchestrator.AddOptions) (orchestrator.App, error)
 	ImportBundle(ctx context.Context, archive io.Reader, opts orchestrator.AddOptions) (orchestrator.App, error)
+}
+
+// HostService reports on the host and the server.
+type HostService interface {
 	Server(ctx context.Context) (orchestrator.ServerStatus, error)
-	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
-	WatchJob(ctx context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error
-	CancelJob(ctx context.Context, id string) (orchestrator.Run, error)
-	Credentials(ctx context.Context, name string) (orchestrator.Credentials, error)
 	// Ready tells whether start-up recovery is done (readyz).
 	Ready() bool
+}
+
+// Engine is every use case at once, as orchestrator.Engine provides
+// them: a convenience for wiring one engine into each narrow field.
+type Engine interface {
+	AppReader
+	AppLifecycle
+	JobService
+	CatalogService
+	HostService
 }
 
 // Authenticator checks and manages bearer tokens.
@@ -55,7 +82,15 @@ const MaxBodyBytes = "1M"
 
 // Server is the HTTP API.
 type Server struct {
-	Engine   Engine
+	// Engine, when set, fills each of the narrow fields below left nil.
+	Engine Engine
+	// The use cases the handlers call, one narrow interface each.
+	Apps      AppReader
+	Lifecycle AppLifecycle
+	Jobs      JobService
+	Catalog   CatalogService
+	Host      HostService
+
 	Auth     Authenticator
 	Accounts AccountService
 	// Audit reads the bundle policy's refusals; nil answers 503.
@@ -79,6 +114,13 @@ type Server struct {
 
 // Handler returns the Echo instance serving every route.
 func (s *Server) Handler() *echo.Echo {
+	if s.Engine != nil {
+		s.Apps = cmp.Or[AppReader](s.Apps, s.Engine)
+		s.Lifecycle = cmp.Or[AppLifecycle](s.Lifecycle, s.Engine)
+		s.Jobs = cmp.Or[JobService](s.Jobs, s.Engine)
+		s.Catalog = cmp.Or[CatalogService](s.Catalog, s.Engine)
+		s.Host = cmp.Or[HostService](s.Host, s.Engine)
+	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	if s.allApps == nil {
@@ -145,7 +187,7 @@ func (s *Server) log() *slog.Logger {
 
 // readyz answers 200 once start-up recovery is done, 503 before.
 func (s *Server) readyz(c echo.Context) error {
-	if !s.Engine.Ready() {
+	if !s.Host.Ready() {
 		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "reconciling"})
 	}
 	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})

@@ -35,7 +35,7 @@ func (s *Server) searchServer(c echo.Context) error {
 	if _, err := bind(c); err != nil {
 		return err
 	}
-	st, err := s.Engine.Server(c.Request().Context())
+	st, err := s.Host.Server(c.Request().Context())
 	if err != nil {
 		return err
 	}
@@ -43,7 +43,7 @@ func (s *Server) searchServer(c echo.Context) error {
 }
 
 func (s *Server) getServer(c echo.Context) error {
-	st, err := s.Engine.Server(c.Request().Context())
+	st, err := s.Host.Server(c.Request().Context())
 	if err != nil {
 		return err
 	}
