@@ -62,6 +62,8 @@ var allowed = map[string][]string{
 
 	// Transport: the domain's root only, never an adapter.
 	"web": {"orchestrator", "web/console", "web/wire", "github.com/labstack/echo/v4"},
+	// The typed API client: the API's JSON shapes, nothing of the server.
+	"web/client": {"web/wire"},
 
 	// Inside bundle images: the mixin and the bundle runtime, never the engine.
 	"porter-mixin/manifest":  {"gopkg.in/yaml.v3"},
@@ -75,10 +77,10 @@ var allowed = map[string][]string{
 	"cmd/stackhub": {"bundles", "orchestrator", "orchestrator/build", "orchestrator/catalog", "orchestrator/cnabrun",
 		"orchestrator/dockerhost", "orchestrator/dockerpolicy", "orchestrator/dockerpolicy/socket", "orchestrator/ocibundle",
 		"orchestrator/password", "orchestrator/secretbox", "orchestrator/sqlite", "porter-mixin/manifest", "porter-mixin/naming",
-		"web", "web/wire", "github.com/cnabio/cnab-go/bundle", "github.com/containerd/errdefs", "github.com/dustin/go-humanize",
+		"web", "web/client", "web/wire", "github.com/cnabio/cnab-go/bundle", "github.com/containerd/errdefs", "github.com/dustin/go-humanize",
 		"github.com/mattn/go-runewidth", "github.com/moby/moby/client", "github.com/oklog/ulid", "github.com/spf13/cobra",
 		"golang.org/x/term"},
-	"cmd/stackhub-bench": {"orchestrator", "orchestrator/build", "orchestrator/sqlite", "web/wire",
+	"cmd/stackhub-bench": {"orchestrator", "orchestrator/build", "orchestrator/sqlite", "web/client", "web/wire",
 		"github.com/compose-spec/compose-go/v2", "github.com/containerd/errdefs", "github.com/docker/cli/cli",
 		"github.com/docker/compose/v5/pkg", "github.com/moby/moby/client"},
 	"cmd/stackhub-testapp": nil,

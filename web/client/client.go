@@ -1,4 +1,7 @@
-package main
+// Package client is StackHub's typed Go client of its HTTP API: the CLI,
+// the bench and the integration tests speak to a server through it. It
+// imports only the standard library and web/wire, the API's JSON shapes.
+package client
 
 import (
 	"bytes"
@@ -33,6 +36,7 @@ type (
 	ServerStatus = wire.ServerStatus
 	Risk         = wire.Risk
 	Token        = wire.Token
+	Credentials  = wire.Credentials
 )
 
 type Client struct {
@@ -280,6 +284,81 @@ func (c *Client) RevokeToken(ctx context.Context, id string) error {
 	return err
 }
 
+// AppRuns returns name's runs, newest first, at most limit (GET
+// /api/v1/apps/{name}/runs).
+func (c *Client) AppRuns(ctx context.Context, name string, limit int) ([]Job, error) {
+	var out []Job
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/apps/"+url.PathEscape(name)+"/runs", url.Values{"limit": {strconv.Itoa(limit)}}, nil, &out)
+	return out, err
+}
+
+// Credentials reveals name's generated secrets, once (POST
+// /api/v1/apps/{name}/credentials): later calls get their names only.
+func (c *Client) Credentials(ctx context.Context, name string) (Credentials, error) {
+	var out Credentials
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(name)+"/credentials", nil, nil, &out)
+	return out, err
+}
+
+// PullBundle adds the bundle at ref to the catalog (POST
+// /api/v1/catalog/pull); force replaces an entry of the same name and
+// version with another digest (409 otherwise).
+func (c *Client) PullBundle(ctx context.Context, ref string, force bool) (CatalogApp, error) {
+	var out CatalogApp
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/catalog/pull", nil, map[string]any{"reference": ref, "force": force}, &out)
+	return out, err
+}
+
+// ImportBundle uploads a CNAB archive to the catalog (POST
+// /api/v1/catalog/import), as PullBundle does for a reference.
+func (c *Client) ImportBundle(ctx context.Context, archive io.Reader, force bool) (CatalogApp, error) {
+	q := url.Values{}
+	if force {
+		q.Set("force", "true")
+	}
+	resp, err := c.send(ctx, http.MethodPost, "/api/v1/catalog/import", q, archive, map[string]string{"Accept": "application/json"})
+	if err != nil {
+		return CatalogApp{}, err
+	}
+	defer resp.Body.Close()
+	var out CatalogApp
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return CatalogApp{}, c.readFailed(ctx, http.MethodPost, "/api/v1/catalog/import", err)
+	}
+	return out, nil
+}
+
+// Server returns the host's figures, risks and an hour of history (GET
+// /api/v1/server), as raw JSON.
+func (c *Client) Server(ctx context.Context) (json.RawMessage, error) {
+	var out json.RawMessage
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/server", nil, nil, &out)
+	return out, err
+}
+
+// Refusal is one call of a bundle the bundle policy refused.
+type Refusal struct {
+	At           time.Time `json:"at"`
+	Installation string    `json:"installation"`
+	Run          string    `json:"run"`
+	Rule         string    `json:"rule"`
+	Call         string    `json:"call"`
+	Detail       string    `json:"detail"`
+}
+
+// Refusals reads the audit log of refused bundle calls, newest first
+// (GET /api/v1/audit/refusals, admins only), of one installation or all
+// (installation "").
+func (c *Client) Refusals(ctx context.Context, installation string, limit int) ([]Refusal, error) {
+	q := url.Values{"limit": {strconv.Itoa(limit)}}
+	if installation != "" {
+		q.Set("installation", installation)
+	}
+	var out []Refusal
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/audit/refusals", q, nil, &out)
+	return out, err
+}
+
 // callJSON sends a request with body as JSON (nil: none) and decodes a
 // success answer into out (nil: discard). It returns the answer's header.
 func (c *Client) callJSON(ctx context.Context, method, p string, q url.Values, body, out any) (http.Header, error) {
@@ -344,19 +423,24 @@ func (c *Client) send(ctx context.Context, method, p string, q url.Values, body 
 		u += "?" + q.Encode()
 	}
 	var rd io.Reader
-	if body != nil {
-		b, err := json.Marshal(body)
+	ctype := "application/json"
+	switch b := body.(type) {
+	case nil:
+	case io.Reader: // an upload, sent as it is
+		rd, ctype = b, "application/gzip"
+	default:
+		data, err := json.Marshal(body)
 		if err != nil {
 			return nil, fmt.Errorf("%s %s: encode body: %w", method, p, err)
 		}
-		rd = bytes.NewReader(b)
+		rd = bytes.NewReader(data)
 	}
 	req, err := http.NewRequestWithContext(ctx, method, u, rd)
 	if err != nil {
 		return nil, fmt.Errorf("%s %s: %w", method, p, err)
 	}
 	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Content-Type", ctype)
 	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)

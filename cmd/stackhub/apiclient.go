@@ -1,0 +1,31 @@
+package main
+
+import apiclient "github.com/websoft9/stackhub/web/client"
+
+// The CLI speaks to a server through the typed client of web/client; these
+// names keep the commands short.
+type (
+	Client           = apiclient.Client
+	APIError         = apiclient.APIError
+	UnreachableError = apiclient.UnreachableError
+	Installing       = apiclient.Installing
+	LogsOptions      = apiclient.LogsOptions
+	App              = apiclient.App
+	Job              = apiclient.Job
+	JobEvent         = apiclient.JobEvent
+	CatalogApp       = apiclient.CatalogApp
+	ServerStatus     = apiclient.ServerStatus
+	Token            = apiclient.Token
+	Uninstalled      = apiclient.Uninstalled
+)
+
+// NewClient returns a client for the server at baseURL with token.
+func NewClient(baseURL, token string) *Client { return apiclient.NewClient(baseURL, token) }
+
+// Job statuses.
+const (
+	JobRunning   = apiclient.JobRunning
+	JobSucceeded = apiclient.JobSucceeded
+	JobFailed    = apiclient.JobFailed
+	JobCanceled  = apiclient.JobCanceled
+)
