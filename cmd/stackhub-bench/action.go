@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -108,20 +107,11 @@ func (b *bench) benchAction(ctx context.Context, res *Results) (err error) {
 			return err
 		}
 		t0 := time.Now()
-		status, data, err := b.srv.do(ctx, http.MethodPost, "/api/v1/apps/"+name+"/actions/restart", nil)
+		j, err := b.srv.api.AppAction(ctx, name, "restart")
 		if err != nil {
-			return err
-		}
-		if status != http.StatusAccepted {
-			return fmt.Errorf("restart: %d %s", status, data)
-		}
-		var j struct {
-			ID string `json:"id"`
-		}
-		if err := json.Unmarshal(data, &j); err != nil {
 			return fmt.Errorf("restart: %w", err)
 		}
-		if _, err := b.srv.waitJob(ctx, "/api/v1/jobs/"+j.ID, 20*time.Millisecond); err != nil {
+		if _, err := b.srv.waitJob(ctx, j.ID, 20*time.Millisecond); err != nil {
 			return err
 		}
 		round.EngineMs = ms(time.Since(t0))

@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/websoft9/stackhub/web/client"
 	"github.com/websoft9/stackhub/web/wire"
 )
 
@@ -27,6 +28,8 @@ type server struct {
 	dataDir string
 	logFile string
 	http    *http.Client
+	// api is the typed client the bench drives the server with.
+	api *client.Client
 	// args are added to serve's command line, env to its environment.
 	args, env []string
 	// started is when the process was executed; healthy when /healthz
@@ -120,6 +123,8 @@ func (b *bench) launch(ctx context.Context, s *server) error {
 	}
 	s.url = addr
 	s.http = &http.Client{Timeout: 5 * time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}
+	s.api = client.NewClient(s.url, s.token)
+	s.api.HTTP = s.http
 	deadline := time.Now().Add(60 * time.Second)
 	probe := &http.Client{Timeout: time.Second}
 	for {
@@ -218,52 +223,35 @@ func (s *server) do(ctx context.Context, method, path string, body any) (int, []
 }
 
 // install asks for app (demo, or manyApp) under name and returns its web
-// port and job.
+// port and job id.
 func (s *server) install(ctx context.Context, app, name string) (wire.App, string, error) {
-	status, data, err := s.do(ctx, http.MethodPost, "/api/v1/apps", map[string]string{"app": app, "name": name})
+	in, err := s.api.InstallApp(ctx, app, name)
 	if err != nil {
-		return wire.App{}, "", err
-	}
-	if status != http.StatusAccepted {
-		return wire.App{}, "", fmt.Errorf("install %s: %d %s", name, status, data)
-	}
-	var out struct {
-		App wire.App `json:"app"`
-		Job string   `json:"job"`
-	}
-	if err := json.Unmarshal(data, &out); err != nil {
 		return wire.App{}, "", fmt.Errorf("install %s: %w", name, err)
 	}
-	if out.App.Ports["port"] == 0 || out.Job == "" {
-		return wire.App{}, "", fmt.Errorf("install %s: no port or job in %s", name, data)
+	if in.App.Ports["port"] == 0 || in.JobID == "" {
+		return wire.App{}, "", fmt.Errorf("install %s: no port or job in the answer", name)
 	}
-	return out.App, out.Job, nil
+	return in.App, in.JobID, nil
 }
 
-// waitJob polls job (a /api/v1/jobs/… path) every interval until it ends;
-// it returns an error unless it succeeded.
-func (s *server) waitJob(ctx context.Context, job string, interval time.Duration) (wire.Job, error) {
+// waitJob polls job id every interval until it ends; it returns an error
+// unless it succeeded.
+func (s *server) waitJob(ctx context.Context, id string, interval time.Duration) (wire.Job, error) {
 	deadline := time.Now().Add(5 * time.Minute)
 	for {
-		status, data, err := s.do(ctx, http.MethodGet, job, nil)
+		j, err := s.api.GetJob(ctx, id)
 		if err != nil {
 			return wire.Job{}, err
 		}
-		if status != http.StatusOK {
-			return wire.Job{}, fmt.Errorf("%s: %d %s", job, status, data)
-		}
-		var j wire.Job
-		if err := json.Unmarshal(data, &j); err != nil {
-			return wire.Job{}, fmt.Errorf("%s: %w", job, err)
-		}
 		switch j.Status {
-		case "succeeded":
+		case client.JobSucceeded:
 			return j, nil
-		case "failed", "canceled":
+		case client.JobFailed, client.JobCanceled:
 			return j, fmt.Errorf("%s of %s %s: %s", j.Action, j.App, j.Status, j.Message)
 		}
 		if time.Now().After(deadline) {
-			return j, fmt.Errorf("%s still %s after 5 min", job, j.Status)
+			return j, fmt.Errorf("job %s still %s after 5 min", id, j.Status)
 		}
 		if err := sleep(ctx, interval); err != nil {
 			return j, err
@@ -271,16 +259,15 @@ func (s *server) waitJob(ctx context.Context, job string, interval time.Duration
 	}
 }
 
-// uninstall removes app name with its volumes (synchronous).
+// uninstall removes app name with its volumes and waits for the job (an
+// uninstall is a job, polled every 20 ms as installs are).
 func (s *server) uninstall(ctx context.Context, name string) error {
-	status, data, err := s.do(ctx, http.MethodDelete, "/api/v1/apps/"+name+"?purge=true", nil)
+	in, err := s.api.UninstallApp(ctx, name, true)
 	if err != nil {
-		return err
+		return fmt.Errorf("uninstall %s: %w", name, err)
 	}
-	if status != http.StatusOK {
-		return fmt.Errorf("uninstall %s: %d %s", name, status, data)
-	}
-	return nil
+	_, err = s.waitJob(ctx, in.JobID, 20*time.Millisecond)
+	return err
 }
 
 func sleep(ctx context.Context, d time.Duration) error {
