@@ -65,6 +65,9 @@ func TestBenchSmoke(t *testing.T) {
 		assert.Zero(t, r.Install[0].Uninstall[sideC].Leftovers)
 	}
 	assert.Positive(t, float64(r.Install[0].InstallAB))
+	assert.Positive(t, float64(r.Install[0].RunFloorMs), "docker run --rm of the invocation image")
+	assert.Positive(t, float64(r.Install[0].InstallFloor))
+	assert.Positive(t, float64(r.Install[0].UninstallFloor))
 	require.Len(t, r.Action, 1)
 	assert.Positive(t, float64(r.Action[0].EngineMs))
 	assert.Positive(t, float64(r.Action[0].FloorMs))
@@ -73,7 +76,7 @@ func TestBenchSmoke(t *testing.T) {
 	assert.True(t, r.Concurrent.portsOK(), "%+v", r.Concurrent)
 	for _, reads := range []Reads{r.Reads, r.Restarted.Reads} {
 		require.Len(t, reads.Rounds, 1)
-		require.Len(t, reads.Rounds[0], 6, "five endpoints and getAppInfo at 10 connections")
+		require.Len(t, reads.Rounds[0], 7, "five endpoints, the bare handler, and getAppInfo at 10 connections")
 		assert.NotEmpty(t, reads.Load)
 		for _, rd := range reads.Rounds[0] {
 			assert.Positive(t, float64(rd.ReqPerSec), rd.Endpoint)
