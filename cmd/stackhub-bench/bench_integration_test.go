@@ -93,7 +93,7 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Equal(t, "demo", r.Builds[0].Bundle)
 	assert.Positive(t, r.Builds[0].UncompressedBytes)
 	assert.Positive(t, r.Builds[0].CompressedBytes)
-	assert.Len(t, r.Targets, 7)
+	assert.Len(t, r.Targets, 9)
 
 	assertNoneLeft(t, c, prefix)
 }

@@ -54,7 +54,9 @@ type Server struct {
 	proxy  *httputil.ReverseProxy
 	srv    *http.Server
 	ln     net.Listener
-	done   chan struct{}
+	// tr holds the connections to the real engine; Close drops them.
+	tr   *http.Transport
+	done chan struct{}
 }
 
 // Listen starts serving o.Socket. The socket is world-connectable (the
@@ -86,7 +88,7 @@ func Listen(o Options) (*Server, error) {
 		MaxIdleConnsPerHost: 4,
 		IdleConnTimeout:     30 * time.Second,
 	}
-	s := &Server{o: o, owners: &upstream{client: &http.Client{Transport: tr, Timeout: time.Minute}}, ln: ln, done: make(chan struct{})}
+	s := &Server{o: o, owners: &upstream{client: &http.Client{Transport: tr, Timeout: time.Minute}}, ln: ln, tr: tr, done: make(chan struct{})}
 	s.proxy = &httputil.ReverseProxy{
 		Rewrite: func(pr *httputil.ProxyRequest) {
 			pr.Out.URL.Scheme, pr.Out.URL.Host, pr.Out.Host = "http", "docker", "docker"
@@ -105,10 +107,12 @@ func Listen(o Options) (*Server, error) {
 	return s, nil
 }
 
-// Close stops serving and removes the socket.
+// Close stops serving, drops its connections to the engine and removes
+// the socket: a run leaves no goroutine or descriptor behind.
 func (s *Server) Close() error {
 	err := s.srv.Close()
 	<-s.done
+	s.tr.CloseIdleConnections()
 	if rerr := os.Remove(s.o.Socket); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
 		err = errors.Join(err, rerr)
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/netip"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"sync"
 	"testing"
@@ -99,6 +100,13 @@ func cleanupLabel(t *testing.T, c *client.Client, label string) {
 // publishing the reserved port, started, listed, stopped and removed. Each
 // object carries the installation's label, set by the policy.
 func TestPolicedSocketAllowsAnApp(t *testing.T) {
+	before := runtime.NumGoroutine()
+	t.Cleanup(func() {
+		// Closing the socket drops its connections to the engine: a run
+		// leaves no goroutine behind (the client's own are closed too).
+		assert.Eventually(t, func() bool { return runtime.NumGoroutine() <= before+2 }, 5*time.Second, 50*time.Millisecond,
+			"goroutines %d → %d", before, runtime.NumGoroutine())
+	})
 	e := newPolicyEnv(t)
 	ctx := t.Context()
 	project := naming.Project(e.inst)
