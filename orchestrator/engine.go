@@ -11,6 +11,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
@@ -48,7 +49,14 @@ type Deps struct {
 	Exposure Exposure
 	// Audit keeps the bundle policy's refusals; nil keeps none.
 	Audit AuditLog
+	// CleanupRetry bounds how long the removal of a failed install's
+	// objects is tried again (dockerd may be restarting): 0 means
+	// DefaultCleanupRetry, a negative value one try.
+	CleanupRetry time.Duration
 }
+
+// DefaultCleanupRetry is how long a failed install's cleanup is retried.
+const DefaultCleanupRetry = time.Minute
 
 // Engine is StackHub's use cases: install, uninstall, info. It is safe for
 // concurrent use; the store's constraints arbitrate races.

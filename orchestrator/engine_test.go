@@ -69,6 +69,8 @@ type fakeHost struct {
 	existing []string
 	mu       sync.Mutex
 	removed  []string // "app/runID/purge"
+	// removeFails is how many RemoveApp calls fail before one succeeds.
+	removeFails int
 }
 
 func (h *fakeHost) Ping(context.Context) error                      { return h.ping }
@@ -83,6 +85,10 @@ func (h *fakeHost) RemoveApp(_ context.Context, app, runID string, purge bool) (
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	h.removed = append(h.removed, fmt.Sprintf("%s/%s/%t", app, runID, purge))
+	if h.removeFails > 0 {
+		h.removeFails--
+		return orchestrator.Removed{}, orchestrator.Errorf(orchestrator.EUNAVAILABLE, "Docker is not answering")
+	}
 	return orchestrator.Removed{}, nil
 }
 
@@ -238,6 +244,24 @@ func TestFailedInstallCleansUpAndReleases(t *testing.T) {
 	assert.Equal(t, "install websoft9-demo: container websoft9-demo exited (1)", got.Reason)
 	assert.Equal(t, []string{"demo/" + run.Revision + "/false"}, host.removed, "only what this run created is removed")
 	assert.Equal(t, []string{"demo"}, store.released)
+}
+
+// TestFailedInstallCleanupWaitsForDocker: a cleanup that fails while
+// dockerd restarts is tried again, and the ports are released once it
+// succeeds.
+func TestFailedInstallCleanupWaitsForDocker(t *testing.T) {
+	store := newStore()
+	host := &fakeHost{removeFails: 2}
+	e := newEngine(host, store, func(req orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		return orchestrator.RunResult{}, orchestrator.Errorf(orchestrator.EUNAVAILABLE, "dockerd went away")
+	})
+	_, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo"})
+	require.NoError(t, err)
+	run := <-store.finished
+	assert.Equal(t, orchestrator.RunFailed, run.Status)
+	assert.Len(t, host.removed, 3, "tried again until it worked")
+	assert.Equal(t, []string{"demo"}, store.released, "the ports go once the cleanup succeeded")
+	assert.NotContains(t, run.Message, "cleanup failed")
 }
 
 func TestUpgradeKeepsSecretsApartAndPortsFixed(t *testing.T) {

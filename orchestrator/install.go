@@ -6,6 +6,7 @@ import (
 	"io"
 	"maps"
 	"strings"
+	"time"
 
 	"github.com/cnabio/cnab-go/bundle"
 
@@ -213,7 +214,30 @@ func (e *Engine) recordInstall(ctx context.Context, r *runState) error {
 // made.
 func (e *Engine) removeFailedInstall(ctx context.Context, r *runState) error {
 	fmt.Fprintf(r.out, "stackhub: install failed: %s\nstackhub: removing what the run created\n", r.reason)
-	removed, err := e.d.Host.RemoveApp(context.WithoutCancel(ctx), r.inst.Name, r.run.Revision, false)
+	// An install that failed because dockerd went away is cleaned up when
+	// it is back: the removal is tried again, with a growing pause, for
+	// up to CleanupRetry.
+	limit := e.d.CleanupRetry
+	if limit == 0 {
+		limit = DefaultCleanupRetry
+	}
+	deadline := e.d.Now().Add(limit)
+	var removed Removed
+	var err error
+	for pause := 250 * time.Millisecond; ; pause = min(pause*2, 5*time.Second) {
+		removed, err = e.d.Host.RemoveApp(context.WithoutCancel(ctx), r.inst.Name, r.run.Revision, false)
+		if err == nil || limit < 0 || e.d.Now().Add(pause).After(deadline) {
+			break
+		}
+		fmt.Fprintf(r.out, "stackhub: cleanup failed (%s), trying again in %s\n", ErrorMessage(err), pause)
+		t := time.NewTimer(pause)
+		select {
+		case <-t.C:
+		case <-ctx.Done():
+			t.Stop()
+			deadline = time.Time{} // canceled or shutting down: one last try
+		}
+	}
 	fmt.Fprintf(r.out, "stackhub: removed containers %v, networks %v, volumes %v\n", removed.Containers, removed.Networks, removed.Volumes)
 	if err != nil {
 		r.reason, r.release = fmt.Sprintf("%s; cleanup failed: %s", r.reason, ErrorMessage(err)), false
