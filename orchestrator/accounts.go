@@ -89,8 +89,8 @@ const (
 
 // MaxLoginKeys bounds the keys (accounts and client addresses) the login
 // limiter remembers. Past it, the key whose last attempt is oldest is
-// forgotten first: an attacker must make that many attempts within the
-// window to push another key out.
+// forgotten first, but never one at its limit: a flood of new names or
+// addresses cannot free a blocked account for more guesses.
 const MaxLoginKeys = 10_000
 
 // limiter counts failed logins per key in a sliding window. Its memory is
@@ -154,9 +154,15 @@ func (l *limiter) makeRoom(now time.Time) {
 		var oldest string
 		var at time.Time
 		for k, ts := range l.fails {
+			if len(ts) >= LoginPerAccount && strings.HasPrefix(k, "user:") || len(ts) >= LoginPerClient {
+				continue // blocked: kept until its window passes
+			}
 			if last := ts[len(ts)-1]; oldest == "" || last.Before(at) {
 				oldest, at = k, last
 			}
+		}
+		if oldest == "" {
+			return // every key is blocked: the map grows past the bound rather than unblock one
 		}
 		delete(l.fails, oldest)
 	}

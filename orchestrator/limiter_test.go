@@ -45,4 +45,12 @@ func TestLimiterStillLimits(t *testing.T) {
 		l.take(now, []string{fmt.Sprint("ip:x", i)}, []int{LoginPerClient})
 	}
 	assert.False(t, l.take(now, []string{"user:admin", "ip:2"}, []int{LoginPerAccount, LoginPerClient}), "still at its limit from another address")
+
+	// A flood of new keys past the bound never evicts the blocked account.
+	for i := range 500 {
+		now = now.Add(time.Millisecond)
+		l.take(now, []string{fmt.Sprint("ip:flood", i)}, []int{LoginPerClient})
+	}
+	assert.LessOrEqual(t, len(l.fails), 100)
+	assert.False(t, l.take(now, []string{"user:admin", "ip:3"}, []int{LoginPerAccount, LoginPerClient}), "the blocked account was not pushed out")
 }
