@@ -234,7 +234,8 @@ func (r *Results) markdown() string {
 		}
 	}
 	p("\n## Uninstall\n\n")
-	p("A = `DELETE /api/v1/apps/NAME?purge=true` (synchronous); B = the SDK's `Down` with volumes; C = `docker-compose down -v`.\n")
+	p("A = `DELETE /api/v1/apps/NAME?purge=true` (202 with the uninstall job, then `GET /api/v1/jobs/ID` every 20 ms until it\n")
+	p("succeeded); B = the SDK's `Down` with volumes; C = `docker-compose down -v`.\n")
 	p("*left* counts the containers, networks and volumes still labelled with the app or project afterwards. ms.\n\n")
 	p("| round | A | B | C | A/B | C/B | left A/B/C |\n|---|---|---|---|---|---|---|\n")
 	for i, x := range r.Install {
@@ -245,6 +246,18 @@ func (r *Results) markdown() string {
 	p("| **median (min–max)** | %s | %s | %s | %s | %s | |\n\n",
 		spreadCells(col(sideA, true, false), f0), spreadCells(col(sideB, true, false), f0), spreadCells(col(sideC, true, false), f0),
 		spreadCells(rat(func(x InstallRound) Num { return x.UninstallAB }), f2), spreadCells(rat(func(x InstallRound) Num { return x.UninstallCB }), f2))
+
+	p("## Against the least a CNAB engine does\n\n")
+	p("*run* is `docker run --rm` of the demo's invocation image with `--network none` (as StackHub runs it since the policed\n")
+	p("socket) doing nothing but start and exit; *host* the same on the host's network. The floors are run + B: the\n")
+	p("invocation container, then the compose SDK's `Up` with wait or `Down` with volumes. ms, and ratios of A.\n\n")
+	p("| round | run | host | install A/(run+B) | uninstall A/(run+B) |\n|---|---|---|---|---|\n")
+	for i, x := range r.Install {
+		p("| %d | %s | %s | %s | %s |\n", i+1, f0(x.RunFloorMs), f0(x.RunFloorHostMs), f2(x.InstallFloor), f2(x.UninstallFloor))
+	}
+	p("| **median (min–max)** | %s | %s | %s | %s |\n\n",
+		spreadCells(rat(func(x InstallRound) Num { return x.RunFloorMs }), f0), spreadCells(rat(func(x InstallRound) Num { return x.RunFloorHostMs }), f0),
+		spreadCells(rat(func(x InstallRound) Num { return x.InstallFloor }), f2), spreadCells(rat(func(x InstallRound) Num { return x.UninstallFloor }), f2))
 
 	p("## One CNAB action: `restart`\n\n")
 	p("Engine = `POST /api/v1/apps/NAME/actions/restart`, then `GET /api/v1/jobs/ID` every 20 ms until it succeeded\n")
