@@ -209,6 +209,9 @@ type Accounts struct {
 	Hasher Hasher
 	Now    Clock
 	NewID  IDGen
+	// SetupCodeExpires is when SetupCode stops working (RenewSetupCode
+	// sets both); zero means it does not expire.
+	SetupCodeExpires time.Time
 	// SetupCode is the one-time code that creates the first admin while no
 	// user exists (printed in the server log). Set it before serving.
 	SetupCode string
@@ -241,6 +244,28 @@ func (a *Accounts) checkPassword(ctx context.Context, hash, password string) (bo
 func (a *Accounts) dummyHash() string {
 	a.dummy.Do(func() { a.dummyH, _ = a.Hasher.Hash("stackhub-dummy-password") })
 	return a.dummyH
+}
+
+// SetupCodeLifetime is how long a setup code works before the server logs
+// a new one.
+const SetupCodeLifetime = time.Hour
+
+// RenewSetupCode makes a new setup code, valid for SetupCodeLifetime, when
+// no user exists and the current one is missing or expired; it returns the
+// new code, or "" when none was needed.
+func (a *Accounts) RenewSetupCode(ctx context.Context) (string, error) {
+	need, err := a.NeedsSetup(ctx)
+	if err != nil || !need {
+		return "", err
+	}
+	a.setupMu.Lock()
+	defer a.setupMu.Unlock()
+	now := a.Now()
+	if a.SetupCode != "" && (a.SetupCodeExpires.IsZero() || now.Before(a.SetupCodeExpires)) {
+		return "", nil
+	}
+	a.SetupCode, a.SetupCodeExpires = NewSetupCode(), now.Add(SetupCodeLifetime)
+	return a.SetupCode, nil
 }
 
 // NewSetupCode returns a random one-time setup code.
@@ -281,6 +306,9 @@ func (a *Accounts) Setup(ctx context.Context, code, name, password string) (User
 	defer a.setupMu.Unlock()
 	if a.SetupCode == "" || subtle.ConstantTimeCompare([]byte(code), []byte(a.SetupCode)) != 1 {
 		return User{}, Errorf(EUNAUTHORIZED, "wrong setup code: it is printed in the server log while no user exists")
+	}
+	if !a.SetupCodeExpires.IsZero() && !a.Now().Before(a.SetupCodeExpires) {
+		return User{}, Errorf(EUNAUTHORIZED, "the setup code expired: the server logs a new one every %s while no user exists", SetupCodeLifetime)
 	}
 	u, err := a.newUser(name, password)
 	if err != nil {

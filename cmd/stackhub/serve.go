@@ -196,16 +196,34 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	background.Go(func() { watcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID}
-	if need, err := accounts.NeedsSetup(ctx); err != nil {
+	// The one place a secret is logged, on purpose: it is how the first
+	// admin proves access to the server. It works once, only while no user
+	// exists, and for an hour: then a new one is logged.
+	logSetupCode := func(ctx context.Context) error {
+		code, err := accounts.RenewSetupCode(ctx)
+		if code != "" {
+			log.Warn("no user exists yet: create the first admin in the console, or POST /api/v1/auth/setup, with this one-time code",
+				"setup_code", code, "valid_for", orchestrator.SetupCodeLifetime)
+		}
 		return err
-	} else if need {
-		accounts.SetupCode = orchestrator.NewSetupCode()
-		// The one place a secret is logged, on purpose: it is how the first
-		// admin proves access to the server. It works once, and only while
-		// no user exists.
-		log.Warn("no user exists yet: create the first admin in the console, or POST /api/v1/auth/setup, with this one-time code",
-			"setup_code", accounts.SetupCode)
 	}
+	if err := logSetupCode(ctx); err != nil {
+		return err
+	}
+	background.Go(func() {
+		t := time.NewTicker(time.Minute)
+		defer t.Stop()
+		for {
+			select {
+			case <-bgCtx.Done():
+				return
+			case <-t.C:
+				if err := logSetupCode(bgCtx); err != nil && bgCtx.Err() == nil {
+					log.Warn("setup code", "err", err)
+				}
+			}
+		}
+	})
 	builder := build.NewBuilder(cfg.RuntimesDir, docker)
 	// A build holds the invocation image in memory (some 100 MB for the
 	// demo's); the collector's next goal is then GOGC% above that peak and

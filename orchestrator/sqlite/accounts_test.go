@@ -40,6 +40,36 @@ func TestFirstAdminOnce(t *testing.T) {
 	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err), "only while no user exists")
 }
 
+// TestSetupCodeExpires: a setup code works for an hour; then a new one is
+// made (and logged by serve), and the old one no longer works.
+func TestSetupCodeExpires(t *testing.T) {
+	a, now := newAccounts(t)
+	a.SetupCode = ""
+	ctx := t.Context()
+	first, err := a.RenewSetupCode(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, first)
+	again, err := a.RenewSetupCode(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, again, "a live code is kept")
+
+	*now = now.Add(orchestrator.SetupCodeLifetime)
+	_, err = a.Setup(ctx, first, "admin", "a-long-password")
+	require.Error(t, err)
+	assert.Contains(t, orchestrator.ErrorMessage(err), "expired")
+	second, err := a.RenewSetupCode(ctx)
+	require.NoError(t, err)
+	require.NotEmpty(t, second)
+	assert.NotEqual(t, first, second)
+	_, err = a.Setup(ctx, first, "admin", "a-long-password")
+	assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(err), "the old code is gone")
+	_, err = a.Setup(ctx, second, "admin", "a-long-password")
+	require.NoError(t, err)
+	none, err := a.RenewSetupCode(ctx)
+	require.NoError(t, err)
+	assert.Empty(t, none, "no code once a user exists")
+}
+
 func TestLoginSessionsAndLimits(t *testing.T) {
 	a, now := newAccounts(t)
 	ctx := t.Context()
