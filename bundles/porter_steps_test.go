@@ -2,6 +2,7 @@ package bundles
 
 import (
 	"bytes"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -32,7 +33,7 @@ func TestStepsEncodeAlone(t *testing.T) {
 			require.NoError(t, err)
 			steps := porterSteps(t, raw)
 			require.NotEmpty(t, steps["install"], "install has steps")
-			for _, action := range sortedActions(steps) {
+			for _, action := range slices.Sorted(maps.Keys(steps)) {
 				for i, node := range steps[action] {
 					var buf bytes.Buffer
 					enc := yaml.NewEncoder(&buf)
@@ -74,13 +75,4 @@ func porterSteps(t *testing.T, raw []byte) map[string][]*yaml.Node {
 		}
 	}
 	return out
-}
-
-func sortedActions(m map[string][]*yaml.Node) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }

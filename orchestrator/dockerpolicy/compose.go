@@ -2,7 +2,6 @@ package dockerpolicy
 
 import (
 	"context"
-	"fmt"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -195,9 +194,4 @@ func (o projectOwners) VolumeOwner(context.Context, string) (string, bool, error
 
 func (o projectOwners) NetworkOwner(context.Context, string) (string, bool, error) {
 	return "", false, nil
-}
-
-// Describe formats a located refusal for a lint line.
-func (l Located) Describe() string {
-	return fmt.Sprintf("%s (rule %s)", l.Detail, l.Rule)
 }

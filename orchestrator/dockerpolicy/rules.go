@@ -66,15 +66,6 @@ var Rules = []Rule{
 	{RuleRuntime, "another container runtime or cgroup parent"},
 }
 
-// RuleByName returns the rule named name.
-func RuleByName(name string) (Rule, bool) {
-	i := slices.IndexFunc(Rules, func(r Rule) bool { return r.Name == name })
-	if i < 0 {
-		return Rule{}, false
-	}
-	return Rules[i], true
-}
-
 // Refusal is one broken rule: which, by which call, and why.
 type Refusal struct {
 	Rule string `json:"rule"`

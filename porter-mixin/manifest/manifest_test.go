@@ -4,7 +4,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"testing"
 
@@ -350,12 +349,7 @@ func TestParseAliases(t *testing.T) {
 	text := minimal + "backup:\n  - websoft9: &step\n      description: shared\n      app: ${ installation.name }\n  - websoft9:\n      <<: *step\n      description: second\n"
 	m, findings := Lint([]byte(text))
 	require.NotNil(t, m)
-	var alias []Finding
-	for _, f := range findings {
-		if f.Code == CodeCrossStepAlias {
-			alias = append(alias, f)
-		}
-	}
+	alias := withCode(findings, CodeCrossStepAlias)
 	require.Len(t, alias, 1, "%v", findings)
 	assert.Equal(t, LevelError, alias[0].Level)
 	assert.Equal(t, strings.Count(minimal, "\n")+6, alias[0].Line, "the line of the alias")
@@ -375,13 +369,9 @@ func TestParseAliases(t *testing.T) {
 func TestStepReencoded(t *testing.T) {
 	m, findings := Lint([]byte(minimal + "backup:\n  - websoft9:\n      app: ${ installation.name }\n      flags: {a: , b: 1}\n"))
 	require.NotNil(t, m)
-	var f *Finding
-	for i := range findings {
-		if findings[i].Code == CodeStepReencoded {
-			f = &findings[i]
-		}
-	}
-	require.NotNil(t, f, "%v", findings)
+	reencoded := withCode(findings, CodeStepReencoded)
+	require.Len(t, reencoded, 1, "%v", findings)
+	f := reencoded[0]
 	assert.Equal(t, LevelWarning, f.Level)
 	assert.Equal(t, "backup[0].websoft9.flags.a", f.Field)
 	assert.Contains(t, f.Message, `reads null back as ""`)
@@ -461,18 +451,13 @@ func TestStackHubOnlyVariables(t *testing.T) {
 		"upgrade:\n  - websoft9:\n      description: \"${ bundle.images.web.size } ${ bundle.images.web.repository }\"\n"
 	m, findings := Lint([]byte(text))
 	require.NotNil(t, m)
-	var only []Finding
-	for _, f := range findings {
-		if f.Code == CodeStackHubOnly {
-			only = append(only, f)
-		}
-	}
+	only := withCode(findings, CodeStackHubOnly)
 	require.Len(t, only, 1, "%v", findings)
 	assert.Equal(t, LevelWarning, only[0].Level)
 	assert.Contains(t, only[0].Message, `"bundle.images.web.size": StackHub-only`)
 
 	_, findings = Lint([]byte(strings.Replace(text, "web.size", "web.labels.tier", 1)))
-	assert.True(t, slices.ContainsFunc(findings, func(f Finding) bool { return f.Code == CodeStackHubOnly }), "labels too: %v", findings)
+	assert.Len(t, withCode(findings, CodeStackHubOnly), 1, "labels too: %v", findings)
 }
 
 // TestBundleNameMakesAReference: Porter's build makes the bundle's
@@ -497,4 +482,15 @@ func TestBundleNameMakesAReference(t *testing.T) {
 			require.NoError(t, err, "with a reference the name is not a repository")
 		})
 	}
+}
+
+// withCode returns the findings with code.
+func withCode(findings []Finding, code string) []Finding {
+	var out []Finding
+	for _, f := range findings {
+		if f.Code == code {
+			out = append(out, f)
+		}
+	}
+	return out
 }
