@@ -256,14 +256,8 @@ func TestInstallFromArchive(t *testing.T) {
 	})
 
 	s := startServerArgs(t, t.TempDir(), "--bundles", "../../bundles/testdata")
-	req, err := http.NewRequest(http.MethodPost, s.url+"/api/v1/catalog/import", bytes.NewReader(archive.Bytes()))
+	_, err = s.client().ImportBundle(t.Context(), bytes.NewReader(archive.Bytes()), false)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/gzip")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	require.Equal(t, http.StatusCreated, resp.StatusCode)
 
 	installAndCheck(t, s, `{"app":"airgap"}`, "airgap")
 	out, err := c.ContainerInspect(t.Context(), "websoft9-airgap", client.ContainerInspectOptions{})
@@ -281,12 +275,8 @@ func TestInstallFromArchive(t *testing.T) {
 	// A damaged archive is refused, and nothing is added.
 	broken := bytes.Clone(archive.Bytes())
 	broken[len(broken)/2] ^= 0xff
-	req, _ = http.NewRequest(http.MethodPost, s.url+"/api/v1/catalog/import", bytes.NewReader(broken))
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusBadRequest, resp.StatusCode)
+	_, err = s.client().ImportBundle(t.Context(), bytes.NewReader(broken), false)
+	assertAPIStatus(t, err, http.StatusBadRequest)
 
 	// An archive of a bundle named like an app of the catalog directory
 	// (demo) is refused before any of its images reaches Docker.
@@ -294,12 +284,8 @@ func TestInstallFromArchive(t *testing.T) {
 	var shadow bytes.Buffer
 	_, err = ocibundle.Archive(t.Context(), &shadow, ocibundle.ArchiveOptions{Bundle: demo.Bundle, InvocationImage: demo.Image, Docker: c})
 	require.NoError(t, err)
-	req, _ = http.NewRequest(http.MethodPost, s.url+"/api/v1/catalog/import", bytes.NewReader(shadow.Bytes()))
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusConflict, resp.StatusCode)
+	_, err = s.client().ImportBundle(t.Context(), bytes.NewReader(shadow.Bytes()), false)
+	assertAPIStatus(t, err, http.StatusConflict)
 	demoTag, err := ocibundle.ImportTag(demo.ImageRef)
 	require.NoError(t, err)
 	_, err = c.ImageInspect(t.Context(), demoTag)

@@ -289,7 +289,7 @@ func setupCode(t *testing.T, s server) string {
 func createAdmin(t *testing.T, s server) {
 	t.Helper()
 	body := fmt.Sprintf(`{"code":%q,"name":"admin","password":%q}`, setupCode(t, s), consolePassword)
-	resp, err := http.Post(s.url+"/api/v1/auth/setup", "application/json", strings.NewReader(body))
+	resp, err := NewClient(s.url, "").Do(t.Context(), http.MethodPost, "/api/v1/auth/setup", strings.NewReader(body), nil)
 	require.NoError(t, err)
 	resp.Body.Close()
 	require.Equal(t, http.StatusCreated, resp.StatusCode)
@@ -354,23 +354,16 @@ func TestConsoleFirstRunAndSettings(t *testing.T) {
 	assert.True(t, strings.HasPrefix(secret, "shk_"), "got %q", secret)
 	b.waitFor("the token in the list", `[...document.querySelectorAll('#tokens-table td')].some((td) => td.textContent === 'ci-console')`, 10*time.Second)
 	b.screenshot("token-created")
-	req, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/apps", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+secret)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode, "the token works")
+	_, err := NewClient(s.url, secret).ListApps(t.Context())
+	assert.NoError(t, err, "the token works")
 	var tokenID string
 	require.NoError(t, b.eval(`[...document.querySelectorAll('#tokens-table tr[data-token]')].find((tr) => tr.textContent.includes('ci-console')).dataset.token`, &tokenID))
 	b.click(fmt.Sprintf(`#tokens-table tr[data-token=%q] button[data-action="revoke"]`, tokenID))
 	b.waitFor("the revoke dialog", `document.querySelector('#revoke-dialog[open]')`, 10*time.Second)
 	b.click(`#revoke-dialog button[data-role="confirm"]`)
 	b.waitFor("the token gone", fmt.Sprintf(`!document.querySelector('#revoke-dialog') && !document.querySelector('#tokens-table tr[data-token=%q]')`, tokenID), 10*time.Second)
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusUnauthorized, resp.StatusCode, "the revoked token is refused")
+	_, err = NewClient(s.url, secret).ListApps(t.Context())
+	assertAPIStatus(t, err, http.StatusUnauthorized)
 
 	// A password change ends the session; the new password logs in.
 	const newPassword = "console-Pw-2-7e41d0"

@@ -4,6 +4,7 @@ package main
 
 import (
 	"bufio"
+	"context"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -132,10 +133,9 @@ func (p *proc) ready(t *testing.T) {
 // try sends a change and returns its status, 0 when the server died
 // before answering.
 func (p *proc) try(method, path, body string) int {
-	req, _ := http.NewRequest(method, p.url+path, strings.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+p.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := (&http.Client{Timeout: 3 * time.Minute}).Do(req)
+	c := NewClient(p.url, p.token)
+	c.HTTP.Timeout = 3 * time.Minute
+	resp, err := c.Do(context.Background(), method, path, strings.NewReader(body), nil)
 	if err != nil {
 		return 0
 	}

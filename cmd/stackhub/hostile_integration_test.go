@@ -4,7 +4,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"net/http"
 	"os"
 	"os/exec"
@@ -104,14 +103,8 @@ func TestHostileBundleRefusedBySocket(t *testing.T) {
 	assert.Contains(t, s.logs.String(), "bundle policy: refused", "each refusal is logged for the operator")
 
 	// The audit log holds every refusal, for admins.
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, s.url+"/api/v1/audit/refusals?installation="+name+"&limit=100", nil)
+	audit, err := s.client().Refusals(ctx, name, 100)
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	var audit []struct{ Installation, Run, Rule, Call, Detail string }
-	require.NoError(t, json.NewDecoder(resp.Body).Decode(&audit))
-	resp.Body.Close()
 	require.Len(t, audit, len(calls), "one audit entry per refused call")
 	for i, a := range audit {
 		want := calls[len(calls)-1-i] // newest first

@@ -155,11 +155,7 @@ func uninstallAll(t *testing.T, s server) {
 // apiList GETs a /api/v1 list.
 func (s server) apiList(t *testing.T, path string) (int, []map[string]any, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	resp := s.do(t, http.MethodGet, path, nil, nil)
 	defer resp.Body.Close()
 	var out []map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))

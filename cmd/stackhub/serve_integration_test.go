@@ -6,6 +6,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -123,29 +124,37 @@ type reply struct {
 	Data    map[string]any `json:"data"`
 }
 
-// call POSTs body (or GETs with a query when body is a url.Values).
+// client is the typed API client (web/client) every helper here speaks
+// through, with the server's token.
+func (s server) client() *Client { return NewClient(s.url, s.token) }
+
+// do sends one request through the client and returns the answer whatever
+// its status; header values that are empty remove that header.
+func (s server) do(t *testing.T, method, path string, body io.Reader, header map[string]string) *http.Response {
+	t.Helper()
+	h := http.Header{}
+	for k, v := range header {
+		h[http.CanonicalHeaderKey(k)] = []string{v}
+	}
+	// Not t.Context(): cleanups call this after it ended.
+	resp, err := s.client().Do(context.Background(), method, path, body, h)
+	require.NoError(t, err)
+	return resp
+}
+
+// call POSTs body (or GETs with a query when body is a url.Values) to a
+// seed endpoint, malformed bodies included, and decodes the envelope.
 func (s server) call(t *testing.T, path string, body any, header map[string]string) reply {
 	t.Helper()
-	var req *http.Request
-	var err error
+	var resp *http.Response
 	switch b := body.(type) {
 	case url.Values:
-		req, err = http.NewRequest(http.MethodGet, s.url+path+"?"+b.Encode(), nil)
+		resp = s.do(t, http.MethodGet, path+"?"+b.Encode(), nil, header)
 	case string:
-		req, err = http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(b))
-		req.Header.Set("Content-Type", "application/json")
+		resp = s.do(t, http.MethodPost, path, strings.NewReader(b), header)
+	default:
+		t.Fatalf("call %s: body is %T, want url.Values or string", path, body)
 	}
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	for k, v := range header {
-		if v == "" {
-			req.Header.Del(k)
-		} else {
-			req.Header.Set(k, v)
-		}
-	}
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
 	defer resp.Body.Close()
 	var r reply
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&r))
@@ -180,11 +189,7 @@ func (s server) listedApp(t *testing.T, name string) map[string]any {
 // getJSON GETs path with the token and decodes its 200 answer into out.
 func (s server) getJSON(t *testing.T, path string, out any) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+path, nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	resp := s.do(t, http.MethodGet, path, nil, nil)
 	defer resp.Body.Close()
 	require.Equal(t, http.StatusOK, resp.StatusCode, path)
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(out))
@@ -224,6 +229,15 @@ func (s server) waitStatusWithin(t *testing.T, name, want string, limit time.Dur
 			t.Fatalf("%s: status %v (%v) after %s, want %s", name, r.Data["status"], r.Data["info"], limit, want)
 		}
 		time.Sleep(200 * time.Millisecond)
+	}
+}
+
+// assertAPIStatus checks that err is the server's refusal with status.
+func assertAPIStatus(t *testing.T, err error, status int) {
+	t.Helper()
+	var apiErr *APIError
+	if assert.ErrorAs(t, err, &apiErr) {
+		assert.Equal(t, status, apiErr.Status, apiErr.Message)
 	}
 }
 
@@ -270,14 +284,10 @@ func TestHTTPInstallUninstall(t *testing.T) {
 	}
 
 	// Logs of the main container, over /api/v1.
-	req, err := http.NewRequest(http.MethodGet, s.url+"/api/v1/apps/itest-http/logs?tail=20", nil)
+	rc, err := s.client().AppLogs(t.Context(), "itest-http", LogsOptions{Tail: 20})
 	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err = http.DefaultClient.Do(req)
-	require.NoError(t, err)
-	logs, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	assert.Equal(t, http.StatusOK, resp.StatusCode)
+	logs, _ := io.ReadAll(rc)
+	rc.Close()
 	assert.Contains(t, string(logs), "stackhub-testapp: http listening on :8080")
 
 	// A container stopped by hand shows at once; started again, it is back.
@@ -446,8 +456,7 @@ func TestHTTPDockerDown(t *testing.T) {
 	assert.Contains(t, r.Message, "Docker is not answering")
 	r = s.call(t, "/getAppInfo", url.Values{"appName": {"itest-down"}}, nil)
 	assert.Equal(t, http.StatusNotFound, r.status, "nothing was reserved")
-	resp, err := http.Get(s.url + "/readyz")
-	require.NoError(t, err)
+	resp := s.do(t, http.MethodGet, "/readyz", nil, nil)
 	resp.Body.Close()
 	assert.Equal(t, http.StatusServiceUnavailable, resp.StatusCode, "not ready while start-up recovery cannot run")
 }
@@ -455,12 +464,11 @@ func TestHTTPDockerDown(t *testing.T) {
 // api calls /api/v1 with the server's token and decodes the JSON answer.
 func (s server) api(t *testing.T, method, path, body string) (int, map[string]any, http.Header) {
 	t.Helper()
-	req, err := http.NewRequest(method, s.url+path, strings.NewReader(body))
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	var rd io.Reader
+	if body != "" {
+		rd = strings.NewReader(body)
+	}
+	resp := s.do(t, method, path, rd, nil)
 	defer resp.Body.Close()
 	var out map[string]any
 	require.NoError(t, json.NewDecoder(resp.Body).Decode(&out))
@@ -646,32 +654,23 @@ func TestHTTPUpgradeAndActions(t *testing.T) {
 // returning false).
 func (s server) sseStages(t *testing.T, job string, onStage func(stage string) bool) (stages []string, logs int) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodGet, s.url+job+"/events", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
 	ctx, cancel := context.WithTimeout(t.Context(), 2*time.Minute)
 	defer cancel()
-	resp, err := http.DefaultClient.Do(req.WithContext(ctx))
-	require.NoError(t, err)
-	defer resp.Body.Close()
-	require.Equal(t, http.StatusOK, resp.StatusCode)
-	require.Equal(t, "text/event-stream", resp.Header.Get("Content-Type"))
-	sc := bufio.NewScanner(resp.Body)
-	for sc.Scan() {
-		data, ok := strings.CutPrefix(sc.Text(), "data: ")
-		if !ok {
-			continue
-		}
-		var ev struct{ Type, Stage string }
-		require.NoError(t, json.Unmarshal([]byte(data), &ev))
+	id := strings.TrimPrefix(job, "/api/v1/jobs/")
+	stop := errors.New("stop reading")
+	_, err := s.client().JobEvents(ctx, id, "", func(ev JobEvent) error {
 		if ev.Type == "log" {
 			logs++
-			continue
+			return nil
 		}
 		stages = append(stages, ev.Stage)
 		if onStage != nil && !onStage(ev.Stage) {
-			break
+			return stop
 		}
+		return nil
+	})
+	if !errors.Is(err, stop) {
+		require.NoError(t, err)
 	}
 	return stages, logs
 }
@@ -778,16 +777,15 @@ func TestHTTPAccounts(t *testing.T) {
 
 	post := func(path, body string, cookie *http.Cookie, csrf string) (*http.Response, map[string]any) {
 		t.Helper()
-		req, err := http.NewRequest(http.MethodPost, s.url+path, strings.NewReader(body))
-		require.NoError(t, err)
-		req.Header.Set("Content-Type", "application/json")
+		// A console session: no token, the session cookie and CSRF header.
+		h := http.Header{}
 		if cookie != nil {
-			req.AddCookie(cookie)
+			h.Set("Cookie", cookie.String())
 		}
 		if csrf != "" {
-			req.Header.Set("X-CSRF-Token", csrf)
+			h.Set("X-CSRF-Token", csrf)
 		}
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := NewClient(s.url, "").Do(t.Context(), http.MethodPost, path, strings.NewReader(body), h)
 		require.NoError(t, err)
 		defer resp.Body.Close()
 		out := map[string]any{}
@@ -826,9 +824,8 @@ func TestHTTPAccounts(t *testing.T) {
 	// Brute force: the account locks after a few failures, whatever
 	// X-Forwarded-For claims.
 	for i := range 6 {
-		req, _ := http.NewRequest(http.MethodPost, s.url+"/api/v1/auth/login", strings.NewReader(`{"name":"admin","password":"guess"}`))
-		req.Header.Set("X-Forwarded-For", fmt.Sprintf("203.0.113.%d", i))
-		resp, err := http.DefaultClient.Do(req)
+		resp, err := NewClient(s.url, "").Do(t.Context(), http.MethodPost, "/api/v1/auth/login",
+			strings.NewReader(`{"name":"admin","password":"guess"}`), http.Header{"X-Forwarded-For": {fmt.Sprintf("203.0.113.%d", i)}})
 		require.NoError(t, err)
 		resp.Body.Close()
 	}
@@ -899,11 +896,7 @@ func TestHTTPSecretCanary(t *testing.T) {
 	require.Equal(t, http.StatusAccepted, status, "%v", body)
 	job := hdr.Get("Location")
 	var seen strings.Builder
-	req, err := http.NewRequest(http.MethodGet, s.url+job+"/events", nil)
-	require.NoError(t, err)
-	req.Header.Set("Authorization", "Bearer "+s.token)
-	resp, err := http.DefaultClient.Do(req)
-	require.NoError(t, err)
+	resp := s.do(t, http.MethodGet, job+"/events", nil, nil)
 	events, _ := io.ReadAll(resp.Body)
 	resp.Body.Close()
 	seen.Write(events)

@@ -359,6 +359,42 @@ func (c *Client) Refusals(ctx context.Context, installation string, limit int) (
 	return out, err
 }
 
+// Do sends one request as given, with the client's token (and no
+// Accept-Language unless header has one: the server's default language
+// answers), and returns the answer whatever its status, for the caller to read and
+// close. It is for callers that judge failure answers themselves (tests of
+// the API's refusals, tools showing a raw answer); body, when not nil, is
+// sent with header's Content-Type or else application/json. Only a request
+// that got no answer is an error (*UnreachableError or ctx's).
+func (c *Client) Do(ctx context.Context, method, p string, body io.Reader, header http.Header) (*http.Response, error) {
+	req, err := http.NewRequestWithContext(ctx, method, c.BaseURL+p, body)
+	if err != nil {
+		return nil, fmt.Errorf("%s %s: %w", method, p, err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if c.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.Token)
+	}
+	for k, vs := range header {
+		req.Header.Del(k)
+		for _, v := range vs {
+			if v != "" {
+				req.Header.Add(k, v)
+			}
+		}
+	}
+	resp, err := c.HTTP.Do(req)
+	if err != nil {
+		if ctx.Err() != nil {
+			return nil, ctx.Err()
+		}
+		return nil, &UnreachableError{URL: c.BaseURL, Err: err}
+	}
+	return resp, nil
+}
+
 // callJSON sends a request with body as JSON (nil: none) and decodes a
 // success answer into out (nil: discard). It returns the answer's header.
 func (c *Client) callJSON(ctx context.Context, method, p string, q url.Values, body, out any) (http.Header, error) {
