@@ -41,8 +41,9 @@ func (f *fakeAccounts) ChangePassword(context.Context, string, string, string) e
 
 func TestSessionCookieAndCSRF(t *testing.T) {
 	acc := &fakeAccounts{}
-	s := &Server{Auth: fakeAuth{}, Accounts: acc, Engine: fakeEngine{
+	s := &Server{Auth: fakeAuth{}, Accounts: acc, Apps: fakeApps{
 		info: func(string) (orchestrator.Installation, error) { return orchestrator.Installation{Name: "x"}, nil },
+	}, Lifecycle: fakeLifecycle{
 		install: func(r orchestrator.InstallRequest) (orchestrator.Installation, error) {
 			return orchestrator.Installation{Name: r.App}, nil
 		},

@@ -46,7 +46,7 @@ func fuzzEngine(rec *fuzzCall) fakeEngine {
 		return orchestrator.Installation{Name: name, App: "demo", State: orchestrator.StateInstalling, LastRunID: "j1",
 			Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}}}
 	}
-	return fakeEngine{
+	return fakeEngine{fakeLifecycle: fakeLifecycle{
 		install: func(r orchestrator.InstallRequest) (orchestrator.Installation, error) {
 			if err := answer(r.App); err != nil {
 				return orchestrator.Installation{}, err
@@ -59,13 +59,14 @@ func fuzzEngine(rec *fuzzCall) fakeEngine {
 			}
 			return orchestrator.UninstallResult{Installation: inst(r.Name)}, nil
 		},
+	}, fakeApps: fakeApps{
 		info: func(name string) (orchestrator.Installation, error) {
 			if err := answer(name); err != nil {
 				return orchestrator.Installation{}, err
 			}
 			return inst(name), nil
 		},
-	}
+	}}
 }
 
 // FuzzRequests sends fuzzed methods, query strings, bodies and content

@@ -3,8 +3,6 @@ package web
 import (
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
 	"net"
 	"net/http"
 	"net/http/httptest"
@@ -12,7 +10,6 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -20,140 +17,6 @@ import (
 	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/web/wire"
 )
-
-// fakeEngine is a function-field fake of Engine.
-type fakeEngine struct {
-	install   func(orchestrator.InstallRequest) (orchestrator.Installation, error)
-	uninstall func(orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
-	info      func(string) (orchestrator.Installation, error)
-}
-
-func (f fakeEngine) Install(_ context.Context, r orchestrator.InstallRequest) (orchestrator.Installation, error) {
-	return f.install(r)
-}
-func (f fakeEngine) Uninstall(_ context.Context, r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
-	return f.uninstall(r)
-}
-
-// StartUninstall answers through uninstall: the job it starts is "u1".
-func (f fakeEngine) StartUninstall(_ context.Context, r orchestrator.UninstallRequest) (orchestrator.Installation, error) {
-	res, err := f.uninstall(r)
-	if err != nil {
-		return orchestrator.Installation{}, err
-	}
-	inst := res.Installation
-	inst.State, inst.LastRunID, inst.Active = orchestrator.StateUninstalling, "u1", orchestrator.ActionUninstall
-	return inst, nil
-}
-func (f fakeEngine) Info(_ context.Context, n string) (orchestrator.Installation, error) {
-	return f.info(n)
-}
-func (f fakeEngine) Upgrade(_ context.Context, r orchestrator.UpgradeRequest) (orchestrator.Run, error) {
-	return orchestrator.Run{ID: "j1", Installation: r.Name, Action: "upgrade", Status: "running"}, nil
-}
-func (f fakeEngine) Action(_ context.Context, r orchestrator.ActionRequest) (orchestrator.Run, error) {
-	if r.Action == "nope" {
-		return orchestrator.Run{}, orchestrator.Errorf(orchestrator.EINVALID, "app demo has no action \"nope\"")
-	}
-	return orchestrator.Run{ID: "j2", Installation: r.Name, Action: r.Action, Status: "running"}, nil
-}
-func (f fakeEngine) ListStamp() (orchestrator.ListStamp, bool) {
-	return orchestrator.ListStamp{}, false
-}
-func (f fakeEngine) Run(_ context.Context, id string) (orchestrator.Run, error) {
-	return orchestrator.Run{ID: id, Action: "stop", Status: "succeeded"}, nil
-}
-func (f fakeEngine) Runs(_ context.Context, name string, limit int) ([]orchestrator.Run, error) {
-	if limit > orchestrator.MaxRunsLimit {
-		return nil, orchestrator.Errorf(orchestrator.EINVALID, "limit must be between 1 and %d", orchestrator.MaxRunsLimit)
-	}
-	runs := []orchestrator.Run{{ID: "r2", Installation: name, Action: "upgrade", Status: "running"},
-		{ID: "r1", Installation: name, Action: "install", Status: "succeeded", Finished: time.Unix(1, 0)}}
-	return runs[:min(limit, len(runs))], nil
-}
-func (f fakeEngine) List(context.Context) ([]orchestrator.Installation, error) {
-	return []orchestrator.Installation{
-		{Name: "a", State: orchestrator.StateRunning, Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}}},
-		{Name: "b", State: orchestrator.StateFailed, Reason: "boom"},
-	}, nil
-}
-func (f fakeEngine) UninstallAll(_ context.Context, purge bool) ([]orchestrator.UninstallResultOf, error) {
-	return []orchestrator.UninstallResultOf{
-		{Name: "a", Result: orchestrator.UninstallResult{Installation: orchestrator.Installation{Name: "a"}}},
-		{Name: "b", Err: orchestrator.Errorf(orchestrator.EINTERNAL, "b could not be removed: still on the host: websoft9-b (running, port 9002)")},
-	}, nil
-}
-func (f fakeEngine) Catalog(context.Context) ([]orchestrator.App, error) {
-	return []orchestrator.App{demoApp}, nil
-}
-func (f fakeEngine) PullBundle(_ context.Context, ref string, _ orchestrator.AddOptions) (orchestrator.App, error) {
-	if ref == "127.0.0.1:5000/missing:v1" {
-		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "pull %s: no such repository or tag in the registry", ref)
-	}
-	return orchestrator.App{Name: "pulled", Version: "1.0.0", Source: ref + "@sha256:abc"}, nil
-}
-func (f fakeEngine) ImportBundle(_ context.Context, r io.Reader, _ orchestrator.AddOptions) (orchestrator.App, error) {
-	n, err := io.Copy(io.Discard, r)
-	if err != nil {
-		return orchestrator.App{}, err
-	}
-	return orchestrator.App{Name: "imported", Source: fmt.Sprintf("archive of %d bytes", n)}, nil
-}
-func (f fakeEngine) CatalogApp(_ context.Context, name string) (orchestrator.App, error) {
-	if name != "demo" {
-		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)
-	}
-	return demoApp, nil
-}
-
-func (f fakeEngine) Server(context.Context) (orchestrator.ServerStatus, error) {
-	st := orchestrator.ServerStatus{Sampled: true, DockerVersion: "20.10.24",
-		Sample: orchestrator.HostSample{CPUPercent: 12.345, MemPercent: 95, DiskPercent: 13, Load1: 0.5, Uptime: time.Hour},
-		Apps:   map[orchestrator.State]int{orchestrator.StateRunning: 2, orchestrator.StateFailed: 1}}
-	st.Risks = orchestrator.Risks(st, []string{"b"}, orchestrator.Exposure{})
-	return st, nil
-}
-
-func (f fakeEngine) Logs(_ context.Context, req orchestrator.LogsRequest, w io.Writer) error {
-	if req.Name == "nope" {
-		return orchestrator.Errorf(orchestrator.ENOTFOUND, "nope is not installed")
-	}
-	_, err := fmt.Fprintf(w, "line of %s tail=%d follow=%t\n", req.Name, req.Tail, req.Follow)
-	return err
-}
-
-func (f fakeEngine) WatchJob(_ context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error {
-	if id == "nope" {
-		return orchestrator.Errorf(orchestrator.ENOTFOUND, "job nope not found")
-	}
-	all := []orchestrator.JobEvent{
-		{Seq: 1, Type: "stage", Stage: "queued"},
-		{Seq: 2, Type: "stage", Stage: "pulling", Image: "a:1", Current: 5, Total: 10},
-		{Seq: 3, Type: "log", Line: "websoft9: Container x Started"},
-		{Seq: 4, Type: "stage", Stage: "done"},
-	}
-	for _, ev := range all[seq:] {
-		if err := fn(ev); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-func (f fakeEngine) CancelJob(_ context.Context, id string) (orchestrator.Run, error) {
-	if id == "done1" {
-		return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ECONFLICT, "job done1 is not running (succeeded)")
-	}
-	return orchestrator.Run{ID: id, Status: "running"}, nil
-}
-
-func (f fakeEngine) Ready() bool { return true }
-
-func (f fakeEngine) Credentials(_ context.Context, name string) (orchestrator.Credentials, error) {
-	if name != "demo" {
-		return orchestrator.Credentials{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
-	}
-	return orchestrator.Credentials{Installation: name, Values: map[string]string{"db_password": "s3cret"}, Names: []string{"db_password"}}, nil
-}
 
 var demoApp = orchestrator.App{Name: "demo", Version: "0.1.0", Title: "Demo", Actions: []string{"start"},
 	Ports:        []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}},
@@ -194,7 +57,7 @@ func do(t *testing.T, s *Server, method, target, body string, hdr map[string]str
 
 func TestInstallAppGetAndPost(t *testing.T) {
 	var got []orchestrator.InstallRequest
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{install: func(r orchestrator.InstallRequest) (orchestrator.Installation, error) {
+	s := &Server{Auth: fakeAuth{}, Lifecycle: fakeLifecycle{install: func(r orchestrator.InstallRequest) (orchestrator.Installation, error) {
 		got = append(got, r)
 		return orchestrator.Installation{Name: "demo", State: orchestrator.StateInstalling,
 			Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}, {Param: "db_port", Port: 3307}}}, nil
@@ -221,7 +84,7 @@ func TestInstallAppGetAndPost(t *testing.T) {
 
 func TestUninstallPurgeForms(t *testing.T) {
 	var purges []bool
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{uninstall: func(r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
+	s := &Server{Auth: fakeAuth{}, Lifecycle: fakeLifecycle{uninstall: func(r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
 		purges = append(purges, r.Purge)
 		return orchestrator.UninstallResult{Installation: orchestrator.Installation{Name: r.Name}}, nil
 	}}}
@@ -248,7 +111,7 @@ func TestErrorStatuses(t *testing.T) {
 		{orchestrator.EUNAVAILABLE, 503}, {orchestrator.EINTERNAL, 500},
 	}
 	for _, tc := range tests {
-		s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{info: func(string) (orchestrator.Installation, error) {
+		s := &Server{Auth: fakeAuth{}, Apps: fakeApps{info: func(string) (orchestrator.Installation, error) {
 			return orchestrator.Installation{}, orchestrator.Errorf(tc.code, "because")
 		}}}
 		status, env := do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", map[string]string{"Accept-Language": "en"})
@@ -257,7 +120,7 @@ func TestErrorStatuses(t *testing.T) {
 		assert.Equal(t, "because", env.Message)
 	}
 	// A plain error never leaks its text.
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{info: func(string) (orchestrator.Installation, error) {
+	s := &Server{Auth: fakeAuth{}, Apps: fakeApps{info: func(string) (orchestrator.Installation, error) {
 		return orchestrator.Installation{}, context.DeadlineExceeded
 	}}}
 	status, env := do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", map[string]string{"Accept-Language": "en"})
@@ -406,7 +269,7 @@ func TestSearchServer(t *testing.T) {
 }
 
 func TestReadTokenCannotMutate(t *testing.T) {
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{
+	s := &Server{Auth: fakeAuth{}, Apps: fakeApps{
 		info: func(string) (orchestrator.Installation, error) { return orchestrator.Installation{Name: "x"}, nil },
 	}}
 	read := map[string]string{"Authorization": "Bearer shk_read", "Accept-Language": "en"}
@@ -453,7 +316,7 @@ func TestTokenRoutes(t *testing.T) {
 func TestObservedStatus(t *testing.T) {
 	inst := orchestrator.Installation{Name: "x", State: orchestrator.StateRunning, Containers: []string{"websoft9-x", "websoft9-x-db"},
 		ObservedKnown: true, Observed: []orchestrator.Container{{Name: "websoft9-x", State: "running"}}}
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{info: func(string) (orchestrator.Installation, error) { return inst, nil }}}
+	s := &Server{Auth: fakeAuth{}, Apps: fakeApps{info: func(string) (orchestrator.Installation, error) { return inst, nil }}}
 	_, env := do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", nil)
 	d := env.Data.(map[string]any)
 	assert.Equal(t, "0", d["status"])
@@ -473,7 +336,7 @@ func TestObservedStatus(t *testing.T) {
 func TestAPIv1AppsAndCatalog(t *testing.T) {
 	var installs []orchestrator.InstallRequest
 	var purges []bool
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{fakeLifecycle: fakeLifecycle{
 		install: func(r orchestrator.InstallRequest) (orchestrator.Installation, error) {
 			installs = append(installs, r)
 			return orchestrator.Installation{Name: r.Name, State: orchestrator.StateInstalling, LastRunID: "r1"}, nil
@@ -482,7 +345,7 @@ func TestAPIv1AppsAndCatalog(t *testing.T) {
 			purges = append(purges, r.Purge)
 			return orchestrator.UninstallResult{Installation: orchestrator.Installation{Name: r.Name}}, nil
 		},
-	}}
+	}}}
 	call := func(method, target, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, target, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer shk_good")
@@ -614,17 +477,17 @@ func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
 	assert.Contains(t, rec.Body.String(), "goroutine profile: total")
 }
 
-// stampEngine counts List calls and answers ListStamp from stamp.
-type stampEngine struct {
-	fakeEngine
+// stampApps counts List calls and answers ListStamp from stamp.
+type stampApps struct {
+	fakeApps
 	stamp     *orchestrator.ListStamp
 	cacheable bool
 	lists     *int
 	port      *int
 }
 
-func (e stampEngine) ListStamp() (orchestrator.ListStamp, bool) { return *e.stamp, e.cacheable }
-func (e stampEngine) List(context.Context) ([]orchestrator.Installation, error) {
+func (e stampApps) ListStamp() (orchestrator.ListStamp, bool) { return *e.stamp, e.cacheable }
+func (e stampApps) List(context.Context) ([]orchestrator.Installation, error) {
 	*e.lists++
 	return []orchestrator.Installation{{Name: "a", State: orchestrator.StateRunning,
 		Ports: []orchestrator.PortBinding{{Param: "port", Port: *e.port}}}}, nil
@@ -633,7 +496,7 @@ func (e stampEngine) List(context.Context) ([]orchestrator.Installation, error) 
 func TestGetAllAppInfoCachedByStamp(t *testing.T) {
 	for _, cacheable := range []bool{true, false} {
 		stamp, lists, port := orchestrator.ListStamp{Store: 1}, 0, 9001
-		s := &Server{Auth: fakeAuth{}, Engine: stampEngine{stamp: &stamp, cacheable: cacheable, lists: &lists, port: &port}}
+		s := &Server{Auth: fakeAuth{}, Apps: stampApps{stamp: &stamp, cacheable: cacheable, lists: &lists, port: &port}, Catalog: fakeCatalog{}}
 		h := s.Handler()
 		get := func(lang string) string {
 			req := httptest.NewRequest(http.MethodGet, "/getAllAppInfo", nil)

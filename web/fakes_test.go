@@ -1,0 +1,172 @@
+package web
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"time"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+// The web layer's use cases faked one narrow interface at a time: a test
+// sets the Server field it exercises (Apps, Lifecycle, Jobs, Catalog,
+// Host) and nothing else; fakeEngine, all of them at once, is for the
+// tests that walk every route.
+
+// fakeApps is an AppReader; info answers Info.
+type fakeApps struct {
+	info func(string) (orchestrator.Installation, error)
+}
+
+// fakeLifecycle is an AppLifecycle; install and uninstall answer Install
+// and Uninstall (and StartUninstall).
+type fakeLifecycle struct {
+	install   func(orchestrator.InstallRequest) (orchestrator.Installation, error)
+	uninstall func(orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
+}
+
+// fakeJobs is a JobService.
+type fakeJobs struct{}
+
+// fakeCatalog is a CatalogService serving demoApp.
+type fakeCatalog struct{}
+
+// fakeHost is a HostService.
+type fakeHost struct{}
+
+// fakeEngine is every fake at once, for tests that call every route.
+type fakeEngine struct {
+	fakeApps
+	fakeLifecycle
+	fakeJobs
+	fakeCatalog
+	fakeHost
+}
+
+func (f fakeLifecycle) Install(_ context.Context, r orchestrator.InstallRequest) (orchestrator.Installation, error) {
+	return f.install(r)
+}
+func (f fakeLifecycle) Uninstall(_ context.Context, r orchestrator.UninstallRequest) (orchestrator.UninstallResult, error) {
+	return f.uninstall(r)
+}
+
+// StartUninstall answers through uninstall: the job it starts is "u1".
+func (f fakeLifecycle) StartUninstall(_ context.Context, r orchestrator.UninstallRequest) (orchestrator.Installation, error) {
+	res, err := f.uninstall(r)
+	if err != nil {
+		return orchestrator.Installation{}, err
+	}
+	inst := res.Installation
+	inst.State, inst.LastRunID, inst.Active = orchestrator.StateUninstalling, "u1", orchestrator.ActionUninstall
+	return inst, nil
+}
+func (f fakeApps) Info(_ context.Context, n string) (orchestrator.Installation, error) {
+	return f.info(n)
+}
+func (f fakeLifecycle) Upgrade(_ context.Context, r orchestrator.UpgradeRequest) (orchestrator.Run, error) {
+	return orchestrator.Run{ID: "j1", Installation: r.Name, Action: "upgrade", Status: "running"}, nil
+}
+func (f fakeLifecycle) Action(_ context.Context, r orchestrator.ActionRequest) (orchestrator.Run, error) {
+	if r.Action == "nope" {
+		return orchestrator.Run{}, orchestrator.Errorf(orchestrator.EINVALID, "app demo has no action \"nope\"")
+	}
+	return orchestrator.Run{ID: "j2", Installation: r.Name, Action: r.Action, Status: "running"}, nil
+}
+func (f fakeApps) ListStamp() (orchestrator.ListStamp, bool) {
+	return orchestrator.ListStamp{}, false
+}
+func (f fakeJobs) Run(_ context.Context, id string) (orchestrator.Run, error) {
+	return orchestrator.Run{ID: id, Action: "stop", Status: "succeeded"}, nil
+}
+func (f fakeApps) Runs(_ context.Context, name string, limit int) ([]orchestrator.Run, error) {
+	if limit > orchestrator.MaxRunsLimit {
+		return nil, orchestrator.Errorf(orchestrator.EINVALID, "limit must be between 1 and %d", orchestrator.MaxRunsLimit)
+	}
+	runs := []orchestrator.Run{{ID: "r2", Installation: name, Action: "upgrade", Status: "running"},
+		{ID: "r1", Installation: name, Action: "install", Status: "succeeded", Finished: time.Unix(1, 0)}}
+	return runs[:min(limit, len(runs))], nil
+}
+func (f fakeApps) List(context.Context) ([]orchestrator.Installation, error) {
+	return []orchestrator.Installation{
+		{Name: "a", State: orchestrator.StateRunning, Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}}},
+		{Name: "b", State: orchestrator.StateFailed, Reason: "boom"},
+	}, nil
+}
+func (f fakeLifecycle) UninstallAll(_ context.Context, purge bool) ([]orchestrator.UninstallResultOf, error) {
+	return []orchestrator.UninstallResultOf{
+		{Name: "a", Result: orchestrator.UninstallResult{Installation: orchestrator.Installation{Name: "a"}}},
+		{Name: "b", Err: orchestrator.Errorf(orchestrator.EINTERNAL, "b could not be removed: still on the host: websoft9-b (running, port 9002)")},
+	}, nil
+}
+func (f fakeCatalog) Catalog(context.Context) ([]orchestrator.App, error) {
+	return []orchestrator.App{demoApp}, nil
+}
+func (f fakeCatalog) PullBundle(_ context.Context, ref string, _ orchestrator.AddOptions) (orchestrator.App, error) {
+	if ref == "127.0.0.1:5000/missing:v1" {
+		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "pull %s: no such repository or tag in the registry", ref)
+	}
+	return orchestrator.App{Name: "pulled", Version: "1.0.0", Source: ref + "@sha256:abc"}, nil
+}
+func (f fakeCatalog) ImportBundle(_ context.Context, r io.Reader, _ orchestrator.AddOptions) (orchestrator.App, error) {
+	n, err := io.Copy(io.Discard, r)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	return orchestrator.App{Name: "imported", Source: fmt.Sprintf("archive of %d bytes", n)}, nil
+}
+func (f fakeCatalog) CatalogApp(_ context.Context, name string) (orchestrator.App, error) {
+	if name != "demo" {
+		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)
+	}
+	return demoApp, nil
+}
+
+func (f fakeHost) Server(context.Context) (orchestrator.ServerStatus, error) {
+	st := orchestrator.ServerStatus{Sampled: true, DockerVersion: "20.10.24",
+		Sample: orchestrator.HostSample{CPUPercent: 12.345, MemPercent: 95, DiskPercent: 13, Load1: 0.5, Uptime: time.Hour},
+		Apps:   map[orchestrator.State]int{orchestrator.StateRunning: 2, orchestrator.StateFailed: 1}}
+	st.Risks = orchestrator.Risks(st, []string{"b"}, orchestrator.Exposure{})
+	return st, nil
+}
+
+func (f fakeApps) Logs(_ context.Context, req orchestrator.LogsRequest, w io.Writer) error {
+	if req.Name == "nope" {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "nope is not installed")
+	}
+	_, err := fmt.Fprintf(w, "line of %s tail=%d follow=%t\n", req.Name, req.Tail, req.Follow)
+	return err
+}
+
+func (f fakeJobs) WatchJob(_ context.Context, id string, seq int, fn func(orchestrator.JobEvent) error) error {
+	if id == "nope" {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "job nope not found")
+	}
+	all := []orchestrator.JobEvent{
+		{Seq: 1, Type: "stage", Stage: "queued"},
+		{Seq: 2, Type: "stage", Stage: "pulling", Image: "a:1", Current: 5, Total: 10},
+		{Seq: 3, Type: "log", Line: "websoft9: Container x Started"},
+		{Seq: 4, Type: "stage", Stage: "done"},
+	}
+	for _, ev := range all[seq:] {
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+func (f fakeJobs) CancelJob(_ context.Context, id string) (orchestrator.Run, error) {
+	if id == "done1" {
+		return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ECONFLICT, "job done1 is not running (succeeded)")
+	}
+	return orchestrator.Run{ID: id, Status: "running"}, nil
+}
+
+func (f fakeHost) Ready() bool { return true }
+
+func (f fakeApps) Credentials(_ context.Context, name string) (orchestrator.Credentials, error) {
+	if name != "demo" {
+		return orchestrator.Credentials{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
+	}
+	return orchestrator.Credentials{Installation: name, Values: map[string]string{"db_password": "s3cret"}, Names: []string{"db_password"}}, nil
+}
