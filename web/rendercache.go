@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
+	"sync"
 	"sync/atomic"
 
 	"github.com/labstack/echo/v4"
@@ -75,4 +76,61 @@ func encodeJSON(v any) ([]byte, error) {
 		return nil, err
 	}
 	return buf.Bytes(), nil
+}
+
+// keyedCache keeps rendered answers by key (an app's name and the
+// language) for one ListStamp: the first request at a newer stamp drops
+// them all, so it never holds more than two answers per installed app
+// and never serves one rendered before a change.
+type keyedCache struct {
+	mu     sync.Mutex
+	stamp  orchestrator.ListStamp
+	bodies map[keyedVariant][]byte
+}
+
+type keyedVariant struct {
+	key     string
+	variant bool
+}
+
+func (k *keyedCache) get(key string, variant bool, stamp orchestrator.ListStamp) []byte {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stamp != stamp {
+		return nil
+	}
+	return k.bodies[keyedVariant{key, variant}]
+}
+
+func (k *keyedCache) put(key string, variant bool, stamp orchestrator.ListStamp, body []byte) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if k.stamp != stamp || k.bodies == nil {
+		k.stamp, k.bodies = stamp, map[keyedVariant][]byte{}
+	}
+	k.bodies[keyedVariant{key, variant}] = body
+}
+
+// serve answers with the body kept for (key, variant) at the engine's
+// stamp now, or renders one, keeps it when render succeeded and answers
+// with it. A failure (an unknown name) is never kept.
+func (k *keyedCache) serve(c echo.Context, e AppReader, key string, variant bool, render func() (any, error)) error {
+	stamp, cacheable := e.ListStamp()
+	if cacheable {
+		if body := k.get(key, variant, stamp); body != nil {
+			return c.JSONBlob(http.StatusOK, body)
+		}
+	}
+	v, err := render()
+	if err != nil {
+		return err
+	}
+	body, err := encodeJSON(v)
+	if err != nil {
+		return err
+	}
+	if cacheable {
+		k.put(key, variant, stamp, body)
+	}
+	return c.JSONBlob(http.StatusOK, body)
 }

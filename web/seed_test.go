@@ -547,3 +547,57 @@ func TestGetAllAppInfoCachedByStamp(t *testing.T) {
 		assert.Contains(t, list(), `"port":9004`, "cacheable %v: a catalog change renders again", cacheable)
 	}
 }
+
+// infoApps is stampApps answering Info for app "a" (and ENOTFOUND for any
+// other name), counting the calls.
+type infoApps struct {
+	stampApps
+	infos *int
+}
+
+func (e infoApps) Info(_ context.Context, name string) (orchestrator.Installation, error) {
+	*e.infos++
+	if name != "a" {
+		return orchestrator.Installation{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
+	}
+	return orchestrator.Installation{Name: "a", State: orchestrator.StateRunning,
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: *e.port}}}, nil
+}
+
+func TestGetAppInfoCachedByStamp(t *testing.T) {
+	for _, cacheable := range []bool{true, false} {
+		stamp, lists, infos, port := orchestrator.ListStamp{Store: 1}, 0, 0, 9001
+		s := &Server{Auth: fakeAuth{}, Apps: infoApps{stampApps{stamp: &stamp, cacheable: cacheable, lists: &lists, port: &port}, &infos}}
+		h := s.Handler()
+		get := func(name, lang string) (int, string) {
+			req := httptest.NewRequest(http.MethodGet, "/getAppInfo?appName="+name, nil)
+			req.Header.Set("Authorization", "Bearer shk_read")
+			req.Header.Set("Accept-Language", lang)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec.Code, rec.Body.String()
+		}
+		code, first := get("a", "zh")
+		require.Equal(t, http.StatusOK, code, first)
+		assert.Contains(t, first, `"port":9001`)
+		assert.Contains(t, first, "a信息查询成功")
+		port = 9002 // what Info would say now; the stamp did not move
+		_, second := get("a", "zh")
+		_, english := get("a", "en")
+		assert.Contains(t, english, "a found", "each language has its own answer")
+		for range 2 {
+			code, missing := get("b", "en")
+			assert.Equal(t, http.StatusNotFound, code, missing)
+		}
+		if cacheable {
+			assert.Equal(t, first, second, "same stamp: the rendered answer")
+			assert.Equal(t, 4, infos, "once per language, and every time for a name that is not installed")
+		} else {
+			assert.Contains(t, second, `"port":9002`, "no stamp: rendered every time")
+			assert.Equal(t, 5, infos)
+		}
+		stamp.Store++ // the record changed
+		_, third := get("a", "zh")
+		assert.Contains(t, third, `"port":9002`, "cacheable %v: a new stamp renders again", cacheable)
+	}
+}

@@ -110,6 +110,8 @@ type Server struct {
 	// allApps and apps are the last answers of /getAllAppInfo (per
 	// language) and /api/v1/apps (Handler makes them).
 	allApps, apps *renderCache
+	// appInfo keeps /getAppInfo's answers by app name.
+	appInfo *keyedCache
 }
 
 // Handler returns the Echo instance serving every route.
@@ -124,7 +126,7 @@ func (s *Server) Handler() *echo.Echo {
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
 	if s.allApps == nil {
-		s.allApps, s.apps = &renderCache{}, &renderCache{}
+		s.allApps, s.apps, s.appInfo = &renderCache{}, &renderCache{}, &keyedCache{}
 	}
 	// Identity comes from credentials only; the client IP is the socket
 	// peer, never X-Forwarded-For or X-Real-IP.
