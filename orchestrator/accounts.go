@@ -5,6 +5,7 @@ import (
 	"crypto/rand"
 	"crypto/subtle"
 	"encoding/base64"
+	"errors"
 	"fmt"
 	"strings"
 	"sync"
@@ -21,16 +22,32 @@ type User struct {
 	Changed  time.Time // when the password was last set
 	Initial  bool      // the password was never changed since the account was made
 	LastSeen time.Time
+	// Role is what the user may do.
+	Role Role
+	// TOTPSecret is the user's authenticator secret (the store seals it);
+	// TOTPEnabled says it was confirmed with a code and is asked at login.
+	TOTPSecret  string
+	TOTPEnabled bool
+	// TOTPLastStep is the time step of the last code accepted: a code is
+	// never accepted twice.
+	TOTPLastStep int64
+	// RequireTOTP is set by an admin: the user must set up a second factor.
+	RequireTOTP bool
 }
 
 // Session is a console login: a cookie carries Token; Hash is what is stored.
 type Session struct {
-	Hash    string
-	UserID  string
-	User    string
-	CSRF    string
-	Created time.Time
-	Expires time.Time
+	Hash   string
+	UserID string
+	User   string
+	// Role is the user's role (read with the session).
+	Role Role
+	// MustEnroll says the user must set up a second factor before doing
+	// anything else (TOTP is required of them and not set up).
+	MustEnroll bool
+	CSRF       string
+	Created    time.Time
+	Expires    time.Time
 }
 
 // Users stores accounts and sessions.
@@ -52,6 +69,42 @@ type Users interface {
 	SessionByHash(ctx context.Context, hash string, now time.Time) (Session, error)
 	// DeleteSession ends a session (and, with all, every session of its user).
 	DeleteSession(ctx context.Context, hash string) error
+
+	// ListUsers returns every user, by name.
+	ListUsers(ctx context.Context) ([]User, error)
+	// SetRole changes a user's role, and ends their sessions. Returns
+	// ENOTFOUND, or ECONFLICT when it would leave no admin.
+	SetRole(ctx context.Context, name string, role Role) error
+	// DeleteUser removes a user with their sessions and recovery codes.
+	// Returns ENOTFOUND, or ECONFLICT when it would leave no admin.
+	DeleteUser(ctx context.Context, name string) error
+	// SetRequireTOTP sets whether the user must use a second factor.
+	SetRequireTOTP(ctx context.Context, name string, require bool) error
+	// SetTOTP stores the user's authenticator secret and whether it is
+	// confirmed; an empty secret turns the second factor off and drops the
+	// recovery codes. Returns ENOTFOUND.
+	SetTOTP(ctx context.Context, userID, secret string, enabled bool) error
+	// AdvanceTOTPStep records step as the last code accepted unless it is
+	// not newer than the one recorded: false then (a replayed code).
+	AdvanceTOTPStep(ctx context.Context, userID string, step int64) (bool, error)
+	// SetRecoveryCodes replaces the user's recovery codes (their hashes).
+	SetRecoveryCodes(ctx context.Context, userID string, hashes []string) error
+	// UseRecoveryCode consumes one unused code with that hash: false when
+	// there is none.
+	UseRecoveryCode(ctx context.Context, userID, hash string) (bool, error)
+	// CountRecoveryCodes returns how many unused codes the user has.
+	CountRecoveryCodes(ctx context.Context, userID string) (int, error)
+
+	// CreateInvite stores an invite.
+	CreateInvite(ctx context.Context, inv Invite) error
+	// Invites returns the invites not used nor expired at now.
+	Invites(ctx context.Context, now time.Time) ([]Invite, error)
+	// DeleteInvite withdraws invite id. Returns ENOTFOUND.
+	DeleteInvite(ctx context.Context, id string) error
+	// AcceptInvite, in one transaction, consumes the live invite with that
+	// hash and creates u with the invite's role. Returns ENOTFOUND for no
+	// such live invite, ECONFLICT when the name is taken.
+	AcceptInvite(ctx context.Context, hash string, u User, now time.Time) (User, error)
 }
 
 // Hasher hashes and checks passwords (package password: argon2id).
@@ -79,12 +132,14 @@ func ValidateUserName(n string) error {
 	return nil
 }
 
-// Limits of the login rate limiter.
+// Limits of the login rate limiter. Failures count per (account, client
+// address) and per client address, never per account alone: nobody can
+// lock the admin out from elsewhere.
 const (
-	LoginWindow     = 15 * time.Minute
-	LoginPerAccount = 5  // failures per account per window
-	LoginPerClient  = 20 // failures per client IP per window
-	SessionLifetime = 12 * time.Hour
+	LoginWindow            = 15 * time.Minute
+	LoginPerAccountAddress = 5  // failures per account from one client IP per window
+	LoginPerClient         = 20 // failures per client IP per window
+	SessionLifetime        = 12 * time.Hour
 )
 
 // MaxLoginKeys bounds the keys (accounts and client addresses) the login
@@ -154,7 +209,7 @@ func (l *limiter) makeRoom(now time.Time) {
 		var oldest string
 		var at time.Time
 		for k, ts := range l.fails {
-			if len(ts) >= LoginPerAccount && strings.HasPrefix(k, "user:") || len(ts) >= LoginPerClient {
+			if len(ts) >= LoginPerAccountAddress && strings.HasPrefix(k, "user:") || len(ts) >= LoginPerClient {
 				continue // blocked: kept until its window passes
 			}
 			if last := ts[len(ts)-1]; oldest == "" || last.Before(at) {
@@ -215,6 +270,9 @@ type Accounts struct {
 	// SetupCode is the one-time code that creates the first admin while no
 	// user exists (printed in the server log). Set it before serving.
 	SetupCode string
+	// RequireTOTP makes a second factor required of every user: one
+	// without logs in only to set it up.
+	RequireTOTP bool
 	setupMu   sync.Mutex
 	limits    limiter
 	dummy     sync.Once
@@ -275,16 +333,20 @@ func NewSetupCode() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// AddUser creates an account (the CLI's `user add`). Returns EINVALID or ECONFLICT.
-func (a *Accounts) AddUser(ctx context.Context, name, password string) (User, error) {
-	u, err := a.newUser(name, password)
+// AddUser creates an account with role (the CLI's `user add`, on the
+// host). Returns EINVALID or ECONFLICT.
+func (a *Accounts) AddUser(ctx context.Context, name, password string, role Role) (User, error) {
+	if _, err := ParseRole(string(role)); err != nil {
+		return User{}, err
+	}
+	u, err := a.newUser(name, password, role)
 	if err != nil {
 		return User{}, err
 	}
 	return u, a.Users.CreateUser(ctx, u)
 }
 
-func (a *Accounts) newUser(name, password string) (User, error) {
+func (a *Accounts) newUser(name, password string, role Role) (User, error) {
 	if err := ValidateUserName(name); err != nil {
 		return User{}, err
 	}
@@ -296,7 +358,7 @@ func (a *Accounts) newUser(name, password string) (User, error) {
 		return User{}, err
 	}
 	now := a.Now()
-	return User{ID: a.NewID(), Name: name, Hash: hash, Created: now, Changed: now}, nil
+	return User{ID: a.NewID(), Name: name, Hash: hash, Created: now, Changed: now, Role: role}, nil
 }
 
 // Setup creates the first admin with the one-time setup code. Returns
@@ -310,7 +372,7 @@ func (a *Accounts) Setup(ctx context.Context, code, name, password string) (User
 	if !a.SetupCodeExpires.IsZero() && !a.Now().Before(a.SetupCodeExpires) {
 		return User{}, Errorf(EUNAUTHORIZED, "the setup code expired: the server logs a new one every %s while no user exists", SetupCodeLifetime)
 	}
-	u, err := a.newUser(name, password)
+	u, err := a.newUser(name, password, RoleAdmin)
 	if err != nil {
 		return User{}, err
 	}
@@ -321,18 +383,33 @@ func (a *Accounts) Setup(ctx context.Context, code, name, password string) (User
 	return u, nil
 }
 
-// Login checks a password and opens a session; it returns the session and
-// the cookie secret. The same EUNAUTHORIZED answers an unknown user and a
-// wrong password, after the same work. Too many failures for the account or
-// the client IP (the socket peer) give EUNAUTHORIZED "too many attempts"
-// until the window passes.
-func (a *Accounts) Login(ctx context.Context, name, password, clientIP string) (Session, string, error) {
+// LoginRequest is what a login sends.
+type LoginRequest struct {
+	Name, Password string
+	// OTP is the authenticator's current code; Recovery a recovery code
+	// (either, when the user has a second factor).
+	OTP, Recovery string
+	// ClientIP is the socket peer (never a forwarded header).
+	ClientIP string
+}
+
+// ErrSecondFactor is wrapped by the EUNAUTHORIZED error of a login whose
+// password was right but which lacked the second factor: the console then
+// asks for the code.
+var ErrSecondFactor = errors.New("second factor required")
+
+// Login checks a password (and the second factor of a user who has one)
+// and opens a session; it returns the session and the cookie secret. The
+// same EUNAUTHORIZED answers an unknown user and a wrong password, after
+// the same work. Too many failures for the (account, client IP) pair or
+// for the client IP give ETOOMANY until the window passes.
+func (a *Accounts) Login(ctx context.Context, req LoginRequest) (Session, string, error) {
 	now := a.Now()
-	keys := []string{"user:" + name, "ip:" + clientIP}
-	if !a.limits.take(now, keys, []int{LoginPerAccount, LoginPerClient}) {
+	keys := []string{"user:" + req.Name + "@" + req.ClientIP, "ip:" + req.ClientIP}
+	if !a.limits.take(now, keys, []int{LoginPerAccountAddress, LoginPerClient}) {
 		return Session{}, "", Errorf(ETOOMANY, "too many failed logins: wait %s", LoginWindow)
 	}
-	u, err := a.Users.UserByName(ctx, name)
+	u, err := a.Users.UserByName(ctx, req.Name)
 	hash := u.Hash
 	if err != nil {
 		if ErrorCode(err) != ENOTFOUND {
@@ -340,12 +417,17 @@ func (a *Accounts) Login(ctx context.Context, name, password, clientIP string) (
 		}
 		hash = a.dummyHash()
 	}
-	good, cerr := a.checkPassword(ctx, hash, password)
+	good, cerr := a.checkPassword(ctx, hash, req.Password)
 	if cerr != nil {
 		return Session{}, "", fmt.Errorf("login: %w", cerr)
 	}
 	if !good || err != nil {
 		return Session{}, "", Errorf(EUNAUTHORIZED, "wrong user name or password")
+	}
+	if u.TOTPEnabled {
+		if err := a.checkSecondFactor(ctx, u, req.OTP, req.Recovery, now); err != nil {
+			return Session{}, "", err
+		}
 	}
 	a.limits.forgive(now, keys)
 	secret := randomToken()
@@ -353,10 +435,18 @@ func (a *Accounts) Login(ctx context.Context, name, password, clientIP string) (
 	if err := a.Users.CreateSession(ctx, s); err != nil {
 		return Session{}, "", fmt.Errorf("login: %w", err)
 	}
+	s.Role, s.MustEnroll = u.Role, a.mustEnroll(u)
 	return s, secret, nil
 }
 
-// Session returns the live session of a cookie secret. Returns EUNAUTHORIZED.
+// mustEnroll tells whether u must set up a second factor before anything
+// else: one is required of them (or of everyone) and they have none.
+func (a *Accounts) mustEnroll(u User) bool {
+	return (a.RequireTOTP || u.RequireTOTP) && !u.TOTPEnabled
+}
+
+// Session returns the live session of a cookie secret, with the user's
+// role now. Returns EUNAUTHORIZED.
 func (a *Accounts) Session(ctx context.Context, secret string) (Session, error) {
 	if secret == "" || len(secret) > 128 {
 		return Session{}, Errorf(EUNAUTHORIZED, "not logged in")
@@ -367,6 +457,13 @@ func (a *Accounts) Session(ctx context.Context, secret string) (Session, error) 
 			return Session{}, Errorf(EUNAUTHORIZED, "not logged in")
 		}
 		return Session{}, err
+	}
+	if a.RequireTOTP && !s.MustEnroll {
+		u, err := a.Users.UserByName(ctx, s.User)
+		if err != nil {
+			return Session{}, err
+		}
+		s.MustEnroll = a.mustEnroll(u)
 	}
 	return s, nil
 }

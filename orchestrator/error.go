@@ -16,6 +16,7 @@ const (
 	EFORBIDDEN    = "forbidden"    // credentials without the scope the route needs
 	EPRECONDITION = "precondition" // the host lacks what the app needs (preflight)
 	ETOOMANY      = "too_many"     // rate limited: try again later
+	EUNSUPPORTED  = "unsupported"  // a body in a media type the route does not take
 )
 
 // Error is the domain error. Message is safe to show a user; Err is the

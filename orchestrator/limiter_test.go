@@ -36,15 +36,15 @@ func TestLimiterStillLimits(t *testing.T) {
 	l := &limiter{max: 100}
 	now := time.Unix(1_700_000_000, 0)
 	keys := []string{"user:admin", "ip:1"}
-	for range LoginPerAccount {
-		require.True(t, l.take(now, keys, []int{LoginPerAccount, LoginPerClient}))
+	for range LoginPerAccountAddress {
+		require.True(t, l.take(now, keys, []int{LoginPerAccountAddress, LoginPerClient}))
 	}
-	assert.False(t, l.take(now, keys, []int{LoginPerAccount, LoginPerClient}), "the account is at its limit")
+	assert.False(t, l.take(now, keys, []int{LoginPerAccountAddress, LoginPerClient}), "the account is at its limit")
 	for i := range 50 {
 		now = now.Add(time.Second)
 		l.take(now, []string{fmt.Sprint("ip:x", i)}, []int{LoginPerClient})
 	}
-	assert.False(t, l.take(now, []string{"user:admin", "ip:2"}, []int{LoginPerAccount, LoginPerClient}), "still at its limit from another address")
+	assert.False(t, l.take(now, []string{"user:admin", "ip:2"}, []int{LoginPerAccountAddress, LoginPerClient}), "still at its limit from another address")
 
 	// A flood of new keys past the bound never evicts the blocked account.
 	for i := range 500 {
@@ -52,5 +52,5 @@ func TestLimiterStillLimits(t *testing.T) {
 		l.take(now, []string{fmt.Sprint("ip:flood", i)}, []int{LoginPerClient})
 	}
 	assert.LessOrEqual(t, len(l.fails), 100)
-	assert.False(t, l.take(now, []string{"user:admin", "ip:3"}, []int{LoginPerAccount, LoginPerClient}), "the blocked account was not pushed out")
+	assert.False(t, l.take(now, []string{"user:admin", "ip:3"}, []int{LoginPerAccountAddress, LoginPerClient}), "the blocked account was not pushed out")
 }

@@ -57,16 +57,29 @@ func TestParseRunStatus(t *testing.T) {
 }
 
 func TestParseTokenScope(t *testing.T) {
-	for _, want := range []orchestrator.TokenScope{orchestrator.ScopeAdmin, orchestrator.ScopeRead} {
+	for _, want := range orchestrator.Roles {
 		got, err := orchestrator.ParseTokenScope(string(want))
 		require.NoError(t, err)
 		assert.Equal(t, want, got, "got %q, want %q", got, want)
 	}
+	got, err := orchestrator.ParseTokenScope("read")
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.RoleViewer, got, "read, the scope before roles, is a viewer")
 	for _, bad := range []string{"", "root", "Admin", "read,admin", "write"} {
 		got, err := orchestrator.ParseTokenScope(bad)
 		require.Error(t, err, bad)
 		assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "%q: got %v", bad, err)
-		assert.Contains(t, orchestrator.ErrorMessage(err), "must be admin or read")
+		assert.Contains(t, orchestrator.ErrorMessage(err), "must be viewer, operator or admin")
 		assert.Empty(t, got)
+	}
+}
+
+// TestRoleAllows: each role allows its own work and the lesser roles'.
+func TestRoleAllows(t *testing.T) {
+	for i, have := range orchestrator.Roles {
+		for j, need := range orchestrator.Roles {
+			assert.Equal(t, i >= j, have.Allows(need), "%s allows %s", have, need)
+		}
+		assert.False(t, orchestrator.Role("root").Allows(have), "an unknown role allows nothing")
 	}
 }

@@ -11,26 +11,21 @@ import (
 	"time"
 )
 
-// TokenScope is what a token may do.
-type TokenScope string
+// TokenScope is what a token may do: a token carries a role.
+type TokenScope = Role
 
 // Token scopes.
 const (
-	// ScopeAdmin may change things.
-	ScopeAdmin TokenScope = "admin"
-	// ScopeRead may only look.
-	ScopeRead TokenScope = "read"
+	// ScopeAdmin may do everything.
+	ScopeAdmin = RoleAdmin
+	// ScopeOperator may install, upgrade, uninstall and run actions.
+	ScopeOperator = RoleOperator
+	// ScopeRead (a viewer) may only look.
+	ScopeRead = RoleViewer
 )
 
-// ParseTokenScope returns s as a TokenScope. Returns EINVALID for anything
-// but admin and read.
-func ParseTokenScope(s string) (TokenScope, error) {
-	switch sc := TokenScope(s); sc {
-	case ScopeAdmin, ScopeRead:
-		return sc, nil
-	}
-	return "", Errorf(EINVALID, "scope %q must be admin or read", s)
-}
+// ParseTokenScope returns s as a token's role (ParseRole).
+func ParseTokenScope(s string) (TokenScope, error) { return ParseRole(s) }
 
 // TokenPrefix starts every API token, so a leaked one is easy to spot.
 const TokenPrefix = "shk_"
@@ -132,5 +127,5 @@ func (a TokenAuth) Authenticate(ctx context.Context, secret string) (Token, erro
 	return Authenticate(ctx, a.Store, secret, a.Now())
 }
 
-// CanMutate tells whether a token of this scope may change things.
-func (t Token) CanMutate() bool { return t.Scope == ScopeAdmin }
+// CanMutate tells whether a token of this scope may change apps.
+func (t Token) CanMutate() bool { return t.Scope.Allows(RoleOperator) }

@@ -84,6 +84,12 @@ func (s *Server) installAppV1(c echo.Context) error {
 	if body.App == "" && body.Reference == "" {
 		return orchestrator.Errorf(orchestrator.EINVALID, "app or reference is required")
 	}
+	if body.Reference != "" {
+		// A reference adds a bundle to the catalog, as a pull does.
+		if err := requireRole(c, orchestrator.RoleAdmin, "installing by reference (it adds a bundle to the catalog)"); err != nil {
+			return err
+		}
+	}
 	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name, Force: body.Force,
 		Reference: body.Reference})
 	if err != nil {

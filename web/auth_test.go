@@ -23,18 +23,18 @@ func (f *fakeAccounts) NeedsSetup(context.Context) (bool, error) { return false,
 func (f *fakeAccounts) Setup(context.Context, string, string, string) (orchestrator.User, error) {
 	return orchestrator.User{}, orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "wrong setup code")
 }
-func (f *fakeAccounts) Login(_ context.Context, name, password, ip string) (orchestrator.Session, string, error) {
-	f.lastIP = ip
-	if name != "admin" || password != "a-long-password" {
+func (f *fakeAccounts) Login(_ context.Context, r orchestrator.LoginRequest) (orchestrator.Session, string, error) {
+	f.lastIP = r.ClientIP
+	if r.Name != "admin" || r.Password != "a-long-password" {
 		return orchestrator.Session{}, "", orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "wrong user name or password")
 	}
-	return orchestrator.Session{User: "admin", CSRF: "csrf-1"}, "sess-1", nil
+	return orchestrator.Session{User: "admin", Role: orchestrator.RoleAdmin, CSRF: "csrf-1"}, "sess-1", nil
 }
 func (f *fakeAccounts) Session(_ context.Context, secret string) (orchestrator.Session, error) {
 	if secret != "sess-1" {
 		return orchestrator.Session{}, orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "not logged in")
 	}
-	return orchestrator.Session{User: "admin", CSRF: "csrf-1"}, nil
+	return orchestrator.Session{User: "admin", Role: orchestrator.RoleAdmin, CSRF: "csrf-1"}, nil
 }
 func (f *fakeAccounts) Logout(context.Context, string) error                         { return nil }
 func (f *fakeAccounts) ChangePassword(context.Context, string, string, string) error { return nil }
@@ -51,13 +51,14 @@ func TestSessionCookieAndCSRF(t *testing.T) {
 	h := s.Handler()
 
 	req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", strings.NewReader(`{"name":"admin","password":"a-long-password"}`))
+	req.Header.Set("Content-Type", "application/json")
 	req.RemoteAddr = "198.51.100.4:4000"
 	req.Header.Set("X-Forwarded-For", "10.0.0.1")
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
 	assert.Equal(t, "198.51.100.4", acc.lastIP, "the rate limit keys on the socket peer, never X-Forwarded-For")
-	assert.JSONEq(t, `{"user":"admin","csrf":"csrf-1","scope":"admin"}`, rec.Body.String())
+	assert.JSONEq(t, `{"user":"admin","csrf":"csrf-1","scope":"admin","role":"admin"}`, rec.Body.String())
 	cookie := rec.Result().Cookies()[0]
 	assert.Equal(t, SessionCookie, cookie.Name)
 	assert.True(t, cookie.HttpOnly)
@@ -81,6 +82,7 @@ func TestSessionCookieAndCSRF(t *testing.T) {
 	assert.Equal(t, http.StatusOK, call(http.MethodGet, "/api/v1/auth/me", ""))
 
 	req = httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", strings.NewReader(`{"name":"admin","password":"nope"}`))
+	req.Header.Set("Content-Type", "application/json")
 	rec = httptest.NewRecorder()
 	h.ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusUnauthorized, rec.Code)
@@ -103,6 +105,7 @@ func TestTrustedProxy(t *testing.T) {
 		acc := &fakeAccounts{}
 		s := &Server{Auth: fakeAuth{}, Accounts: acc, Engine: fakeEngine{}, TrustedProxies: tc.trusted}
 		req := httptest.NewRequest(http.MethodPost, "/api/v1/auth/login", strings.NewReader(`{"name":"x","password":"y"}`))
+		req.Header.Set("Content-Type", "application/json")
 		req.RemoteAddr = tc.peer
 		req.Header.Set("X-Forwarded-For", "198.51.100.9")
 		s.Handler().ServeHTTP(httptest.NewRecorder(), req)

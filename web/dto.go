@@ -65,6 +65,7 @@ var zhPrefix = map[string]string{
 	orchestrator.EFORBIDDEN:    "权限不足",
 	orchestrator.EPRECONDITION: "资源不足",
 	orchestrator.ETOOMANY:      "请求过多",
+	orchestrator.EUNSUPPORTED:  "不支持的内容类型",
 	orchestrator.ENOTFOUND:     "不存在",
 	orchestrator.ECONFLICT:     "已经存在",
 	orchestrator.EUNAVAILABLE:  "服务不可用",

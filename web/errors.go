@@ -18,6 +18,7 @@ var statusOf = map[string]int{
 	orchestrator.EFORBIDDEN:    http.StatusForbidden,
 	orchestrator.EPRECONDITION: http.StatusPreconditionFailed,
 	orchestrator.ETOOMANY:      http.StatusTooManyRequests,
+	orchestrator.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
 	orchestrator.ENOTFOUND:     http.StatusNotFound,
 	orchestrator.ECONFLICT:     http.StatusConflict,
 	orchestrator.EUNAVAILABLE:  http.StatusServiceUnavailable,

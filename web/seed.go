@@ -210,6 +210,12 @@ func (s *Server) installApp(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if in.Reference != "" {
+		// A reference adds a bundle to the catalog, as a pull does.
+		if err := requireRole(c, orchestrator.RoleAdmin, "installing by reference (it adds a bundle to the catalog)"); err != nil {
+			return err
+		}
+	}
 	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force, Reference: in.Reference})
 	if err != nil {
 		return err

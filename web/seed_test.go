@@ -30,6 +30,8 @@ func (fakeAuth) Authenticate(_ context.Context, s string) (orchestrator.Token, e
 		return orchestrator.Token{Scope: orchestrator.ScopeAdmin}, nil
 	case "shk_read":
 		return orchestrator.Token{Scope: orchestrator.ScopeRead}, nil
+	case "shk_operator":
+		return orchestrator.Token{Scope: orchestrator.ScopeOperator}, nil
 	}
 	return orchestrator.Token{}, orchestrator.Errorf(orchestrator.EUNAUTHORIZED, "invalid token")
 }
@@ -45,6 +47,9 @@ func do(t *testing.T, s *Server, method, target, body string, hdr map[string]str
 	t.Helper()
 	req := httptest.NewRequest(method, target, strings.NewReader(body))
 	req.Header.Set("Authorization", "Bearer shk_good")
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
 	for k, v := range hdr {
 		req.Header.Set(k, v)
 	}
@@ -284,7 +289,7 @@ func TestReadTokenCannotMutate(t *testing.T) {
 	} {
 		code, env := do(t, s, tc.method, tc.target, tc.body, read)
 		assert.Equal(t, http.StatusForbidden, code, "%s %s", tc.method, tc.target)
-		assert.Contains(t, env.Message, "a read token cannot change anything")
+		assert.Contains(t, env.Message, "a viewer token cannot do this")
 	}
 	code, _ := do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", read)
 	assert.Equal(t, http.StatusOK, code, "reads are fine")
@@ -303,6 +308,7 @@ func TestTokenRoutes(t *testing.T) {
 	} {
 		req := httptest.NewRequest(tc.method, tc.target, strings.NewReader(tc.body))
 		req.Header.Set("Authorization", "Bearer shk_good")
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, req)
 		assert.Equal(t, tc.status, rec.Code, tc.target)
@@ -349,6 +355,7 @@ func TestAPIv1AppsAndCatalog(t *testing.T) {
 	call := func(method, target, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, target, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer shk_good")
+		req.Header.Set("Content-Type", "application/json")
 		rec := httptest.NewRecorder()
 		s.Handler().ServeHTTP(rec, req)
 		return rec
@@ -455,7 +462,7 @@ func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
 	conn, err := net.Dial("unix", ln.Addr().String())
 	require.NoError(t, err)
 	defer conn.Close()
-	rec := get(on, "shk_read")
+	rec := get(on, "shk_good")
 	require.Equal(t, http.StatusOK, rec.Code)
 	var rt wire.Runtime
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &rt))
@@ -467,12 +474,12 @@ func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
 
 	rec = httptest.NewRecorder()
 	req := httptest.NewRequest(http.MethodGet, "/api/v1/debug/cpu?seconds=61", nil)
-	req.Header.Set("Authorization", "Bearer shk_read")
+	req.Header.Set("Authorization", "Bearer shk_good")
 	on.Handler().ServeHTTP(rec, req)
 	assert.Equal(t, http.StatusBadRequest, rec.Code)
 	rec = httptest.NewRecorder()
 	req = httptest.NewRequest(http.MethodGet, "/api/v1/debug/goroutines", nil)
-	req.Header.Set("Authorization", "Bearer shk_read")
+	req.Header.Set("Authorization", "Bearer shk_good")
 	on.Handler().ServeHTTP(rec, req)
 	assert.Contains(t, rec.Body.String(), "goroutine profile: total")
 }

@@ -93,6 +93,8 @@ type Server struct {
 
 	Auth     Authenticator
 	Accounts AccountService
+	// People manages users, invites and second factors; nil answers 503.
+	People PeopleService
 	// Audit reads the bundle policy's refusals; nil answers 503.
 	Audit  AuditReader
 	Logger *slog.Logger
@@ -158,6 +160,14 @@ func (s *Server) Handler() *echo.Echo {
 			return nil
 		},
 	}))
+	e.Use(func(next echo.HandlerFunc) echo.HandlerFunc {
+		return func(c echo.Context) error {
+			if err := checkContentType(c); err != nil {
+				return err
+			}
+			return next(c)
+		}
+	})
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
 	seed := e.Group("", s.authenticate)
@@ -169,6 +179,7 @@ func (s *Server) Handler() *echo.Echo {
 	s.registerCatalogRoutes(v1)
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
+	s.registerPeopleRoutes(v1)
 	s.registerAuditRoutes(v1)
 	v1.GET("/openapi.json", s.openAPI)
 	if s.DebugRuntime {

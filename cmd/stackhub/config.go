@@ -43,6 +43,8 @@ type Config struct {
 	// TrustedProxies are CIDRs of reverse proxies whose X-Forwarded-For is
 	// believed for the client address (rate limits); none by default.
 	TrustedProxies []string
+	// RequireTOTP makes a second factor required of every user.
+	RequireTOTP bool
 	// DebugRuntime serves GET /api/v1/debug/runtime (hidden flag, for make load).
 	DebugRuntime bool
 }

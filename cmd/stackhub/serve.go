@@ -71,6 +71,7 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For gives the client address (repeatable); none by default")
+	f.BoolVar(&cfg.RequireTOTP, "require-totp", false, "every user must set up a second factor (TOTP) before doing anything else")
 	f.BoolVar(&cfg.DebugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, open files, RSS) for the load harness")
 	_ = f.MarkHidden("debug-runtime")
 	return cmd
@@ -195,7 +196,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	watcher.CallTimeout = cfg.DockerTimeout
 	background.Go(func() { watcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
-	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID}
+	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID, RequireTOTP: cfg.RequireTOTP}
 	// The one place a secret is logged, on purpose: it is how the first
 	// admin proves access to the server. It works once, only while no user
 	// exists, and for an hour: then a new one is logged.
@@ -262,7 +263,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return err
 	}
-	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts,
+	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
 		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
 	if cfg.DebugRuntime {
 		srv.DatabaseFile = procPath(dbPath)

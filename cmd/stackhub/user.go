@@ -36,21 +36,27 @@ func newUserCmd() *cobra.Command {
 		}
 		return fn(&orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID}, pw)
 	}
+	var role string
 	add := &cobra.Command{
 		Use:   "add NAME",
 		Short: "Create an account; the password is read from standard input (one line)",
 		Args:  cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
+			r, err := orchestrator.ParseRole(role)
+			if err != nil {
+				return errors.New(orchestrator.ErrorMessage(err))
+			}
 			return withAccounts(cmd, func(a *orchestrator.Accounts, pw string) error {
-				u, err := a.AddUser(cmd.Context(), args[0], pw)
+				u, err := a.AddUser(cmd.Context(), args[0], pw, r)
 				if err != nil {
 					return errors.New(orchestrator.ErrorMessage(err))
 				}
-				fmt.Fprintf(cmd.OutOrStdout(), "created user %s\n", u.Name)
+				fmt.Fprintf(cmd.OutOrStdout(), "created user %s (%s)\n", u.Name, u.Role)
 				return nil
 			})
 		},
 	}
+	add.Flags().StringVar(&role, "role", string(orchestrator.RoleAdmin), "viewer, operator or admin")
 	passwd := &cobra.Command{
 		Use:   "passwd NAME",
 		Short: "Set an account's password (read from standard input, one line); its sessions end",

@@ -73,35 +73,37 @@ func TestSetupCodeExpires(t *testing.T) {
 func TestLoginSessionsAndLimits(t *testing.T) {
 	a, now := newAccounts(t)
 	ctx := t.Context()
-	_, err := a.AddUser(ctx, "admin", "a-long-password")
+	_, err := a.AddUser(ctx, "admin", "a-long-password", orchestrator.RoleAdmin)
 	require.NoError(t, err)
 
-	s, secret, err := a.Login(ctx, "admin", "a-long-password", "192.0.2.1")
+	s, secret, err := a.Login(ctx, orchestrator.LoginRequest{Name: "admin", Password: "a-long-password", ClientIP: "192.0.2.1"})
 	require.NoError(t, err)
 	assert.NotEmpty(t, s.CSRF)
 	got, err := a.Session(ctx, secret)
 	require.NoError(t, err)
 	assert.Equal(t, "admin", got.User)
 
-	_, _, err1 := a.Login(ctx, "admin", "wrong-password", "192.0.2.1")
-	_, _, err2 := a.Login(ctx, "nobody", "wrong-password", "192.0.2.1")
+	_, _, err1 := a.Login(ctx, orchestrator.LoginRequest{Name: "admin", Password: "wrong-password", ClientIP: "192.0.2.1"})
+	_, _, err2 := a.Login(ctx, orchestrator.LoginRequest{Name: "nobody", Password: "wrong-password", ClientIP: "192.0.2.1"})
 	assert.Equal(t, orchestrator.ErrorMessage(err1), orchestrator.ErrorMessage(err2), "an unknown user reads as a wrong password")
 
-	for range orchestrator.LoginPerAccount {
-		_, _, _ = a.Login(ctx, "admin", "wrong-password", "198.51.100.7")
+	for range orchestrator.LoginPerAccountAddress {
+		_, _, _ = a.Login(ctx, orchestrator.LoginRequest{Name: "admin", Password: "wrong-password", ClientIP: "198.51.100.7"})
 	}
-	_, _, err = a.Login(ctx, "admin", "a-long-password", "203.0.113.9")
-	assert.Contains(t, orchestrator.ErrorMessage(err), "too many failed logins", "the account is locked for a while, from any client")
+	_, _, err = a.Login(ctx, orchestrator.LoginRequest{Name: "admin", Password: "a-long-password", ClientIP: "198.51.100.7"})
+	assert.Equal(t, orchestrator.ETOOMANY, orchestrator.ErrorCode(err), "the account is locked for a while from that client")
+	_, _, err = a.Login(ctx, orchestrator.LoginRequest{Name: "admin", Password: "a-long-password", ClientIP: "203.0.113.9"})
+	require.NoError(t, err, "nobody locks the admin out from elsewhere")
 	*now = now.Add(orchestrator.LoginWindow)
-	_, _, err = a.Login(ctx, "admin", "a-long-password", "203.0.113.9")
+	_, _, err = a.Login(ctx, orchestrator.LoginRequest{Name: "admin", Password: "a-long-password", ClientIP: "198.51.100.7"})
 	require.NoError(t, err, "the window passes")
 
-	_, err = a.AddUser(ctx, "ops", "a-long-password")
+	_, err = a.AddUser(ctx, "ops", "a-long-password", orchestrator.RoleOperator)
 	require.NoError(t, err)
 	for i := range orchestrator.LoginPerClient {
-		_, _, _ = a.Login(ctx, fmt.Sprintf("guess%d", i), "x-wrong-password", "198.51.100.8")
+		_, _, _ = a.Login(ctx, orchestrator.LoginRequest{Name: fmt.Sprintf("guess%d", i), Password: "x-wrong-password", ClientIP: "198.51.100.8"})
 	}
-	_, _, err = a.Login(ctx, "ops", "a-long-password", "198.51.100.8")
+	_, _, err = a.Login(ctx, orchestrator.LoginRequest{Name: "ops", Password: "a-long-password", ClientIP: "198.51.100.8"})
 	assert.Contains(t, orchestrator.ErrorMessage(err), "too many failed logins", "the client is limited across accounts")
 
 	// A password change ends every session of the user.
@@ -111,7 +113,7 @@ func TestLoginSessionsAndLimits(t *testing.T) {
 	assert.Equal(t, orchestrator.EUNAUTHORIZED, orchestrator.ErrorCode(a.ChangePassword(ctx, "admin", "wrong", "whatever-long-1")))
 
 	// Sessions expire.
-	_, secret, err = a.Login(ctx, "admin", "a-new-long-password", "192.0.2.1")
+	_, secret, err = a.Login(ctx, orchestrator.LoginRequest{Name: "admin", Password: "a-new-long-password", ClientIP: "192.0.2.1"})
 	require.NoError(t, err)
 	*now = now.Add(orchestrator.SessionLifetime)
 	_, err = a.Session(ctx, secret)
