@@ -45,9 +45,11 @@ type Session struct {
 	// MustEnroll says the user must set up a second factor before doing
 	// anything else (TOTP is required of them and not set up).
 	MustEnroll bool
-	CSRF       string
-	Created    time.Time
-	Expires    time.Time
+	// SecondFactor says the user has a second factor on.
+	SecondFactor bool
+	CSRF         string
+	Created      time.Time
+	Expires      time.Time
 }
 
 // Users stores accounts and sessions.
@@ -273,12 +275,12 @@ type Accounts struct {
 	// RequireTOTP makes a second factor required of every user: one
 	// without logs in only to set it up.
 	RequireTOTP bool
-	setupMu   sync.Mutex
-	limits    limiter
-	dummy     sync.Once
-	dummyH    string
-	slotsOnce sync.Once
-	slots     chan struct{}
+	setupMu     sync.Mutex
+	limits      limiter
+	dummy       sync.Once
+	dummyH      string
+	slotsOnce   sync.Once
+	slots       chan struct{}
 }
 
 // MaxConcurrentHashes bounds argon2id work at once (19 MiB each), so a
@@ -435,7 +437,7 @@ func (a *Accounts) Login(ctx context.Context, req LoginRequest) (Session, string
 	if err := a.Users.CreateSession(ctx, s); err != nil {
 		return Session{}, "", fmt.Errorf("login: %w", err)
 	}
-	s.Role, s.MustEnroll = u.Role, a.mustEnroll(u)
+	s.Role, s.MustEnroll, s.SecondFactor = u.Role, a.mustEnroll(u), u.TOTPEnabled
 	return s, secret, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/websoft9/stackhub/orchestrator/failpoint"
 	"github.com/websoft9/stackhub/porter-mixin/events"
@@ -56,6 +57,23 @@ func stageOf(status RunStatus) string {
 	return string(status)
 }
 
+// MaxLogLine bounds one line of a bundle's output as a job keeps and
+// streams it: a longer line is cut there and marked.
+const MaxLogLine = 16 << 10
+
+// cutLine returns b as a line of at most MaxLogLine bytes (cut on a UTF-8
+// boundary), marked when cut.
+func cutLine(b []byte) string {
+	if len(b) <= MaxLogLine {
+		return string(b)
+	}
+	n := MaxLogLine
+	for n > 0 && !utf8.RuneStart(b[n]) {
+		n--
+	}
+	return string(b[:n]) + " [line cut at 16 KiB]"
+}
+
 // maxJobEvents bounds what a job keeps in memory; log lines past it are
 // dropped from the live feed (the run log keeps everything).
 const maxJobEvents = 5000
@@ -68,6 +86,8 @@ type feed struct {
 	closed  bool
 	changed chan struct{}
 	partial []byte
+	// cutting: the line being read was cut; drop it up to its newline.
+	cutting bool
 }
 
 func newFeed() *feed { return &feed{changed: make(chan struct{})} }
@@ -105,8 +125,21 @@ func (f *feed) Write(p []byte) (int, error) {
 		if i < 0 {
 			break
 		}
-		lines = append(lines, string(f.partial[:i]))
+		if f.cutting { // the rest of a line already cut
+			f.cutting = false
+		} else {
+			lines = append(lines, cutLine(f.partial[:i]))
+		}
 		f.partial = f.partial[i+1:]
+	}
+	if len(f.partial) > MaxLogLine {
+		// A line without end: keep its start, drop the rest up to the
+		// next newline, so that a bundle cannot grow this buffer.
+		if !f.cutting {
+			lines = append(lines, cutLine(f.partial))
+			f.cutting = true
+		}
+		f.partial = f.partial[:0]
 	}
 	f.mu.Unlock()
 	for _, line := range lines {

@@ -2,8 +2,10 @@ package orchestrator
 
 import (
 	"context"
+	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
@@ -52,4 +54,30 @@ func TestWatchJobFollowsUntilTheEnd(t *testing.T) {
 	})
 	require.NoError(t, err)
 	assert.Equal(t, []string{"queued", "a log line", "done"}, got)
+}
+
+// TestFeedCutsLongLines: a line past MaxLogLine is cut and marked, the
+// rest of it dropped, and output without any newline never grows the
+// buffer past the bound.
+func TestFeedCutsLongLines(t *testing.T) {
+	f := newFeed()
+	long := strings.Repeat("é", MaxLogLine) // two bytes each
+	_, _ = f.Write([]byte("short\n" + long + "\nafter\n"))
+	for range 100 {
+		_, _ = f.Write([]byte(strings.Repeat("x", 64<<10))) // 6.4 MB, no newline
+	}
+	assert.LessOrEqual(t, cap(f.partial), 4*MaxLogLine+64<<10, "the buffer stays bounded")
+	_, _ = f.Write([]byte("tail of the endless line\nlast\n"))
+	var lines []string
+	for _, e := range f.events {
+		lines = append(lines, e.Line)
+	}
+	require.Len(t, lines, 5, "short, the cut é line, after, the cut x line, last")
+	assert.Equal(t, "short", lines[0])
+	assert.True(t, strings.HasSuffix(lines[1], " [line cut at 16 KiB]"))
+	assert.LessOrEqual(t, len(lines[1]), MaxLogLine+len(" [line cut at 16 KiB]"))
+	assert.True(t, utf8.ValidString(lines[1]), "cut on a character boundary")
+	assert.Equal(t, "after", lines[2])
+	assert.True(t, strings.HasPrefix(lines[3], "xxxx"))
+	assert.Equal(t, "last", lines[4], "the rest of the endless line was dropped")
 }

@@ -72,10 +72,12 @@ type me struct {
 	Role  string `json:"role"`
 	// MustEnroll: the user must set up a second factor before anything else.
 	MustEnroll bool `json:"mustEnroll,omitempty"`
+	// SecondFactor: the user has a second factor on.
+	SecondFactor bool `json:"secondFactor,omitempty"`
 }
 
 func meOf(s orchestrator.Session, csrf bool) me {
-	m := me{User: s.User, Scope: string(s.Role), Role: string(s.Role), MustEnroll: s.MustEnroll}
+	m := me{User: s.User, Scope: string(s.Role), Role: string(s.Role), MustEnroll: s.MustEnroll, SecondFactor: s.SecondFactor}
 	if csrf {
 		m.CSRF = s.CSRF
 	}

@@ -24,9 +24,14 @@ func (s *Server) jobEvents(c echo.Context) error {
 		}
 		seq = n
 	}
+	ctx, done, err := s.stream(c)
+	if err != nil {
+		return err
+	}
+	defer done()
 	res := c.Response()
 	started := false
-	err := s.Jobs.WatchJob(c.Request().Context(), c.Param("id"), seq, func(ev orchestrator.JobEvent) error {
+	err = s.Jobs.WatchJob(ctx, c.Param("id"), seq, func(ev orchestrator.JobEvent) error {
 		if !started {
 			res.Header().Set(echo.HeaderContentType, "text/event-stream")
 			res.Header().Set(echo.HeaderCacheControl, "no-cache")

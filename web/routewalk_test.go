@@ -16,8 +16,8 @@ import (
 var publicRoutes = map[string]bool{
 	"GET /healthz": true, "GET /readyz": true,
 	"POST /api/v1/auth/login": true, "POST /api/v1/auth/setup": true, "GET /api/v1/auth/setup": true,
-	"POST /api/v1/auth/join": true, // an invite's code is the credential
-	"GET /": true, "GET /console": true, "GET /console/*": true, // the console's static files
+	"POST /api/v1/auth/join": true,                                               // an invite's code is the credential
+	"GET /":                  true, "GET /console": true, "GET /console/*": true, // the console's static files
 }
 
 // sessionOnly are the routes about the logged-in person, which a token
@@ -84,7 +84,7 @@ type fakeContext struct {
 }
 
 func (f *fakeContext) Request() *http.Request { return httptest.NewRequest(f.method, "/", nil) }
-func (f *fakeContext) Path() string          { return f.path }
+func (f *fakeContext) Path() string           { return f.path }
 
 // TestEveryRouteHasARole: every authenticated route is placed in
 // routeRoles (a missing one would default to admin, closed but

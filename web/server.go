@@ -114,6 +114,8 @@ type Server struct {
 	allApps, apps *renderCache
 	// appInfo keeps /getAppInfo's answers by app name.
 	appInfo *keyedCache
+	// streams bounds the open event and log streams.
+	streams streamGate
 }
 
 // Handler returns the Echo instance serving every route.

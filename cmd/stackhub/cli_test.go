@@ -250,7 +250,7 @@ func TestCLIExitCodes(t *testing.T) {
 		{"bad url", "ftp://x", []string{"app", "list"}, exitUsage, "want http(s)://host[:port]"},
 		{"token not found", url, []string{"token", "revoke", "t9"}, exitNotFound, "no token t9"},
 		{"remote create with data dir", url, []string{"token", "create", "--remote", "--data-dir", "/tmp/x"}, exitUsage, "--data-dir is for a local create"},
-		{"bad scope", url, []string{"token", "create", "--remote", "--scope", "root"}, exitUsage, `--scope: scope "root" must be admin or read`},
+		{"bad scope", url, []string{"token", "create", "--remote", "--scope", "root"}, exitUsage, `--scope: role "root" must be viewer, operator or admin`},
 		{"bad action", url, []string{"app", "action", "blog", "Back Up"}, exitUsage, `action: app name "Back Up" must match`},
 	}
 	for _, tc := range tests {

@@ -36,7 +36,7 @@ var allowed = map[string][]string{
 
 	// The domain: vocabulary, interfaces and use cases; no I/O technology.
 	"orchestrator": {"orchestrator/failpoint", "orchestrator/portalloc", "porter-mixin/events", "porter-mixin/naming",
-		"github.com/cnabio/cnab-go/bundle"},
+		"github.com/cnabio/cnab-go/bundle", "github.com/pquerna/otp", "github.com/pquerna/otp/totp"},
 	// The bundle policy's rules: pure checks on Docker's and compose's types.
 	"orchestrator/dockerpolicy": {"porter-mixin/naming", "github.com/compose-spec/compose-go/v2/types", "github.com/moby/moby/api/types"},
 

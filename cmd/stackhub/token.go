@@ -84,7 +84,7 @@ makes it.`,
 	cmd.Flags().BoolVar(&opts.remote, "remote", false, "ask the running server (--url, --token) instead of writing into --data-dir")
 	cmd.Flags().StringVar(&opts.dataDir, "data-dir", opts.dataDir, "state directory of the server, for a local create")
 	cmd.Flags().StringVar(&opts.name, "name", "cli", "a name to recognise the token by")
-	cmd.Flags().StringVar(&opts.scopeFlag, "scope", string(orchestrator.ScopeAdmin), "admin, or read (may only look)")
+	cmd.Flags().StringVar(&opts.scopeFlag, "scope", string(orchestrator.ScopeAdmin), "the token's role: viewer (may only look), operator (also installs, upgrades, uninstalls, runs actions) or admin")
 	return cmd
 }
 

@@ -164,7 +164,7 @@ JOIN users u ON u.id = s.user_id WHERE s.hash = ?`, hash).Scan(&s.Hash, &s.UserI
 	if s.Role, err = orchestrator.ParseRole(role); err != nil {
 		return orchestrator.Session{}, badRow("user role", err)
 	}
-	s.MustEnroll = requireTOTP && !totpEnabled
+	s.MustEnroll, s.SecondFactor = requireTOTP && !totpEnabled, totpEnabled
 	if !now.Before(s.Expires) {
 		_, _ = d.db.ExecContext(ctx, `DELETE FROM sessions WHERE hash = ?`, hash)
 		d.changed()

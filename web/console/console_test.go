@@ -143,7 +143,7 @@ func TestMessages(t *testing.T) {
 	}
 	// Keys built at run time from API words.
 	for _, k := range []string{"state.running", "state.stopped", "state.failed", "state.installing", "stage.pulling",
-		"stage.done", "action.start", "action.stop", "action.restart", "apps.pending.start", "job.end.done", "tokens.scope.read"} {
+		"stage.done", "action.start", "action.stop", "action.restart", "apps.pending.start", "job.end.done", "role.viewer", "role.operator", "role.admin"} {
 		assert.True(t, en[k], k)
 	}
 }

@@ -86,7 +86,27 @@ export const api = {
   me: () => request('GET', '/auth/me'),
   setupNeeded: () => request('GET', '/auth/setup'),
   setup: (code, name, password) => request('POST', '/auth/setup', {code, name, password}),
-  login: (name, password) => request('POST', '/auth/login', {name, password}),
+  // login sends second, when given, as the one-time code (six digits) or
+  // else as a recovery code.
+  login: (name, password, second) => {
+    const body = {name, password};
+    if (second) {
+      if (/^\d{6}$/.test(second)) body.otp = second;
+      else body.recovery = second;
+    }
+    return request('POST', '/auth/login', body);
+  },
+  join: (code, name, password) => request('POST', '/auth/join', {code, name, password}),
+  totpEnroll: () => request('POST', '/auth/totp/enroll'),
+  totpConfirm: (code) => request('POST', '/auth/totp/confirm', {code}),
+  totpDisable: (password) => request('POST', '/auth/totp/disable', {password}),
+  recoveryCodes: (password) => request('POST', '/auth/recovery-codes', {password}),
+  users: () => request('GET', '/users'),
+  changeUser: (name, change) => request('PATCH', `/users/${enc(name)}`, change),
+  deleteUser: (name) => request('DELETE', `/users/${enc(name)}`),
+  invites: () => request('GET', '/invites'),
+  invite: (role) => request('POST', '/invites', {role}),
+  revokeInvite: (id) => request('DELETE', `/invites/${enc(id)}`),
   logout: () => request('POST', '/auth/logout'),
   changePassword: (current, next) => request('POST', '/auth/password', {current, new: next}),
   catalog: () => request('GET', '/catalog'),

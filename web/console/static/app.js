@@ -7,7 +7,7 @@ import {h, replace} from './dom.js';
 import {t, lang, setLang, LANGUAGES, onLangChange} from './i18n.js';
 import {api, setSession, onAuthLost} from './api.js';
 import {errorSlot, showError, messageOf} from './ui.js';
-import {renderSetup, renderLogin} from './views/login.js';
+import {renderSetup, renderLogin, renderJoin, renderEnroll} from './views/login.js';
 import {renderCatalog} from './views/catalog.js';
 import {renderApps} from './views/apps.js';
 import {renderServer} from './views/server.js';
@@ -20,11 +20,11 @@ const routes = {
   catalog: (root, params) => renderCatalog(root, params),
   apps: (root) => renderApps(root),
   server: (root) => renderServer(root),
-  settings: (root) => renderSettings(root, {onPasswordChanged: () => endSession(t('password.changed'))}),
+  settings: (root) => renderSettings(root, {me, onPasswordChanged: () => endSession(t('password.changed'))}),
 };
 const NAV = ['catalog', 'apps', 'server', 'settings'];
 
-let me = null; // the logged-in user (wire: user, csrf, scope), or null
+let me = null; // the logged-in user (wire: user, csrf, role, mustEnroll), or null
 let authNotice = '';
 let cleanup = () => {};
 
@@ -64,7 +64,7 @@ async function showAuth() {
     const {needed} = await api.setupNeeded();
     if (me) return; // logged in meanwhile
     if (needed) renderSetup(main, loggedIn);
-    else renderLogin(main, loggedIn, authNotice);
+    else renderLogin(main, loggedIn, authNotice, () => renderJoin(main, loggedIn, () => showAuth()));
   } catch (err) {
     const error = errorSlot('boot-error');
     replace(main, h('section', {class: 'auth-panel'},
@@ -80,6 +80,17 @@ function route() {
   closeDialogs();
   if (!me) {
     showAuth();
+    return;
+  }
+  if (me.mustEnroll) {
+    drawHeader(null);
+    renderEnroll(main, async () => {
+      try {
+        loggedIn(await api.me());
+      } catch (err) {
+        alertInMain(err);
+      }
+    });
     return;
   }
   const r = parseRoute();
