@@ -175,3 +175,16 @@ func TestSecondFactorRequired(t *testing.T) {
 	require.NoError(t, err)
 	assert.True(t, s.MustEnroll)
 }
+
+// TestTokensCarryRoles: a token of each role is stored and read back
+// with it (the scope column took admin and read only before roles).
+func TestTokensCarryRoles(t *testing.T) {
+	db := MustOpenDB(t)
+	for i, role := range orchestrator.Roles {
+		secret, _, err := orchestrator.NewToken(t.Context(), db, fmt.Sprint("t", i), "ci-"+string(role), role, t0)
+		require.NoError(t, err, role)
+		tok, err := orchestrator.Authenticate(t.Context(), db, secret, t0)
+		require.NoError(t, err)
+		assert.Equal(t, role, tok.Scope)
+	}
+}

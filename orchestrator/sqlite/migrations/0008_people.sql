@@ -22,3 +22,20 @@ CREATE TABLE invites (
     created    TEXT NOT NULL,
     expires    TEXT NOT NULL
 );
+
+-- A token carries a role now: the scope's CHECK grows to the three roles
+-- ('read', the old viewer, stays readable). SQLite changes a CHECK only by
+-- making the table again.
+CREATE TABLE tokens_roles (
+    id        TEXT PRIMARY KEY,
+    name      TEXT NOT NULL,
+    hash      TEXT NOT NULL UNIQUE,
+    scope     TEXT NOT NULL CHECK (scope IN ('admin', 'operator', 'viewer', 'read')),
+    created   TEXT NOT NULL,
+    last_used TEXT,
+    revoked   TEXT
+);
+INSERT INTO tokens_roles (id, name, hash, scope, created, last_used, revoked)
+    SELECT id, name, hash, scope, created, last_used, revoked FROM tokens;
+DROP TABLE tokens;
+ALTER TABLE tokens_roles RENAME TO tokens;
