@@ -515,3 +515,73 @@ func TestConsoleServerAndPhone(t *testing.T) {
 		b.screenshot("phone-" + screen)
 	}
 }
+
+// TestConsolePeople: in the browser, the admin invites an operator from
+// Settings; in a second browser the operator joins with the code from the
+// login screen, sets up a second factor (the code computed from the
+// secret the console shows), sees the recovery codes, logs out, and the
+// login then asks for the one-time code.
+func TestConsolePeople(t *testing.T) {
+	chromium(t) // skip before starting a server
+	dockertest.RequireDocker(t)
+	s := startServer(t)
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 900)
+	b.login("admin", consolePassword)
+	b.click("#nav-settings")
+	b.waitFor("the people section", `document.querySelector('#users-table tr[data-user="admin"]')`, 10*time.Second)
+	require.NoError(t, b.eval(`(() => { const s = document.querySelector('#invite-role'); s.value = 'operator'; return true; })()`, new(bool)))
+	b.click("#invite-create")
+	b.waitFor("the invite code", `document.querySelector('#invite-code') && document.querySelector('#invite-code').value`, 10*time.Second)
+	var code string
+	require.NoError(t, b.eval(`document.querySelector('#invite-code').value`, &code))
+	require.True(t, strings.HasPrefix(code, "shi_"), code)
+	b.waitFor("the open invite", `document.querySelector('#invites-list li[data-invite]')`, 10*time.Second)
+	b.screenshot("people-invite")
+
+	o := newBrowser(t, s, 1280, 900)
+	o.waitFor("the login form", `document.querySelector('#join-link')`, 10*time.Second)
+	o.click("#join-link")
+	o.waitFor("the join form", `document.querySelector('#join-form')`, 10*time.Second)
+	const pw = "operator-Pw-91d2ce"
+	o.fill("#join-code", code)
+	o.fill("#join-name", "otto")
+	o.fill("#join-password", pw)
+	o.fill("#join-password2", pw)
+	o.click("#join-submit")
+	o.waitFor("logged in after joining", `document.querySelector('#current-user')`, 15*time.Second)
+	assert.Equal(t, "otto", o.text("#current-user"))
+	o.click("#nav-settings")
+	o.waitFor("the second factor section", `document.querySelector('#totp-start')`, 10*time.Second)
+	assert.Zero(t, o.count(`#users-table`), "an operator sees no people section")
+	o.click("#totp-start")
+	o.waitFor("the secret", `document.querySelector('#totp-secret') && document.querySelector('#totp-secret').value`, 10*time.Second)
+	var secret string
+	require.NoError(t, o.eval(`document.querySelector('#totp-secret').value`, &secret))
+	o.fill("#totp-code", totpCode(t, secret, time.Now()))
+	o.click("#totp-confirm")
+	o.waitFor("the recovery codes", `document.querySelector('#recovery-secret')`, 10*time.Second)
+	o.screenshot("people-recovery-codes")
+	o.click("#totp-done")
+	o.waitFor("the second factor on", `document.querySelector('#second-state') && !document.querySelector('#totp-start')`, 10*time.Second)
+
+	o.click("#logout")
+	o.waitFor("the login form", `document.querySelector('#login-form')`, 10*time.Second)
+	o.fill("#login-name", "otto")
+	o.fill("#login-password", pw)
+	o.click("#login-submit")
+	o.waitFor("the code asked for", `!document.querySelector('#login-otp').closest('.field').hidden`, 10*time.Second)
+	o.screenshot("people-login-code")
+	o.fill("#login-otp", totpCode(t, secret, time.Now().Add(30*time.Second)))
+	o.click("#login-submit")
+	o.waitFor("logged in with the code", `document.querySelector('#current-user')`, 15*time.Second)
+	assert.Equal(t, "otto", o.text("#current-user"))
+}
+
+// count returns how many elements match sel.
+func (b *browser) count(sel string) int {
+	b.t.Helper()
+	var n int
+	require.NoError(b.t, b.eval(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel), &n))
+	return n
+}
