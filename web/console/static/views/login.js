@@ -209,9 +209,13 @@ export function totpSetup(onDone) {
   return box;
 }
 
-/** recoveryList shows recovery codes, once, with a warning. */
+/** recoveryList shows recovery codes, once, one a line, with a warning. */
 export function recoveryList(codes) {
+  const copy = h('button', {type: 'button', class: 'btn small'}, t('action.copy'));
+  copy.addEventListener('click', () => navigator.clipboard && navigator.clipboard.writeText(codes.join('\n')));
   return h('div', {class: 'stack', id: 'recovery-codes'},
     h('p', {class: 'warning'}, t('totp.recoveryOnce')),
-    secretBox({label: t('totp.recovery'), value: codes.join('  '), id: 'recovery-secret'}));
+    h('h3', {}, t('totp.recovery')),
+    h('ol', {class: 'recovery', id: 'recovery-secret'}, codes.map((c) => h('li', {}, h('code', {}, c)))),
+    h('div', {class: 'buttons'}, copy));
 }

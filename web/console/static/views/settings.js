@@ -131,8 +131,8 @@ function secondFactorSection(me, isLive) {
     replace(body,
       h('p', {class: 'muted', id: 'second-state'}, on ? t('totp.isOn') : t('totp.isOff')),
       on ? null : totpSetup(() => draw()),
-      h('div', {class: 'field narrow'}, h('label', {for: 'second-password'}, t('password.current')), password),
-      h('div', {class: 'buttons'},
+      on ? h('div', {class: 'field narrow'}, h('label', {for: 'second-password'}, t('password.current')), password) : null,
+      on ? h('div', {class: 'buttons'},
         withPassword(t('totp.renew'), 'recovery-renew', async (pw) => {
           const {recoveryCodes} = await api.recoveryCodes(pw);
           body.append(recoveryList(recoveryCodes));
@@ -141,7 +141,7 @@ function secondFactorSection(me, isLive) {
           await api.totpDisable(pw);
           notify(t('totp.disabled'), 'success');
           draw();
-        })),
+        })) : null,
       error);
   }
   draw();
