@@ -31,7 +31,10 @@ import (
 // variant copies the demo bundle as bundle name, optionally running its
 // web and db services from the bundle image alias web (image), and builds
 // it. The built invocation image is not loaded into Docker.
-func variant(t *testing.T, bundleName, image string, version ...string) *build.Result {
+// variant builds the demo renamed bundleName; image, when set, is run for
+// its web service; more is an optional version, then (file, old, new)
+// triples of text to replace in the bundle's files.
+func variant(t *testing.T, bundleName, image string, more ...string) *build.Result {
 	t.Helper()
 	dir := filepath.Join(t.TempDir(), bundleName)
 	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
@@ -46,8 +49,11 @@ func variant(t *testing.T, bundleName, image string, version ...string) *build.R
 		require.NoError(t, os.WriteFile(filepath.Join(dir, file), []byte(text), 0o644))
 	}
 	edit("porter.yaml", "name: demo\n", "name: "+bundleName+"\n")
-	if len(version) > 0 {
-		edit("porter.yaml", "version: 0.1.0\n", "version: "+version[0]+"\n")
+	if len(more) > 0 {
+		edit("porter.yaml", "version: 0.1.0\n", "version: "+more[0]+"\n")
+	}
+	for i := 1; i+3 <= len(more); i += 3 {
+		edit(more[i], more[i+1], more[i+2])
 	}
 	if image != "" {
 		repo, tag, _ := strings.Cut(image, ":")

@@ -60,6 +60,24 @@ func (s *bundleSource) Resolve(ctx context.Context, ref string, opts orchestrato
 	if err := s.shadows(ctx, pulled.Bundle.Name); err != nil {
 		return orchestrator.App{}, err
 	}
+	// The app's files come from the registry and are checked against the
+	// bundle policy before Docker pulls anything: a refused bundle leaves
+	// nothing on the host.
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return orchestrator.App{}, err
+	}
+	pullDir, err := os.MkdirTemp(s.dir, ".pull-")
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	defer os.RemoveAll(pullDir)
+	appDir := filepath.Join(pullDir, pulled.Bundle.Name)
+	if err := ocibundle.ExtractApp(ctx, pulled, s.reg, appDir); err != nil {
+		return orchestrator.App{}, serverSide(err)
+	}
+	if err := policyLint(ctx, appDir, pulled.Bundle.Name); err != nil {
+		return orchestrator.App{}, err
+	}
 	// Docker pulls the invocation image with the credentials of the Docker
 	// configuration (the run checks its digest), before anything is kept.
 	inv := pulled.InvocationImage()
@@ -77,7 +95,10 @@ func (s *bundleSource) Resolve(ctx context.Context, ref string, opts orchestrato
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	err = s.store(ctx, key, func(tmp string) error {
-		return ocibundle.ExtractApp(ctx, pulled, s.reg, filepath.Join(tmp, "app", pulled.Bundle.Name))
+		if err := os.MkdirAll(filepath.Join(tmp, "app"), 0o700); err != nil {
+			return err
+		}
+		return os.Rename(appDir, filepath.Join(tmp, "app", pulled.Bundle.Name))
 	}, pulled.Bundle, pulled.RelocationMap, pulled.Reference+"@"+pulled.Digest)
 	if err != nil {
 		return orchestrator.App{}, serverSide(err)
@@ -119,7 +140,13 @@ func (s *bundleSource) Import(ctx context.Context, archive io.Reader, opts orche
 	// Its name, shape and place in the catalog are checked before any
 	// image reaches Docker.
 	loaded, err := ocibundle.ImportArchive(ctx, archive, s.docker, staging,
-		func(b *bundle.Bundle) error { return s.shadows(ctx, b.Name) })
+		func(b *bundle.Bundle, appDir string) error {
+			if err := s.shadows(ctx, b.Name); err != nil {
+				return err
+			}
+			// Refused before any of its images reaches Docker.
+			return policyLint(ctx, appDir, b.Name)
+		})
 	if err != nil {
 		return orchestrator.App{}, err
 	}

@@ -19,6 +19,9 @@ import (
 
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
+	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
+	"github.com/websoft9/stackhub/orchestrator/ocibundle"
+	"github.com/websoft9/stackhub/orchestrator/ocibundle/registrytest"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
@@ -132,4 +135,63 @@ func TestHostileBundleRefusedBySocket(t *testing.T) {
 	assert.True(t, v.Container.State.Running, "the other app's container still runs")
 	_, err = c.ImageInspect(ctx, "stackhub-test/web:dev")
 	assert.NoError(t, err, "the test image is still there")
+}
+
+// TestHostileBundlesRefused publishes one bundle per rule a compose file
+// can break, each the demo with one hostile line, and installs each by
+// reference through the API: each is refused naming its rule, before
+// Docker pulls anything, and nothing of it is on the host afterwards.
+// (The rules only a program can break, endpoint, foreign, object-name
+// and image-pull, are TestHostileBundleRefusedBySocket's: the mixin
+// names every container itself, whatever container_name says.)
+func TestHostileBundlesRefused(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	reg := registrytest.Start(t)
+	const db = "  db:\n    image: stackhub-test/web:dev\n"
+	cases := []struct{ rule, old, new string }{
+		{dockerpolicy.RulePrivileged, db, db + "    privileged: true\n"},
+		{dockerpolicy.RuleHostNamespace, db, db + "    pid: host\n"},
+		{dockerpolicy.RuleCapAdd, db, db + "    cap_add: [NET_ADMIN]\n"},
+		{dockerpolicy.RuleDevices, db, db + "    devices: [\"/dev/fuse:/dev/fuse\"]\n"},
+		{dockerpolicy.RuleSecurityOpt, db, db + "    security_opt: [\"seccomp:unconfined\"]\n"},
+		{dockerpolicy.RuleSysctls, db, db + "    sysctls:\n      vm.swappiness: \"10\"\n"},
+		{dockerpolicy.RuleBindMount, "      - dbdata:/var/lib/db\n", "      - dbdata:/var/lib/db\n      - /etc:/host-etc:ro\n"},
+		{dockerpolicy.RuleDockerSocket, "      - dbdata:/var/lib/db\n", "      - dbdata:/var/lib/db\n      - /var/run/docker.sock:/var/run/docker.sock\n"},
+		{dockerpolicy.RuleVolumeDriver, "  dbdata:\n", "  dbdata:\n    driver_opts: {type: none, o: bind, device: /srv}\n"},
+		{dockerpolicy.RuleVolumesFrom, db, db + "    volumes_from: [\"container:websoft9-other\"]\n"},
+		{dockerpolicy.RulePorts, "127.0.0.1:${DB_PORT:?DB_PORT is required}:5432", "192.0.2.1:${DB_PORT:?DB_PORT is required}:5432"},
+		{dockerpolicy.RuleNetworkDriver, "volumes:\n  data:\n", "networks:\n  default:\n    driver: macvlan\nvolumes:\n  data:\n"},
+		{dockerpolicy.RuleRuntime, db, db + "    runtime: runsc\n"},
+	}
+	s := startServer(t)
+	host := dockerhost.New(c)
+	for _, tc := range cases {
+		t.Run(tc.rule, func(t *testing.T) {
+			name := "hostile-" + tc.rule
+			res := variant(t, name, "", "0.1.0", "docker-compose.yml", tc.old, tc.new)
+			pub, err := ocibundle.Publish(t.Context(), ocibundle.PublishOptions{Reference: reg.Ref("stackhub/" + name),
+				Bundle: res.Bundle, InvocationImage: res.Image, Docker: c})
+			require.NoError(t, err)
+			inv := pub.Bundle.InvocationImages[0].Image
+			t.Cleanup(func() {
+				_, _ = host.RemoveApp(context.WithoutCancel(t.Context()), name, "", true)
+				_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), inv, client.ImageRemoveOptions{Force: true})
+			})
+
+			code, msg := apiStatus(t, s, http.MethodPost, "/api/v1/apps", `{"reference":"`+pub.Reference+`","name":"`+name+`"}`)
+			assert.Equal(t, http.StatusBadRequest, code, msg)
+			assert.Contains(t, msg, "(rule "+tc.rule+")", "refused by its own rule")
+			assert.Contains(t, msg, "docker-compose.yml:", "with the file and line")
+
+			objs, err := host.AppObjects(t.Context(), name)
+			require.NoError(t, err)
+			assert.Empty(t, objs.Containers)
+			assert.Empty(t, objs.Networks)
+			assert.Empty(t, objs.Volumes)
+			_, err = c.ImageInspect(t.Context(), inv)
+			assert.Error(t, err, "Docker pulled nothing of it")
+			code, _ = apiStatus(t, s, http.MethodGet, "/api/v1/catalog/"+name, "")
+			assert.Equal(t, http.StatusNotFound, code, "nor is it in the catalog")
+		})
+	}
 }

@@ -80,12 +80,13 @@ func LoadArchive(ctx context.Context, r io.Reader, docker DockerClient) (*Loaded
 // archive cannot replace an image the host already runs (mariadb:10.11 of
 // another app), and the bundle runs its images through the relocation map.
 // Before any image is loaded it refuses a bundle the engine cannot run, and
-// one accept refuses (nil accepts all).
-func ImportArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string, accept func(*bundle.Bundle) error) (*Loaded, error) {
+// one accept refuses (nil accepts all): accept sees the bundle and appDir,
+// already written.
+func ImportArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string, accept func(b *bundle.Bundle, appDir string) error) (*Loaded, error) {
 	return loadArchive(ctx, r, docker, appDir, accept)
 }
 
-func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string, accept func(*bundle.Bundle) error) (*Loaded, error) {
+func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir string, accept func(*bundle.Bundle, string) error) (*Loaded, error) {
 	b, images, cleanup, err := readArchive(ctx, r)
 	defer cleanup()
 	if err != nil {
@@ -100,8 +101,14 @@ func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir s
 		if err := orchestrator.CheckBundle(b); err != nil {
 			return nil, err
 		}
+		// The app's files come from the invocation image as read, so that
+		// accept may look at them before anything reaches Docker.
+		inv := images[len(images)-1] // checked last by readArchive
+		if err := extractApp(inv.image, inv.ref, appDir); err != nil {
+			return nil, err
+		}
 		if accept != nil {
-			if err := accept(b); err != nil {
+			if err := accept(b, appDir); err != nil {
 				return nil, err
 			}
 		}
@@ -132,11 +139,6 @@ func loadArchive(ctx context.Context, r io.Reader, docker DockerClient, appDir s
 		return nil, dockerError(err, "inspect the loaded invocation image")
 	}
 	loaded.InvocationID = res.ID
-	if appDir != "" {
-		if err := extractApp(inv.image, inv.ref, appDir); err != nil {
-			return nil, err
-		}
-	}
 	return loaded, nil
 }
 
