@@ -152,6 +152,14 @@ func stepEnv(t *testing.T, s manifest.Step) map[string]string {
 	for k, v := range raw {
 		env[k] = fmt.Sprint(v)
 	}
+	// A passEnv variable is its parameter's value, as Porter puts it in
+	// the invocation image's environment (parameter db_password is
+	// DB_PASSWORD).
+	pass, _ := s.Data["passEnv"].([]any)
+	for _, v := range pass {
+		name := fmt.Sprint(v)
+		env[name] = "${ bundle.parameters." + strings.ToLower(name) + " }"
+	}
 	return env
 }
 
@@ -522,6 +530,12 @@ func checkComposeModel(t *testing.T, a *app) {
 	require.NoError(t, err)
 	var env []string
 	rendered := stepEnv(t, step)
+	params := sampleData(a)["bundle"].(map[string]any)["parameters"].(map[string]any)
+	for k, v := range rendered {
+		if name, ok := strings.CutPrefix(v, "${ bundle.parameters."); ok { // a passEnv variable
+			rendered[k] = fmt.Sprint(params[strings.TrimSuffix(name, " }")])
+		}
+	}
 	for _, k := range slices.Sorted(maps.Keys(rendered)) {
 		env = append(env, k+"="+rendered[k])
 	}
