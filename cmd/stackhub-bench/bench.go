@@ -103,6 +103,7 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 		{"start-up", b.benchStartup, true},
 		{"install/uninstall", b.benchInstall, false},
 		{"CNAB action", b.benchAction, false},
+		{"policed socket", b.benchPoliced, false},
 		{"concurrent installs", b.benchConcurrent, false},
 		{"memory and CPU at N apps", b.benchLoaded, false},
 		{"reads", b.benchReads, false},

@@ -42,11 +42,11 @@ func TestBenchSmoke(t *testing.T) {
 	require.NoError(t, err)
 	for _, h := range []string{"## Machine", "## Targets", "## Install: request → the app answers HTTP", "## Uninstall",
 		"## One CNAB action: `restart`", "## 3 installs, 3 at once", "## Reads at 3 apps", "## Memory and start-up",
-		"## Bundle builds"} {
+		"## Bundle builds", "## The policed socket"} {
 		assert.Contains(t, string(md), h)
 	}
 	assert.Regexp(t, regexp.MustCompile(`\| 1 \| \d+ \| \d+ \| (\d+|—) \| \d+\.\d\d \|`), string(md), "an install round with numbers")
-	assert.Equal(t, 9, len(regexp.MustCompile(`(?m)^\| .* \| (PASS|MISS) \|$`).FindAllString(string(md), -1)), "every target is judged")
+	assert.Equal(t, 10, len(regexp.MustCompile(`(?m)^\| .* \| (PASS|MISS) \|$`).FindAllString(string(md), -1)), "every target is judged")
 
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
 	require.NoError(t, err)
@@ -72,6 +72,9 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Positive(t, float64(r.Action[0].EngineMs))
 	assert.Positive(t, float64(r.Action[0].FloorMs))
 	assert.True(t, r.Action[0].EngineRestarted && r.Action[0].FloorRestarted, "both runs restarted the containers")
+	require.Len(t, r.Policed, 1)
+	assert.Positive(t, float64(r.Policed[0].PolicedMs), "an install through the policed socket")
+	assert.Positive(t, float64(r.Policed[0].DirectMs), "an install through Docker's socket")
 	assert.Equal(t, 3, r.Concurrent.Succeeded)
 	assert.True(t, r.Concurrent.portsOK(), "%+v", r.Concurrent)
 	for _, reads := range []Reads{r.Reads, r.Restarted.Reads} {
@@ -93,7 +96,7 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Equal(t, "demo", r.Builds[0].Bundle)
 	assert.Positive(t, r.Builds[0].UncompressedBytes)
 	assert.Positive(t, r.Builds[0].CompressedBytes)
-	assert.Len(t, r.Targets, 9)
+	assert.Len(t, r.Targets, 10)
 
 	assertNoneLeft(t, c, prefix)
 }

@@ -21,6 +21,7 @@ type Results struct {
 	Install     []InstallRound `json:"install"`
 	ActionSetup ActionSetup    `json:"actionSetup"`
 	Action      []ActionRound  `json:"action"`
+	Policed     []PolicedRound `json:"policed"`
 	Concurrent  Concurrent     `json:"concurrent"`
 	Reads       Reads          `json:"reads"`
 	Restarted   Restarted      `json:"restarted"`
@@ -54,6 +55,9 @@ func (r *Results) targets() []Target {
 	ua := spread(column(r.Install, func(x InstallRound) Num { return x.UninstallFloor }))
 	add("uninstall, StackHub / (`docker run --rm` of the invocation image + compose SDK `down -v`), median of rounds",
 		"≤ 1.10×", f2(ua.Median)+"×", ua.Median.ok() && ua.Median <= 1.10)
+	pa := spread(column(r.Policed, func(x PolicedRound) Num { return x.Ratio }))
+	add("install through the policed socket / through Docker's own socket (`docker run --rm` of the invocation image, same run), median of rounds",
+		"≤ 1.05×", f2(pa.Median)+"×", pa.Median.ok() && pa.Median <= 1.05)
 	if reads := readSpreads(r.Reads); len(reads) > 0 {
 		if i := slices.IndexFunc(reads, func(x readSpread) bool { return x.endpoint == bareEndpoint }); i > 0 {
 			g, bare := reads[0], reads[i]
@@ -275,6 +279,26 @@ func (r *Results) markdown() string {
 		spreadCells(spread(column(r.Action, func(x ActionRound) Num { return x.FloorMs })), f0),
 		spreadCells(spread(column(r.Action, func(x ActionRound) Num { return x.Ratio })), f2))
 	p("Floor command: `%s`\n\n", strings.Join(r.ActionSetup.Argv, " "))
+
+	p("## The policed socket\n\n")
+	p("The demo's invocation image run by `docker run --rm --network none` with the install action and its parameters,\n")
+	p("then the uninstall, once with a policed socket of the bundle policy (served by the benchmark with the package the\n")
+	p("server uses, and the policy a run of that installation gets) and once with Docker's own socket; which goes first\n")
+	p("alternates%s. ms.\n\n", warm(o.Warmup, "pair"))
+	p("| round | install policed | install direct | policed/direct | uninstall policed | uninstall direct | first |\n|---|---|---|---|---|---|---|\n")
+	for i, x := range r.Policed {
+		first := "direct"
+		if x.PolicedFirst {
+			first = "policed"
+		}
+		p("| %d | %s | %s | %s | %s | %s | %s |\n", i+1, f0(x.PolicedMs), f0(x.DirectMs), f2(x.Ratio), f0(x.UninstallPolicedMs), f0(x.UninstallDirectMs), first)
+	}
+	p("| **median (min–max)** | %s | %s | %s | %s | %s | |\n\n",
+		spreadCells(spread(column(r.Policed, func(x PolicedRound) Num { return x.PolicedMs })), f0),
+		spreadCells(spread(column(r.Policed, func(x PolicedRound) Num { return x.DirectMs })), f0),
+		spreadCells(spread(column(r.Policed, func(x PolicedRound) Num { return x.Ratio })), f2),
+		spreadCells(spread(column(r.Policed, func(x PolicedRound) Num { return x.UninstallPolicedMs })), f0),
+		spreadCells(spread(column(r.Policed, func(x PolicedRound) Num { return x.UninstallDirectMs })), f0))
 
 	c := r.Concurrent
 	p("## %d installs, %d at once\n\n", c.Apps, o.Batch)

@@ -123,6 +123,7 @@ func TestMarkdownSections(t *testing.T) {
 		RunFloorMs: 500, InstallFloor: 2600.0 / 2500, UninstallFloor: 900.0 / 1300,
 	}}
 	r.Action = []ActionRound{{EngineMs: 1500, FloorMs: 1000, Ratio: 1.5, EngineRestarted: true, FloorRestarted: true}}
+	r.Policed = []PolicedRound{{PolicedMs: 3100, DirectMs: 3000, Ratio: 3100.0 / 3000, UninstallPolicedMs: 800, UninstallDirectMs: 700, PolicedFirst: true}}
 	r.Concurrent = Concurrent{Batches: []Batch{{Apps: 2, Succeeded: 2, WallMs: 4000, AppMs: []Num{3000, 4000}}}, Apps: 2, Succeeded: 2, HostPorts: 4, DistinctPorts: 4}
 	r.Reads = Reads{Tool: "wrk", Rounds: [][]Read{{{Endpoint: "/getAppInfo?appName=bench-app-1", ReqPerSec: 31000, P50Ms: 1, P99Ms: 2.5},
 		{Endpoint: bareEndpoint, ReqPerSec: 50000, P50Ms: 0.5, P99Ms: 1.5}}}}
@@ -131,7 +132,7 @@ func TestMarkdownSections(t *testing.T) {
 	r.Targets = r.targets()
 	md := r.markdown()
 	for _, h := range []string{"## Machine", "## Targets", "## Install", "## Uninstall", "## One CNAB action", "## 2 installs, 20 at once",
-		"## Reads at 2 apps", "## Memory and start-up", "## Bundle builds", "## Settings"} {
+		"## Reads at 2 apps", "## Memory and start-up", "## Bundle builds", "## Settings", "## The policed socket"} {
 		assert.Contains(t, md, h)
 	}
 	pass := map[string]bool{}
@@ -139,17 +140,19 @@ func TestMarkdownSections(t *testing.T) {
 		pass[tg.What] = tg.Pass
 	}
 	assert.Equal(t, map[string]bool{
-		"install → running, StackHub / (`docker run --rm` of the invocation image + compose SDK `up --wait`), median of rounds": true,
-		"uninstall, StackHub / (`docker run --rm` of the invocation image + compose SDK `down -v`), median of rounds":           true,
-		"`/getAppInfo?appName=bench-app-1` throughput / a bare net/http handler's (wrk -t2 -c50, same run)":                     false,
-		"`/getAppInfo?appName=bench-app-1` p99 / the bare handler's":                                                            false,
-		"`/getAppInfo?appName=bench-app-1` req/s (median of rounds)":                                                            true,
-		"`/getAppInfo?appName=bench-app-1` p99 (median of rounds)":                                                              true,
+		"install → running, StackHub / (`docker run --rm` of the invocation image + compose SDK `up --wait`), median of rounds":                    true,
+		"uninstall, StackHub / (`docker run --rm` of the invocation image + compose SDK `down -v`), median of rounds":                              true,
+		"install through the policed socket / through Docker's own socket (`docker run --rm` of the invocation image, same run), median of rounds": true,
+		"`/getAppInfo?appName=bench-app-1` throughput / a bare net/http handler's (wrk -t2 -c50, same run)":                                        false,
+		"`/getAppInfo?appName=bench-app-1` p99 / the bare handler's":                                                                               false,
+		"`/getAppInfo?appName=bench-app-1` req/s (median of rounds)":                                                                               true,
+		"`/getAppInfo?appName=bench-app-1` p99 (median of rounds)":                                                                                 true,
 		"RSS idle":               true,
 		"RSS at 2 apps":          false,
 		"2 installs, 20 at once": true,
 	}, pass)
 	assert.Contains(t, md, "| 1 | 2600 | 2000 | — | 1.30 | — |")
+	assert.Contains(t, md, "| 1 | 3100 | 3000 | 1.03 | 800 | 700 | policed |")
 }
 
 // TestMarkdownEmpty renders what the first checkpoint writes: nothing
@@ -165,7 +168,7 @@ func TestMarkdownEmpty(t *testing.T) {
 	require.NoError(t, err)
 	var back Results
 	require.NoError(t, json.Unmarshal(data, &back))
-	assert.Len(t, back.Targets, 5, "no read target without reads")
+	assert.Len(t, back.Targets, 6, "no read target without reads")
 	for _, tg := range back.Targets {
 		assert.False(t, tg.Pass, tg.What)
 	}
