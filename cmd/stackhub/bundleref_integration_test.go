@@ -177,6 +177,35 @@ func TestInstallByReference(t *testing.T) {
 	require.Equal(t, http.StatusCreated, code, "%v", entry)
 	assert.Equal(t, pub3.Reference+"@"+pub3.Digest, entry["source"], "forced")
 
+	// A bundle whose web service runs an image of its own, published with
+	// it: the run uses the image by the digest its catalog entry records
+	// (pulled by digest, as Docker did not have it), under the name the
+	// step renders.
+	res4 := variant(t, "refimg", "stackhub-test/web:dev")
+	pub4, err := ocibundle.Publish(t.Context(), ocibundle.PublishOptions{Reference: reg.Ref("stackhub/refimg"),
+		Bundle: res4.Bundle, InvocationImage: res4.Image, Docker: c})
+	require.NoError(t, err)
+	webImg := pub4.Bundle.Images["web"]
+	require.NotEmpty(t, webImg.Digest, "published with its digest")
+	loc := pub4.RelocationMap[webImg.Image]
+	repo, _, _ := strings.Cut(loc, "@")
+	pinned := repo + "@" + webImg.Digest
+	t.Cleanup(func() {
+		_, _ = host.RemoveApp(context.WithoutCancel(t.Context()), "ref-img", "", true)
+		for _, ref := range []string{pub4.Bundle.InvocationImages[0].Image, pinned, repo + ":dev"} {
+			_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), ref, client.ImageRemoveOptions{Force: true})
+		}
+	})
+	_, err = c.ImageInspect(t.Context(), pinned)
+	require.Error(t, err, "Docker does not have it yet")
+	installAndCheck(t, s, fmt.Sprintf(`{"reference":%q,"name":"ref-img"}`, pub4.Reference), "ref-img")
+	want, err := c.ImageInspect(t.Context(), pinned)
+	require.NoError(t, err, "pulled by digest")
+	got, err := c.ContainerInspect(t.Context(), "websoft9-ref-img", client.ContainerInspectOptions{})
+	require.NoError(t, err)
+	assert.Equal(t, repo+":dev", got.Container.Config.Image, "the name the step renders")
+	assert.Equal(t, want.ID, got.Container.Image, "the content of the recorded digest")
+
 	// Bad references: a clear answer, nothing installed.
 	for _, tc := range []struct {
 		ref  string

@@ -77,7 +77,7 @@ var allowed = map[string][]string{
 	"cmd/stackhub": {"bundles", "orchestrator", "orchestrator/build", "orchestrator/catalog", "orchestrator/cnabrun",
 		"orchestrator/dockerhost", "orchestrator/dockerpolicy", "orchestrator/dockerpolicy/socket", "orchestrator/ocibundle",
 		"orchestrator/password", "orchestrator/secretbox", "orchestrator/sqlite", "porter-mixin/manifest", "porter-mixin/naming",
-		"web", "web/client", "web/wire", "github.com/cnabio/cnab-go/bundle", "github.com/containerd/errdefs", "github.com/dustin/go-humanize",
+		"web", "web/client", "web/wire", "github.com/cnabio/cnab-go/bundle", "github.com/containerd/errdefs", "github.com/distribution/reference", "github.com/dustin/go-humanize",
 		"github.com/mattn/go-runewidth", "github.com/moby/moby/client", "github.com/oklog/ulid", "github.com/spf13/cobra",
 		"golang.org/x/term"},
 	"cmd/stackhub-bench": {"orchestrator", "orchestrator/build", "orchestrator/dockerpolicy", "orchestrator/dockerpolicy/socket", "orchestrator/sqlite", "web/client", "web/wire",

@@ -14,10 +14,16 @@ import (
 )
 
 // policeRun returns the runner's Police hook: each run that asks for
-// Docker gets a socket of its own, in a directory only root can enter,
-// that forwards to upstream what the run's policy allows.
-func policeRun(upstream string, audit orchestrator.AuditLog, log *slog.Logger) func(context.Context, orchestrator.RunRequest) (string, func(), error) {
-	return func(_ context.Context, req orchestrator.RunRequest) (string, func(), error) {
+// Docker first has its pinned images made present (pin, when not nil),
+// then gets a socket of its own, in a directory only root can enter, that
+// forwards to upstream what the run's policy allows.
+func policeRun(upstream string, audit orchestrator.AuditLog, log *slog.Logger, pin func(context.Context, orchestrator.RunRequest) error) func(context.Context, orchestrator.RunRequest) (string, func(), error) {
+	return func(ctx context.Context, req orchestrator.RunRequest) (string, func(), error) {
+		if pin != nil {
+			if err := pin(ctx, req); err != nil {
+				return "", nil, err
+			}
+		}
 		// A short path: a unix socket's path is at most 107 bytes.
 		dir, err := os.MkdirTemp("", "stackhub-run-")
 		if err != nil {
