@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -275,6 +276,17 @@ func (s *bundleSource) read(dir string) (orchestrator.App, error) {
 			"bundle %s: its porter.yaml cannot be read as a StackHub app: %v", b.Name, err)
 	}
 	app.Bundle, app.Relocation, app.Source = b, rm, string(source)
+	// The entry records each image's digest, as bundle.json has it: the
+	// content a run uses (imagePinner).
+	app.Images = app.Images[:0]
+	for _, alias := range slices.Sorted(maps.Keys(b.Images)) {
+		img := b.Images[alias]
+		ref := img.Image
+		if img.Digest != "" && !strings.Contains(ref, "@") {
+			ref += "@" + img.Digest
+		}
+		app.Images = append(app.Images, ref)
+	}
 	// The store's key names the bundle's digest: oci-<manifest digest>,
 	// archive-<sha256 of bundle.json>.
 	if kind, hex, ok := strings.Cut(filepath.Base(dir), "-"); ok && (kind == "oci" || kind == "archive") {
