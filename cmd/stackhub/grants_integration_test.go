@@ -136,3 +136,61 @@ func TestGrantElevatedBundle(t *testing.T) {
 		s.requireUninstall(t, n)
 	}
 }
+
+// TestConsoleGrantDialog installs the vpn test bundle from the console:
+// Install opens a dialog listing what the bundle asks for in plain words;
+// Cancel grants and installs nothing; Grant & install records the grant
+// under the console user's name and installs, and the container has the
+// capability.
+func TestConsoleGrantDialog(t *testing.T) {
+	chromium(t) // skip before starting a server
+	c := dockertest.RequireDocker(t)
+	catalogDir := t.TempDir()
+	copyTree(t, "testdata/grants/catalog", catalogDir)
+	const name = "vpn"
+	host := dockerhost.New(c)
+	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+	s := startServerArgs(t, t.TempDir(), "--bundles", catalogDir)
+	api := s.client()
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 900)
+	b.login("admin", consolePassword)
+
+	b.waitFor("the vpn card", `document.querySelector('.card[data-app="vpn"]')`, 10*time.Second)
+	b.click(`.card[data-app="vpn"] button[data-action="install"]`)
+	b.waitFor("the install dialog", `document.querySelector('#install-dialog[open]')`, 10*time.Second)
+	b.click(`#install-dialog [data-role="install-submit"]`)
+	b.waitFor("the grant dialog", `document.querySelector('#grant-dialog[open]')`, 10*time.Second)
+	item := `#grant-dialog li[data-permission="cap-add:NET_ADMIN"]`
+	assert.Contains(t, b.text(item), "add the Linux capability NET_ADMIN to a container: configure network interfaces, routes and firewall rules")
+	assert.Contains(t, b.text("#grant-dialog"), "It is installed only if you grant it exactly this")
+	assert.Equal(t, "Grant & install", b.text(`#grant-dialog button[data-role="confirm"]`))
+	b.screenshot("grant-dialog")
+
+	b.click(`#grant-dialog .buttons button[type="button"]`)
+	b.waitFor("the grant dialog closed", `!document.querySelector('#grant-dialog')`, 10*time.Second)
+	list, err := api.ListGrants(t.Context())
+	require.NoError(t, err)
+	assert.Empty(t, list, "cancel grants nothing")
+	_, err = api.GetApp(t.Context(), name)
+	assertAPIStatus(t, err, http.StatusNotFound)
+
+	b.click(`#install-dialog [data-role="install-submit"]`)
+	b.waitFor("the grant dialog", `document.querySelector('#grant-dialog[open]')`, 10*time.Second)
+	b.click(`#grant-dialog button[data-role="confirm"]`)
+	b.waitFor("the progress panel", `document.querySelector('#job-panel[open]')`, 10*time.Second)
+	b.waitFor("the end of the install", `document.querySelector('#job-panel').dataset.final`, 3*time.Minute)
+	require.Equal(t, "done", b.attr("#job-panel", "data-final"), "result: %s", b.text("#job-result"))
+	var open bool
+	require.NoError(t, b.eval(`Boolean(document.querySelector('#install-dialog, #grant-dialog'))`, &open))
+	assert.False(t, open, "both dialogs closed")
+	b.screenshot("granted-and-installed")
+
+	list, err = api.ListGrants(t.Context())
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "admin", list[0].GrantedBy, "the console user granted")
+	assert.Equal(t, []string{"cap-add:NET_ADMIN"}, list[0].Permissions)
+	assert.Contains(t, capAdd(t, c, naming.Project(name)), "NET_ADMIN")
+	s.requireUninstall(t, name)
+}
