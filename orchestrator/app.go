@@ -57,10 +57,16 @@ type App struct {
 	// registry reference with its digest, or an archive. "" for catalog
 	// directories.
 	Source string
-	// Digest identifies a pulled or imported bundle: its manifest's digest
-	// in the registry, or the sha256 of an archive's bundle.json. "" for
-	// catalog directories.
+	// Digest identifies the bundle: a pulled one by its manifest's digest
+	// in the registry, an imported one by the sha256 of its archive's
+	// bundle.json, one of the catalog directory by the sha256 of its
+	// files (catalog.DirDigest). Grants are given to a digest.
 	Digest string
+	// Permissions are what the bundle declares it needs beyond StackHub's
+	// default bundle policy (custom["sh.websoft9"].permissions), canonical
+	// (ParsePermissions); nil for none. Installs and upgrades need a grant
+	// of them (Grant).
+	Permissions []Permission
 	// Bundle is the bundle.json of a bundle that was not built here
 	// (pulled or imported); the builder is not asked for it.
 	Bundle *bundle.Bundle
@@ -156,6 +162,11 @@ type RunRequest struct {
 	// HostPorts are the host ports reserved for the installation: the
 	// only ones the run's containers may publish.
 	HostPorts []int
+	// Granted are the permissions an operator granted the bundle, among
+	// those it declares: the run may do exactly these beyond the default
+	// bundle policy (the policed socket allows them, and privileged lets
+	// the invocation container run privileged), nothing more.
+	Granted []Permission
 	// Out receives the invocation image's output.
 	Out io.Writer
 }

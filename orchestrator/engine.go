@@ -49,6 +49,9 @@ type Deps struct {
 	Exposure Exposure
 	// Audit keeps the bundle policy's refusals; nil keeps none.
 	Audit AuditLog
+	// Grants keeps the operator's grants of bundle permissions; nil keeps
+	// none, and bundles that declare permissions cannot be installed.
+	Grants Grants
 	// CleanupRetry bounds how long the removal of a failed install's
 	// objects is tried again (dockerd may be restarting): 0 means
 	// DefaultCleanupRetry, a negative value one try.

@@ -47,8 +47,12 @@ func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation,
 // installLifecycle is the steps of an install (see run_lifecycle.go).
 func (e *Engine) installLifecycle() *lifecycle {
 	return &lifecycle{
-		kind:       "install",
-		prepare:    []step{{"resolve app", e.resolveInstallApp}, {"check host", e.checkInstall}},
+		kind: "install",
+		prepare: []step{
+			{"resolve app", e.resolveInstallApp},
+			{"check permissions granted", e.checkGranted},
+			{"check host", e.checkInstall},
+		},
 		reserve:    []step{{"reserve installation, ports and names", e.reserveInstall}},
 		failpoint:  failpoint.InstallAfterCommit,
 		act:        []step{{"run action", e.act}},

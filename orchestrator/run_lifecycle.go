@@ -89,6 +89,9 @@ type runState struct {
 	appErr error
 	inst   Installation // as the run found it (install: as reserved)
 	run    Run
+	// granted are the permissions the run may use beyond the default
+	// bundle policy (checkGranted, lookupGranted).
+	granted []Permission
 
 	// What the job did.
 	out *firstError // the run's output: log file, feed, failure reason
@@ -200,14 +203,15 @@ func (e *Engine) finishRun(ctx context.Context, r *runState) {
 // upgrade and the custom actions). A bundle that ran and failed is a result,
 // not an error; an error means it could not run.
 func (e *Engine) act(ctx context.Context, r *runState) error {
-	res, err := e.runAction(ctx, r.app, r.run, r.out)
+	res, err := e.runAction(ctx, r.app, r.run, r.granted, r.out)
 	r.res = res
 	return err
 }
 
 // runAction builds the bundle, resolves parameters (earlier outputs by
-// parameter source, then the run's own) and runs the CNAB action.
-func (e *Engine) runAction(ctx context.Context, app App, run Run, out io.Writer) (RunResult, error) {
+// parameter source, then the run's own) and runs the CNAB action with the
+// permissions granted.
+func (e *Engine) runAction(ctx context.Context, app App, run Run, granted []Permission, out io.Writer) (RunResult, error) {
 	bun, err := e.bundle(ctx, app)
 	if err != nil {
 		return RunResult{}, err
@@ -219,7 +223,7 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, out io.Writer)
 	params := resolveParameters(bun, string(run.Action), outputs, run.Parameters, run.Secrets)
 	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
 		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocation(app, bun, e.d.Relocation),
-		HostPorts: hostPorts(app, params), Out: out})
+		HostPorts: hostPorts(app, params), Granted: granted, Out: out})
 }
 
 // finish records a run's outcome even when ctx was cancelled.

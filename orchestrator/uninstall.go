@@ -235,7 +235,9 @@ func (e *Engine) uninstallBundle(ctx context.Context, r *runState) error {
 	if r.app.HasPurge {
 		r.run.Parameters["purge"] = r.purge
 	}
-	res, err := e.runAction(ctx, r.app, r.run, r.out)
+	// Removing needs nothing beyond the default policy: an uninstall gets
+	// no granted permissions.
+	res, err := e.runAction(ctx, r.app, r.run, nil, r.out)
 	r.res = res
 	switch {
 	case err != nil:

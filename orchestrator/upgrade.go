@@ -64,8 +64,12 @@ func (e *Engine) Action(ctx context.Context, req ActionRequest) (Run, error) {
 // upgradeLifecycle is the steps of an upgrade (see run_lifecycle.go).
 func (e *Engine) upgradeLifecycle() *lifecycle {
 	return &lifecycle{
-		kind:    "upgrade",
-		prepare: []step{{"check installation", e.checkModify}, {"resolve parameters", e.modifyParameters}},
+		kind: "upgrade",
+		prepare: []step{
+			{"check installation", e.checkModify},
+			{"check permissions granted", e.checkGranted},
+			{"resolve parameters", e.modifyParameters},
+		},
 		reserve: []step{{"begin run", e.beginModify}},
 		act:     []step{{"run action", e.act}},
 		record:  []step{{"record outcome", e.recordModify}},
@@ -76,8 +80,12 @@ func (e *Engine) upgradeLifecycle() *lifecycle {
 // run_lifecycle.go).
 func (e *Engine) customActionLifecycle() *lifecycle {
 	return &lifecycle{
-		kind:    "action",
-		prepare: []step{{"check installation", e.checkModify}, {"resolve parameters", e.modifyParameters}},
+		kind: "action",
+		prepare: []step{
+			{"check installation", e.checkModify},
+			{"look up permissions granted", e.lookupGranted},
+			{"resolve parameters", e.modifyParameters},
+		},
 		reserve: []step{{"begin run", e.beginModify}},
 		act:     []step{{"run action", e.act}},
 		record:  []step{{"record outcome", e.recordModify}},

@@ -11,7 +11,7 @@ import (
 
 // The web layer's use cases faked one narrow interface at a time: a test
 // sets the Server field it exercises (Apps, Lifecycle, Jobs, Catalog,
-// Host) and nothing else; fakeEngine, all of them at once, is for the
+// Host, Grants) and nothing else; fakeEngine, all of them at once, is for the
 // tests that walk every route.
 
 // fakeApps is an AppReader; info answers Info.
@@ -35,6 +35,15 @@ type fakeCatalog struct{}
 // fakeHost is a HostService.
 type fakeHost struct{}
 
+// fakeGrants is a GrantService: app "vpn" (bundle sha256:aa) declares
+// cap-add:NET_ADMIN; granted is its live grant, if any; by is who last
+// granted or revoked. A nil *fakeGrants (fakeEngine{}) answers as a new
+// one and keeps nothing.
+type fakeGrants struct {
+	granted *orchestrator.Grant
+	by      string
+}
+
 // fakeEngine is every fake at once, for tests that call every route.
 type fakeEngine struct {
 	fakeApps
@@ -42,6 +51,7 @@ type fakeEngine struct {
 	fakeJobs
 	fakeCatalog
 	fakeHost
+	*fakeGrants
 }
 
 func (f fakeLifecycle) Install(_ context.Context, r orchestrator.InstallRequest) (orchestrator.Installation, error) {
@@ -169,4 +179,59 @@ func (f fakeApps) Credentials(_ context.Context, name string) (orchestrator.Cred
 		return orchestrator.Credentials{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
 	}
 	return orchestrator.Credentials{Installation: name, Values: map[string]string{"db_password": "s3cret"}, Names: []string{"db_password"}}, nil
+}
+
+var vpnPermissions = []orchestrator.Permission{"cap-add:NET_ADMIN"}
+
+func (f *fakeGrants) AppPermissions(_ context.Context, name string) (orchestrator.AppPermissions, error) {
+	if f == nil {
+		f = &fakeGrants{}
+	}
+	switch name {
+	case "vpn":
+		return orchestrator.AppPermissions{App: "vpn", Version: "1.0.0", Digest: "sha256:aa", Declared: vpnPermissions, Grant: f.granted}, nil
+	case "demo":
+		return orchestrator.AppPermissions{App: "demo", Version: demoApp.Version, Digest: "sha256:dd"}, nil
+	}
+	return orchestrator.AppPermissions{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)
+}
+
+func (f *fakeGrants) GrantPermissions(_ context.Context, req orchestrator.GrantRequest) (orchestrator.Grant, bool, error) {
+	if f == nil {
+		f = &fakeGrants{}
+	}
+	if req.App != "vpn" {
+		return orchestrator.Grant{}, false, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", req.App)
+	}
+	if len(req.Permissions) != 1 || req.Permissions[0] != "cap-add:NET_ADMIN" {
+		return orchestrator.Grant{}, false, orchestrator.Errorf(orchestrator.EINVALID, "grant exactly what vpn 1.0.0 declares: cap-add:NET_ADMIN")
+	}
+	f.by = req.By
+	if f.granted != nil {
+		return *f.granted, false, nil
+	}
+	f.granted = &orchestrator.Grant{ID: "g1", App: "vpn", Version: "1.0.0", Digest: req.Digest, Permissions: vpnPermissions,
+		GrantedBy: req.By, GrantedAt: time.Unix(1, 0).UTC()}
+	return *f.granted, true, nil
+}
+
+func (f *fakeGrants) Grants(context.Context) ([]orchestrator.Grant, error) {
+	if f == nil {
+		f = &fakeGrants{}
+	}
+	if f.granted == nil {
+		return nil, nil
+	}
+	return []orchestrator.Grant{*f.granted}, nil
+}
+
+func (f *fakeGrants) RevokeGrant(_ context.Context, id, by string) error {
+	if f == nil {
+		f = &fakeGrants{}
+	}
+	if f.granted == nil || f.granted.ID != id {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "no live grant %s", id)
+	}
+	f.granted, f.by = nil, by
+	return nil
 }

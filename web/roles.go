@@ -30,6 +30,12 @@ var routeRoles = map[string]orchestrator.Role{
 	"GET /api/v1/catalog":            orchestrator.RoleViewer,
 	"GET /api/v1/catalog/:name":      orchestrator.RoleViewer,
 	"GET /api/v1/catalog/:name/icon": orchestrator.RoleViewer,
+	// What a bundle asks for, and what was granted, anyone may read;
+	// granting is trusting the bundle with more of the host: admins.
+	"GET /api/v1/catalog/:name/permissions": orchestrator.RoleViewer,
+	"GET /api/v1/grants":                    orchestrator.RoleViewer,
+	"POST /api/v1/catalog/:name/grants":     orchestrator.RoleAdmin,
+	"DELETE /api/v1/grants/:id":             orchestrator.RoleAdmin,
 	// Adding a bundle is trusting someone else's code: admins only.
 	"POST /api/v1/catalog/pull":   orchestrator.RoleAdmin,
 	"POST /api/v1/catalog/import": orchestrator.RoleAdmin,

@@ -66,6 +66,7 @@ type Engine interface {
 	JobService
 	CatalogService
 	HostService
+	GrantService
 }
 
 // Authenticator checks and manages bearer tokens.
@@ -90,6 +91,7 @@ type Server struct {
 	Jobs      JobService
 	Catalog   CatalogService
 	Host      HostService
+	Grants    GrantService
 
 	Auth     Authenticator
 	Accounts AccountService
@@ -126,6 +128,7 @@ func (s *Server) Handler() *echo.Echo {
 		s.Jobs = cmp.Or[JobService](s.Jobs, s.Engine)
 		s.Catalog = cmp.Or[CatalogService](s.Catalog, s.Engine)
 		s.Host = cmp.Or[HostService](s.Host, s.Engine)
+		s.Grants = cmp.Or[GrantService](s.Grants, s.Engine)
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -179,6 +182,7 @@ func (s *Server) Handler() *echo.Echo {
 	s.registerAppRoutes(v1)
 	s.registerJobRoutes(v1)
 	s.registerCatalogRoutes(v1)
+	s.registerGrantRoutes(v1)
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
 	s.registerPeopleRoutes(v1)

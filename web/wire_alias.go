@@ -17,4 +17,9 @@ type (
 	sampleDTO     = wire.Sample
 	tokenDTO      = wire.Token
 	apiError      = wire.Error
+
+	permissionDTO     = wire.Permission
+	grantDTO          = wire.Grant
+	appPermissionsDTO = wire.AppPermissions
+	grantBody         = wire.GrantRequest
 )

@@ -17,6 +17,8 @@ type (
 	ServerStatus     = apiclient.ServerStatus
 	Token            = apiclient.Token
 	Uninstalled      = apiclient.Uninstalled
+	Grant            = apiclient.Grant
+	AppPermissions   = apiclient.AppPermissions
 )
 
 // NewClient returns a client for the server at baseURL with token.

@@ -16,6 +16,9 @@ type upgradeOptions struct {
 	setJSON []string
 	// noWait returns once the job is accepted.
 	noWait bool
+	// grant are the permissions to grant the catalog's bundle of the
+	// app first (--grant, repeatable): exactly what it declares.
+	grant []string
 }
 
 func newAppUpgradeCmd(o *remoteOptions) *cobra.Command {
@@ -28,7 +31,7 @@ data. --set key=value changes a settable parameter, sent as a string;
 --set-json key=JSON sends a typed value (--set-json replicas=3,
 --set-json debug=true) for non-string parameters. Values set once are kept
 for later upgrades.
-` + waitHelp,
+` + grantHelp + "\n" + waitHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			params, err := parseParameters(opts.set, opts.setJSON)
@@ -38,6 +41,15 @@ for later upgrades.
 			c, err := o.client()
 			if err != nil {
 				return err
+			}
+			if len(opts.grant) > 0 {
+				inst, err := c.GetApp(cmd.Context(), args[0])
+				if err != nil {
+					return fmt.Errorf("upgrade %s: %w", args[0], err)
+				}
+				if err := grantDeclared(cmd.Context(), c, cmd.ErrOrStderr(), inst.App, opts.grant); err != nil {
+					return err
+				}
 			}
 			job, err := c.UpgradeApp(cmd.Context(), args[0], params)
 			if err != nil {
@@ -49,6 +61,7 @@ for later upgrades.
 	cmd.Flags().StringArrayVar(&opts.set, "set", nil, "set a parameter, key=value (a string); repeatable")
 	cmd.Flags().StringArrayVar(&opts.setJSON, "set-json", nil, "set a parameter to a JSON value, key=JSON; repeatable")
 	cmd.Flags().BoolVar(&opts.noWait, "no-wait", false, "return once the upgrade job is accepted")
+	cmd.Flags().StringArrayVar(&opts.grant, "grant", nil, "grant the new bundle this permission it declares, e.g. cap-add:NET_ADMIN; once per declared permission")
 	return cmd
 }
 

@@ -26,7 +26,7 @@ const (
 const cliHelp = `StackHub installs self-hosted apps as Porter/CNAB bundles on a Docker host.
 
 stackhub serve runs the server. The operator commands (app, server,
-catalog, token list|revoke, token create --remote) talk to a running
+catalog, grants, token list|revoke, token create --remote) talk to a running
 server over its HTTP API, never to its database. They find it by, in order:
   --url and --token flags,
   STACKHUB_URL and STACKHUB_TOKEN,

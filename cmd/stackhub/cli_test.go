@@ -173,6 +173,30 @@ func (f *fakeAPI) handler() http.Handler {
 		}
 		w.WriteHeader(http.StatusNoContent)
 	})
+	mux.HandleFunc("GET /api/v1/catalog/{name}/permissions", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, `{"app":"demo","version":"0.1.0","digest":"sha256:dd","permissions":[{"permission":"cap-add:NET_ADMIN",`+
+			`"description":"add the Linux capability NET_ADMIN to a container"}],"grant":null,"missing":["cap-add:NET_ADMIN"]}`)
+	})
+	mux.HandleFunc("POST /api/v1/catalog/{name}/grants", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.record("grant " + string(b))
+		if !strings.Contains(string(b), `"permissions":["cap-add:NET_ADMIN"]`) {
+			apiErr(w, 400, "invalid", "grant exactly what demo 0.1.0 declares: cap-add:NET_ADMIN")
+			return
+		}
+		w.WriteHeader(http.StatusCreated)
+		fmt.Fprint(w, grantJSON)
+	})
+	mux.HandleFunc("GET /api/v1/grants", func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprint(w, "["+grantJSON+"]")
+	})
+	mux.HandleFunc("DELETE /api/v1/grants/{id}", func(w http.ResponseWriter, r *http.Request) {
+		if r.PathValue("id") != "g1" {
+			apiErr(w, 404, "not_found", "no live grant "+r.PathValue("id"))
+			return
+		}
+		w.WriteHeader(http.StatusNoContent)
+	})
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		f.record(r.Method + " " + r.URL.Path)
 		if r.Header.Get("Authorization") != "Bearer "+goodToken {
@@ -182,6 +206,9 @@ func (f *fakeAPI) handler() http.Handler {
 		mux.ServeHTTP(w, r)
 	})
 }
+
+const grantJSON = `{"id":"g1","app":"demo","version":"0.1.0","digest":"sha256:dd","permissions":["cap-add:NET_ADMIN"],` +
+	`"grantedBy":"token:cli","grantedAt":"2026-01-02T03:04:05Z"}`
 
 func (f *fakeAPI) started(action string) {
 	f.mu.Lock()
@@ -538,4 +565,55 @@ func TestCLIUninstallFollowsTheJob(t *testing.T) {
 			assert.Contains(t, stderr, tc.stderr)
 		})
 	}
+}
+
+// TestCLIInstallGrants: --grant records the grant of the catalog's bundle
+// (its digest read first) before the install; a grant the server refuses
+// stops the install with exit 2.
+func TestCLIInstallGrants(t *testing.T) {
+	f, url := newFakeAPI(t)
+	code, _, stderr := cli(t.Context(), url, "app", "install", "demo", "--grant", "cap-add:NET_ADMIN")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stderr, "granted cap-add:NET_ADMIN to demo 0.1.0 (bundle sha256:dd, grant g1)")
+	assert.True(t, f.saw(`grant {"digest":"sha256:dd","permissions":["cap-add:NET_ADMIN"]}`))
+	f.mu.Lock()
+	reqs := strings.Join(f.requests, "\n")
+	f.mu.Unlock()
+	assert.Regexp(t, `(?s)GET /api/v1/catalog/demo/permissions.*POST /api/v1/catalog/demo/grants.*POST /api/v1/apps`, reqs, "granted, then installed")
+
+	f, url = newFakeAPI(t)
+	code, _, stderr = cli(t.Context(), url, "app", "install", "demo", "--grant", "privileged")
+	assert.Equal(t, exitUsage, code)
+	assert.Contains(t, stderr, "grant demo: grant exactly what demo 0.1.0 declares: cap-add:NET_ADMIN (HTTP 400)")
+	assert.False(t, f.saw("POST /api/v1/apps"), "no install without the grant")
+
+	f, url = newFakeAPI(t)
+	code, _, stderr = cli(t.Context(), url, "app", "upgrade", "blog", "--grant", "cap-add:NET_ADMIN")
+	require.Equal(t, 0, code, stderr)
+	assert.True(t, f.saw("POST /api/v1/catalog/demo/grants"), "an upgrade grants the installation's app")
+}
+
+func TestCLIGrants(t *testing.T) {
+	_, url := newFakeAPI(t)
+	code, stdout, stderr := cli(t.Context(), url, "grants", "list")
+	require.Equal(t, 0, code, stderr)
+	assert.Regexp(t, `(?m)^ID\s+APP\s+VERSION\s+PERMISSIONS\s+GRANTED BY\s+GRANTED AT\s+DIGEST$`, stdout)
+	assert.Regexp(t, `(?m)^g1\s+demo\s+0\.1\.0\s+cap-add:NET_ADMIN\s+token:cli\s+.*sha256:dd$`, stdout)
+
+	code, stdout, stderr = cli(t.Context(), url, "grants", "show", "demo")
+	require.Equal(t, 0, code, stderr)
+	assert.Contains(t, stdout, "demo 0.1.0 (bundle sha256:dd) asks to:")
+	assert.Regexp(t, `(?m)^\s+cap-add:NET_ADMIN\s+add the Linux capability NET_ADMIN to a container$`, stdout)
+	assert.Contains(t, stdout, "not granted: stackhub app install demo --grant cap-add:NET_ADMIN")
+
+	code, stdout, stderr = cli(t.Context(), url, "grants", "list", "-o", "json")
+	require.Equal(t, 0, code, stderr)
+	assert.JSONEq(t, "["+grantJSON+"]", stdout)
+
+	code, stdout, stderr = cli(t.Context(), url, "grants", "revoke", "g1")
+	require.Equal(t, 0, code, stderr)
+	assert.Equal(t, "grant g1 revoked\n", stdout)
+	code, _, stderr = cli(t.Context(), url, "grants", "revoke", "g9")
+	assert.Equal(t, exitNotFound, code)
+	assert.Contains(t, stderr, "no live grant g9")
 }

@@ -1,7 +1,8 @@
 // Command stackhub is StackHub's server and CLI: `serve` runs the HTTP API
 // over the bundle engine, `token create` makes API tokens, `bundle build`
 // builds a Porter bundle as `porter build` does, and `app`, `server`,
-// `catalog` and `token list|revoke` drive a running server over its API.
+// `catalog`, `grants` and `token list|revoke` drive a running server over
+// its API.
 // This package parses flags and wires adapters to the engine; it holds no
 // logic of its own. run returns the exit codes listed in cliHelp.
 package main
@@ -38,7 +39,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	root.SetErr(stderr)
 	configureCLI(root)
 	root.AddCommand(newServeCmd(getenv), newTokenCmd(getenv), newBundleCmd(), newUserCmd())
-	root.AddCommand(newAppCmd(getenv), newServerCmd(getenv), newCatalogCmd(getenv))
+	root.AddCommand(newAppCmd(getenv), newServerCmd(getenv), newCatalogCmd(getenv), newGrantsCmd(getenv))
 	if err := root.ExecuteContext(ctx); err != nil {
 		_, _ = io.WriteString(stderr, "stackhub: "+err.Error()+"\n")
 		return exitCode(err)

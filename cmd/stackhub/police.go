@@ -58,10 +58,13 @@ func policeRun(upstream string, audit orchestrator.AuditLog, log *slog.Logger, p
 }
 
 // runPolicy is what one run may do: its installation's objects, the
-// bundle's images where the run finds them (relocated or not), and the
-// installation's reserved host ports.
+// bundle's images where the run finds them (relocated or not), the
+// installation's reserved host ports, and exactly the permissions the
+// operator granted the bundle (orchestrator.Permission is the policy's
+// "<rule>[:<value>]" form).
 func runPolicy(req orchestrator.RunRequest) dockerpolicy.Policy {
-	p := dockerpolicy.Policy{Installation: req.Installation, HostPorts: req.HostPorts}
+	p := dockerpolicy.Policy{Installation: req.Installation, HostPorts: req.HostPorts,
+		Granted: orchestrator.PermissionStrings(req.Granted)}
 	if req.Bundle != nil {
 		for _, img := range req.Bundle.Images {
 			ref := img.Image

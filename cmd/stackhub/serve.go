@@ -252,6 +252,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		NeedsSetup:    accounts.NeedsSetup,
 		Exposure:      orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:         db,
+		Grants:        db,
 	})
 	// Resolve what a crash left before any change is accepted; when Docker
 	// is down, keep trying in the background (changes answer 503 meanwhile).

@@ -12,6 +12,7 @@ import (
 	"github.com/compose-spec/compose-go/v2/cli"
 	"gopkg.in/yaml.v3"
 
+	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
 	"github.com/websoft9/stackhub/porter-mixin/manifest"
 )
@@ -47,11 +48,17 @@ func LintPolicy(ctx context.Context, dir string) ([]manifest.Finding, error) {
 // (dockerpolicy.CheckProject), so that an author sees every setting the
 // policed Docker socket would refuse, with the compose file and line. The
 // permissions the bundle declares in custom.sh.websoft9.permissions are
-// allowed, as the operator's grant would allow them.
+// allowed, as the operator's grant would allow them; a declaration that
+// is not a list of permissions in orchestrator.ParsePermission's form is
+// a finding of its own.
 func lintPolicy(ctx context.Context, dir string, m *manifest.Manifest) []manifest.Finding {
 	data, hostPorts := sampleData(m)
-	granted := declaredPermissions(m)
+	granted, err := declaredPermissions(m)
 	var out []manifest.Finding
+	if err != nil {
+		out = append(out, manifest.Finding{Level: manifest.LevelError, Source: PolicySource, Code: PermissionsCode,
+			Field: "custom.sh.websoft9.permissions", Message: orchestrator.ErrorMessage(err)})
+	}
 	seen := map[string]bool{}
 	for _, action := range m.ActionNames() {
 		for _, s := range m.Actions[action] {
@@ -232,16 +239,38 @@ func sampleData(m *manifest.Manifest) (map[string]any, []int) {
 	}, ports
 }
 
+// PermissionsCode is the code of a finding about
+// custom.sh.websoft9.permissions itself.
+const PermissionsCode = "permissions"
+
 // declaredPermissions reads custom.sh.websoft9.permissions: what the
-// bundle says it needs beyond the default policy, as rule or rule:value.
-func declaredPermissions(m *manifest.Manifest) []string {
+// bundle says it needs beyond the default policy, in the canonical
+// "<rule>[:<value>]" form the policed socket compares (the valid entries
+// even when it returns an error for others).
+func declaredPermissions(m *manifest.Manifest) ([]string, error) {
 	meta, _ := m.Custom["sh.websoft9"].(map[string]any)
-	list, _ := meta["permissions"].([]any)
-	var out []string
-	for _, v := range list {
-		if s, ok := v.(string); ok {
-			out = append(out, s)
-		}
+	raw, ok := meta["permissions"]
+	if !ok || raw == nil {
+		return nil, nil
 	}
-	return out
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, orchestrator.Errorf(orchestrator.EINVALID, "must list permissions such as cap-add:NET_ADMIN (kinds: %s)",
+			strings.Join(orchestrator.PermissionKinds(), ", "))
+	}
+	var out []string
+	var errs []string
+	for _, v := range list {
+		s, _ := v.(string)
+		p, err := orchestrator.ParsePermission(s)
+		if err != nil {
+			errs = append(errs, orchestrator.ErrorMessage(err))
+			continue
+		}
+		out = append(out, string(p))
+	}
+	if len(errs) > 0 {
+		return out, orchestrator.Errorf(orchestrator.EINVALID, "%s", strings.Join(errs, "; "))
+	}
+	return out, nil
 }

@@ -9,6 +9,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
+	"github.com/websoft9/stackhub/porter-mixin/manifest"
 )
 
 const hostileManifest = `schemaVersion: 1.0.1
@@ -94,4 +95,22 @@ networks:
 	for _, f := range findings {
 		assert.NotContains(t, []string{dockerpolicy.RulePrivileged, dockerpolicy.RuleCapAdd}, f.Code)
 	}
+
+	// A declaration in another form is a finding; the valid entries still
+	// count, in any spelling ParsePermission accepts.
+	declared = hostileManifest + "custom:\n  sh.websoft9:\n    permissions: [\"CAP-ADD:cap_net_admin\", privileged, \"frobnicate:x\", \"docker-socket:/x\"]\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ManifestFile), []byte(declared), 0o644))
+	findings, err = Lint(t.Context(), LintOptions{Dir: dir})
+	require.NoError(t, err)
+	var bad []manifest.Finding
+	for _, f := range findings {
+		if f.Code == PermissionsCode {
+			bad = append(bad, f)
+		}
+	}
+	require.Len(t, bad, 1)
+	assert.Equal(t, "custom.sh.websoft9.permissions", bad[0].Field)
+	assert.Contains(t, bad[0].Message, `unknown kind "frobnicate"`)
+	assert.Contains(t, bad[0].Message, "docker-socket takes no value")
+	assert.Len(t, findings, len(all)-2+1)
 }

@@ -1,16 +1,22 @@
 // Package catalog reads the app catalog: one Porter bundle per directory
 // (<dir>/<app>/porter.yaml) and, from each, what the engine needs: port
 // parameters with their ranges, the compose services the install creates,
-// the main service, and the websoft9 metadata in custom["sh.websoft9"].
-// Directories named testdata are skipped.
+// the main service, and the websoft9 metadata in custom["sh.websoft9"],
+// among it the permissions a bundle declares beyond the default bundle
+// policy. A directory's bundle is identified by the digest of its files
+// (DirDigest), to which an operator grants those permissions. Directories
+// named testdata are skipped.
 //
 // It imports orchestrator, the manifest reader and YAML.
 package catalog
 
 import (
 	"context"
+	"crypto/sha256"
 	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -77,6 +83,7 @@ var _ orchestrator.Catalog = (*Catalog)(nil)
 
 // Load reads every <dir>/<name>/porter.yaml. A bundle that does not parse,
 // or whose manifest name differs from its directory, is an error naming it.
+// Each app's Digest is its directory's (DirDigest).
 func Load(dir string) (*Catalog, error) {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
@@ -95,6 +102,10 @@ func Load(dir string) (*Catalog, error) {
 		app, err := ReadApp(bdir)
 		if err != nil {
 			errs = append(errs, err)
+			continue
+		}
+		if app.Digest, err = DirDigest(bdir); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", bdir, err))
 			continue
 		}
 		c.apps[app.Name] = app
@@ -163,7 +174,88 @@ func ReadApp(dir string) (orchestrator.App, error) {
 	if err := readMeta(&app, m, meta, dir); err != nil {
 		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
 	}
+	if app.Permissions, err = Permissions(m); err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
+	}
 	return app, nil
+}
+
+// Permissions reads custom["sh.websoft9"].permissions, what the bundle
+// declares it needs beyond the default bundle policy, in canonical form
+// (orchestrator.ParsePermissions). Returns EINVALID for a value that is
+// not a list of permission strings, or an entry ParsePermission refuses.
+func Permissions(m *manifest.Manifest) ([]orchestrator.Permission, error) {
+	meta, _ := m.Custom["sh.websoft9"].(map[string]any)
+	raw, ok := meta["permissions"]
+	if !ok || raw == nil {
+		return nil, nil
+	}
+	list, ok := raw.([]any)
+	if !ok {
+		return nil, orchestrator.Errorf(orchestrator.EINVALID, `custom["sh.websoft9"].permissions must list permissions such as cap-add:NET_ADMIN`)
+	}
+	strs := make([]string, 0, len(list))
+	for _, v := range list {
+		s, ok := v.(string)
+		if !ok {
+			return nil, orchestrator.Errorf(orchestrator.EINVALID, `custom["sh.websoft9"].permissions: %v is not a string such as cap-add:NET_ADMIN`, v)
+		}
+		strs = append(strs, s)
+	}
+	ps, err := orchestrator.ParsePermissions(strs)
+	if err != nil {
+		return nil, fmt.Errorf(`custom["sh.websoft9"].permissions: %w`, err)
+	}
+	return ps, nil
+}
+
+// DirDigest identifies the bundle in dir by its content: the sha256 of
+// every file's path and content, in path order, and of every link's
+// target; the builder's output (.cnab/) is left out. Any change to the
+// bundle (a compose file, porter.yaml) gives another digest, so a grant
+// given to the old one does not carry over.
+func DirDigest(dir string) (string, error) {
+	h := sha256.New()
+	err := filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, err := filepath.Rel(dir, p)
+		if err != nil {
+			return err
+		}
+		rel = filepath.ToSlash(rel)
+		switch {
+		case d.IsDir() && rel == ".cnab":
+			return filepath.SkipDir
+		case d.IsDir():
+			return nil
+		case d.Type()&fs.ModeSymlink != 0:
+			target, err := os.Readlink(p)
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(h, "link %q %q\n", rel, target)
+			return nil
+		case !d.Type().IsRegular():
+			return nil
+		}
+		f, err := os.Open(p)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		fh := sha256.New()
+		if _, err := io.Copy(fh, f); err != nil {
+			return err
+		}
+		fmt.Fprintf(h, "file %q %x\n", rel, fh.Sum(nil))
+		return nil
+	})
+	if err != nil {
+		return "", fmt.Errorf("bundle digest: %w", err)
+	}
+	return fmt.Sprintf("sha256:%x", h.Sum(nil)), nil
 }
 
 // readMeta reads the catalog metadata of custom["sh.websoft9"] (category,

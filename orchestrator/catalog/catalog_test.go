@@ -72,6 +72,10 @@ func TestReadAppRefusesBadMetadata(t *testing.T) {
 		{"icon outside the bundle", "icon: icon.svg", "icon: ../demo/icon.svg", "must be a file in the bundle directory"},
 		{"icon missing", "icon: icon.svg", "icon: nope.svg", "no such file"},
 		{"login path relative", "path: /login", "path: login", "must start with /"},
+		{"permissions not a list", "generate: [db_password, db_root_password, secret_key_base]",
+			"generate: [db_password, db_root_password, secret_key_base]\n    permissions: cap-add:NET_ADMIN", "permissions must list permissions"},
+		{"permission unknown", "generate: [db_password, db_root_password, secret_key_base]",
+			"generate: [db_password, db_root_password, secret_key_base]\n    permissions: [cap:NET_ADMIN]", `unknown kind "cap"`},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -166,4 +170,44 @@ func TestAddNeverShadowsTheCatalogDirectory(t *testing.T) {
 	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
 	err = c.Add(orchestrator.App{Name: "Bad Name", Source: "x"}, orchestrator.AddOptions{})
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+}
+
+// A bundle's declared permissions are read canonical; a catalog
+// directory's bundle is identified by the digest of its files, which any
+// change to them changes (the builder's .cnab/ aside).
+func TestPermissionsAndDirDigest(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "redmine")
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/redmine")))
+	app, err := catalog.ReadApp(dir)
+	require.NoError(t, err)
+	assert.Nil(t, app.Permissions, "redmine needs nothing beyond the default policy")
+
+	raw, err := os.ReadFile(filepath.Join(dir, "porter.yaml"))
+	require.NoError(t, err)
+	from := "generate: [db_password, db_root_password, secret_key_base]"
+	require.Contains(t, string(raw), from)
+	withPerms := strings.Replace(string(raw), from, from+"\n    permissions: [privileged, \"cap-add:net_admin\", cap-add:NET_ADMIN]", 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "porter.yaml"), []byte(withPerms), 0o644))
+	app, err = catalog.ReadApp(dir)
+	require.NoError(t, err)
+	assert.Equal(t, []orchestrator.Permission{"cap-add:NET_ADMIN", "privileged"}, app.Permissions)
+
+	d1, err := catalog.DirDigest(dir)
+	require.NoError(t, err)
+	assert.Regexp(t, `^sha256:[0-9a-f]{64}$`, d1)
+	require.NoError(t, os.MkdirAll(filepath.Join(dir, ".cnab"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".cnab", "bundle.json"), []byte("{}"), 0o644))
+	d2, err := catalog.DirDigest(dir)
+	require.NoError(t, err)
+	assert.Equal(t, d1, d2, "the build output is not the bundle")
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "icon.svg"), []byte("<svg/>"), 0o644))
+	d3, err := catalog.DirDigest(dir)
+	require.NoError(t, err)
+	assert.NotEqual(t, d1, d3, "a changed file is another bundle")
+
+	c, err := catalog.Load(filepath.Dir(dir))
+	require.NoError(t, err)
+	loaded, err := c.App(t.Context(), "redmine")
+	require.NoError(t, err)
+	assert.Equal(t, d3, loaded.Digest, "Load gives each app its directory's digest")
 }

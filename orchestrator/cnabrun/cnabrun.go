@@ -107,9 +107,10 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 	socket := r.Socket
 	policed := r.Police != nil && slices.Contains(bun.RequiredExtensions, DockerExtension)
 	if policed {
-		if dockerPrivileged(bun) {
-			return orchestrator.RunResult{}, orchestrator.Errorf(orchestrator.EINVALID,
-				"the bundle asks for a privileged invocation container (%s privileged: true): StackHub runs bundles unprivileged", DockerExtension)
+		if dockerPrivileged(bun) && !slices.Contains(req.Granted, orchestrator.PermPrivileged) {
+			return orchestrator.RunResult{}, orchestrator.Errorf(orchestrator.EFORBIDDEN,
+				"the bundle asks for a privileged invocation container (%s privileged: true), which needs the permission %s: declare it in custom.sh.websoft9.permissions, and an admin grants it",
+				DockerExtension, orchestrator.PermPrivileged)
 		}
 		sock, stop, err := r.Police(ctx, req)
 		if err != nil {
@@ -194,7 +195,8 @@ func classifyOutput(bun *bundle.Bundle, name, value string) orchestrator.Output 
 
 // driver returns a fresh driver for one run (it keeps the run's state).
 // A run that asks for Docker gets socket at /var/run/docker.sock: a
-// policed one (no network, no privilege), or the host's own.
+// policed one (no network, and no privilege unless the bundle asks for it
+// and was granted privileged), or the host's own.
 func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle, socket string, policed bool) (*dockerDriver, error) {
 	needsDocker := slices.Contains(bun.RequiredExtensions, DockerExtension)
 	var gid int
@@ -208,6 +210,7 @@ func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle, socket 
 		}
 	}
 	privileged := dockerPrivileged(bun)
+	grantedPrivileged := privileged && slices.Contains(req.Granted, orchestrator.PermPrivileged)
 	return &dockerDriver{api: r.Docker, stopTimeout: StopTimeout, callTimeout: r.CallTimeout, configure: func(cfg *container.Config, hc *container.HostConfig) {
 		cfg.Labels[naming.LabelRun] = req.Revision
 		cfg.Labels[LabelInstallation] = req.Installation
@@ -219,6 +222,7 @@ func (r *Runner) driver(req orchestrator.RunRequest, bun *bundle.Bundle, socket 
 			// and iptables rules saves time on every action).
 			hc.Binds = append(hc.Binds, socket+":/var/run/docker.sock")
 			hc.NetworkMode = "none"
+			hc.Privileged = grantedPrivileged
 		case needsDocker:
 			hc.Binds = append(hc.Binds, socket+":/var/run/docker.sock")
 			hc.GroupAdd = append(hc.GroupAdd, strconv.Itoa(gid))

@@ -410,3 +410,36 @@ func TestInvocationContainerNetwork(t *testing.T) {
 		})
 	}
 }
+
+// A policed bundle that asks for a privileged invocation container gets
+// one only when privileged was granted; without the grant Run refuses it
+// before anything starts.
+func TestPrivilegedInvocationNeedsGrant(t *testing.T) {
+	bun := &bundle.Bundle{RequiredExtensions: []string{DockerExtension},
+		Custom: map[string]any{DockerExtension: map[string]any{"privileged": true}}}
+	r := &Runner{Now: time.Now, Police: func(context.Context, orchestrator.RunRequest) (string, func(), error) {
+		t.Fatal("no socket is served for a refused run")
+		return "", nil, nil
+	}}
+	_, err := r.Run(t.Context(), orchestrator.RunRequest{Installation: "x", Action: "install", Bundle: bun})
+	assert.Equal(t, orchestrator.EFORBIDDEN, orchestrator.ErrorCode(err))
+	assert.Contains(t, orchestrator.ErrorMessage(err), "needs the permission privileged")
+
+	for _, tc := range []struct {
+		name    string
+		granted []orchestrator.Permission
+		want    bool
+	}{
+		{"granted", []orchestrator.Permission{orchestrator.PermPrivileged}, true},
+		{"other grant", []orchestrator.Permission{"cap-add:NET_ADMIN"}, false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			d, err := r.driver(orchestrator.RunRequest{Installation: "x", Revision: "r", Granted: tc.granted}, bun, "/run/policed.sock", true)
+			require.NoError(t, err)
+			cfg, hc := &container.Config{Labels: map[string]string{}}, &container.HostConfig{}
+			d.configure(cfg, hc)
+			assert.Equal(t, tc.want, hc.Privileged)
+			assert.Equal(t, container.NetworkMode("none"), hc.NetworkMode, "still no network")
+		})
+	}
+}

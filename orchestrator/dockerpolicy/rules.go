@@ -89,7 +89,11 @@ type Policy struct {
 	// HostPorts are the host ports StackHub reserved for the installation.
 	HostPorts []int
 	// Granted are the permissions the operator granted this bundle, as
-	// "<rule>" or "<rule>:<value>" (e.g. "cap-add:NET_ADMIN").
+	// "<rule>" or "<rule>:<value>" (e.g. "cap-add:NET_ADMIN"): the
+	// canonical form of orchestrator.ParsePermission, whose kinds are the
+	// rules a grant lifts (privileged, host-namespace, cap-add, devices,
+	// security-opt, sysctls, bind-mount, docker-socket, volume-driver,
+	// network-driver, runtime). A rule without a value grants all of it.
 	Granted []string
 }
 

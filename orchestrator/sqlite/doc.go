@@ -1,8 +1,10 @@
 // Package sqlite stores StackHub's state in one SQLite file through
 // modernc.org/sqlite (no cgo): installations, the port ledger
 // (port_reservations, UNIQUE(host_port)), container-name reservations,
-// runs (one active per installation, by a partial unique index) and API
-// tokens (hashes only). Schema changes are embedded, numbered migrations.
+// runs (one active per installation, by a partial unique index), API
+// tokens (hashes only) and the operator's grants of bundle permissions
+// (one live per app and bundle digest, by a partial unique index;
+// revoked ones kept). Schema changes are embedded, numbered migrations.
 //
 // Every exported method is one transaction; constraint violations become
 // orchestrator.ECONFLICT. Installations and tokens are read from an

@@ -37,6 +37,10 @@ type (
 	Risk         = wire.Risk
 	Token        = wire.Token
 	Credentials  = wire.Credentials
+	// The permissions bundles declare and the operator's grants of them.
+	Permission     = wire.Permission
+	Grant          = wire.Grant
+	AppPermissions = wire.AppPermissions
 )
 
 type Client struct {
@@ -334,6 +338,52 @@ func (c *Client) Server(ctx context.Context) (json.RawMessage, error) {
 	var out json.RawMessage
 	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/server", nil, nil, &out)
 	return out, err
+}
+
+// AppPermissions returns what catalog app name's bundle declares beyond
+// the default bundle policy, in plain words, with its live grant and what
+// an install still lacks (GET /api/v1/catalog/{name}/permissions).
+func (c *Client) AppPermissions(ctx context.Context, name string) (AppPermissions, error) {
+	var out AppPermissions
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/catalog/"+url.PathEscape(name)+"/permissions", nil, nil, &out)
+	return out, err
+}
+
+// GrantPermissions grants app's bundle of digest exactly permissions, its
+// declared set (POST /api/v1/catalog/{name}/grants, admins only): 400 when
+// they are not exactly what it declares, 409 when the catalog's bundle is
+// no longer digest. created is false when the same grant was already
+// recorded (it is returned as it is).
+func (c *Client) GrantPermissions(ctx context.Context, app, digest string, permissions []string) (g Grant, created bool, err error) {
+	if permissions == nil {
+		permissions = []string{}
+	}
+	p := "/api/v1/catalog/" + url.PathEscape(app) + "/grants"
+	resp, err := c.send(ctx, http.MethodPost, p, nil, wire.GrantRequest{Digest: digest, Permissions: permissions},
+		map[string]string{"Accept": "application/json"})
+	if err != nil {
+		return Grant{}, false, err
+	}
+	defer resp.Body.Close()
+	if err := json.NewDecoder(resp.Body).Decode(&g); err != nil {
+		return Grant{}, false, c.readFailed(ctx, http.MethodPost, p, err)
+	}
+	return g, resp.StatusCode == http.StatusCreated, nil
+}
+
+// ListGrants returns the live grants, oldest first (GET /api/v1/grants).
+func (c *Client) ListGrants(ctx context.Context) ([]Grant, error) {
+	var out []Grant
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/grants", nil, nil, &out)
+	return out, err
+}
+
+// RevokeGrant revokes grant id (DELETE /api/v1/grants/{id}, admins only):
+// later installs and upgrades of its bundle are refused until it is
+// granted again.
+func (c *Client) RevokeGrant(ctx context.Context, id string) error {
+	_, err := c.callJSON(ctx, http.MethodDelete, "/api/v1/grants/"+url.PathEscape(id), nil, nil, nil)
+	return err
 }
 
 // Refusal is one call of a bundle the bundle policy refused.

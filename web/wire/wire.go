@@ -158,6 +158,50 @@ type Token struct {
 	Token string `json:"token,omitempty"`
 }
 
+// Permission is one permission a bundle declares beyond StackHub's
+// default bundle policy ("<kind>[:<value>]", e.g. cap-add:NET_ADMIN), with
+// what it lets the bundle do in plain words.
+type Permission struct {
+	Permission  string `json:"permission"`
+	Description string `json:"description"`
+}
+
+// Grant is an operator's consent to what one bundle (by digest) declares.
+type Grant struct {
+	ID          string    `json:"id"`
+	App         string    `json:"app"`
+	Version     string    `json:"version"`
+	Digest      string    `json:"digest"`
+	Permissions []string  `json:"permissions"`
+	GrantedBy   string    `json:"grantedBy"`
+	GrantedAt   time.Time `json:"grantedAt"`
+}
+
+// AppPermissions is GET /api/v1/catalog/{name}/permissions: what the
+// catalog's bundle of the app declares and its live grant.
+type AppPermissions struct {
+	App     string `json:"app"`
+	Version string `json:"version"`
+	// Digest identifies the bundle; a grant names it.
+	Digest string `json:"digest"`
+	// Permissions are the declared ones, [] when the bundle needs nothing
+	// beyond the default policy.
+	Permissions []Permission `json:"permissions"`
+	// Grant is the live grant of Digest, null if there is none.
+	Grant *Grant `json:"grant"`
+	// Missing are the declared permissions not granted: installs and
+	// upgrades are refused (403) while it is not empty.
+	Missing []string `json:"missing"`
+}
+
+// GrantRequest is the body of POST /api/v1/catalog/{name}/grants.
+type GrantRequest struct {
+	// Digest is the bundle digest whose permissions were reviewed.
+	Digest string `json:"digest"`
+	// Permissions must be exactly the declared ones.
+	Permissions []string `json:"permissions"`
+}
+
 // Error is the body of every /api/v1 failure.
 type Error struct {
 	Error   string `json:"error"`

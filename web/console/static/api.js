@@ -111,6 +111,10 @@ export const api = {
   changePassword: (current, next) => request('POST', '/auth/password', {current, new: next}),
   catalog: () => request('GET', '/catalog'),
   catalogApp: (name) => request('GET', `/catalog/${enc(name)}`),
+  // permissions is what an app's bundle asks for beyond the default bundle
+  // policy, in plain words, with its grant and what is still missing.
+  permissions: (name) => request('GET', `/catalog/${enc(name)}/permissions`),
+  grant: (name, digest, permissions) => request('POST', `/catalog/${enc(name)}/grants`, {digest, permissions}),
   apps: () => request('GET', '/apps'),
   app: (name) => request('GET', `/apps/${enc(name)}`),
   install: (app, name, force) => {

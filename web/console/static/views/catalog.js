@@ -1,11 +1,13 @@
 // The catalog: app cards with search and a category filter, an app's
 // detail view, and Install (optional instance name) which opens the
-// job's live progress panel.
+// job's live progress panel. An app whose bundle asks for more than the
+// default bundle policy is installed only after the operator grants it
+// exactly that, in a dialog listing it in plain words.
 
 import {h, replace, uid} from '../dom.js';
 import {t} from '../i18n.js';
 import {api} from '../api.js';
-import {errorSlot, showError, clearError, busy, appIcon, openDialog, notify} from '../ui.js';
+import {errorSlot, showError, clearError, busy, appIcon, openDialog, confirmDialog, notify} from '../ui.js';
 import {openJobPanel} from './progress.js';
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
@@ -19,8 +21,38 @@ function requirementList(app) {
 }
 
 /**
+ * grantDialog lists what perms (the API's answer for the app's
+ * permissions) asks for beyond the default bundle policy, in plain words,
+ * and on "Grant & install" records the grant of exactly that bundle, then
+ * runs install; onStarted gets install's answer. Cancel installs nothing.
+ */
+function grantDialog(app, perms, install, onStarted) {
+  const digest = perms.digest || '';
+  return confirmDialog({
+    id: 'grant-dialog',
+    title: t('grant.title', {app: app.title || app.appName}),
+    message: t('grant.intro', {app: app.appName}),
+    confirmLabel: t('grant.confirm'),
+    danger: true,
+    extra: [
+      h('ul', {class: 'permissions', 'aria-label': t('grant.list')}, perms.permissions.map((p) =>
+        h('li', {'data-permission': p.permission}, h('span', {}, p.description), ' ', h('code', {}, p.permission)))),
+      h('p', {class: 'muted small'}, t('grant.bundle', {app: perms.app, version: perms.version, digest: digest.slice(0, 19)})),
+      h('p', {class: 'warning'}, t('grant.warning')),
+    ],
+    work: async () => {
+      await api.grant(app.appName, digest, perms.permissions.map((p) => p.permission));
+      return install();
+    },
+    onDone: onStarted,
+  });
+}
+
+/**
  * installForm asks for an optional instance name (and force) and starts
  * the install; the job's progress panel opens once the API accepts it.
+ * When the app's bundle needs permissions not granted, the grant dialog
+ * comes first.
  */
 function installForm(app, onStarted) {
   const nameId = uid('install-name');
@@ -48,13 +80,21 @@ function installForm(app, onStarted) {
       nameInput.focus();
       return;
     }
-    try {
-      const res = await busy(submit, () => api.install(app.appName, name, force.checked));
+    const install = () => api.install(app.appName, name, force.checked);
+    const started = (res) => {
       const instance = (res.app && res.app.appName) || name || app.appName;
       onStarted();
       openJobPanel({job: res.job, app: instance, action: 'install', onFinished: (stage) => {
         if (stage === 'done') notify(t('install.done', {app: instance}), 'success');
       }});
+    };
+    try {
+      const perms = await busy(submit, () => api.permissions(app.appName));
+      if (perms.missing && perms.missing.length) {
+        grantDialog(app, perms, install, started);
+        return;
+      }
+      started(await busy(submit, install));
     } catch (err) {
       showError(error, err);
       if (err.status === 412) force.focus();
