@@ -2,8 +2,11 @@ package orchestrator_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -12,6 +15,7 @@ import (
 	"time"
 
 	"github.com/cnabio/cnab-go/bundle"
+	"github.com/cnabio/cnab-go/bundle/definition"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -19,7 +23,7 @@ import (
 )
 
 var demo = orchestrator.App{Name: "demo", Version: "0.1.0", Services: []string{"db", "web"}, Main: "web",
-	Actions: []string{"stop"}, Settable: []string{"message", "admin_password"}, Sensitive: []string{"admin_password"},
+	Actions: []string{"stop"}, Settable: []string{"message", "admin_password", "workers", "mode"}, Sensitive: []string{"admin_password"},
 	Ports: []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}, {Name: "db_port", Min: 3307, Max: 3399}}}
 
 func TestPlanInstallSkipsTakenPorts(t *testing.T) {
@@ -53,8 +57,36 @@ func (fakeCatalog) Apps(context.Context) ([]orchestrator.App, error) {
 type fakeBuilder struct{}
 
 func (fakeBuilder) Bundle(context.Context, orchestrator.App) (*bundle.Bundle, error) {
-	return &bundle.Bundle{Name: "demo"}, nil
+	return demoBundle(), nil
 }
+
+// demoBundle has the demo's parameters as bundle.json defines them.
+func demoBundle() *bundle.Bundle {
+	ten := 10.0
+	all := []string{}
+	return &bundle.Bundle{Name: "demo",
+		Definitions: definition.Definitions{
+			"port":           &definition.Schema{Type: "integer", Minimum: ptr(9001.0), Maximum: ptr(9999.0)},
+			"db_port":        &definition.Schema{Type: "integer", Minimum: ptr(3307.0), Maximum: ptr(3399.0)},
+			"message":        &definition.Schema{Type: "string", Default: "hello", MaxLength: ptr(40), Pattern: &definition.Regexp{Regexp: *regexp.MustCompile("^[^<>]*$")}},
+			"admin_password": &definition.Schema{Type: "string", Default: "", WriteOnly: ptr(true)},
+			"workers":        &definition.Schema{Type: "integer", Minimum: ptr(1.0), Maximum: &ten},
+			"mode":           &definition.Schema{Type: "string", Enum: []any{"fast", "safe"}},
+			"purge":          &definition.Schema{Type: "boolean", Default: false},
+		},
+		Parameters: map[string]bundle.Parameter{
+			"port":           {Definition: "port", ApplyTo: all},
+			"db_port":        {Definition: "db_port", ApplyTo: all},
+			"message":        {Definition: "message", ApplyTo: []string{"install", "upgrade"}},
+			"admin_password": {Definition: "admin_password", ApplyTo: []string{"install", "upgrade"}},
+			"workers":        {Definition: "workers", ApplyTo: []string{"install"}},
+			"mode":           {Definition: "mode", ApplyTo: []string{"install", "upgrade"}, Required: true},
+			"purge":          {Definition: "purge", ApplyTo: []string{"uninstall"}},
+		},
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
 
 type fakeRunner struct {
 	run func(req orchestrator.RunRequest) (orchestrator.RunResult, error)
@@ -93,6 +125,7 @@ func (h *fakeHost) RemoveApp(_ context.Context, app, runID string, purge bool) (
 }
 
 type fakeStore struct {
+	installs []orchestrator.Run // the runs BeginInstall recorded
 	mu       sync.Mutex
 	insts    map[string]orchestrator.Installation
 	loseRace int // BeginInstall loses a port race this many times
@@ -101,7 +134,7 @@ type fakeStore struct {
 	begun    []orchestrator.Run
 }
 
-func (s *fakeStore) BeginInstall(_ context.Context, inst orchestrator.Installation, _ orchestrator.Run) error {
+func (s *fakeStore) BeginInstall(_ context.Context, inst orchestrator.Installation, run orchestrator.Run) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.loseRace > 0 {
@@ -109,6 +142,7 @@ func (s *fakeStore) BeginInstall(_ context.Context, inst orchestrator.Installati
 		return orchestrator.WrapError(orchestrator.ECONFLICT, orchestrator.ErrPortTaken{Port: inst.Ports[0].Port}, "taken")
 	}
 	s.insts[inst.Name] = inst
+	s.installs = append(s.installs, run)
 	return nil
 }
 func (s *fakeStore) Installation(_ context.Context, name string) (orchestrator.Installation, error) {
@@ -120,7 +154,15 @@ func (s *fakeStore) Installation(_ context.Context, name string) (orchestrator.I
 	return orchestrator.Installation{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
 }
 func (s *fakeStore) ReservedPorts(context.Context) (map[int]string, error) {
-	return map[int]string{}, nil
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	out := map[int]string{}
+	for _, i := range s.insts {
+		for _, p := range i.Ports {
+			out[p.Port] = i.Name
+		}
+	}
+	return out, nil
 }
 func (s *fakeStore) Installations(context.Context) ([]orchestrator.Installation, error) {
 	s.mu.Lock()
@@ -282,7 +324,8 @@ func TestUpgradeKeepsSecretsApartAndPortsFixed(t *testing.T) {
 	assert.Equal(t, orchestrator.ActionUpgrade, got.Action)
 
 	_, err = e.Upgrade(t.Context(), orchestrator.UpgradeRequest{Name: "demo", Parameters: map[string]any{"port": 1}})
-	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "ports cannot be set")
+	assert.Equal(t, orchestrator.EPARAMETERS, orchestrator.ErrorCode(err), "ports cannot be set")
+	assert.Contains(t, orchestrator.ErrorFields(err)["port"], "keeps the ports")
 	_, err = e.Action(t.Context(), orchestrator.ActionRequest{Name: "demo", Action: "backup"})
 	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
 	_, err = e.Action(t.Context(), orchestrator.ActionRequest{Name: "demo", Action: "install"})
@@ -382,3 +425,54 @@ type versionedCatalog struct {
 }
 
 func (c *versionedCatalog) Version() uint64 { return c.v }
+
+// TestInstallWithParameters: an install takes values for the bundle's
+// parameters, every wrong one reported at once by name with its rule
+// before anything is reserved; a port asked for is given when free and a
+// conflict when taken; sensitive values go apart, generated ones fill the
+// rest.
+func TestInstallWithParameters(t *testing.T) {
+	store := newStore()
+	e := newEngine(&fakeHost{}, store, func(req orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+	})
+	_, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: "bad", Parameters: map[string]any{
+		"message": "<script>", "workers": 11, "mode": "slow", "purge": true, "nope": 1, "port": 80,
+	}})
+	require.Error(t, err)
+	assert.Equal(t, orchestrator.EPARAMETERS, orchestrator.ErrorCode(err))
+	fields := orchestrator.ErrorFields(err)
+	assert.Equal(t, []string{"message", "mode", "nope", "port", "purge", "workers"}, slices.Sorted(maps.Keys(fields)), "%v", fields)
+	assert.Contains(t, fields["message"], "pattern")
+	assert.Contains(t, fields["workers"], "10")
+	assert.Contains(t, fields["mode"], "fast")
+	assert.Contains(t, fields["nope"], "no parameter nope")
+	assert.Contains(t, fields["purge"], "cannot be set")
+	assert.Contains(t, fields["port"], "9001")
+	assert.Empty(t, store.installs, "nothing reserved")
+
+	_, err = e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: "noreq", Parameters: map[string]any{"message": "hi"}})
+	assert.Equal(t, "required: the bundle gives it no default", orchestrator.ErrorFields(err)["mode"])
+
+	_, err = e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: "blog", Parameters: map[string]any{
+		"message": "hi: \"there\"", "workers": json.Number("3"), "mode": "safe", "admin_password": "s3cret", "port": 9555,
+	}})
+	require.NoError(t, err)
+	<-store.finished
+	require.Len(t, store.installs, 1)
+	run := store.installs[0]
+	assert.Equal(t, 9555, run.Parameters["port"], "the port asked for")
+	assert.Equal(t, "hi: \"there\"", run.Parameters["message"])
+	assert.Equal(t, int64(3), run.Parameters["workers"], "typed as the definition says")
+	assert.Equal(t, "safe", run.Parameters["mode"])
+	assert.NotContains(t, run.Parameters, "admin_password", "sensitive values go apart")
+	assert.Equal(t, "s3cret", run.Secrets["admin_password"])
+
+	store.mu.Lock()
+	store.insts["other"] = orchestrator.Installation{Name: "other", App: "demo", State: orchestrator.StateRunning,
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: 9600}}}
+	store.mu.Unlock()
+	_, err = e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: "taken", Parameters: map[string]any{"mode": "safe", "port": 9600}})
+	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
+	assert.Contains(t, orchestrator.ErrorMessage(err), "port 9600 asked for port is reserved by other")
+}

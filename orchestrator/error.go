@@ -17,6 +17,7 @@ const (
 	EPRECONDITION = "precondition" // the host lacks what the app needs (preflight)
 	ETOOMANY      = "too_many"     // rate limited: try again later
 	EUNSUPPORTED  = "unsupported"  // a body in a media type the route does not take
+	EPARAMETERS   = "parameters"   // parameter values the bundle's definitions refuse (Fields says which)
 )
 
 // Error is the domain error. Message is safe to show a user; Err is the
@@ -25,6 +26,9 @@ type Error struct {
 	Code    string
 	Message string
 	Err     error
+	// Fields, when set, says what is wrong with each named input (a
+	// parameter), safe to show beside it.
+	Fields map[string]string
 }
 
 func (e *Error) Error() string {
@@ -68,6 +72,15 @@ func ErrorMessage(err error) string {
 		return e.Message
 	}
 	return "internal error"
+}
+
+// ErrorFields returns the per-input reasons of the first *Error in err's
+// chain, nil when it has none.
+func ErrorFields(err error) map[string]string {
+	if e, ok := errors.AsType[*Error](err); ok {
+		return e.Fields
+	}
+	return nil
 }
 
 // ErrRunInProgress is returned when an installation already has an active run.

@@ -25,6 +25,10 @@ type InstallRequest struct {
 	// (REGISTRY/REPO:TAG or @sha256:…): it is pulled, verified and added
 	// to the catalog under its bundle name, then installed.
 	Reference string
+	// Parameters are values for the bundle's parameters, checked against
+	// its definitions (CheckParameters); a port parameter asks for that
+	// host port. Generated secrets fill the sensitive ones left out.
+	Parameters map[string]any
 }
 
 // Install validates req, reserves the installation, its ports and container
@@ -36,7 +40,7 @@ type InstallRequest struct {
 // EUNAVAILABLE when Docker does not answer, and ECONFLICT when the name is
 // installed, a container of that name exists or no port is free.
 func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation, error) {
-	r := &runState{name: req.Name, appName: req.App, reference: req.Reference, force: req.Force}
+	r := &runState{name: req.Name, appName: req.App, reference: req.Reference, force: req.Force, request: req.Parameters}
 	acc, err := e.start(ctx, e.installLifecycle(), r)
 	if err != nil {
 		return Installation{}, err
@@ -50,6 +54,7 @@ func (e *Engine) installLifecycle() *lifecycle {
 		kind: "install",
 		prepare: []step{
 			{"resolve app", e.resolveInstallApp},
+			{"check parameters", e.checkInstallParameters},
 			{"check permissions granted", e.checkGranted},
 			{"check host", e.checkInstall},
 		},
@@ -97,6 +102,24 @@ func (e *Engine) resolveInstallApp(ctx context.Context, r *runState) error {
 	return nil
 }
 
+// checkInstallParameters checks the request's parameter values against
+// the bundle's definitions, all at once (CheckParameters).
+func (e *Engine) checkInstallParameters(ctx context.Context, r *runState) error {
+	if len(r.request) == 0 {
+		return nil
+	}
+	bun, err := e.bundle(ctx, r.app)
+	if err != nil {
+		return fmt.Errorf("install %s: %w", r.name, err)
+	}
+	checked, err := CheckParameters(bun, r.app, ActionInstall, r.request)
+	if err != nil {
+		return err
+	}
+	r.request = checked
+	return nil
+}
+
 // checkInstall checks that the install can go ahead: recovery done, Docker
 // answering, the host meeting the app's requirements (unless forced), the
 // name free in the store and on the host.
@@ -130,7 +153,7 @@ func (e *Engine) checkInstall(ctx context.Context, r *runState) error {
 // reserveInstall records the installation with its ports, names and run.
 // An install that never runs leaves it failed with its ports released.
 func (e *Engine) reserveInstall(ctx context.Context, r *runState) error {
-	inst, run, err := e.reserve(ctx, r.name, r.app)
+	inst, run, err := e.reserve(ctx, r.name, r.app, r.request)
 	if err != nil {
 		return fmt.Errorf("install %s: %w", r.name, err)
 	}
@@ -161,7 +184,7 @@ func (e *Engine) ImportBundle(ctx context.Context, archive io.Reader, opts AddOp
 // reserve observes, plans and records the installation with its ports,
 // under e.reserving: no other install plans between this one's observing
 // and recording, so none can take the ports it planned.
-func (e *Engine) reserve(ctx context.Context, name string, app App) (Installation, Run, error) {
+func (e *Engine) reserve(ctx context.Context, name string, app App, request map[string]any) (Installation, Run, error) {
 	e.reserving.Lock()
 	defer e.reserving.Unlock()
 	reserved, err := e.d.Installations.ReservedPorts(ctx)
@@ -172,7 +195,7 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 	if err != nil {
 		return Installation{}, Run{}, err
 	}
-	plan, err := PlanInstall(name, app, Observed{Reserved: reserved, HostBusy: busy})
+	plan, err := PlanInstall(name, app, Observed{Reserved: reserved, HostBusy: busy, Requested: request})
 	if err != nil {
 		return Installation{}, Run{}, err
 	}
@@ -181,7 +204,20 @@ func (e *Engine) reserve(ctx context.Context, name string, app App) (Installatio
 		Ports: plan.Ports, Containers: plan.Containers, Created: now, Updated: now}
 	run := Run{ID: e.d.NewID(), Installation: name, Action: plan.Action, Revision: e.d.NewID(),
 		Status: RunRunning, Parameters: plan.Parameters, Created: now, Version: app.Version}
-	if secrets := generateSecrets(app); len(secrets) > 0 {
+	// The request's values, sensitive ones sealed apart; generated
+	// secrets fill the sensitive parameters it left out or empty.
+	plain, secrets := splitSecrets(request, app.Sensitive)
+	for k, v := range plain {
+		if _, port := plan.Parameters[k]; !port {
+			run.Parameters[k] = v
+		}
+	}
+	for k, v := range generateSecrets(app) {
+		if given, ok := secrets[k]; !ok || given == "" {
+			secrets[k] = v
+		}
+	}
+	if len(secrets) > 0 {
 		run.Secrets = secrets
 	}
 	inst.LastRunID = run.ID

@@ -16,6 +16,9 @@ type Observed struct {
 	Reserved map[int]string
 	// HostBusy holds ports bound or published on the host.
 	HostBusy map[int]bool
+	// Requested are the install request's parameter values: a port
+	// parameter there asks for that port.
+	Requested map[string]any
 }
 
 // Plan is what an install will do, decided before anything is touched.
@@ -60,12 +63,40 @@ func ContainerNames(name string, app App) []string {
 	return out
 }
 
+// requestedPort reads a port a request asked for (CheckParameters typed
+// it: an integer within the parameter's range).
+func requestedPort(v any) (int, bool) {
+	switch n := v.(type) {
+	case int:
+		return n, true
+	case int64:
+		return int(n), true
+	case float64:
+		if n == float64(int(n)) {
+			return int(n), true
+		}
+	}
+	return 0, false
+}
+
 // PlanInstall decides ports, container names and parameters for installing
-// app as name. Returns ECONFLICT when a port range is exhausted.
+// app as name. Returns ECONFLICT when a port range is exhausted or a port
+// the request asked for is taken.
 func PlanInstall(name string, app App, obs Observed) (Plan, error) {
 	reqs := make([]portalloc.Request, 0, len(app.Ports))
 	for _, p := range app.Ports {
-		reqs = append(reqs, portalloc.Request{Param: p.Name, Min: p.Min, Max: p.Max})
+		r := portalloc.Request{Param: p.Name, Min: p.Min, Max: p.Max}
+		if port, ok := requestedPort(obs.Requested[p.Name]); ok {
+			// Asked for: that port or a conflict, never another.
+			if by, taken := obs.Reserved[port]; taken {
+				return Plan{}, Errorf(ECONFLICT, "port %d asked for %s is reserved by %s: leave %s out and StackHub picks a free one", port, p.Name, by, p.Name)
+			}
+			if obs.HostBusy[port] {
+				return Plan{}, Errorf(ECONFLICT, "port %d asked for %s is in use on the host: leave %s out and StackHub picks a free one", port, p.Name, p.Name)
+			}
+			r.Min, r.Max = port, port
+		}
+		reqs = append(reqs, r)
 	}
 	ports, err := portalloc.Assign(reqs, portalloc.Taken{Reserved: obs.Reserved, Busy: obs.HostBusy})
 	if err != nil {

@@ -122,9 +122,13 @@ func (e *Engine) checkModify(ctx context.Context, r *runState) error {
 			return Errorf(EINVALID, "%s %s: version %s adds port parameter %s, which has no reserved port: uninstall and install again", action, name, app.Version, p.Name)
 		}
 	}
-	for k := range r.request {
-		if !slices.Contains(app.Settable, k) {
-			return Errorf(EINVALID, "parameter %q cannot be set on %s (settable: %s)", k, app.Name, strings.Join(app.Settable, ", "))
+	if len(r.request) > 0 {
+		bun, err := e.bundle(ctx, app)
+		if err != nil {
+			return fmt.Errorf("%s %s: %w", action, name, err)
+		}
+		if r.request, err = CheckParameters(bun, app, action, r.request); err != nil {
+			return err
 		}
 	}
 	if err := e.d.Host.Ping(ctx); err != nil {

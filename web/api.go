@@ -74,6 +74,9 @@ type installBody struct {
 	Reference string `json:"reference"`
 	// Force skips the preflight check of the app's requirements.
 	Force bool `json:"force"`
+	// Parameters are values for the bundle's parameters, checked against
+	// its definitions; a port parameter asks for that port.
+	Parameters map[string]any `json:"parameters"`
 }
 
 func (s *Server) installAppV1(c echo.Context) error {
@@ -91,7 +94,7 @@ func (s *Server) installAppV1(c echo.Context) error {
 		}
 	}
 	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name, Force: body.Force,
-		Reference: body.Reference})
+		Reference: body.Reference, Parameters: body.Parameters})
 	if err != nil {
 		return err
 	}

@@ -66,6 +66,7 @@ var zhPrefix = map[string]string{
 	orchestrator.EPRECONDITION: "资源不足",
 	orchestrator.ETOOMANY:      "请求过多",
 	orchestrator.EUNSUPPORTED:  "不支持的内容类型",
+	orchestrator.EPARAMETERS:   "参数值无效",
 	orchestrator.ENOTFOUND:     "不存在",
 	orchestrator.ECONFLICT:     "已经存在",
 	orchestrator.EUNAVAILABLE:  "服务不可用",

@@ -19,6 +19,7 @@ var statusOf = map[string]int{
 	orchestrator.EPRECONDITION: http.StatusPreconditionFailed,
 	orchestrator.ETOOMANY:      http.StatusTooManyRequests,
 	orchestrator.EUNSUPPORTED:  http.StatusUnsupportedMediaType,
+	orchestrator.EPARAMETERS:   http.StatusUnprocessableEntity,
 	orchestrator.ENOTFOUND:     http.StatusNotFound,
 	orchestrator.ECONFLICT:     http.StatusConflict,
 	orchestrator.EUNAVAILABLE:  http.StatusServiceUnavailable,
@@ -60,11 +61,16 @@ func (s *Server) handleError(err error, c echo.Context) {
 		_ = c.NoContent(status)
 		return
 	}
+	fields := orchestrator.ErrorFields(err)
 	if strings.HasPrefix(c.Request().URL.Path, "/api/") {
-		_ = c.JSON(status, apiError{Error: code, Message: msg})
+		_ = c.JSON(status, apiError{Error: code, Message: msg, Fields: fields})
 		return
 	}
-	_ = c.JSON(status, envelope{Code: "0", Message: localize(c, code, msg), Data: map[string]any{"error": code}})
+	data := map[string]any{"error": code}
+	if len(fields) > 0 {
+		data["fields"] = fields
+	}
+	_ = c.JSON(status, envelope{Code: "0", Message: localize(c, code, msg), Data: data})
 }
 
 func codeOfStatus(status int) string {

@@ -34,7 +34,7 @@ type seedRoute struct {
 
 // seedRoutes are the seed's endpoints.
 var seedRoutes = []seedRoute{
-	{"/installApp", func(s *Server) echo.HandlerFunc { return s.installApp }, []string{"appName", "name", "force", "reference"}, true,
+	{"/installApp", func(s *Server) echo.HandlerFunc { return s.installApp }, []string{"appName", "name", "force", "reference", "parameters"}, true,
 		"Install a catalog app (appName) or a bundle by OCI reference; answers 202 while installing"},
 	{"/uninstallApp", func(s *Server) echo.HandlerFunc { return s.uninstallApp }, []string{"appName", "purge"}, true,
 		"Uninstall an app and wait for it; purge removes its volumes"},
@@ -79,6 +79,9 @@ type seedInput struct {
 	// Reference (installApp) installs a bundle from an OCI registry
 	// instead of a catalog app.
 	Reference string
+	// Parameters (installApp) are values for the bundle's parameters: a
+	// JSON object, in a POST body only.
+	Parameters map[string]any
 }
 
 // bind reads the input from the query string (GET) or a JSON object body
@@ -137,6 +140,8 @@ func bind(c echo.Context) (seedInput, error) {
 			in.Force, err = asBool(k, v)
 		case "reference":
 			in.Reference, err = asString(k, v)
+		case "parameters":
+			in.Parameters, err = asObject(k, v)
 		}
 		if err != nil {
 			return in, err
@@ -162,6 +167,15 @@ func asString(k string, v any) (string, error) {
 		return string(x), nil
 	}
 	return "", orchestrator.Errorf(orchestrator.EINVALID, "%s must be a string", k)
+}
+
+// asObject reads a JSON object of a POST body (parameters may hold
+// secrets: bind refuses them in a query string).
+func asObject(k string, v any) (map[string]any, error) {
+	if x, ok := v.(map[string]any); ok {
+		return x, nil
+	}
+	return nil, orchestrator.Errorf(orchestrator.EINVALID, "%s must be a JSON object of parameter names and values", k)
 }
 
 func asBool(k string, v any) (bool, error) {
@@ -216,7 +230,8 @@ func (s *Server) installApp(c echo.Context) error {
 			return err
 		}
 	}
-	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force, Reference: in.Reference})
+	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force,
+		Reference: in.Reference, Parameters: in.Parameters})
 	if err != nil {
 		return err
 	}

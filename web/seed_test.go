@@ -6,6 +6,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httptest"
+	"net/url"
 	"os"
 	"path/filepath"
 	"strings"
@@ -607,4 +608,39 @@ func TestGetAppInfoCachedByStamp(t *testing.T) {
 		_, third := get("a", "zh")
 		assert.Contains(t, third, `"port":9002`, "cacheable %v: a new stamp renders again", cacheable)
 	}
+}
+
+// TestInstallParametersRefused: values the engine refuses answer 422 with
+// each parameter's reason, under /api/v1 (fields) and the seed (data.fields,
+// code "0"); the parameters reach the engine typed as sent.
+func TestInstallParametersRefused(t *testing.T) {
+	var got []map[string]any
+	s := &Server{Auth: fakeAuth{}, Lifecycle: fakeLifecycle{install: func(r orchestrator.InstallRequest) (orchestrator.Installation, error) {
+		got = append(got, r.Parameters)
+		return orchestrator.Installation{}, &orchestrator.Error{Code: orchestrator.EPARAMETERS, Message: "install demo: 1 parameter value(s) refused: mode: must be one of fast, safe",
+			Fields: map[string]string{"mode": "must be one of fast, safe"}}
+	}}}
+	h := s.Handler()
+	req := httptest.NewRequest(http.MethodPost, "/api/v1/apps", strings.NewReader(`{"app":"demo","parameters":{"mode":"slow","workers":3}}`))
+	req.Header.Set("Authorization", "Bearer shk_good")
+	req.Header.Set("Content-Type", "application/json")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusUnprocessableEntity, rec.Code)
+	assert.JSONEq(t, `{"error":"parameters","message":"install demo: 1 parameter value(s) refused: mode: must be one of fast, safe","fields":{"mode":"must be one of fast, safe"}}`, rec.Body.String())
+
+	status, env := do(t, s, http.MethodPost, "/installApp", `{"appName":"demo","parameters":{"mode":"slow"}}`, map[string]string{"Accept-Language": "en"})
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	assert.Equal(t, "0", env.Code)
+	assert.Equal(t, map[string]any{"error": "parameters", "fields": map[string]any{"mode": "must be one of fast, safe"}}, env.Data)
+	status, env = do(t, s, http.MethodGet, `/installApp?appName=demo&parameters=`+url.QueryEscape(`{"mode":"x"}`), "", nil)
+	assert.Equal(t, http.StatusBadRequest, status, "parameters may hold secrets: never in a URL")
+	assert.Contains(t, env.Message, "parameters never travels in a URL")
+	status, env = do(t, s, http.MethodPost, "/installApp", `{"appName":"demo","parameters":"mode=slow"}`, map[string]string{"Accept-Language": "en"})
+	assert.Equal(t, http.StatusBadRequest, status)
+	assert.Contains(t, env.Message, "parameters must be a JSON object")
+
+	require.Len(t, got, 2)
+	assert.Equal(t, "slow", got[0]["mode"])
+	assert.EqualValues(t, 3, got[0]["workers"])
 }

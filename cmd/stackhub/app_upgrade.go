@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -65,9 +66,10 @@ for later upgrades.
 	return cmd
 }
 
-// parseParameters turns --set and --set-json into upgrade parameters; a
-// malformed pair or a key given twice is a usage error.
-func parseParameters(set, setJSON []string) (map[string]any, error) {
+// parseParameters turns --set, --set-json and --set-file into parameter
+// values; a malformed pair, a key given twice or a file that cannot be
+// read is a usage error.
+func parseParameters(set, setJSON []string, setFile ...string) (map[string]any, error) {
 	params := map[string]any{}
 	add := func(flag, kv string, parse func(string) (any, error)) error {
 		k, v, ok := strings.Cut(kv, "=")
@@ -96,6 +98,23 @@ func parseParameters(set, setJSON []string) (map[string]any, error) {
 				return nil, fmt.Errorf("not JSON: %w", err)
 			}
 			return val, nil
+		})
+		if err != nil {
+			return nil, err
+		}
+	}
+	for _, kv := range setFile {
+		err := add("--set-file", kv, func(path string) (any, error) {
+			// The file's bytes as they are: a certificate, a key, a long
+			// text (at most 1 MiB: the request's bound).
+			b, err := os.ReadFile(path)
+			if err != nil {
+				return nil, err
+			}
+			if len(b) > 1<<20 {
+				return nil, fmt.Errorf("%s is larger than 1 MiB", path)
+			}
+			return string(b), nil
 		})
 		if err != nil {
 			return nil, err

@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	configureCLI(root)
-	root.AddCommand(newServeCmd(getenv), newTokenCmd(getenv), newBundleCmd(), newUserCmd())
+	root.AddCommand(newServeCmd(getenv), newTokenCmd(getenv), newBundleCmd(), newUserCmd(), newUsersCmd(getenv))
 	root.AddCommand(newAppCmd(getenv), newServerCmd(getenv), newCatalogCmd(getenv), newGrantsCmd(getenv))
 	if err := root.ExecuteContext(ctx); err != nil {
 		_, _ = io.WriteString(stderr, "stackhub: "+err.Error()+"\n")

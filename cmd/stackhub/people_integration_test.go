@@ -200,6 +200,33 @@ func TestHTTPPeople(t *testing.T) {
 	assert.Equal(t, http.StatusNoContent, status, "%v", out)
 	status, _, _ = otto.send(http.MethodGet, "/api/v1/apps", "", nil)
 	assert.Equal(t, http.StatusUnauthorized, status, "a deleted user's session ends")
+	// The same through the CLI, with the admin token.
+	cli := func(args ...string) string {
+		t.Helper()
+		var out, errOut strings.Builder
+		code := run(t.Context(), append(args, "--url", s.url, "--token", s.token), func(string) string { return "" }, &out, &errOut)
+		require.Equal(t, 0, code, "%v: %s", args, errOut.String())
+		return out.String()
+	}
+	lines := strings.Split(strings.TrimSpace(cli("users", "invite", "--role", "viewer")), "\n")
+	code := lines[len(lines)-1]
+	require.True(t, strings.HasPrefix(code, "shi_"), "the code is printed last: %v", lines)
+	_, err = NewClient(s.url, "").Join(t.Context(), code, "cleo", pw)
+	require.NoError(t, err)
+	cli("users", "role", "cleo", "operator")
+	cli("users", "require-second-factor", "cleo", "true")
+	var listed []struct {
+		Name, Role          string
+		RequireSecondFactor bool
+	}
+	require.NoError(t, json.Unmarshal([]byte(cli("users", "list", "-o", "json")), &listed))
+	assert.Contains(t, listed, struct {
+		Name, Role          string
+		RequireSecondFactor bool
+	}{"cleo", "operator", true})
+	cli("users", "delete", "cleo")
+	assert.NotContains(t, cli("users", "list"), "cleo")
+
 	assert.NotContains(t, s.logs.String(), pw, "passwords never reach the log")
 	assert.NotContains(t, s.logs.String(), secret, "nor the second factor's secret")
 }

@@ -80,6 +80,9 @@ type APIError struct {
 	Code string
 	// Message is the server's explanation, safe to show.
 	Message string
+	// Fields, when the server refused inputs by name (parameter values),
+	// says what is wrong with each.
+	Fields map[string]string
 }
 
 func (e *APIError) Error() string {
@@ -145,9 +148,19 @@ func (c *Client) GetApp(ctx context.Context, name string) (App, error) {
 // reserved the ports; the job does the rest. 404 for an app not in the
 // catalog, 409 when the name is taken.
 func (c *Client) InstallApp(ctx context.Context, app, name string) (Installing, error) {
-	body := map[string]string{"app": app}
+	return c.InstallAppWith(ctx, app, name, nil)
+}
+
+// InstallAppWith is InstallApp with values for the bundle's parameters;
+// values the server refuses come back as an *APIError whose Fields name
+// each parameter with its reason (HTTP 422).
+func (c *Client) InstallAppWith(ctx context.Context, app, name string, parameters map[string]any) (Installing, error) {
+	body := map[string]any{"app": app}
 	if name != "" {
 		body["name"] = name
+	}
+	if len(parameters) > 0 {
+		body["parameters"] = parameters
 	}
 	return c.callAppJob(ctx, http.MethodPost, "/api/v1/apps", nil, body)
 }
@@ -556,12 +569,13 @@ func decodeFailure(resp *http.Response) error {
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
 	e := &APIError{Status: resp.StatusCode}
 	var body struct {
-		Error   string          `json:"error"`
-		Message string          `json:"message"`
-		Data    json.RawMessage `json:"data"`
+		Error   string            `json:"error"`
+		Message string            `json:"message"`
+		Fields  map[string]string `json:"fields"`
+		Data    json.RawMessage   `json:"data"`
 	}
 	if json.Unmarshal(b, &body) == nil {
-		e.Code, e.Message = body.Error, body.Message
+		e.Code, e.Message, e.Fields = body.Error, body.Message, body.Fields
 		if e.Code == "" && len(body.Data) > 0 {
 			var data struct {
 				Error string `json:"error"`

@@ -206,6 +206,9 @@ type GrantRequest struct {
 type Error struct {
 	Error   string `json:"error"`
 	Message string `json:"message"`
+	// Fields says what is wrong with each named input (parameter values
+	// refused: error "parameters").
+	Fields map[string]string `json:"fields,omitempty"`
 }
 
 // Final tells whether ev is the job's last event: the stage done, failed
