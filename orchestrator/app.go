@@ -27,6 +27,9 @@ type App struct {
 	HasPurge bool
 	// Actions are the bundle's custom actions (start, stop, ...), sorted.
 	Actions []string
+	// Parameters describe the bundle's parameters as porter.yaml defines
+	// them, in its order: what an install form asks for.
+	Parameters []ParameterSpec
 	// Settable are the parameters a request may set on upgrade: every
 	// parameter but the port parameters (StackHub allocates those) and
 	// purge (an uninstall option).
@@ -334,4 +337,29 @@ func versionParts(v string) ([]int, bool) {
 		out = append(out, n)
 	}
 	return out, true
+}
+
+// ParameterSpec is one bundle parameter as a form shows it.
+type ParameterSpec struct {
+	Name        string
+	Description string
+	// Type is the JSON Schema type: string, integer, number, boolean, file.
+	Type string
+	// Default is the bundle's default (never shown for a sensitive one).
+	Default any
+	// Rules are the JSON Schema keywords that check a value: minimum,
+	// maximum, enum, pattern, minLength, maxLength.
+	Rules map[string]any
+	// ApplyTo are the actions it reaches; empty means all.
+	ApplyTo   []string
+	Sensitive bool
+	// Port: StackHub picks the host port unless the install asks for one.
+	Port bool
+	// Generated: StackHub fills it with a random secret when left empty.
+	Generated bool
+	// Settable: a request may set it (not purge, not Porter's own).
+	Settable bool
+	// Required: an install must give it (no default, not a port, not
+	// generated).
+	Required bool
 }

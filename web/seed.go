@@ -14,6 +14,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/web/wire"
 )
 
 // seedRoute is one seed endpoint. The seed table below is the one place
@@ -348,6 +349,12 @@ func toCatalogApp(a orchestrator.App) catalogApp {
 	}
 	for _, p := range a.Ports {
 		out.Ports = append(out.Ports, catalogPort{Name: p.Name, Min: p.Min, Max: p.Max})
+	}
+	out.Parameters = make([]wire.CatalogParameter, 0, len(a.Parameters))
+	for _, p := range a.Parameters {
+		out.Parameters = append(out.Parameters, wire.CatalogParameter{Name: p.Name, Description: p.Description, Type: p.Type,
+			Default: p.Default, Rules: p.Rules, ApplyTo: p.ApplyTo, Sensitive: p.Sensitive, Port: p.Port, Generated: p.Generated,
+			Settable: p.Settable, Required: p.Required})
 	}
 	return out
 }

@@ -177,7 +177,40 @@ func ReadApp(dir string) (orchestrator.App, error) {
 	if app.Permissions, err = Permissions(m); err != nil {
 		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
 	}
+	app.Parameters = parameterSpecs(m, app)
 	return app, nil
+}
+
+// ruleKeys are the JSON Schema keywords a form checks a value with.
+var ruleKeys = []string{"minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum", "enum", "pattern", "minLength", "maxLength"}
+
+// parameterSpecs describes the bundle's parameters for a form, in the
+// order porter.yaml gives them; Porter's own (porter-*) are left out.
+func parameterSpecs(m *manifest.Manifest, app orchestrator.App) []orchestrator.ParameterSpec {
+	var out []orchestrator.ParameterSpec
+	for _, p := range m.Parameters {
+		if strings.HasPrefix(p.Name, "porter-") {
+			continue
+		}
+		s := orchestrator.ParameterSpec{Name: p.Name, Description: p.Description, Type: p.Type(), ApplyTo: p.ApplyTo,
+			Sensitive: p.Sensitive, Settable: slices.Contains(app.Settable, p.Name), Generated: slices.Contains(app.Generate, p.Name),
+			Port: slices.ContainsFunc(app.Ports, func(pp orchestrator.PortParam) bool { return pp.Name == p.Name })}
+		def, hasDef := p.Default()
+		if hasDef && !p.Sensitive {
+			s.Default = def
+		}
+		for _, k := range ruleKeys {
+			if v, ok := p.Schema[k]; ok {
+				if s.Rules == nil {
+					s.Rules = map[string]any{}
+				}
+				s.Rules[k] = v
+			}
+		}
+		s.Required = !hasDef && !s.Port && !s.Generated && s.Settable && p.Source.Output == "" && p.AppliesTo(manifest.ActionInstall)
+		out = append(out, s)
+	}
+	return out
 }
 
 // Permissions reads custom["sh.websoft9"].permissions, what the bundle

@@ -211,3 +211,33 @@ func TestPermissionsAndDirDigest(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, d3, loaded.Digest, "Load gives each app its directory's digest")
 }
+
+// TestParameterSpecs: the demo's parameters as an install form shows
+// them: types, defaults (never a sensitive one's), rules, which are ports
+// and which may be set.
+func TestParameterSpecs(t *testing.T) {
+	app, err := catalog.ReadApp("../../bundles/testdata/demo")
+	require.NoError(t, err)
+	byName := map[string]orchestrator.ParameterSpec{}
+	var names []string
+	for _, p := range app.Parameters {
+		byName[p.Name] = p
+		names = append(names, p.Name)
+	}
+	assert.Equal(t, []string{"port", "db_port", "message", "admin_password", "purge"}, names, "porter.yaml's order")
+	port := byName["port"]
+	assert.True(t, port.Port)
+	assert.Equal(t, "integer", port.Type)
+	assert.EqualValues(t, 9001, port.Rules["minimum"])
+	assert.EqualValues(t, 9999, port.Rules["maximum"])
+	assert.False(t, port.Required, "StackHub picks ports")
+	msg := byName["message"]
+	assert.Equal(t, "hello", msg.Default)
+	assert.True(t, msg.Settable)
+	assert.False(t, msg.Required, "it has a default")
+	pw := byName["admin_password"]
+	assert.True(t, pw.Sensitive)
+	assert.Nil(t, pw.Default, "a sensitive default is never shown")
+	assert.False(t, byName["purge"].Settable, "an uninstall option")
+	assert.Equal(t, []string{"uninstall"}, byName["purge"].ApplyTo)
+}

@@ -95,6 +95,8 @@ type CatalogApp struct {
 	Images []string `json:"images"`
 	// Generated are the secrets generated at install (shown once).
 	Generated []string `json:"generated"`
+	// Parameters are the bundle's parameters, what an install may set.
+	Parameters []CatalogParameter `json:"parameters"`
 	// Source is where a bundle that was not in the catalog directory came
 	// from: its registry reference with digest, or "archive …".
 	Source string `json:"source,omitempty"`
@@ -105,6 +107,27 @@ type CatalogLogin struct {
 	Path     string `json:"path"`
 	User     string `json:"user"`
 	Password string `json:"password"`
+}
+
+// CatalogParameter is one bundle parameter as an install form shows it.
+type CatalogParameter struct {
+	Name        string `json:"name"`
+	Description string `json:"description,omitempty"`
+	// Type is string, integer, number, boolean or file.
+	Type string `json:"type"`
+	// Default is the bundle's default, never a sensitive one's.
+	Default any `json:"default,omitempty"`
+	// Rules are the JSON Schema keywords that check a value (minimum,
+	// maximum, enum, pattern, minLength, maxLength).
+	Rules     map[string]any `json:"rules,omitempty"`
+	ApplyTo   []string       `json:"applyTo,omitempty"`
+	Sensitive bool           `json:"sensitive,omitempty"`
+	// Port: StackHub picks the host port unless the install asks for one.
+	Port bool `json:"port,omitempty"`
+	// Generated: a random secret fills it when left empty.
+	Generated bool `json:"generated,omitempty"`
+	Settable  bool `json:"settable"`
+	Required  bool `json:"required,omitempty"`
 }
 
 type CatalogPort struct {
