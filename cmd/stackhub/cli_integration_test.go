@@ -140,9 +140,9 @@ func TestCLITokensRemote(t *testing.T) {
 	var tok Token
 	s.cliJSON(t, &tok, "token", "create", "--remote", "--name", "ci", "--scope", "read")
 	require.True(t, strings.HasPrefix(tok.Token, "shk_"), "got %q", tok.Token)
-	assert.Equal(t, "read", tok.Scope)
+	assert.Equal(t, "viewer", tok.Scope, "read is the old name of the viewer role")
 
-	// The read token may look, not change.
+	// The viewer's token may look, not change.
 	code, _, stderr := s.stackhub(t, tok.Token, "app", "list")
 	assert.Equal(t, 0, code, stderr)
 	code, _, stderr = s.stackhub(t, tok.Token, "app", "install", "demo", "--name", "itest-ro")

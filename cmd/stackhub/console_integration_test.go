@@ -4,6 +4,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
@@ -584,4 +585,73 @@ func (b *browser) count(sel string) int {
 	var n int
 	require.NoError(b.t, b.eval(fmt.Sprintf(`document.querySelectorAll(%q).length`, sel), &n))
 	return n
+}
+
+// TestConsoleInstallWithSettings: the install dialog's form comes from the
+// demo's parameters (message as text with its default, admin_password as
+// a password field, the ports folded under Advanced); a port outside its
+// range is refused at the field before anything is sent; the install with
+// a message and a secret runs, and the running container has both, as
+// typed — in English and in Chinese.
+func TestConsoleInstallWithSettings(t *testing.T) {
+	chromium(t) // skip before starting a server
+	c := dockertest.RequireDocker(t)
+	s := startServer(t)
+	const name = "itest-settings"
+	host := dockerhost.New(c)
+	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 900)
+	b.login("admin", consolePassword)
+	b.waitFor("the demo card", `document.querySelector('.card[data-app="demo"]')`, 10*time.Second)
+	b.click(`.card[data-app="demo"] button[data-action="install"]`)
+	b.waitFor("the install dialog", `document.querySelector('#install-dialog[open]')`, 10*time.Second)
+	b.waitFor("the settings", `document.querySelector('#install-dialog [data-param="message"]')`, 10*time.Second)
+	var kinds map[string]string
+	require.NoError(t, b.eval(`Object.fromEntries([...document.querySelectorAll('#install-dialog [data-param]')].map((e) => [e.dataset.param, e.type]))`, &kinds))
+	assert.Equal(t, map[string]string{"message": "text", "admin_password": "password", "port": "number", "db_port": "number"}, kinds,
+		"purge is an uninstall option: not in the form")
+	var msgDefault string
+	require.NoError(t, b.eval(`document.querySelector('#install-dialog [data-param="message"]').value`, &msgDefault))
+	assert.Equal(t, "hello", msgDefault, "the bundle's default")
+	assert.Equal(t, 1, b.count(`#install-dialog details.advanced [data-param="port"]`), "the ports are folded away")
+
+	// A port below its range: refused at the field, nothing sent.
+	require.NoError(t, b.eval(`(() => { document.querySelector('#install-dialog details.advanced').open = true; return true; })()`, new(bool)))
+	b.fill(`#install-dialog [data-role="install-name"]`, name)
+	b.fill(`#install-dialog [data-param="port"]`, "80")
+	b.click(`#install-dialog [data-role="install-submit"]`)
+	b.waitFor("the port's error", `[...document.querySelectorAll('#install-dialog .field-error')].some((e) => !e.hidden && e.closest('[data-field="port"]'))`, 10*time.Second)
+	b.screenshot("settings-port-refused")
+	code, _ := apiStatus(t, s, http.MethodGet, "/api/v1/apps/"+name, "")
+	assert.Equal(t, http.StatusNotFound, code, "nothing was installed")
+
+	const message = `Hi: "from" the form #1`
+	b.fill(`#install-dialog [data-param="port"]`, "")
+	b.fill(`#install-dialog [data-param="message"]`, message)
+	b.fill(`#install-dialog [data-param="admin_password"]`, "pw-from-the-form")
+	b.click(`#install-dialog [data-role="install-submit"]`)
+	b.waitFor("the progress panel", `document.querySelector('#job-panel[open]')`, 10*time.Second)
+	b.waitFor("the end of the install", `document.querySelector('#job-panel').dataset.final`, 3*time.Minute)
+	require.Equal(t, "done", b.attr("#job-panel", "data-final"), "result: %s", b.text("#job-result"))
+	r := s.waitStatus(t, name, "1")
+	_, env := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port(t, r.Data["port"])))
+	assert.Contains(t, env, `"APP_MESSAGE":`+mustJSON(t, message), "the setting, byte for byte")
+	assert.Contains(t, env, `"APP_ADMIN_PASSWORD":"pw-from-the-form"`)
+
+	// The same form in Chinese.
+	b.click("#job-close")
+	b.run("switch to Chinese", chromedp.Evaluate(`(() => { const s = document.querySelector('#lang-select'); s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.waitFor("Chinese", `document.documentElement.lang === 'zh-CN' && document.querySelector('.card[data-app="demo"]')`, 10*time.Second)
+	b.click(`.card[data-app="demo"] button[data-action="install"]`)
+	b.waitFor("the install dialog", `document.querySelector('#install-dialog[open] fieldset.settings legend')`, 10*time.Second)
+	assert.Equal(t, "设置", b.text("#install-dialog fieldset.settings legend"))
+	b.screenshot("settings-zh")
+}
+
+func mustJSON(t *testing.T, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	require.NoError(t, err)
+	return string(b)
 }

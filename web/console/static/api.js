@@ -38,14 +38,17 @@ function mutating(method) {
 async function failure(res, path) {
   let code = '';
   let message = '';
+  let fields = null;
   try {
     const body = await res.json();
     code = body.error || '';
     message = body.message || '';
+    fields = body.fields || null;
   } catch {
     // not JSON: keep the status text
   }
   const err = new ApiError(res.status, code || String(res.status), message || res.statusText || t('error.http', {status: res.status}));
+  err.fields = fields;
   if (res.status === 401 && !path.startsWith('/auth/')) {
     for (const fn of authLost) fn(err);
   }
@@ -117,10 +120,11 @@ export const api = {
   grant: (name, digest, permissions) => request('POST', `/catalog/${enc(name)}/grants`, {digest, permissions}),
   apps: () => request('GET', '/apps'),
   app: (name) => request('GET', `/apps/${enc(name)}`),
-  install: (app, name, force) => {
+  install: (app, name, force, parameters) => {
     const body = {app};
     if (name) body.name = name;
     if (force) body.force = true;
+    if (parameters && Object.keys(parameters).length) body.parameters = parameters;
     return request('POST', '/apps', body);
   },
   uninstall: (name, purge) => request('DELETE', `/apps/${enc(name)}${purge ? '?purge=true' : ''}`),

@@ -250,4 +250,10 @@ export default {
   'users.inviteCode': 'Invite code',
   'users.inviteLine': '{role}, by {by}, until {expires}',
   'users.withdraw': 'Withdraw',
+  'install.settings': 'Settings',
+  'install.advanced': 'Advanced: host ports',
+  'install.portAuto': 'automatic',
+  'install.generated': 'left empty: generated',
+  'install.fixFields': 'Some settings are not accepted: see the fields above.',
+  'install.pattern': 'Must match {pattern}.',
 };

@@ -250,4 +250,10 @@ export default {
   'users.inviteCode': '邀请码',
   'users.inviteLine': '{role}，由 {by} 创建，有效期至 {expires}',
   'users.withdraw': '撤回',
+  'install.settings': '设置',
+  'install.advanced': '高级：主机端口',
+  'install.portAuto': '自动',
+  'install.generated': '留空则自动生成',
+  'install.fixFields': '部分设置未被接受：请查看上方字段。',
+  'install.pattern': '必须匹配 {pattern}。',
 };
