@@ -30,6 +30,10 @@ type App struct {
 	// Parameters describe the bundle's parameters as porter.yaml defines
 	// them, in its order: what an install form asks for.
 	Parameters []ParameterSpec
+	// Texts are the app's words in other languages, by language tag
+	// ("zh", "en"): custom["sh.websoft9"].i18n. Title, Description and
+	// each parameter's Description are the default (English) ones.
+	Texts map[string]AppTexts
 	// Settable are the parameters a request may set on upgrade: every
 	// parameter but the port parameters (StackHub allocates those) and
 	// purge (an uninstall option).
@@ -362,4 +366,18 @@ type ParameterSpec struct {
 	// Required: an install must give it (no default, not a port, not
 	// generated).
 	Required bool
+}
+
+// AppTexts are an app's catalog texts in one language.
+type AppTexts struct {
+	Title       string
+	Description string
+	// Parameters are each parameter's label and help, by name.
+	Parameters map[string]ParameterText
+}
+
+// ParameterText is a parameter's label and help in one language.
+type ParameterText struct {
+	Label string
+	Help  string
 }

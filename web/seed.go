@@ -350,6 +350,19 @@ func toCatalogApp(a orchestrator.App) catalogApp {
 	for _, p := range a.Ports {
 		out.Ports = append(out.Ports, catalogPort{Name: p.Name, Min: p.Min, Max: p.Max})
 	}
+	for lang, tx := range a.Texts {
+		if out.Texts == nil {
+			out.Texts = map[string]wire.CatalogTexts{}
+		}
+		ct := wire.CatalogTexts{Title: tx.Title, Description: tx.Description}
+		for name, p := range tx.Parameters {
+			if ct.Parameters == nil {
+				ct.Parameters = map[string]wire.CatalogParameterText{}
+			}
+			ct.Parameters[name] = wire.CatalogParameterText{Label: p.Label, Help: p.Help}
+		}
+		out.Texts[lang] = ct
+	}
 	out.Parameters = make([]wire.CatalogParameter, 0, len(a.Parameters))
 	for _, p := range a.Parameters {
 		out.Parameters = append(out.Parameters, wire.CatalogParameter{Name: p.Name, Description: p.Description, Type: p.Type,

@@ -646,6 +646,9 @@ func TestConsoleInstallWithSettings(t *testing.T) {
 	b.click(`.card[data-app="demo"] button[data-action="install"]`)
 	b.waitFor("the install dialog", `document.querySelector('#install-dialog[open] fieldset.settings legend')`, 10*time.Second)
 	assert.Equal(t, "设置", b.text("#install-dialog fieldset.settings legend"))
+	assert.Contains(t, b.text(`#install-dialog [data-field="message"] label`), "消息", "the bundle's own label in Chinese")
+	assert.Contains(t, b.text(`#install-dialog [data-field="message"] .help`), "APP_MESSAGE")
+	assert.Contains(t, b.text("#install-dialog"), "演示", "the app's Chinese title")
 	b.screenshot("settings-zh")
 }
 

@@ -19,6 +19,7 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"sort"
 	"strings"
@@ -314,6 +315,9 @@ func readMeta(app *orchestrator.App, m *manifest.Manifest, meta map[string]any, 
 		}
 		app.Meta.Icon = icon
 	}
+	if err := readTexts(app, m, meta["i18n"]); err != nil {
+		return err
+	}
 	if list, ok := meta["generate"].([]any); ok {
 		for _, v := range list {
 			name, _ := v.(string)
@@ -462,3 +466,86 @@ func scalar(v any) string {
 	}
 	return fmt.Sprint(v)
 }
+
+// readTexts reads custom["sh.websoft9"].i18n: by language tag, a title, a
+// description and, by parameter name, a label and a help text:
+//
+//	i18n:
+//	  zh:
+//	    title: 博客
+//	    description: ...
+//	    parameters:
+//	      url: {label: 网站地址, help: ...}
+//
+// A parameter the bundle does not have, or a key other than these, is
+// refused: a typo would otherwise leave a field unlabelled.
+func readTexts(app *orchestrator.App, m *manifest.Manifest, v any) error {
+	if v == nil {
+		return nil
+	}
+	langs, ok := v.(map[string]any)
+	if !ok {
+		return errors.New(`custom["sh.websoft9"].i18n must map language tags (zh, en) to texts`)
+	}
+	app.Texts = map[string]orchestrator.AppTexts{}
+	for lang, raw := range langs {
+		if !langTag.MatchString(lang) {
+			return fmt.Errorf(`custom["sh.websoft9"].i18n: %q is not a language tag (zh, en, zh-TW)`, lang)
+		}
+		t, ok := raw.(map[string]any)
+		if !ok {
+			return fmt.Errorf(`custom["sh.websoft9"].i18n.%s must be a map of title, description and parameters`, lang)
+		}
+		var texts orchestrator.AppTexts
+		for k, val := range t {
+			switch k {
+			case "title", "description":
+				s, ok := val.(string)
+				if !ok {
+					return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.%s must be a string`, lang, k)
+				}
+				if k == "title" {
+					texts.Title = s
+				} else {
+					texts.Description = s
+				}
+			case "parameters":
+				params, ok := val.(map[string]any)
+				if !ok {
+					return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.parameters must map parameter names to {label, help}`, lang)
+				}
+				texts.Parameters = map[string]orchestrator.ParameterText{}
+				for name, pv := range params {
+					if _, ok := m.Parameter(name); !ok {
+						return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.parameters: the bundle has no parameter %q`, lang, name)
+					}
+					pt, ok := pv.(map[string]any)
+					if !ok {
+						return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.parameters.%s must be {label, help}`, lang, name)
+					}
+					var text orchestrator.ParameterText
+					for pk, s := range pt {
+						str, ok := s.(string)
+						switch {
+						case !ok:
+							return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.parameters.%s.%s must be a string`, lang, name, pk)
+						case pk == "label":
+							text.Label = str
+						case pk == "help":
+							text.Help = str
+						default:
+							return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.parameters.%s: unknown key %q (label, help)`, lang, name, pk)
+						}
+					}
+					texts.Parameters[name] = text
+				}
+			default:
+				return fmt.Errorf(`custom["sh.websoft9"].i18n.%s: unknown key %q (title, description, parameters)`, lang, k)
+			}
+		}
+		app.Texts[lang] = texts
+	}
+	return nil
+}
+
+var langTag = regexp.MustCompile(`^[a-z]{2}(-[A-Z]{2})?$`)

@@ -3,6 +3,7 @@ package catalog_test
 import (
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"testing/fstest"
@@ -240,4 +241,32 @@ func TestParameterSpecs(t *testing.T) {
 	assert.Nil(t, pw.Default, "a sensitive default is never shown")
 	assert.False(t, byName["purge"].Settable, "an uninstall option")
 	assert.Equal(t, []string{"uninstall"}, byName["purge"].ApplyTo)
+}
+
+// TestTexts: custom["sh.websoft9"].i18n gives an app's words in another
+// language; a parameter the bundle lacks, or an unknown key, is refused.
+func TestTexts(t *testing.T) {
+	app, err := catalog.ReadApp("../../bundles/testdata/demo")
+	require.NoError(t, err)
+	assert.Equal(t, "演示", app.Texts["zh"].Title)
+	assert.Equal(t, "消息", app.Texts["zh"].Parameters["message"].Label)
+
+	for _, tc := range []struct{ yaml, want string }{
+		{"      zh:\n        parameters:\n          nope: {label: x}\n", `no parameter "nope"`},
+		{"      zh:\n        titel: x\n", `unknown key "titel"`},
+		{"      chinese:\n        title: x\n", "not a language tag"},
+		{"      zh:\n        parameters:\n          message: {label: x, hint: y}\n", `unknown key "hint"`},
+	} {
+		dir := filepath.Join(t.TempDir(), "demo")
+		require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
+		raw, err := os.ReadFile(filepath.Join(dir, "porter.yaml"))
+		require.NoError(t, err)
+		// The demo's i18n block (lines indented past it) becomes tc.yaml.
+		text := regexp.MustCompile(`(?m)^    i18n:\n(?:      .*\n)+`).ReplaceAllString(string(raw), "    i18n:\n"+tc.yaml)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "porter.yaml"), []byte(text), 0o644))
+		_, err = catalog.ReadApp(dir)
+		if assert.Error(t, err, tc.yaml) {
+			assert.Contains(t, err.Error(), tc.want)
+		}
+	}
 }

@@ -97,6 +97,9 @@ type CatalogApp struct {
 	Generated []string `json:"generated"`
 	// Parameters are the bundle's parameters, what an install may set.
 	Parameters []CatalogParameter `json:"parameters"`
+	// Texts are the app's words in other languages, by language tag:
+	// title, description, and each parameter's label and help.
+	Texts map[string]CatalogTexts `json:"texts,omitempty"`
 	// Source is where a bundle that was not in the catalog directory came
 	// from: its registry reference with digest, or "archive …".
 	Source string `json:"source,omitempty"`
@@ -107,6 +110,19 @@ type CatalogLogin struct {
 	Path     string `json:"path"`
 	User     string `json:"user"`
 	Password string `json:"password"`
+}
+
+// CatalogTexts are an app's catalog texts in one language.
+type CatalogTexts struct {
+	Title       string                          `json:"title,omitempty"`
+	Description string                          `json:"description,omitempty"`
+	Parameters  map[string]CatalogParameterText `json:"parameters,omitempty"`
+}
+
+// CatalogParameterText is a parameter's label and help in one language.
+type CatalogParameterText struct {
+	Label string `json:"label,omitempty"`
+	Help  string `json:"help,omitempty"`
 }
 
 // CatalogParameter is one bundle parameter as an install form shows it.

@@ -5,7 +5,7 @@
 // exactly that, in a dialog listing it in plain words.
 
 import {h, replace, uid} from '../dom.js';
-import {t} from '../i18n.js';
+import {t, lang} from '../i18n.js';
 import {api} from '../api.js';
 import {errorSlot, showError, clearError, busy, appIcon, openDialog, confirmDialog, notify} from '../ui.js';
 import {openJobPanel} from './progress.js';
@@ -46,6 +46,28 @@ function grantDialog(app, perms, install, onStarted) {
     },
     onDone: onStarted,
   });
+}
+
+/**
+ * localized returns app with its words in the console's language, where
+ * the bundle gives them (texts: zh-CN, else zh): title, description, and
+ * each parameter's label and help.
+ */
+function localized(app) {
+  const texts = app.texts || {};
+  const l = lang();
+  const tx = texts[l] || texts[l.split('-')[0]] || {};
+  const params = tx.parameters || {};
+  return {
+    ...app,
+    title: tx.title || app.title,
+    description: tx.description || app.description,
+    parameters: (app.parameters || []).map((p) => ({
+      ...p,
+      label: (params[p.name] && params[p.name].label) || p.name,
+      description: (params[p.name] && params[p.name].help) || p.description,
+    })),
+  };
 }
 
 /** appliesToInstall tells whether a parameter reaches the install. */
@@ -93,7 +115,7 @@ function settingsFields(app) {
     const err = h('p', {class: 'field-error', id: `${id}-error`, hidden: true, role: 'alert'});
     errors[p.name] = err;
     input.setAttribute('aria-describedby', `${id}-help ${id}-error`);
-    const label = h('label', {for: id}, p.name, p.required ? h('span', {class: 'required', 'aria-hidden': 'true'}, ' *') : null);
+    const label = h('label', {for: id}, p.label || p.name, p.required ? h('span', {class: 'required', 'aria-hidden': 'true'}, ' *') : null);
     const help = h('p', {class: 'help', id: `${id}-help`}, p.description || '');
     const row = p.type === 'boolean'
       ? h('div', {class: 'check', 'data-field': p.name}, input, label, help, err)
@@ -289,7 +311,8 @@ function renderList(root) {
       h('div', {class: 'field'}, h('label', {for: 'catalog-category'}, t('catalog.category')), category)),
     error, count, list);
 
-  Promise.all([api.catalog(), api.apps().catch(() => [])]).then(([cat, inst]) => {
+  Promise.all([api.catalog(), api.apps().catch(() => [])]).then(([raw, inst]) => {
+    const cat = raw.map(localized);
     if (!live) return;
     apps = cat.slice().sort((a, b) => (a.title || a.appName).localeCompare(b.title || b.appName));
     installed = inst;
@@ -315,7 +338,8 @@ function renderDetail(root, name) {
   const error = errorSlot('detail-error');
   const back = h('p', {}, h('a', {href: '#/catalog'}, `← ${t('nav.catalog')}`));
   replace(root, back, h('h1', {tabindex: '-1'}, name), error);
-  Promise.all([api.catalogApp(name), api.apps().catch(() => [])]).then(([app, inst]) => {
+  Promise.all([api.catalogApp(name), api.apps().catch(() => [])]).then(([raw, inst]) => {
+    const app = localized(raw);
     if (!live) return;
     const req = app.requirements || {};
     const reqText = [['cpu', t('req.cpu')], ['memory', t('req.memory')], ['disk', t('req.disk')]]
