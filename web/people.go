@@ -214,7 +214,10 @@ func (s *Server) join(c echo.Context) error {
 	return c.JSON(http.StatusCreated, me{User: u.Name, Scope: string(u.Role), Role: string(u.Role)})
 }
 
-func (s *Server) enrollTOTP(c echo.Context) error {
+// forSessionUser runs fn with the account use cases and the logged-in
+// user's name, after decoding the request's body into body (nil: none):
+// the second-factor routes are a person's, never a token's.
+func (s *Server) forSessionUser(c echo.Context, body any, fn func(p PeopleService, name string) error) error {
 	p, err := s.people()
 	if err != nil {
 		return err
@@ -223,68 +226,52 @@ func (s *Server) enrollTOTP(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	enr, err := p.EnrollTOTP(c.Request().Context(), name)
-	if err != nil {
-		return err
+	if body != nil {
+		if err := decodeStrict(c, body); err != nil {
+			return err
+		}
 	}
-	return c.JSON(http.StatusOK, enrollmentDTO{Secret: enr.Secret, URL: enr.URL})
+	return fn(p, name)
+}
+
+func (s *Server) enrollTOTP(c echo.Context) error {
+	return s.forSessionUser(c, nil, func(p PeopleService, name string) error {
+		enr, err := p.EnrollTOTP(c.Request().Context(), name)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, enrollmentDTO{Secret: enr.Secret, URL: enr.URL})
+	})
 }
 
 func (s *Server) confirmTOTP(c echo.Context) error {
-	p, err := s.people()
-	if err != nil {
-		return err
-	}
-	name, err := sessionUser(c)
-	if err != nil {
-		return err
-	}
 	var body otpBody
-	if err := decodeStrict(c, &body); err != nil {
-		return err
-	}
-	codes, err := p.ConfirmTOTP(c.Request().Context(), name, body.Code)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, recoveryDTO{RecoveryCodes: codes})
+	return s.forSessionUser(c, &body, func(p PeopleService, name string) error {
+		codes, err := p.ConfirmTOTP(c.Request().Context(), name, body.Code)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, recoveryDTO{RecoveryCodes: codes})
+	})
 }
 
 func (s *Server) disableTOTP(c echo.Context) error {
-	p, err := s.people()
-	if err != nil {
-		return err
-	}
-	name, err := sessionUser(c)
-	if err != nil {
-		return err
-	}
 	var body passwordBody
-	if err := decodeStrict(c, &body); err != nil {
-		return err
-	}
-	if err := p.DisableTOTP(c.Request().Context(), name, body.Password); err != nil {
-		return err
-	}
-	return c.NoContent(http.StatusNoContent)
+	return s.forSessionUser(c, &body, func(p PeopleService, name string) error {
+		if err := p.DisableTOTP(c.Request().Context(), name, body.Password); err != nil {
+			return err
+		}
+		return c.NoContent(http.StatusNoContent)
+	})
 }
 
 func (s *Server) renewRecoveryCodes(c echo.Context) error {
-	p, err := s.people()
-	if err != nil {
-		return err
-	}
-	name, err := sessionUser(c)
-	if err != nil {
-		return err
-	}
 	var body passwordBody
-	if err := decodeStrict(c, &body); err != nil {
-		return err
-	}
-	codes, err := p.RenewRecoveryCodes(c.Request().Context(), name, body.Password)
-	if err != nil {
-		return err
-	}
-	return c.JSON(http.StatusOK, recoveryDTO{RecoveryCodes: codes})
+	return s.forSessionUser(c, &body, func(p PeopleService, name string) error {
+		codes, err := p.RenewRecoveryCodes(c.Request().Context(), name, body.Password)
+		if err != nil {
+			return err
+		}
+		return c.JSON(http.StatusOK, recoveryDTO{RecoveryCodes: codes})
+	})
 }

@@ -45,12 +45,22 @@ func (r *renderCache) put(variant bool, stamp orchestrator.ListStamp, body []byt
 	r.last[index(variant)].Store(&rendered{stamp: stamp, body: body})
 }
 
-// cached answers with r's body for (variant, the engine's stamp now), or
+// serve answers with r's body for (variant, the engine's stamp now), or
 // renders one with render, keeps it and answers with it.
 func (r *renderCache) serve(c echo.Context, e AppReader, variant bool, render func() (any, error)) error {
+	return serveCached(c, e,
+		func(st orchestrator.ListStamp) []byte { return r.get(variant, st) },
+		func(st orchestrator.ListStamp, body []byte) { r.put(variant, st, body) }, render)
+}
+
+// serveCached answers with what get holds for the engine's stamp now, or
+// renders, keeps the body with put (only while the engine can tell a
+// stamp) and answers with it.
+func serveCached(c echo.Context, e AppReader, get func(orchestrator.ListStamp) []byte, put func(orchestrator.ListStamp, []byte),
+	render func() (any, error)) error {
 	stamp, cacheable := e.ListStamp()
 	if cacheable {
-		if body := r.get(variant, stamp); body != nil {
+		if body := get(stamp); body != nil {
 			return c.JSONBlob(http.StatusOK, body)
 		}
 	}
@@ -63,7 +73,7 @@ func (r *renderCache) serve(c echo.Context, e AppReader, variant bool, render fu
 		return err
 	}
 	if cacheable {
-		r.put(variant, stamp, body)
+		put(stamp, body)
 	}
 	return c.JSONBlob(http.StatusOK, body)
 }
@@ -115,22 +125,7 @@ func (k *keyedCache) put(key string, variant bool, stamp orchestrator.ListStamp,
 // stamp now, or renders one, keeps it when render succeeded and answers
 // with it. A failure (an unknown name) is never kept.
 func (k *keyedCache) serve(c echo.Context, e AppReader, key string, variant bool, render func() (any, error)) error {
-	stamp, cacheable := e.ListStamp()
-	if cacheable {
-		if body := k.get(key, variant, stamp); body != nil {
-			return c.JSONBlob(http.StatusOK, body)
-		}
-	}
-	v, err := render()
-	if err != nil {
-		return err
-	}
-	body, err := encodeJSON(v)
-	if err != nil {
-		return err
-	}
-	if cacheable {
-		k.put(key, variant, stamp, body)
-	}
-	return c.JSONBlob(http.StatusOK, body)
+	return serveCached(c, e,
+		func(st orchestrator.ListStamp) []byte { return k.get(key, variant, st) },
+		func(st orchestrator.ListStamp, body []byte) { k.put(key, variant, st, body) }, render)
 }

@@ -4,7 +4,8 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"sort"
+	"maps"
+	"slices"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/distribution/reference"
@@ -39,12 +40,7 @@ func (p imagePinner) pin(ctx context.Context, req orchestrator.RunRequest) error
 	if req.Bundle == nil {
 		return nil
 	}
-	aliases := make([]string, 0, len(req.Bundle.Images))
-	for alias := range req.Bundle.Images {
-		aliases = append(aliases, alias)
-	}
-	sort.Strings(aliases)
-	for _, alias := range aliases {
+	for _, alias := range slices.Sorted(maps.Keys(req.Bundle.Images)) {
 		img := req.Bundle.Images[alias]
 		if img.Digest == "" {
 			continue
