@@ -614,9 +614,13 @@ func TestHTTPUpgradeAndActions(t *testing.T) {
 		assert.Equal(t, nasty, got.Env["APP_ADMIN_PASSWORD"], "byte for byte")
 	}
 
-	status, body, _ := s.api(t, http.MethodPost, "/api/v1/apps/itest-upg/upgrade", `{"parameters":{"port":1}}`)
-	assert.Equal(t, http.StatusBadRequest, status)
-	assert.Contains(t, body["message"], `parameter "port" cannot be set`)
+	// A port cannot be set on upgrade: refused like any value the bundle's
+	// definitions refuse, 422 with the reason beside the parameter.
+	status, body, _ := s.api(t, http.MethodPost, "/api/v1/apps/itest-upg/upgrade", `{"parameters":{"port":1,"message":7}}`)
+	assert.Equal(t, http.StatusUnprocessableEntity, status)
+	fields, _ := body["fields"].(map[string]any)
+	assert.Contains(t, fields["port"], "keeps the ports", "%v", body)
+	assert.Contains(t, fields["message"], "string", "every refused value at once: %v", body)
 
 	// stop, start, restart.
 	job = s.runJob(t, "/api/v1/apps/itest-upg/actions/stop", "")
