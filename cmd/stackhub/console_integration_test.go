@@ -6,6 +6,9 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"github.com/moby/moby/client"
+	"github.com/websoft9/stackhub/orchestrator/ocibundle"
+	"github.com/websoft9/stackhub/orchestrator/ocibundle/registrytest"
 	"net/http"
 	"os"
 	"os/exec"
@@ -657,4 +660,44 @@ func mustJSON(t *testing.T, v any) string {
 	b, err := json.Marshal(v)
 	require.NoError(t, err)
 	return string(b)
+}
+
+// TestConsoleAddBundle: an admin adds a bundle from a registry through the
+// catalog's "Add a bundle" dialog; its card appears. A bundle that breaks
+// the bundle policy is refused in the dialog, naming the rule.
+func TestConsoleAddBundle(t *testing.T) {
+	chromium(t) // skip before starting a server
+	c := dockertest.RequireDocker(t)
+	reg := registrytest.Start(t)
+	publish := func(name string, more ...string) string {
+		res := variant(t, name, "", append([]string{"0.1.0"}, more...)...)
+		pub, err := ocibundle.Publish(t.Context(), ocibundle.PublishOptions{Reference: reg.Ref("stackhub/" + name),
+			Bundle: res.Bundle, InvocationImage: res.Image, Docker: c})
+		require.NoError(t, err)
+		t.Cleanup(func() {
+			_, _ = c.ImageRemove(context.WithoutCancel(t.Context()), pub.Bundle.InvocationImages[0].Image, client.ImageRemoveOptions{Force: true})
+		})
+		return pub.Reference
+	}
+	good := publish("pulledapp")
+	bad := publish("hostileapp", "docker-compose.yml", "  db:\n    image: stackhub-test/web:dev\n", "  db:\n    image: stackhub-test/web:dev\n    privileged: true\n")
+	s := startServer(t)
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 900)
+	b.login("admin", consolePassword)
+	b.waitFor("the add button", `document.querySelector('#add-bundle')`, 10*time.Second)
+
+	b.click("#add-bundle")
+	b.waitFor("the dialog", `document.querySelector('#add-bundle-dialog[open]')`, 10*time.Second)
+	b.fill("#add-bundle-ref", bad)
+	b.click("#add-bundle-pull")
+	b.waitFor("the refusal", `!document.querySelector('#add-bundle-error').hidden`, 60*time.Second)
+	assert.Contains(t, b.text("#add-bundle-error"), "rule privileged")
+	b.screenshot("add-bundle-refused")
+
+	b.fill("#add-bundle-ref", good)
+	b.click("#add-bundle-pull")
+	b.waitFor("the new card", `!document.querySelector('#add-bundle-dialog') && document.querySelector('.card[data-app="pulledapp"]')`, 60*time.Second)
+	b.screenshot("add-bundle-added")
+	assert.Zero(t, b.count(`.card[data-app="hostileapp"]`), "the refused bundle is not in the catalog")
 }

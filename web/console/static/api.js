@@ -84,6 +84,20 @@ export async function request(method, path, body, options = {}) {
 
 const enc = encodeURIComponent;
 
+/** upload POSTs a file as application/gzip and returns the JSON answer. */
+async function upload(path, file) {
+  const headers = {Accept: 'application/json', 'Content-Type': 'application/gzip'};
+  if (csrf) headers[CSRF_HEADER] = csrf;
+  let res;
+  try {
+    res = await fetch(BASE + path, {method: 'POST', headers, body: file, credentials: 'same-origin'});
+  } catch {
+    throw new ApiError(0, 'network', t('error.network'));
+  }
+  if (!res.ok) throw await failure(res, path);
+  return res.json();
+}
+
 /** api is one function per endpoint the console uses. */
 export const api = {
   me: () => request('GET', '/auth/me'),
@@ -127,6 +141,10 @@ export const api = {
     if (parameters && Object.keys(parameters).length) body.parameters = parameters;
     return request('POST', '/apps', body);
   },
+  // pull adds the bundle at an OCI reference to the catalog; upload adds
+  // a bundle archive (stackhub bundle archive), sent as it is.
+  pull: (reference, force) => request('POST', '/catalog/pull', force ? {reference, force: true} : {reference}),
+  upload: (file, force) => upload(`/catalog/import${force ? '?force=true' : ''}`, file),
   uninstall: (name, purge) => request('DELETE', `/apps/${enc(name)}${purge ? '?purge=true' : ''}`),
   action: (name, action) => request('POST', `/apps/${enc(name)}/actions/${enc(action)}`),
   upgrade: (name) => request('POST', `/apps/${enc(name)}/upgrade`),

@@ -17,7 +17,7 @@ const main = document.getElementById('main');
 const header = document.getElementById('top');
 
 const routes = {
-  catalog: (root, params) => renderCatalog(root, params),
+  catalog: (root, params) => renderCatalog(root, params, me),
   apps: (root) => renderApps(root),
   server: (root) => renderServer(root),
   settings: (root) => renderSettings(root, {me, onPasswordChanged: () => endSession(t('password.changed'))}),

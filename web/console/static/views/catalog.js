@@ -283,7 +283,70 @@ function card(app, installed) {
           t('catalog.install')))));
 }
 
-function renderList(root) {
+/**
+ * addBundleDialog adds a bundle to the catalog (admins): from a registry
+ * by its OCI reference, or an archive file uploaded; force replaces an
+ * entry of the same name and version with another digest. onAdded gets
+ * the new catalog entry.
+ */
+function addBundleDialog(onAdded) {
+  let dialog;
+  const error = errorSlot('add-bundle-error');
+  const ref = h('input', {id: 'add-bundle-ref', type: 'text', autocomplete: 'off', spellcheck: 'false',
+    placeholder: 'registry.example.com/bundles/app:v1.0.0'});
+  const file = h('input', {id: 'add-bundle-file', type: 'file', accept: '.tgz,.tar.gz,application/gzip'});
+  const force = h('input', {id: 'add-bundle-force', type: 'checkbox'});
+  const pullBtn = h('button', {type: 'button', class: 'btn primary', id: 'add-bundle-pull'}, t('addBundle.pull'));
+  const uploadBtn = h('button', {type: 'button', class: 'btn primary', id: 'add-bundle-upload'}, t('addBundle.upload'));
+  const done = (app) => {
+    notify(t('addBundle.added', {app: app.appName, version: app.version}), 'success');
+    dialog.close();
+    onAdded(app);
+  };
+  pullBtn.addEventListener('click', async () => {
+    clearError(error);
+    if (!ref.value.trim()) {
+      showError(error, new Error(t('addBundle.refMissing')));
+      ref.focus();
+      return;
+    }
+    try {
+      done(await busy(pullBtn, () => api.pull(ref.value.trim(), force.checked)));
+    } catch (err) {
+      showError(error, err);
+    }
+  });
+  uploadBtn.addEventListener('click', async () => {
+    clearError(error);
+    if (!file.files.length) {
+      showError(error, new Error(t('addBundle.fileMissing')));
+      file.focus();
+      return;
+    }
+    try {
+      done(await busy(uploadBtn, () => api.upload(file.files[0], force.checked)));
+    } catch (err) {
+      showError(error, err);
+    }
+  });
+  const content = h('div', {class: 'stack'},
+    h('p', {class: 'warning'}, t('addBundle.trust')),
+    h('section', {class: 'stack'},
+      h('h3', {}, t('addBundle.fromRegistry')),
+      h('div', {class: 'field'}, h('label', {for: 'add-bundle-ref'}, t('addBundle.reference')), ref),
+      h('div', {class: 'buttons'}, pullBtn)),
+    h('section', {class: 'stack'},
+      h('h3', {}, t('addBundle.fromArchive')),
+      h('div', {class: 'field'}, h('label', {for: 'add-bundle-file'}, t('addBundle.file')), file,
+        h('p', {class: 'help'}, t('addBundle.fileHelp'))),
+      h('div', {class: 'buttons'}, uploadBtn)),
+    h('div', {class: 'check'}, force, h('label', {for: 'add-bundle-force'}, t('addBundle.force'))),
+    error);
+  dialog = openDialog({id: 'add-bundle-dialog', title: t('addBundle.title'), content});
+  ref.focus();
+}
+
+function renderList(root, me) {
   let live = true;
   let apps = [];
   let installed = [];
@@ -304,22 +367,26 @@ function renderList(root) {
   search.addEventListener('input', draw);
   category.addEventListener('change', draw);
 
+  const load = () => Promise.all([api.catalog(), api.apps().catch(() => [])]).then(([raw, inst]) => {
+    const cat = raw.map(localized);
+    if (!live) return;
+    apps = cat.slice().sort((a, b) => (a.title || a.appName).localeCompare(b.title || b.appName));
+    installed = inst;
+    const known = new Set([...category.options].map((o) => o.value));
+    const cats = [...new Set(apps.map((a) => a.category).filter(Boolean))].sort();
+    for (const c of cats) if (!known.has(c)) category.append(h('option', {value: c}, c));
+    draw();
+  }, (err) => live && showError(error, err));
+  const admin = me && me.role === 'admin';
   replace(root,
-    h('div', {class: 'page-head'}, h('h1', {tabindex: '-1'}, t('nav.catalog'))),
+    h('div', {class: 'page-head'}, h('h1', {tabindex: '-1'}, t('nav.catalog')),
+      admin ? h('button', {type: 'button', class: 'btn', id: 'add-bundle', onClick: () => addBundleDialog(() => load())}, t('addBundle.open')) : null),
     h('div', {class: 'toolbar', role: 'search'},
       h('div', {class: 'field grow'}, h('label', {for: 'catalog-search'}, t('catalog.search')), search),
       h('div', {class: 'field'}, h('label', {for: 'catalog-category'}, t('catalog.category')), category)),
     error, count, list);
 
-  Promise.all([api.catalog(), api.apps().catch(() => [])]).then(([raw, inst]) => {
-    const cat = raw.map(localized);
-    if (!live) return;
-    apps = cat.slice().sort((a, b) => (a.title || a.appName).localeCompare(b.title || b.appName));
-    installed = inst;
-    const cats = [...new Set(apps.map((a) => a.category).filter(Boolean))].sort();
-    for (const c of cats) category.append(h('option', {value: c}, c));
-    draw();
-  }, (err) => live && showError(error, err));
+  load();
   return () => { live = false; };
 }
 
@@ -381,6 +448,6 @@ function renderDetail(root, name) {
 }
 
 /** renderCatalog draws #/catalog, or #/catalog/<name> for one app. */
-export function renderCatalog(root, params) {
-  return params[0] ? renderDetail(root, params[0]) : renderList(root);
+export function renderCatalog(root, params, me) {
+  return params[0] ? renderDetail(root, params[0]) : renderList(root, me);
 }
