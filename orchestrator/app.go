@@ -292,7 +292,10 @@ type Observer interface {
 type Container struct {
 	Name  string
 	State string // running, exited, ...
-	Ports []int  // published host ports
+	// Health is the health check's verdict: healthy, unhealthy,
+	// starting, or "" when the container has no health check.
+	Health string
+	Ports  []int // published host ports
 }
 
 // Clock and IDs are injected so tests are deterministic.

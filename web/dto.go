@@ -6,6 +6,7 @@ import (
 	"github.com/labstack/echo/v4"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/web/wire"
 )
 
 // envelope is the seed API's answer: code "1" success, "0" failure.
@@ -45,6 +46,11 @@ func toAppInfo(inst orchestrator.Installation) appInfo {
 	}
 	// The domain decides how the app looks (stopped by hand or a stop
 	// action shows as stopped, observed rather than assumed).
+	if inst.ObservedKnown {
+		for _, c := range inst.Observed {
+			out.Observed = append(out.Observed, wire.ContainerState{Name: c.Name, State: c.State, Health: c.Health, Ports: c.Ports})
+		}
+	}
 	cond := inst.Condition()
 	out.Info = cond.Detail
 	if cond.State == orchestrator.ConditionStopped {

@@ -701,3 +701,33 @@ func TestConsoleAddBundle(t *testing.T) {
 	b.screenshot("add-bundle-added")
 	assert.Zero(t, b.count(`.card[data-app="hostileapp"]`), "the refused bundle is not in the catalog")
 }
+
+// TestConsoleAppPage: the apps table links each app to its own page,
+// which shows each container as Docker does (running, healthy), the runs
+// newest first, and runs a restart from its buttons.
+func TestConsoleAppPage(t *testing.T) {
+	chromium(t) // skip before starting a server
+	c := dockertest.RequireDocker(t)
+	s := startServer(t)
+	const name = "itest-page"
+	host := dockerhost.New(c)
+	t.Cleanup(func() { _, _ = host.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+	installAndCheck(t, s, `{"app":"demo","name":"`+name+`"}`, name)
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 900)
+	b.login("admin", consolePassword)
+	b.click("#nav-apps")
+	b.waitFor("the app's link", fmt.Sprintf(`document.querySelector('#apps-table tr[data-app=%q] a[data-role="app-page"]')`, name), 15*time.Second)
+	b.click(fmt.Sprintf(`#apps-table tr[data-app=%q] a[data-role="app-page"]`, name))
+	b.waitFor("both containers healthy", `[...document.querySelectorAll('#app-containers tr[data-container]')].length === 2 &&
+		[...document.querySelectorAll('#app-containers tr[data-container]')].every((tr) => tr.textContent.includes('running') && tr.textContent.includes('healthy'))`, 60*time.Second)
+	b.waitFor("the install run", `document.querySelector('#app-runs tr[data-action="install"][data-status="succeeded"]')`, 10*time.Second)
+	b.screenshot("app-page")
+	b.click(`#app-actions button[data-action="restart"]`)
+	b.waitFor("the progress panel", `document.querySelector('#job-panel[open]')`, 10*time.Second)
+	b.waitFor("the end of the restart", `document.querySelector('#job-panel').dataset.final`, 2*time.Minute)
+	assert.Equal(t, "done", b.attr("#job-panel", "data-final"))
+	b.click("#job-close")
+	b.waitFor("the restart run, newest first", `document.querySelector('#app-runs tbody tr') && document.querySelector('#app-runs tbody tr').dataset.action === 'restart' &&
+		document.querySelector('#app-runs tbody tr').dataset.status === 'succeeded'`, 30*time.Second)
+}

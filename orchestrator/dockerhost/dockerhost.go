@@ -307,7 +307,7 @@ func (h *Host) Logs(ctx context.Context, container string, opts orchestrator.Log
 // toContainer is what the engine sees of a listed container: its name,
 // state and published host ports, sorted.
 func toContainer(c container.Summary) orchestrator.Container {
-	oc := orchestrator.Container{State: string(c.State)}
+	oc := orchestrator.Container{State: string(c.State), Health: healthOf(c.Status)}
 	if len(c.Names) > 0 {
 		oc.Name = strings.TrimPrefix(c.Names[0], "/")
 	}
@@ -318,4 +318,19 @@ func toContainer(c container.Summary) orchestrator.Container {
 	}
 	sort.Ints(oc.Ports)
 	return oc
+}
+
+// healthOf reads the health check's verdict from a container list's
+// status text ("Up 5 minutes (healthy)", "(health: starting)"), which
+// API 1.41 gives instead of a field.
+func healthOf(status string) string {
+	switch {
+	case strings.HasSuffix(status, "(healthy)"):
+		return "healthy"
+	case strings.HasSuffix(status, "(unhealthy)"):
+		return "unhealthy"
+	case strings.HasSuffix(status, "(health: starting)"):
+		return "starting"
+	}
+	return ""
 }

@@ -50,7 +50,7 @@ func NewWatcher(api EventsAPI, log *slog.Logger) *Watcher {
 }
 
 func sameContainer(a, b orchestrator.Container) bool {
-	return a.Name == b.Name && a.State == b.State && slices.Equal(a.Ports, b.Ports)
+	return a.Name == b.Name && a.State == b.State && a.Health == b.Health && slices.Equal(a.Ports, b.Ports)
 }
 
 // Version implements orchestrator.Versioned.

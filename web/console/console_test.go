@@ -143,7 +143,8 @@ func TestMessages(t *testing.T) {
 	}
 	// Keys built at run time from API words.
 	for _, k := range []string{"state.running", "state.stopped", "state.failed", "state.installing", "stage.pulling",
-		"stage.done", "action.start", "action.stop", "action.restart", "apps.pending.start", "job.end.done", "role.viewer", "role.operator", "role.admin"} {
+		"stage.done", "action.start", "action.stop", "action.restart", "apps.pending.start", "job.end.done", "role.viewer", "role.operator", "role.admin",
+		"appPage.health.healthy", "appPage.health.unhealthy", "appPage.health.starting"} {
 		assert.True(t, en[k], k)
 	}
 }

@@ -28,6 +28,18 @@ type App struct {
 	Upgradable     bool   `json:"upgradable"`
 	// LoginPath is the app's sign-in page on its main port, e.g. /login.
 	LoginPath string `json:"loginPath,omitempty"`
+	// Observed are the app's containers as Docker shows them now (absent
+	// when that is not known).
+	Observed []ContainerState `json:"observed,omitempty"`
+}
+
+// ContainerState is one container of an app as Docker shows it.
+type ContainerState struct {
+	Name  string `json:"name"`
+	State string `json:"state"`
+	// Health is healthy, unhealthy, starting, or "" without a check.
+	Health string `json:"health,omitempty"`
+	Ports  []int  `json:"ports,omitempty"`
 }
 
 // Credentials are an installed app's sensitive outputs: Values the first

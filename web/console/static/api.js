@@ -152,6 +152,7 @@ export const api = {
   // time only (a POST: the reveal is recorded), later only their names.
   credentials: (name) => request('POST', `/apps/${enc(name)}/credentials`),
   job: (id) => request('GET', `/jobs/${enc(id)}`),
+  runs: (name, limit) => request('GET', `/apps/${enc(name)}/runs?limit=${limit}`),
   cancelJob: (id) => request('DELETE', `/jobs/${enc(id)}`),
   server: () => request('GET', '/server'),
   tokens: () => request('GET', '/tokens'),

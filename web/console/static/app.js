@@ -10,6 +10,7 @@ import {errorSlot, showError, messageOf} from './ui.js';
 import {renderSetup, renderLogin, renderJoin, renderEnroll} from './views/login.js';
 import {renderCatalog} from './views/catalog.js';
 import {renderApps} from './views/apps.js';
+import {renderAppPage} from './views/apppage.js';
 import {renderServer} from './views/server.js';
 import {renderSettings} from './views/settings.js';
 
@@ -18,7 +19,7 @@ const header = document.getElementById('top');
 
 const routes = {
   catalog: (root, params) => renderCatalog(root, params, me),
-  apps: (root) => renderApps(root),
+  apps: (root, params) => (params[0] ? renderAppPage(root, params[0]) : renderApps(root)),
   server: (root) => renderServer(root),
   settings: (root) => renderSettings(root, {me, onPasswordChanged: () => endSession(t('password.changed'))}),
 };

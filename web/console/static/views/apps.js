@@ -171,7 +171,7 @@ export function renderApps(root) {
     actions.push(button(t('action.uninstall'), 'uninstall', () => uninstall(app), isBusy && st !== 'failed', {class: 'danger'}));
     return h('tr', {'data-app': name, 'data-state': st},
       h('td', {'data-label': t('apps.col.app')},
-        h('strong', {class: 'app-name'}, name),
+        h('strong', {class: 'app-name'}, h('a', {href: `#/apps/${encodeURIComponent(name)}`, 'data-role': 'app-page'}, name)),
         h('p', {class: 'muted small'}, `${app.app} v${app.version}`),
         app.upgradable ? h('span', {class: 'tag'}, t('apps.updateAvailable', {version: app.catalogVersion || ''})) : null),
       h('td', {'data-label': t('apps.col.status')}, badge(st), notes),
