@@ -1,6 +1,7 @@
 package dockertest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -94,8 +95,36 @@ func tail(b []byte, n int) []byte {
 	return b
 }
 
-// Start runs dockerd and waits until it answers.
+// Start runs dockerd and waits until it answers. Docker 20.10 has a bug
+// that a stop during a network's creation can trigger: the network is
+// stored without its address pool, and the next start panics in
+// libnetwork's reservePools. Start then does what an operator would:
+// it sets the network store aside and starts once more.
 func (d *Dockerd) Start() error {
+	err := d.start()
+	if err == nil || !d.networkStorePanic() {
+		return err
+	}
+	store := filepath.Join(d.dir, "data", "network", "files", "local-kv.db")
+	if rerr := os.Rename(store, store+".reservePools-panic"); rerr != nil {
+		return errors.Join(err, rerr)
+	}
+	fmt.Fprintf(d.log, "\n--- dockertest: Docker 20.10's reservePools panic at start; network store set aside, starting again ---\n")
+	return d.start()
+}
+
+// networkStorePanic tells whether dockerd's log ends with libnetwork's
+// reservePools panic.
+func (d *Dockerd) networkStorePanic() bool {
+	b, err := os.ReadFile(d.log.Name())
+	if err != nil {
+		return false
+	}
+	tail := b[max(0, len(b)-16<<10):]
+	return bytes.Contains(tail, []byte("panic: runtime error")) && bytes.Contains(tail, []byte("reservePools"))
+}
+
+func (d *Dockerd) start() error {
 	if d.cmd != nil {
 		return errors.New("private dockerd: already running")
 	}
