@@ -460,12 +460,10 @@ func (a *Accounts) Session(ctx context.Context, secret string) (Session, error) 
 		}
 		return Session{}, err
 	}
-	if a.RequireTOTP && !s.MustEnroll {
-		u, err := a.Users.UserByName(ctx, s.User)
-		if err != nil {
-			return Session{}, err
-		}
-		s.MustEnroll = a.mustEnroll(u)
+	// The store read the user's second factor with the session: a
+	// server-wide requirement needs no other query.
+	if a.RequireTOTP && !s.SecondFactor {
+		s.MustEnroll = true
 	}
 	return s, nil
 }

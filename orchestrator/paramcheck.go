@@ -3,9 +3,9 @@ package orchestrator
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/cnabio/cnab-go/bundle"
@@ -26,7 +26,7 @@ func CheckParameters(bun *bundle.Bundle, app App, action Action, request map[str
 	isPort := func(name string) bool {
 		return slices.ContainsFunc(app.Ports, func(p PortParam) bool { return p.Name == name })
 	}
-	for _, name := range sortedKeys(request) {
+	for _, name := range slices.Sorted(maps.Keys(request)) {
 		v := plainNumber(request[name])
 		p, ok := bun.Parameters[name]
 		switch {
@@ -64,7 +64,7 @@ func CheckParameters(bun *bundle.Bundle, app App, action Action, request map[str
 		}
 		out[name] = v
 	}
-	for _, name := range sortedKeys(bun.Parameters) {
+	for _, name := range slices.Sorted(maps.Keys(bun.Parameters)) {
 		p := bun.Parameters[name]
 		if !p.Required || !p.AppliesTo(string(action)) || isPort(name) || slices.Contains(app.Generate, name) {
 			continue
@@ -80,7 +80,7 @@ func CheckParameters(bun *bundle.Bundle, app App, action Action, request map[str
 		}
 	}
 	if len(fields) > 0 {
-		names := sortedKeys(fields)
+		names := slices.Sorted(maps.Keys(fields))
 		parts := make([]string, len(names))
 		for i, n := range names {
 			parts[i] = n + ": " + fields[n]
@@ -103,13 +103,4 @@ func plainNumber(v any) any {
 		return f
 	}
 	return n.String()
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
 }

@@ -2,39 +2,14 @@ package web
 
 import (
 	"net/http"
-	"time"
 
 	"github.com/labstack/echo/v4"
 
 	"github.com/websoft9/stackhub/orchestrator"
 )
 
-// userDTO is an account as the API shows it: never a hash or a secret.
-type userDTO struct {
-	Name                string    `json:"name"`
-	Role                string    `json:"role"`
-	Created             time.Time `json:"created"`
-	SecondFactor        bool      `json:"secondFactor"`
-	RequireSecondFactor bool      `json:"requireSecondFactor"`
-}
-
-type userChange struct {
-	Role                *string `json:"role,omitempty"`
-	RequireSecondFactor *bool   `json:"requireSecondFactor,omitempty"`
-}
-
 type inviteBody struct {
 	Role string `json:"role"`
-}
-
-// inviteDTO is an invite; Code only in the answer that made it.
-type inviteDTO struct {
-	ID        string    `json:"id"`
-	Role      string    `json:"role"`
-	CreatedBy string    `json:"createdBy"`
-	Created   time.Time `json:"created"`
-	Expires   time.Time `json:"expires"`
-	Code      string    `json:"code,omitempty"`
 }
 
 type otpBody struct {

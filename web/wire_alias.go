@@ -22,4 +22,8 @@ type (
 	grantDTO          = wire.Grant
 	appPermissionsDTO = wire.AppPermissions
 	grantBody         = wire.GrantRequest
+
+	userDTO    = wire.User
+	userChange = wire.UserChange
+	inviteDTO  = wire.Invite
 )

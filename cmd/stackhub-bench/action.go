@@ -5,9 +5,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"syscall"
 	"time"
@@ -61,17 +63,9 @@ func (b *bench) benchAction(ctx context.Context, res *Results) (err error) {
 	if err := b.waitHealthy(ctx, containers); err != nil {
 		return err
 	}
-	bun, err := readBundleJSON(filepath.Join(b.catalog, "demo", ".cnab", "bundle.json"))
+	bun, gid, err := b.demoInvocation()
 	if err != nil {
 		return err
-	}
-	fi, err := os.Stat(b.socket)
-	if err != nil {
-		return err
-	}
-	gid := 0
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		gid = int(st.Gid)
 	}
 	argv := func(rev string) []string {
 		// What cnab-go's docker driver and cnabrun give the invocation
@@ -154,6 +148,26 @@ func (b *bench) benchAction(ctx context.Context, res *Results) (err error) {
 
 type bundleRef struct {
 	Name, Version, Image string
+	// Images are the images the bundle lists.
+	Images []string
+}
+
+// demoInvocation reads the demo's built bundle.json and the group of the
+// Docker socket, what a run of its invocation image needs.
+func (b *bench) demoInvocation() (bundleRef, int, error) {
+	bun, err := readBundleJSON(filepath.Join(b.catalog, "demo", ".cnab", "bundle.json"))
+	if err != nil {
+		return bundleRef{}, 0, err
+	}
+	fi, err := os.Stat(b.socket)
+	if err != nil {
+		return bundleRef{}, 0, err
+	}
+	gid := 0
+	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
+		gid = int(st.Gid)
+	}
+	return bun, gid, nil
 }
 
 // readBundleJSON reads the name, version and invocation image of a built
@@ -169,6 +183,9 @@ func readBundleJSON(path string) (bundleRef, error) {
 		InvocationImages []struct {
 			Image string `json:"image"`
 		} `json:"invocationImages"`
+		Images map[string]struct {
+			Image string `json:"image"`
+		} `json:"images"`
 	}
 	if err := json.Unmarshal(data, &bj); err != nil {
 		return bundleRef{}, fmt.Errorf("%s: %w", path, err)
@@ -176,7 +193,11 @@ func readBundleJSON(path string) (bundleRef, error) {
 	if len(bj.InvocationImages) == 0 {
 		return bundleRef{}, fmt.Errorf("%s has no invocation image", path)
 	}
-	return bundleRef{Name: bj.Name, Version: bj.Version, Image: bj.InvocationImages[0].Image}, nil
+	ref := bundleRef{Name: bj.Name, Version: bj.Version, Image: bj.InvocationImages[0].Image}
+	for _, alias := range slices.Sorted(maps.Keys(bj.Images)) {
+		ref.Images = append(ref.Images, bj.Images[alias].Image)
+	}
+	return ref, nil
 }
 
 // startedAt returns the State.StartedAt of each container.

@@ -2,14 +2,12 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
-	"syscall"
 	"time"
 
 	"github.com/websoft9/stackhub/orchestrator/dockerpolicy"
@@ -39,21 +37,9 @@ type PolicedRound struct {
 // that installation gets: running a bundle unpoliced is never something
 // the server can be asked to do.
 func (b *bench) benchPoliced(ctx context.Context, res *Results) error {
-	bun, err := readBundleJSON(filepath.Join(b.catalog, "demo", ".cnab", "bundle.json"))
+	bun, gid, err := b.demoInvocation()
 	if err != nil {
 		return err
-	}
-	images, err := bundleImages(filepath.Join(b.catalog, "demo", ".cnab", "bundle.json"))
-	if err != nil {
-		return err
-	}
-	fi, err := os.Stat(b.socket)
-	if err != nil {
-		return err
-	}
-	gid := 0
-	if st, ok := fi.Sys().(*syscall.Stat_t); ok {
-		gid = int(st.Gid)
 	}
 	name := b.o.Prefix + "-pol"
 	ports, err := freePorts(2)
@@ -67,7 +53,7 @@ func (b *bench) benchPoliced(ctx context.Context, res *Results) error {
 	defer os.RemoveAll(dir)
 	policed := filepath.Join(dir, "docker.sock")
 	srv, err := socket.Listen(socket.Options{Socket: policed, Upstream: b.socket,
-		Policy: dockerpolicy.Policy{Installation: name, Images: images, HostPorts: ports}})
+		Policy: dockerpolicy.Policy{Installation: name, Images: bun.Images, HostPorts: ports}})
 	if err != nil {
 		return err
 	}
@@ -133,27 +119,6 @@ func (b *bench) benchPoliced(ctx context.Context, res *Results) error {
 		res.Policed = append(res.Policed, round)
 	}
 	return nil
-}
-
-// bundleImages returns the images a bundle.json lists.
-func bundleImages(path string) ([]string, error) {
-	raw, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var b struct {
-		Images map[string]struct {
-			Image string `json:"image"`
-		} `json:"images"`
-	}
-	if err := json.Unmarshal(raw, &b); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	var out []string
-	for _, img := range b.Images {
-		out = append(out, img.Image)
-	}
-	return out, nil
 }
 
 // freePorts returns n TCP ports free on loopback now.

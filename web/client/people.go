@@ -4,39 +4,21 @@ import (
 	"context"
 	"net/http"
 	"net/url"
-	"time"
+
+	"github.com/websoft9/stackhub/web/wire"
 )
 
-// User is an account as the API shows it.
-type User struct {
-	Name                string    `json:"name"`
-	Role                string    `json:"role"`
-	Created             time.Time `json:"created"`
-	SecondFactor        bool      `json:"secondFactor"`
-	RequireSecondFactor bool      `json:"requireSecondFactor"`
-}
-
-// Invite is an invitation to make an account with a role; Code is set
-// only in CreateInvite's answer.
-type Invite struct {
-	ID        string    `json:"id"`
-	Role      string    `json:"role"`
-	CreatedBy string    `json:"createdBy"`
-	Created   time.Time `json:"created"`
-	Expires   time.Time `json:"expires"`
-	Code      string    `json:"code,omitempty"`
-}
+// The accounts' JSON shapes (package web/wire), shared with the server.
+type (
+	User       = wire.User
+	Invite     = wire.Invite
+	UserChange = wire.UserChange
+)
 
 // Account is who an account is: the answer to Join.
 type Account struct {
 	User string `json:"user"`
 	Role string `json:"role"`
-}
-
-// UserChange changes a user: nil fields stay as they are.
-type UserChange struct {
-	Role                *string `json:"role,omitempty"`
-	RequireSecondFactor *bool   `json:"requireSecondFactor,omitempty"`
 }
 
 // Users lists the accounts (GET /api/v1/users, admins).

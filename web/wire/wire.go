@@ -282,3 +282,29 @@ type Runtime struct {
 	DatabaseFiles int   `json:"databaseFiles"`
 	RSSBytes      int64 `json:"rssBytes"`
 }
+
+// User is an account as the API shows it: never a hash or a secret.
+type User struct {
+	Name                string    `json:"name"`
+	Role                string    `json:"role"`
+	Created             time.Time `json:"created"`
+	SecondFactor        bool      `json:"secondFactor"`
+	RequireSecondFactor bool      `json:"requireSecondFactor"`
+}
+
+// UserChange changes a user: nil fields stay as they are.
+type UserChange struct {
+	Role                *string `json:"role,omitempty"`
+	RequireSecondFactor *bool   `json:"requireSecondFactor,omitempty"`
+}
+
+// Invite is an invitation to make an account with a role; Code only in
+// the answer that made it.
+type Invite struct {
+	ID        string    `json:"id"`
+	Role      string    `json:"role"`
+	CreatedBy string    `json:"createdBy"`
+	Created   time.Time `json:"created"`
+	Expires   time.Time `json:"expires"`
+	Code      string    `json:"code,omitempty"`
+}
