@@ -256,9 +256,16 @@ func TestDockerdRestart(t *testing.T) {
 	assert.Equal(t, http.StatusOK, code)
 
 	// The server works again: start the kept app, install a new one.
-	job := s.runJob(t, "/api/v1/apps/rs-kept/actions/start", "")
-	require.Equal(t, "succeeded", job["status"], "%v", job)
-	s.waitStatusWithin(t, "rs-kept", "1", 60*time.Second)
+	// (Unless Docker's own reservePools bug made dockertest set the
+	// network store aside: the kept app's network is gone then, by
+	// Docker, and its containers cannot start again.)
+	if d.NetworkStoreReset {
+		t.Log("dockerd lost its network store to Docker 20.10's reservePools panic: the kept app is not started again")
+	} else {
+		job := s.runJob(t, "/api/v1/apps/rs-kept/actions/start", "")
+		require.Equal(t, "succeeded", job["status"], "%v", job)
+		s.waitStatusWithin(t, "rs-kept", "1", 60*time.Second)
+	}
 	installRecovers(t, s, "rs-after", func(url string) int {
 		// The private engine publishes its ports in its own namespace.
 		out, err := d.Exec(t.Context(), filepath.Join(dockertest.RuntimesDir(t), "stackhub-testapp"), "probe", "http", url)

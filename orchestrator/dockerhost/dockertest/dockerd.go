@@ -30,6 +30,9 @@ type Dockerd struct {
 	cmd   *exec.Cmd
 	done  chan struct{}
 	log   *os.File
+	// NetworkStoreReset says Start met Docker 20.10's reservePools panic
+	// and set the network store aside: the networks made before are gone.
+	NetworkStoreReset bool
 }
 
 // StartDockerd starts a private dockerd and stops it when tb ends. images
@@ -110,6 +113,7 @@ func (d *Dockerd) Start() error {
 		return errors.Join(err, rerr)
 	}
 	fmt.Fprintf(d.log, "\n--- dockertest: Docker 20.10's reservePools panic at start; network store set aside, starting again ---\n")
+	d.NetworkStoreReset = true
 	return d.start()
 }
 
