@@ -34,6 +34,10 @@ type App struct {
 	// ("zh", "en"): custom["sh.websoft9"].i18n. Title, Description and
 	// each parameter's Description are the default (English) ones.
 	Texts map[string]AppTexts
+	// Form groups and orders the install form's fields
+	// (custom["sh.websoft9"].form); parameters it does not name are shown
+	// after it, folded away as advanced.
+	Form []FormGroup
 	// Settable are the parameters a request may set on upgrade: every
 	// parameter but the port parameters (StackHub allocates those) and
 	// purge (an uninstall option).
@@ -277,6 +281,29 @@ type LogSource interface {
 	Logs(ctx context.Context, container string, opts LogOptions, w io.Writer) error
 }
 
+// StatsSource samples containers' resource use.
+type StatsSource interface {
+	// ContainerStats samples each of containers over about a second, all
+	// at once. A container that is gone or stopped is left out. Returns
+	// EUNAVAILABLE when Docker does not answer.
+	ContainerStats(ctx context.Context, containers []string) ([]ContainerStats, error)
+}
+
+// ContainerStats is one container's resource use as Docker samples it.
+type ContainerStats struct {
+	Name string
+	// CPUPercent is the share of one CPU over the sample, as docker stats
+	// shows it (200 is two CPUs busy).
+	CPUPercent float64
+	// MemoryBytes is the memory in use without the page cache;
+	// MemoryLimit is the container's limit, or the host's memory.
+	MemoryBytes, MemoryLimit uint64
+	// Network and block I/O are totals since the container started.
+	NetRxBytes, NetTxBytes          uint64
+	BlockReadBytes, BlockWriteBytes uint64
+	PIDs                            uint64
+}
+
 // Observer keeps an in-memory view of our containers, so that reads need
 // no Docker call and reflect changes made by hand.
 type Observer interface {
@@ -377,6 +404,17 @@ type AppTexts struct {
 	Description string
 	// Parameters are each parameter's label and help, by name.
 	Parameters map[string]ParameterText
+	// Form are the form groups' labels, by group ID.
+	Form map[string]string
+}
+
+// FormGroup is one group of an install form: an ID, its default (English)
+// label, its fields in order, and whether it is folded away.
+type FormGroup struct {
+	ID       string
+	Label    string
+	Fields   []string
+	Advanced bool
 }
 
 // ParameterText is a parameter's label and help in one language.

@@ -43,6 +43,8 @@ type Deps struct {
 	Observer Observer
 	// Logs reads container logs.
 	Logs LogSource
+	// ContainerStats samples containers' resource use; nil: none to show.
+	ContainerStats StatsSource
 	// NeedsSetup tells whether no console user exists (a risk); nil skips it.
 	NeedsSetup func(context.Context) (bool, error)
 	// Exposure says how the API is reached, for the risk list.

@@ -65,6 +65,9 @@ func TestClientMatchesOpenAPI(t *testing.T) {
 	_, _ = c.InstallApp(ctx, "demo", "blog")
 	_, _ = c.UninstallApp(ctx, "blog", true)
 	_, _ = c.UpgradeApp(ctx, "blog", map[string]any{"message": "x"})
+	_, _ = c.PlanUpgrade(ctx, "blog", map[string]any{"message": "x"})
+	_, _ = c.AppSettings(ctx, "blog")
+	_, _ = c.AppStats(ctx, "blog")
 	_, _ = c.AppAction(ctx, "blog", "restart")
 	if rc, err := c.AppLogs(ctx, "blog", client.LogsOptions{Tail: 1}); err == nil {
 		_, _ = io.Copy(io.Discard, rc)

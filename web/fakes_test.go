@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"maps"
+	"slices"
 	"time"
 
 	"github.com/websoft9/stackhub/orchestrator"
@@ -234,4 +236,25 @@ func (f *fakeGrants) RevokeGrant(_ context.Context, id, by string) error {
 	}
 	f.granted, f.by = nil, by
 	return nil
+}
+func (f fakeApps) Settings(_ context.Context, name string) (orchestrator.AppSettings, error) {
+	if name != "demo" {
+		return orchestrator.AppSettings{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", name)
+	}
+	// The engine never gives a sensitive value; the handler must not pass
+	// one on even so.
+	return orchestrator.AppSettings{Name: name, Version: "1.0.0", App: orchestrator.App{Name: "demo", Version: "1.1.0"},
+		Values: []orchestrator.Setting{{Name: "greeting", Value: "hello", Set: true, Editable: true},
+			{Name: "secret", Value: "hunter2", Sensitive: true, Set: true, Editable: true}}}, nil
+}
+func (f fakeApps) Stats(_ context.Context, name string) ([]orchestrator.ContainerStats, error) {
+	return []orchestrator.ContainerStats{{Name: "websoft9-" + name, CPUPercent: 12.5, MemoryBytes: 1 << 20, MemoryLimit: 1 << 30, PIDs: 3}}, nil
+}
+func (f fakeLifecycle) PlanUpgrade(_ context.Context, r orchestrator.UpgradeRequest) (orchestrator.UpgradePlan, error) {
+	p := orchestrator.UpgradePlan{Name: r.Name, FromVersion: "1.0.0", ToVersion: "1.1.0"}
+	for _, k := range slices.Sorted(maps.Keys(r.Parameters)) {
+		sensitive := k == "secret"
+		p.Changes = append(p.Changes, orchestrator.SettingChange{Name: k, From: "old", To: r.Parameters[k], Sensitive: sensitive})
+	}
+	return p, nil
 }

@@ -354,7 +354,7 @@ func toCatalogApp(a orchestrator.App) catalogApp {
 		if out.Texts == nil {
 			out.Texts = map[string]wire.CatalogTexts{}
 		}
-		ct := wire.CatalogTexts{Title: tx.Title, Description: tx.Description}
+		ct := wire.CatalogTexts{Title: tx.Title, Description: tx.Description, Form: tx.Form}
 		for name, p := range tx.Parameters {
 			if ct.Parameters == nil {
 				ct.Parameters = map[string]wire.CatalogParameterText{}
@@ -362,6 +362,9 @@ func toCatalogApp(a orchestrator.App) catalogApp {
 			ct.Parameters[name] = wire.CatalogParameterText{Label: p.Label, Help: p.Help}
 		}
 		out.Texts[lang] = ct
+	}
+	for _, g := range a.Form {
+		out.Form = append(out.Form, wire.FormGroup{ID: g.ID, Label: g.Label, Fields: g.Fields, Advanced: g.Advanced})
 	}
 	out.Parameters = make([]wire.CatalogParameter, 0, len(a.Parameters))
 	for _, p := range a.Parameters {

@@ -24,6 +24,8 @@ type AppReader interface {
 	Runs(ctx context.Context, name string, limit int) ([]orchestrator.Run, error)
 	Logs(ctx context.Context, req orchestrator.LogsRequest, w io.Writer) error
 	Credentials(ctx context.Context, name string) (orchestrator.Credentials, error)
+	Settings(ctx context.Context, name string) (orchestrator.AppSettings, error)
+	Stats(ctx context.Context, name string) ([]orchestrator.ContainerStats, error)
 }
 
 // AppLifecycle starts the runs that change apps.
@@ -33,6 +35,7 @@ type AppLifecycle interface {
 	Uninstall(ctx context.Context, req orchestrator.UninstallRequest) (orchestrator.UninstallResult, error)
 	UninstallAll(ctx context.Context, purge bool) ([]orchestrator.UninstallResultOf, error)
 	Upgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.Run, error)
+	PlanUpgrade(ctx context.Context, req orchestrator.UpgradeRequest) (orchestrator.UpgradePlan, error)
 	Action(ctx context.Context, req orchestrator.ActionRequest) (orchestrator.Run, error)
 }
 

@@ -315,6 +315,9 @@ func readMeta(app *orchestrator.App, m *manifest.Manifest, meta map[string]any, 
 		}
 		app.Meta.Icon = icon
 	}
+	if err := readForm(app, m, meta["form"]); err != nil {
+		return err
+	}
 	if err := readTexts(app, m, meta["i18n"]); err != nil {
 		return err
 	}
@@ -476,6 +479,8 @@ func scalar(v any) string {
 //	    description: ...
 //	    parameters:
 //	      url: {label: 网站地址, help: ...}
+//	    form:
+//	      site: 站点
 //
 // A parameter the bundle does not have, or a key other than these, is
 // refused: a typo would otherwise leave a field unlabelled.
@@ -539,8 +544,24 @@ func readTexts(app *orchestrator.App, m *manifest.Manifest, v any) error {
 					}
 					texts.Parameters[name] = text
 				}
+			case "form":
+				groups, ok := val.(map[string]any)
+				if !ok {
+					return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.form must map form groups to labels`, lang)
+				}
+				texts.Form = map[string]string{}
+				for id, l := range groups {
+					label, ok := l.(string)
+					if !ok {
+						return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.form.%s must be a string`, lang, id)
+					}
+					if !slices.ContainsFunc(app.Form, func(g orchestrator.FormGroup) bool { return g.ID == id }) {
+						return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.form: the form has no group %q`, lang, id)
+					}
+					texts.Form[id] = label
+				}
 			default:
-				return fmt.Errorf(`custom["sh.websoft9"].i18n.%s: unknown key %q (title, description, parameters)`, lang, k)
+				return fmt.Errorf(`custom["sh.websoft9"].i18n.%s: unknown key %q (title, description, parameters, form)`, lang, k)
 			}
 		}
 		app.Texts[lang] = texts

@@ -41,6 +41,10 @@ type (
 	Permission     = wire.Permission
 	Grant          = wire.Grant
 	AppPermissions = wire.AppPermissions
+	// An app's settings, what an upgrade would change, its containers' use.
+	AppSettings    = wire.AppSettings
+	UpgradePlan    = wire.UpgradePlan
+	ContainerStats = wire.ContainerStats
 )
 
 type Client struct {
@@ -209,6 +213,31 @@ func (c *Client) UpgradeApp(ctx context.Context, name string, parameters map[str
 	}
 	var out Job
 	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(name)+"/upgrade", nil, body, &out)
+	return out, err
+}
+
+// PlanUpgrade tells what UpgradeApp with the same parameters would do,
+// without doing it (POST /api/v1/apps/{name}/upgrade/plan).
+func (c *Client) PlanUpgrade(ctx context.Context, name string, parameters map[string]any) (UpgradePlan, error) {
+	var out UpgradePlan
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(name)+"/upgrade/plan", nil,
+		map[string]any{"parameters": parameters}, &out)
+	return out, err
+}
+
+// AppSettings returns name's current settings, sensitive ones only said
+// to be set (GET /api/v1/apps/{name}/settings).
+func (c *Client) AppSettings(ctx context.Context, name string) (AppSettings, error) {
+	var out AppSettings
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/apps/"+url.PathEscape(name)+"/settings", nil, nil, &out)
+	return out, err
+}
+
+// AppStats samples the resource use of name's running containers
+// (GET /api/v1/apps/{name}/stats).
+func (c *Client) AppStats(ctx context.Context, name string) ([]ContainerStats, error) {
+	var out []ContainerStats
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/apps/"+url.PathEscape(name)+"/stats", nil, nil, &out)
 	return out, err
 }
 

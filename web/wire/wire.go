@@ -112,6 +112,9 @@ type CatalogApp struct {
 	// Texts are the app's words in other languages, by language tag:
 	// title, description, and each parameter's label and help.
 	Texts map[string]CatalogTexts `json:"texts,omitempty"`
+	// Form groups and orders the install form's fields; parameters it does
+	// not name come after it, folded away as advanced.
+	Form []FormGroup `json:"form,omitempty"`
 	// Source is where a bundle that was not in the catalog directory came
 	// from: its registry reference with digest, or "archive …".
 	Source string `json:"source,omitempty"`
@@ -129,6 +132,16 @@ type CatalogTexts struct {
 	Title       string                          `json:"title,omitempty"`
 	Description string                          `json:"description,omitempty"`
 	Parameters  map[string]CatalogParameterText `json:"parameters,omitempty"`
+	// Form are the form groups' labels, by group ID.
+	Form map[string]string `json:"form,omitempty"`
+}
+
+// FormGroup is one group of an install form.
+type FormGroup struct {
+	ID       string   `json:"group"`
+	Label    string   `json:"label"`
+	Fields   []string `json:"fields"`
+	Advanced bool     `json:"advanced,omitempty"`
 }
 
 // CatalogParameterText is a parameter's label and help in one language.
@@ -307,4 +320,60 @@ type Invite struct {
 	Created   time.Time `json:"created"`
 	Expires   time.Time `json:"expires"`
 	Code      string    `json:"code,omitempty"`
+}
+
+// AppSettings are an app's current settings: GET /api/v1/apps/{name}/settings.
+type AppSettings struct {
+	Name    string `json:"name"`
+	App     string `json:"app"`
+	Version string `json:"version"`
+	// Settings are in the order of the catalog's parameters; a sensitive
+	// one never carries its value.
+	Settings []Setting `json:"settings"`
+	// Catalog is the app's catalog entry: the parameters' types, rules,
+	// texts and form groups, for an edit form.
+	Catalog CatalogApp `json:"catalog"`
+}
+
+// Setting is one current setting of an app.
+type Setting struct {
+	Name      string `json:"name"`
+	Value     any    `json:"value,omitempty"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+	// Set tells whether it has a value (the only thing said of a
+	// sensitive one).
+	Set bool `json:"set"`
+	// Editable: an upgrade may change it.
+	Editable bool `json:"editable"`
+}
+
+// UpgradePlan is what an upgrade would do: POST /api/v1/apps/{name}/upgrade/plan.
+type UpgradePlan struct {
+	Name        string          `json:"name"`
+	FromVersion string          `json:"fromVersion"`
+	ToVersion   string          `json:"toVersion"`
+	Changes     []SettingChange `json:"changes"`
+}
+
+// SettingChange is one setting an upgrade changes; a sensitive one
+// carries no values.
+type SettingChange struct {
+	Name      string `json:"name"`
+	From      any    `json:"from,omitempty"`
+	To        any    `json:"to,omitempty"`
+	Sensitive bool   `json:"sensitive,omitempty"`
+	Added     bool   `json:"added,omitempty"`
+}
+
+// ContainerStats is one container's resource use: GET /api/v1/apps/{name}/stats.
+type ContainerStats struct {
+	Name            string  `json:"name"`
+	CPUPercent      float64 `json:"cpuPercent"`
+	MemoryBytes     uint64  `json:"memoryBytes"`
+	MemoryLimit     uint64  `json:"memoryLimit"`
+	NetRxBytes      uint64  `json:"netRxBytes"`
+	NetTxBytes      uint64  `json:"netTxBytes"`
+	BlockReadBytes  uint64  `json:"blockReadBytes"`
+	BlockWriteBytes uint64  `json:"blockWriteBytes"`
+	PIDs            uint64  `json:"pids"`
 }

@@ -147,7 +147,13 @@ export const api = {
   upload: (file, force) => upload(`/catalog/import${force ? '?force=true' : ''}`, file),
   uninstall: (name, purge) => request('DELETE', `/apps/${enc(name)}${purge ? '?purge=true' : ''}`),
   action: (name, action) => request('POST', `/apps/${enc(name)}/actions/${enc(action)}`),
-  upgrade: (name) => request('POST', `/apps/${enc(name)}/upgrade`),
+  upgrade: (name, parameters) => request('POST', `/apps/${enc(name)}/upgrade`,
+    parameters && Object.keys(parameters).length ? {parameters} : undefined),
+  // planUpgrade tells what upgrade would do with the same parameters:
+  // the version it moves to and each setting it changes.
+  planUpgrade: (name, parameters) => request('POST', `/apps/${enc(name)}/upgrade/plan`, {parameters: parameters || {}}),
+  settings: (name) => request('GET', `/apps/${enc(name)}/settings`),
+  stats: (name) => request('GET', `/apps/${enc(name)}/stats`),
   // credentials shows an app's generated secrets: their values the first
   // time only (a POST: the reveal is recorded), later only their names.
   credentials: (name) => request('POST', `/apps/${enc(name)}/credentials`),

@@ -5,10 +5,11 @@
 // exactly that, in a dialog listing it in plain words.
 
 import {h, replace, uid} from '../dom.js';
-import {t, lang} from '../i18n.js';
+import {t} from '../i18n.js';
 import {api} from '../api.js';
 import {errorSlot, showError, clearError, busy, appIcon, openDialog, confirmDialog, notify} from '../ui.js';
 import {openJobPanel} from './progress.js';
+import {localized, settingsFields} from './settingsform.js';
 
 const NAME_RE = /^[a-z0-9][a-z0-9-]{0,62}$/;
 
@@ -53,144 +54,6 @@ function grantDialog(app, perms, install, onStarted) {
  * the bundle gives them (texts: zh-CN, else zh): title, description, and
  * each parameter's label and help.
  */
-function localized(app) {
-  const texts = app.texts || {};
-  const l = lang();
-  const tx = texts[l] || texts[l.split('-')[0]] || {};
-  const params = tx.parameters || {};
-  return {
-    ...app,
-    title: tx.title || app.title,
-    description: tx.description || app.description,
-    parameters: (app.parameters || []).map((p) => ({
-      ...p,
-      label: (params[p.name] && params[p.name].label) || p.name,
-      description: (params[p.name] && params[p.name].help) || p.description,
-    })),
-  };
-}
-
-/** appliesToInstall tells whether a parameter reaches the install. */
-function appliesToInstall(p) {
-  return !p.applyTo || !p.applyTo.length || p.applyTo.includes('install');
-}
-
-/**
- * settingsFields builds the install form's fields from the bundle's
- * parameters: a select for an enum, a checkbox for a boolean, a number
- * field with its range, a password field for a secret (left empty, one is
- * generated), text otherwise; the ports are folded away under Advanced.
- * values() returns what differs from the defaults, or null after marking
- * each field the browser's checks refuse; showErrors puts the server's
- * reasons beside their fields.
- */
-function settingsFields(app) {
-  const params = (app.parameters || []).filter((p) => (p.settable || p.port) && appliesToInstall(p) && p.type !== 'file');
-  const rows = [];
-  const advanced = [];
-  const inputs = {};
-  const errors = {};
-  for (const p of params) {
-    const id = uid(`param-${p.name}`);
-    const rules = p.rules || {};
-    let input;
-    if (Array.isArray(rules.enum)) {
-      input = h('select', {id, 'data-param': p.name, required: p.required},
-        p.required && p.default === undefined ? h('option', {value: ''}, '') : null,
-        rules.enum.map((v) => h('option', {value: String(v), selected: v === p.default}, String(v))));
-    } else if (p.type === 'boolean') {
-      input = h('input', {id, type: 'checkbox', 'data-param': p.name, checked: p.default === true});
-    } else if (p.type === 'integer' || p.type === 'number') {
-      input = h('input', {id, type: 'number', 'data-param': p.name, step: p.type === 'integer' ? '1' : 'any',
-        min: rules.minimum, max: rules.maximum, required: p.required,
-        value: p.default === undefined ? '' : String(p.default),
-        placeholder: p.port ? t('install.portAuto') : ''});
-    } else {
-      input = h('input', {id, type: p.sensitive ? 'password' : 'text', 'data-param': p.name, autocomplete: p.sensitive ? 'new-password' : 'off',
-        spellcheck: 'false', required: p.required, minlength: rules.minLength, maxlength: rules.maxLength,
-        value: p.default === undefined ? '' : String(p.default),
-        placeholder: p.generated ? t('install.generated') : ''});
-    }
-    inputs[p.name] = {p, input};
-    const err = h('p', {class: 'field-error', id: `${id}-error`, hidden: true, role: 'alert'});
-    errors[p.name] = err;
-    input.setAttribute('aria-describedby', `${id}-help ${id}-error`);
-    const label = h('label', {for: id}, p.label || p.name, p.required ? h('span', {class: 'required', 'aria-hidden': 'true'}, ' *') : null);
-    const help = h('p', {class: 'help', id: `${id}-help`}, p.description || '');
-    const row = p.type === 'boolean'
-      ? h('div', {class: 'check', 'data-field': p.name}, input, label, help, err)
-      : h('div', {class: 'field', 'data-field': p.name}, label, input, help, err);
-    (p.port ? advanced : rows).push(row);
-  }
-  const clear = () => {
-    for (const e of Object.values(errors)) {
-      e.hidden = true;
-      e.textContent = '';
-    }
-  };
-  const mark = (name, message) => {
-    const e = errors[name];
-    if (!e) return false;
-    e.textContent = message;
-    e.hidden = false;
-    return true;
-  };
-  const values = () => {
-    clear();
-    const out = {};
-    let bad = null;
-    for (const [name, {p, input}] of Object.entries(inputs)) {
-      if (!input.checkValidity()) {
-        mark(name, input.validationMessage);
-        bad = bad || input;
-        continue;
-      }
-      if (p.type === 'boolean') {
-        if (input.checked !== (p.default === true)) out[name] = input.checked;
-        continue;
-      }
-      const raw = input.value;
-      // The pattern as JSON Schema reads it (a match anywhere unless
-      // anchored), which HTML's pattern attribute does not.
-      if (raw !== '' && p.rules && p.rules.pattern) {
-        let ok = true;
-        try {
-          ok = new RegExp(p.rules.pattern, 'u').test(raw);
-        } catch {
-          // a pattern this browser cannot read: the server checks it
-        }
-        if (!ok) {
-          mark(name, t('install.pattern', {pattern: p.rules.pattern}));
-          bad = bad || input;
-          continue;
-        }
-      }
-      if (raw === '' || raw === String(p.default === undefined ? '' : p.default)) continue;
-      out[name] = p.type === 'integer' || p.type === 'number' ? Number(raw) : raw;
-    }
-    if (bad) {
-      bad.focus();
-      return null;
-    }
-    return out;
-  };
-  const showErrors = (fields) => {
-    let first = null;
-    for (const [name, why] of Object.entries(fields || {})) {
-      if (mark(name, why) && !first) first = inputs[name].input;
-    }
-    if (first) first.focus();
-    return Boolean(first);
-  };
-  const content = rows.length || advanced.length
-    ? h('fieldset', {class: 'stack settings'},
-      h('legend', {}, t('install.settings')),
-      rows,
-      advanced.length ? h('details', {class: 'advanced'}, h('summary', {}, t('install.advanced')), advanced) : null)
-    : null;
-  return {content, values, showErrors, clear};
-}
-
 /**
  * installForm asks for an optional instance name (and force) and starts
  * the install; the job's progress panel opens once the API accepts it.

@@ -20,9 +20,10 @@ function stageLabel(stage) {
  * openJobPanel opens the panel for job (an id or /api/v1/jobs/<id>) of
  * app (the instance name); action says what the job does (install,
  * upgrade, start, …). onFinished(stage) runs when the job ends. Closing
- * the panel stops watching; the job goes on.
+ * the panel stops watching; the job goes on. replay shows a past run's
+ * events (from the app page's runs) without what follows an install.
  */
-export function openJobPanel({job, app, action, onFinished}) {
+export function openJobPanel({job, app, action, onFinished, replay}) {
   const id = jobID(job);
   const statusLine = h('p', {class: 'job-status', id: 'job-status', role: 'status'}, stageLabel('queued'));
   const stages = h('ol', {class: 'stages', id: 'job-stages', 'aria-label': t('job.stages')});
@@ -161,7 +162,7 @@ export function openJobPanel({job, app, action, onFinished}) {
       const text = t(has(key) ? key : 'job.end.other', {stage: end.stage});
       replace(result, h('p', {class: end.stage === 'done' ? 'success' : 'error', role: end.stage === 'done' ? 'status' : 'alert'},
         end.message ? `${text} ${end.message}` : text));
-      if (end.stage === 'done' && action === 'install') afterInstall();
+      if (end.stage === 'done' && action === 'install' && !replay) afterInstall();
     }
     close.focus();
     if (onFinished) onFinished(end && end.stage);

@@ -1,0 +1,169 @@
+package orchestrator
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"slices"
+)
+
+// Setting is one parameter of an installation as its last successful
+// install or upgrade ran it. A sensitive one never carries its value: Set
+// tells whether it has one.
+type Setting struct {
+	Name string
+	// Value is nil for a sensitive setting, and when the run had none.
+	Value     any
+	Sensitive bool
+	Set       bool
+	// Editable: an upgrade may change it (it applies to upgrade and is
+	// not a port or purge).
+	Editable bool
+}
+
+// AppSettings are an installation's current settings, in the order of its
+// app's parameters, and the app those parameters are described by.
+type AppSettings struct {
+	Name    string
+	Version string
+	// App is the catalog entry, for the parameters' types, rules and texts.
+	App    App
+	Values []Setting
+}
+
+// SettingChange is one setting an upgrade would change. A sensitive one
+// carries no value: only that it changes.
+type SettingChange struct {
+	Name      string
+	From, To  any
+	Sensitive bool
+	// Added: the last run had no value for it (a parameter new in the
+	// catalog version, most often): To is its default or the value asked for.
+	Added bool
+}
+
+// UpgradePlan is what an upgrade would do: the version it moves to and
+// every setting it changes.
+type UpgradePlan struct {
+	Name        string
+	FromVersion string
+	ToVersion   string
+	Changes     []SettingChange
+}
+
+// Settings returns an installation's current settings: the parameters of
+// its last successful install or upgrade, sensitive ones masked.
+//
+// Returns EINVALID for a bad name, ENOTFOUND for an unknown installation
+// or an app no longer in the catalog.
+func (e *Engine) Settings(ctx context.Context, name string) (AppSettings, error) {
+	if err := validateName("name", name); err != nil {
+		return AppSettings{}, err
+	}
+	inst, err := e.d.Installations.Installation(ctx, name)
+	if err != nil {
+		return AppSettings{}, fmt.Errorf("settings of %s: %w", name, err)
+	}
+	app, err := e.d.Catalog.App(ctx, inst.App)
+	if err != nil {
+		return AppSettings{}, fmt.Errorf("settings of %s: %w", name, err)
+	}
+	stored, err := e.d.Runs.LastParameters(ctx, name)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return AppSettings{}, fmt.Errorf("settings of %s: %w", name, err)
+	}
+	out := AppSettings{Name: name, Version: inst.Version, App: app}
+	for _, p := range app.Parameters {
+		if p.Port || !p.Settable {
+			continue
+		}
+		v, set := stored[p.Name]
+		s := Setting{Name: p.Name, Sensitive: p.Sensitive, Set: set && v != nil && v != "",
+			Editable: p.Settable && appliesTo(p.ApplyTo, ActionUpgrade)}
+		if !p.Sensitive {
+			s.Value = v
+		}
+		out.Values = append(out.Values, s)
+	}
+	return out, nil
+}
+
+// PlanUpgrade tells what Upgrade would do with req, without doing it: the
+// version it moves to and each setting that changes (a value asked for, or
+// a parameter the new version adds). It refuses what Upgrade refuses, with
+// the same errors (EPARAMETERS for wrong values).
+func (e *Engine) PlanUpgrade(ctx context.Context, req UpgradeRequest) (UpgradePlan, error) {
+	r := &runState{name: req.Name, action: ActionUpgrade, request: req.Parameters}
+	if err := e.checkModify(ctx, r); err != nil {
+		return UpgradePlan{}, err
+	}
+	stored, err := e.d.Runs.LastParameters(ctx, r.name)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return UpgradePlan{}, fmt.Errorf("plan upgrade of %s: %w", r.name, err)
+	}
+	plan := UpgradePlan{Name: r.name, FromVersion: r.inst.Version, ToVersion: r.app.Version}
+	for _, p := range r.app.Parameters {
+		if p.Port || !p.Settable || !appliesTo(p.ApplyTo, ActionUpgrade) {
+			continue
+		}
+		from, had := stored[p.Name]
+		to, asked := r.request[p.Name]
+		switch {
+		case asked:
+		case had:
+			continue // kept as it is
+		case p.Default != nil:
+			to = p.Default
+		default:
+			continue
+		}
+		if had && sameValue(from, to) {
+			continue
+		}
+		c := SettingChange{Name: p.Name, Sensitive: p.Sensitive, Added: !had}
+		if !p.Sensitive {
+			c.From, c.To = from, to
+		}
+		plan.Changes = append(plan.Changes, c)
+	}
+	return plan, nil
+}
+
+// appliesTo tells whether a parameter with applyTo reaches action (an
+// empty applyTo reaches every action).
+func appliesTo(applyTo []string, action Action) bool {
+	return len(applyTo) == 0 || slices.Contains(applyTo, string(action))
+}
+
+// sameValue compares two parameter values as JSON: a stored 3.0 and a
+// requested 3 are the same.
+func sameValue(a, b any) bool {
+	ja, errA := json.Marshal(plainNumber(a))
+	jb, errB := json.Marshal(plainNumber(b))
+	return errA == nil && errB == nil && string(ja) == string(jb)
+}
+
+// Stats samples the resource use of an installation's running containers.
+//
+// Returns EINVALID for a bad name, ENOTFOUND, and EUNAVAILABLE when Docker
+// does not answer or no stats source is configured.
+func (e *Engine) Stats(ctx context.Context, name string) ([]ContainerStats, error) {
+	if err := validateName("name", name); err != nil {
+		return nil, err
+	}
+	inst, err := e.d.Installations.Installation(ctx, name)
+	if err != nil {
+		return nil, fmt.Errorf("stats of %s: %w", name, err)
+	}
+	if e.d.ContainerStats == nil {
+		return nil, Errorf(EUNAVAILABLE, "container stats are not available")
+	}
+	if !inst.State.Live() || len(inst.Containers) == 0 {
+		return []ContainerStats{}, nil
+	}
+	stats, err := e.d.ContainerStats.ContainerStats(ctx, inst.Containers)
+	if err != nil {
+		return nil, fmt.Errorf("stats of %s: %w", name, err)
+	}
+	return stats, nil
+}
