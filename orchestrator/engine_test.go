@@ -24,7 +24,15 @@ import (
 
 var demo = orchestrator.App{Name: "demo", Version: "0.1.0", Services: []string{"db", "web"}, Main: "web",
 	Actions: []string{"stop"}, Settable: []string{"message", "admin_password", "workers", "mode"}, Sensitive: []string{"admin_password"},
-	Ports: []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}, {Name: "db_port", Min: 3307, Max: 3399}}}
+	Ports: []orchestrator.PortParam{{Name: "port", Min: 9001, Max: 9999}, {Name: "db_port", Min: 3307, Max: 3399}},
+	Parameters: []orchestrator.ParameterSpec{
+		{Name: "port", Type: "integer", Port: true},
+		{Name: "message", Type: "string", Default: "hello", ApplyTo: []string{"install", "upgrade"}, Settable: true},
+		{Name: "admin_password", Type: "string", Sensitive: true, ApplyTo: []string{"install", "upgrade"}, Settable: true},
+		{Name: "workers", Type: "integer", ApplyTo: []string{"install"}, Settable: true},
+		{Name: "mode", Type: "string", ApplyTo: []string{"install", "upgrade"}, Settable: true, Required: true},
+		{Name: "purge", Type: "boolean", ApplyTo: []string{"uninstall"}},
+	}}
 
 func TestPlanInstallSkipsTakenPorts(t *testing.T) {
 	obs := orchestrator.Observed{Reserved: map[int]string{9001: "ghost"}, HostBusy: map[int]bool{9002: true, 3307: true}}
@@ -132,6 +140,7 @@ type fakeStore struct {
 	finished chan orchestrator.Run
 	released []string
 	begun    []orchestrator.Run
+	last     map[string]any // LastParameters' answer; nil: no successful run
 }
 
 func (s *fakeStore) BeginInstall(_ context.Context, inst orchestrator.Installation, run orchestrator.Run) error {
@@ -210,7 +219,12 @@ func (s *fakeStore) LastOutputs(context.Context, string) (map[string][]byte, err
 	return map[string][]byte{}, nil
 }
 func (s *fakeStore) LastParameters(context.Context, string) (map[string]any, error) {
-	return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.last == nil {
+		return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
+	}
+	return maps.Clone(s.last), nil
 }
 
 func newEngine(host *fakeHost, store *fakeStore, run func(orchestrator.RunRequest) (orchestrator.RunResult, error)) *orchestrator.Engine {
@@ -475,4 +489,43 @@ func TestInstallWithParameters(t *testing.T) {
 	_, err = e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: "taken", Parameters: map[string]any{"mode": "safe", "port": 9600}})
 	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err))
 	assert.Contains(t, orchestrator.ErrorMessage(err), "port 9600 asked for port is reserved by other")
+}
+
+func TestSettingsAndPlanUpgrade(t *testing.T) {
+	store := newStore()
+	never := func(orchestrator.RunRequest) (orchestrator.RunResult, error) { panic("a plan must not run") }
+	e := newEngine(&fakeHost{}, store, never)
+	store.insts["blog"] = orchestrator.Installation{Name: "blog", App: "demo", Version: "0.0.9", State: orchestrator.StateRunning,
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}, {Param: "db_port", Port: 3307}}}
+	// The last run, of a version without message.
+	store.last = map[string]any{"port": 9001.0, "admin_password": "s3cret", "mode": "fast", "workers": 3.0}
+
+	st, err := e.Settings(t.Context(), "blog")
+	require.NoError(t, err)
+	assert.Equal(t, "0.0.9", st.Version)
+	assert.Equal(t, []orchestrator.Setting{
+		{Name: "message", Value: "hello", Set: true, Editable: true},
+		{Name: "admin_password", Sensitive: true, Set: true, Editable: true},
+		{Name: "workers", Value: 3.0, Set: true},
+		{Name: "mode", Value: "fast", Set: true, Editable: true},
+	}, st.Values, "message as the run got it (the default); ports and purge are not settings; the secret's value is not there; workers applies to install only")
+	_, err = e.Settings(t.Context(), "nope")
+	assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(err))
+
+	plan, err := e.PlanUpgrade(t.Context(), orchestrator.UpgradeRequest{Name: "blog",
+		Parameters: map[string]any{"mode": "fast", "admin_password": "n3w"}})
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.UpgradePlan{Name: "blog", FromVersion: "0.0.9", ToVersion: "0.1.0", Changes: []orchestrator.SettingChange{
+		{Name: "admin_password", Sensitive: true},
+	}}, plan, "the same mode is no change; a secret is named, never shown; message stays the default")
+
+	plan, err = e.PlanUpgrade(t.Context(), orchestrator.UpgradeRequest{Name: "blog", Parameters: map[string]any{"message": "bye", "mode": "safe"}})
+	require.NoError(t, err)
+	assert.Equal(t, []orchestrator.SettingChange{{Name: "message", From: "hello", To: "bye", FromDefault: true}, {Name: "mode", From: "fast", To: "safe"}}, plan.Changes)
+
+	_, err = e.PlanUpgrade(t.Context(), orchestrator.UpgradeRequest{Name: "blog", Parameters: map[string]any{"message": "<b>", "workers": 4, "port": 9009}})
+	require.Error(t, err)
+	assert.Equal(t, orchestrator.EPARAMETERS, orchestrator.ErrorCode(err), "refused as the upgrade is")
+	assert.Equal(t, []string{"message", "port", "workers"}, slices.Sorted(maps.Keys(orchestrator.ErrorFields(err))))
+	assert.Empty(t, store.begun, "a plan runs nothing")
 }

@@ -37,9 +37,9 @@ type SettingChange struct {
 	Name      string
 	From, To  any
 	Sensitive bool
-	// Added: the last run had no value for it (a parameter new in the
-	// catalog version, most often): To is its default or the value asked for.
-	Added bool
+	// FromDefault: the last run did not set it, so From is the bundle's
+	// default (a parameter new in this version, most often).
+	FromDefault bool
 }
 
 // UpgradePlan is what an upgrade would do: the version it moves to and
@@ -52,7 +52,8 @@ type UpgradePlan struct {
 }
 
 // Settings returns an installation's current settings: the parameters of
-// its last successful install or upgrade, sensitive ones masked.
+// its last successful install or upgrade (the bundle's default for one it
+// did not set), sensitive ones masked.
 //
 // Returns EINVALID for a bad name, ENOTFOUND for an unknown installation
 // or an app no longer in the catalog.
@@ -77,8 +78,11 @@ func (e *Engine) Settings(ctx context.Context, name string) (AppSettings, error)
 		if p.Port || !p.Settable {
 			continue
 		}
-		v, set := stored[p.Name]
-		s := Setting{Name: p.Name, Sensitive: p.Sensitive, Set: set && v != nil && v != "",
+		v, isStored := stored[p.Name]
+		if !isStored {
+			v = p.Default // what the run got: Porter fills defaults in
+		}
+		s := Setting{Name: p.Name, Sensitive: p.Sensitive, Set: v != nil && v != "",
 			Editable: p.Settable && appliesTo(p.ApplyTo, ActionUpgrade)}
 		if !p.Sensitive {
 			s.Value = v
@@ -89,8 +93,9 @@ func (e *Engine) Settings(ctx context.Context, name string) (AppSettings, error)
 }
 
 // PlanUpgrade tells what Upgrade would do with req, without doing it: the
-// version it moves to and each setting that changes (a value asked for, or
-// a parameter the new version adds). It refuses what Upgrade refuses, with
+// version it moves to and each setting a value asked for changes (a
+// setting no one set changes with the bundle's default only, which the
+// plan does not list). It refuses what Upgrade refuses, with
 // the same errors (EPARAMETERS for wrong values).
 func (e *Engine) PlanUpgrade(ctx context.Context, req UpgradeRequest) (UpgradePlan, error) {
 	r := &runState{name: req.Name, action: ActionUpgrade, request: req.Parameters}
@@ -107,20 +112,21 @@ func (e *Engine) PlanUpgrade(ctx context.Context, req UpgradeRequest) (UpgradePl
 			continue
 		}
 		from, had := stored[p.Name]
+		if !had {
+			from = p.Default
+		}
 		to, asked := r.request[p.Name]
 		switch {
 		case asked:
 		case had:
 			continue // kept as it is
-		case p.Default != nil:
-			to = p.Default
 		default:
+			continue // the default, then and now
+		}
+		if sameValue(from, to) {
 			continue
 		}
-		if had && sameValue(from, to) {
-			continue
-		}
-		c := SettingChange{Name: p.Name, Sensitive: p.Sensitive, Added: !had}
+		c := SettingChange{Name: p.Name, Sensitive: p.Sensitive, FromDefault: !had}
 		if !p.Sensitive {
 			c.From, c.To = from, to
 		}

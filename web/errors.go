@@ -1,6 +1,7 @@
 package web
 
 import (
+	"context"
 	"errors"
 	"net/http"
 	"strconv"
@@ -30,6 +31,12 @@ var statusOf = map[string]int{
 // status, and logs it once, here.
 func (s *Server) handleError(err error, c echo.Context) {
 	if c.Response().Committed {
+		return
+	}
+	if c.Request().Context().Err() != nil && errors.Is(err, context.Canceled) {
+		// The client went away (a page closed mid-request): no one to
+		// answer, and nothing failed on our side.
+		s.log().Info("request abandoned", "method", c.Request().Method, "path", c.Request().URL.Path)
 		return
 	}
 	status, code, msg := http.StatusInternalServerError, orchestrator.EINTERNAL, "internal error"

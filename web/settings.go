@@ -43,7 +43,7 @@ func (s *Server) planUpgrade(c echo.Context) error {
 	out := wire.UpgradePlan{Name: p.Name, FromVersion: p.FromVersion, ToVersion: p.ToVersion,
 		Changes: make([]wire.SettingChange, 0, len(p.Changes))}
 	for _, ch := range p.Changes {
-		w := wire.SettingChange{Name: ch.Name, Sensitive: ch.Sensitive, Added: ch.Added}
+		w := wire.SettingChange{Name: ch.Name, Sensitive: ch.Sensitive, FromDefault: ch.FromDefault}
 		if !ch.Sensitive {
 			w.From, w.To = ch.From, ch.To
 		}

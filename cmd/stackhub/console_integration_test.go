@@ -730,4 +730,53 @@ func TestConsoleAppPage(t *testing.T) {
 	b.click("#job-close")
 	b.waitFor("the restart run, newest first", `document.querySelector('#app-runs tbody tr') && document.querySelector('#app-runs tbody tr').dataset.action === 'restart' &&
 		document.querySelector('#app-runs tbody tr').dataset.status === 'succeeded'`, 30*time.Second)
+
+	// Docker's stats per container, live.
+	b.waitFor("both containers' stats", `[...document.querySelectorAll('#app-containers td[data-stat="cpu"]')].filter((td) => td.textContent.includes('%')).length === 2`, 30*time.Second)
+	assert.Regexp(t, `\d+(\.\d+)? (B|KiB|MiB|GiB) / \d+(\.\d+)? (MiB|GiB)`, b.text(`#app-containers tr[data-container="websoft9-`+name+`"] td[data-stat="memory"]`))
+
+	// A past run's events: the install's stages and log lines, replayed.
+	b.click(`#app-runs tr[data-action="install"] button[data-role="events"]`)
+	b.waitFor("the install's events", `document.querySelector('#job-panel[open]') && document.querySelector('#job-panel').dataset.final`, 30*time.Second)
+	assert.Equal(t, "done", b.attr("#job-panel", "data-final"))
+	assert.NotEmpty(t, b.text("#job-log"), "the install's log lines")
+	assert.Zero(t, b.count("#job-result #credentials"), "a replay asks for no credentials")
+	b.click("#job-close")
+
+	// The settings: as the install ran them; an edit shows what changes,
+	// then upgrades; the app gets the new value.
+	b.waitFor("the settings", `document.querySelector('#app-settings dd[data-setting="message"]')`, 10*time.Second)
+	assert.Equal(t, "hello", b.text(`#app-settings dd[data-setting="message"]`))
+	assert.Equal(t, "not set", b.text(`#app-settings dd[data-setting="admin_password"]`))
+	b.click(`button[data-action="edit-settings"]`)
+	b.waitFor("the edit form", `document.querySelector('#upgrade-dialog[open] [data-param="message"]')`, 10*time.Second)
+	assert.Equal(t, "General", b.text(`#upgrade-dialog fieldset.group[data-group="general"] legend`), "the bundle's form group")
+	assert.Equal(t, 1, b.count(`#upgrade-dialog details.advanced [data-param="admin_password"]`), "a field in no group is folded away")
+	assert.Zero(t, b.count(`#upgrade-dialog [data-param="port"]`), "ports are not settings of an installed app")
+	const edited = `edited on the app's page: "yes"`
+	b.fill(`#upgrade-dialog [data-param="message"]`, edited)
+	b.click(`#upgrade-dialog button[data-role="review"]`)
+	b.waitFor("the plan", `document.querySelector('#upgrade-plan tr[data-change="message"]')`, 30*time.Second)
+	b.screenshot("app-page-plan")
+	assert.Contains(t, b.text(`#upgrade-plan tr[data-change="message"]`), "hello")
+	assert.Contains(t, b.text(`#upgrade-plan tr[data-change="message"]`), edited)
+	assert.Equal(t, 1, b.count(`#upgrade-plan tbody tr`), "only what changes")
+	b.click(`#upgrade-dialog button[data-role="apply"]`)
+	b.waitFor("the upgrade's progress", `document.querySelector('#job-panel[open]') && document.querySelector('#job-panel').dataset.final`, 3*time.Minute)
+	require.Equal(t, "done", b.attr("#job-panel", "data-final"), "result: %s", b.text("#job-result"))
+	b.click("#job-close")
+	r := s.waitStatus(t, name, "1")
+	_, env := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port(t, r.Data["port"])))
+	assert.Contains(t, env, `"APP_MESSAGE":`+mustJSON(t, edited), "the new setting reached the app, byte for byte")
+	b.waitFor("the new setting on the page", fmt.Sprintf(`document.querySelector('#app-settings dd[data-setting="message"]').textContent === %q`, edited), 30*time.Second)
+
+	// The same page in Chinese, labels from the bundle.
+	b.run("switch to Chinese", chromedp.Evaluate(`(() => { const s = document.querySelector('#lang-select'); s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.waitFor("Chinese", `document.documentElement.lang === 'zh-CN' && document.querySelector('#app-settings-heading') && document.querySelector('#app-settings-heading').textContent === '设置'`, 10*time.Second)
+	assert.Contains(t, b.text("#app-settings"), "消息", "the bundle's Chinese label")
+	assert.Equal(t, "未设置", b.text(`#app-settings dd[data-setting="admin_password"]`))
+	b.click(`button[data-action="edit-settings"]`)
+	b.waitFor("the edit form in Chinese", `document.querySelector('#upgrade-dialog[open] fieldset.group legend')`, 10*time.Second)
+	assert.Equal(t, "常规", b.text(`#upgrade-dialog fieldset.group[data-group="general"] legend`))
+	b.screenshot("app-page-zh")
 }

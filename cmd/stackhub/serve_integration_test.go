@@ -14,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -29,6 +30,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
+	"github.com/websoft9/stackhub/web/wire"
 )
 
 // server is a stackhub serve started in-process on a random loopback port.
@@ -592,6 +594,38 @@ func TestHTTPUpgradeAndActions(t *testing.T) {
 	require.Equal(t, "succeeded", job["status"], "%v", job)
 	_, env = httpGet(t, base+"/")
 	assert.Contains(t, env, `"APP_MESSAGE":"v2"`)
+
+	// What the app page shows and plans: the settings as the last upgrade
+	// ran them, and what an edit would change, with nothing run.
+	api := s.client()
+	st, err := api.AppSettings(t.Context(), name)
+	require.NoError(t, err)
+	settings := map[string]wire.Setting{}
+	for _, v := range st.Settings {
+		settings[v.Name] = v
+	}
+	assert.Equal(t, wire.Setting{Name: "message", Value: "v2", Set: true, Editable: true}, settings["message"])
+	assert.Equal(t, wire.Setting{Name: "admin_password", Sensitive: true, Editable: true}, settings["admin_password"], "empty: not set")
+	plan, err := api.PlanUpgrade(t.Context(), name, map[string]any{"message": "v3", "admin_password": "plan-secret"})
+	require.NoError(t, err)
+	assert.Equal(t, []wire.SettingChange{{Name: "message", From: "v2", To: "v3"}, {Name: "admin_password", Sensitive: true, FromDefault: true}}, plan.Changes)
+	runs, err := api.AppRuns(t.Context(), name, 50)
+	require.NoError(t, err)
+	assert.Len(t, runs, 3, "install and two upgrades: the plan ran nothing")
+	_, env = httpGet(t, base+"/")
+	assert.Contains(t, env, `"APP_MESSAGE":"v2"`, "the plan changed nothing")
+	stats, err := api.AppStats(t.Context(), name)
+	require.NoError(t, err)
+	require.Len(t, stats, 2, "both containers, as Docker samples them: %+v", stats)
+	for _, c := range stats {
+		assert.Contains(t, []string{"websoft9-itest-upg", "websoft9-itest-upg-db"}, c.Name)
+		assert.Positive(t, c.MemoryBytes, c.Name)
+		assert.GreaterOrEqual(t, c.MemoryLimit, c.MemoryBytes, c.Name)
+		assert.Positive(t, c.PIDs, c.Name)
+		assert.GreaterOrEqual(t, c.CPUPercent, 0.0, c.Name)
+	}
+	web := slices.IndexFunc(stats, func(c wire.ContainerStats) bool { return c.Name == "websoft9-itest-upg" })
+	assert.Positive(t, stats[web].NetRxBytes, "the requests above reached the web container")
 
 	// Values reach the compose project as values, never pasted into YAML:
 	// quotes, colons, ${ }, templates, # and newlines arrive byte for byte.

@@ -270,3 +270,36 @@ func TestTexts(t *testing.T) {
 		}
 	}
 }
+
+func TestForm(t *testing.T) {
+	app, err := catalog.ReadApp("../../bundles/testdata/demo")
+	require.NoError(t, err)
+	assert.Equal(t, []orchestrator.FormGroup{{ID: "general", Label: "General", Fields: []string{"message"}}}, app.Form)
+	assert.Equal(t, map[string]string{"general": "常规"}, app.Texts["zh"].Form)
+
+	for _, tc := range []struct{ yaml, want string }{
+		{"      - group: general\n        fields: [nope]\n", `no parameter "nope"`},
+		{"      - group: general\n        fields: [purge]\n", `"purge" is not a setting`},
+		{"      - group: general\n        fields: [message]\n      - group: other\n        fields: [message]\n", `"message" is already in group general`},
+		{"      - group: General Settings\n        fields: [message]\n", "short lower-case ID"},
+		{"      - group: general\n        fields: [message]\n      - group: general\n        fields: [admin_password]\n", `group "general" is given twice`},
+		{"      - group: general\n        field: [message]\n", `unknown key "field"`},
+		{"      - group: general\n", "names no fields"},
+		{"      - group: general\n        fields: [message]\n        advanced: yes please\n", "advanced must be true or false"},
+		{"      general: [message]\n", "must be a list of groups"},
+		// A zh label for a group the form does not have.
+		{"      - group: site\n        fields: [message]\n", `the form has no group "general"`},
+	} {
+		dir := filepath.Join(t.TempDir(), "demo")
+		require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
+		raw, err := os.ReadFile(filepath.Join(dir, "porter.yaml"))
+		require.NoError(t, err)
+		// The demo's form block (lines indented past it) becomes tc.yaml.
+		text := regexp.MustCompile(`(?m)^    form:\n(?:      .*\n)+`).ReplaceAllString(string(raw), "    form:\n"+tc.yaml)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, "porter.yaml"), []byte(text), 0o644))
+		_, err = catalog.ReadApp(dir)
+		if assert.Error(t, err, tc.yaml) {
+			assert.Contains(t, err.Error(), tc.want)
+		}
+	}
+}

@@ -362,7 +362,8 @@ type SettingChange struct {
 	From      any    `json:"from,omitempty"`
 	To        any    `json:"to,omitempty"`
 	Sensitive bool   `json:"sensitive,omitempty"`
-	Added     bool   `json:"added,omitempty"`
+	// FromDefault: the last run did not set it; From is the default.
+	FromDefault bool `json:"fromDefault,omitempty"`
 }
 
 // ContainerStats is one container's resource use: GET /api/v1/apps/{name}/stats.

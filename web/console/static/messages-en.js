@@ -307,7 +307,7 @@ export default {
   'settings.setting': 'Setting',
   'settings.before': 'Now',
   'settings.after': 'After',
-  'settings.new': '(new)',
+  'settings.default': '{value} (default)',
   'settings.secretOld': 'hidden',
   'settings.secretNew': 'changed (hidden)',
   'settings.noChange': 'No setting changes.',

@@ -307,7 +307,7 @@ export default {
   'settings.setting': '设置项',
   'settings.before': '当前',
   'settings.after': '之后',
-  'settings.new': '（新增）',
+  'settings.default': '{value}（默认）',
   'settings.secretOld': '隐藏',
   'settings.secretNew': '已更改（隐藏）',
   'settings.noChange': '设置没有变化。',

@@ -54,7 +54,7 @@ function openUpgradeDialog({name, settings, editing, onStarted}) {
   const drawPlan = (plan) => {
     const rows = plan.changes.map((c) => h('tr', {'data-change': c.name},
       h('th', {scope: 'row'}, labels[c.name] || c.name),
-      h('td', {}, c.sensitive ? t('settings.secretOld') : (c.added ? t('settings.new') : value(c.from))),
+      h('td', {}, c.sensitive ? t('settings.secretOld') : (c.fromDefault ? t('settings.default', {value: value(c.from)}) : value(c.from))),
       h('td', {}, c.sensitive ? t('settings.secretNew') : value(c.to))));
     replace(planBox,
       h('p', {id: 'upgrade-version'}, plan.fromVersion === plan.toVersion
@@ -249,13 +249,13 @@ export function renderAppPage(root, name) {
 
   /** usage is a container's stats cells ('—' until sampled, or stopped). */
   function usage(s) {
-    const cell = (label, text) => h('td', {'data-label': label, 'data-stat': label}, text);
-    if (!s) return [t('appPage.cpu'), t('appPage.memory'), t('appPage.net'), t('appPage.disk')].map((l) => cell(l, '—'));
+    const cell = (key, text) => h('td', {'data-label': t(`appPage.${key}`), 'data-stat': key}, text);
+    if (!s) return ['cpu', 'memory', 'net', 'disk'].map((k) => cell(k, '—'));
     return [
-      cell(t('appPage.cpu'), `${s.cpuPercent.toFixed(1)} %`),
-      cell(t('appPage.memory'), `${formatBytes(s.memoryBytes)} / ${formatBytes(s.memoryLimit)}`),
-      cell(t('appPage.net'), `↓ ${formatBytes(s.netRxBytes)} ↑ ${formatBytes(s.netTxBytes)}`),
-      cell(t('appPage.disk'), `${formatBytes(s.blockReadBytes)} / ${formatBytes(s.blockWriteBytes)}`),
+      cell('cpu', `${s.cpuPercent.toFixed(1)} %`),
+      cell('memory', `${formatBytes(s.memoryBytes)} / ${formatBytes(s.memoryLimit)}`),
+      cell('net', `↓ ${formatBytes(s.netRxBytes)} ↑ ${formatBytes(s.netTxBytes)}`),
+      cell('disk', `${formatBytes(s.blockReadBytes)} / ${formatBytes(s.blockWriteBytes)}`),
     ];
   }
 
