@@ -19,6 +19,7 @@ type (
 	Uninstalled      = apiclient.Uninstalled
 	Grant            = apiclient.Grant
 	AppPermissions   = apiclient.AppPermissions
+	UpgradePlan      = apiclient.UpgradePlan
 )
 
 // NewClient returns a client for the server at baseURL with token.

@@ -35,7 +35,7 @@ See stackhub --help for how the server and token are found and the exit codes.`,
 	}
 	o := newRemoteOptions(cmd, getenv)
 	cmd.AddCommand(newAppInstallCmd(o), newAppUninstallCmd(o), newAppInfoCmd(o), newAppListCmd(o),
-		newAppLogsCmd(o), newAppUpgradeCmd(o))
+		newAppLogsCmd(o), newAppUpgradeCmd(o), newAppSettingsCmd(o), newAppStatsCmd(o))
 	cmd.AddCommand(newAppActionCmds(o)...)
 	return cmd
 }

@@ -3,7 +3,9 @@ package main
 import (
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
+	"strconv"
 	"strings"
 
 	"github.com/spf13/cobra"
@@ -20,6 +22,8 @@ type upgradeOptions struct {
 	// grant are the permissions to grant the catalog's bundle of the
 	// app first (--grant, repeatable): exactly what it declares.
 	grant []string
+	// plan prints what the upgrade would change and stops.
+	plan bool
 }
 
 func newAppUpgradeCmd(o *remoteOptions) *cobra.Command {
@@ -31,7 +35,8 @@ func newAppUpgradeCmd(o *remoteOptions) *cobra.Command {
 data. --set key=value changes a settable parameter, sent as a string;
 --set-json key=JSON sends a typed value (--set-json replicas=3,
 --set-json debug=true) for non-string parameters. Values set once are kept
-for later upgrades.
+for later upgrades. --plan prints the version it moves to and each
+setting it changes (sensitive ones named, never shown) and runs nothing.
 ` + grantHelp + "\n" + waitHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -42,6 +47,13 @@ for later upgrades.
 			c, err := o.client()
 			if err != nil {
 				return err
+			}
+			if opts.plan {
+				plan, err := c.PlanUpgrade(cmd.Context(), args[0], params)
+				if err != nil {
+					return fmt.Errorf("upgrade %s: %w", args[0], err)
+				}
+				return o.render(cmd.OutOrStdout(), plan, func(w io.Writer) error { return printPlan(w, plan) })
 			}
 			if len(opts.grant) > 0 {
 				inst, err := c.GetApp(cmd.Context(), args[0])
@@ -62,6 +74,7 @@ for later upgrades.
 	cmd.Flags().StringArrayVar(&opts.set, "set", nil, "set a parameter, key=value (a string); repeatable")
 	cmd.Flags().StringArrayVar(&opts.setJSON, "set-json", nil, "set a parameter to a JSON value, key=JSON; repeatable")
 	cmd.Flags().BoolVar(&opts.noWait, "no-wait", false, "return once the upgrade job is accepted")
+	cmd.Flags().BoolVar(&opts.plan, "plan", false, "print what the upgrade would change, and run nothing")
 	cmd.Flags().StringArrayVar(&opts.grant, "grant", nil, "grant the new bundle this permission it declares, e.g. cap-add:NET_ADMIN; once per declared permission")
 	return cmd
 }
@@ -121,4 +134,56 @@ func parseParameters(set, setJSON []string, setFile ...string) (map[string]any, 
 		}
 	}
 	return params, nil
+}
+
+// printPlan prints an upgrade plan: the versions, then one line per
+// changed setting.
+func printPlan(w io.Writer, p UpgradePlan) error {
+	if p.FromVersion == p.ToVersion {
+		fmt.Fprintf(w, "%s: version %s, upgraded again\n", p.Name, p.ToVersion)
+	} else {
+		fmt.Fprintf(w, "%s: version %s -> %s\n", p.Name, p.FromVersion, p.ToVersion)
+	}
+	if len(p.Changes) == 0 {
+		fmt.Fprintln(w, "No setting changes.")
+		return nil
+	}
+	t := table(w)
+	fmt.Fprintln(t, "SETTING\tNOW\tAFTER")
+	for _, c := range p.Changes {
+		from, to := settingText(c.From), settingText(c.To)
+		if c.Sensitive {
+			from, to = "(hidden)", "(changed, hidden)"
+		}
+		if c.FromDefault {
+			from += " (default)"
+		}
+		fmt.Fprintf(t, "%s\t%s\t%s\n", c.Name, from, to)
+	}
+	return t.Flush()
+}
+
+// settingText is a setting's value on one line.
+func settingText(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "-"
+	case string:
+		if v == "" {
+			return `""`
+		}
+		return strconvQuoteIfNeeded(v)
+	default:
+		b, _ := json.Marshal(v)
+		return string(b)
+	}
+}
+
+// strconvQuoteIfNeeded quotes text holding spaces, tabs or control
+// characters, so each setting stays on one line of the table.
+func strconvQuoteIfNeeded(s string) string {
+	if strings.ContainsFunc(s, func(r rune) bool { return r <= ' ' || r == '"' }) {
+		return strconv.Quote(s)
+	}
+	return s
 }

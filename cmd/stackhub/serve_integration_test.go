@@ -626,6 +626,17 @@ func TestHTTPUpgradeAndActions(t *testing.T) {
 	}
 	web := slices.IndexFunc(stats, func(c wire.ContainerStats) bool { return c.Name == "websoft9-itest-upg" })
 	assert.Positive(t, stats[web].NetRxBytes, "the requests above reached the web container")
+	// The same from the CLI.
+	code, out, errOut := s.stackhub(t, s.token, "app", "upgrade", name, "--plan", "--set", "message=v3")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^message +v2 +v3$`, out)
+	code, out, errOut = s.stackhub(t, s.token, "app", "settings", name)
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^message +v2 +yes$`, out)
+	assert.Regexp(t, `(?m)^admin_password +\(not set\) +yes$`, out)
+	code, out, errOut = s.stackhub(t, s.token, "app", "stats", name)
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^websoft9-itest-upg-db +\d+\.\d%`, out)
 
 	// Values reach the compose project as values, never pasted into YAML:
 	// quotes, colons, ${ }, templates, # and newlines arrive byte for byte.
@@ -663,7 +674,7 @@ func TestHTTPUpgradeAndActions(t *testing.T) {
 		_, running, _ := containerID(t, c, n)
 		assert.False(t, running, "%s is stopped", n)
 	}
-	code, _ := httpGet(t, base+"/healthz")
+	code, _ = httpGet(t, base+"/healthz")
 	assert.NotEqual(t, http.StatusOK, code)
 
 	job = s.runJob(t, "/api/v1/apps/itest-upg/actions/start", "")
