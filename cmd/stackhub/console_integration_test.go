@@ -700,6 +700,19 @@ func TestConsoleAddBundle(t *testing.T) {
 	b.waitFor("the new card", `!document.querySelector('#add-bundle-dialog') && document.querySelector('.card[data-app="pulledapp"]')`, 60*time.Second)
 	b.screenshot("add-bundle-added")
 	assert.Zero(t, b.count(`.card[data-app="hostileapp"]`), "the refused bundle is not in the catalog")
+
+	// The dialog in Chinese, with a form error: nothing to pull.
+	b.run("switch to Chinese", chromedp.Evaluate(`(() => { const s = document.querySelector('#lang-select'); s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.waitFor("Chinese", `document.documentElement.lang === 'zh-CN' && document.querySelector('#add-bundle')`, 10*time.Second)
+	assert.Equal(t, "添加应用包", b.text("#add-bundle"))
+	b.click("#add-bundle")
+	b.waitFor("the dialog", `document.querySelector('#add-bundle-dialog[open]')`, 10*time.Second)
+	assert.Contains(t, b.text("#add-bundle-dialog"), "向应用商店添加应用包")
+	b.fill("#add-bundle-ref", "")
+	b.click("#add-bundle-pull")
+	b.waitFor("the form error", `!document.querySelector('#add-bundle-error').hidden`, 10*time.Second)
+	assert.Contains(t, b.text("#add-bundle-error"), "请输入应用包的引用")
+	b.screenshot("add-bundle-zh")
 }
 
 // TestConsoleAppPage: the apps table links each app to its own page,
