@@ -281,6 +281,17 @@ type LogSource interface {
 	Logs(ctx context.Context, container string, opts LogOptions, w io.Writer) error
 }
 
+// BundleVault keeps the bundle of every version an installation ran, by
+// digest, so that a rollback, a restore or a clone can run that version
+// again after the catalog moved on.
+type BundleVault interface {
+	// Keep stores app's bundle (once per digest).
+	Keep(ctx context.Context, app App) error
+	// Kept returns the bundle of app name kept under digest, ENOTFOUND
+	// when there is none.
+	Kept(ctx context.Context, name, digest string) (App, error)
+}
+
 // StatsSource samples containers' resource use.
 type StatsSource interface {
 	// ContainerStats samples each of containers over about a second, all

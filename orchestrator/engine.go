@@ -43,6 +43,9 @@ type Deps struct {
 	Observer Observer
 	// Logs reads container logs.
 	Logs LogSource
+	// Vault keeps every bundle an installation ran; nil keeps none (no
+	// rollback to a version the catalog no longer has).
+	Vault BundleVault
 	// ContainerStats samples containers' resource use; nil: none to show.
 	ContainerStats StatsSource
 	// NeedsSetup tells whether no console user exists (a risk); nil skips it.
@@ -135,6 +138,18 @@ func (e *Engine) runLog(id string) io.WriteCloser {
 type nopCloser struct{ io.Writer }
 
 func (nopCloser) Close() error { return nil }
+
+// keepBundle keeps app's bundle in the vault after a run of it succeeded.
+// Failing to keep it fails nothing: the app runs; only a later rollback to
+// this version would find no bundle, which the log says.
+func (e *Engine) keepBundle(ctx context.Context, app App) {
+	if e.d.Vault == nil || app.Digest == "" {
+		return
+	}
+	if err := e.d.Vault.Keep(ctx, app); err != nil {
+		e.log.Warn("bundle not kept: a rollback to this version will not find it", "app", app.Name, "version", app.Version, "digest", app.Digest, "err", err)
+	}
+}
 
 // Info returns the installation called name. Returns EINVALID for a bad
 // name and ENOTFOUND when nothing of that name is installed.

@@ -203,7 +203,7 @@ func (e *Engine) reserve(ctx context.Context, name string, app App, request map[
 	inst := Installation{Name: name, App: app.Name, Version: app.Version, State: StateInstalling,
 		Ports: plan.Ports, Containers: plan.Containers, Created: now, Updated: now}
 	run := Run{ID: e.d.NewID(), Installation: name, Action: plan.Action, Revision: e.d.NewID(),
-		Status: RunRunning, Parameters: plan.Parameters, Created: now, Version: app.Version}
+		Status: RunRunning, Parameters: plan.Parameters, Created: now, Version: app.Version, Digest: app.Digest}
 	// The request's values, sensitive ones sealed apart; generated
 	// secrets fill the sensitive parameters it left out or empty.
 	plain, secrets := splitSecrets(request, app.Sensitive)
@@ -234,6 +234,7 @@ func (e *Engine) recordInstall(ctx context.Context, r *runState) error {
 	if r.err == nil && r.res.Status == RunSucceeded {
 		r.run.Outputs, r.run.Values = r.res.Visible(), r.res.Outputs
 		r.status, r.state, r.reason, r.release = RunSucceeded, StateRunning, "", false
+		e.keepBundle(ctx, r.app)
 		return nil
 	}
 	reason := r.out.reason(r.res.Message)

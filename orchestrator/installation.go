@@ -28,7 +28,10 @@ type Installation struct {
 	Name    string
 	App     string
 	Version string
-	State   State
+	// Digest is the bundle digest of the last successful install or
+	// upgrade ("" for one made before StackHub recorded it).
+	Digest string
+	State  State
 	// Reason says why the last run failed.
 	Reason string
 	Ports  []PortBinding
@@ -72,9 +75,10 @@ type Run struct {
 	Installation string
 	Action       Action
 	Revision     string
-	// Version is the bundle version an install or upgrade brings; on
-	// success it becomes the installation's version.
+	// Version is the bundle version an install or upgrade brings, Digest
+	// its bundle's digest; on success they become the installation's.
 	Version string
+	Digest  string
 	// Status is running until the result is written: succeeded, failed or canceled.
 	Status  RunStatus
 	Message string

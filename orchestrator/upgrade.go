@@ -158,7 +158,7 @@ func (e *Engine) modifyParameters(ctx context.Context, r *runState) error {
 	run := Run{ID: e.d.NewID(), Installation: r.name, Action: r.action, Revision: e.d.NewID(),
 		Status: RunRunning, Created: e.d.Now()}
 	if r.action == ActionUpgrade {
-		run.Version = r.app.Version
+		run.Version, run.Digest = r.app.Version, r.app.Digest
 	}
 	run.Parameters, run.Secrets = splitSecrets(params, r.app.Sensitive)
 	r.run = run
@@ -180,7 +180,7 @@ func (e *Engine) beginModify(ctx context.Context, r *runState) error {
 // outputs, one that fails leaves it failed; a custom action leaves the
 // installation as it was. Outputs (porter-state) are kept even after a
 // failure.
-func (e *Engine) recordModify(_ context.Context, r *runState) error {
+func (e *Engine) recordModify(ctx context.Context, r *runState) error {
 	status, state, reason := RunSucceeded, r.inst.State, ""
 	switch {
 	case r.err != nil:
@@ -192,6 +192,7 @@ func (e *Engine) recordModify(_ context.Context, r *runState) error {
 	switch {
 	case r.run.Action == ActionUpgrade && status == RunSucceeded:
 		state, r.run.Outputs = StateRunning, r.res.Visible()
+		e.keepBundle(ctx, r.app)
 	case r.run.Action == ActionUpgrade:
 		state, reason = StateFailed, "upgrade failed: "+reason
 	case status == RunSucceeded:

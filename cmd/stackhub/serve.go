@@ -250,6 +250,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Observer:       watcher,
 		Logs:           host,
 		ContainerStats: host,
+		Vault:          &catalog.Vault{Dir: filepath.Join(cfg.DataDir, "vault")},
 		NeedsSetup:     accounts.NeedsSetup,
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:          db,

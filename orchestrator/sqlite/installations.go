@@ -17,7 +17,7 @@ ON CONFLICT (name) DO UPDATE SET app = excluded.app, version = excluded.version,
   reason = '', outputs = '{}', last_run_id = excluded.last_run_id, updated = excluded.updated`
 	insertReservation = `INSERT INTO port_reservations (host_port, installation, param) VALUES (?, ?, ?)`
 	insertName        = `INSERT INTO container_names (name, installation) VALUES (?, ?)`
-	insertRun         = `INSERT INTO runs (id, installation, action, revision, status, parameters, secrets, created) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`
+	insertRun         = `INSERT INTO runs (id, installation, action, revision, status, parameters, secrets, created, version, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
 
 // BeginInstall implements orchestrator.Installations.
@@ -104,7 +104,8 @@ func (d *DB) insertRunRow(ctx context.Context, tx *sql.Tx, run orchestrator.Run)
 			return fmt.Errorf("seal parameters: %w", err)
 		}
 	}
-	_, err = tx.ExecContext(ctx, insertRun, run.ID, run.Installation, string(run.Action), run.Revision, string(run.Status), string(params), secrets, formatTime(run.Created))
+	_, err = tx.ExecContext(ctx, insertRun, run.ID, run.Installation, string(run.Action), run.Revision, string(run.Status), string(params), secrets, formatTime(run.Created),
+		run.Version, run.Digest)
 	if isUniqueViolation(err) {
 		var active string
 		_ = tx.QueryRowContext(ctx, `SELECT id FROM runs WHERE installation = ? AND finished IS NULL`, run.Installation).Scan(&active)

@@ -65,8 +65,9 @@ func finishRun(ctx context.Context, tx *sql.Tx, run orchestrator.Run, state orch
 	q := `UPDATE installations SET state = ?, reason = ?, updated = ? WHERE name = ?`
 	args := []any{string(state), reason, formatTime(run.Finished), run.Installation}
 	if state == orchestrator.StateRunning && run.Status == orchestrator.RunSucceeded && (run.Action == orchestrator.ActionInstall || run.Action == orchestrator.ActionUpgrade) {
-		q = `UPDATE installations SET state = ?, reason = ?, updated = ?, outputs = ?, version = COALESCE(NULLIF(?, ''), version) WHERE name = ?`
-		args = []any{string(state), reason, formatTime(run.Finished), string(outputs), run.Version, run.Installation}
+		q = `UPDATE installations SET state = ?, reason = ?, updated = ?, outputs = ?, version = COALESCE(NULLIF(?, ''), version),
+digest = COALESCE(NULLIF(?, ''), digest) WHERE name = ?`
+		args = []any{string(state), reason, formatTime(run.Finished), string(outputs), run.Version, run.Digest, run.Installation}
 	}
 	if _, err := tx.ExecContext(ctx, q, args...); err != nil {
 		return err
@@ -115,14 +116,14 @@ func (d *DB) ActiveRuns(ctx context.Context) ([]orchestrator.Run, error) {
 }
 
 // runColumns are the columns scanRun reads, in its order.
-const runColumns = `id, installation, action, revision, status, message, parameters, outputs, created, finished`
+const runColumns = `id, installation, action, revision, status, message, parameters, outputs, created, finished, version, digest`
 
 // scanRun reads one row of runColumns.
 func scanRun(row interface{ Scan(...any) error }) (orchestrator.Run, error) {
 	var r orchestrator.Run
 	var action, status, params, outputs, created string
 	var finished sql.NullString
-	if err := row.Scan(&r.ID, &r.Installation, &action, &r.Revision, &status, &r.Message, &params, &outputs, &created, &finished); err != nil {
+	if err := row.Scan(&r.ID, &r.Installation, &action, &r.Revision, &status, &r.Message, &params, &outputs, &created, &finished, &r.Version, &r.Digest); err != nil {
 		return r, err
 	}
 	if err := parseRunKinds(&r, action, status); err != nil {

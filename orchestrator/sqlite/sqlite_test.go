@@ -371,3 +371,38 @@ func TestPolicyRefusals(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, none)
 }
+
+// TestBundleDigestRecorded: each install or upgrade run keeps the bundle
+// version and digest it ran, and a successful one makes them the
+// installation's; a failed upgrade leaves the installation's as they were.
+func TestBundleDigestRecorded(t *testing.T) {
+	db := MustOpenDB(t)
+	ctx := t.Context()
+	inst, run := newInstall("blog", 9001)
+	run.Version, run.Digest = "0.1.0", "sha256:aaa"
+	require.NoError(t, db.BeginInstall(ctx, inst, run))
+	run.Status, run.Finished = orchestrator.RunSucceeded, t0.Add(time.Minute)
+	require.NoError(t, db.FinishRun(ctx, run, orchestrator.StateRunning, "", false))
+	got, err := db.Installation(ctx, "blog")
+	require.NoError(t, err)
+	assert.Equal(t, "sha256:aaa", got.Digest)
+
+	finish := func(id, version, digest string, status orchestrator.RunStatus, state orchestrator.State) {
+		up := orchestrator.Run{ID: id, Installation: "blog", Action: orchestrator.ActionUpgrade, Revision: "r", Status: orchestrator.RunRunning,
+			Created: t0.Add(2 * time.Minute), Version: version, Digest: digest}
+		require.NoError(t, db.BeginRun(ctx, up, orchestrator.StateRunning))
+		up.Status, up.Finished = status, t0.Add(3*time.Minute)
+		require.NoError(t, db.FinishRun(ctx, up, state, "", false))
+		stored, err := db.Run(ctx, id)
+		require.NoError(t, err)
+		assert.Equal(t, [2]string{version, digest}, [2]string{stored.Version, stored.Digest})
+	}
+	finish("up-failed", "0.2.0", "sha256:bbb", orchestrator.RunFailed, orchestrator.StateFailed)
+	got, err = db.Installation(ctx, "blog")
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"0.1.0", "sha256:aaa"}, [2]string{got.Version, got.Digest}, "a failed upgrade changes neither")
+	finish("up-ok", "0.2.0", "sha256:bbb", orchestrator.RunSucceeded, orchestrator.StateRunning)
+	got, err = db.Installation(ctx, "blog")
+	require.NoError(t, err)
+	assert.Equal(t, [2]string{"0.2.0", "sha256:bbb"}, [2]string{got.Version, got.Digest})
+}
