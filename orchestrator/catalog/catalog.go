@@ -468,7 +468,8 @@ func scalar(v any) string {
 }
 
 // readTexts reads custom["sh.websoft9"].i18n: by language tag, a title, a
-// description and, by parameter name, a label and a help text:
+// description, by parameter name a label and a help text, and by form group
+// a label:
 //
 //	i18n:
 //	  zh:
@@ -476,6 +477,7 @@ func scalar(v any) string {
 //	    description: ...
 //	    parameters:
 //	      url: {label: 网站地址, help: ...}
+//	    form: {site: 站点}
 //
 // A parameter the bundle does not have, or a key other than these, is
 // refused: a typo would otherwise leave a field unlabelled.
@@ -539,8 +541,21 @@ func readTexts(app *orchestrator.App, m *manifest.Manifest, v any) error {
 					}
 					texts.Parameters[name] = text
 				}
+			case "form":
+				// The labels of the form's groups (custom["sh.websoft9"].form),
+				// by group name. Only their shape is checked here: the form
+				// itself is read elsewhere.
+				groups, ok := val.(map[string]any)
+				if !ok {
+					return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.form must map form groups to labels`, lang)
+				}
+				for g, l := range groups {
+					if _, ok := l.(string); !ok {
+						return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.form.%s must be a string`, lang, g)
+					}
+				}
 			default:
-				return fmt.Errorf(`custom["sh.websoft9"].i18n.%s: unknown key %q (title, description, parameters)`, lang, k)
+				return fmt.Errorf(`custom["sh.websoft9"].i18n.%s: unknown key %q (title, description, parameters, form)`, lang, k)
 			}
 		}
 		app.Texts[lang] = texts
