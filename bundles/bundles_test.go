@@ -196,9 +196,20 @@ func (a *app) envFor(tmpl string) (string, bool) {
 	return "", false
 }
 
-// portParams returns the parameters the engine treats as ports.
+// portParams returns the parameters the engine treats as ports: those
+// custom["sh.websoft9"].ports lists when given (an integer such as
+// smtp_port is a setting, not a port to allocate), else port and *_port.
 func (a *app) portParams() []manifest.Parameter {
 	var out []manifest.Parameter
+	if list, ok := a.meta["ports"].([]any); ok {
+		for _, v := range list {
+			name, _ := v.(string)
+			if p, ok := a.m.Parameter(name); ok {
+				out = append(out, p)
+			}
+		}
+		return out
+	}
 	for _, p := range a.m.Parameters {
 		if p.Name == "port" || strings.HasSuffix(p.Name, "_port") {
 			out = append(out, p)
@@ -248,6 +259,8 @@ func TestBundles(t *testing.T) {
 			t.Run("outputs", func(t *testing.T) { checkOutputs(t, a) })
 			t.Run("generated secrets", func(t *testing.T) { checkGenerated(t, a) })
 			t.Run("metadata", func(t *testing.T) { checkMetadata(t, a) })
+			t.Run("settings", func(t *testing.T) { checkSettings(t, a) })
+			t.Run("form", func(t *testing.T) { checkForm(t, a) })
 			t.Run("catalog", func(t *testing.T) { checkCatalog(t, a) })
 		})
 	}
@@ -775,4 +788,133 @@ func checkCatalog(t *testing.T, a *app) {
 	}
 	assert.ElementsMatch(t, want, ports)
 	assert.NotEmpty(t, got.Requirements.Memory)
+}
+
+// paramRefRE finds the parameters a step template reads.
+var paramRefRE = regexp.MustCompile(`\$\{ *bundle\.parameters\.([A-Za-z0-9_]+) *\}`)
+
+// checkSettings holds the settings a person types to the rules that keep a
+// default install input-free and a bad value out of the app:
+//   - text (a string parameter without enum) reaches compose through the
+//     step's passEnv, byte for byte, and is never templated into the step
+//     (env values hold only integers, booleans and enums);
+//   - a string parameter a person sets at install has a default or is
+//     generated, so the form needs no input;
+//   - an integer or *_port setting has bounds, and one not listed as a
+//     port keeps the engine from allocating it (custom ports);
+//   - a setting applies to install and upgrade alike.
+func checkSettings(t *testing.T, a *app) {
+	generated := map[string]bool{}
+	if list, ok := a.meta["generate"].([]any); ok {
+		for _, v := range list {
+			s, _ := v.(string)
+			generated[s] = true
+		}
+	}
+	ports := map[string]bool{}
+	for _, p := range a.portParams() {
+		ports[p.Name] = true
+	}
+	for _, action := range []string{manifest.ActionInstall, manifest.ActionUpgrade} {
+		for _, s := range a.m.Actions[action] {
+			env, _ := s.Data["env"].(map[string]any)
+			for k, v := range env {
+				for _, m := range paramRefRE.FindAllStringSubmatch(fmt.Sprint(v), -1) {
+					p, ok := a.m.Parameter(m[1])
+					if !assert.True(t, ok, "%s env %s: parameter %s", action, k, m[1]) {
+						continue
+					}
+					_, enum := p.Schema["enum"]
+					assert.True(t, p.Type() != "string" || enum,
+						"%s env %s: string parameter %s is text a person types: pass it with passEnv", action, k, p.Name)
+				}
+			}
+		}
+	}
+	for _, p := range a.m.Parameters {
+		if p.Name == "purge" || ports[p.Name] {
+			continue
+		}
+		assert.True(t, p.AppliesTo(manifest.ActionInstall) && p.AppliesTo(manifest.ActionUpgrade), "%s applies to install and upgrade", p.Name)
+		_, hasDef := p.Default()
+		assert.True(t, hasDef || generated[p.Name], "%s has a default or is generated: a default install needs no input", p.Name)
+		if p.Type() == "integer" {
+			_, lo := p.IntBound("minimum")
+			_, hi := p.IntBound("maximum")
+			assert.True(t, lo && hi, "%s has minimum and maximum", p.Name)
+		}
+		if def, ok := p.Default(); ok && p.Type() == "string" {
+			if pat, ok := p.Schema["pattern"].(string); ok {
+				assert.Regexp(t, pat, def, "%s: the default matches the pattern", p.Name)
+			}
+			if enum, ok := p.Schema["enum"].([]any); ok {
+				assert.Contains(t, enum, def, "%s: the default is in the enum", p.Name)
+			}
+		}
+	}
+	for _, name := range []string{"smtp_password"} {
+		if p, ok := a.m.Parameter(name); ok {
+			assert.True(t, p.Sensitive, "%s is sensitive", name)
+			assert.False(t, generated[name], "%s is not generated: empty means no authentication", name)
+		}
+	}
+}
+
+// checkForm checks custom["sh.websoft9"].form: groups with a name, a label
+// and fields that are parameters a person sets (no port, no uninstall
+// option), each field in one group, and a zh label for each group.
+func checkForm(t *testing.T, a *app) {
+	raw, ok := a.meta["form"]
+	if !ok {
+		return
+	}
+	groups, ok := raw.([]any)
+	require.True(t, ok, "form is a list of groups")
+	ports := map[string]bool{}
+	for _, p := range a.portParams() {
+		ports[p.Name] = true
+	}
+	seen := map[string]string{}
+	var names []string
+	for i, g := range groups {
+		gm, ok := g.(map[string]any)
+		require.True(t, ok, "form[%d] is a map", i)
+		name, _ := gm["group"].(string)
+		label, _ := gm["label"].(string)
+		assert.Regexp(t, `^[a-z][a-z0-9_]*$`, name, "form[%d].group", i)
+		assert.NotEmpty(t, label, "form group %s: label", name)
+		assert.NotContains(t, names, name, "form group %s is named once", name)
+		names = append(names, name)
+		fields, ok := gm["fields"].([]any)
+		if !assert.True(t, ok && len(fields) > 0, "form group %s lists fields", name) {
+			continue
+		}
+		for _, f := range fields {
+			field, _ := f.(string)
+			p, ok := a.m.Parameter(field)
+			if !assert.True(t, ok, "form group %s: %q is a parameter", name, field) {
+				continue
+			}
+			assert.False(t, ports[field] || field == "purge", "form group %s: %s is not a setting a person types", name, field)
+			if other, dup := seen[field]; dup {
+				t.Errorf("form: %s is in groups %s and %s", field, other, name)
+			}
+			seen[field] = name
+			assert.True(t, p.AppliesTo(manifest.ActionInstall), "form field %s applies to install", field)
+		}
+	}
+	i18n, _ := a.meta["i18n"].(map[string]any)
+	zh, _ := i18n["zh"].(map[string]any)
+	labels, _ := zh["form"].(map[string]any)
+	for _, name := range names {
+		s, _ := labels[name].(string)
+		assert.NotEmpty(t, s, "i18n.zh.form.%s", name)
+	}
+	for name := range labels {
+		assert.Contains(t, names, name, "i18n.zh.form.%s names a form group", name)
+	}
+	texts, _ := zh["parameters"].(map[string]any)
+	for field := range seen {
+		assert.Contains(t, texts, field, "i18n.zh.parameters.%s: a form field has a zh label", field)
+	}
 }

@@ -256,6 +256,8 @@ func TestTexts(t *testing.T) {
 		{"      zh:\n        titel: x\n", `unknown key "titel"`},
 		{"      chinese:\n        title: x\n", "not a language tag"},
 		{"      zh:\n        parameters:\n          message: {label: x, hint: y}\n", `unknown key "hint"`},
+		{"      zh:\n        form: [site]\n", "must map form groups to labels"},
+		{"      zh:\n        form: {site: [x]}\n", "form.site must be a string"},
 	} {
 		dir := filepath.Join(t.TempDir(), "demo")
 		require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
