@@ -283,13 +283,14 @@ func checkManifest(t *testing.T, a *app) {
 }
 
 // websoft9Lint lints m's websoft9 steps in process, as `websoft9 lint`
-// does for Porter and `stackhub bundle lint` with bin/websoft9 beside it.
-func websoft9Lint(_ context.Context, m *manifest.Manifest) ([]manifest.Finding, error) {
+// does for Porter and `stackhub bundle lint` with bin/websoft9 beside it,
+// reading the compose files in the bundle directory dir.
+func websoft9Lint(_ context.Context, dir string, m *manifest.Manifest) ([]manifest.Finding, error) {
 	input, err := manifest.BuildInput(m, portermixin.Name)
 	if err != nil {
 		return nil, err
 	}
-	results, err := portermixin.LintInput(bytes.NewReader(input))
+	results, err := portermixin.LintInput(bytes.NewReader(input), dir)
 	if err != nil {
 		return nil, err
 	}

@@ -69,7 +69,7 @@ var allowed = map[string][]string{
 	"porter-mixin/manifest":  {"gopkg.in/yaml.v3"},
 	"porter-mixin/bundlerun": {"porter-mixin/manifest"},
 	"porter-mixin": {"porter-mixin/events", "porter-mixin/naming", "github.com/compose-spec/compose-go/v2",
-		"github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
+		"github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/api/pkg/stdcopy", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
 	"cmd/websoft9":       {"porter-mixin"},
 	"cmd/bundle-runtime": {"porter-mixin/bundlerun"},
 
