@@ -539,8 +539,21 @@ func readTexts(app *orchestrator.App, m *manifest.Manifest, v any) error {
 					}
 					texts.Parameters[name] = text
 				}
+			case "form":
+				// The labels of the install form's groups
+				// (custom["sh.websoft9"].form) in this language: only their
+				// shape is checked here; the form itself is read elsewhere.
+				groups, ok := val.(map[string]any)
+				if !ok {
+					return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.form must map group names to labels`, lang)
+				}
+				for g, label := range groups {
+					if _, ok := label.(string); !ok {
+						return fmt.Errorf(`custom["sh.websoft9"].i18n.%s.form.%s must be a string`, lang, g)
+					}
+				}
 			default:
-				return fmt.Errorf(`custom["sh.websoft9"].i18n.%s: unknown key %q (title, description, parameters)`, lang, k)
+				return fmt.Errorf(`custom["sh.websoft9"].i18n.%s: unknown key %q (title, description, parameters, form)`, lang, k)
 			}
 		}
 		app.Texts[lang] = texts

@@ -251,11 +251,17 @@ func TestTexts(t *testing.T) {
 	assert.Equal(t, "演示", app.Texts["zh"].Title)
 	assert.Equal(t, "消息", app.Texts["zh"].Parameters["message"].Label)
 
+	redmine, err := catalog.ReadApp("../../bundles/redmine")
+	require.NoError(t, err, "i18n.<lang>.form, the labels of the install form's groups, is accepted")
+	assert.Equal(t, "站点标题", redmine.Texts["zh"].Parameters["site_title"].Label)
+
 	for _, tc := range []struct{ yaml, want string }{
 		{"      zh:\n        parameters:\n          nope: {label: x}\n", `no parameter "nope"`},
 		{"      zh:\n        titel: x\n", `unknown key "titel"`},
 		{"      chinese:\n        title: x\n", "not a language tag"},
 		{"      zh:\n        parameters:\n          message: {label: x, hint: y}\n", `unknown key "hint"`},
+		{"      zh:\n        form: [site]\n", "i18n.zh.form must map group names to labels"},
+		{"      zh:\n        form: {site: [x]}\n", "i18n.zh.form.site must be a string"},
 	} {
 		dir := filepath.Join(t.TempDir(), "demo")
 		require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
