@@ -285,6 +285,10 @@ func checkManifest(t *testing.T, a *app) {
 	assert.Equal(t, a.install.Data["compose"], up.Data["compose"], "upgrade uses the install compose file")
 	assert.Equal(t, a.main(), up.Data["main"], "upgrade has the install main service")
 	assert.Equal(t, a.env, stepEnv(t, up), "upgrade passes the install env")
+	assert.Equal(t, a.install.Data["exec"], up.Data["exec"], "upgrade runs the install's exec commands")
+	for _, action := range []string{manifest.ActionInstall, manifest.ActionUpgrade} {
+		checkExec(t, a, action, m.Actions[action][0])
+	}
 	assert.Equal(t, "${ bundle.parameters.purge }", m.Actions[manifest.ActionUninstall][0].Data["purge"])
 
 	purge, ok := m.Parameter("purge")
@@ -295,14 +299,40 @@ func checkManifest(t *testing.T, a *app) {
 	assert.Equal(t, []string{"uninstall"}, purge.ApplyTo)
 }
 
+// checkExec holds a step's exec commands to the conventions: a value
+// reaches a command through the environment (passEnv, each the variable of
+// a parameter the action has), never as a template pasted into the
+// command, which would make it code.
+func checkExec(t *testing.T, a *app, action string, s manifest.Step) {
+	list, _ := s.Data["exec"].([]any)
+	for i, raw := range list {
+		e, ok := raw.(map[string]any)
+		require.True(t, ok, "%s exec %d is a map", action, i+1)
+		command, _ := e["command"].([]any)
+		require.NotEmpty(t, command, "%s exec %d: command", action, i+1)
+		for _, arg := range command {
+			assert.NotContains(t, fmt.Sprint(arg), "${", "%s exec %d: a template in the command; read the value from passEnv", action, i+1)
+		}
+		pass, _ := e["passEnv"].([]any)
+		for _, v := range pass {
+			name := fmt.Sprint(v)
+			found := slices.ContainsFunc(a.m.Parameters, func(p manifest.Parameter) bool {
+				return p.EnvName() == name && p.AppliesTo(action)
+			})
+			assert.True(t, found, "%s exec %d: passEnv %s is the variable of no parameter applying to %s", action, i+1, name, action)
+		}
+	}
+}
+
 // websoft9Lint lints m's websoft9 steps in process, as `websoft9 lint`
-// does for Porter and `stackhub bundle lint` with bin/websoft9 beside it.
-func websoft9Lint(_ context.Context, m *manifest.Manifest) ([]manifest.Finding, error) {
+// does for Porter and `stackhub bundle lint` with bin/websoft9 beside it,
+// reading the compose files in the bundle directory dir.
+func websoft9Lint(_ context.Context, dir string, m *manifest.Manifest) ([]manifest.Finding, error) {
 	input, err := manifest.BuildInput(m, portermixin.Name)
 	if err != nil {
 		return nil, err
 	}
-	results, err := portermixin.LintInput(bytes.NewReader(input))
+	results, err := portermixin.LintInput(bytes.NewReader(input), dir)
 	if err != nil {
 		return nil, err
 	}

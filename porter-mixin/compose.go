@@ -13,6 +13,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -20,6 +21,7 @@ import (
 	"github.com/docker/cli/cli/flags"
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
@@ -177,6 +179,9 @@ func (c *SDK) Up(ctx context.Context, p Plan) error {
 	if err != nil {
 		return err
 	}
+	if err := checkExecServices(project, p.Exec); err != nil {
+		return err
+	}
 	return svc.Up(ctx, project, api.UpOptions{
 		Create: api.CreateOptions{Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged, RemoveOrphans: true},
 		Start:  api.StartOptions{Project: project, Wait: true, WaitTimeout: p.Wait},
@@ -249,6 +254,45 @@ func (c *SDK) Restart(ctx context.Context, p Plan) error {
 	return svc.Restart(ctx, p.Project, opts)
 }
 
+// checkExecServices refuses, before anything is created, an exec command
+// whose service the project does not bring up.
+func checkExecServices(project *types.Project, execs []ExecCommand) error {
+	for i, c := range execs {
+		if _, ok := project.Services[c.Service]; ok {
+			continue
+		}
+		if _, ok := project.DisabledServices[c.Service]; ok {
+			return fmt.Errorf("exec %d: service %q is not brought up by this step (start limits it to %s)", i+1, c.Service, strings.Join(project.ServiceNames(), ", "))
+		}
+		names := project.ServiceNames()
+		sort.Strings(names)
+		return fmt.Errorf("exec %d: service %q is not a service of the compose model (services: %s)", i+1, c.Service, strings.Join(names, ", "))
+	}
+	return nil
+}
+
+// serviceContainer returns the ID of the container of service in project,
+// found by compose's project and service labels.
+func serviceContainer(ctx context.Context, dc client.APIClient, project, service string) (string, error) {
+	f := client.Filters{}.
+		Add("label", "com.docker.compose.project="+project).
+		Add("label", "com.docker.compose.service="+service).
+		Add("label", "com.docker.compose.oneoff=False")
+	list, err := dc.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	if err != nil {
+		return "", fmt.Errorf("list containers of %s: %w", service, err)
+	}
+	if len(list.Items) == 0 {
+		return "", fmt.Errorf("service %s of project %s has no container", service, project)
+	}
+	ids := make([]string, 0, len(list.Items))
+	for _, x := range list.Items {
+		ids = append(ids, x.ID)
+	}
+	sort.Strings(ids) // one container per service; pick deterministically if scaled
+	return ids[0], nil
+}
+
 // Inspect implements Composer: it finds the service's container by
 // compose's project and service labels.
 func (c *SDK) Inspect(ctx context.Context, p Plan, service string) (json.RawMessage, error) {
@@ -257,27 +301,69 @@ func (c *SDK) Inspect(ctx context.Context, p Plan, service string) (json.RawMess
 		return nil, err
 	}
 	dc := dockerCLI.Client()
-	f := client.Filters{}.
-		Add("label", "com.docker.compose.project="+p.Project).
-		Add("label", "com.docker.compose.service="+service).
-		Add("label", "com.docker.compose.oneoff=False")
-	list, err := dc.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
+	id, err := serviceContainer(ctx, dc, p.Project, service)
 	if err != nil {
-		return nil, fmt.Errorf("list containers of %s: %w", service, err)
+		return nil, err
 	}
-	if len(list.Items) == 0 {
-		return nil, fmt.Errorf("service %s of project %s has no container", service, p.Project)
-	}
-	ids := make([]string, 0, len(list.Items))
-	for _, x := range list.Items {
-		ids = append(ids, x.ID)
-	}
-	sort.Strings(ids) // one container per service; pick deterministically if scaled
-	res, err := dc.ContainerInspect(ctx, ids[0], client.ContainerInspectOptions{})
+	res, err := dc.ContainerInspect(ctx, id, client.ContainerInspectOptions{})
 	if err != nil {
 		return nil, fmt.Errorf("inspect container of %s: %w", service, err)
 	}
 	return res.Raw, nil
+}
+
+var _ Execer = (*SDK)(nil)
+
+// Exec implements Execer through the Docker API: exec create on the
+// service's container (found as Inspect finds it), attach, then inspect
+// for the exit code. It never asks for a privileged exec (StackHub's
+// policed socket refuses one) nor a TTY; stdout and stderr are
+// demultiplexed into out.
+func (c *SDK) Exec(ctx context.Context, p Plan, x ExecCommand, out io.Writer) (int, error) {
+	_, dockerCLI, err := c.service()
+	if err != nil {
+		return 0, err
+	}
+	dc := dockerCLI.Client()
+	id, err := serviceContainer(ctx, dc, p.Project, x.Service)
+	if err != nil {
+		return 0, err
+	}
+	created, err := dc.ExecCreate(ctx, id, client.ExecCreateOptions{
+		User: x.User, Env: x.Env, Cmd: x.Command, AttachStdout: true, AttachStderr: true,
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create the exec: %w", err)
+	}
+	att, err := dc.ExecAttach(ctx, created.ID, client.ExecAttachOptions{})
+	if err != nil {
+		return 0, fmt.Errorf("start the exec: %w", err)
+	}
+	defer att.Close()
+	stop := context.AfterFunc(ctx, att.Close) // a cancelled run stops reading
+	defer stop()
+	if _, err := stdcopy.StdCopy(out, out, att.Reader); err != nil {
+		if ctx.Err() != nil {
+			return 0, ctx.Err()
+		}
+		return 0, fmt.Errorf("read the output: %w", err)
+	}
+	// The stream ends when the process does; Docker records the exit code
+	// a moment later.
+	for {
+		res, err := dc.ExecInspect(ctx, created.ID, client.ExecInspectOptions{})
+		if err != nil {
+			return 0, fmt.Errorf("inspect the exec: %w", err)
+		}
+		if !res.Running {
+			return res.ExitCode, nil
+		}
+		select {
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
 }
 
 // progress turns compose's progress callbacks into log lines

@@ -6,8 +6,9 @@ import (
 )
 
 // Install reads one install step from m.In, brings its compose project up
-// (see Composer.Up) and writes the step's outputs. The step needs app, main,
-// and compose or inline services.
+// (see Composer.Up), runs the step's exec commands in order (see Execer)
+// and writes the step's outputs. The step needs app, main, and compose or
+// inline services.
 func (m *Mixin) Install(ctx context.Context) error {
 	return m.up(ctx, "install")
 }
@@ -34,6 +35,9 @@ func (m *Mixin) up(ctx context.Context, action string) error {
 		m.logf("%s project %s from %s", action, p.Project, from)
 		if err := m.Compose.Up(ctx, p); err != nil {
 			return fmt.Errorf("%s %s: %w", action, p.Project, err)
+		}
+		if err := m.runExecs(ctx, in, p); err != nil {
+			return err
 		}
 		return m.writeOutputs(ctx, in, p)
 	})

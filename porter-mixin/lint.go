@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -75,6 +76,9 @@ const (
 	CodeActionReserved    = "websoft9-151"
 	CodePurgeIgnored      = "websoft9-160"
 	CodeConfigIgnored     = "websoft9-161"
+	CodeExecIgnored       = "websoft9-162"
+	CodeExecService       = "websoft9-170"
+	CodeExecCommand       = "websoft9-171"
 )
 
 // reservedActions are custom action names Porter would send to the mixin
@@ -89,20 +93,25 @@ type buildInput struct {
 }
 
 // Lint answers Porter's lint verb: it reads BuildInput YAML from m.In and
-// prints a JSON array of findings, [] when the steps are clean. It fails
-// (and prints nothing) only when the input is not BuildInput.
+// prints a JSON array of findings, [] when the steps are clean. Porter runs
+// it in the bundle directory (m.WorkDir), where the steps' compose files
+// are read. It fails (and prints nothing) only when the input is not
+// BuildInput.
 func (m *Mixin) Lint() error {
-	results, err := LintInput(m.In)
+	results, err := LintInput(m.In, m.WorkDir)
 	if err != nil {
 		return err
 	}
 	return json.NewEncoder(m.Out).Encode(results)
 }
 
-// LintInput lints a BuildInput document. Findings come in a fixed order:
-// config, then install, upgrade, uninstall and the custom actions by name,
-// each step in order. The result is never nil.
-func LintInput(r io.Reader) ([]LintResult, error) {
+// LintInput lints a BuildInput document. dir is the bundle directory: a
+// step's compose file is read there to know its services (an exec entry
+// naming another is a finding); with dir "", or a file that cannot be read
+// or parsed, only inline services are known. Findings come in a fixed
+// order: config, then install, upgrade, uninstall and the custom actions
+// by name, each step in order. The result is never nil.
+func LintInput(r io.Reader, dir string) ([]LintResult, error) {
 	var in buildInput
 	if err := yaml.NewDecoder(r).Decode(&in); err != nil && !errors.Is(err, io.EOF) {
 		return nil, fmt.Errorf("lint: read BuildInput: %w", err)
@@ -141,7 +150,7 @@ func LintInput(r io.Reader) ([]LintResult, error) {
 			if !ok {
 				continue // another mixin's step; Porter sends only ours
 			}
-			l := &stepLinter{action: action, loc: LintLocation{Action: action, Mixin: Name, StepNumber: i + 1}}
+			l := &stepLinter{action: action, dir: dir, loc: LintLocation{Action: action, Mixin: Name, StepNumber: i + 1}}
 			l.lint(&node)
 			results = append(results, l.results...)
 		}
@@ -151,7 +160,9 @@ func LintInput(r io.Reader) ([]LintResult, error) {
 
 // stepLinter collects the findings of one step.
 type stepLinter struct {
-	action  string
+	action string
+	// dir is the bundle directory compose files are read from ("": none).
+	dir     string
 	loc     LintLocation
 	results []LintResult
 }
@@ -193,6 +204,7 @@ func (l *stepLinter) lint(node *yaml.Node) {
 	l.appRules(s)
 	l.modelRules(s)
 	l.valueRules(s)
+	l.execRules(s)
 	l.outputRules(s)
 }
 
@@ -320,6 +332,71 @@ func (l *stepLinter) valueRules(s Step) {
 			l.add(LintError, CodeInvalidValue, "passEnv names variables", "passEnv %q is not an environment variable name", k)
 		case dup:
 			l.add(LintError, CodeInvalidValue, "passEnv and env overlap", "passEnv %s is also in env: give it one source", k)
+		}
+	}
+}
+
+// services returns the service names of the step's compose model, and
+// whether they are known: inline services always are, a compose file when
+// it can be read from l.dir and lists its services itself (no include).
+func (l *stepLinter) services(s Step) ([]string, bool) {
+	if s.Services != nil {
+		return slices.Sorted(maps.Keys(s.Services)), true
+	}
+	if s.Compose == "" || templated(s.Compose) || l.dir == "" {
+		return nil, false
+	}
+	raw, err := os.ReadFile(filepath.Join(l.dir, s.Compose))
+	if err != nil {
+		return nil, false // websoft9-114 and the bundle's file checks say why
+	}
+	var doc struct {
+		Services map[string]any `yaml:"services"`
+		Include  any            `yaml:"include"`
+	}
+	if yaml.Unmarshal(raw, &doc) != nil || doc.Include != nil || len(doc.Services) == 0 {
+		return nil, false
+	}
+	return slices.Sorted(maps.Keys(doc.Services)), true
+}
+
+func (l *stepLinter) execRules(s Step) {
+	if len(s.Exec) == 0 {
+		return
+	}
+	if !slices.Contains(execActions, l.action) {
+		l.add(LintWarning, CodeExecIgnored, "exec is ignored outside install and upgrade",
+			"exec runs only in install and upgrade steps; %s ignores it", l.action)
+	}
+	names, known := l.services(s)
+	for i, e := range s.Exec {
+		at := fmt.Sprintf("exec[%d]", i+1)
+		switch {
+		case e.Service == "":
+			l.add(LintError, CodeExecService, "exec needs service", "%s: service names the service whose container runs the command", at)
+		case known && !templated(e.Service) && !slices.Contains(names, e.Service):
+			l.add(LintError, CodeUnknownService, "exec names an unknown service", "%s: service %q is not among the services (%s)", at, e.Service, strings.Join(names, ", "))
+		}
+		switch {
+		case len(e.Command) == 0:
+			l.add(LintError, CodeExecCommand, "exec needs a command", "%s: command is the program and its arguments, such as [rails, runner, \"...\"]", at)
+		case e.Command[0] == "":
+			l.add(LintError, CodeExecCommand, "exec command has no program", "%s: the first entry of command is the program to run; it is empty", at)
+		}
+		for _, k := range slices.Sorted(maps.Keys(e.Env)) {
+			if !envName.MatchString(k) {
+				l.add(LintError, CodeInvalidValue, "exec env names variables", "%s: env %q is not an environment variable name", at, k)
+			}
+			if _, err := scalarString(e.Env[k]); err != nil {
+				l.add(LintError, CodeInvalidValue, "env values must be scalars", "%s: env %s: %v", at, k, err)
+			}
+		}
+		seen := map[string]string{}
+		for _, k := range e.PassEnv {
+			if err := checkPassEnv(k, e.Env, seen); err != nil {
+				l.add(LintError, CodeInvalidValue, "invalid exec passEnv", "%s: %v", at, err)
+			}
+			seen[k] = ""
 		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -97,6 +98,16 @@ func TestLint(t *testing.T) {
 		{"output bad port", oneStep("install", okInstall+"      outputs: [{name: x, port: {target: http, protocol: sctp}}]\n"),
 			[]finding{e(CodeOutputSelector, "install"), e(CodeOutputSelector, "install"), e(CodeOutputSelector, "install")}},
 		{"output templated port", oneStep("install", okInstall+"      outputs: [{name: x, port: {service: web, target: \"${ bundle.parameters.target }\"}}]\n"), nil},
+		{"exec clean", oneStep("install", okInstall+"      exec:\n      - {service: web, command: [occ, \"config:system:set\", 5], passEnv: [TITLE], env: {A: b}, user: www-data}\n      - {service: \"${ bundle.parameters.svc }\", command: [ls]}\n"), nil},
+		{"exec without service and command", oneStep("install", okInstall+"      exec: [{user: root}]\n"), []finding{e(CodeExecService, "install"), e(CodeExecCommand, "install")}},
+		{"exec empty program", oneStep("upgrade", okInstall+"      exec: [{service: web, command: [\"\", x]}]\n"), []finding{e(CodeExecCommand, "upgrade")}},
+		{"exec shell string", oneStep("install", okInstall+"      exec: [{service: web, command: \"rails runner x\"}]\n"), []finding{e(CodeInvalidValue, "install")}},
+		{"exec unknown field", oneStep("install", okInstall+"      exec: [{service: web, command: [ls], privileged: true}]\n"), []finding{e(CodeUnknownField, "install")}},
+		{"exec bad env and passEnv", oneStep("install", okInstall+"      exec: [{service: web, command: [ls], passEnv: [A, 1B, A, C], env: {C: 1, D-E: 2, F: [1]}}]\n"),
+			[]finding{e(CodeInvalidValue, "install"), e(CodeInvalidValue, "install"), e(CodeInvalidValue, "install"), e(CodeInvalidValue, "install"), e(CodeInvalidValue, "install")}},
+		{"exec unknown inline service", oneStep("install", "      app: ${ installation.name }\n      main: web\n      services:\n        web: {image: x}\n      exec: [{service: db, command: [ls]}, {service: web, command: [ls]}]\n"),
+			[]finding{e(CodeUnknownService, "install")}},
+		{"exec outside install and upgrade", oneStep("restart", "      app: ${ installation.name }\n      exec: [{service: web, command: [ls]}]\n"), []finding{w(CodeExecIgnored, "restart")}},
 		{"custom action implemented", oneStep("restart", "      app: ${ installation.name }\n"), nil},
 		{"custom action not implemented", oneStep("backup", "      app: ${ installation.name }\n"), []finding{e(CodeActionUnsupported, "backup")}},
 		{"reserved action", oneStep("lint", "      app: ${ installation.name }\n"), []finding{e(CodeActionReserved, "lint")}},
@@ -107,7 +118,7 @@ func TestLint(t *testing.T) {
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			results, err := LintInput(strings.NewReader(tc.input))
+			results, err := LintInput(strings.NewReader(tc.input), "")
 			require.NoError(t, err)
 			want := tc.want
 			if want == nil {
@@ -130,11 +141,53 @@ func TestLint(t *testing.T) {
 func TestLint_Testdata(t *testing.T) {
 	for _, file := range []string{"testdata/lint/demo.yaml", "testdata/lint/inline.yaml"} {
 		t.Run(file, func(t *testing.T) {
-			results, err := LintInput(mustOpen(t, file))
+			results, err := LintInput(mustOpen(t, file), "")
 			require.NoError(t, err)
 			assert.Empty(t, results)
 		})
 	}
+}
+
+// TestLint_ExecServicesFromComposeFile: with the bundle directory, an exec
+// entry is checked against the services of the step's compose file.
+func TestLint_ExecServicesFromComposeFile(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, text string) {
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name), []byte(text), 0o644))
+	}
+	write("docker-compose.yml", "services:\n  web: {image: x}\n  db: {image: y}\n")
+	write("included.yml", "include: [other.yml]\nservices:\n  web: {image: x}\n")
+	write("broken.yml", "services: [\n")
+	step := func(compose, service string) string {
+		return oneStep("install", strings.Replace(okInstall, "docker-compose.yml", compose, 1)+"      exec: [{service: "+service+", command: [ls]}]\n")
+	}
+	tests := []struct {
+		name, input, dir string
+		want             []finding
+	}{
+		{"known service", step("docker-compose.yml", "db"), dir, []finding{}},
+		{"unknown service", step("docker-compose.yml", "cache"), dir, []finding{{CodeUnknownService, LintError, "install", 1}}},
+		{"no directory", step("docker-compose.yml", "cache"), "", []finding{}},
+		{"missing file", step("absent.yml", "cache"), dir, []finding{}},
+		{"unparsable file", step("broken.yml", "cache"), dir, []finding{}},
+		{"file with include", step("included.yml", "cache"), dir, []finding{}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			results, err := LintInput(strings.NewReader(tc.input), tc.dir)
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, findings(results), "%+v", results)
+		})
+	}
+	results, err := LintInput(strings.NewReader(step("docker-compose.yml", "cache")), dir)
+	require.NoError(t, err)
+	require.Len(t, results, 1)
+	assert.Equal(t, `exec[1]: service "cache" is not among the services (db, web)`, results[0].Message)
+
+	var out bytes.Buffer
+	m := &Mixin{In: strings.NewReader(step("docker-compose.yml", "cache")), Out: &out, WorkDir: dir}
+	require.NoError(t, m.Lint())
+	assert.Contains(t, out.String(), CodeUnknownService, "the lint verb reads compose files in its working directory")
 }
 
 func TestLint_StepNumbersAndOrder(t *testing.T) {
@@ -149,7 +202,7 @@ func TestLint_StepNumbersAndOrder(t *testing.T) {
   uninstall:
   - websoft9: {description: Bye}
 `
-	results, err := LintInput(strings.NewReader(input))
+	results, err := LintInput(strings.NewReader(input), "")
 	require.NoError(t, err)
 	assert.Equal(t, []finding{
 		{CodeAppRequired, LintError, "install", 2},
@@ -220,7 +273,7 @@ func TestLint_Bundles(t *testing.T) {
 	require.NotEmpty(t, files)
 	for _, file := range files {
 		t.Run(file, func(t *testing.T) {
-			results, err := LintInput(strings.NewReader(manifestBuildInput(t, file)))
+			results, err := LintInput(strings.NewReader(manifestBuildInput(t, file)), filepath.Dir(file))
 			require.NoError(t, err)
 			for _, r := range results {
 				assert.NotEqual(t, LintError, r.Level, "%+v", r)

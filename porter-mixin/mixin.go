@@ -7,6 +7,7 @@ import (
 	"github.com/websoft9/stackhub/porter-mixin/events"
 	"io"
 	"os"
+	"slices"
 )
 
 // Name is the mixin's name as Porter knows it.
@@ -44,6 +45,9 @@ type Mixin struct {
 	OutputsDir string
 	// Compose acts on compose projects; cmd/websoft9 sets the SDK-backed one.
 	Compose Composer
+	// Exec runs a step's exec commands (install and upgrade); cmd/websoft9
+	// sets the same SDK. A step with exec fails when it is nil.
+	Exec Execer
 }
 
 // Composer is what the runtime verbs need from compose. Every method names
@@ -101,6 +105,9 @@ func (m *Mixin) logf(format string, a ...any) {
 func (m *Mixin) run(in stepInput, do func() error) error {
 	for _, f := range in.Unknown {
 		m.logf("warning: %s step %q: unknown field %s ignored", in.Action, in.Step.Description, f)
+	}
+	if len(in.Step.Exec) > 0 && !slices.Contains(execActions, in.Action) {
+		m.logf("warning: %s step %q: exec ignored: only install and upgrade run it", in.Action, in.Step.Description)
 	}
 	app := in.Step.App
 	m.emit(events.Event{Stage: events.StageBegin, Action: in.Action, App: app})

@@ -3,6 +3,7 @@
 package portermixin_test
 
 import (
+	"archive/tar"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -399,4 +400,96 @@ func TestMixinEventLinesAreJSON(t *testing.T) {
 		}
 		assert.True(t, strings.HasPrefix(line, "websoft9: "), "log line %q", line)
 	}
+}
+
+// readContainerFile reads one file out of a container (docker cp).
+func readContainerFile(t *testing.T, c *client.Client, container, path string) string {
+	t.Helper()
+	res, err := c.CopyFromContainer(t.Context(), container, client.CopyFromContainerOptions{SourcePath: path})
+	require.NoError(t, err)
+	defer res.Content.Close()
+	tr := tar.NewReader(res.Content)
+	_, err = tr.Next()
+	require.NoError(t, err)
+	b, err := io.ReadAll(tr)
+	require.NoError(t, err)
+	return string(b)
+}
+
+// TestMixinExec runs exec commands in the demo app's containers after the
+// install (each writes its environment into a file the test reads back),
+// then an upgrade whose command exits 3, which fails the step.
+func TestMixinExec(t *testing.T) {
+	c := requireDocker(t)
+	const app = "itest-mx-exec"
+	cleanupApp(t, c, app)
+	web, db := freePort(t), freePort(t)
+	const title = "It's \"ours\": ${x} #1 ü\nsecond line"
+
+	var out bytes.Buffer
+	m := newMixin(t, demoStep("install", app, web, db, `    main: web
+    wait: 60s
+    exec:
+      - service: web
+        command: [/testapp, write, /data/exec.txt, EXEC_TITLE, EXEC_MODE, APP_DB_HOST]
+        passEnv: [EXEC_TITLE]
+        env: {EXEC_MODE: first}
+      - service: db
+        command: [/testapp, write, /var/lib/db/exec.txt, EXEC_MODE, EXEC_TITLE]
+        env: {EXEC_MODE: 2}
+`), &out)
+	m.Exec = &portermixin.SDK{Out: &out}
+	getenv := m.Getenv
+	m.Getenv = func(k string) string {
+		if k == "EXEC_TITLE" {
+			return title
+		}
+		return getenv(k)
+	}
+	require.NoError(t, m.Install(t.Context()), out.String())
+
+	webName, dbName := "websoft9-"+app, "websoft9-"+app+"-db"
+	assert.Equal(t, "EXEC_TITLE="+title+"\nEXEC_MODE=first\nAPP_DB_HOST=db\n", readContainerFile(t, c, webName, "/data/exec.txt"),
+		"passEnv byte for byte, env, and the container's own environment")
+	assert.Equal(t, "EXEC_MODE=2\nEXEC_TITLE=\n", readContainerFile(t, c, dbName, "/var/lib/db/exec.txt"), "each entry has its own environment")
+	assert.Contains(t, out.String(), "websoft9: exec 1/2 in service web: /testapp (5 arguments)\n"+
+		"websoft9: web | stackhub-testapp: wrote 3 variables to /data/exec.txt\n")
+	assert.Contains(t, out.String(), "websoft9: db | stackhub-testapp: wrote 2 variables to /var/lib/db/exec.txt\n")
+	assert.NotContains(t, out.String(), "It's", "passEnv values are not logged")
+	s := stages(out.String())
+	assert.Equal(t, events.StageDone, s[len(s)-1])
+
+	// An upgrade whose command fails fails the step, naming the service,
+	// the exit code and the command's last lines.
+	out.Reset()
+	m = newMixin(t, demoStep("upgrade", app, web, db, `    main: web
+    wait: 60s
+    exec:
+      - service: db
+        command: [/testapp, exit, "3"]
+      - service: web
+        command: [/testapp, write, /data/never.txt]
+`), &out)
+	m.Exec = &portermixin.SDK{Out: &out}
+	err := m.Upgrade(t.Context())
+	require.Error(t, err, out.String())
+	assert.Contains(t, err.Error(), `upgrade step "upgrade the demo app": exec 1 in service db (/testapp) exited with code 3; its last lines:`+
+		"\nstackhub-testapp: exiting with status 3 as asked")
+	s = stages(out.String())
+	assert.Equal(t, events.StageFailed, s[len(s)-1])
+	_, err = c.CopyFromContainer(t.Context(), webName, client.CopyFromContainerOptions{SourcePath: "/data/never.txt"})
+	assert.Error(t, err, "the commands after a failed one do not run")
+
+	// A service the model does not have fails the step before anything
+	// is created.
+	const other = "itest-mx-exec-none"
+	cleanupApp(t, c, other)
+	out.Reset()
+	m = newMixin(t, demoStep("install", other, freePort(t), freePort(t), "    main: web\n    exec: [{service: cache, command: [ls]}]\n"), &out)
+	m.Exec = &portermixin.SDK{Out: &out}
+	err = m.Install(t.Context())
+	require.ErrorContains(t, err, `exec 1: service "cache" is not a service of the compose model (services: db, web)`)
+	containers, networks, _ := labelled(t, c, other)
+	assert.Empty(t, containers)
+	assert.Empty(t, networks)
 }

@@ -96,7 +96,7 @@ func TestSchema_MergeRules(t *testing.T) {
 // in step: every field decoded is described, and nothing else.
 func TestSchema_Fields(t *testing.T) {
 	defs := object(t, schemaMap(t)["definitions"], "definitions")
-	for def, fields := range map[string][]string{"websoft9": stepFields, "output": outputFields, "port": portFields} {
+	for def, fields := range map[string][]string{"websoft9": stepFields, "output": outputFields, "port": portFields, "execCommand": execFields} {
 		props := object(t, object(t, defs[def], def)["properties"], def+".properties")
 		assert.ElementsMatch(t, fields, slices.Collect(maps.Keys(props)), "definitions.%s.properties vs the Go struct", def)
 		assert.Equal(t, false, object(t, defs[def], def)["additionalProperties"], def)
@@ -164,6 +164,8 @@ func TestSchema_ValidatesSteps(t *testing.T) {
 
 	valid := "install:\n- websoft9: {app: a, compose: c.yml, main: web}\n"
 	require.NoError(t, sch.Validate(instance(t, valid)))
+	withExec := "install:\n- websoft9: {app: a, compose: c.yml, main: web, exec: [{service: web, command: [occ, config, 5], passEnv: [TITLE], env: {A: b}, user: www-data}]}\n"
+	require.NoError(t, sch.Validate(instance(t, withExec)))
 	invalid := []struct{ name, doc string }{
 		{"install without main", "install:\n- websoft9: {app: a, compose: c.yml}\n"},
 		{"install without model", "install:\n- websoft9: {app: a, main: web}\n"},
@@ -177,6 +179,11 @@ func TestSchema_ValidatesSteps(t *testing.T) {
 		{"container and port", "uninstall:\n- websoft9: {app: a, outputs: [{name: o, container: web, port: {service: web, target: 80}}]}\n"},
 		{"bad protocol", "uninstall:\n- websoft9: {app: a, outputs: [{name: o, port: {service: web, target: 80, protocol: sctp}}]}\n"},
 		{"another mixin's key", "install:\n- websoft9: {app: a, compose: c.yml, main: web}\n  exec: {}\n"},
+		{"exec without command", "install:\n- websoft9: {app: a, compose: c.yml, main: web, exec: [{service: web}]}\n"},
+		{"exec with a shell string", "install:\n- websoft9: {app: a, compose: c.yml, main: web, exec: [{service: web, command: \"rails runner x\"}]}\n"},
+		{"exec with an empty command", "install:\n- websoft9: {app: a, compose: c.yml, main: web, exec: [{service: web, command: []}]}\n"},
+		{"exec unknown field", "install:\n- websoft9: {app: a, compose: c.yml, main: web, exec: [{service: web, command: [x], privileged: true}]}\n"},
+		{"exec bad passEnv", "install:\n- websoft9: {app: a, compose: c.yml, main: web, exec: [{service: web, command: [x], passEnv: [1A]}]}\n"},
 	}
 	for _, tc := range invalid {
 		t.Run(tc.name, func(t *testing.T) {

@@ -63,6 +63,11 @@ type Step struct {
 	// are kept otherwise. A boolean, or a string holding one (rendered
 	// parameters are strings).
 	Purge any `yaml:"purge"`
+	// Exec lists commands run, in order, inside service containers once
+	// install or upgrade has brought every service up and healthy (apply
+	// first-install settings with the app's own CLI). Other actions ignore
+	// it.
+	Exec []ExecSpec `yaml:"exec"`
 	// Outputs lists what to write to /cnab/app/porter/outputs after the step.
 	Outputs []OutputSpec `yaml:"outputs"`
 }
@@ -134,6 +139,7 @@ func (o OutputSpec) checkSource() error {
 var (
 	stepFields   = yamlFields(reflect.TypeFor[Step]())
 	outputFields = yamlFields(reflect.TypeFor[OutputSpec]())
+	execFields   = yamlFields(reflect.TypeFor[ExecSpec]())
 	portFields   = yamlFields(reflect.TypeFor[PortSelector]())
 )
 
@@ -148,8 +154,9 @@ func yamlFields(t reflect.Type) []string {
 }
 
 // unknownFields lists the keys of a step node that Step does not decode,
-// as paths such as "servcies" or "outputs[2].jsonpath". Keys inside
-// services and env belong to compose and the author and are not checked.
+// as paths such as "servcies", "outputs[2].jsonpath" or "exec[1].cmd".
+// Keys inside services and env belong to compose and the author and are
+// not checked.
 func unknownFields(step *yaml.Node) []string {
 	var out []string
 	check := func(n *yaml.Node, known []string, at string, each func(key string, v *yaml.Node)) {
@@ -168,7 +175,16 @@ func unknownFields(step *yaml.Node) []string {
 		}
 	}
 	check(step, stepFields, "", func(key string, v *yaml.Node) {
-		if key != "outputs" || v.Kind != yaml.SequenceNode {
+		if v.Kind != yaml.SequenceNode {
+			return
+		}
+		if key == "exec" {
+			for i, e := range v.Content {
+				check(e, execFields, fmt.Sprintf("exec[%d].", i+1), nil)
+			}
+			return
+		}
+		if key != "outputs" {
 			return
 		}
 		for i, o := range v.Content {
@@ -246,6 +262,9 @@ type Plan struct {
 	Env   map[string]string
 	Wait  time.Duration
 	Purge bool
+	// Exec are the commands install and upgrade run once the services are
+	// healthy (empty for other actions).
+	Exec []ExecCommand
 }
 
 // HasModel reports whether the plan carries a compose model (a file or
@@ -311,6 +330,15 @@ func (s Step) plan(action, workDir string, getenv func(string) string) (Plan, er
 		return fail("purge: %v", err)
 	}
 	p.Purge = purge
+	if slices.Contains(execActions, action) {
+		for i, e := range s.Exec {
+			c, err := e.resolve(getenv)
+			if err != nil {
+				return fail("exec %d: %v", i+1, err)
+			}
+			p.Exec = append(p.Exec, c)
+		}
+	}
 	for i, o := range s.Outputs {
 		if o.Name == "" {
 			return fail("output %d has no name", i+1)

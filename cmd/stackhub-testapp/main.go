@@ -10,6 +10,8 @@
 //	stackhub-testapp probe http URL       health check: exit 0 on HTTP 200
 //	stackhub-testapp probe tcp ADDR       health check: exit 0 when ADDR accepts
 //	stackhub-testapp exit N               exit with status N (a failing app)
+//	stackhub-testapp write FILE NAME...   write NAME=<value of $NAME> lines to FILE (an exec
+//	                                      command that leaves something to read back)
 package main
 
 import (
@@ -35,7 +37,7 @@ func main() {
 
 func run(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 {
-		fmt.Fprintln(stderr, "usage: stackhub-testapp http|tcp|probe|exit ...")
+		fmt.Fprintln(stderr, "usage: stackhub-testapp http|tcp|probe|exit|write ...")
 		return 2
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -69,6 +71,20 @@ func run(args []string, stdout, stderr io.Writer) int {
 		}
 		fmt.Fprintf(stderr, "stackhub-testapp: exiting with status %d as asked\n", n)
 		return n
+	case "write":
+		if len(args) < 2 {
+			fmt.Fprintln(stderr, "usage: stackhub-testapp write FILE NAME...")
+			return 2
+		}
+		var b strings.Builder
+		for _, name := range args[2:] {
+			fmt.Fprintf(&b, "%s=%s\n", name, os.Getenv(name))
+		}
+		if err := os.WriteFile(args[1], []byte(b.String()), 0o644); err != nil {
+			return report(stderr, err)
+		}
+		fmt.Fprintf(stdout, "stackhub-testapp: wrote %d variables to %s\n", len(args)-2, args[1])
+		return 0
 	}
 	fmt.Fprintf(stderr, "unknown mode %q\n", args[0])
 	return 2

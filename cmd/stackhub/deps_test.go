@@ -42,7 +42,7 @@ var allowed = map[string][]string{
 
 	// Adapters: the domain, leaves, and their one technology.
 	"orchestrator/sqlite":  {"orchestrator", "modernc.org/sqlite"},
-	"orchestrator/catalog": {"orchestrator", "porter-mixin/manifest", "porter-mixin/naming", "gopkg.in/yaml.v3"},
+	"orchestrator/catalog": {"orchestrator", "porter-mixin/manifest", "porter-mixin/naming", "github.com/cnabio/cnab-go/bundle", "gopkg.in/yaml.v3"},
 	"orchestrator/build": {"orchestrator", "orchestrator/dockerpolicy", "porter-mixin/manifest", "github.com/cnabio/cnab-go/bundle",
 		"github.com/cnabio/cnab-go/schema", "github.com/compose-spec/compose-go/v2", "github.com/containerd/errdefs",
 		"github.com/distribution/reference", "github.com/google/go-containerregistry", "github.com/moby/moby/api",
@@ -69,7 +69,7 @@ var allowed = map[string][]string{
 	"porter-mixin/manifest":  {"gopkg.in/yaml.v3"},
 	"porter-mixin/bundlerun": {"porter-mixin/manifest"},
 	"porter-mixin": {"porter-mixin/events", "porter-mixin/naming", "github.com/compose-spec/compose-go/v2",
-		"github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
+		"github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/api/pkg/stdcopy", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
 	"cmd/websoft9":       {"porter-mixin"},
 	"cmd/bundle-runtime": {"porter-mixin/bundlerun"},
 

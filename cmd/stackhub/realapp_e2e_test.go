@@ -13,6 +13,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -35,7 +36,9 @@ var redmineRelocation = map[string]string{
 }
 
 // TestRealRedmine installs the catalog's redmine bundle (built into the
-// binary) through the HTTP API on local images, signs in to Redmine,
+// binary) through the HTTP API on local images, with first-install settings
+// the bundle applies with an exec of `rails runner` (title, language, URL,
+// admin e-mail, time zone), checks Redmine shows them, signs in to Redmine,
 // changes the admin password, restarts the app, signs in with the new
 // password, and uninstalls with purge: nothing may be left behind.
 func TestRealRedmine(t *testing.T) {
@@ -60,8 +63,13 @@ func TestRealRedmine(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, r.Message)
 	assert.Equal(t, "Redmine", r.Data["title"])
 
+	const (
+		siteTitle  = "StackHub e2e tracker"
+		adminEmail = "tracker-admin@example.com"
+	)
 	start := time.Now()
-	r = s.call(t, "/installApp", `{"appName":"redmine"}`, nil)
+	r = s.call(t, "/installApp", `{"appName":"redmine","parameters":{"site_title":"`+siteTitle+`","language":"de",`+
+		`"site_url":"https://tracker.example.com/","admin_email":"`+adminEmail+`","time_zone":"Europe/Berlin"}}`, nil)
 	require.Equal(t, http.StatusAccepted, r.status, r.Message)
 	webPort, dbPort := port(t, r.Data["port"]), port(t, r.Data["db_port"])
 	assert.Equal(t, "websoft9-redmine", r.Data["containerName"])
@@ -69,11 +77,29 @@ func TestRealRedmine(t *testing.T) {
 	t.Logf("install → status 1: %s", time.Since(start).Round(100*time.Millisecond))
 
 	base := fmt.Sprintf("http://127.0.0.1:%d", webPort)
+	// The settings came through the exec: without Accept-Language, Redmine
+	// speaks its default language.
 	code, body := httpGet(t, base+"/login")
 	require.Equal(t, http.StatusOK, code)
-	assert.Contains(t, body, "<title>Redmine</title>")
+	assert.Contains(t, body, "<title>"+siteTitle+"</title>", "site_title is Redmine's app title")
+	assert.Contains(t, body, `<html lang="de">`, "language is Redmine's default language")
 	assert.Contains(t, body, `name="username"`, "the login form")
 	t.Logf("Redmine answers at %s/login; MariaDB on 127.0.0.1:%d", base, dbPort)
+	for _, ctr := range []string{"websoft9-redmine", "websoft9-redmine-mariadb"} {
+		insp, err := c.ContainerInspect(t.Context(), ctr, client.ContainerInspectOptions{})
+		require.NoError(t, err)
+		assert.Contains(t, insp.Container.Config.Env, "TZ=Europe/Berlin", "time_zone reaches %s", ctr)
+	}
+	runLogs, _ := filepath.Glob(filepath.Join(dir, "data", "runs", "*.log"))
+	var installLog strings.Builder
+	for _, f := range runLogs {
+		b, _ := os.ReadFile(f)
+		installLog.Write(b)
+	}
+	// Redmine shows mail_from only with e-mail delivery configured: the
+	// script's report (after it read the setting back) stands in for it.
+	assert.Contains(t, installLog.String(), "websoft9: redmine | settings applied: title, language de, host https://tracker.example.com, mail from "+adminEmail+"\n",
+		"the exec's output is in the run log")
 
 	// The generated secrets are shown once, and never logged.
 	status, cred, _ := s.api(t, http.MethodPost, "/api/v1/apps/redmine/credentials", "")
@@ -100,6 +126,10 @@ func TestRealRedmine(t *testing.T) {
 	rm := newRedmineClient(t, base)
 	rm.login(t, "admin", "admin")
 	rm.changePassword(t, "admin", newPassword)
+	assert.Contains(t, rm.page(t, "/my/account"), `value="`+adminEmail+`"`, "admin_email is the admin's e-mail")
+	general := rm.page(t, "/settings?tab=general")
+	assert.Contains(t, general, `value="tracker.example.com"`, "site_url gives the host name")
+	assert.Regexp(t, `<option (selected="selected" value="https"|value="https" selected="selected")>`, general, "and the protocol")
 	job := s.runJob(t, "/api/v1/apps/redmine/actions/restart", "")
 	require.Equal(t, "succeeded", job["status"], "%v", job)
 	s.waitStatusWithin(t, name, "1", 5*time.Minute)
@@ -204,6 +234,17 @@ func (rc *redmineClient) form(t *testing.T, page string) string {
 	m := authenticityToken.FindSubmatch(b)
 	require.NotNil(t, m, "no authenticity_token on %s (status %d)", page, resp.StatusCode)
 	return string(m[1])
+}
+
+// page GETs a page as the signed-in user and returns it.
+func (rc *redmineClient) page(t *testing.T, page string) string {
+	t.Helper()
+	resp, err := rc.http.Get(rc.base + page)
+	require.NoError(t, err)
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	require.Equal(t, http.StatusOK, resp.StatusCode, "GET %s", page)
+	return string(b)
 }
 
 // post submits a form and returns the final URL and page.

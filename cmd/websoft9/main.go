@@ -30,16 +30,20 @@ import (
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	m := portermixin.New()
-	code := run(ctx, os.Args[1:], m, func(out io.Writer) portermixin.Composer { return &portermixin.SDK{Out: out} })
+	code := run(ctx, os.Args[1:], m, func(out io.Writer) (portermixin.Composer, portermixin.Execer) {
+		sdk := &portermixin.SDK{Out: out}
+		return sdk, sdk
+	})
 	stop()
 	os.Exit(code)
 }
 
 const usage = "usage: websoft9 version [--output json|plaintext] | schema | build | lint | install | upgrade | uninstall | invoke --action NAME  [-f FILE] [--debug]"
 
-// run executes one verb on m and returns the exit status. newComposer
-// gives the runtime verbs their compose backend, writing progress to m.Out.
-func run(ctx context.Context, args []string, m *portermixin.Mixin, newComposer func(io.Writer) portermixin.Composer) int {
+// run executes one verb on m and returns the exit status. newBackend
+// gives the runtime verbs their compose backend and the one that runs a
+// step's exec commands, both writing progress to m.Out.
+func run(ctx context.Context, args []string, m *portermixin.Mixin, newBackend func(io.Writer) (portermixin.Composer, portermixin.Execer)) int {
 	var rest []string
 	for _, a := range args {
 		if a != "--debug" && a != "-debug" {
@@ -101,7 +105,7 @@ func run(ctx context.Context, args []string, m *portermixin.Mixin, newComposer f
 	case "lint":
 		err = m.Lint()
 	case "install", "upgrade", "uninstall", "invoke":
-		m.Compose = newComposer(m.Out)
+		m.Compose, m.Exec = newBackend(m.Out)
 		switch verb {
 		case "install":
 			err = m.Install(ctx)

@@ -50,7 +50,7 @@ func runArgs(t *testing.T, stdin string, args ...string) result {
 		Getenv: func(string) string { return "" }, WorkDir: t.TempDir(), OutputsDir: t.TempDir(),
 	}
 	rec := &recorder{}
-	code := run(t.Context(), args, m, func(io.Writer) portermixin.Composer { return rec })
+	code := run(t.Context(), args, m, func(io.Writer) (portermixin.Composer, portermixin.Execer) { return rec, nil })
 	return result{code, stdout.String(), stderr.String(), rec.calls}
 }
 

@@ -13,24 +13,33 @@ import (
 	"github.com/websoft9/stackhub/porter-mixin/manifest"
 )
 
-// MixinLinter lints the steps of one mixin in m, as Porter runs
-// `<mixin> lint`, and returns findings located in m (see
-// manifest.MixinLintFindings). It returns an error only when the linter
-// could not run or answered something unreadable.
-type MixinLinter func(ctx context.Context, m *manifest.Manifest) ([]manifest.Finding, error)
+// MixinLinter lints the steps of one mixin in m, whose bundle directory is
+// dir, as Porter runs `<mixin> lint`, and returns findings located in m
+// (see manifest.MixinLintFindings). It returns an error only when the
+// linter could not run or answered something unreadable.
+type MixinLinter func(ctx context.Context, dir string, m *manifest.Manifest) ([]manifest.Finding, error)
 
 // ProgramLinter returns the MixinLinter of a mixin program, speaking
 // Porter's protocol: `program lint` with the mixin's BuildInput on stdin,
-// a JSON array of results on stdout. As with Porter, a program that fails
-// saying "unknown command" has no lint and gives no finding.
+// a JSON array of results on stdout, run in the bundle directory as Porter
+// runs it from there (a mixin may read the bundle's files). As with
+// Porter, a program that fails saying "unknown command" has no lint and
+// gives no finding.
 func ProgramLinter(mixin, program string) MixinLinter {
-	return func(ctx context.Context, m *manifest.Manifest) ([]manifest.Finding, error) {
+	return func(ctx context.Context, dir string, m *manifest.Manifest) ([]manifest.Finding, error) {
 		input, err := manifest.BuildInput(m, mixin)
 		if err != nil {
 			return nil, err
 		}
+		if strings.ContainsRune(program, filepath.Separator) {
+			// A relative path would resolve against cmd.Dir.
+			if program, err = filepath.Abs(program); err != nil {
+				return nil, err
+			}
+		}
 		var stdout, stderr bytes.Buffer
 		cmd := exec.CommandContext(ctx, program, "lint")
+		cmd.Dir = dir
 		cmd.Stdin = bytes.NewReader(input)
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr
 		if err := cmd.Run(); err != nil {
@@ -90,7 +99,7 @@ func Lint(ctx context.Context, opts LintOptions) ([]manifest.Finding, error) {
 		if !ok {
 			continue
 		}
-		more, err := lint(ctx, m)
+		more, err := lint(ctx, opts.Dir, m)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil, fmt.Errorf("lint %s: %w", opts.Dir, err)

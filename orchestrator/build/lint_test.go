@@ -18,8 +18,9 @@ import (
 )
 
 // TestMain plays a mixin program's lint command when re-executed with
-// FAKE_LINT set: it checks the BuildInput on stdin and prints FAKE_LINT
-// ("unknown" answers as a mixin without lint does).
+// FAKE_LINT set: it checks the BuildInput on stdin and that it runs in the
+// bundle directory, as Porter runs it, and prints FAKE_LINT ("unknown"
+// answers as a mixin without lint does).
 func TestMain(m *testing.M) {
 	if out, ok := os.LookupEnv("FAKE_LINT"); ok {
 		os.Exit(fakeLint(out))
@@ -34,6 +35,10 @@ func fakeLint(out string) int {
 	}
 	if len(os.Args) != 2 || os.Args[1] != "lint" || yaml.Unmarshal(in, &input) != nil || input.Actions["install"] == nil {
 		fmt.Fprintf(os.Stderr, "unexpected call %q with %q", os.Args[1:], in)
+		return 2
+	}
+	if _, err := os.Stat(build.ManifestFile); err != nil {
+		fmt.Fprintf(os.Stderr, "not run in the bundle directory: %v", err)
 		return 2
 	}
 	if out == "unknown" {
@@ -151,7 +156,9 @@ func TestLint_Errors(t *testing.T) {
 
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	failing := func(ctx context.Context, m *manifest.Manifest) ([]manifest.Finding, error) { return nil, ctx.Err() }
+	failing := func(ctx context.Context, _ string, m *manifest.Manifest) ([]manifest.Finding, error) {
+		return nil, ctx.Err()
+	}
 	_, err = build.Lint(ctx, build.LintOptions{Dir: lintDir(t, lintManifest), Mixins: map[string]build.MixinLinter{"websoft9": failing}})
 	require.ErrorIs(t, err, context.Canceled)
 }

@@ -251,6 +251,10 @@ func TestTexts(t *testing.T) {
 	assert.Equal(t, "演示", app.Texts["zh"].Title)
 	assert.Equal(t, "消息", app.Texts["zh"].Parameters["message"].Label)
 
+	redmine, err := catalog.ReadApp("../../bundles/redmine")
+	require.NoError(t, err, "i18n.<lang>.form, the labels of the install form's groups, is accepted")
+	assert.Equal(t, "站点标题", redmine.Texts["zh"].Parameters["site_title"].Label)
+
 	for _, tc := range []struct{ yaml, want string }{
 		{"      zh:\n        parameters:\n          nope: {label: x}\n", `no parameter "nope"`},
 		{"      zh:\n        titel: x\n", `unknown key "titel"`},
