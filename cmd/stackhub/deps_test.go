@@ -41,6 +41,7 @@ var allowed = map[string][]string{
 	"orchestrator/dockerpolicy": {"porter-mixin/naming", "github.com/compose-spec/compose-go/v2/types", "github.com/moby/moby/api/types"},
 
 	// Adapters: the domain, leaves, and their one technology.
+	"orchestrator/backup":  {"orchestrator", "github.com/kopia/kopia"},
 	"orchestrator/sqlite":  {"orchestrator", "modernc.org/sqlite"},
 	"orchestrator/catalog": {"orchestrator", "porter-mixin/manifest", "porter-mixin/naming", "github.com/cnabio/cnab-go/bundle", "gopkg.in/yaml.v3"},
 	"orchestrator/build": {"orchestrator", "orchestrator/dockerpolicy", "porter-mixin/manifest", "github.com/cnabio/cnab-go/bundle",

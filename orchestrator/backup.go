@@ -1,0 +1,91 @@
+package orchestrator
+
+import (
+	"context"
+	"io"
+	"time"
+)
+
+// Backup is one snapshot of an app in a backup repository: its named
+// volumes, its installation record and its bundle, taken together.
+type Backup struct {
+	// ID names the snapshot in its repository.
+	ID string
+	// Installation is the app's instance name when it was taken.
+	Installation string
+	// App, Version and Digest name the bundle it ran.
+	App, Version, Digest string
+	Created              time.Time
+	// Size and Files count what the snapshot holds (volumes as archives).
+	Size  int64
+	Files int
+	// Quiesce says how the app was kept still: "actions" (the bundle's
+	// backup and postBackup actions) or "stopped" (its containers were
+	// stopped for the copy and started after).
+	Quiesce     string
+	Description string
+}
+
+// BackupProgress is how far a backup, a restore or a verify is.
+type BackupProgress struct {
+	// Bytes done so far, of Total when known (0: unknown).
+	Bytes, Total int64
+	Files        int64
+}
+
+// BackupSource is what a backup saves.
+type BackupSource struct {
+	Installation string
+	// Record is the installation record (JSON, sealed values stay sealed).
+	Record []byte
+	// BundleDir is the bundle's directory, saved beside the volumes so a
+	// restore on another host can run the same version.
+	BundleDir string
+	// Volumes are the app's named volumes; Open reads one as a tar archive
+	// (VolumeHost.ExportVolumes gives it).
+	Volumes []Volume
+	Open    func(v Volume) (io.ReadCloser, error)
+	// Tags describe the backup (app, version, digest, quiesce).
+	Tags map[string]string
+}
+
+// BackupStore keeps backups in a repository that deduplicates, compresses,
+// encrypts and verifies what it holds.
+type BackupStore interface {
+	// Save takes one snapshot of src; progress is called now and then.
+	Save(ctx context.Context, src BackupSource, progress func(BackupProgress)) (Backup, error)
+	// Backups returns the backups of installation ("" for all), newest first.
+	Backups(ctx context.Context, installation string) ([]Backup, error)
+	// Backup returns backup id. Returns ENOTFOUND.
+	Backup(ctx context.Context, id string) (Backup, error)
+	// Record returns the installation record saved with backup id.
+	Record(ctx context.Context, id string) ([]byte, error)
+	// OpenVolume reads the archive of the volume saved under key.
+	OpenVolume(ctx context.Context, id, key string) (io.ReadCloser, error)
+	// ExtractBundle writes the bundle saved with backup id under dir and
+	// returns its directory.
+	ExtractBundle(ctx context.Context, id, dir string) (string, error)
+	// Verify reads every byte of backup id back ("" verifies them all).
+	Verify(ctx context.Context, id string, progress func(BackupProgress)) (VerifyResult, error)
+	// Delete removes backup id; its data goes at the next prune.
+	Delete(ctx context.Context, id string) error
+	// Prune applies keep to installation's backups and collects what no
+	// backup uses any more; it returns the IDs it removed.
+	Prune(ctx context.Context, installation string, keep Retention) ([]string, error)
+}
+
+// VerifyResult is what a verify read.
+type VerifyResult struct {
+	Backups int
+	Bytes   int64
+	Files   int64
+	// Errors name each unreadable or damaged object.
+	Errors []string
+}
+
+// Retention says which backups of an app to keep: the last N, and the
+// newest of each of the last days, weeks and months. Zero keeps none by
+// that rule; all zero keeps everything.
+type Retention struct {
+	Last, Daily, Weekly, Monthly int
+}

@@ -1,0 +1,175 @@
+package dockerhost
+
+import (
+	"archive/tar"
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"slices"
+	"sort"
+
+	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/mount"
+	"github.com/moby/moby/client"
+
+	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
+)
+
+// HelperImage is the image of the helper containers that mount volumes
+// for copying: an empty filesystem StackHub imports itself (no pull). Its
+// containers are created, never started: Docker's archive API reads and
+// writes a created container's mounts.
+const HelperImage = "stackhub/volume-helper:1"
+
+// helperMount is where a helper container mounts volumes, by key.
+const helperMount = "/volumes"
+
+var _ orchestrator.VolumeHost = (*Host)(nil)
+
+// VolumeAPI is the part of the moby client the volume copies use.
+type VolumeAPI interface {
+	VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error)
+	VolumeCreate(ctx context.Context, options client.VolumeCreateOptions) (client.VolumeCreateResult, error)
+	VolumeRemove(ctx context.Context, id string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
+	ContainerCreate(ctx context.Context, options client.ContainerCreateOptions) (client.ContainerCreateResult, error)
+	ContainerRemove(ctx context.Context, id string, options client.ContainerRemoveOptions) (client.ContainerRemoveResult, error)
+	CopyFromContainer(ctx context.Context, id string, options client.CopyFromContainerOptions) (client.CopyFromContainerResult, error)
+	CopyToContainer(ctx context.Context, id string, options client.CopyToContainerOptions) (client.CopyToContainerResult, error)
+	ImageInspect(ctx context.Context, image string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
+	ImageImport(ctx context.Context, source client.ImageImportSource, ref string, options client.ImageImportOptions) (client.ImageImportResult, error)
+}
+
+// volumeAPI returns the host's client as a VolumeAPI, or an error when it
+// is a narrower test double.
+func (h *Host) volumeAPI() (VolumeAPI, error) {
+	v, ok := h.api.(VolumeAPI)
+	if !ok {
+		return nil, orchestrator.Errorf(orchestrator.EUNAVAILABLE, "volume copies need a full Docker client")
+	}
+	return v, nil
+}
+
+// AppVolumes implements orchestrator.VolumeHost.
+func (h *Host) AppVolumes(ctx context.Context, app string) ([]orchestrator.Volume, error) {
+	api, err := h.volumeAPI()
+	if err != nil {
+		return nil, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, h.timeout())
+	defer cancel()
+	vs, err := api.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
+	if err != nil {
+		return nil, classify("list volumes of "+app, err)
+	}
+	out := make([]orchestrator.Volume, 0, len(vs.Items))
+	for _, v := range vs.Items {
+		key := v.Labels[orchestrator.ComposeVolumeLabel]
+		if key == "" {
+			key = v.Name
+		}
+		out = append(out, orchestrator.Volume{Name: v.Name, Key: key, Driver: v.Driver, Options: v.Options, Labels: v.Labels})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
+	return out, nil
+}
+
+// ensureHelper imports HelperImage when Docker does not have it: an empty
+// root filesystem with a command that is never run.
+func (h *Host) ensureHelper(ctx context.Context, api VolumeAPI) error {
+	_, err := api.ImageInspect(ctx, HelperImage)
+	if err == nil {
+		return nil
+	}
+	if !cerrdefs.IsNotFound(err) {
+		return classify("inspect "+HelperImage, err)
+	}
+	var empty bytes.Buffer
+	if err := tar.NewWriter(&empty).Close(); err != nil {
+		return err
+	}
+	res, err := api.ImageImport(ctx, client.ImageImportSource{Source: &empty, SourceName: "-"}, HelperImage,
+		client.ImageImportOptions{Changes: []string{`CMD ["/never-started"]`, "LABEL " + naming.LabelService + "=volume-helper"},
+			Message: "StackHub's volume helper: mounts volumes for copies, never started"})
+	if err != nil {
+		return classify("import "+HelperImage, err)
+	}
+	defer res.Close()
+	_, err = io.Copy(io.Discard, res)
+	return err
+}
+
+// withHelper creates a never-started helper container mounting vols at
+// /volumes/<key>, runs fn with its ID and removes it.
+func (h *Host) withHelper(ctx context.Context, api VolumeAPI, vols []orchestrator.Volume, readOnly bool, fn func(id string) error) (err error) {
+	if err := h.ensureHelper(ctx, api); err != nil {
+		return err
+	}
+	mounts := make([]mount.Mount, 0, len(vols))
+	for _, v := range vols {
+		mounts = append(mounts, mount.Mount{Type: mount.TypeVolume, Source: v.Name, Target: helperMount + "/" + v.Key, ReadOnly: readOnly,
+			VolumeOptions: &mount.VolumeOptions{NoCopy: true}})
+	}
+	c, err := api.ContainerCreate(ctx, client.ContainerCreateOptions{
+		Config: &container.Config{Image: HelperImage, Labels: map[string]string{naming.LabelService: "volume-helper"},
+			NetworkDisabled: true},
+		// Docker refuses a copy into a container whose root is read-only,
+		// even onto a writable volume: only exports get one.
+		HostConfig: &container.HostConfig{Mounts: mounts, NetworkMode: "none", CapDrop: []string{"ALL"}, ReadonlyRootfs: readOnly},
+	})
+	if err != nil {
+		return classify("create the volume helper", err)
+	}
+	defer func() {
+		_, rmErr := api.ContainerRemove(context.WithoutCancel(ctx), c.ID, client.ContainerRemoveOptions{Force: true})
+		if rmErr != nil && !cerrdefs.IsNotFound(rmErr) {
+			err = errors.Join(err, classify("remove the volume helper", rmErr))
+		}
+	}()
+	return fn(c.ID)
+}
+
+// ExportVolumes implements orchestrator.VolumeHost.
+func (h *Host) ExportVolumes(ctx context.Context, vols []orchestrator.Volume, fn func(open func(v orchestrator.Volume) (io.ReadCloser, error)) error) error {
+	api, err := h.volumeAPI()
+	if err != nil {
+		return err
+	}
+	return h.withHelper(ctx, api, vols, true, func(id string) error {
+		return fn(func(v orchestrator.Volume) (io.ReadCloser, error) {
+			if !slices.ContainsFunc(vols, func(m orchestrator.Volume) bool { return m.Key == v.Key }) {
+				return nil, orchestrator.Errorf(orchestrator.EINTERNAL, "volume %s is not mounted for this export", v.Name)
+			}
+			res, err := api.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: helperMount + "/" + v.Key})
+			if err != nil {
+				return nil, classify("read volume "+v.Name, err)
+			}
+			return res.Content, nil
+		})
+	})
+}
+
+// ImportVolume implements orchestrator.VolumeHost.
+func (h *Host) ImportVolume(ctx context.Context, v orchestrator.Volume, archive io.Reader) error {
+	api, err := h.volumeAPI()
+	if err != nil {
+		return err
+	}
+	_, err = api.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{})
+	switch {
+	case err == nil, cerrdefs.IsNotFound(err):
+	case cerrdefs.IsConflict(err):
+		return orchestrator.WrapError(orchestrator.ECONFLICT, err, "volume %s is in use by a container: stop and remove the app's containers first", v.Name)
+	default:
+		return classify("remove volume "+v.Name, err)
+	}
+	if _, err := api.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v.Name, Driver: v.Driver, DriverOpts: v.Options, Labels: v.Labels}); err != nil {
+		return classify("create volume "+v.Name, err)
+	}
+	return h.withHelper(ctx, api, []orchestrator.Volume{v}, false, func(id string) error {
+		_, err := api.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: helperMount, Content: archive})
+		return classify("write volume "+v.Name, err)
+	})
+}
