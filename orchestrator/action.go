@@ -33,5 +33,5 @@ func ParseAction(s string) (Action, error) {
 // Custom tells whether a is a bundle's custom action rather than install,
 // upgrade or uninstall.
 func (a Action) Custom() bool {
-	return a != ActionInstall && a != ActionUpgrade && a != ActionUninstall
+	return a != ActionInstall && a != ActionUpgrade && a != ActionUninstall && a != ActionSnapshot && a != ActionRestore
 }

@@ -290,6 +290,9 @@ type BundleVault interface {
 	// Kept returns the bundle of app name kept under digest, ENOTFOUND
 	// when there is none.
 	Kept(ctx context.Context, name, digest string) (App, error)
+	// KeepDir keeps the bundle in dir (one saved in a backup) under digest
+	// and returns it as kept.
+	KeepDir(ctx context.Context, dir, digest string) (App, error)
 }
 
 // StatsSource samples containers' resource use.

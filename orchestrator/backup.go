@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"time"
 )
@@ -88,4 +89,50 @@ type VerifyResult struct {
 // that rule; all zero keeps everything.
 type Retention struct {
 	Last, Daily, Weekly, Monthly int
+}
+
+// RepositoryConfig is a backup repository as StackHub keeps it: where, and
+// its secrets (sealed at rest, never answered).
+type RepositoryConfig struct {
+	ID string
+	// Kind is "filesystem" or "s3".
+	Kind string
+	// Path is a filesystem repository's absolute directory.
+	Path string
+	// Endpoint (host:port), Bucket, Prefix, Region and AccessKey name an
+	// S3 bucket; Insecure speaks plain HTTP.
+	Endpoint, Bucket, Prefix, Region, AccessKey string
+	Insecure                                    bool
+	// Default: backups go here unless told otherwise.
+	Default bool
+	Created time.Time
+	// Password encrypts the repository; SecretKey is S3's. Sealed at rest.
+	Password, SecretKey string
+}
+
+// Where says where a repository is, in words.
+func (c RepositoryConfig) Where() string {
+	if c.Kind == "s3" {
+		scheme := "https"
+		if c.Insecure {
+			scheme = "http"
+		}
+		return fmt.Sprintf("s3 %s://%s/%s/%s", scheme, c.Endpoint, c.Bucket, c.Prefix)
+	}
+	return c.Path
+}
+
+// RepositoryConfigs stores the repositories' configurations.
+type RepositoryConfigs interface {
+	// AddRepositoryConfig stores c; ECONFLICT when its ID is taken. The
+	// first one stored, or one marked Default, becomes the default.
+	AddRepositoryConfig(ctx context.Context, c RepositoryConfig) error
+	// RepositoryConfig returns repository id ("" for the default);
+	// ENOTFOUND when there is none.
+	RepositoryConfig(ctx context.Context, id string) (RepositoryConfig, error)
+	// RepositoryConfigs returns every repository, secrets left out.
+	RepositoryConfigs(ctx context.Context) ([]RepositoryConfig, error)
+	// RemoveRepositoryConfig forgets repository id (its data stays where
+	// it is); ENOTFOUND when there is none.
+	RemoveRepositoryConfig(ctx context.Context, id string) error
 }

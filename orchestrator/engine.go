@@ -43,6 +43,10 @@ type Deps struct {
 	Observer Observer
 	// Logs reads container logs.
 	Logs LogSource
+	// Backups opens the backup repositories, Volumes copies apps' volumes
+	// in and out through Docker; nil for either: no backups here.
+	Backups BackupRepositories
+	Volumes VolumeHost
 	// Vault keeps every bundle an installation ran; nil keeps none (no
 	// rollback to a version the catalog no longer has).
 	Vault BundleVault
@@ -78,6 +82,8 @@ type Engine struct {
 	// concurrent installs never plan the same free port (one process owns
 	// a data directory; the store's UNIQUE constraints stay the backstop).
 	reserving sync.Mutex
+	// pruning serialises prunes: a repository's maintenance has one runner.
+	pruning sync.Mutex
 }
 
 // New returns an Engine over d.

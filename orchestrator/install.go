@@ -153,7 +153,7 @@ func (e *Engine) checkInstall(ctx context.Context, r *runState) error {
 // reserveInstall records the installation with its ports, names and run.
 // An install that never runs leaves it failed with its ports released.
 func (e *Engine) reserveInstall(ctx context.Context, r *runState) error {
-	inst, run, err := e.reserve(ctx, r.name, r.app, r.request)
+	inst, run, err := e.reserve(ctx, r.name, r.app, r.request, r.action)
 	if err != nil {
 		return fmt.Errorf("install %s: %w", r.name, err)
 	}
@@ -184,7 +184,10 @@ func (e *Engine) ImportBundle(ctx context.Context, archive io.Reader, opts AddOp
 // reserve observes, plans and records the installation with its ports,
 // under e.reserving: no other install plans between this one's observing
 // and recording, so none can take the ports it planned.
-func (e *Engine) reserve(ctx context.Context, name string, app App, request map[string]any) (Installation, Run, error) {
+//
+// action is the run's action when it is not a plain install (a restore
+// into a new installation installs too).
+func (e *Engine) reserve(ctx context.Context, name string, app App, request map[string]any, action Action) (Installation, Run, error) {
 	e.reserving.Lock()
 	defer e.reserving.Unlock()
 	reserved, err := e.d.Installations.ReservedPorts(ctx)
@@ -219,6 +222,9 @@ func (e *Engine) reserve(ctx context.Context, name string, app App, request map[
 	}
 	if len(secrets) > 0 {
 		run.Secrets = secrets
+	}
+	if action != "" {
+		run.Action = action
 	}
 	inst.LastRunID = run.ID
 	if err := e.d.Installations.BeginInstall(ctx, inst, run); err != nil {

@@ -86,7 +86,25 @@ func (e *Engine) recover(ctx context.Context) error {
 				continue
 			}
 			e.finish(ctx, run, RunFailed, StateFailed, reason, true)
-		default: // a custom action changes no state
+		case ActionRestore:
+			inst, err := e.d.Installations.Installation(ctx, run.Installation)
+			if err != nil {
+				errs = append(errs, err)
+				continue
+			}
+			if inst.State == StateInstalling {
+				// A restore into a new installation: removed as an install is.
+				if _, err := e.d.Host.RemoveApp(ctx, run.Installation, run.Revision, false); err != nil {
+					errs = append(errs, err)
+					e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+ErrorMessage(err), false)
+					continue
+				}
+				e.finish(ctx, run, RunFailed, StateFailed, reason, true)
+				continue
+			}
+			// In place: its data was backed up before it was touched.
+			e.finish(ctx, run, RunFailed, StateFailed, reason+"; restore it again (the data it replaced was backed up first)", false)
+		default: // a custom action or a backup changes no state
 			inst, err := e.d.Installations.Installation(ctx, run.Installation)
 			if err != nil {
 				errs = append(errs, err)

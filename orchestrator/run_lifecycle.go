@@ -81,6 +81,9 @@ type runState struct {
 	action    Action         // upgrade or a custom action
 	request   map[string]any // upgrade: parameters to set
 	purge     bool           // uninstall: remove volumes too
+	// snap carries a backup's or a restore's repository, record and
+	// volumes between its steps.
+	snap *snapshotState
 
 	// Resolved by prepare and reserve.
 	app App

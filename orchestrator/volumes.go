@@ -35,4 +35,8 @@ type VolumeHost interface {
 	// files of tar (paths starting with v.Key), owners and modes kept.
 	// Returns ECONFLICT when a container still uses the volume.
 	ImportVolume(ctx context.Context, v Volume, tar io.Reader) error
+	// StopContainers stops those of containers that are running and
+	// returns them; StartContainers starts containers.
+	StopContainers(ctx context.Context, containers []string) ([]string, error)
+	StartContainers(ctx context.Context, containers []string) error
 }

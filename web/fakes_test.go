@@ -1,6 +1,7 @@
 package web
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"io"
@@ -54,7 +55,13 @@ type fakeEngine struct {
 	fakeCatalog
 	fakeHost
 	*fakeGrants
+	fakeBackups
 }
+
+// fakeBackups is a BackupService with one repository "local" holding one
+// backup "b1" of demo; it records the secrets it was given, to check that
+// no answer echoes them.
+type fakeBackups struct{}
 
 func (f fakeLifecycle) Install(_ context.Context, r orchestrator.InstallRequest) (orchestrator.Installation, error) {
 	return f.install(r)
@@ -258,3 +265,48 @@ func (f fakeLifecycle) PlanUpgrade(_ context.Context, r orchestrator.UpgradeRequ
 	}
 	return p, nil
 }
+
+var fakeBackup = orchestrator.Backup{ID: "b1", Installation: "demo", App: "demo", Version: "0.1.0", Size: 42, Files: 3, Quiesce: orchestrator.QuiesceStopped}
+
+func (fakeBackups) StartBackup(_ context.Context, r orchestrator.BackupRequest) (orchestrator.Run, error) {
+	if r.Name != "demo" {
+		return orchestrator.Run{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not installed", r.Name)
+	}
+	return orchestrator.Run{ID: "j7", Installation: r.Name, Action: orchestrator.ActionSnapshot, Status: "running"}, nil
+}
+func (fakeBackups) StartRestore(_ context.Context, r orchestrator.RestoreRequest) (orchestrator.Installation, orchestrator.Run, error) {
+	if r.Backup != "b1" {
+		return orchestrator.Installation{}, orchestrator.Run{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "backup %s not found", r.Backup)
+	}
+	name := cmp.Or(r.Name, "demo")
+	return orchestrator.Installation{Name: name, App: "demo", State: orchestrator.StateInstalling},
+		orchestrator.Run{ID: "j8", Installation: name, Action: orchestrator.ActionRestore, Status: "running"}, nil
+}
+func (fakeBackups) BackupsOf(_ context.Context, _, installation string) ([]orchestrator.Backup, error) {
+	if installation != "" && installation != "demo" {
+		return nil, nil
+	}
+	return []orchestrator.Backup{fakeBackup}, nil
+}
+func (fakeBackups) VerifyBackup(context.Context, string, string) (orchestrator.VerifyResult, error) {
+	return orchestrator.VerifyResult{Backups: 1, Bytes: 42, Files: 3}, nil
+}
+func (fakeBackups) DeleteBackup(_ context.Context, _, id string) error {
+	if id != "b1" {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "backup %s not found", id)
+	}
+	return nil
+}
+func (fakeBackups) PruneBackups(context.Context, string, string, orchestrator.Retention) ([]string, error) {
+	return []string{"b0"}, nil
+}
+func (fakeBackups) Repositories(context.Context) ([]orchestrator.RepositoryConfig, error) {
+	return []orchestrator.RepositoryConfig{{ID: "local", Kind: "filesystem", Path: "/srv/backups", Default: true}}, nil
+}
+func (fakeBackups) AddRepository(_ context.Context, c orchestrator.RepositoryConfig, _ bool) (orchestrator.RepositoryConfig, error) {
+	if c.Password == "wrong-password" {
+		return orchestrator.RepositoryConfig{}, orchestrator.Errorf(orchestrator.EFORBIDDEN, "open repository %s: wrong repository password", c.ID)
+	}
+	return c, nil // with its secrets: the handler must drop them
+}
+func (fakeBackups) RemoveRepository(context.Context, string) error { return nil }

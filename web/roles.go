@@ -12,13 +12,25 @@ import (
 // is placed. The seed's routes are added from seedRoutes: a mutating one
 // needs an operator, a read a viewer.
 var routeRoles = map[string]orchestrator.Role{
-	"GET /api/v1/apps":                        orchestrator.RoleViewer,
-	"GET /api/v1/apps/:name":                  orchestrator.RoleViewer,
-	"GET /api/v1/apps/:name/logs":             orchestrator.RoleViewer,
-	"GET /api/v1/apps/:name/runs":             orchestrator.RoleViewer,
-	"GET /api/v1/apps/:name/settings":         orchestrator.RoleViewer,
-	"GET /api/v1/apps/:name/stats":            orchestrator.RoleViewer,
-	"POST /api/v1/apps/:name/upgrade/plan":    orchestrator.RoleOperator,
+	"GET /api/v1/apps":                     orchestrator.RoleViewer,
+	"GET /api/v1/apps/:name":               orchestrator.RoleViewer,
+	"GET /api/v1/apps/:name/logs":          orchestrator.RoleViewer,
+	"GET /api/v1/apps/:name/runs":          orchestrator.RoleViewer,
+	"GET /api/v1/apps/:name/settings":      orchestrator.RoleViewer,
+	"GET /api/v1/apps/:name/stats":         orchestrator.RoleViewer,
+	"POST /api/v1/apps/:name/upgrade/plan": orchestrator.RoleOperator,
+	"POST /api/v1/apps/:name/backups":      orchestrator.RoleOperator,
+	"GET /api/v1/apps/:name/backups":       orchestrator.RoleViewer,
+
+	"GET /api/v1/backups":              orchestrator.RoleViewer,
+	"POST /api/v1/backups/prune":       orchestrator.RoleOperator,
+	"POST /api/v1/backups/:id/restore": orchestrator.RoleOperator,
+	"POST /api/v1/backups/:id/verify":  orchestrator.RoleOperator,
+	"DELETE /api/v1/backups/:id":       orchestrator.RoleOperator,
+
+	"GET /api/v1/repositories":                orchestrator.RoleAdmin,
+	"POST /api/v1/repositories":               orchestrator.RoleAdmin,
+	"DELETE /api/v1/repositories/:id":         orchestrator.RoleAdmin,
 	"POST /api/v1/apps":                       orchestrator.RoleOperator,
 	"DELETE /api/v1/apps/:name":               orchestrator.RoleOperator,
 	"POST /api/v1/apps/:name/upgrade":         orchestrator.RoleOperator,

@@ -70,6 +70,7 @@ type Engine interface {
 	CatalogService
 	HostService
 	GrantService
+	BackupService
 }
 
 // Authenticator checks and manages bearer tokens.
@@ -95,6 +96,7 @@ type Server struct {
 	Catalog   CatalogService
 	Host      HostService
 	Grants    GrantService
+	Backups   BackupService
 
 	Auth     Authenticator
 	Accounts AccountService
@@ -132,6 +134,7 @@ func (s *Server) Handler() *echo.Echo {
 		s.Catalog = cmp.Or[CatalogService](s.Catalog, s.Engine)
 		s.Host = cmp.Or[HostService](s.Host, s.Engine)
 		s.Grants = cmp.Or[GrantService](s.Grants, s.Engine)
+		s.Backups = cmp.Or[BackupService](s.Backups, s.Engine)
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -186,6 +189,7 @@ func (s *Server) Handler() *echo.Echo {
 	s.registerJobRoutes(v1)
 	s.registerCatalogRoutes(v1)
 	s.registerGrantRoutes(v1)
+	s.registerBackupRoutes(v1)
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
 	s.registerPeopleRoutes(v1)

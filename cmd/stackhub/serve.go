@@ -21,6 +21,7 @@ import (
 
 	"github.com/websoft9/stackhub/bundles"
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/backup"
 	"github.com/websoft9/stackhub/orchestrator/build"
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 	"github.com/websoft9/stackhub/orchestrator/cnabrun"
@@ -232,6 +233,9 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	// garbage fills it long after: 400 MB of RSS on a server at rest, seen
 	// by the bench's smoke. Return it at once (a build is rare).
 	builder.AfterBuild = debug.FreeOSMemory
+	// Backup repositories open on first use and stay open until shutdown.
+	backups := &backup.Manager{Configs: db, StateDir: filepath.Join(cfg.DataDir, "backup"), Logger: log}
+	defer func() { _ = backups.Close(context.WithoutCancel(ctx)) }()
 	engine := orchestrator.New(orchestrator.Deps{
 		Catalog:        cat,
 		Builder:        builder,
@@ -251,6 +255,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Logs:           host,
 		ContainerStats: host,
 		Vault:          &catalog.Vault{Dir: filepath.Join(cfg.DataDir, "vault")},
+		Backups:        backups,
+		Volumes:        host,
 		NeedsSetup:     accounts.NeedsSetup,
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:          db,

@@ -135,3 +135,25 @@ func (v *Vault) Kept(_ context.Context, name, digest string) (orchestrator.App, 
 	app.Digest, app.Source, app.Bundle = meta.Digest, meta.Source, meta.Bundle
 	return app, nil
 }
+
+// KeepDir implements orchestrator.BundleVault: the bundle in dir (its
+// directory named after it, as a backup saves it) is kept under digest.
+// It is refused when its files' digest is not digest.
+func (v *Vault) KeepDir(ctx context.Context, dir, digest string) (orchestrator.App, error) {
+	app, err := ReadApp(dir)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	got, err := DirDigest(dir)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	if got != digest {
+		return orchestrator.App{}, orchestrator.Errorf(orchestrator.EINVALID, "the bundle's files are %s, not %s as recorded", got, digest)
+	}
+	app.Digest = digest
+	if err := v.Keep(ctx, app); err != nil {
+		return orchestrator.App{}, err
+	}
+	return v.Kept(ctx, app.Name, digest)
+}

@@ -40,6 +40,9 @@ type VolumeAPI interface {
 	CopyToContainer(ctx context.Context, id string, options client.CopyToContainerOptions) (client.CopyToContainerResult, error)
 	ImageInspect(ctx context.Context, image string, opts ...client.ImageInspectOption) (client.ImageInspectResult, error)
 	ImageImport(ctx context.Context, source client.ImageImportSource, ref string, options client.ImageImportOptions) (client.ImageImportResult, error)
+	ContainerInspect(ctx context.Context, id string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
+	ContainerStop(ctx context.Context, id string, options client.ContainerStopOptions) (client.ContainerStopResult, error)
+	ContainerStart(ctx context.Context, id string, options client.ContainerStartOptions) (client.ContainerStartResult, error)
 }
 
 // volumeAPI returns the host's client as a VolumeAPI, or an error when it
@@ -172,4 +175,48 @@ func (h *Host) ImportVolume(ctx context.Context, v orchestrator.Volume, archive 
 		_, err := api.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: helperMount, Content: archive})
 		return classify("write volume "+v.Name, err)
 	})
+}
+
+// StopContainers implements orchestrator.VolumeHost: the running ones of
+// containers are stopped (in reverse order: the main container, first in
+// the list, last), a missing one is skipped.
+func (h *Host) StopContainers(ctx context.Context, containers []string) ([]string, error) {
+	api, err := h.volumeAPI()
+	if err != nil {
+		return nil, err
+	}
+	var stopped []string
+	for _, name := range slices.Backward(containers) {
+		insp, err := api.ContainerInspect(ctx, name, client.ContainerInspectOptions{})
+		if cerrdefs.IsNotFound(err) {
+			continue
+		}
+		if err != nil {
+			return stopped, classify("inspect "+name, err)
+		}
+		if insp.Container.State == nil || !insp.Container.State.Running {
+			continue
+		}
+		if _, err := api.ContainerStop(ctx, name, client.ContainerStopOptions{}); err != nil {
+			return stopped, errors.Join(classify("stop "+name, err), h.StartContainers(context.WithoutCancel(ctx), stopped))
+		}
+		stopped = append(stopped, name)
+	}
+	return stopped, nil
+}
+
+// StartContainers implements orchestrator.VolumeHost, in reverse order of
+// containers (StopContainers gives them last stopped last).
+func (h *Host) StartContainers(ctx context.Context, containers []string) error {
+	api, err := h.volumeAPI()
+	if err != nil {
+		return err
+	}
+	var errs []error
+	for _, name := range slices.Backward(containers) {
+		if _, err := api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
+			errs = append(errs, classify("start "+name, err))
+		}
+	}
+	return errors.Join(errs...)
 }

@@ -64,7 +64,8 @@ func finishRun(ctx context.Context, tx *sql.Tx, run orchestrator.Run, state orch
 	}
 	q := `UPDATE installations SET state = ?, reason = ?, updated = ? WHERE name = ?`
 	args := []any{string(state), reason, formatTime(run.Finished), run.Installation}
-	if state == orchestrator.StateRunning && run.Status == orchestrator.RunSucceeded && (run.Action == orchestrator.ActionInstall || run.Action == orchestrator.ActionUpgrade) {
+	if state == orchestrator.StateRunning && run.Status == orchestrator.RunSucceeded &&
+		(run.Action == orchestrator.ActionInstall || run.Action == orchestrator.ActionUpgrade || run.Action == orchestrator.ActionRestore) {
 		q = `UPDATE installations SET state = ?, reason = ?, updated = ?, outputs = ?, version = COALESCE(NULLIF(?, ''), version),
 digest = COALESCE(NULLIF(?, ''), digest) WHERE name = ?`
 		args = []any{string(state), reason, formatTime(run.Finished), string(outputs), run.Version, run.Digest, run.Installation}
@@ -239,7 +240,7 @@ WHERE o.installation = ? ORDER BY r.created, r.id`, installation)
 func (d *DB) LastParameters(ctx context.Context, installation string) (map[string]any, error) {
 	var params string
 	var secrets []byte
-	err := d.db.QueryRowContext(ctx, `SELECT parameters, secrets FROM runs WHERE installation = ? AND action IN ('install', 'upgrade')
+	err := d.db.QueryRowContext(ctx, `SELECT parameters, secrets FROM runs WHERE installation = ? AND action IN ('install', 'upgrade', 'restore')
 AND status = 'succeeded' ORDER BY created DESC, id DESC LIMIT 1`, installation).Scan(&params, &secrets)
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s has no successful install", installation)

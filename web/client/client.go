@@ -45,6 +45,12 @@ type (
 	AppSettings    = wire.AppSettings
 	UpgradePlan    = wire.UpgradePlan
 	ContainerStats = wire.ContainerStats
+	// Backups and the repositories they live in.
+	Backup            = wire.Backup
+	Repository        = wire.Repository
+	RepositoryRequest = wire.RepositoryRequest
+	VerifyResult      = wire.VerifyResult
+	Retention         = wire.Retention
 )
 
 type Client struct {
@@ -621,4 +627,88 @@ func decodeFailure(resp *http.Response) error {
 		}
 	}
 	return e
+}
+
+// repoQuery is ?repository=id, or none for the default repository.
+func repoQuery(repository string) url.Values {
+	if repository == "" {
+		return nil
+	}
+	return url.Values{"repository": {repository}}
+}
+
+// BackUp starts a backup of app name into repository ("" for the default;
+// POST /api/v1/apps/{name}/backups); the job's output "backup" names it.
+func (c *Client) BackUp(ctx context.Context, name, repository string) (Job, error) {
+	var out Job
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/apps/"+url.PathEscape(name)+"/backups", nil, map[string]any{"repository": repository}, &out)
+	return out, err
+}
+
+// Backups lists the backups of app name ("" for every app), newest first.
+func (c *Client) Backups(ctx context.Context, name, repository string) ([]Backup, error) {
+	path := "/api/v1/backups"
+	if name != "" {
+		path = "/api/v1/apps/" + url.PathEscape(name) + "/backups"
+	}
+	var out []Backup
+	_, err := c.callJSON(ctx, http.MethodGet, path, repoQuery(repository), nil, &out)
+	return out, err
+}
+
+// Restore puts backup id back into installation name ("" for the backup's
+// own; POST /api/v1/backups/{id}/restore) and returns its job.
+func (c *Client) Restore(ctx context.Context, id, repository, name string) (App, Job, error) {
+	var out struct {
+		App App `json:"app"`
+		Job Job `json:"job"`
+	}
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/backups/"+url.PathEscape(id)+"/restore", nil,
+		map[string]any{"repository": repository, "name": name}, &out)
+	return out.App, out.Job, err
+}
+
+// VerifyBackup reads backup id ("" for all of them) back.
+func (c *Client) VerifyBackup(ctx context.Context, id, repository string) (VerifyResult, error) {
+	if id == "" {
+		id = "all"
+	}
+	var out VerifyResult
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/backups/"+url.PathEscape(id)+"/verify", nil, map[string]any{"repository": repository}, &out)
+	return out, err
+}
+
+// DeleteBackup deletes backup id.
+func (c *Client) DeleteBackup(ctx context.Context, id, repository string) error {
+	_, err := c.callJSON(ctx, http.MethodDelete, "/api/v1/backups/"+url.PathEscape(id), repoQuery(repository), nil, nil)
+	return err
+}
+
+// PruneBackups applies keep to app name's backups and returns the IDs removed.
+func (c *Client) PruneBackups(ctx context.Context, name, repository string, keep Retention) ([]string, error) {
+	var out struct {
+		Removed []string `json:"removed"`
+	}
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/backups/prune", nil, map[string]any{"repository": repository, "app": name, "keep": keep}, &out)
+	return out.Removed, err
+}
+
+// Repositories lists the backup repositories (admins).
+func (c *Client) Repositories(ctx context.Context) ([]Repository, error) {
+	var out []Repository
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/repositories", nil, nil, &out)
+	return out, err
+}
+
+// AddRepository adds a backup repository (admins).
+func (c *Client) AddRepository(ctx context.Context, req RepositoryRequest) (Repository, error) {
+	var out Repository
+	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/repositories", nil, req, &out)
+	return out, err
+}
+
+// RemoveRepository forgets backup repository id (admins); its data stays.
+func (c *Client) RemoveRepository(ctx context.Context, id string) error {
+	_, err := c.callJSON(ctx, http.MethodDelete, "/api/v1/repositories/"+url.PathEscape(id), nil, nil, nil)
+	return err
 }

@@ -378,3 +378,68 @@ type ContainerStats struct {
 	BlockWriteBytes uint64  `json:"blockWriteBytes"`
 	PIDs            uint64  `json:"pids"`
 }
+
+// Backup is one backup of an app in a repository.
+type Backup struct {
+	ID           string    `json:"id"`
+	Installation string    `json:"installation"`
+	App          string    `json:"app"`
+	Version      string    `json:"version"`
+	Digest       string    `json:"digest,omitempty"`
+	Created      time.Time `json:"created"`
+	Size         int64     `json:"size"`
+	Files        int       `json:"files"`
+	// Quiesce says how the app was kept still: actions (its bundle's
+	// backup/postBackup), stopped (its containers), none (not running).
+	Quiesce string `json:"quiesce"`
+}
+
+// Repository is a backup repository, without its secrets.
+type Repository struct {
+	ID        string    `json:"id"`
+	Kind      string    `json:"kind"`
+	Where     string    `json:"where"`
+	Path      string    `json:"path,omitempty"`
+	Endpoint  string    `json:"endpoint,omitempty"`
+	Bucket    string    `json:"bucket,omitempty"`
+	Prefix    string    `json:"prefix,omitempty"`
+	Region    string    `json:"region,omitempty"`
+	AccessKey string    `json:"accessKey,omitempty"`
+	Insecure  bool      `json:"insecure,omitempty"`
+	Default   bool      `json:"default"`
+	Created   time.Time `json:"created"`
+}
+
+// RepositoryRequest adds a backup repository: create makes a new one at
+// the location, else the one there is opened with password.
+type RepositoryRequest struct {
+	ID        string `json:"id"`
+	Kind      string `json:"kind"`
+	Path      string `json:"path,omitempty"`
+	Endpoint  string `json:"endpoint,omitempty"`
+	Bucket    string `json:"bucket,omitempty"`
+	Prefix    string `json:"prefix,omitempty"`
+	Region    string `json:"region,omitempty"`
+	AccessKey string `json:"accessKey,omitempty"`
+	SecretKey string `json:"secretKey,omitempty"`
+	Insecure  bool   `json:"insecure,omitempty"`
+	Password  string `json:"password"`
+	Default   bool   `json:"default,omitempty"`
+	Create    bool   `json:"create,omitempty"`
+}
+
+// VerifyResult is what a verify read back.
+type VerifyResult struct {
+	Backups int      `json:"backups"`
+	Bytes   int64    `json:"bytes"`
+	Files   int64    `json:"files"`
+	Errors  []string `json:"errors"`
+}
+
+// Retention says which backups a prune keeps.
+type Retention struct {
+	Last    int `json:"last,omitempty"`
+	Daily   int `json:"daily,omitempty"`
+	Weekly  int `json:"weekly,omitempty"`
+	Monthly int `json:"monthly,omitempty"`
+}
