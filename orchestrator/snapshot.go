@@ -547,6 +547,10 @@ func cloneVolume(v Volume, from, to, revision string) Volume {
 	if _, ok := out.Labels["com.docker.compose.project"]; ok {
 		out.Labels["com.docker.compose.project"] = newProject
 	}
+	// Compose hashes a volume's configuration, its name included, and
+	// asks before it "recreates" one whose hash differs: a restored volume
+	// carries none, which compose leaves as it is.
+	delete(out.Labels, "com.docker.compose.config-hash")
 	return out
 }
 

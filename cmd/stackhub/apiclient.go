@@ -5,21 +5,23 @@ import apiclient "github.com/websoft9/stackhub/web/client"
 // The CLI speaks to a server through the typed client of web/client; these
 // names keep the commands short.
 type (
-	Client           = apiclient.Client
-	APIError         = apiclient.APIError
-	UnreachableError = apiclient.UnreachableError
-	Installing       = apiclient.Installing
-	LogsOptions      = apiclient.LogsOptions
-	App              = apiclient.App
-	Job              = apiclient.Job
-	JobEvent         = apiclient.JobEvent
-	CatalogApp       = apiclient.CatalogApp
-	ServerStatus     = apiclient.ServerStatus
-	Token            = apiclient.Token
-	Uninstalled      = apiclient.Uninstalled
-	Grant            = apiclient.Grant
-	AppPermissions   = apiclient.AppPermissions
-	UpgradePlan      = apiclient.UpgradePlan
+	Client            = apiclient.Client
+	APIError          = apiclient.APIError
+	UnreachableError  = apiclient.UnreachableError
+	Installing        = apiclient.Installing
+	LogsOptions       = apiclient.LogsOptions
+	App               = apiclient.App
+	Job               = apiclient.Job
+	JobEvent          = apiclient.JobEvent
+	CatalogApp        = apiclient.CatalogApp
+	ServerStatus      = apiclient.ServerStatus
+	Token             = apiclient.Token
+	Uninstalled       = apiclient.Uninstalled
+	Grant             = apiclient.Grant
+	AppPermissions    = apiclient.AppPermissions
+	RepositoryRequest = apiclient.RepositoryRequest
+	Retention         = apiclient.Retention
+	UpgradePlan       = apiclient.UpgradePlan
 )
 
 // NewClient returns a client for the server at baseURL with token.
