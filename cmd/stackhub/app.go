@@ -35,7 +35,8 @@ See stackhub --help for how the server and token are found and the exit codes.`,
 	}
 	o := newRemoteOptions(cmd, getenv)
 	cmd.AddCommand(newAppInstallCmd(o), newAppUninstallCmd(o), newAppInfoCmd(o), newAppListCmd(o),
-		newAppLogsCmd(o), newAppUpgradeCmd(o), newAppSettingsCmd(o), newAppStatsCmd(o))
+		newAppLogsCmd(o), newAppUpgradeCmd(o), newAppSettingsCmd(o), newAppStatsCmd(o),
+		newAppBackupCmd(o), newAppRestoreCmd(o))
 	cmd.AddCommand(newAppActionCmds(o)...)
 	return cmd
 }
@@ -101,7 +102,18 @@ func printJobResult(w io.Writer, res jobResult, baseURL string) error {
 	default:
 		fmt.Fprintf(w, "%s of %s succeeded\n", j.Action, j.App)
 	}
-	if res.App == nil || j.Status == JobFailed || j.Status == JobCanceled || (j.Action != "install" && j.Action != "upgrade") {
+	if j.Status == JobSucceeded && (j.Action == "snapshot" || j.Action == "restore") {
+		t := table(w)
+		for _, k := range []string{"backup", "repository", "restored", "safety"} {
+			if v := j.Outputs[k]; v != "" {
+				fmt.Fprintf(t, "  %s\t%s\n", k, v)
+			}
+		}
+		if err := t.Flush(); err != nil {
+			return err
+		}
+	}
+	if res.App == nil || j.Status == JobFailed || j.Status == JobCanceled || (j.Action != "install" && j.Action != "upgrade" && j.Action != "restore") {
 		return nil
 	}
 	t := table(w)

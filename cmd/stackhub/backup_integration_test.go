@@ -13,6 +13,7 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
 	"testing"
 	"time"
 
@@ -193,6 +194,23 @@ func TestBackupRestoreRoundTrip(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, list, 1)
 	assert.Equal(t, safety, list[0].ID)
+
+	// The same from the CLI.
+	code, out1, errOut := s.stackhub(t, s.token, "app", "backup", clone)
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^\s+backup\s+[0-9a-f]+$`, out1)
+	code, out1, errOut = s.stackhub(t, s.token, "backup", "list", clone)
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^[0-9a-f]+\s+`+clone+`\s+demo 0\.1\.0\s+.*\s+stopped$`, out1)
+	code, out1, errOut = s.stackhub(t, s.token, "backup", "verify")
+	require.Equal(t, 0, code, errOut)
+	assert.Contains(t, out1, "read 2 backups")
+	code, out1, errOut = s.stackhub(t, s.token, "backup", "repository", "list")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^local\s+filesystem\s+`+regexp.QuoteMeta(repoDir)+`\s+yes$`, out1)
+	code, _, errOut = s.stackhub(t, s.token, "backup", "repository", "add", "other", "--path", t.TempDir(), "--create")
+	assert.Equal(t, exitUsage, code, "no password given: %s", errOut)
+	assert.Contains(t, errOut, "STACKHUB_REPOSITORY_PASSWORD")
 
 	// No helper container is left.
 	left, err := c.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("ancestor", dockerhost.HelperImage)})
