@@ -98,6 +98,10 @@ type snapshotState struct {
 	// safety is the backup taken of an installation's data before a
 	// restore replaced it.
 	safety string
+	// acted: an upgrade's action ran, so a failure has something to roll
+	// back; prev is the bundle the installation ran before it.
+	acted bool
+	prev  App
 }
 
 // StartBackup takes a backup of an installation as a job and returns the
@@ -250,6 +254,9 @@ func (e *Engine) saveBackup(ctx context.Context, r *runState, inst Installation,
 		return Backup{}, fmt.Errorf("back up %s: %w", inst.Name, err)
 	}
 	fmt.Fprintf(r.out, "stackhub: backup %s of %s: %d bytes in %d files\n", b.ID, inst.Name, b.Size, b.Files)
+	if r.snap != nil && r.snap.record.Installation == "" {
+		r.snap.record = rec
+	}
 	return b, nil
 }
 
@@ -742,4 +749,119 @@ func (e *Engine) RemoveRepository(ctx context.Context, id string) error {
 		return Errorf(EUNAVAILABLE, "backups are not configured on this server")
 	}
 	return e.d.Backups.RemoveRepository(ctx, id)
+}
+
+// preUpgradeBackup backs the installation up before its upgrade runs, so
+// that a failed upgrade can be rolled back with its data. Without a backup
+// repository the upgrade goes on, and the run's log says a failure would
+// bring the previous version back without restoring the data.
+func (e *Engine) preUpgradeBackup(ctx context.Context, r *runState) error {
+	r.snap = &snapshotState{}
+	prev, err := e.installedBundle(ctx, r.inst)
+	if err != nil {
+		fmt.Fprintf(r.out, "stackhub: the bundle of %s %s is not kept: a failed upgrade cannot be rolled back (%s)\n", r.inst.App, r.inst.Version, ErrorMessage(err))
+		return nil
+	}
+	r.snap.prev = prev
+	if e.d.Backups == nil || e.d.Volumes == nil {
+		fmt.Fprintf(r.out, "stackhub: backups are not configured: a failed upgrade is rolled back without restoring data\n")
+		return nil
+	}
+	store, id, err := e.d.Backups.Store(ctx, "")
+	if ErrorCode(err) == ENOTFOUND {
+		fmt.Fprintf(r.out, "stackhub: no backup repository: a failed upgrade is rolled back without restoring data\n")
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("back up before upgrading (nothing was changed): %w", err)
+	}
+	r.snap.store, r.snap.repository = store, id
+	feed := e.feeds.get(r.run.ID)
+	if feed != nil {
+		feed.add(JobEvent{Type: "stage", Stage: "backing-up", Message: "before the upgrade"})
+	}
+	b, err := e.saveBackup(ctx, r, r.inst, prev, store)
+	if err != nil {
+		return fmt.Errorf("back up before upgrading (nothing was changed): %w", err)
+	}
+	r.snap.backup = b
+	return nil
+}
+
+// actUpgrade runs the upgrade's action; from here a failure is rolled back.
+func (e *Engine) actUpgrade(ctx context.Context, r *runState) error {
+	if r.snap != nil {
+		r.snap.acted = true
+	}
+	return e.act(ctx, r)
+}
+
+// rollBack undoes a failed upgrade (its compensation): the new version's
+// containers are removed, the volumes are restored from the backup taken
+// before it, and the previous bundle version is brought up again with the
+// settings and ports it had. The installation runs as before; the run
+// stays failed and says it was rolled back, and why.
+func (e *Engine) rollBack(ctx context.Context, r *runState) error {
+	if r.snap == nil || !r.snap.acted || r.snap.prev.Name == "" {
+		return nil
+	}
+	// A cancel of the upgrade must not cancel its rollback.
+	ctx = context.WithoutCancel(ctx)
+	why := r.reason
+	feed := e.feeds.get(r.run.ID)
+	if feed != nil {
+		feed.add(JobEvent{Type: "stage", Stage: "rolling-back", Message: why})
+	}
+	fmt.Fprintf(r.out, "stackhub: %s; rolling back to %s %s\n", why, r.snap.prev.Name, r.snap.prev.Version)
+	fail := func(err error) error {
+		r.state = StateFailed
+		r.reason = fmt.Sprintf("%s; the rollback failed too: %s", why, ErrorMessage(err))
+		if r.snap.backup.ID != "" {
+			r.reason += fmt.Sprintf(" (the data before the upgrade is backup %s)", r.snap.backup.ID)
+		}
+		return err
+	}
+	if _, err := e.d.Host.RemoveApp(ctx, r.name, "", false); err != nil {
+		return fail(err)
+	}
+	if r.snap.backup.ID != "" {
+		r.snap.inPlace = true
+		if err := e.restoreVolumes(ctx, r); err != nil {
+			return fail(err)
+		}
+	}
+	params, err := e.d.Runs.LastParameters(ctx, r.name)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return fail(err)
+	}
+	if params == nil {
+		params = map[string]any{}
+	}
+	delete(params, "purge")
+	for _, p := range r.inst.Ports {
+		params[p.Param] = p.Port
+	}
+	run := r.run
+	run.Action = ActionUpgrade
+	run.Parameters, run.Secrets = splitSecrets(params, r.snap.prev.Sensitive)
+	ap, err := e.permissionsOf(ctx, r.snap.prev)
+	if err != nil {
+		return fail(err)
+	}
+	res, err := e.runAction(ctx, r.snap.prev, run, ap.usable(), r.out)
+	if err != nil {
+		return fail(err)
+	}
+	if res.Status != RunSucceeded {
+		return fail(Errorf(EINTERNAL, "%s %s did not come up: %s", r.snap.prev.Name, r.snap.prev.Version, r.out.reason(res.Message)))
+	}
+	r.state = StateRunning
+	r.reason = fmt.Sprintf("rolled back to %s: %s", r.snap.prev.Version, why)
+	r.run.Outputs = map[string]string{"rolledBack": r.snap.prev.Version}
+	if r.snap.backup.ID != "" {
+		r.run.Outputs["backup"] = r.snap.backup.ID
+	}
+	fmt.Fprintf(r.out, "stackhub: rolled back: %s %s runs as before\n", r.snap.prev.Name, r.snap.prev.Version)
+	e.log.Warn("upgrade rolled back", "installation", r.name, "run", r.run.ID, "version", r.snap.prev.Version, "reason", why)
+	return nil
 }

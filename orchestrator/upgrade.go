@@ -71,8 +71,12 @@ func (e *Engine) upgradeLifecycle() *lifecycle {
 			{"resolve parameters", e.modifyParameters},
 		},
 		reserve: []step{{"begin run", e.beginModify}},
-		act:     []step{{"run action", e.act}},
-		record:  []step{{"record outcome", e.recordModify}},
+		act: []step{
+			{"back up before upgrading", e.preUpgradeBackup},
+			{"run action", e.actUpgrade},
+		},
+		record:     []step{{"record outcome", e.recordModify}},
+		compensate: []step{{"roll back", e.rollBack}},
 	}
 }
 
