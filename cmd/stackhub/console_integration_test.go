@@ -793,3 +793,69 @@ func TestConsoleAppPage(t *testing.T) {
 	assert.Equal(t, "常规", b.text(`#upgrade-dialog fieldset.group[data-group="general"] legend`))
 	b.screenshot("app-page-zh")
 }
+
+// TestConsoleBackups: an admin adds a backup repository in Settings, backs
+// an app up from its page, and restores the backup as a clone that then
+// runs beside it; the page's backups in Chinese too.
+func TestConsoleBackups(t *testing.T) {
+	chromium(t) // skip before starting a server
+	c := dockertest.RequireDocker(t)
+	s := startServer(t)
+	const name, clone = "itest-cbk", "itest-cbk-copy"
+	host := dockerhost.New(c)
+	t.Cleanup(func() {
+		for _, n := range []string{name, clone} {
+			_, _ = host.RemoveApp(context.WithoutCancel(t.Context()), n, "", true)
+		}
+	})
+	installAndCheck(t, s, `{"app":"demo","name":"`+name+`"}`, name)
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 1000)
+	b.login("admin", consolePassword)
+
+	// Settings: no repository yet, then one.
+	b.click("#nav-settings")
+	b.waitFor("the repositories panel", `document.querySelector('#repositories-none') && !document.querySelector('#repositories-none').hidden`, 10*time.Second)
+	require.NoError(t, b.eval(`(() => { document.querySelector('#repo-add-fold').open = true; return true; })()`, new(bool)))
+	repoDir := filepath.Join(t.TempDir(), "repo")
+	b.fill("#repo-id", "local")
+	b.fill("#repo-path", repoDir)
+	b.fill("#repo-password", "short")
+	b.click("#repo-add")
+	b.waitFor("the password's refusal", `!document.querySelector('#repository-error').hidden`, 10*time.Second)
+	b.fill("#repo-password", "a long enough password")
+	b.click("#repo-add")
+	b.waitFor("the repository listed", `document.querySelector('#repositories-table tr[data-repository="local"]')`, 30*time.Second)
+	assert.Contains(t, b.text(`#repositories-table tr[data-repository="local"]`), repoDir)
+	b.screenshot("repositories")
+
+	// The app's page: back up now.
+	b.run("open the app page", chromedp.Evaluate(fmt.Sprintf(`location.hash = '#/apps/%s'`, name), nil))
+	b.waitFor("the backups section", `document.querySelector('#app-backups-heading') && !document.querySelector('#backups-none').hidden`, 10*time.Second)
+	b.click(`button[data-action="backup"]`)
+	b.waitFor("the backup's end", `document.querySelector('#job-panel[open]') && document.querySelector('#job-panel').dataset.final`, 2*time.Minute)
+	require.Equal(t, "done", b.attr("#job-panel", "data-final"), "result: %s", b.text("#job-result"))
+	b.click("#job-close")
+	b.waitFor("the backup listed", `document.querySelector('#app-backups tr[data-backup]')`, 30*time.Second)
+	assert.Contains(t, b.text("#app-backups tbody"), "stopping its containers")
+	b.screenshot("app-backups")
+
+	// Restore it as a clone.
+	b.click(`#app-backups button[data-action="restore"]`)
+	b.waitFor("the restore dialog", `document.querySelector('#restore-dialog[open]')`, 10*time.Second)
+	b.fill("#restore-name", clone)
+	b.click(`#restore-dialog button[data-role="restore"]`)
+	b.waitFor("the restore's end", `document.querySelector('#job-panel[open]') && document.querySelector('#job-panel').dataset.final`, 3*time.Minute)
+	require.Equal(t, "done", b.attr("#job-panel", "data-final"), "result: %s", b.text("#job-result"))
+	b.click("#job-close")
+	r := s.waitStatus(t, clone, "1")
+	code, _ := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/healthz", port(t, r.Data["port"])))
+	assert.Equal(t, http.StatusOK, code, "the clone answers")
+
+	// In Chinese.
+	b.run("switch to Chinese", chromedp.Evaluate(`(() => { const s = document.querySelector('#lang-select'); s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.waitFor("Chinese", `document.documentElement.lang === 'zh-CN' && document.querySelector('#app-backups-heading') && document.querySelector('#app-backups-heading').textContent === '备份'`, 10*time.Second)
+	assert.Equal(t, "立即备份", b.text(`button[data-action="backup"]`))
+	b.waitFor("the backup in Chinese", `document.querySelector('#app-backups tbody') && document.querySelector('#app-backups tbody').textContent.includes('停止其容器')`, 10*time.Second)
+	b.screenshot("app-backups-zh")
+}

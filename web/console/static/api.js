@@ -154,6 +154,13 @@ export const api = {
   planUpgrade: (name, parameters) => request('POST', `/apps/${enc(name)}/upgrade/plan`, {parameters: parameters || {}}),
   settings: (name) => request('GET', `/apps/${enc(name)}/settings`),
   stats: (name) => request('GET', `/apps/${enc(name)}/stats`),
+  backup: (name) => request('POST', `/apps/${enc(name)}/backups`, {}),
+  backups: (name) => request('GET', `/apps/${enc(name)}/backups`),
+  // restore puts backup id back: into its app (name empty) or a clone.
+  restore: (id, name) => request('POST', `/backups/${enc(id)}/restore`, name ? {name} : {}),
+  repositories: () => request('GET', '/repositories'),
+  addRepository: (body) => request('POST', '/repositories', body),
+  removeRepository: (id) => request('DELETE', `/repositories/${enc(id)}`),
   // credentials shows an app's generated secrets: their values the first
   // time only (a POST: the reveal is recorded), later only their names.
   credentials: (name) => request('POST', `/apps/${enc(name)}/credentials`),

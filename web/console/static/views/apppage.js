@@ -14,6 +14,7 @@ import {openLogs} from './logs.js';
 import {appLinks} from './links.js';
 import {openCredentials} from './credentials.js';
 import {localized, settingsFields} from './settingsform.js';
+import {backupsSection} from './backups.js';
 
 const POLL_MS = 3000;
 
@@ -273,11 +274,16 @@ export function renderAppPage(root, name) {
     if (live) timer = setTimeout(refresh, POLL_MS);
   }
 
+  const backups = backupsSection(name, () => {
+    refresh();
+    loadSettings();
+  });
   replace(root, head, error,
     h('section', {class: 'panel', 'aria-labelledby': 'app-summary-heading'},
       h('h2', {id: 'app-summary-heading'}, t('appPage.summary')), summary, actions),
     h('section', {class: 'panel', 'aria-labelledby': 'app-settings-heading'},
       h('h2', {id: 'app-settings-heading'}, t('settings.title')), settingsList, settingsButtons),
+    backups.section,
     h('section', {class: 'panel', 'aria-labelledby': 'app-containers-heading'},
       h('h2', {id: 'app-containers-heading'}, t('appPage.containers')),
       table('app-containers', t('appPage.containers'), [t('appPage.container'), t('appPage.state'), t('appPage.health'), t('appPage.ports'),

@@ -7,6 +7,7 @@ import {t, formatTime} from '../i18n.js';
 import {api} from '../api.js';
 import {errorSlot, showError, clearError, busy, confirmDialog, secretBox, notify} from '../ui.js';
 import {totpSetup, recoveryList} from './login.js';
+import {repositoriesSection} from './backups.js';
 
 const ROLES = ['viewer', 'operator', 'admin'];
 
@@ -278,6 +279,7 @@ export function renderSettings(root, {me, onPasswordChanged}) {
     h('div', {class: 'page-head'}, h('h1', {tabindex: '-1'}, t('nav.settings'))),
     admin ? usersSection(() => live, me) : null,
     admin ? tokenSection(() => live) : null,
+    admin ? repositoriesSection(() => live) : null,
     secondFactorSection(me || {}, () => live),
     passwordSection(onPasswordChanged));
   return () => { live = false; };
