@@ -136,3 +136,30 @@ type RepositoryConfigs interface {
 	// it is); ENOTFOUND when there is none.
 	RemoveRepositoryConfig(ctx context.Context, id string) error
 }
+
+// BackupPolicy is when an app is backed up and which of its backups stay.
+type BackupPolicy struct {
+	// Installation is the app's name; "" is the default policy of every
+	// app without one of its own.
+	Installation string
+	// Schedule is a cron expression (ParseSchedule); "" takes no backups
+	// on a schedule.
+	Schedule string
+	// Repository is where ("" for the default repository).
+	Repository string
+	// Keep is applied after each scheduled backup; zero keeps all.
+	Keep    Retention
+	Updated time.Time
+}
+
+// BackupPolicies stores backup policies.
+type BackupPolicies interface {
+	// SetBackupPolicy stores p, replacing the installation's (or the
+	// default) policy.
+	SetBackupPolicy(ctx context.Context, p BackupPolicy) error
+	// BackupPolicies returns every policy, the default ("") first.
+	BackupPolicies(ctx context.Context) ([]BackupPolicy, error)
+	// DeleteBackupPolicy removes an installation's own policy (the default
+	// applies again); no error when it has none.
+	DeleteBackupPolicy(ctx context.Context, installation string) error
+}

@@ -47,6 +47,8 @@ type Deps struct {
 	// in and out through Docker; nil for either: no backups here.
 	Backups BackupRepositories
 	Volumes VolumeHost
+	// Policies keeps when apps are backed up; nil: no schedules.
+	Policies BackupPolicies
 	// Vault keeps every bundle an installation ran; nil keeps none (no
 	// rollback to a version the catalog no longer has).
 	Vault BundleVault
@@ -84,6 +86,8 @@ type Engine struct {
 	reserving sync.Mutex
 	// pruning serialises prunes: a repository's maintenance has one runner.
 	pruning sync.Mutex
+	// scheduled are the prunes scheduled backups started.
+	scheduled sync.WaitGroup
 }
 
 // New returns an Engine over d.

@@ -215,3 +215,59 @@ func extendDeadlines(c echo.Context, d time.Duration) {
 	_ = rc.SetReadDeadline(time.Now().Add(d))
 	_ = rc.SetWriteDeadline(time.Now().Add(d))
 }
+
+// PolicyService reads and sets backup policies.
+type PolicyService interface {
+	BackupPolicyOf(ctx context.Context, name string) (orchestrator.EffectivePolicy, error)
+	SetBackupPolicy(ctx context.Context, p orchestrator.BackupPolicy) (orchestrator.EffectivePolicy, error)
+	ClearBackupPolicy(ctx context.Context, name string) error
+}
+
+func (s *Server) registerPolicyRoutes(g *echo.Group) {
+	g.GET("/apps/:name/backup-policy", s.getPolicy)
+	g.PUT("/apps/:name/backup-policy", s.putPolicy)
+	g.DELETE("/apps/:name/backup-policy", s.clearPolicy)
+	g.GET("/backup-policy", s.getPolicy)
+	g.PUT("/backup-policy", s.putPolicy)
+}
+
+func toPolicy(p orchestrator.EffectivePolicy) wire.BackupPolicy {
+	out := wire.BackupPolicy{Schedule: p.Schedule, Repository: p.Repository, Inherited: p.Inherited,
+		Keep: wire.Retention{Last: p.Keep.Last, Daily: p.Keep.Daily, Weekly: p.Keep.Weekly, Monthly: p.Keep.Monthly}}
+	if !p.Next.IsZero() {
+		next := p.Next
+		out.Next = &next
+	}
+	return out
+}
+
+// getPolicy serves GET /api/v1/apps/{name}/backup-policy (the policy the
+// app follows) and GET /api/v1/backup-policy (the default).
+func (s *Server) getPolicy(c echo.Context) error {
+	p, err := s.Policies.BackupPolicyOf(c.Request().Context(), c.Param("name"))
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toPolicy(p))
+}
+
+func (s *Server) putPolicy(c echo.Context) error {
+	var body wire.BackupPolicy
+	if err := decodeStrict(c, &body); err != nil {
+		return err
+	}
+	p, err := s.Policies.SetBackupPolicy(c.Request().Context(), orchestrator.BackupPolicy{Installation: c.Param("name"),
+		Schedule: body.Schedule, Repository: body.Repository,
+		Keep: orchestrator.Retention{Last: body.Keep.Last, Daily: body.Keep.Daily, Weekly: body.Keep.Weekly, Monthly: body.Keep.Monthly}})
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, toPolicy(p))
+}
+
+func (s *Server) clearPolicy(c echo.Context) error {
+	if err := s.Policies.ClearBackupPolicy(c.Request().Context(), c.Param("name")); err != nil {
+		return err
+	}
+	return c.NoContent(http.StatusNoContent)
+}

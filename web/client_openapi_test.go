@@ -78,6 +78,11 @@ func TestClientMatchesOpenAPI(t *testing.T) {
 	_, _ = c.Repositories(ctx)
 	_, _ = c.AddRepository(ctx, client.RepositoryRequest{ID: "local", Kind: "filesystem", Path: "/srv/b", Password: "12345678"})
 	_ = c.RemoveRepository(ctx, "local")
+	_, _ = c.BackupPolicy(ctx, "blog")
+	_, _ = c.BackupPolicy(ctx, "")
+	_, _ = c.SetBackupPolicy(ctx, "blog", client.BackupPolicy{Schedule: "@daily"})
+	_, _ = c.SetBackupPolicy(ctx, "", client.BackupPolicy{Schedule: "@daily"})
+	_ = c.ClearBackupPolicy(ctx, "blog")
 	_, _ = c.AppAction(ctx, "blog", "restart")
 	if rc, err := c.AppLogs(ctx, "blog", client.LogsOptions{Tail: 1}); err == nil {
 		_, _ = io.Copy(io.Discard, rc)

@@ -310,3 +310,15 @@ func (fakeBackups) AddRepository(_ context.Context, c orchestrator.RepositoryCon
 	return c, nil // with its secrets: the handler must drop them
 }
 func (fakeBackups) RemoveRepository(context.Context, string) error { return nil }
+
+func (fakeBackups) BackupPolicyOf(_ context.Context, name string) (orchestrator.EffectivePolicy, error) {
+	return orchestrator.EffectivePolicy{BackupPolicy: orchestrator.BackupPolicy{Installation: name, Schedule: "@daily", Keep: orchestrator.Retention{Last: 7}},
+		Inherited: name != ""}, nil
+}
+func (fakeBackups) SetBackupPolicy(_ context.Context, p orchestrator.BackupPolicy) (orchestrator.EffectivePolicy, error) {
+	if _, err := orchestrator.ParseSchedule(p.Schedule); p.Schedule != "" && err != nil {
+		return orchestrator.EffectivePolicy{}, err
+	}
+	return orchestrator.EffectivePolicy{BackupPolicy: p}, nil
+}
+func (fakeBackups) ClearBackupPolicy(context.Context, string) error { return nil }

@@ -28,6 +28,12 @@ var routeRoles = map[string]orchestrator.Role{
 	"POST /api/v1/backups/:id/verify":  orchestrator.RoleOperator,
 	"DELETE /api/v1/backups/:id":       orchestrator.RoleOperator,
 
+	"GET /api/v1/apps/:name/backup-policy":    orchestrator.RoleViewer,
+	"PUT /api/v1/apps/:name/backup-policy":    orchestrator.RoleOperator,
+	"DELETE /api/v1/apps/:name/backup-policy": orchestrator.RoleOperator,
+	"GET /api/v1/backup-policy":               orchestrator.RoleViewer,
+	"PUT /api/v1/backup-policy":               orchestrator.RoleAdmin,
+
 	"GET /api/v1/repositories":                orchestrator.RoleAdmin,
 	"POST /api/v1/repositories":               orchestrator.RoleAdmin,
 	"DELETE /api/v1/repositories/:id":         orchestrator.RoleAdmin,

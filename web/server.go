@@ -71,6 +71,7 @@ type Engine interface {
 	HostService
 	GrantService
 	BackupService
+	PolicyService
 }
 
 // Authenticator checks and manages bearer tokens.
@@ -97,6 +98,7 @@ type Server struct {
 	Host      HostService
 	Grants    GrantService
 	Backups   BackupService
+	Policies  PolicyService
 
 	Auth     Authenticator
 	Accounts AccountService
@@ -135,6 +137,7 @@ func (s *Server) Handler() *echo.Echo {
 		s.Host = cmp.Or[HostService](s.Host, s.Engine)
 		s.Grants = cmp.Or[GrantService](s.Grants, s.Engine)
 		s.Backups = cmp.Or[BackupService](s.Backups, s.Engine)
+		s.Policies = cmp.Or[PolicyService](s.Policies, s.Engine)
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -190,6 +193,7 @@ func (s *Server) Handler() *echo.Echo {
 	s.registerCatalogRoutes(v1)
 	s.registerGrantRoutes(v1)
 	s.registerBackupRoutes(v1)
+	s.registerPolicyRoutes(v1)
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
 	s.registerPeopleRoutes(v1)

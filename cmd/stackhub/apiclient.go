@@ -21,6 +21,8 @@ type (
 	AppPermissions    = apiclient.AppPermissions
 	RepositoryRequest = apiclient.RepositoryRequest
 	Retention         = apiclient.Retention
+	BackupPolicy      = apiclient.BackupPolicy
+	Backup            = apiclient.Backup
 	UpgradePlan       = apiclient.UpgradePlan
 )
 

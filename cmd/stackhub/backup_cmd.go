@@ -187,7 +187,80 @@ are found.`,
 			return c.DeleteBackup(cmd.Context(), args[0], repository)
 		},
 	}
-	cmd.AddCommand(list, verify, prune, del, newRepositoryCmd(o, getenv))
+	cmd.AddCommand(list, verify, prune, del, newRepositoryCmd(o, getenv), newPolicyCmd(o))
+	return cmd
+}
+
+func newPolicyCmd(o *remoteOptions) *cobra.Command {
+	var p BackupPolicy
+	var clear bool
+	cmd := &cobra.Command{
+		Use:   "policy [APP]",
+		Short: "Show or set when APP (without one: every app) is backed up and which backups stay",
+		Long: `Show the backup policy APP follows (its own, or the default), or without
+APP the default of every app without its own. With --schedule or --keep-*,
+set it: --schedule takes a cron expression of five fields in the server's
+local time ("0 3 * * *": 03:00 every day) or @hourly, @daily, @weekly,
+@monthly; "" stops scheduled backups. After each scheduled backup the
+--keep-* rules apply. --clear removes APP's own policy.`,
+		Args: usageArgs(cobra.MaximumNArgs(1)),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			c, err := o.client()
+			if err != nil {
+				return err
+			}
+			name := ""
+			if len(args) == 1 {
+				name = args[0]
+			}
+			f := cmd.Flags()
+			setting := f.Changed("schedule") || f.Changed("repository") || f.Changed("keep-last") || f.Changed("keep-daily") ||
+				f.Changed("keep-weekly") || f.Changed("keep-monthly")
+			var pol BackupPolicy
+			switch {
+			case clear && name == "":
+				return usageErrorf("--clear removes an app's own policy: name the app")
+			case clear:
+				if err := c.ClearBackupPolicy(cmd.Context(), name); err != nil {
+					return fmt.Errorf("policy of %s: %w", name, err)
+				}
+				pol, err = c.BackupPolicy(cmd.Context(), name)
+			case setting:
+				pol, err = c.SetBackupPolicy(cmd.Context(), name, p)
+			default:
+				pol, err = c.BackupPolicy(cmd.Context(), name)
+			}
+			if err != nil {
+				return fmt.Errorf("backup policy: %w", err)
+			}
+			return o.render(cmd.OutOrStdout(), pol, func(w io.Writer) error {
+				t := table(w)
+				sched := pol.Schedule
+				if sched == "" {
+					sched = "(none: no scheduled backups)"
+				}
+				fmt.Fprintf(t, "schedule\t%s\n", sched)
+				if pol.Next != nil {
+					fmt.Fprintf(t, "next\t%s\n", pol.Next.Local().Format(time.DateTime))
+				}
+				fmt.Fprintf(t, "keep\tlast %d, daily %d, weekly %d, monthly %d\n", pol.Keep.Last, pol.Keep.Daily, pol.Keep.Weekly, pol.Keep.Monthly)
+				if pol.Repository != "" {
+					fmt.Fprintf(t, "repository\t%s\n", pol.Repository)
+				}
+				if pol.Inherited {
+					fmt.Fprintf(t, "from\tthe default policy\n")
+				}
+				return t.Flush()
+			})
+		},
+	}
+	cmd.Flags().StringVar(&p.Schedule, "schedule", "", `a cron expression ("0 3 * * *") or @hourly, @daily, @weekly, @monthly`)
+	cmd.Flags().StringVar(&p.Repository, "repository", "", "the repository the backups go to")
+	cmd.Flags().IntVar(&p.Keep.Last, "keep-last", 0, "keep the last N backups")
+	cmd.Flags().IntVar(&p.Keep.Daily, "keep-daily", 0, "keep the newest backup of each of the last N days")
+	cmd.Flags().IntVar(&p.Keep.Weekly, "keep-weekly", 0, "keep the newest backup of each of the last N weeks")
+	cmd.Flags().IntVar(&p.Keep.Monthly, "keep-monthly", 0, "keep the newest backup of each of the last N months")
+	cmd.Flags().BoolVar(&clear, "clear", false, "remove APP's own policy (the default applies)")
 	return cmd
 }
 

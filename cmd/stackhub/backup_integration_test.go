@@ -303,3 +303,65 @@ func TestUpgradeRollsBack(t *testing.T) {
 	assert.Equal(t, "upgrade", runs[0]["action"])
 	assert.Contains(t, runs[0]["message"], "rolled back to 0.1.0")
 }
+
+// TestScheduledBackups: the default policy is inherited, an app's own
+// policy overrides it, the scheduler backs the app up when its schedule
+// fires (every minute here: up to about 70 s) and then applies the
+// retention, so a backup taken by hand before is pruned.
+func TestScheduledBackups(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	h := dockerhost.New(c)
+	s := startServer(t)
+	const name = "itest-sched"
+	t.Cleanup(func() { _, _ = h.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+	api := s.client()
+	ctx := t.Context()
+	_, err := api.AddRepository(ctx, RepositoryRequest{ID: "local", Kind: "filesystem", Path: filepath.Join(t.TempDir(), "repo"),
+		Password: "long enough password", Create: true})
+	require.NoError(t, err)
+	installAndCheck(t, s, `{"app":"demo","name":"`+name+`"}`, name)
+
+	code, out, errOut := s.stackhub(t, s.token, "backup", "policy", "--schedule", "0 3 * * *", "--keep-daily", "7")
+	require.Equal(t, 0, code, errOut)
+	assert.Regexp(t, `(?m)^schedule\s+0 3 \* \* \*$`, out)
+	pol, err := api.BackupPolicy(ctx, name)
+	require.NoError(t, err)
+	assert.True(t, pol.Inherited, "no policy of its own: the default")
+	assert.Equal(t, 7, pol.Keep.Daily)
+	require.NotNil(t, pol.Next)
+	assert.Equal(t, 3, pol.Next.Local().Hour())
+	code, _, errOut = s.stackhub(t, s.token, "backup", "policy", name, "--schedule", "61 * * * *")
+	assert.NotEqual(t, 0, code)
+	assert.Contains(t, errOut, "minute", "a bad schedule is refused, naming the field")
+
+	// A backup by hand, then the app's own policy: every minute, keep 1.
+	job := s.runJob(t, "/api/v1/apps/"+name+"/backups", `{}`)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	first := job["outputs"].(map[string]any)["backup"].(string)
+	pol, err = api.SetBackupPolicy(ctx, name, BackupPolicy{Schedule: "* * * * *", Keep: Retention{Last: 1}})
+	require.NoError(t, err)
+	assert.False(t, pol.Inherited)
+
+	deadline := time.Now().Add(100 * time.Second)
+	var list []Backup
+	for {
+		list, err = api.Backups(ctx, name, "")
+		require.NoError(t, err)
+		if len(list) == 1 && list[0].ID != first {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "no scheduled backup and prune within 100 s: %+v\n%s", list, s.logs.String())
+		time.Sleep(2 * time.Second)
+	}
+	assert.Contains(t, s.logs.String(), "scheduled backup started")
+	code, runs, _ := s.apiList(t, "/api/v1/apps/"+name+"/runs?limit=1")
+	require.Equal(t, http.StatusOK, code)
+	assert.Equal(t, "snapshot", runs[0]["action"])
+
+	// Cleared: the default applies again.
+	require.NoError(t, api.ClearBackupPolicy(ctx, name))
+	pol, err = api.BackupPolicy(ctx, name)
+	require.NoError(t, err)
+	assert.True(t, pol.Inherited)
+	assert.Equal(t, "0 3 * * *", pol.Schedule)
+}

@@ -257,6 +257,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Vault:          &catalog.Vault{Dir: filepath.Join(cfg.DataDir, "vault")},
 		Backups:        backups,
 		Volumes:        host,
+		Policies:       db,
 		NeedsSetup:     accounts.NeedsSetup,
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:          db,
@@ -268,6 +269,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		log.Warn("start-up recovery could not run yet; changes are refused until it does", "err", err)
 		background.Go(func() { engine.RecoverLoop(bgCtx, 5*time.Second) })
 	}
+	// Scheduled backups (backup policies), once a minute.
+	background.Go(func() { engine.BackupScheduler(bgCtx) })
 
 	trusted, err := cfg.trustedNets()
 	if err != nil {

@@ -51,6 +51,7 @@ type (
 	RepositoryRequest = wire.RepositoryRequest
 	VerifyResult      = wire.VerifyResult
 	Retention         = wire.Retention
+	BackupPolicy      = wire.BackupPolicy
 )
 
 type Client struct {
@@ -710,5 +711,33 @@ func (c *Client) AddRepository(ctx context.Context, req RepositoryRequest) (Repo
 // RemoveRepository forgets backup repository id (admins); its data stays.
 func (c *Client) RemoveRepository(ctx context.Context, id string) error {
 	_, err := c.callJSON(ctx, http.MethodDelete, "/api/v1/repositories/"+url.PathEscape(id), nil, nil, nil)
+	return err
+}
+
+// policyPath is app name's policy, or the default for "".
+func policyPath(name string) string {
+	if name == "" {
+		return "/api/v1/backup-policy"
+	}
+	return "/api/v1/apps/" + url.PathEscape(name) + "/backup-policy"
+}
+
+// BackupPolicy returns the policy app name follows ("" for the default).
+func (c *Client) BackupPolicy(ctx context.Context, name string) (BackupPolicy, error) {
+	var out BackupPolicy
+	_, err := c.callJSON(ctx, http.MethodGet, policyPath(name), nil, nil, &out)
+	return out, err
+}
+
+// SetBackupPolicy sets app name's own policy ("" for the default).
+func (c *Client) SetBackupPolicy(ctx context.Context, name string, p BackupPolicy) (BackupPolicy, error) {
+	var out BackupPolicy
+	_, err := c.callJSON(ctx, http.MethodPut, policyPath(name), nil, map[string]any{"schedule": p.Schedule, "repository": p.Repository, "keep": p.Keep}, &out)
+	return out, err
+}
+
+// ClearBackupPolicy removes app name's own policy: the default applies.
+func (c *Client) ClearBackupPolicy(ctx context.Context, name string) error {
+	_, err := c.callJSON(ctx, http.MethodDelete, policyPath(name), nil, nil, nil)
 	return err
 }

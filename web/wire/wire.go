@@ -443,3 +443,16 @@ type Retention struct {
 	Weekly  int `json:"weekly,omitempty"`
 	Monthly int `json:"monthly,omitempty"`
 }
+
+// BackupPolicy is when an app (or, as the default, every app without its
+// own) is backed up and which backups stay.
+type BackupPolicy struct {
+	// Schedule is a cron expression ("0 3 * * *", @daily); "" takes no
+	// scheduled backups.
+	Schedule   string    `json:"schedule"`
+	Repository string    `json:"repository,omitempty"`
+	Keep       Retention `json:"keep"`
+	// Inherited: the app has no policy of its own; this is the default.
+	Inherited bool       `json:"inherited,omitempty"`
+	Next      *time.Time `json:"next,omitempty"`
+}
