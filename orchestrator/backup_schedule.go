@@ -202,4 +202,3 @@ func (e *Engine) BackupScheduler(ctx context.Context) {
 		last = now
 	}
 }
-
