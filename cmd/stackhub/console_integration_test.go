@@ -840,6 +840,23 @@ func TestConsoleBackups(t *testing.T) {
 	assert.Contains(t, b.text("#app-backups tbody"), "stopping its containers")
 	b.screenshot("app-backups")
 
+	// A schedule of its own: a wrong one refused at its field, then saved.
+	assert.Contains(t, b.text("#backup-policy"), "No scheduled backups")
+	require.NoError(t, b.eval(`(() => { document.querySelector('#policy-fold').open = true; return true; })()`, new(bool)))
+	b.fill("#policy-schedule", "0 25 * * *")
+	b.click("#policy-save")
+	b.waitFor("the schedule's refusal", `!document.querySelector('#policy-error').hidden`, 10*time.Second)
+	assert.Contains(t, b.text("#policy-error"), "hour")
+	b.fill("#policy-schedule", "30 2 * * *")
+	b.fill("#policy-keep-last", "5")
+	b.click("#policy-save")
+	b.waitFor("the schedule shown", `document.querySelector('#backup-policy').textContent.includes('30 2 * * *')`, 10*time.Second)
+	assert.Contains(t, b.text("#backup-policy"), "keeps last 5")
+	pol, err := s.client().BackupPolicy(t.Context(), name)
+	require.NoError(t, err)
+	assert.Equal(t, "30 2 * * *", pol.Schedule)
+	assert.Equal(t, 5, pol.Keep.Last)
+
 	// Restore it as a clone.
 	b.click(`#app-backups button[data-action="restore"]`)
 	b.waitFor("the restore dialog", `document.querySelector('#restore-dialog[open]')`, 10*time.Second)

@@ -158,6 +158,9 @@ export const api = {
   backups: (name) => request('GET', `/apps/${enc(name)}/backups`),
   // restore puts backup id back: into its app (name empty) or a clone.
   restore: (id, name) => request('POST', `/backups/${enc(id)}/restore`, name ? {name} : {}),
+  policy: (name) => request('GET', `/apps/${enc(name)}/backup-policy`),
+  setPolicy: (name, policy) => request('PUT', `/apps/${enc(name)}/backup-policy`, policy),
+  clearPolicy: (name) => request('DELETE', `/apps/${enc(name)}/backup-policy`),
   repositories: () => request('GET', '/repositories'),
   addRepository: (body) => request('POST', '/repositories', body),
   removeRepository: (id) => request('DELETE', `/repositories/${enc(id)}`),

@@ -162,6 +162,61 @@ export function backupsSection(name, refreshApp) {
     nameInput.focus();
   }
 
+  // The schedule: what the app follows, and a form to change it.
+  const policyLine = h('p', {id: 'backup-policy'});
+  const perror = errorSlot('policy-error');
+  const schedule = h('input', {id: 'policy-schedule', type: 'text', autocomplete: 'off', spellcheck: 'false', placeholder: '0 3 * * *'});
+  const keeps = ['last', 'daily', 'weekly', 'monthly'].map((k) => [k, h('input', {id: `policy-keep-${k}`, type: 'number', min: 0, step: 1, value: '0'})]);
+  const save = h('button', {type: 'submit', class: 'btn small primary', id: 'policy-save'}, t('policy.save'));
+  const inherit = h('button', {type: 'button', class: 'btn small', id: 'policy-default'}, t('policy.useDefault'));
+  const policyForm = h('form', {class: 'stack', novalidate: true, id: 'policy-form'},
+    h('div', {class: 'field'}, h('label', {for: 'policy-schedule'}, t('policy.schedule')), schedule,
+      h('p', {class: 'help'}, t('policy.scheduleHelp'))),
+    h('div', {class: 'toolbar'}, keeps.map(([k, input]) => h('div', {class: 'field'}, h('label', {for: input.id}, t(`policy.keep.${k}`)), input))),
+    perror, h('div', {class: 'buttons'}, inherit, save));
+  const describe = (p) => {
+    const parts = [p.schedule ? t('policy.runs', {schedule: p.schedule}) : t('policy.none')];
+    if (p.next) parts.push(t('policy.next', {when: formatTime(p.next)}));
+    const k = p.keep || {};
+    if (k.last || k.daily || k.weekly || k.monthly) {
+      parts.push(t('policy.keeps', {last: k.last || 0, daily: k.daily || 0, weekly: k.weekly || 0, monthly: k.monthly || 0}));
+    }
+    if (p.inherited) parts.push(t('policy.inherited'));
+    return parts.join(' · ');
+  };
+  async function loadPolicy() {
+    try {
+      const p = await api.policy(name);
+      replace(policyLine, describe(p));
+      schedule.value = p.schedule || '';
+      for (const [k, input] of keeps) input.value = String((p.keep && p.keep[k]) || 0);
+    } catch (err) {
+      replace(policyLine, messageOf(err));
+    }
+  }
+  policyForm.addEventListener('submit', async (ev) => {
+    ev.preventDefault();
+    clearError(perror);
+    const keep = Object.fromEntries(keeps.map(([k, input]) => [k, Number(input.value || 0)]));
+    try {
+      await busy(save, () => api.setPolicy(name, {schedule: schedule.value.trim(), keep}));
+      notify(t('policy.saved'), 'success');
+      loadPolicy();
+    } catch (err) {
+      showError(perror, err);
+    }
+  });
+  inherit.addEventListener('click', async () => {
+    clearError(perror);
+    try {
+      await busy(inherit, () => api.clearPolicy(name));
+      loadPolicy();
+    } catch (err) {
+      showError(perror, err);
+    }
+  });
+  loadPolicy();
+
   async function load() {
     try {
       const list = await api.backups(name);
@@ -187,6 +242,8 @@ export function backupsSection(name, refreshApp) {
   return {
     section: h('section', {class: 'panel', 'aria-labelledby': 'app-backups-heading'},
       h('h2', {id: 'app-backups-heading'}, t('backups.title')),
+      policyLine,
+      h('details', {class: 'advanced', id: 'policy-fold'}, h('summary', {}, t('policy.edit')), policyForm),
       h('div', {class: 'buttons'}, now), error, none, h('div', {class: 'table-wrap'}, table)),
     reload: load,
   };
