@@ -104,6 +104,7 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 		{"install/uninstall", b.benchInstall, false},
 		{"CNAB action", b.benchAction, false},
 		{"policed socket", b.benchPoliced, false},
+		{"backups", b.benchBackup, false},
 		{"concurrent installs", b.benchConcurrent, false},
 		{"memory and CPU at N apps", b.benchLoaded, false},
 		{"reads", b.benchReads, false},

@@ -34,7 +34,7 @@ func TestBenchSmoke(t *testing.T) {
 	args := []string{"-out", out, "-bin", bin, "-bundles", "../../bundles",
 		"-rounds", "1", "-action-rounds", "1", "-apps", "3", "-batch", "3", "-starts", "1",
 		"-settle", "1s", "-idle-cpu", "1s", "-wrk-duration", "2s", "-wrk-warmup", "0s", "-read-rounds", "1", "-quiet-wait", "0s",
-		"-build-runs", "1", "-build-only", "demo", "-warmup=false", "-compose-v1", "auto", "-prefix", prefix, "-port-base", "26000"}
+		"-build-runs", "1", "-build-only", "demo", "-backup-mib", "24", "-warmup=false", "-compose-v1", "auto", "-prefix", prefix, "-port-base", "26000"}
 	code := run(t.Context(), args, t.Output(), t.Output())
 	require.Equal(t, 0, code)
 
@@ -42,11 +42,11 @@ func TestBenchSmoke(t *testing.T) {
 	require.NoError(t, err)
 	for _, h := range []string{"## Machine", "## Targets", "## Install: request → the app answers HTTP", "## Uninstall",
 		"## One CNAB action: `restart`", "## 3 installs, 3 at once", "## Reads at 3 apps", "## Memory and start-up",
-		"## Bundle builds", "## The policed socket"} {
+		"## Bundle builds", "## The policed socket", "## Backups"} {
 		assert.Contains(t, string(md), h)
 	}
 	assert.Regexp(t, regexp.MustCompile(`\| 1 \| \d+ \| \d+ \| (\d+|—) \| \d+\.\d\d \|`), string(md), "an install round with numbers")
-	assert.Equal(t, 10, len(regexp.MustCompile(`(?m)^\| .* \| (PASS|MISS) \|$`).FindAllString(string(md), -1)), "every target is judged")
+	assert.Equal(t, 15, len(regexp.MustCompile(`(?m)^\| .* \| (PASS|MISS) \|$`).FindAllString(string(md), -1)), "every target is judged")
 
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
 	require.NoError(t, err)
@@ -72,6 +72,10 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Positive(t, float64(r.Action[0].EngineMs))
 	assert.Positive(t, float64(r.Action[0].FloorMs))
 	assert.True(t, r.Action[0].EngineRestarted && r.Action[0].FloorRestarted, "both runs restarted the containers")
+	assert.Positive(t, float64(r.Backup.FirstMs), "a backup")
+	assert.Positive(t, float64(r.Backup.TarZstdMs), "the tar | zstd baseline")
+	assert.Positive(t, float64(r.Backup.RestoreMs), "a restore")
+	assert.Positive(t, r.Backup.FirstStored)
 	require.Len(t, r.Policed, 1)
 	assert.Positive(t, float64(r.Policed[0].PolicedMs), "an install through the policed socket")
 	assert.Positive(t, float64(r.Policed[0].DirectMs), "an install through Docker's socket")

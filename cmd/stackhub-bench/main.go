@@ -111,6 +111,8 @@ type Options struct {
 	Rewrite bool `json:"-"`
 	// Keep keeps the temporary directory (server logs, data dir).
 	Keep bool
+	// BackupMiB is the size of the backup section's volume.
+	BackupMiB int
 }
 
 func defaultOptions() Options {
@@ -119,7 +121,7 @@ func defaultOptions() Options {
 		Rounds: 5, ActionRounds: 5, Apps: 100, Batch: 20, Starts: 5,
 		Settle: 5 * time.Second, IdleCPU: 10 * time.Second,
 		WrkDuration: 10 * time.Second, WrkWarmup: 2 * time.Second, WrkThreads: 2, WrkConns: 50, ReadRounds: 3, QuietWait: 3 * time.Minute,
-		BuildRuns: 3, ComposeV1: "auto", Prefix: "bench", PortBase: 20000, Warmup: true, ManyHealth: 5 * time.Second,
+		BuildRuns: 3, ComposeV1: "auto", BackupMiB: 1024, Prefix: "bench", PortBase: 20000, Warmup: true, ManyHealth: 5 * time.Second,
 	}
 }
 
@@ -152,6 +154,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&o.Warmup, "warmup", o.Warmup, "run one unrecorded install round and action pair first")
 	fs.BoolVar(&o.Rewrite, "rewrite", o.Rewrite, "measure nothing: write RESULTS.md again from -out's results.json")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the temporary directory (server logs and data)")
+	fs.IntVar(&o.BackupMiB, "backup-mib", o.BackupMiB, "size of the backup section's volume of mixed data, MiB")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

@@ -22,6 +22,7 @@ type Results struct {
 	ActionSetup ActionSetup    `json:"actionSetup"`
 	Action      []ActionRound  `json:"action"`
 	Policed     []PolicedRound `json:"policed"`
+	Backup      BackupResult   `json:"backup"`
 	Concurrent  Concurrent     `json:"concurrent"`
 	Reads       Reads          `json:"reads"`
 	Restarted   Restarted      `json:"restarted"`
@@ -58,6 +59,18 @@ func (r *Results) targets() []Target {
 	pa := spread(column(r.Policed, func(x PolicedRound) Num { return x.Ratio }))
 	add("install through the policed socket / through Docker's own socket (`docker run --rm` of the invocation image, same run), median of rounds",
 		"≤ 1.05×", f2(pa.Median)+"×", pa.Median.ok() && pa.Median <= 1.05)
+	if bk := r.Backup; bk.FirstMs > 0 {
+		add(fmt.Sprintf("first backup of %d MiB of mixed data: speed / `tar | zstd -3` of the same archive to the same disk", bk.DataBytes>>20),
+			"≥ 0.80×", fmt.Sprintf("%s× (%s vs %s ms)", f2(bk.SpeedRatio), f0(bk.FirstMs), f0(bk.TarZstdMs)), bk.SpeedRatio.ok() && bk.SpeedRatio >= 0.8)
+		add("second backup after 1 % of the files changed: time / the first's", "≤ 0.10×", f2(bk.SecondShare)+"×",
+			bk.SecondShare.ok() && bk.SecondShare <= 0.10)
+		add("second backup: space it adds / the first's", "≤ 3 %", fmt.Sprintf("%.1f %% (%d bytes)", 100*float64(bk.AddedShare), bk.SecondAdded),
+			bk.AddedShare.ok() && bk.AddedShare <= 0.03)
+		add("restore: speed / `zstd -d | tar x` into a volume", "≥ 0.80×", fmt.Sprintf("%s× (%s vs %s ms)", f2(bk.RestoreSpeedRate), f0(bk.RestoreMs), f0(bk.UnzstdMs)),
+			bk.RestoreSpeedRate.ok() && bk.RestoreSpeedRate >= 0.8)
+		add("resident memory during the first backup (the process that runs it)", "≤ 150 MB", fmt.Sprintf("%s MiB (%s before)", f0(bk.PeakRSSMiB), f0(bk.BaseRSSMiB)),
+			bk.PeakRSSMiB.ok() && float64(bk.PeakRSSMiB)*1.048576 <= 150)
+	}
 	if reads := readSpreads(r.Reads); len(reads) > 0 {
 		if i := slices.IndexFunc(reads, func(x readSpread) bool { return x.endpoint == bareEndpoint }); i > 0 {
 			g, bare := reads[0], reads[i]
@@ -299,6 +312,20 @@ func (r *Results) markdown() string {
 		spreadCells(spread(column(r.Policed, func(x PolicedRound) Num { return x.Ratio })), f2),
 		spreadCells(spread(column(r.Policed, func(x PolicedRound) Num { return x.UninstallPolicedMs })), f0),
 		spreadCells(spread(column(r.Policed, func(x PolicedRound) Num { return x.UninstallDirectMs })), f0))
+
+	if bk := r.Backup; bk.FirstMs > 0 {
+		p("## Backups\n\n")
+		p("A volume of %d MiB in %d files (a third each random, text-like and mostly zero pages) backed up into a kopia repository\n", bk.DataBytes>>20, bk.Files)
+		p("(zstd, 1 MiB chunks, AES-256-GCM) on the benchmark's disk, in the benchmark's process, from Docker's archive of the volume;\n")
+		p("the baseline pipes the same archive to `zstd -3` into a file on the same disk. Then 1 %% of the files get new bytes and\n")
+		p("a second backup runs; the latest is restored into a new volume, against `zstd -d` of the baseline's file into another. ms.\n\n")
+		p("| | backup | baseline | ratio |\n|---|---|---|---|\n")
+		p("| first | %s | %s | speed %s× |\n", f0(bk.FirstMs), f0(bk.TarZstdMs), f2(bk.SpeedRatio))
+		p("| stored bytes | %d | %d | |\n", bk.FirstStored, bk.TarZstdStored)
+		p("| second (1 %% changed) | %s | | %s× of the first; adds %d bytes (%.1f %%) |\n", f0(bk.SecondMs), f2(bk.SecondShare), bk.SecondAdded, 100*float64(bk.AddedShare))
+		p("| restore | %s | %s | speed %s× |\n", f0(bk.RestoreMs), f0(bk.UnzstdMs), f2(bk.RestoreSpeedRate))
+		p("| resident memory | %s MiB peak | %s MiB before | |\n\n", f0(bk.PeakRSSMiB), f0(bk.BaseRSSMiB))
+	}
 
 	c := r.Concurrent
 	p("## %d installs, %d at once\n\n", c.Apps, o.Batch)
