@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"time"
@@ -76,8 +77,13 @@ func (e *Engine) recover(ctx context.Context) error {
 			}
 			e.finish(ctx, run, RunFailed, StateUninstalled, reason+"; uninstall finished at start-up", true)
 		case ActionUpgrade:
-			// The app may be half upgraded; its data and ports stay.
-			e.finish(ctx, run, RunFailed, StateFailed, reason+"; upgrade it again", false)
+			// The app may be half upgraded: an upgrade rolls itself back,
+			// at start-up too.
+			e.recoverUpgrade(ctx, run, reason)
+		case ActionSnapshot:
+			// A backup stops the app's containers for the copy: they run
+			// again, and the backup that was being written was never saved.
+			e.recoverSnapshot(ctx, run, reason)
 		case ActionInstall:
 			_, err := e.d.Host.RemoveApp(ctx, run.Installation, run.Revision, false)
 			if err != nil {
@@ -115,4 +121,65 @@ func (e *Engine) recover(ctx context.Context) error {
 		e.log.Warn("resolved interrupted run", "run", run.ID, "installation", run.Installation, "action", run.Action)
 	}
 	return errors.Join(errs...)
+}
+
+// recoverSnapshot ends a backup a restart interrupted: the containers the
+// backup may have stopped are started again; the installation is as it was.
+func (e *Engine) recoverSnapshot(ctx context.Context, run Run, reason string) {
+	inst, err := e.d.Installations.Installation(ctx, run.Installation)
+	if err != nil {
+		e.log.Error("recover a backup", "run", run.ID, "err", err)
+		return
+	}
+	if e.d.Volumes != nil && inst.State == StateRunning {
+		if err := e.d.Volumes.StartContainers(ctx, inst.Containers); err != nil {
+			reason += "; its containers could not be started again: " + ErrorMessage(err)
+		} else {
+			reason += "; its containers run again"
+		}
+	}
+	run.Message = reason
+	e.finish(ctx, run, RunFailed, inst.State, inst.Reason, false)
+}
+
+// recoverUpgrade rolls back an upgrade a restart interrupted, as a failed
+// upgrade is: the backup this run took first (if it got that far) gives
+// the volumes back, and the version the installation ran comes up again.
+func (e *Engine) recoverUpgrade(ctx context.Context, run Run, reason string) {
+	fail := func(why string) {
+		e.finish(ctx, run, RunFailed, StateFailed, reason+"; "+why, false)
+	}
+	inst, err := e.d.Installations.Installation(ctx, run.Installation)
+	if err != nil {
+		e.log.Error("recover an upgrade", "run", run.ID, "err", err)
+		return
+	}
+	prev, err := e.installedBundle(ctx, inst)
+	if err != nil {
+		fail("upgrade it again (its previous bundle is not kept: " + ErrorMessage(err) + ")")
+		return
+	}
+	r := &runState{name: inst.Name, action: ActionUpgrade, run: run, inst: inst, reason: reason, state: StateFailed,
+		snap: &snapshotState{prev: prev, acted: true}}
+	out, closer := e.runOutput(run)
+	defer closer.Close()
+	r.out = out
+	// The backup this run took before acting, if it got that far.
+	if e.d.Backups != nil {
+		if store, id, err := e.d.Backups.Store(ctx, ""); err == nil {
+			if list, err := store.Backups(ctx, inst.Name); err == nil && len(list) > 0 && !list[0].Created.Before(run.Created) {
+				if raw, err := store.Record(ctx, list[0].ID); err == nil {
+					var rec backupRecord
+					if json.Unmarshal(raw, &rec) == nil {
+						r.snap.store, r.snap.repository, r.snap.backup, r.snap.record = store, id, list[0], rec
+					}
+				}
+			}
+		}
+	}
+	if err := e.rollBack(ctx, r); err != nil {
+		e.log.Error("roll back an interrupted upgrade", "installation", inst.Name, "run", run.ID, "err", err)
+	}
+	run.Outputs = r.run.Outputs
+	e.finish(ctx, run, RunFailed, r.state, r.reason, false)
 }

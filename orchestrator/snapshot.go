@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/websoft9/stackhub/orchestrator/failpoint"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
@@ -236,7 +237,12 @@ func (e *Engine) saveBackup(ctx context.Context, r *runState, inst Installation,
 	fmt.Fprintf(r.out, "stackhub: backing up %s (%d volumes, quiesce: %s)\n", inst.Name, len(vols), how)
 	feed := e.feeds.get(r.run.ID)
 	var b Backup
-	err = e.d.Volumes.ExportVolumes(ctx, vols, func(open func(Volume) (io.ReadCloser, error)) error {
+	err = e.d.Volumes.ExportVolumes(ctx, vols, func(export func(Volume) (io.ReadCloser, error)) error {
+		open := func(v Volume) (io.ReadCloser, error) {
+			rd, err := export(v)
+			failpoint.Hit(failpoint.BackupMidSave)
+			return rd, err
+		}
 		var err error
 		b, err = store.Save(ctx, BackupSource{Installation: inst.Name, Record: raw, BundleDir: app.Dir, Volumes: vols, Open: open,
 			Tags: map[string]string{"app": rec.App, "version": rec.Version, "digest": rec.Digest, "quiesce": how}},
@@ -532,6 +538,7 @@ func (e *Engine) restoreVolumes(ctx context.Context, r *runState) error {
 			return fmt.Errorf("restore volume %s: %w", target.Name, err)
 		}
 		fmt.Fprintf(r.out, "stackhub: restored volume %s\n", target.Name)
+		failpoint.Hit(failpoint.RestoreAfterVolume)
 	}
 	return nil
 }

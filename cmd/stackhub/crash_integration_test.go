@@ -22,6 +22,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
 	"github.com/websoft9/stackhub/orchestrator/failpoint"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
@@ -231,4 +232,107 @@ func TestCrashFailpoints(t *testing.T) {
 			p.stop(t)
 		})
 	}
+}
+
+// TestCrashBackups kills the server with SIGKILL in the middle of a
+// backup, of a restore in place and of an upgrade, restarts it and checks:
+// no run left active, the app running again (its containers started after
+// the backup, the upgrade rolled back at start-up, the restore finished by
+// running it again), its data as before, and the backups taken before
+// still restorable and verified.
+func TestCrashBackups(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	h := dockerhost.New(c)
+	r := newCrashRig(t)
+	const name = "crash-bk"
+	t.Cleanup(func() {
+		for _, n := range []string{name, name + "-copy"} {
+			_, _ = h.RemoveApp(context.WithoutCancel(t.Context()), n, "", true)
+		}
+	})
+	p := r.start("")
+	p.ready(t)
+	api := p.client()
+	_, err := api.AddRepository(t.Context(), RepositoryRequest{ID: "local", Kind: "filesystem", Path: filepath.Join(t.TempDir(), "repo"),
+		Password: "long enough password", Create: true})
+	require.NoError(t, err)
+	status, body, _ := p.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q,"parameters":{"message":"before"}}`, name))
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	requireRunning(t, p.server, []string{name}, 5*time.Minute)
+	writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"big.bin": 2 << 20, "small.txt": 64})
+	before := volumeSums(t, h, name)
+	job := p.runJob(t, "/api/v1/apps/"+name+"/backups", `{}`)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	b1 := job["outputs"].(map[string]any)["backup"].(string)
+	p.stop(t)
+
+	restart := func(t *testing.T) *proc {
+		p := r.start("")
+		p.ready(t)
+		r.consistent(t, c, p, name)
+		return p
+	}
+
+	t.Run("backup", func(t *testing.T) {
+		r.t = t
+		p := r.start(failpoint.BackupMidSave)
+		p.ready(t)
+		p.try(http.MethodPost, "/api/v1/apps/"+name+"/backups", `{}`)
+		p.killed(t, 3*time.Minute)
+		p = restart(t)
+		requireRunning(t, p.server, []string{name}, 2*time.Minute)
+		for _, n := range []string{"websoft9-" + name, "websoft9-" + name + "-db"} {
+			_, running, _ := containerID(t, c, n)
+			assert.True(t, running, "%s runs again after the interrupted backup", n)
+		}
+		list, err := p.client().Backups(t.Context(), name, "")
+		require.NoError(t, err)
+		require.Len(t, list, 1, "the interrupted backup was never saved")
+		assert.Equal(t, b1, list[0].ID)
+		res, err := p.client().VerifyBackup(t.Context(), "", "")
+		require.NoError(t, err)
+		assert.Empty(t, res.Errors, "the repository is intact")
+		p.stop(t)
+	})
+
+	t.Run("restore", func(t *testing.T) {
+		r.t = t
+		p := r.start("")
+		p.ready(t)
+		writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"small.txt": 10})
+		p.stop(t)
+		p = r.start(failpoint.RestoreAfterVolume)
+		p.ready(t)
+		p.try(http.MethodPost, "/api/v1/backups/"+b1+"/restore", `{}`)
+		p.killed(t, 3*time.Minute)
+		p = restart(t)
+		status, app, _ := p.api(t, http.MethodGet, "/api/v1/apps/"+name, "")
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, "failed", app["state"], "an interrupted restore in place: %v", app)
+		_, _, job := restore(t, p.server, b1, "")
+		require.Equal(t, "succeeded", job["status"], "restored again: %v", job)
+		assert.Equal(t, before, volumeSums(t, h, name), "the backup's data")
+		p.stop(t)
+	})
+
+	t.Run("upgrade", func(t *testing.T) {
+		r.t = t
+		p := r.start(failpoint.RunMidAction)
+		p.ready(t)
+		p.try(http.MethodPost, "/api/v1/apps/"+name+"/upgrade", `{"parameters":{"message":"after"}}`)
+		p.killed(t, 3*time.Minute)
+		p = restart(t)
+		status, app, _ := p.api(t, http.MethodGet, "/api/v1/apps/"+name, "")
+		require.Equal(t, http.StatusOK, status)
+		assert.Equal(t, "running", app["state"], "rolled back at start-up: %v", app)
+		assert.Equal(t, before, volumeSums(t, h, name), "the data as before the upgrade")
+		r := p.waitStatus(t, name, "1")
+		_, env := httpGet(t, fmt.Sprintf("http://127.0.0.1:%d/", port(t, r.Data["port"])))
+		assert.Contains(t, env, `"APP_MESSAGE":"before"`, "the settings as before the upgrade")
+		code, runs, _ := p.apiList(t, "/api/v1/apps/"+name+"/runs?limit=1")
+		require.Equal(t, http.StatusOK, code)
+		assert.Equal(t, "upgrade", runs[0]["action"])
+		assert.Contains(t, runs[0]["message"], "rolled back")
+		p.stop(t)
+	})
 }

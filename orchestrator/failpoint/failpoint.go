@@ -17,6 +17,12 @@ const (
 	// UninstallAfterMark: the installation is marked uninstalling, nothing
 	// is removed yet.
 	UninstallAfterMark = "uninstall/after-mark"
+	// BackupMidSave: a backup is reading the app's volumes into the
+	// repository (its containers stopped for the copy).
+	BackupMidSave = "backup/mid-save"
+	// RestoreAfterVolume: a restore in place has replaced one volume; the
+	// app is not up again.
+	RestoreAfterVolume = "restore/after-volume"
 )
 
 // Env is the variable that arms a point.

@@ -10,6 +10,7 @@ var _ orchestrator.BackupPolicies = (*DB)(nil)
 
 // SetBackupPolicy implements orchestrator.BackupPolicies.
 func (d *DB) SetBackupPolicy(ctx context.Context, p orchestrator.BackupPolicy) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	_, err := d.db.ExecContext(ctx, `INSERT INTO backup_policies (installation, schedule, repository, keep_last, keep_daily, keep_weekly, keep_monthly, updated)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (installation) DO UPDATE SET schedule = excluded.schedule, repository = excluded.repository,
 keep_last = excluded.keep_last, keep_daily = excluded.keep_daily, keep_weekly = excluded.keep_weekly, keep_monthly = excluded.keep_monthly,
@@ -40,6 +41,7 @@ FROM backup_policies ORDER BY installation`)
 
 // DeleteBackupPolicy implements orchestrator.BackupPolicies.
 func (d *DB) DeleteBackupPolicy(ctx context.Context, installation string) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	_, err := d.db.ExecContext(ctx, `DELETE FROM backup_policies WHERE installation = ?`, installation)
 	return classify("delete backup policy", err)
 }

@@ -30,6 +30,7 @@ type repoSecrets struct {
 
 // AddRepositoryConfig implements orchestrator.RepositoryConfigs.
 func (d *DB) AddRepositoryConfig(ctx context.Context, c orchestrator.RepositoryConfig) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	if d.Sealer == nil {
 		return orchestrator.Errorf(orchestrator.EINTERNAL, "a repository's password needs a sealer: none is configured")
 	}
@@ -147,6 +148,7 @@ func (d *DB) RepositoryConfigs(ctx context.Context) ([]orchestrator.RepositoryCo
 // RemoveRepositoryConfig implements orchestrator.RepositoryConfigs. When
 // the default goes, the oldest left becomes the default.
 func (d *DB) RemoveRepositoryConfig(ctx context.Context, id string) error {
+	defer d.changed() // after the commit: readers load a new snapshot
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return classify("remove repository", err)
