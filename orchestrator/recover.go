@@ -60,6 +60,17 @@ func (e *Engine) notReady(ctx context.Context) error {
 }
 
 func (e *Engine) recover(ctx context.Context) error {
+	// A backup or a restore killed mid-copy leaves its helper container,
+	// which holds the app's volumes: no copy runs yet, so none is needed.
+	if e.d.Volumes != nil {
+		n, err := e.d.Volumes.RemoveHelpers(ctx)
+		if err != nil {
+			return fmt.Errorf("recover: %w", err)
+		}
+		if n > 0 {
+			e.log.Warn("removed volume helpers a crash left", "count", n)
+		}
+	}
 	runs, err := e.d.Runs.ActiveRuns(ctx)
 	if err != nil {
 		return fmt.Errorf("recover: %w", err)

@@ -39,4 +39,7 @@ type VolumeHost interface {
 	// returns them; StartContainers starts containers.
 	StopContainers(ctx context.Context, containers []string) ([]string, error)
 	StartContainers(ctx context.Context, containers []string) error
+	// RemoveHelpers removes the helper containers a crash left (they hold
+	// volumes); none is needed when no copy runs, as at start-up.
+	RemoveHelpers(ctx context.Context) (int, error)
 }

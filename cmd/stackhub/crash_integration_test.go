@@ -270,6 +270,9 @@ func TestCrashBackups(t *testing.T) {
 		p := r.start("")
 		p.ready(t)
 		r.consistent(t, c, p, name)
+		helpers, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("ancestor", dockerhost.HelperImage)})
+		require.NoError(t, err)
+		assert.Empty(t, helpers.Items, "no volume helper left: it would hold the app's volumes")
 		return p
 	}
 

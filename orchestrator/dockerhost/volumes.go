@@ -220,3 +220,26 @@ func (h *Host) StartContainers(ctx context.Context, containers []string) error {
 	}
 	return errors.Join(errs...)
 }
+
+// RemoveHelpers implements orchestrator.VolumeHost.
+func (h *Host) RemoveHelpers(ctx context.Context) (int, error) {
+	api, err := h.volumeAPI()
+	if err != nil {
+		return 0, err
+	}
+	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("ancestor", HelperImage)})
+	if err != nil {
+		if cerrdefs.IsNotFound(err) {
+			return 0, nil
+		}
+		return 0, classify("list volume helpers", err)
+	}
+	n := 0
+	for _, c := range list.Items {
+		if _, err := api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			return n, classify("remove a volume helper", err)
+		}
+		n++
+	}
+	return n, nil
+}
