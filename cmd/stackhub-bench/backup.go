@@ -4,7 +4,9 @@ import (
 	"archive/tar"
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"io/fs"
@@ -14,7 +16,6 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/moby/moby/client"
@@ -249,11 +250,7 @@ func (b *bench) benchBackup(ctx context.Context, res *Results) error {
 	if err := backup.Create(ctx, opts); err != nil {
 		return err
 	}
-	repo, err := backup.Open(ctx, opts)
-	if err != nil {
-		return err
-	}
-	defer repo.Close(context.WithoutCancel(ctx))
+	var repo *backup.Repository
 	save := func() (time.Duration, error) {
 		start := time.Now()
 		err := h.ExportVolumes(ctx, []orchestrator.Volume{vol}, func(open func(orchestrator.Volume) (io.ReadCloser, error)) error {
@@ -262,29 +259,13 @@ func (b *bench) benchBackup(ctx context.Context, res *Results) error {
 		})
 		return time.Since(start), err
 	}
-	r.BaseRSSMiB = rssMiB()
-	peak := r.BaseRSSMiB
-	done := make(chan struct{})
-	var wg sync.WaitGroup
-	wg.Go(func() {
-		t := time.NewTicker(50 * time.Millisecond)
-		defer t.Stop()
-		for {
-			select {
-			case <-done:
-				return
-			case <-t.C:
-				peak = max(peak, rssMiB())
-			}
-		}
-	})
-	d, err := save()
-	close(done)
-	wg.Wait()
+	// The first backup runs in a process of its own (as a server's would
+	// in a process of its own), so that its memory is its own.
+	child, err := b.backupChild(ctx, opts, vol, app)
 	if err != nil {
 		return fmt.Errorf("first backup: %w", err)
 	}
-	r.FirstMs, r.PeakRSSMiB = ms(d), peak
+	r.FirstMs, r.PeakRSSMiB, r.BaseRSSMiB = child.Ms, child.PeakRSSMiB, child.BaseRSSMiB
 	r.FirstStored = dirBytes(opts.Location.Path)
 	r.SpeedRatio = ratio(r.TarZstdMs, r.FirstMs)
 
@@ -297,7 +278,11 @@ func (b *bench) benchBackup(ctx context.Context, res *Results) error {
 	if err := h.ImportVolume(ctx, vol, volumeArchive(changed)); err != nil {
 		return err
 	}
-	d, err = save()
+	if repo, err = backup.Open(ctx, opts); err != nil {
+		return err
+	}
+	defer repo.Close(context.WithoutCancel(ctx))
+	d, err := save()
 	if err != nil {
 		return fmt.Errorf("second backup: %w", err)
 	}
@@ -345,4 +330,107 @@ func (b *bench) benchBackup(ctx context.Context, res *Results) error {
 	b.logf("backup: first %s ms (tar|zstd %s ms), second %s ms adding %d bytes, restore %s ms (zstd -d %s ms), peak RSS %s MiB",
 		f0(r.FirstMs), f0(r.TarZstdMs), f0(r.SecondMs), r.SecondAdded, f0(r.RestoreMs), f0(r.UnzstdMs), f0(r.PeakRSSMiB))
 	return nil
+}
+
+// childResult is what backup-child prints.
+type childResult struct {
+	Ms         Num `json:"ms"`
+	PeakRSSMiB Num `json:"peakRssMiB"`
+	BaseRSSMiB Num `json:"baseRssMiB"`
+}
+
+// backupChild runs one backup of vol in `stackhub-bench backup-child`.
+func (b *bench) backupChild(ctx context.Context, opts backup.Options, vol orchestrator.Volume, app string) (childResult, error) {
+	self, err := os.Executable()
+	if err != nil {
+		return childResult{}, err
+	}
+	// The child is this very executable (the benchmark, or its test
+	// binary), told by the environment to run one backup and nothing else.
+	cmd := exec.CommandContext(ctx, self, "-repo", opts.Location.Path, "-state", opts.StateDir, "-volume", vol.Name, "-app", app)
+	cmd.Env = append(os.Environ(), childEnv+"=backup", "STACKHUB_BENCH_PASSWORD="+opts.Password)
+	var out, errOut bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Run(); err != nil {
+		return childResult{}, fmt.Errorf("%w: %s", err, strings.TrimSpace(errOut.String()))
+	}
+	var res childResult
+	if err := json.Unmarshal(out.Bytes(), &res); err != nil {
+		return childResult{}, fmt.Errorf("backup-child said %q: %w", out.String(), err)
+	}
+	return res, nil
+}
+
+// childEnv, set to "backup", makes the benchmark's executable (or its
+// test binary, through TestMain) the child of backupChild.
+const childEnv = "STACKHUB_BENCH_CHILD"
+
+// backupChildMain runs the backup child when the environment asks for it,
+// with os.Args; child says whether it did.
+func backupChildMain() (code int, child bool) {
+	if os.Getenv(childEnv) != "backup" {
+		return 0, false
+	}
+	return runBackupChild(context.Background(), os.Args[1:], os.Stdout, os.Stderr), true
+}
+
+// runBackupChild is the backup child: one backup of a volume
+// into an existing repository, then its time and its peak resident memory
+// (VmHWM) as JSON.
+func runBackupChild(ctx context.Context, args []string, stdout, stderr io.Writer) int {
+	fs := flag.NewFlagSet("backup-child", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	repoDir := fs.String("repo", "", "the repository's directory")
+	state := fs.String("state", "", "the repository's state directory")
+	volName := fs.String("volume", "", "the volume")
+	app := fs.String("app", "", "the app's name")
+	if err := fs.Parse(args); err != nil {
+		return 2
+	}
+	fail := func(err error) int {
+		fmt.Fprintln(stderr, "backup-child:", err)
+		return 1
+	}
+	base := rssMiB()
+	c, err := client.New(client.FromEnv, client.WithAPIVersionNegotiation())
+	if err != nil {
+		return fail(err)
+	}
+	defer c.Close()
+	h := dockerhost.New(c)
+	opts := backup.Options{ID: "bench", Location: backup.Location{Kind: "filesystem", Path: *repoDir}, Password: os.Getenv("STACKHUB_BENCH_PASSWORD"), StateDir: *state}
+	start := time.Now()
+	repo, err := backup.Open(ctx, opts)
+	if err != nil {
+		return fail(err)
+	}
+	defer repo.Close(context.WithoutCancel(ctx))
+	vol := orchestrator.Volume{Name: *volName, Key: "data"}
+	err = h.ExportVolumes(ctx, []orchestrator.Volume{vol}, func(open func(orchestrator.Volume) (io.ReadCloser, error)) error {
+		_, err := repo.Save(ctx, orchestrator.BackupSource{Installation: *app, Record: []byte(`{}`), Volumes: []orchestrator.Volume{vol}, Open: open}, nil)
+		return err
+	})
+	if err != nil {
+		return fail(err)
+	}
+	res := childResult{Ms: ms(time.Since(start)), PeakRSSMiB: peakRSSMiB(), BaseRSSMiB: base}
+	if err := json.NewEncoder(stdout).Encode(res); err != nil {
+		return fail(err)
+	}
+	return 0
+}
+
+// peakRSSMiB reads the process's highest resident memory (VmHWM).
+func peakRSSMiB() Num {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return missing
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
+			return Num(float64(kb) / 1024)
+		}
+	}
+	return missing
 }

@@ -100,7 +100,7 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Equal(t, "demo", r.Builds[0].Bundle)
 	assert.Positive(t, r.Builds[0].UncompressedBytes)
 	assert.Positive(t, r.Builds[0].CompressedBytes)
-	assert.Len(t, r.Targets, 10)
+	assert.Len(t, r.Targets, 15)
 
 	assertNoneLeft(t, c, prefix)
 }
