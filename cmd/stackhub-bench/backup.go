@@ -156,14 +156,20 @@ func volumeArchive(files []mixedFile) io.ReadCloser {
 	return pr
 }
 
-// rssMiB reads the process's resident memory.
-func rssMiB() Num {
+// rssMiB reads the process's resident memory now.
+func rssMiB() Num { return procStatusMiB("VmRSS:") }
+
+// peakRSSMiB reads the process's highest resident memory so far.
+func peakRSSMiB() Num { return procStatusMiB("VmHWM:") }
+
+// procStatusMiB reads a kB field of /proc/self/status, in MiB.
+func procStatusMiB(field string) Num {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return missing
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if rest, ok := strings.CutPrefix(line, field); ok {
 			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
 			return Num(float64(kb) / 1024)
 		}
@@ -418,19 +424,4 @@ func runBackupChild(ctx context.Context, args []string, stdout, stderr io.Writer
 		return fail(err)
 	}
 	return 0
-}
-
-// peakRSSMiB reads the process's highest resident memory (VmHWM).
-func peakRSSMiB() Num {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return missing
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.Atoi(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(rest), "kB")))
-			return Num(float64(kb) / 1024)
-		}
-	}
-	return missing
 }
