@@ -786,6 +786,8 @@ func TestConsoleAppPage(t *testing.T) {
 	// The same page in Chinese, labels from the bundle.
 	b.run("switch to Chinese", chromedp.Evaluate(`(() => { const s = document.querySelector('#lang-select'); s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); })()`, nil))
 	b.waitFor("Chinese", `document.documentElement.lang === 'zh-CN' && document.querySelector('#app-settings-heading') && document.querySelector('#app-settings-heading').textContent === '设置'`, 10*time.Second)
+	// The page is drawn again in Chinese; its settings come a moment later.
+	b.waitFor("the settings in Chinese", `document.querySelector('#app-settings dd[data-setting="admin_password"]')`, 10*time.Second)
 	assert.Contains(t, b.text("#app-settings"), "消息", "the bundle's Chinese label")
 	assert.Equal(t, "未设置", b.text(`#app-settings dd[data-setting="admin_password"]`))
 	b.click(`button[data-action="edit-settings"]`)
