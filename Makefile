@@ -35,8 +35,9 @@ check-deps: ## check the one-way imports (never cached)
 # binaries for ~12 minutes; it runs without -race to keep CI under its budget.
 RACE_INTEGRATION := ./porter-mixin/... ./orchestrator/...
 
-test-tools: ## install Debian's docker-registry (registry tests) when missing
+test-tools: ## install Debian's docker-registry (registry tests) and zstd (the backup benchmark's baseline) when missing
 	command -v docker-registry >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry; }
+	command -v zstd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd; }
 
 test: build test-images test-tools check-deps ## build, then run unit and integration tests against the real engine
 	$(GO) test -race -count=1 ./...
@@ -57,6 +58,7 @@ e2e-real: build e2e-images ## install the catalog's Redmine on the local images 
 bench: build test-images ## benchmarks into bench/RESULTS.md and bench/results.json (installs docker-compose and wrk when missing; BENCH_FLAGS="-rounds 7 -apps 50" changes the settings)
 	command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
 	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	command -v zstd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd; }
 	timeout -s INT 90m $(GO) run ./cmd/stackhub-bench -out bench $(BENCH_FLAGS)
 
 load: build test-images ## loopback load (reliability.md §3.10): 100 seeded apps, serve with GOMAXPROCS=1, wrk -t1 -c32 30 s per scenario, bars enforced; bench/LOAD.md and bench/load.json (LOAD_FLAGS="-write-baseline" recalibrates)
