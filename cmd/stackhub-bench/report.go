@@ -316,7 +316,7 @@ func (r *Results) markdown() string {
 	if bk := r.Backup; bk.FirstMs > 0 {
 		p("## Backups\n\n")
 		p("A volume of %d MiB in %d files (a third each random, text-like and mostly zero pages) backed up into a kopia repository\n", bk.DataBytes>>20, bk.Files)
-		p("(zstd, 1 MiB chunks, AES-256-GCM) on the benchmark's disk, in the benchmark's process, from Docker's archive of the volume;\n")
+		p("(zstd, 1 MiB chunks, AES-256-GCM) on the benchmark's disk, from Docker's archive of the volume (the first backup in a process of its own, for its memory);\n")
 		p("the baseline pipes the same archive to `zstd -3` into a file on the same disk. Then whole files holding 1 %% of the data get new bytes,\n")
 		p("and a second backup runs; the latest is restored into a new volume, against `zstd -d` of the baseline's file into another. ms.\n\n")
 		p("| | backup | baseline | ratio |\n|---|---|---|---|\n")
