@@ -36,8 +36,13 @@ func (e *Engine) effective(all map[string]BackupPolicy, name string) EffectivePo
 		p = all[""]
 		p.Installation = name
 	}
-	ep := EffectivePolicy{BackupPolicy: p, Inherited: !own}
-	if s, err := ParseSchedule(p.Schedule); err == nil && p.Schedule != "" {
+	return EffectivePolicy{BackupPolicy: p, Inherited: !own}
+}
+
+// withNext fills ep.Next: a scan minute by minute, so never on the
+// scheduler's path, only when a person asks.
+func (e *Engine) withNext(ep EffectivePolicy) EffectivePolicy {
+	if s, err := ParseSchedule(ep.Schedule); err == nil && ep.Schedule != "" {
 		ep.Next = s.Next(e.d.Now().In(e.zone()))
 	}
 	return ep
@@ -58,12 +63,11 @@ func (e *Engine) BackupPolicyOf(ctx context.Context, name string) (EffectivePoli
 	if err != nil {
 		return EffectivePolicy{}, err
 	}
+	ep := e.effective(all, name)
 	if name == "" {
-		ep := e.effective(all, "")
 		ep.Inherited = false
-		return ep, nil
 	}
-	return e.effective(all, name), nil
+	return e.withNext(ep), nil
 }
 
 // SetBackupPolicy stores an app's policy (p.Installation) or the default

@@ -116,14 +116,8 @@ func (e *Engine) PlanUpgrade(ctx context.Context, req UpgradeRequest) (UpgradePl
 			from = p.Default
 		}
 		to, asked := r.request[p.Name]
-		switch {
-		case asked:
-		case had:
-			continue // kept as it is
-		default:
-			continue // the default, then and now
-		}
-		if sameValue(from, to) {
+		if !asked || sameValue(from, to) {
+			// Not asked: kept as it is (the default, if it was).
 			continue
 		}
 		c := SettingChange{Name: p.Name, Sensitive: p.Sensitive, FromDefault: !had}

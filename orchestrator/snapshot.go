@@ -92,8 +92,6 @@ type snapshotState struct {
 	backup     Backup
 	record     backupRecord
 	volumes    []Volume
-	// bundleDir is where the bundle's files are read for the backup.
-	bundleDir string
 	// inPlace: the restore replaces an installation's data.
 	inPlace bool
 	// safety is the backup taken of an installation's data before a
@@ -160,7 +158,6 @@ func (e *Engine) checkBackup(ctx context.Context, r *runState) error {
 		return fmt.Errorf("back up %s: %w", r.name, err)
 	}
 	r.inst, r.app = inst, app
-	r.snap.bundleDir = app.Dir
 	r.run = Run{ID: e.d.NewID(), Installation: r.name, Action: ActionSnapshot, Revision: e.d.NewID(), Status: RunRunning, Created: e.d.Now()}
 	return nil
 }
@@ -627,7 +624,7 @@ func (e *Engine) restoreNewLifecycle() *lifecycle {
 			{"check permissions granted", e.checkGranted},
 			{"check host", e.checkInstall},
 		},
-		reserve: []step{{"reserve installation, ports and names", e.reserveRestore}},
+		reserve: []step{{"reserve installation, ports and names", e.reserveInstall}},
 		act: []step{
 			{"restore volumes", e.restoreVolumes},
 			{"install", e.installRestored},
@@ -654,12 +651,6 @@ func (e *Engine) restoreParameters(_ context.Context, r *runState) error {
 	r.request = req
 	r.force = true // the data is the operator's; the preflight guards new installs
 	return nil
-}
-
-// reserveRestore reserves the installation as an install does, its run
-// recorded as the restore it is.
-func (e *Engine) reserveRestore(ctx context.Context, r *runState) error {
-	return e.reserveInstall(ctx, r)
 }
 
 // installRestored runs the bundle's install action on the restored volumes.

@@ -167,7 +167,7 @@ func (s *Server) verifyBackup(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, wire.VerifyResult{Backups: res.Backups, Bytes: res.Bytes, Files: res.Files, Errors: nonNilStrings(res.Errors)})
+	return c.JSON(http.StatusOK, wire.VerifyResult{Backups: res.Backups, Bytes: res.Bytes, Files: res.Files, Errors: nonNil(res.Errors)})
 }
 
 func (s *Server) deleteBackup(c echo.Context) error {
@@ -198,14 +198,7 @@ func (s *Server) pruneBackups(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSON(http.StatusOK, map[string]any{"removed": nonNilStrings(gone)})
-}
-
-func nonNilStrings(s []string) []string {
-	if s == nil {
-		return []string{}
-	}
-	return s
+	return c.JSON(http.StatusOK, map[string]any{"removed": nonNil(gone)})
 }
 
 // extendDeadlines lets a long call (a verify, a repository's creation)

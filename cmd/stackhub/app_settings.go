@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 
+	"github.com/dustin/go-humanize"
+
 	"github.com/spf13/cobra"
 )
 
@@ -67,25 +69,11 @@ func newAppStatsCmd(o *remoteOptions) *cobra.Command {
 				fmt.Fprintln(t, "CONTAINER\tCPU\tMEMORY\tNET RX/TX\tDISK R/W\tPIDS")
 				for _, s := range stats {
 					fmt.Fprintf(t, "%s\t%.1f%%\t%s / %s\t%s / %s\t%s / %s\t%d\n", s.Name, s.CPUPercent,
-						bytesText(s.MemoryBytes), bytesText(s.MemoryLimit), bytesText(s.NetRxBytes), bytesText(s.NetTxBytes),
-						bytesText(s.BlockReadBytes), bytesText(s.BlockWriteBytes), s.PIDs)
+						humanize.IBytes(s.MemoryBytes), humanize.IBytes(s.MemoryLimit), humanize.IBytes(s.NetRxBytes), humanize.IBytes(s.NetTxBytes),
+						humanize.IBytes(s.BlockReadBytes), humanize.IBytes(s.BlockWriteBytes), s.PIDs)
 				}
 				return t.Flush()
 			})
 		},
 	}
-}
-
-// bytesText is n in binary units (12.3MiB), as docker stats prints it.
-func bytesText(n uint64) string {
-	const unit = 1024
-	if n < unit {
-		return fmt.Sprintf("%dB", n)
-	}
-	div, exp := uint64(unit), 0
-	for m := n / unit; m >= unit; m /= unit {
-		div *= unit
-		exp++
-	}
-	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(div), "KMGTPE"[exp])
 }

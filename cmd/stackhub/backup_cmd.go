@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/dustin/go-humanize"
 	"github.com/spf13/cobra"
 )
 
@@ -112,7 +113,7 @@ are found.`,
 				fmt.Fprintln(t, "ID\tAPP\tVERSION\tCREATED\tSIZE\tFILES\tQUIESCE")
 				for _, b := range list {
 					fmt.Fprintf(t, "%s\t%s\t%s %s\t%s\t%s\t%d\t%s\n", b.ID, b.Installation, b.App, b.Version,
-						b.Created.Local().Format(time.DateTime), bytesText(uint64(max(b.Size, 0))), b.Files, b.Quiesce)
+						b.Created.Local().Format(time.DateTime), humanize.IBytes(uint64(max(b.Size, 0))), b.Files, b.Quiesce)
 				}
 				return t.Flush()
 			})
@@ -136,7 +137,7 @@ are found.`,
 				return fmt.Errorf("verify: %w", err)
 			}
 			err = o.render(cmd.OutOrStdout(), res, func(w io.Writer) error {
-				fmt.Fprintf(w, "read %d backups: %s in %d files\n", res.Backups, bytesText(uint64(max(res.Bytes, 0))), res.Files)
+				fmt.Fprintf(w, "read %d backups: %s in %d files\n", res.Backups, humanize.IBytes(uint64(max(res.Bytes, 0))), res.Files)
 				for _, e := range res.Errors {
 					fmt.Fprintf(w, "DAMAGED: %s\n", e)
 				}
