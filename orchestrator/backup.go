@@ -42,10 +42,10 @@ type BackupSource struct {
 	// BundleDir is the bundle's directory, saved beside the volumes so a
 	// restore on another host can run the same version.
 	BundleDir string
-	// Volumes are the app's named volumes; Open reads one as a tar archive
+	// Volumes are the app's named volumes, read through Export
 	// (VolumeHost.ExportVolumes gives it).
 	Volumes []Volume
-	Open    func(v Volume) (io.ReadCloser, error)
+	Export  VolumeExport
 	// Tags describe the backup (app, version, digest, quiesce).
 	Tags map[string]string
 }

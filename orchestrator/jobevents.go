@@ -27,7 +27,11 @@ type JobEvent struct {
 	Status   string
 	Current  int64
 	Total    int64
-	Message  string
+	// Files counted so far and the seconds left at the rate so far (0:
+	// unknown), for backups and restores.
+	Files      int64
+	ETASeconds int64
+	Message    string
 	// Line is a log line (Type "log").
 	Line string
 }

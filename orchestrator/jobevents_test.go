@@ -81,3 +81,11 @@ func TestFeedCutsLongLines(t *testing.T) {
 	assert.True(t, strings.HasPrefix(lines[3], "xxxx"))
 	assert.Equal(t, "last", lines[4], "the rest of the endless line was dropped")
 }
+
+func TestETA(t *testing.T) {
+	assert.Zero(t, eta(500*time.Millisecond, 10, 100), "too early to tell")
+	assert.Zero(t, eta(10*time.Second, 0, 100), "nothing done yet")
+	assert.Zero(t, eta(10*time.Second, 100, 100), "done")
+	assert.Equal(t, int64(30), eta(10*time.Second, 25, 100))
+	assert.Equal(t, int64(1), eta(3*time.Second, 99, 100), "rounded up")
+}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"maps"
+	"math"
 	"os"
 	"slices"
 	"strings"
@@ -233,19 +234,16 @@ func (e *Engine) saveBackup(ctx context.Context, r *runState, inst Installation,
 	}
 	fmt.Fprintf(r.out, "stackhub: backing up %s (%d volumes, quiesce: %s)\n", inst.Name, len(vols), how)
 	feed := e.feeds.get(r.run.ID)
+	started := e.d.Now()
 	var b Backup
-	err = e.d.Volumes.ExportVolumes(ctx, vols, func(export func(Volume) (io.ReadCloser, error)) error {
-		open := func(v Volume) (io.ReadCloser, error) {
-			rd, err := export(v)
-			failpoint.Hit(failpoint.BackupMidSave)
-			return rd, err
-		}
+	err = e.d.Volumes.ExportVolumes(ctx, vols, func(x VolumeExport) error {
 		var err error
-		b, err = store.Save(ctx, BackupSource{Installation: inst.Name, Record: raw, BundleDir: app.Dir, Volumes: vols, Open: open,
+		b, err = store.Save(ctx, BackupSource{Installation: inst.Name, Record: raw, BundleDir: app.Dir, Volumes: vols, Export: failingExport{x},
 			Tags: map[string]string{"app": rec.App, "version": rec.Version, "digest": rec.Digest, "quiesce": how}},
 			func(p BackupProgress) {
 				if feed != nil {
-					feed.add(JobEvent{Type: "stage", Stage: "backing-up", Current: p.Bytes, Total: p.Total, Message: fmt.Sprintf("%d files", p.Files)})
+					feed.add(JobEvent{Type: "stage", Stage: "backing-up", Current: p.Bytes, Total: p.Total, Files: p.Files,
+						ETASeconds: eta(e.d.Now().Sub(started), p.Bytes, p.Total), Message: fmt.Sprintf("%d files", p.Files)})
 				}
 			})
 		return err
@@ -261,6 +259,27 @@ func (e *Engine) saveBackup(ctx context.Context, r *runState, inst Installation,
 		r.snap.record = rec
 	}
 	return b, nil
+}
+
+// failingExport hits the fail point BackupMidSave as each volume's
+// files start to come (in its archive or its walk).
+type failingExport struct{ VolumeExport }
+
+func (f failingExport) Open(v Volume) (io.ReadCloser, error) {
+	rd, err := f.VolumeExport.Open(v)
+	failpoint.Hit(failpoint.BackupMidSave)
+	return rd, err
+}
+
+func (f failingExport) Walk(v Volume, fn func(VolumeEntry) error) error {
+	first := true
+	return f.VolumeExport.Walk(v, func(e VolumeEntry) error {
+		if first {
+			failpoint.Hit(failpoint.BackupMidSave)
+			first = false
+		}
+		return fn(e)
+	})
 }
 
 // quiesce keeps an installation's data still for a backup: the bundle's
@@ -517,6 +536,7 @@ func (e *Engine) removeContainers(ctx context.Context, r *runState) error {
 // failed clone removes them).
 func (e *Engine) restoreVolumes(ctx context.Context, r *runState) error {
 	feed := e.feeds.get(r.run.ID)
+	meter := &restoreMeter{now: e.d.Now, started: e.d.Now(), total: r.snap.backup.Size, feed: feed}
 	for i, v := range r.snap.record.Volumes {
 		target := v
 		if !r.snap.inPlace {
@@ -529,7 +549,8 @@ func (e *Engine) restoreVolumes(ctx context.Context, r *runState) error {
 		if err != nil {
 			return err
 		}
-		err = e.d.Volumes.ImportVolume(ctx, target, rd)
+		meter.rd = rd
+		err = e.d.Volumes.ImportVolume(ctx, target, meter)
 		rd.Close()
 		if err != nil {
 			return fmt.Errorf("restore volume %s: %w", target.Name, err)
@@ -538,6 +559,40 @@ func (e *Engine) restoreVolumes(ctx context.Context, r *runState) error {
 		failpoint.Hit(failpoint.RestoreAfterVolume)
 	}
 	return nil
+}
+
+// eta is the time left, in whole seconds, to do total at the rate done
+// took elapsed; 0 when not known yet.
+func eta(elapsed time.Duration, done, total int64) int64 {
+	if done <= 0 || total <= done || elapsed < time.Second {
+		return 0
+	}
+	return int64(math.Ceil(elapsed.Seconds() * float64(total-done) / float64(done)))
+}
+
+// restoreMeter counts the bytes of the archives a restore reads and tells
+// the job how far it is, at most twice a second.
+type restoreMeter struct {
+	rd      io.Reader
+	now     func() time.Time
+	started time.Time
+	last    time.Time
+	done    int64
+	total   int64
+	feed    *feed
+}
+
+func (m *restoreMeter) Read(p []byte) (int, error) {
+	n, err := m.rd.Read(p)
+	m.done += int64(n)
+	if m.feed != nil && m.total > 0 {
+		if now := m.now(); now.Sub(m.last) >= 500*time.Millisecond || err != nil {
+			m.last = now
+			done := min(m.done, m.total)
+			m.feed.add(JobEvent{Type: "stage", Stage: "restoring", Current: done, Total: m.total, ETASeconds: eta(now.Sub(m.started), done, m.total)})
+		}
+	}
+	return n, err
 }
 
 // cloneVolume is v as installation to's: its name and the labels that tie

@@ -2,7 +2,10 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"io"
+	"io/fs"
+	"time"
 )
 
 // ComposeVolumeLabel is the label compose gives a named volume: its key in
@@ -19,18 +22,61 @@ type Volume struct {
 	Driver  string
 	Options map[string]string
 	Labels  map[string]string
+	// Mountpoint is where the volume's files are on Docker's host, as
+	// Docker reports it: a walk of their metadata finds what changed since
+	// the last backup. Not saved with a backup.
+	Mountpoint string `json:"-"`
 }
 
-// VolumeHost reads and writes apps' named volumes through Docker's API
-// alone: a never-started helper container mounts them, and their files
-// travel as tar archives (nothing is installed on the host).
+// VolumeEntry is a file, directory or link of a volume as the host's
+// filesystem shows it: metadata only.
+type VolumeEntry struct {
+	// Path is slash-separated, relative to the volume's root ("" is the
+	// root itself).
+	Path    string
+	Mode    fs.FileMode
+	Size    int64
+	ModTime time.Time
+	UID     uint32
+	GID     uint32
+	// Link is a symbolic link's target.
+	Link string
+	// Links counts a regular file's hard links.
+	Links uint64
+}
+
+// ErrNoHostView is returned by a walk of a volume whose files StackHub
+// cannot see on its own host (a remote Docker engine, another driver):
+// the backup then reads the whole volume through Docker.
+var ErrNoHostView = errors.New("the volume's files are not visible on this host")
+
+// VolumeExport reads the volumes ExportVolumes mounted: whole, as Docker's
+// archive, or file by file from the host's view of them when StackHub runs
+// on the engine's host (a backup then reads only what changed).
+type VolumeExport interface {
+	// Open reads v whole as a tar archive whose paths start with v.Key.
+	Open(v Volume) (io.ReadCloser, error)
+	// Walk calls fn with each entry of v, a directory before what it
+	// holds, in name order, from the host's view of the volume (no
+	// content is read). Returns ErrNoHostView when there is none.
+	Walk(v Volume, fn func(VolumeEntry) error) error
+	// OpenFile reads regular file rel (relative to v's root) from the
+	// host's view of v.
+	OpenFile(v Volume, rel string) (io.ReadCloser, error)
+}
+
+// VolumeHost reads and writes apps' named volumes through Docker's API: a
+// never-started helper container mounts them, and their files travel as
+// tar archives (nothing is installed on the host). A backup reads the
+// files of a volume on StackHub's own host where Docker keeps them, once
+// Docker's helper confirms the directory is the volume's.
 type VolumeHost interface {
 	// AppVolumes returns app's named volumes, sorted by key.
 	AppVolumes(ctx context.Context, app string) ([]Volume, error)
 	// ExportVolumes mounts vols read-only in one helper container for as
-	// long as fn runs; open reads one of them as a tar archive whose paths
-	// start with its Key (fn closes it).
-	ExportVolumes(ctx context.Context, vols []Volume, fn func(open func(v Volume) (io.ReadCloser, error)) error) error
+	// long as fn runs, which reads them through x (and closes what it
+	// opens).
+	ExportVolumes(ctx context.Context, vols []Volume, fn func(x VolumeExport) error) error
 	// ImportVolume makes v (created anew, with its labels) hold exactly the
 	// files of tar (paths starting with v.Key), owners and modes kept.
 	// Returns ECONFLICT when a container still uses the volume.

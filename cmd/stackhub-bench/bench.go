@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -95,22 +96,25 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 	// A section that fails is reported and the next one runs, unless it
 	// is needed by the rest (must) or the run was interrupted.
 	steps := []struct {
-		name string
-		fn   func(context.Context, *Results) error
-		must bool
+		key, name string
+		fn        func(context.Context, *Results) error
+		must      bool
 	}{
-		{"bundle builds", b.benchBuilds, false},
-		{"start-up", b.benchStartup, true},
-		{"install/uninstall", b.benchInstall, false},
-		{"CNAB action", b.benchAction, false},
-		{"policed socket", b.benchPoliced, false},
-		{"backups", b.benchBackup, false},
-		{"concurrent installs", b.benchConcurrent, false},
-		{"memory and CPU at N apps", b.benchLoaded, false},
-		{"reads", b.benchReads, false},
-		{"restart at N apps, reads again", b.benchRestart, false},
+		{"builds", "bundle builds", b.benchBuilds, false},
+		{"startup", "start-up", b.benchStartup, true},
+		{"install", "install/uninstall", b.benchInstall, false},
+		{"action", "CNAB action", b.benchAction, false},
+		{"policed", "policed socket", b.benchPoliced, false},
+		{"backups", "backups", b.benchBackup, false},
+		{"concurrent", "concurrent installs", b.benchConcurrent, false},
+		{"loaded", "memory and CPU at N apps", b.benchLoaded, false},
+		{"reads", "reads", b.benchReads, false},
+		{"restart", "restart at N apps, reads again", b.benchRestart, false},
 	}
 	for _, s := range steps {
+		if b.o.Sections != "" && !slices.Contains(strings.Split(b.o.Sections, ","), s.key) {
+			continue
+		}
 		b.logf("== %s", s.name)
 		err := s.fn(ctx, res)
 		switch {

@@ -59,9 +59,9 @@ func volumeSums(t *testing.T, h *dockerhost.Host, app string) map[string]string 
 	vols, err := h.AppVolumes(t.Context(), app)
 	require.NoError(t, err)
 	out := map[string]string{}
-	require.NoError(t, h.ExportVolumes(t.Context(), vols, func(open func(orchestrator.Volume) (io.ReadCloser, error)) error {
+	require.NoError(t, h.ExportVolumes(t.Context(), vols, func(x orchestrator.VolumeExport) error {
 		for _, v := range vols {
-			rd, err := open(v)
+			rd, err := x.Open(v)
 			if err != nil {
 				return err
 			}

@@ -617,3 +617,15 @@ func TestCLIGrants(t *testing.T) {
 	assert.Equal(t, exitNotFound, code)
 	assert.Contains(t, stderr, "no live grant g9")
 }
+
+// A backup's progress reads as a bar, the files and the time left; a
+// restore's volume event as before.
+func TestDescribeCopyProgress(t *testing.T) {
+	got := describeEvent(JobEvent{Type: "stage", Stage: "backing-up", Current: 256 << 20, Total: 1 << 30, Files: 120, ETASeconds: 95})
+	assert.Contains(t, got, "backing-up [")
+	assert.Contains(t, got, " 25%")
+	assert.Contains(t, got, "120 files")
+	assert.Contains(t, got, "about 1m35s left")
+	got = describeEvent(JobEvent{Type: "stage", Stage: "restoring", Resource: "websoft9-blog_files", Current: 0, Total: 2})
+	assert.Equal(t, "restoring websoft9-blog_files", got)
+}

@@ -191,6 +191,17 @@ func describeEvent(ev JobEvent) string {
 		return "pulling " + ev.Image + " " + pullBar(ev.Current, ev.Total)
 	case "pulled":
 		return "pulled " + ev.Image
+	case "backing-up", "restoring":
+		if ev.Total > 0 && ev.Resource == "" {
+			s := ev.Stage + " " + pullBar(ev.Current, ev.Total)
+			if ev.Files > 0 {
+				s += fmt.Sprintf(", %d files", ev.Files)
+			}
+			if ev.ETASeconds > 0 {
+				s += ", about " + (time.Duration(ev.ETASeconds) * time.Second).String() + " left"
+			}
+			return s
+		}
 	}
 	words := []string{ev.Stage}
 	for _, w := range []string{ev.Image, ev.Resource, ev.Status} {

@@ -1,7 +1,10 @@
 package backup
 
 import (
+	"bytes"
+	"cmp"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -48,6 +51,7 @@ const (
 	recordFile = "record.json"
 	bundleDir  = "bundle"
 	volumesDir = "volumes"
+	extrasDir  = "extras"
 )
 
 // source is the kopia source of an installation's backups.
@@ -91,12 +95,6 @@ func (r *Repository) Save(ctx context.Context, src orchestrator.BackupSource, pr
 		}
 		entries = append(entries, virtualfs.NewStaticDirectory(bundleDir, []fs.Entry{dir}))
 	}
-	var vols []fs.Entry
-	for _, v := range src.Volumes {
-		vols = append(vols, &stream{name: v.Key + ".tar", mod: now, open: func() (io.ReadCloser, error) { return src.Open(v) }})
-	}
-	entries = append(entries, virtualfs.NewStaticDirectory(volumesDir, vols))
-	root := virtualfs.NewStaticDirectory("backup", entries)
 
 	tags := map[string]string{tagKind: "backup", tagInstallation: src.Installation}
 	for k, v := range src.Tags {
@@ -105,7 +103,22 @@ func (r *Repository) Save(ctx context.Context, src orchestrator.BackupSource, pr
 	si := source(src.Installation)
 	var man *snapshot.Manifest
 	counting := &upload.CountingUploadProgress{}
-	stop := reportProgress(counting, progress)
+	var trees []*volumeTree
+	var treesMu sync.Mutex
+	stop := reportProgress(func() orchestrator.BackupProgress {
+		s := counting.Snapshot()
+		p := orchestrator.BackupProgress{Bytes: s.TotalHashedBytes + s.TotalCachedBytes, Files: int64(s.TotalHashedFiles + s.TotalCachedFiles)}
+		treesMu.Lock()
+		defer treesMu.Unlock()
+		for _, t := range trees {
+			p.Bytes += t.hashed.Load() + t.cached.Load()
+			p.Total += t.total.Load()
+			p.Files += t.files.Load()
+		}
+		return p
+	}, progress)
+	pool := newWriters()
+	defer pool.close()
 	err := r.write(ctx, "backup "+src.Installation, func(ctx context.Context, w repo.RepositoryWriter) error {
 		pt, err := policy.TreeForSource(ctx, w, si)
 		if err != nil {
@@ -115,10 +128,47 @@ func (r *Repository) Save(ctx context.Context, src orchestrator.BackupSource, pr
 		if err != nil {
 			return err
 		}
+		var prevRoot fs.Entry
+		if len(prev) > 0 {
+			latest := slices.MaxFunc(prev, func(a, b *snapshot.Manifest) int { return cmp.Compare(a.StartTime, b.StartTime) })
+			if prevRoot, err = snapshotfs.SnapshotRoot(w, latest); err != nil {
+				return err
+			}
+		}
+		eff := pt.EffectivePolicy()
+		comp, metaComp := eff.CompressionPolicy.CompressorName, eff.MetadataCompressionPolicy.MetadataCompressor()
+		vols := []fs.Entry{}
+		var extras []fs.Entry
+		for _, v := range src.Volumes {
+			t := newVolumeTree(ctx, w, v.Key, comp, metaComp, loadPrev(ctx, prevRoot, v.Key), pool, r.log)
+			treesMu.Lock()
+			trees = append(trees, t)
+			treesMu.Unlock()
+			de, ex, err := t.build(src.Export, v)
+			if err != nil {
+				return err
+			}
+			vols = append(vols, builtDir{de: de})
+			if len(ex) > 0 {
+				b, err := json.Marshal(ex)
+				if err != nil {
+					return err
+				}
+				extras = append(extras, &stream{name: v.Key + ".json", mod: now, open: func() (io.ReadCloser, error) {
+					return io.NopCloser(bytes.NewReader(b)), nil
+				}})
+			}
+		}
+		entries = append(entries, virtualfs.NewStaticDirectory(volumesDir, vols))
+		if len(extras) > 0 {
+			entries = append(entries, virtualfs.NewStaticDirectory(extrasDir, extras))
+		}
+		root := virtualfs.NewStaticDirectory("backup", entries)
+
 		u := upload.NewUploader(w)
 		u.Progress = counting
 		u.ParallelUploads = runtime.NumCPU()
-		// A .kopiaignore in a volume must not leave files out.
+		// A .kopiaignore in a bundle must not leave files out.
 		u.DisableIgnoreRules = true
 		m, err := u.Upload(ctx, root, pt, si, prev...)
 		if err != nil {
@@ -146,17 +196,13 @@ func (r *Repository) Save(ctx context.Context, src orchestrator.BackupSource, pr
 	return toBackup(man), nil
 }
 
-// reportProgress calls progress every half second with the counters until
-// the returned stop is called (which reports once more).
-func reportProgress(c *upload.CountingUploadProgress, progress func(orchestrator.BackupProgress)) (stop func()) {
+// reportProgress calls progress every half second with what now returns
+// until the returned stop is called (which reports once more).
+func reportProgress(now func() orchestrator.BackupProgress, progress func(orchestrator.BackupProgress)) (stop func()) {
 	if progress == nil {
 		return func() {}
 	}
-	report := func() {
-		s := c.Snapshot()
-		progress(orchestrator.BackupProgress{Bytes: s.TotalHashedBytes + s.TotalCachedBytes, Total: s.EstimatedBytes,
-			Files: int64(s.TotalHashedFiles + s.TotalCachedFiles)})
-	}
+	report := func() { progress(now()) }
 	done := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Go(func() {
@@ -182,6 +228,11 @@ func toBackup(m *snapshot.Manifest) orchestrator.Backup {
 	b := orchestrator.Backup{ID: string(m.ID), Installation: m.Tags[tagInstallation], App: m.Tags[tagApp], Version: m.Tags[tagVersion],
 		Digest: m.Tags[tagDigest], Quiesce: m.Tags[tagQuiesce], Created: m.StartTime.ToTime(), Size: m.Stats.TotalFileSize,
 		Files: int(m.Stats.TotalFileCount), Description: m.Description}
+	if s := m.RootEntry; s != nil && s.DirSummary != nil {
+		// The volumes' trees are written before kopia's uploader runs: the
+		// root's summary counts them, its stats do not.
+		b.Size, b.Files = s.DirSummary.TotalFileSize, int(s.DirSummary.TotalFileCount)
+	}
 	if b.Installation == "" {
 		b.Installation = strings.TrimPrefix(m.Source.Path, "/apps/")
 	}
@@ -253,7 +304,7 @@ func (r *Repository) entry(ctx context.Context, id, p string) (fs.Entry, error) 
 	if err != nil {
 		return nil, classify("backup "+id, err)
 	}
-	for _, part := range strings.Split(p, "/") {
+	for _, part := range splitPath(p) {
 		d, ok := e.(fs.Directory)
 		if !ok {
 			return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "backup %s holds no %s", id, p)
@@ -298,12 +349,52 @@ func (r *Repository) Record(ctx context.Context, id string) ([]byte, error) {
 	return b, nil
 }
 
-// OpenVolume implements orchestrator.BackupStore.
+// OpenVolume implements orchestrator.BackupStore: the archive is written
+// from the volume's tree as it is read (a backup of an earlier StackHub
+// holds it as one archive).
 func (r *Repository) OpenVolume(ctx context.Context, id, key string) (io.ReadCloser, error) {
 	if key == "" || strings.ContainsAny(key, "/\\") || key == "." || key == ".." {
 		return nil, orchestrator.Errorf(orchestrator.EINVALID, "%q is not a volume key", key)
 	}
-	return r.open(ctx, id, volumesDir+"/"+key+".tar")
+	m, err := r.load(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	de, err := rawEntry(ctx, r.rep, m, volumesDir+"/"+key)
+	if errors.Is(err, fs.ErrEntryNotFound) {
+		return r.open(ctx, id, volumesDir+"/"+key+".tar")
+	}
+	if err != nil {
+		return nil, classify("read volume "+key+" of backup "+id, err)
+	}
+	if de.Type != snapshot.EntryTypeDirectory {
+		return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "backup %s: volume %s is not a directory", id, key)
+	}
+	var ex []extra
+	if root, err := r.entry(ctx, id, ""); err == nil {
+		if rd, ok := root.(fs.Directory); ok {
+			ex, err = readExtras(ctx, rd, key)
+			if err != nil && !errors.Is(err, fs.ErrEntryNotFound) {
+				return nil, classify("read the extras of volume "+key+" of backup "+id, err)
+			}
+		}
+	}
+	pr, pw := io.Pipe()
+	go func() {
+		pw.CloseWithError(writeArchive(ctx, r.rep, pw, de, key, ex))
+	}()
+	return pr, nil
+}
+
+// splitPath splits slash-separated p, dropping empty parts.
+func splitPath(p string) []string {
+	var out []string
+	for part := range strings.SplitSeq(p, "/") {
+		if part != "" {
+			out = append(out, part)
+		}
+	}
+	return out
 }
 
 // ExtractBundle implements orchestrator.BackupStore.

@@ -5,9 +5,16 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"io"
+	iofs "io/fs"
+	"os"
+	"path"
+	"path/filepath"
 	"slices"
 	"sort"
+	"strings"
+	"syscall"
 
 	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
@@ -43,6 +50,7 @@ type VolumeAPI interface {
 	ContainerInspect(ctx context.Context, id string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 	ContainerStop(ctx context.Context, id string, options client.ContainerStopOptions) (client.ContainerStopResult, error)
 	ContainerStart(ctx context.Context, id string, options client.ContainerStartOptions) (client.ContainerStartResult, error)
+	ContainerStatPath(ctx context.Context, id string, options client.ContainerStatPathOptions) (client.ContainerStatPathResult, error)
 }
 
 // volumeAPI returns the host's client as a VolumeAPI, or an error when it
@@ -73,7 +81,7 @@ func (h *Host) AppVolumes(ctx context.Context, app string) ([]orchestrator.Volum
 		if key == "" {
 			key = v.Name
 		}
-		out = append(out, orchestrator.Volume{Name: v.Name, Key: key, Driver: v.Driver, Options: v.Options, Labels: v.Labels})
+		out = append(out, orchestrator.Volume{Name: v.Name, Key: key, Driver: v.Driver, Options: v.Options, Labels: v.Labels, Mountpoint: v.Mountpoint})
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Key < out[j].Key })
 	return out, nil
@@ -135,23 +143,183 @@ func (h *Host) withHelper(ctx context.Context, api VolumeAPI, vols []orchestrato
 }
 
 // ExportVolumes implements orchestrator.VolumeHost.
-func (h *Host) ExportVolumes(ctx context.Context, vols []orchestrator.Volume, fn func(open func(v orchestrator.Volume) (io.ReadCloser, error)) error) error {
+func (h *Host) ExportVolumes(ctx context.Context, vols []orchestrator.Volume, fn func(x orchestrator.VolumeExport) error) error {
 	api, err := h.volumeAPI()
 	if err != nil {
 		return err
 	}
 	return h.withHelper(ctx, api, vols, true, func(id string) error {
-		return fn(func(v orchestrator.Volume) (io.ReadCloser, error) {
-			if !slices.ContainsFunc(vols, func(m orchestrator.Volume) bool { return m.Key == v.Key }) {
-				return nil, orchestrator.Errorf(orchestrator.EINTERNAL, "volume %s is not mounted for this export", v.Name)
-			}
-			res, err := api.CopyFromContainer(ctx, id, client.CopyFromContainerOptions{SourcePath: helperMount + "/" + v.Key})
-			if err != nil {
-				return nil, classify("read volume "+v.Name, err)
-			}
-			return res.Content, nil
-		})
+		x := &export{ctx: ctx, api: api, helper: id, vols: vols}
+		defer x.close()
+		return fn(x)
 	})
+}
+
+// export reads the volumes a helper container mounts.
+type export struct {
+	ctx    context.Context
+	api    VolumeAPI
+	helper string
+	vols   []orchestrator.Volume
+	// roots are the volumes' host directories opened, by key.
+	roots map[string]*os.Root
+}
+
+// mounted returns v as mounted in the helper.
+func (x *export) mounted(v orchestrator.Volume) (orchestrator.Volume, error) {
+	i := slices.IndexFunc(x.vols, func(m orchestrator.Volume) bool { return m.Key == v.Key })
+	if i < 0 {
+		return v, orchestrator.Errorf(orchestrator.EINTERNAL, "volume %s is not mounted for this export", v.Name)
+	}
+	return x.vols[i], nil
+}
+
+func (x *export) Open(v orchestrator.Volume) (io.ReadCloser, error) {
+	if _, err := x.mounted(v); err != nil {
+		return nil, err
+	}
+	res, err := x.api.CopyFromContainer(x.ctx, x.helper, client.CopyFromContainerOptions{SourcePath: helperMount + "/" + v.Key})
+	if err != nil {
+		return nil, classify("read volume "+v.Name, err)
+	}
+	return res.Content, nil
+}
+
+// hostRoot opens v's files where Docker keeps them, when this process
+// sees them: the directory at v's mountpoint must be the one Docker mounts
+// in the helper (same mode and modification time to the nanosecond), or
+// StackHub runs elsewhere than the engine.
+func (x *export) hostRoot(v orchestrator.Volume) (*os.Root, error) {
+	v, err := x.mounted(v)
+	if err != nil {
+		return nil, err
+	}
+	if r, ok := x.roots[v.Key]; ok {
+		return r, nil
+	}
+	if v.Mountpoint == "" || !filepath.IsAbs(v.Mountpoint) {
+		return nil, orchestrator.ErrNoHostView
+	}
+	root, err := os.Lstat(v.Mountpoint)
+	if err != nil || !root.IsDir() {
+		return nil, orchestrator.ErrNoHostView
+	}
+	st, err := x.api.ContainerStatPath(x.ctx, x.helper, client.ContainerStatPathOptions{Path: helperMount + "/" + v.Key})
+	if err != nil {
+		return nil, classify("stat volume "+v.Name, err)
+	}
+	if st.Stat.Mode != root.Mode() || !st.Stat.Mtime.Equal(root.ModTime()) {
+		return nil, orchestrator.ErrNoHostView
+	}
+	r, err := os.OpenRoot(v.Mountpoint)
+	if err != nil {
+		return nil, orchestrator.ErrNoHostView
+	}
+	if x.roots == nil {
+		x.roots = map[string]*os.Root{}
+	}
+	x.roots[v.Key] = r
+	return r, nil
+}
+
+// close closes the roots opened.
+func (x *export) close() {
+	for _, r := range x.roots {
+		r.Close()
+	}
+}
+
+// Walk implements orchestrator.VolumeExport. Every path is resolved
+// inside the volume (os.Root): a link an app puts there, or swaps in
+// during the walk, cannot lead it elsewhere on the host.
+func (x *export) Walk(v orchestrator.Volume, fn func(orchestrator.VolumeEntry) error) error {
+	root, err := x.hostRoot(v)
+	if err != nil {
+		return err
+	}
+	return x.walk(root, "", fn)
+}
+
+func (x *export) walk(root *os.Root, rel string, fn func(orchestrator.VolumeEntry) error) error {
+	if err := x.ctx.Err(); err != nil {
+		return err
+	}
+	name := rel
+	if name == "" {
+		name = "."
+	}
+	info, err := root.Lstat(name)
+	if err != nil {
+		return fmt.Errorf("walk: %w", err)
+	}
+	e := orchestrator.VolumeEntry{Path: rel, Mode: info.Mode(), ModTime: info.ModTime()}
+	if info.Mode().IsRegular() {
+		e.Size = info.Size()
+	}
+	if sys, ok := info.Sys().(*syscall.Stat_t); ok {
+		e.UID, e.GID, e.Links = sys.Uid, sys.Gid, uint64(sys.Nlink)
+	}
+	if info.Mode()&iofs.ModeSymlink != 0 {
+		if e.Link, err = root.Readlink(name); err != nil {
+			return fmt.Errorf("walk: %w", err)
+		}
+	}
+	if err := fn(e); err != nil {
+		return err
+	}
+	if !info.IsDir() {
+		return nil
+	}
+	d, err := root.OpenFile(name, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_DIRECTORY, 0)
+	if err != nil {
+		return fmt.Errorf("walk: %w", err)
+	}
+	names, err := d.Readdirnames(-1)
+	d.Close()
+	if err != nil {
+		return fmt.Errorf("walk: %w", err)
+	}
+	slices.Sort(names)
+	for _, n := range names {
+		if err := x.walk(root, path.Join(rel, n), fn); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// OpenFile implements orchestrator.VolumeExport: resolved inside the
+// volume, never through a link, and only a regular file.
+func (x *export) OpenFile(v orchestrator.Volume, rel string) (io.ReadCloser, error) {
+	if rel == "" || path.IsAbs(rel) || path.Clean(rel) != rel || rel == ".." || strings.HasPrefix(rel, "../") {
+		return nil, orchestrator.Errorf(orchestrator.EINVALID, "%q is not a path in a volume", rel)
+	}
+	root, err := x.hostRoot(v)
+	if err != nil {
+		return nil, err
+	}
+	// os.Root follows a last link that stays inside: the file opened must
+	// be the regular file the path itself names.
+	before, err := root.Lstat(rel)
+	if err != nil {
+		return nil, fmt.Errorf("read %s of volume %s: %w", rel, v.Name, err)
+	}
+	if !before.Mode().IsRegular() {
+		return nil, fmt.Errorf("read %s of volume %s: it is not a regular file", rel, v.Name)
+	}
+	f, err := root.OpenFile(rel, os.O_RDONLY|syscall.O_NOFOLLOW|syscall.O_NONBLOCK, 0)
+	if err != nil {
+		return nil, fmt.Errorf("read %s of volume %s: %w", rel, v.Name, err)
+	}
+	info, err := f.Stat()
+	if err == nil && (!info.Mode().IsRegular() || !os.SameFile(before, info)) {
+		err = errors.New("it changed while it was opened")
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("read %s of volume %s: %w", rel, v.Name, err)
+	}
+	return f, nil
 }
 
 // ImportVolume implements orchestrator.VolumeHost.

@@ -10,6 +10,7 @@ import (
 	"crypto/sha256"
 	"fmt"
 	"io"
+	"strings"
 	"testing"
 
 	"github.com/moby/moby/api/types/container"
@@ -110,8 +111,8 @@ func TestVolumeExportImport(t *testing.T) {
 
 	export := func(v orchestrator.Volume) []byte {
 		var out []byte
-		require.NoError(t, h.ExportVolumes(ctx, []orchestrator.Volume{v}, func(open func(orchestrator.Volume) (io.ReadCloser, error)) error {
-			r, err := open(v)
+		require.NoError(t, h.ExportVolumes(ctx, []orchestrator.Volume{v}, func(x orchestrator.VolumeExport) error {
+			r, err := x.Open(v)
 			if err != nil {
 				return err
 			}
@@ -134,6 +135,54 @@ func TestVolumeExportImport(t *testing.T) {
 		assert.Equal(t, e, g, name)
 	}
 	assert.Len(t, got, len(want), "nothing more: %v", got)
+
+	// The host's view of the volume: every entry, the metadata Docker's
+	// archive has; and the files asked for alone, in one archive.
+	require.NotEmpty(t, vols[0].Mountpoint)
+	require.NoError(t, h.ExportVolumes(ctx, vols, func(x orchestrator.VolumeExport) error {
+		walked := map[string]orchestrator.VolumeEntry{}
+		require.NoError(t, x.Walk(vols[0], func(e orchestrator.VolumeEntry) error {
+			walked[e.Path] = e
+			return nil
+		}))
+		assert.Len(t, walked, len(want))
+		for name, e := range want {
+			rel := strings.TrimSuffix(strings.TrimPrefix(strings.TrimPrefix(name, "files"), "/"), "/")
+			w, ok := walked[rel]
+			if !assert.True(t, ok, "%s is walked", rel) {
+				continue
+			}
+			assert.Equal(t, e.UID, int(w.UID), rel)
+			assert.Equal(t, e.GID, int(w.GID), rel)
+			if e.Type != tar.TypeSymlink {
+				assert.Equal(t, e.Mode, int64(w.Mode.Perm()), rel)
+			}
+			if e.Type == tar.TypeReg {
+				assert.Equal(t, int64(len(data[name])), w.Size, rel)
+			}
+		}
+		assert.Equal(t, "a.txt", walked["link"].Link)
+		rd, err := x.OpenFile(vols[0], "sub/b.bin")
+		require.NoError(t, err)
+		got, err := io.ReadAll(rd)
+		rd.Close()
+		require.NoError(t, err)
+		assert.Equal(t, data["files/sub/b.bin"], got)
+		// Never through a link, never out of the volume.
+		for _, bad := range []string{"link", "../../../../etc/passwd", "sub/../../x"} {
+			_, err = x.OpenFile(vols[0], bad)
+			assert.Error(t, err, bad)
+		}
+		return nil
+	}))
+	// A volume whose files this process cannot see is read whole.
+	blind := vols[0]
+	blind.Mountpoint = t.TempDir()
+	require.NoError(t, h.ExportVolumes(ctx, []orchestrator.Volume{blind}, func(x orchestrator.VolumeExport) error {
+		assert.ErrorIs(t, x.Walk(blind, func(orchestrator.VolumeEntry) error { return nil }), orchestrator.ErrNoHostView,
+			"another directory is not taken for the volume")
+		return nil
+	}))
 
 	// The clone: another volume of another app, the same files.
 	require.NoError(t, h.ImportVolume(ctx, dst, bytes.NewReader(export(vols[0]))))

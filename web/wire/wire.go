@@ -84,8 +84,12 @@ type JobEvent struct {
 	Status   string    `json:"status,omitempty"`
 	Current  int64     `json:"current,omitempty"`
 	Total    int64     `json:"total,omitempty"`
-	Message  string    `json:"message,omitempty"`
-	Line     string    `json:"line,omitempty"`
+	// Files and etaSeconds (the time left at the rate so far) come with a
+	// backup's or a restore's progress.
+	Files      int64  `json:"files,omitempty"`
+	ETASeconds int64  `json:"etaSeconds,omitempty"`
+	Message    string `json:"message,omitempty"`
+	Line       string `json:"line,omitempty"`
 }
 
 // CatalogApp is a catalog entry on the wire.

@@ -78,7 +78,28 @@ export function openJobPanel({job, app, action, onFinished, replay}) {
     }
     item.classList.remove('past');
     item.classList.add('current');
-    if (ev.message && !ev.resource && !ev.image) item.querySelector('.stage-msg').textContent = ev.message;
+    if (ev.resource || ev.image) return;
+    if (ev.total > 0 && (ev.stage === 'backing-up' || ev.stage === 'restoring')) {
+      item.querySelector('.stage-msg').textContent = copyProgress(ev);
+    } else if (ev.message) {
+      item.querySelector('.stage-msg').textContent = ev.message;
+    }
+  }
+
+  // copyProgress is a backup's or a restore's progress in words: bytes,
+  // files, time left.
+  function copyProgress(ev) {
+    const parts = [t('job.copied', {done: formatBytes(Math.min(ev.current || 0, ev.total)), total: formatBytes(ev.total)})];
+    if (ev.files) parts.push(t('job.files', {n: ev.files}));
+    if (ev.etaSeconds) parts.push(t('job.eta', {time: formatDuration(ev.etaSeconds)}));
+    return parts.join(' · ');
+  }
+
+  // formatDuration writes seconds as 42 s, 3 min 5 s or 2 h 10 min.
+  function formatDuration(s) {
+    if (s < 60) return t('time.s', {s});
+    if (s < 3600) return t('time.ms', {m: Math.floor(s / 60), s: s % 60});
+    return t('time.hm', {h: Math.floor(s / 3600), m: Math.floor((s % 3600) / 60)});
   }
 
   function pull(ev) {
