@@ -119,8 +119,8 @@ func (e *Engine) recover(ctx context.Context) error {
 				e.finish(ctx, run, RunFailed, StateFailed, reason, true)
 				continue
 			}
-			// In place: its data was backed up before it was touched.
-			e.finish(ctx, run, RunFailed, StateFailed, reason+"; restore it again (the data it replaced was backed up first)", false)
+			// In place: back as it was before the restore.
+			e.recoverRestoreInPlace(ctx, run, reason)
 		default: // a custom action or a backup changes no state
 			inst, err := e.d.Installations.Installation(ctx, run.Installation)
 			if err != nil {
@@ -153,41 +153,82 @@ func (e *Engine) recoverSnapshot(ctx context.Context, run Run, reason string) {
 	e.finish(ctx, run, RunFailed, inst.State, inst.Reason, false)
 }
 
+// recoverRestoreInPlace puts back an installation whose restore in place
+// a restart interrupted: once the backup of its current data is saved
+// (the restore's first step), from that backup, as an upgrade rolls back;
+// before, nothing was changed and its containers run again.
+func (e *Engine) recoverRestoreInPlace(ctx context.Context, run Run, reason string) {
+	inst, err := e.d.Installations.Installation(ctx, run.Installation)
+	if err != nil {
+		e.log.Error("recover a restore", "run", run.ID, "err", err)
+		return
+	}
+	store, repository, b, rec, ok := e.backupSince(ctx, inst.Name, run.Created)
+	if !ok {
+		e.recoverSnapshot(ctx, run, reason+"; nothing was changed")
+		return
+	}
+	e.recoverRollBack(ctx, run, inst, reason, func(s *snapshotState) {
+		s.store, s.repository, s.backup, s.record = store, repository, b, rec
+	})
+}
+
+// backupSince returns the newest backup of installation, when it was
+// taken at or after since (by the run that started then).
+func (e *Engine) backupSince(ctx context.Context, installation string, since time.Time) (BackupStore, string, Backup, backupRecord, bool) {
+	if e.d.Backups == nil {
+		return nil, "", Backup{}, backupRecord{}, false
+	}
+	store, id, err := e.d.Backups.Store(ctx, "")
+	if err != nil {
+		return nil, "", Backup{}, backupRecord{}, false
+	}
+	list, err := store.Backups(ctx, installation)
+	if err != nil || len(list) == 0 || list[0].Created.Before(since) {
+		return nil, "", Backup{}, backupRecord{}, false
+	}
+	raw, err := store.Record(ctx, list[0].ID)
+	if err != nil {
+		return nil, "", Backup{}, backupRecord{}, false
+	}
+	var rec backupRecord
+	if json.Unmarshal(raw, &rec) != nil {
+		return nil, "", Backup{}, backupRecord{}, false
+	}
+	return store, id, list[0], rec, true
+}
+
 // recoverUpgrade rolls back an upgrade a restart interrupted, as a failed
 // upgrade is: the backup this run took first (if it got that far) gives
 // the volumes back, and the version the installation ran comes up again.
 func (e *Engine) recoverUpgrade(ctx context.Context, run Run, reason string) {
-	fail := func(why string) {
-		e.finish(ctx, run, RunFailed, StateFailed, reason+"; "+why, false)
-	}
 	inst, err := e.d.Installations.Installation(ctx, run.Installation)
 	if err != nil {
 		e.log.Error("recover an upgrade", "run", run.ID, "err", err)
 		return
 	}
+	e.recoverRollBack(ctx, run, inst, reason, func(s *snapshotState) {
+		// The backup this run took before acting, if it got that far.
+		if store, repository, b, rec, ok := e.backupSince(ctx, inst.Name, run.Created); ok {
+			s.store, s.repository, s.backup, s.record = store, repository, b, rec
+		}
+	})
+}
+
+// recoverRollBack brings inst's installed version up again with the data
+// of the backup with sets (none: the volumes as they are) and ends run.
+func (e *Engine) recoverRollBack(ctx context.Context, run Run, inst Installation, reason string, with func(*snapshotState)) {
 	prev, err := e.installedBundle(ctx, inst)
 	if err != nil {
-		fail("upgrade it again (its previous bundle is not kept: " + ErrorMessage(err) + ")")
+		e.finish(ctx, run, RunFailed, StateFailed, reason+"; run it again (its previous bundle is not kept: "+ErrorMessage(err)+")", false)
 		return
 	}
-	r := &runState{name: inst.Name, action: ActionUpgrade, run: run, inst: inst, reason: reason, state: StateFailed,
+	r := &runState{name: inst.Name, action: run.Action, run: run, inst: inst, reason: reason, state: StateFailed,
 		snap: &snapshotState{prev: prev, acted: true}}
+	with(r.snap)
 	out, closer := e.runOutput(run)
 	defer closer.Close()
 	r.out = out
-	// The backup this run took before acting, if it got that far.
-	if e.d.Backups != nil {
-		if store, id, err := e.d.Backups.Store(ctx, ""); err == nil {
-			if list, err := store.Backups(ctx, inst.Name); err == nil && len(list) > 0 && !list[0].Created.Before(run.Created) {
-				if raw, err := store.Record(ctx, list[0].ID); err == nil {
-					var rec backupRecord
-					if json.Unmarshal(raw, &rec) == nil {
-						r.snap.store, r.snap.repository, r.snap.backup, r.snap.record = store, id, list[0], rec
-					}
-				}
-			}
-		}
-	}
 	if err := e.rollBack(ctx, r); err != nil {
 		e.log.Error("roll back an interrupted upgrade", "installation", inst.Name, "run", run.ID, "err", err)
 	}

@@ -9,10 +9,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -303,6 +306,7 @@ func TestCrashBackups(t *testing.T) {
 		p := r.start("")
 		p.ready(t)
 		writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"small.txt": 10})
+		current := volumeSums(t, h, name)
 		p.stop(t)
 		p = r.start(failpoint.RestoreAfterVolume)
 		p.ready(t)
@@ -311,7 +315,8 @@ func TestCrashBackups(t *testing.T) {
 		p = restart(t)
 		status, app, _ := p.api(t, http.MethodGet, "/api/v1/apps/"+name, "")
 		require.Equal(t, http.StatusOK, status)
-		assert.Equal(t, "failed", app["state"], "an interrupted restore in place: %v", app)
+		assert.Equal(t, "running", app["state"], "an interrupted restore in place is rolled back at start-up: %v", app)
+		assert.Equal(t, current, volumeSums(t, h, name), "the data as before the restore")
 		_, _, job := restore(t, p.server, b1, "")
 		require.Equal(t, "succeeded", job["status"], "restored again: %v", job)
 		assert.Equal(t, before, volumeSums(t, h, name), "the backup's data")
@@ -338,4 +343,128 @@ func TestCrashBackups(t *testing.T) {
 		assert.Contains(t, runs[0]["message"], "rolled back")
 		p.stop(t)
 	})
+}
+
+// TestKillBackupsAtRandom kills serve with SIGKILL at a random moment of a
+// backup, a restore in place and an upgrade (each in turn,
+// STACKHUB_KILL_ROUNDS times each: 2 in make test, 20 by hand), then
+// restarts it on the same data: no run is left active, no helper holds
+// the volumes, the app runs with its data (as before the operation, or as
+// the restored backup when the restore had finished), every backup
+// verifies, and the first one still restores.
+func TestKillBackupsAtRandom(t *testing.T) {
+	c := dockertest.RequireDocker(t)
+	h := dockerhost.New(c)
+	rounds := 2
+	if v := os.Getenv("STACKHUB_KILL_ROUNDS"); v != "" {
+		n, err := strconv.Atoi(v)
+		require.NoError(t, err)
+		rounds = n
+	}
+	r := newCrashRig(t)
+	const name = "kill-bk"
+	t.Cleanup(func() { _, _ = h.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+	p := r.start("")
+	p.ready(t)
+	_, err := p.client().AddRepository(t.Context(), RepositoryRequest{ID: "local", Kind: "filesystem", Path: filepath.Join(t.TempDir(), "repo"),
+		Password: "long enough password", Create: true})
+	require.NoError(t, err)
+	status, body, _ := p.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q,"parameters":{"message":"v0"}}`, name))
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	requireRunning(t, p.server, []string{name}, 5*time.Minute)
+	writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"big.bin": 24 << 20, "small.txt": 64})
+	first := volumeSums(t, h, name)
+	job := p.runJob(t, "/api/v1/apps/"+name+"/backups", `{}`)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	b1 := job["outputs"].(map[string]any)["backup"].(string)
+	// Later data, so that a finished restore shows.
+	writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"small.txt": 99})
+
+	type op struct {
+		kind   string
+		method string
+		path   string
+		body   func(i int) string
+		took   time.Duration
+	}
+	ops := []*op{
+		{kind: "backup", path: "/api/v1/apps/" + name + "/backups", body: func(int) string { return `{}` }},
+		{kind: "restore", path: "/api/v1/backups/" + b1 + "/restore", body: func(int) string { return `{}` }},
+		{kind: "upgrade", path: "/api/v1/apps/" + name + "/upgrade", body: func(i int) string {
+			return fmt.Sprintf(`{"parameters":{"message":"v%d"}}`, i)
+		}},
+	}
+	// How long each takes whole: the kills fall within that.
+	for _, o := range ops {
+		if o.kind == "restore" {
+			continue // measured below without changing the data
+		}
+		start := time.Now()
+		job := p.runJob(t, o.path, o.body(0))
+		require.Equal(t, "succeeded", job["status"], "%s: %v", o.kind, job)
+		o.took = time.Since(start)
+	}
+	ops[1].took = ops[0].took + ops[2].took // a safety backup, then a reinstall
+	p.stop(t)
+
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 19))
+	outcomes := map[string]int{}
+	for i := range rounds * len(ops) {
+		o := ops[i%len(ops)]
+		t.Run(fmt.Sprintf("%s-%d", o.kind, i/len(ops)+1), func(t *testing.T) {
+			r.t = t
+			before := volumeSums(t, h, name)
+			p := r.start("")
+			p.ready(t)
+			status, _, _ := p.api(t, http.MethodPost, o.path, o.body(i+1))
+			require.Equal(t, http.StatusAccepted, status)
+			wait := time.Duration(rng.Int64N(int64(o.took) * 5 / 4))
+			time.Sleep(wait)
+			require.NoError(t, p.cmd.Process.Kill())
+			<-p.done
+
+			p = r.start("")
+			p.ready(t)
+			state := r.consistent(t, c, p, name)
+			assert.Equal(t, "running", state, "the app runs after a kill %s into its %s", wait, o.kind)
+			helpers, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("ancestor", dockerhost.HelperImage)})
+			require.NoError(t, err)
+			assert.Empty(t, helpers.Items, "no volume helper left")
+			requireRunning(t, p.server, []string{name}, 2*time.Minute)
+			after := volumeSums(t, h, name)
+			code, runs, _ := p.apiList(t, "/api/v1/apps/"+name+"/runs?limit=1")
+			require.Equal(t, http.StatusOK, code)
+			finished := runs[0]["status"] == "succeeded"
+			switch {
+			case o.kind == "restore" && finished:
+				assert.Equal(t, first, after, "the restored backup's data")
+				outcomes[o.kind+" finished"]++
+				// The next rounds start from the later data again.
+				writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"small.txt": 99})
+			default:
+				assert.Equal(t, before, after, "the data as before the %s (%s in, run %v: %v)", o.kind, wait, runs[0]["status"], runs[0]["message"])
+				if finished {
+					outcomes[o.kind+" finished"]++
+				} else {
+					outcomes[o.kind+" interrupted"]++
+				}
+			}
+			res, err := p.client().VerifyBackup(t.Context(), "", "")
+			require.NoError(t, err)
+			assert.Empty(t, res.Errors, "every backup reads back")
+			list, err := p.client().Backups(t.Context(), name, "")
+			require.NoError(t, err)
+			assert.True(t, slices.ContainsFunc(list, func(b Backup) bool { return b.ID == b1 }), "the first backup is kept")
+			p.stop(t)
+		})
+	}
+	t.Logf("outcomes of %d kills: %v", rounds*len(ops), outcomes)
+
+	// The first backup still restores, whole.
+	p = r.start("")
+	p.ready(t)
+	_, _, job = restore(t, p.server, b1, "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	assert.Equal(t, first, volumeSums(t, h, name))
+	p.stop(t)
 }

@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"sync"
+	"syscall"
 
 	"github.com/kopia/kopia/repo"
 	"github.com/kopia/kopia/repo/blob"
@@ -108,6 +109,13 @@ func (r *refStorage) ConnectionInfo() blob.ConnectionInfo {
 }
 
 func init() {
+	blob.AddSupportedStorage("stackhub-fs", fsOptions{}, func(ctx context.Context, o *fsOptions, isCreate bool) (blob.Storage, error) {
+		st, err := filesystem.New(ctx, &filesystem.Options{Path: o.Path}, isCreate)
+		if err != nil {
+			return nil, err
+		}
+		return &spaceChecked{Storage: st, path: o.Path}, nil
+	})
 	blob.AddSupportedStorage("stackhub-s3", refOptions{}, func(ctx context.Context, o *refOptions, isCreate bool) (blob.Storage, error) {
 		v, ok := locations.Load(o.ID)
 		if !ok {
@@ -121,6 +129,38 @@ func init() {
 		}
 		return &refStorage{Storage: st, id: o.ID}, nil
 	})
+}
+
+// fsOptions is the config of the storage type "stackhub-fs": a
+// filesystem repository's directory.
+type fsOptions struct {
+	Path string `json:"path"`
+}
+
+// spaceChecked is a filesystem storage that refuses a blob its disk has
+// no room for, at once: kopia's own storage retries a full disk for half
+// a minute before it gives up.
+type spaceChecked struct {
+	blob.Storage
+	path string
+}
+
+// spareBytes is what a blob leaves free on a repository's disk.
+const spareBytes = 1 << 20
+
+func (s *spaceChecked) PutBlob(ctx context.Context, id blob.ID, data blob.Bytes, opts blob.PutOptions) error {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(s.path, &st); err == nil {
+		free := int64(st.Bavail) * st.Bsize //nolint:gosec // block counts fit
+		if need := int64(data.Length()) + spareBytes; free < need {
+			return fmt.Errorf("write %s: %w (%d bytes free, %d needed)", id, syscall.ENOSPC, free, need)
+		}
+	}
+	return s.Storage.PutBlob(ctx, id, data, opts)
+}
+
+func (s *spaceChecked) ConnectionInfo() blob.ConnectionInfo {
+	return blob.ConnectionInfo{Type: "stackhub-fs", Config: &fsOptions{Path: s.path}}
 }
 
 // storage opens o's blob storage.
@@ -139,7 +179,7 @@ func storage(ctx context.Context, o Options, create bool) (blob.Storage, error) 
 		if err != nil {
 			return nil, orchestrator.WrapError(orchestrator.EINVALID, err, "repository directory %s: %v", o.Location.Path, err)
 		}
-		return st, nil
+		return &spaceChecked{Storage: st, path: o.Location.Path}, nil
 	case "s3":
 		if o.Location.Bucket == "" || o.Location.Endpoint == "" {
 			return nil, orchestrator.Errorf(orchestrator.EINVALID, "an S3 repository needs an endpoint and a bucket")
@@ -290,6 +330,9 @@ func classify(op string, err error) error {
 		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "%s: no repository there (create one first)", op)
 	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
 		return err
+	case errors.Is(err, syscall.ENOSPC):
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err,
+			"%s: the repository's disk is full (no space left on device): free space there or prune old backups; the backups it holds are intact", op)
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
