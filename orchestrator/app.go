@@ -18,6 +18,8 @@ type App struct {
 	Description string
 	// Ports are the bundle's port parameters, in declaration order.
 	Ports []PortParam
+	// Web is the bundle's web endpoint (custom.sh.websoft9.web).
+	Web WebEndpoint
 	// Services are the compose services the bundle creates; Main is the one
 	// whose container is websoft9-<app>.
 	Services []string
@@ -131,6 +133,14 @@ type Login struct {
 	Path     string
 	User     string
 	Password string
+}
+
+// WebEndpoint is where an app's web interface is: the port parameter a
+// domain goes to (default: the first port), and whether the app wants a
+// domain ("required": it works only under one, "optional").
+type WebEndpoint struct {
+	Port   string
+	Domain string
 }
 
 // PortParam is an integer bundle parameter that takes a host port.

@@ -52,6 +52,10 @@ type Deps struct {
 	// Vault keeps every bundle an installation ran; nil keeps none (no
 	// rollback to a version the catalog no longer has).
 	Vault BundleVault
+	// Domains keeps the gateway's domains; nil: no gateway here.
+	Domains DomainStore
+	// RoutesChanged tells the gateway to load the routes again.
+	RoutesChanged func()
 	// ContainerStats samples containers' resource use; nil: none to show.
 	ContainerStats StatsSource
 	// NeedsSetup tells whether no console user exists (a risk); nil skips it.

@@ -86,6 +86,7 @@ func (e *Engine) recover(ctx context.Context) error {
 				e.finish(ctx, run, RunFailed, StateFailed, reason+"; cleanup failed: "+ErrorMessage(err), false)
 				continue
 			}
+			e.dropDomains(ctx, run.Installation)
 			e.finish(ctx, run, RunFailed, StateUninstalled, reason+"; uninstall finished at start-up", true)
 		case ActionUpgrade:
 			// The app may be half upgraded: an upgrade rolls itself back,

@@ -293,6 +293,7 @@ func (e *Engine) recordUninstall(ctx context.Context, r *runState) error {
 		fmt.Fprintf(r.out, "stackhub: the bundle's uninstall failed (%s); removed the app's objects directly\n", r.bundleErr)
 	}
 	r.status, r.state, r.reason, r.release = status, StateUninstalled, r.bundleErr, true
+	e.dropDomains(ctx, r.inst.Name)
 	r.removed = Removed{
 		Containers:  minus(r.before.ContainerNames(), r.after.ContainerNames()),
 		Networks:    minus(r.before.Networks, r.after.Networks),

@@ -40,7 +40,8 @@ var redmineRelocation = map[string]string{
 // the bundle applies with an exec of `rails runner` (title, language, URL,
 // admin e-mail, time zone), checks Redmine shows them, signs in to Redmine,
 // changes the admin password, restarts the app, signs in with the new
-// password, and uninstalls with purge: nothing may be left behind.
+// password, backs it up, purges it, restores it and signs in with the new
+// password again, and uninstalls with purge: nothing may be left behind.
 func TestRealRedmine(t *testing.T) {
 	c := dockertest.RequireDocker(t)
 	for _, img := range redmineRelocation {
@@ -136,6 +137,30 @@ func TestRealRedmine(t *testing.T) {
 	waitHTTP(t, base+"/login", 3*time.Minute)
 	assert.True(t, newRedmineClient(t, base).tryLogin(t, "admin", newPassword), "the new password works after the restart")
 	assert.False(t, newRedmineClient(t, base).tryLogin(t, "admin", "admin"), "the old one does not")
+
+	// A backup brings everything back after a purge: the database (the new
+	// password) and the files (a known one in Redmine's files volume).
+	h := dockerhost.New(c)
+	writeKnownData(t, c, "websoft9-redmine", "/usr/src/redmine/files", map[string]int{"attachment.bin": 3 << 20})
+	filesBefore := filesOf(volumeSums(t, h, name), "files/")
+	_, err = s.client().AddRepository(t.Context(), RepositoryRequest{ID: "local", Kind: "filesystem", Path: filepath.Join(dir, "repo"),
+		Password: "long enough password", Create: true})
+	require.NoError(t, err)
+	start = time.Now()
+	job = s.runJob(t, "/api/v1/apps/redmine/backups", `{}`)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	backupID := job["outputs"].(map[string]any)["backup"].(string)
+	t.Logf("backup of Redmine: %s", time.Since(start).Round(100*time.Millisecond))
+	r = s.call(t, "/uninstallApp", `{"appName":"redmine","purge":true}`, nil)
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	start = time.Now()
+	_, _, job = restore(t, s, backupID, "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	t.Logf("restore of Redmine after a purge: %s", time.Since(start).Round(100*time.Millisecond))
+	s.waitStatusWithin(t, name, "1", 5*time.Minute)
+	waitHTTP(t, base+"/login", 3*time.Minute)
+	assert.True(t, newRedmineClient(t, base).tryLogin(t, "admin", newPassword), "the database came back: the new password works")
+	assert.Equal(t, filesBefore, filesOf(volumeSums(t, h, name), "files/"), "the files came back, byte for byte")
 
 	// Uninstall with purge leaves nothing: containers, networks, volumes, ports.
 	start = time.Now()
@@ -285,4 +310,15 @@ func (rc *redmineClient) changePassword(t *testing.T, old, password string) {
 	require.NotContains(t, body, `id="errorExplanation"`, "Redmine refused the new password")
 	require.NotContains(t, body, `id="flash_error"`, "Redmine refused the new password")
 	assert.Equal(t, "/my/account", path, "Redmine goes to the account page after a password change")
+}
+
+// filesOf keeps the entries of sums under prefix.
+func filesOf(sums map[string]string, prefix string) map[string]string {
+	out := map[string]string{}
+	for k, v := range sums {
+		if strings.HasPrefix(k, prefix) {
+			out[k] = v
+		}
+	}
+	return out
 }

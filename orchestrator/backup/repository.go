@@ -5,10 +5,10 @@
 // directory or an S3-compatible bucket.
 //
 // A backup is one kopia snapshot of a virtual tree: record.json (the
-// installation record), bundle/<app>/ (the bundle's files) and
-// volumes/<key>.tar (each named volume as the tar archive Docker's API
-// gives). Volumes stream in from a never-started helper container; nothing
-// is staged on disk.
+// installation record), bundle/<app>/ (the bundle's files), volumes/<key>/
+// (each named volume's files, see tree.go) and extras/<key>.json (what a
+// kopia tree cannot hold). Nothing is staged on disk; a restore gets each
+// volume back as the tar archive Docker's API takes.
 //
 // kopia wants a small config file per connected repository; it is kept in
 // a private directory of StackHub's data and never holds a secret: the

@@ -151,6 +151,9 @@ func ReadApp(dir string) (orchestrator.App, error) {
 	if app.Ports, err = portParams(m, meta); err != nil {
 		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
 	}
+	if app.Web, err = webEndpoint(meta, app.Ports); err != nil {
+		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
+	}
 	if p, ok := m.Parameter("purge"); ok && p.Type() == "boolean" {
 		app.HasPurge = true
 	}
@@ -570,3 +573,38 @@ func readTexts(app *orchestrator.App, m *manifest.Manifest, v any) error {
 }
 
 var langTag = regexp.MustCompile(`^[a-z]{2}(-[A-Z]{2})?$`)
+
+// webEndpoint reads custom.sh.websoft9.web: {port: <a port parameter>,
+// domain: required|optional}.
+func webEndpoint(meta map[string]any, ports []orchestrator.PortParam) (orchestrator.WebEndpoint, error) {
+	raw, ok := meta["web"]
+	if !ok {
+		return orchestrator.WebEndpoint{}, nil
+	}
+	web, ok := raw.(map[string]any)
+	if !ok {
+		return orchestrator.WebEndpoint{}, fmt.Errorf("custom.sh.websoft9.web must be a map (port, domain)")
+	}
+	var out orchestrator.WebEndpoint
+	for k, v := range web {
+		s, ok := v.(string)
+		if !ok {
+			return out, fmt.Errorf("custom.sh.websoft9.web.%s must be a string", k)
+		}
+		switch k {
+		case "port":
+			if !slices.ContainsFunc(ports, func(p orchestrator.PortParam) bool { return p.Name == s }) {
+				return out, fmt.Errorf("custom.sh.websoft9.web.port: %q is not a port parameter of the bundle", s)
+			}
+			out.Port = s
+		case "domain":
+			if s != "required" && s != "optional" {
+				return out, fmt.Errorf("custom.sh.websoft9.web.domain: %q is neither required nor optional", s)
+			}
+			out.Domain = s
+		default:
+			return out, fmt.Errorf("custom.sh.websoft9.web: unknown key %q (port, domain)", k)
+		}
+	}
+	return out, nil
+}
