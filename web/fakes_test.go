@@ -3,6 +3,7 @@ package web
 import (
 	"cmp"
 	"context"
+	"sync"
 	"fmt"
 	"io"
 	"maps"
@@ -56,6 +57,63 @@ type fakeEngine struct {
 	fakeHost
 	*fakeGrants
 	fakeBackups
+	*fakeDomains
+}
+
+// fakeDomains keeps domains in a map, with the engine's normalization and
+// conflicts; nil has none.
+type fakeDomains struct {
+	mu   sync.Mutex
+	byID map[string]orchestrator.Domain
+}
+
+func (f *fakeDomains) Domains(_ context.Context, inst string) ([]orchestrator.Domain, error) {
+	if inst != orchestrator.Console && inst != "demo" {
+		return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "no installation %s", inst)
+	}
+	out := []orchestrator.Domain{}
+	if f == nil {
+		return out, nil
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for _, d := range f.byID {
+		if d.Installation == inst {
+			out = append(out, d)
+		}
+	}
+	return out, nil
+}
+
+func (f *fakeDomains) AddDomain(_ context.Context, inst string, r orchestrator.DomainRequest) (orchestrator.Domain, error) {
+	name, err := orchestrator.NormalizeDomain(r.Domain)
+	if err != nil {
+		return orchestrator.Domain{}, err
+	}
+	if inst != orchestrator.Console && inst != "demo" {
+		return orchestrator.Domain{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no installation %s", inst)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.byID == nil {
+		f.byID = map[string]orchestrator.Domain{}
+	}
+	if _, ok := f.byID[name]; ok {
+		return orchestrator.Domain{}, orchestrator.Errorf(orchestrator.ECONFLICT, "%s is taken", name)
+	}
+	d := orchestrator.Domain{Name: name, Installation: inst, Port: r.Port, Certificate: orchestrator.Certificate{State: orchestrator.CertPending}}
+	f.byID[name] = d
+	return d, nil
+}
+
+func (f *fakeDomains) RemoveDomain(_ context.Context, inst, name string) error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if d, ok := f.byID[name]; !ok || d.Installation != inst {
+		return orchestrator.Errorf(orchestrator.ENOTFOUND, "no domain %s", name)
+	}
+	delete(f.byID, name)
+	return nil
 }
 
 // fakeBackups is a BackupService with one repository "local" holding one

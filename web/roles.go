@@ -34,6 +34,14 @@ var routeRoles = map[string]orchestrator.Role{
 	"GET /api/v1/backup-policy":               orchestrator.RoleViewer,
 	"PUT /api/v1/backup-policy":               orchestrator.RoleAdmin,
 
+	"GET /api/v1/apps/:name/domains":            orchestrator.RoleViewer,
+	"POST /api/v1/apps/:name/domains":           orchestrator.RoleOperator,
+	"DELETE /api/v1/apps/:name/domains/:domain": orchestrator.RoleOperator,
+	"GET /api/v1/gateway":                       orchestrator.RoleViewer,
+	// The console's own domain: admins.
+	"POST /api/v1/gateway/domains":           orchestrator.RoleAdmin,
+	"DELETE /api/v1/gateway/domains/:domain": orchestrator.RoleAdmin,
+
 	"GET /api/v1/repositories":                orchestrator.RoleAdmin,
 	"POST /api/v1/repositories":               orchestrator.RoleAdmin,
 	"DELETE /api/v1/repositories/:id":         orchestrator.RoleAdmin,

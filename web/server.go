@@ -12,6 +12,7 @@ import (
 	"github.com/labstack/echo/v4/middleware"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/web/wire"
 )
 
 // AppReader reads installed apps.
@@ -72,6 +73,7 @@ type Engine interface {
 	GrantService
 	BackupService
 	PolicyService
+	DomainService
 }
 
 // Authenticator checks and manages bearer tokens.
@@ -99,6 +101,9 @@ type Server struct {
 	Grants    GrantService
 	Backups   BackupService
 	Policies  PolicyService
+	Domains   DomainService
+	// Gateway describes the gateway (GET /api/v1/gateway); nil: none runs.
+	Gateway func() wire.Gateway
 
 	Auth     Authenticator
 	Accounts AccountService
@@ -138,6 +143,7 @@ func (s *Server) Handler() *echo.Echo {
 		s.Grants = cmp.Or[GrantService](s.Grants, s.Engine)
 		s.Backups = cmp.Or[BackupService](s.Backups, s.Engine)
 		s.Policies = cmp.Or[PolicyService](s.Policies, s.Engine)
+		s.Domains = cmp.Or[DomainService](s.Domains, s.Engine)
 	}
 	e := echo.New()
 	e.HideBanner, e.HidePort = true, true
@@ -194,6 +200,7 @@ func (s *Server) Handler() *echo.Echo {
 	s.registerGrantRoutes(v1)
 	s.registerBackupRoutes(v1)
 	s.registerPolicyRoutes(v1)
+	s.registerDomainRoutes(v1)
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
 	s.registerPeopleRoutes(v1)

@@ -20,6 +20,7 @@ type (
 	Grant             = apiclient.Grant
 	AppPermissions    = apiclient.AppPermissions
 	RepositoryRequest = apiclient.RepositoryRequest
+	DomainRequest     = apiclient.DomainRequest
 	Retention         = apiclient.Retention
 	BackupPolicy      = apiclient.BackupPolicy
 	Backup            = apiclient.Backup

@@ -47,6 +47,15 @@ type Config struct {
 	RequireTOTP bool
 	// DebugRuntime serves GET /api/v1/debug/runtime (hidden flag, for make load).
 	DebugRuntime bool
+	// Gateway serves apps' (and the console's) domains on GatewayHTTP and
+	// GatewayHTTPS, with certificates from the ACME directory ACMECA
+	// (Let's Encrypt by default; ACMECARoots trusts a private one's TLS)
+	// or, with TLSInternal, from an internal CA.
+	Gateway                   bool
+	GatewayHTTP, GatewayHTTPS string
+	ACMECA, ACMECARoots       string
+	ACMEEmail                 string
+	TLSInternal               bool
 }
 
 // DefaultConfig returns the defaults documented in the README.
@@ -59,6 +68,8 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 30 * time.Second,
 		DockerTimeout:   time.Minute,
 		LogLevel:        "info",
+		GatewayHTTP:     ":80",
+		GatewayHTTPS:    ":443",
 	}
 }
 
@@ -79,7 +90,17 @@ func (c *Config) Validate() error {
 	if _, err := c.trustedNets(); err != nil {
 		return err
 	}
-	for _, p := range []*string{&c.DataDir, &c.BundlesDir, &c.RuntimesDir, &c.RelocationMapping} {
+	if c.Gateway {
+		for _, a := range []string{c.GatewayHTTP, c.GatewayHTTPS} {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				return fmt.Errorf("--gateway-http/--gateway-https %q: %w", a, err)
+			}
+		}
+		if c.TLSInternal && (c.ACMECA != "" || c.ACMECARoots != "") {
+			return errors.New("--tls-internal signs certificates itself: no --acme-ca nor --acme-ca-roots with it")
+		}
+	}
+	for _, p := range []*string{&c.DataDir, &c.BundlesDir, &c.RuntimesDir, &c.RelocationMapping, &c.ACMECARoots} {
 		if *p == "" {
 			continue
 		}

@@ -36,7 +36,7 @@ var allowed = map[string][]string{
 
 	// The domain: vocabulary, interfaces and use cases; no I/O technology.
 	"orchestrator": {"orchestrator/failpoint", "orchestrator/portalloc", "porter-mixin/events", "porter-mixin/naming",
-		"github.com/cnabio/cnab-go/bundle", "github.com/pquerna/otp", "github.com/pquerna/otp/totp"},
+		"github.com/cnabio/cnab-go/bundle", "github.com/pquerna/otp", "github.com/pquerna/otp/totp", "golang.org/x/net/idna"},
 	// The bundle policy's rules: pure checks on Docker's and compose's types.
 	"orchestrator/dockerpolicy": {"porter-mixin/naming", "github.com/compose-spec/compose-go/v2/types", "github.com/moby/moby/api/types"},
 
@@ -63,6 +63,9 @@ var allowed = map[string][]string{
 
 	// Transport: the domain's root only, never an adapter.
 	"web": {"orchestrator", "web/console", "web/wire", "github.com/labstack/echo/v4"},
+	// The gateway: the domain's routes, certmagic for certificates (zap is
+	// its logger's type).
+	"gateway": {"orchestrator", "github.com/caddyserver/certmagic", "go.uber.org/zap"},
 	// The typed API client: the API's JSON shapes, nothing of the server.
 	"web/client": {"web/wire"},
 
@@ -75,7 +78,7 @@ var allowed = map[string][]string{
 	"cmd/bundle-runtime": {"porter-mixin/bundlerun"},
 
 	// Main: wiring. Everything but the test harnesses.
-	"cmd/stackhub": {"bundles", "orchestrator", "orchestrator/backup", "orchestrator/build", "orchestrator/catalog", "orchestrator/cnabrun",
+	"cmd/stackhub": {"bundles", "gateway", "orchestrator", "orchestrator/backup", "orchestrator/build", "orchestrator/catalog", "orchestrator/cnabrun",
 		"orchestrator/dockerhost", "orchestrator/dockerpolicy", "orchestrator/dockerpolicy/socket", "orchestrator/ocibundle",
 		"orchestrator/password", "orchestrator/secretbox", "orchestrator/sqlite", "porter-mixin/manifest", "porter-mixin/naming",
 		"web", "web/client", "web/wire", "github.com/cnabio/cnab-go/bundle", "github.com/containerd/errdefs", "github.com/distribution/reference", "github.com/dustin/go-humanize",

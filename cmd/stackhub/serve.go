@@ -13,6 +13,7 @@ import (
 	"runtime/debug"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -31,6 +32,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/secretbox"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
 	"github.com/websoft9/stackhub/web"
+	"github.com/websoft9/stackhub/web/wire"
 )
 
 // serveGCPercent is the server's GOGC unless the environment sets one. Its
@@ -75,6 +77,13 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.BoolVar(&cfg.RequireTOTP, "require-totp", false, "every user must set up a second factor (TOTP) before doing anything else")
 	f.BoolVar(&cfg.DebugRuntime, "debug-runtime", false, "serve GET /api/v1/debug/runtime (goroutines, open files, RSS) for the load harness")
 	_ = f.MarkHidden("debug-runtime")
+	f.BoolVar(&cfg.Gateway, "gateway", false, "serve apps' domains with automatic HTTPS on --gateway-http and --gateway-https (on in the permanent install)")
+	f.StringVar(&cfg.GatewayHTTP, "gateway-http", cfg.GatewayHTTP, "the gateway's plain HTTP address (ACME HTTP-01, redirects)")
+	f.StringVar(&cfg.GatewayHTTPS, "gateway-https", cfg.GatewayHTTPS, "the gateway's HTTPS address")
+	f.StringVar(&cfg.ACMECA, "acme-ca", "", "ACME directory URL of the CA (default Let's Encrypt; its staging, or a private CA)")
+	f.StringVar(&cfg.ACMECARoots, "acme-ca-roots", "", "PEM file of the roots a private ACME CA's own HTTPS chains to")
+	f.StringVar(&cfg.ACMEEmail, "acme-email", "", "the operator's e-mail address the CA writes to (expiry, problems)")
+	f.BoolVar(&cfg.TLSInternal, "tls-internal", false, "sign the domains' certificates with an internal CA of the gateway (LANs without public DNS; trust its root from GET /api/v1/gateway)")
 	return cmd
 }
 
@@ -236,6 +245,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	// Backup repositories open on first use and stay open until shutdown.
 	backups := &backup.Manager{Configs: db, StateDir: filepath.Join(cfg.DataDir, "backup"), Logger: log}
 	defer func() { _ = backups.Close(context.WithoutCancel(ctx)) }()
+	// The gateway, when it runs, loads its routes again on this call.
+	var reloadGateway atomic.Pointer[func()]
 	engine := orchestrator.New(orchestrator.Deps{
 		Catalog:        cat,
 		Builder:        builder,
@@ -262,6 +273,12 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:          db,
 		Grants:         db,
+		Domains:        domainStore(cfg, db),
+		RoutesChanged: func() {
+			if f := reloadGateway.Load(); f != nil {
+				(*f)()
+			}
+		},
 	})
 	// Resolve what a crash left before any change is accepted; when Docker
 	// is down, keep trying in the background (changes answer 503 meanwhile).
@@ -278,6 +295,21 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	}
 	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
 		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
+	handler := srv.Handler()
+	if cfg.Gateway {
+		gw, err := startGateway(ctx, cfg, engine, handler, log)
+		if err != nil {
+			return err
+		}
+		defer func() { _ = gw.Close(context.WithoutCancel(ctx)) }()
+		reload := func() {
+			if err := gw.Reload(bgCtx); err != nil {
+				log.Warn("gateway: load the routes", "err", err)
+			}
+		}
+		reloadGateway.Store(&reload)
+		srv.Gateway = func() wire.Gateway { return gatewayInfo(cfg, gw) }
+	}
 	if cfg.DebugRuntime {
 		srv.DatabaseFile = procPath(dbPath)
 	}
@@ -287,7 +319,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	defer cancelBase()
 	httpSrv := &http.Server{
 		BaseContext:       func(net.Listener) context.Context { return baseCtx },
-		Handler:           srv.Handler(),
+		Handler:           handler,
 		ReadHeaderTimeout: 5 * time.Second,
 		MaxHeaderBytes:    64 << 10,
 		ReadTimeout:       30 * time.Second,

@@ -52,6 +52,11 @@ type (
 	VerifyResult      = wire.VerifyResult
 	Retention         = wire.Retention
 	BackupPolicy      = wire.BackupPolicy
+	// Domains the gateway serves.
+	Domain        = wire.Domain
+	DomainRequest = wire.DomainRequest
+	Certificate   = wire.Certificate
+	Gateway       = wire.Gateway
 )
 
 type Client struct {
@@ -740,4 +745,43 @@ func (c *Client) SetBackupPolicy(ctx context.Context, name string, p BackupPolic
 func (c *Client) ClearBackupPolicy(ctx context.Context, name string) error {
 	_, err := c.callJSON(ctx, http.MethodDelete, policyPath(name), nil, nil, nil)
 	return err
+}
+
+// domainsPath is app name's domains, or the console's ("").
+func domainsPath(name string) string {
+	if name == "" {
+		return "/api/v1/gateway/domains"
+	}
+	return "/api/v1/apps/" + url.PathEscape(name) + "/domains"
+}
+
+// Domains lists app name's domains and their certificates.
+func (c *Client) Domains(ctx context.Context, name string) ([]Domain, error) {
+	if name == "" {
+		g, err := c.Gateway(ctx)
+		return g.Domains, err
+	}
+	var out []Domain
+	_, err := c.callJSON(ctx, http.MethodGet, domainsPath(name), nil, nil, &out)
+	return out, err
+}
+
+// AddDomain gives app name (the console for "") a domain.
+func (c *Client) AddDomain(ctx context.Context, name string, req DomainRequest) (Domain, error) {
+	var out Domain
+	_, err := c.callJSON(ctx, http.MethodPost, domainsPath(name), nil, req, &out)
+	return out, err
+}
+
+// RemoveDomain takes domain from app name (the console for "").
+func (c *Client) RemoveDomain(ctx context.Context, name, domain string) error {
+	_, err := c.callJSON(ctx, http.MethodDelete, domainsPath(name)+"/"+url.PathEscape(domain), nil, nil, nil)
+	return err
+}
+
+// Gateway describes the gateway and the console's domains.
+func (c *Client) Gateway(ctx context.Context) (Gateway, error) {
+	var out Gateway
+	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/gateway", nil, nil, &out)
+	return out, err
 }

@@ -460,3 +460,47 @@ type BackupPolicy struct {
 	Inherited bool       `json:"inherited,omitempty"`
 	Next      *time.Time `json:"next,omitempty"`
 }
+
+// Domain is a domain the gateway serves for an app (or the console).
+type Domain struct {
+	Domain       string      `json:"domain"`
+	App          string      `json:"app,omitempty"`
+	Port         string      `json:"port,omitempty"`
+	PathPrefix   string      `json:"pathPrefix,omitempty"`
+	NoRedirect   bool        `json:"noRedirect,omitempty"`
+	MaxBodyBytes int64       `json:"maxBodyBytes"`
+	Created      time.Time   `json:"created"`
+	Certificate  Certificate `json:"certificate"`
+}
+
+// Certificate is a domain's certificate state: pending, valid or failed
+// (with the CA's error; retried with backoff).
+type Certificate struct {
+	State    string     `json:"state"`
+	Issuer   string     `json:"issuer,omitempty"`
+	Error    string     `json:"error,omitempty"`
+	NotAfter *time.Time `json:"notAfter,omitempty"`
+	Attempts int        `json:"attempts,omitempty"`
+	Updated  *time.Time `json:"updated,omitempty"`
+}
+
+// DomainRequest adds a domain (POST /api/v1/apps/{name}/domains).
+type DomainRequest struct {
+	Domain       string `json:"domain"`
+	Port         string `json:"port,omitempty"`
+	PathPrefix   string `json:"pathPrefix,omitempty"`
+	NoRedirect   bool   `json:"noRedirect,omitempty"`
+	MaxBodyBytes int64  `json:"maxBodyBytes,omitempty"`
+}
+
+// Gateway is GET /api/v1/gateway.
+type Gateway struct {
+	Enabled bool   `json:"enabled"`
+	Mode    string `json:"mode,omitempty"`
+	HTTP    string `json:"http,omitempty"`
+	HTTPS   string `json:"https,omitempty"`
+	CA      string `json:"ca,omitempty"`
+	// RootCA is the internal CA's certificate (PEM) for clients to trust.
+	RootCA  string   `json:"rootCA,omitempty"`
+	Domains []Domain `json:"domains"`
+}
