@@ -15,7 +15,9 @@ import (
 
 func TestDomainRoutes(t *testing.T) {
 	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{fakeDomains: &fakeDomains{}},
-		Gateway: func() wire.Gateway { return wire.Gateway{Enabled: true, Mode: "internal", RootCA: "-----BEGIN CERTIFICATE-----"} }}
+		Gateway: func() wire.Gateway {
+			return wire.Gateway{Enabled: true, Mode: "internal", RootCA: "-----BEGIN CERTIFICATE-----"}
+		}}
 	call := func(method, target, token, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, target, strings.NewReader(body))
 		req.Header.Set("Authorization", "Bearer "+token)

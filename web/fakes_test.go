@@ -3,11 +3,11 @@ package web
 import (
 	"cmp"
 	"context"
-	"sync"
 	"fmt"
 	"io"
 	"maps"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/websoft9/stackhub/orchestrator"
