@@ -154,6 +154,10 @@ export const api = {
   planUpgrade: (name, parameters) => request('POST', `/apps/${enc(name)}/upgrade/plan`, {parameters: parameters || {}}),
   settings: (name) => request('GET', `/apps/${enc(name)}/settings`),
   stats: (name) => request('GET', `/apps/${enc(name)}/stats`),
+  gateway: () => request('GET', '/gateway'),
+  domains: (name) => request('GET', `/apps/${enc(name)}/domains`),
+  addDomain: (name, domain) => request('POST', `/apps/${enc(name)}/domains`, {domain}),
+  removeDomain: (name, domain) => request('DELETE', `/apps/${enc(name)}/domains/${enc(domain)}`),
   backup: (name) => request('POST', `/apps/${enc(name)}/backups`, {}),
   backups: (name) => request('GET', `/apps/${enc(name)}/backups`),
   // restore puts backup id back: into its app (name empty) or a clone.

@@ -15,6 +15,7 @@ import {appLinks} from './links.js';
 import {openCredentials} from './credentials.js';
 import {localized, settingsFields} from './settingsform.js';
 import {backupsSection} from './backups.js';
+import {domainsSection} from './domains.js';
 
 const POLL_MS = 3000;
 
@@ -274,6 +275,7 @@ export function renderAppPage(root, name) {
     if (live) timer = setTimeout(refresh, POLL_MS);
   }
 
+  const domains = domainsSection(name);
   const backups = backupsSection(name, () => {
     refresh();
     loadSettings();
@@ -283,6 +285,7 @@ export function renderAppPage(root, name) {
       h('h2', {id: 'app-summary-heading'}, t('appPage.summary')), summary, actions),
     h('section', {class: 'panel', 'aria-labelledby': 'app-settings-heading'},
       h('h2', {id: 'app-settings-heading'}, t('settings.title')), settingsList, settingsButtons),
+    domains.section,
     backups.section,
     h('section', {class: 'panel', 'aria-labelledby': 'app-containers-heading'},
       h('h2', {id: 'app-containers-heading'}, t('appPage.containers')),
@@ -297,6 +300,7 @@ export function renderAppPage(root, name) {
   loadStats();
   return () => {
     live = false;
+    domains.stop();
     clearTimeout(timer);
     clearTimeout(statsTimer);
   };
