@@ -316,7 +316,7 @@ func (r *Results) markdown() string {
 	if bk := r.Backup; bk.FirstMs > 0 {
 		p("## Backups\n\n")
 		p("A volume of %d MiB in %d files (a third each random, text-like and mostly zero pages) backed up into a kopia repository\n", bk.DataBytes>>20, bk.Files)
-		p("(zstd at its fastest level, 1 MiB chunks, SHA-256 hashes, AES-256-GCM) on the benchmark's disk, reading the volume's files on this host\n")
+		p("(zstd at its fastest level, fixed 1 MiB chunks, SHA-256 hashes, AES-256-GCM) on the benchmark's disk, reading the volume's files on this host\n")
 		p("as the server does when it runs on the engine's host (the first backup in a process of its own, for its memory);\n")
 		p("the baseline is `tar -C <the volume's directory> -cf - . | zstd -3` into a file on the same disk. Then whole files holding 1 %% of the data\n")
 		p("get new bytes (and times), and a second backup runs; the latest is restored through Docker's archive API into a new volume, against\n")
