@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	iofs "io/fs"
 	"log/slog"
 	"os"
 	"path"
@@ -208,6 +209,11 @@ func (t *volumeTree) walk(x orchestrator.VolumeExport, v orchestrator.Volume) er
 			}
 			changed++
 			rd, err := x.OpenFile(v, e.Path)
+			if errors.Is(err, iofs.ErrNotExist) {
+				// Removed since the walk saw it: not in this backup.
+				t.drop(e.Path)
+				return nil
+			}
 			if err != nil {
 				return errReadFile{err}
 			}
@@ -405,6 +411,14 @@ func (t *volumeTree) put(rel string, n *node) error {
 	}
 	parent.kids[name] = n
 	return nil
+}
+
+// drop takes rel out of the tree.
+func (t *volumeTree) drop(rel string) {
+	dir, name := path.Split(rel)
+	if parent := t.find(strings.TrimSuffix(dir, "/")); parent != nil && parent.kids != nil {
+		delete(parent.kids, name)
+	}
 }
 
 // reuse points de at the previous backup's copy of file rel when that one

@@ -144,3 +144,32 @@ func TestWalkBackupReadsOnlyChanges(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, res.Errors)
 }
+
+// vanishing is a dirExport whose file gone is removed between the walk and
+// its read.
+type vanishing struct {
+	*dirExport
+	gone string
+}
+
+func (v vanishing) OpenFile(vol orchestrator.Volume, rel string) (io.ReadCloser, error) {
+	if rel == v.gone {
+		return nil, &os.PathError{Op: "open", Path: rel, Err: os.ErrNotExist}
+	}
+	return v.dirExport.OpenFile(vol, rel)
+}
+
+// A file removed while the backup walks is left out; the rest is saved.
+func TestWalkFileRemovedMeanwhile(t *testing.T) {
+	dir := t.TempDir()
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "kept"), []byte("kept"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "gone"), []byte("gone"), 0o644))
+	r := openRepo(t)
+	x := vanishing{dirExport: &dirExport{dirs: map[string]string{"data": dir}}, gone: "gone"}
+	b, err := r.Save(t.Context(), orchestrator.BackupSource{Installation: "v", Record: []byte(`{}`),
+		Volumes: []orchestrator.Volume{{Name: "v_data", Key: "data"}}, Export: x}, nil)
+	require.NoError(t, err)
+	got := tarEntries(t, restoreArchive(t, r, b.ID, "data"))
+	assert.Contains(t, got, "data/kept")
+	assert.NotContains(t, got, "data/gone")
+}
