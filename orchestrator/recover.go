@@ -231,7 +231,7 @@ func (e *Engine) recoverRollBack(ctx context.Context, run Run, inst Installation
 	defer closer.Close()
 	r.out = out
 	if err := e.rollBack(ctx, r); err != nil {
-		e.log.Error("roll back an interrupted upgrade", "installation", inst.Name, "run", run.ID, "err", err)
+		e.log.Error("roll back an interrupted run", "installation", inst.Name, "run", run.ID, "action", run.Action, "err", err)
 	}
 	run.Outputs = r.run.Outputs
 	e.finish(ctx, run, RunFailed, r.state, r.reason, false)

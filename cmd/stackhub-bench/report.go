@@ -60,7 +60,7 @@ func (r *Results) targets() []Target {
 	add("install through the policed socket / through Docker's own socket (`docker run --rm` of the invocation image, same run), median of rounds",
 		"≤ 1.05×", f2(pa.Median)+"×", pa.Median.ok() && pa.Median <= 1.05)
 	if bk := r.Backup; bk.FirstMs > 0 {
-		add(fmt.Sprintf("first backup of %d MiB of mixed data: speed / `tar | zstd -3` of the same archive to the same disk", bk.DataBytes>>20),
+		add(fmt.Sprintf("first backup of %d MiB of mixed data: speed / `tar | zstd -3` of the volume's directory to the same disk", bk.DataBytes>>20),
 			"≥ 0.80×", fmt.Sprintf("%s× (%s vs %s ms)", f2(bk.SpeedRatio), f0(bk.FirstMs), f0(bk.TarZstdMs)), bk.SpeedRatio.ok() && bk.SpeedRatio >= 0.8)
 		add("second backup after 1 % of the data changed: time / the first's", "≤ 0.10×", f2(bk.SecondShare)+"×",
 			bk.SecondShare.ok() && bk.SecondShare <= 0.10)
