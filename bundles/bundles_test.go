@@ -481,7 +481,9 @@ func checkImages(t *testing.T, a *app) {
 var (
 	imageVarRE  = regexp.MustCompile(`^\$\{([A-Z][A-Z0-9_]*_IMAGE)(:\?[^}]*)?\}$`)
 	imageTmplRE = regexp.MustCompile(`^\$\{ bundle\.images\.([A-Za-z0-9_]+)\.repository \}:\$\{ bundle\.images\.([A-Za-z0-9_]+)\.tag \}$`)
-	hostPortRE  = regexp.MustCompile(`^(127\.0\.0\.1:)?\$\{([A-Z][A-Z0-9_]*)(:\?[^}]*)?\}:\d+(/(tcp|udp))?$`)
+	// A host port from a parameter, on the loopback, on every address, or
+	// on the address StackHub sets (custom.sh.websoft9.web.address).
+	hostPortRE = regexp.MustCompile(`^(127\.0\.0\.1:|\$\{WEB_ADDRESS:-0\.0\.0\.0\}:)?\$\{([A-Z][A-Z0-9_]*)(:\?[^}]*)?\}:\d+(/(tcp|udp))?$`)
 )
 
 // checkComposeFile checks the compose file as written.
@@ -514,7 +516,7 @@ func checkComposeFile(t *testing.T, a *app) {
 		}
 		for _, p := range s.Ports {
 			m := hostPortRE.FindStringSubmatch(p)
-			if assert.NotNil(t, m, "service %s: port %q must be [127.0.0.1:]${VAR}:<port>, the host port from a parameter", name, p) {
+			if assert.NotNil(t, m, "service %s: port %q must be [127.0.0.1: or ${WEB_ADDRESS:-0.0.0.0}:]${VAR}:<port>, the host port from a parameter", name, p) {
 				_, ok := a.env[m[2]]
 				assert.True(t, ok, "service %s: port %q: %s is not in the install step env", name, p, m[2])
 			}
@@ -667,7 +669,11 @@ func checkPorts(t *testing.T, a *app) {
 			for _, port := range s.Ports {
 				if m := hostPortRE.FindStringSubmatch(port); m != nil && m[2] == v {
 					found = true
-					assert.Equal(t, strings.HasPrefix(p.Name, "db_"), m[1] != "", "service %s: %q (databases on loopback only)", name, port)
+					if strings.HasPrefix(p.Name, "db_") {
+						assert.Equal(t, "127.0.0.1:", m[1], "service %s: %q (databases on loopback only)", name, port)
+					} else {
+						assert.Equal(t, "${WEB_ADDRESS:-0.0.0.0}:", m[1], "service %s: %q (the web port on the address StackHub sets)", name, port)
+					}
 				}
 			}
 		}

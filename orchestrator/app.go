@@ -141,7 +141,17 @@ type Login struct {
 type WebEndpoint struct {
 	Port   string
 	Domain string
+	// Address is the string parameter the web port is published on:
+	// StackHub sets it to LoopbackAddress while the app has a domain (the
+	// gateway is then the way in) and to AnyAddress when it has none.
+	Address string
 }
+
+// The addresses a web port is published on.
+const (
+	LoopbackAddress = "127.0.0.1"
+	AnyAddress      = "0.0.0.0"
+)
 
 // PortParam is an integer bundle parameter that takes a host port.
 type PortParam struct {

@@ -2,6 +2,7 @@ package orchestrator
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/netip"
 	"slices"
@@ -35,6 +36,10 @@ type Domain struct {
 	Created      time.Time
 	// Certificate is where its certificate is, as the gateway last said.
 	Certificate Certificate
+	// Rebind is the upgrade run that publishes the app's web port anew
+	// (on the loopback once it has a domain, everywhere when its last one
+	// goes); not stored.
+	Rebind string
 }
 
 // DefaultMaxBody is the largest request body a domain takes unless it says
@@ -208,7 +213,10 @@ func (e *Engine) AddDomain(ctx context.Context, installation string, req DomainR
 		}
 		app, err := e.installedBundle(ctx, inst)
 		if err != nil {
-			return Domain{}, err
+			// Its bundle is not kept: the catalog's says where the web is.
+			if app, err = e.d.Catalog.App(ctx, inst.App); err != nil {
+				return Domain{}, err
+			}
 		}
 		if d.Port == "" {
 			d.Port = webPort(app)
@@ -222,8 +230,53 @@ func (e *Engine) AddDomain(ctx context.Context, installation string, req DomainR
 	if err := e.d.Domains.AddDomain(ctx, d); err != nil {
 		return Domain{}, err
 	}
+	if installation != Console {
+		run, err := e.rebind(ctx, installation)
+		if err != nil {
+			// Nothing half done: the domain goes again.
+			return Domain{}, errors.Join(err, e.d.Domains.RemoveDomain(context.WithoutCancel(ctx), d.Name))
+		}
+		d.Rebind = run
+	}
 	e.routesChanged()
 	return d, nil
+}
+
+// rebind starts the upgrade that publishes installation's web port where
+// its domains want it (see modifyParameters) when it is elsewhere, and
+// returns the run ("" when none is needed, or the bundle has no address
+// parameter). It does not upgrade to another version: an installation
+// behind the catalog gets its new address at its next upgrade.
+func (e *Engine) rebind(ctx context.Context, installation string) (string, error) {
+	inst, err := e.d.Installations.Installation(ctx, installation)
+	if err != nil {
+		return "", err
+	}
+	app, err := e.d.Catalog.App(ctx, inst.App)
+	if err != nil || app.Web.Address == "" || app.Version != inst.Version {
+		return "", nil
+	}
+	ds, err := e.d.Domains.Domains(ctx, installation, false)
+	if err != nil {
+		return "", err
+	}
+	want := AnyAddress
+	if len(ds) > 0 {
+		want = LoopbackAddress
+	}
+	last, err := e.d.Runs.LastParameters(ctx, installation)
+	if err != nil && ErrorCode(err) != ENOTFOUND {
+		return "", err
+	}
+	if have, _ := last[app.Web.Address].(string); have == want || have == "" && want == AnyAddress {
+		return "", nil
+	}
+	run, err := e.Upgrade(ctx, UpgradeRequest{Name: installation})
+	if err != nil {
+		return "", fmt.Errorf("publish %s's web port on %s: %w", installation, want, err)
+	}
+	e.log.Info("publishing an app's web port anew for its domains", "installation", installation, "address", want, "run", run.ID)
+	return run.ID, nil
 }
 
 // Domains returns installation's domains (Console: the console's).
@@ -239,27 +292,33 @@ func (e *Engine) Domains(ctx context.Context, installation string) ([]Domain, er
 	return e.d.Domains.Domains(ctx, installation, false)
 }
 
-// RemoveDomain takes domain name from installation.
-func (e *Engine) RemoveDomain(ctx context.Context, installation, name string) error {
+// RemoveDomain takes domain name from installation and returns the
+// upgrade run that publishes its web port everywhere again when it was
+// its last ("" when none runs).
+func (e *Engine) RemoveDomain(ctx context.Context, installation, name string) (string, error) {
 	if e.d.Domains == nil {
-		return Errorf(ENOTFOUND, "no domain %s", name)
+		return "", Errorf(ENOTFOUND, "no domain %s", name)
 	}
 	n, err := NormalizeDomain(name)
 	if err != nil {
-		return err
+		return "", err
 	}
 	list, err := e.d.Domains.Domains(ctx, installation, false)
 	if err != nil {
-		return err
+		return "", err
 	}
 	if !slices.ContainsFunc(list, func(d Domain) bool { return d.Name == n }) {
-		return Errorf(ENOTFOUND, "%s has no domain %s", nameOrConsole(installation), n)
+		return "", Errorf(ENOTFOUND, "%s has no domain %s", nameOrConsole(installation), n)
 	}
 	if err := e.d.Domains.RemoveDomain(ctx, n); err != nil {
-		return err
+		return "", err
 	}
 	e.routesChanged()
-	return nil
+	if installation == Console {
+		return "", nil
+	}
+	// The last domain gone: the web port is published everywhere again.
+	return e.rebind(ctx, installation)
 }
 
 func nameOrConsole(installation string) string {

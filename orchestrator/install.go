@@ -210,6 +210,11 @@ func (e *Engine) reserve(ctx context.Context, name string, app App, request map[
 	// The request's values, sensitive ones sealed apart; generated
 	// secrets fill the sensitive parameters it left out or empty.
 	plain, secrets := splitSecrets(request, app.Sensitive)
+	if app.Web.Address != "" {
+		// A new installation has no domain (a clone's backup may say
+		// otherwise): its web port is published on every address.
+		plain[app.Web.Address] = AnyAddress
+	}
 	for k, v := range plain {
 		if _, port := plan.Parameters[k]; !port {
 			run.Parameters[k] = v

@@ -156,6 +156,20 @@ func (e *Engine) modifyParameters(ctx context.Context, r *runState) error {
 	for k, v := range r.request {
 		params[k] = v
 	}
+	if a := r.app.Web.Address; a != "" {
+		// Published on the loopback while the gateway serves a domain of
+		// the app, on every address else.
+		params[a] = AnyAddress
+		if e.d.Domains != nil {
+			ds, err := e.d.Domains.Domains(ctx, r.name, false)
+			if err != nil {
+				return fmt.Errorf("%s %s: %w", r.action, r.name, err)
+			}
+			if len(ds) > 0 {
+				params[a] = LoopbackAddress
+			}
+		}
+	}
 	for _, p := range r.inst.Ports {
 		params[p.Param] = p.Port
 	}

@@ -85,10 +85,10 @@ func TestClientMatchesOpenAPI(t *testing.T) {
 	_ = c.ClearBackupPolicy(ctx, "blog")
 	_, _ = c.Domains(ctx, "blog")
 	_, _ = c.AddDomain(ctx, "blog", client.DomainRequest{Domain: "blog.example.com"})
-	_ = c.RemoveDomain(ctx, "blog", "blog.example.com")
+	_, _ = c.RemoveDomain(ctx, "blog", "blog.example.com")
 	_, _ = c.Gateway(ctx)
 	_, _ = c.AddDomain(ctx, "", client.DomainRequest{Domain: "panel.example.com"})
-	_ = c.RemoveDomain(ctx, "", "panel.example.com")
+	_, _ = c.RemoveDomain(ctx, "", "panel.example.com")
 	_, _ = c.AppAction(ctx, "blog", "restart")
 	if rc, err := c.AppLogs(ctx, "blog", client.LogsOptions{Tail: 1}); err == nil {
 		_, _ = io.Copy(io.Discard, rc)

@@ -14,7 +14,7 @@ import (
 type DomainService interface {
 	Domains(ctx context.Context, installation string) ([]orchestrator.Domain, error)
 	AddDomain(ctx context.Context, installation string, req orchestrator.DomainRequest) (orchestrator.Domain, error)
-	RemoveDomain(ctx context.Context, installation, name string) error
+	RemoveDomain(ctx context.Context, installation, name string) (string, error)
 }
 
 func (s *Server) registerDomainRoutes(g *echo.Group) {
@@ -32,7 +32,7 @@ func installationOf(c echo.Context) string { return c.Param("name") }
 
 func toDomain(d orchestrator.Domain) wire.Domain {
 	out := wire.Domain{Domain: d.Name, App: d.Installation, Port: d.Port, PathPrefix: d.PathPrefix, NoRedirect: d.NoRedirect,
-		MaxBodyBytes: d.MaxBodyBytes, Created: d.Created,
+		MaxBodyBytes: d.MaxBodyBytes, Created: d.Created, Rebind: d.Rebind,
 		Certificate: wire.Certificate{State: d.Certificate.State, Issuer: d.Certificate.Issuer, Error: d.Certificate.Error, Attempts: d.Certificate.Attempts}}
 	if out.MaxBodyBytes == 0 {
 		out.MaxBodyBytes = orchestrator.DefaultMaxBody
@@ -79,6 +79,9 @@ func (s *Server) addDomain(c echo.Context) error {
 	if err != nil {
 		return err
 	}
+	if d.Rebind != "" {
+		c.Response().Header().Set("X-Rebind-Job", "/api/v1/jobs/"+d.Rebind)
+	}
 	return c.JSON(http.StatusCreated, toDomain(d))
 }
 
@@ -88,8 +91,14 @@ func (s *Server) removeDomain(c echo.Context) error {
 	if s.Domains == nil {
 		return orchestrator.Errorf(orchestrator.ENOTFOUND, "no domain %s", c.Param("domain"))
 	}
-	if err := s.Domains.RemoveDomain(c.Request().Context(), installationOf(c), c.Param("domain")); err != nil {
+	run, err := s.Domains.RemoveDomain(c.Request().Context(), installationOf(c), c.Param("domain"))
+	if err != nil {
 		return err
+	}
+	if run != "" {
+		// The app's web port is published everywhere again, by a job.
+		c.Response().Header().Set(echo.HeaderLocation, "/api/v1/jobs/"+run)
+		return c.JSON(http.StatusAccepted, map[string]string{"rebind": run})
 	}
 	return c.NoContent(http.StatusNoContent)
 }

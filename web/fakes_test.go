@@ -106,14 +106,14 @@ func (f *fakeDomains) AddDomain(_ context.Context, inst string, r orchestrator.D
 	return d, nil
 }
 
-func (f *fakeDomains) RemoveDomain(_ context.Context, inst, name string) error {
+func (f *fakeDomains) RemoveDomain(_ context.Context, inst, name string) (string, error) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if d, ok := f.byID[name]; !ok || d.Installation != inst {
-		return orchestrator.Errorf(orchestrator.ENOTFOUND, "no domain %s", name)
+		return "", orchestrator.Errorf(orchestrator.ENOTFOUND, "no domain %s", name)
 	}
 	delete(f.byID, name)
-	return nil
+	return "", nil
 }
 
 // fakeBackups is a BackupService with one repository "local" holding one

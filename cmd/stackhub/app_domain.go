@@ -34,10 +34,17 @@ app's web port. Point the domain's DNS at the server first.`,
 			if err != nil {
 				return fmt.Errorf("add domain %s to %s: %w", args[1], args[0], err)
 			}
-			return o.render(cmd.OutOrStdout(), d, func(w io.Writer) error {
+			if err := o.render(cmd.OutOrStdout(), d, func(w io.Writer) error {
 				_, err := fmt.Fprintf(w, "%s goes to %s (port %s); its certificate is %s\n", d.Domain, d.App, d.Port, d.Certificate.State)
 				return err
-			})
+			}); err != nil {
+				return err
+			}
+			if d.Rebind == "" || o.json() {
+				return nil
+			}
+			// The app's web port moves to the loopback: the gateway is the way in.
+			return followJob(cmd, o, c, args[0], "upgrade", d.Rebind, false)
 		},
 	}
 	add.Flags().StringVar(&req.Port, "port", "", "the app's port parameter to send the requests to (default: its web port)")
@@ -80,11 +87,16 @@ app's web port. Point the domain's DNS at the server first.`,
 			if err != nil {
 				return err
 			}
-			if err := c.RemoveDomain(cmd.Context(), args[0], args[1]); err != nil {
+			rebind, err := c.RemoveDomain(cmd.Context(), args[0], args[1])
+			if err != nil {
 				return fmt.Errorf("remove domain %s from %s: %w", args[1], args[0], err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "%s no longer goes to %s\n", args[1], args[0])
-			return nil
+			if rebind == "" || o.json() {
+				return nil
+			}
+			// Its last domain: the web port is published everywhere again.
+			return followJob(cmd, o, c, args[0], "upgrade", rebind, false)
 		},
 	}
 	cmd.AddCommand(add, list, remove)

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/kopia/kopia/fs"
@@ -103,11 +104,18 @@ func (r *Repository) Save(ctx context.Context, src orchestrator.BackupSource, pr
 	si := source(src.Installation)
 	var man *snapshot.Manifest
 	counting := &upload.CountingUploadProgress{}
+	// kopia resets its counters when its upload starts, unsynchronized:
+	// they are read once it is over (it writes the record and the bundle,
+	// little next to the volumes).
+	var uploaded atomic.Bool
 	var trees []*volumeTree
 	var treesMu sync.Mutex
 	stop := reportProgress(func() orchestrator.BackupProgress {
-		s := counting.Snapshot()
-		p := orchestrator.BackupProgress{Bytes: s.TotalHashedBytes + s.TotalCachedBytes, Files: int64(s.TotalHashedFiles + s.TotalCachedFiles)}
+		var p orchestrator.BackupProgress
+		if uploaded.Load() {
+			s := counting.Snapshot()
+			p = orchestrator.BackupProgress{Bytes: s.TotalHashedBytes + s.TotalCachedBytes, Files: int64(s.TotalHashedFiles + s.TotalCachedFiles)}
+		}
 		treesMu.Lock()
 		defer treesMu.Unlock()
 		for _, t := range trees {
@@ -171,6 +179,7 @@ func (r *Repository) Save(ctx context.Context, src orchestrator.BackupSource, pr
 		// A .kopiaignore in a bundle must not leave files out.
 		u.DisableIgnoreRules = true
 		m, err := u.Upload(ctx, root, pt, si, prev...)
+		uploaded.Store(true)
 		if err != nil {
 			return err
 		}

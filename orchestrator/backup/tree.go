@@ -231,7 +231,7 @@ func (t *volumeTree) walk(x orchestrator.VolumeExport, v orchestrator.Volume) er
 	case err == nil:
 	case errors.As(err, &rerr):
 		return rerr.error
-	case t.ctx.Err() != nil:
+	case t.ctx.Err() != nil, errors.Is(err, errNoWalk):
 		return err
 	default:
 		return fmt.Errorf("%w: %w", errNoWalk, err)

@@ -151,7 +151,7 @@ func ReadApp(dir string) (orchestrator.App, error) {
 	if app.Ports, err = portParams(m, meta); err != nil {
 		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
 	}
-	if app.Web, err = webEndpoint(meta, app.Ports); err != nil {
+	if app.Web, err = webEndpoint(meta, app.Ports, m); err != nil {
 		return orchestrator.App{}, fmt.Errorf("%s: %w", dir, err)
 	}
 	if p, ok := m.Parameter("purge"); ok && p.Type() == "boolean" {
@@ -161,7 +161,7 @@ func ReadApp(dir string) (orchestrator.App, error) {
 		if p.Sensitive {
 			app.Sensitive = append(app.Sensitive, p.Name)
 		}
-		if p.Name != "purge" && !slices.ContainsFunc(app.Ports, func(pp orchestrator.PortParam) bool { return pp.Name == p.Name }) {
+		if p.Name != "purge" && p.Name != app.Web.Address && !slices.ContainsFunc(app.Ports, func(pp orchestrator.PortParam) bool { return pp.Name == p.Name }) {
 			app.Settable = append(app.Settable, p.Name)
 		}
 	}
@@ -575,8 +575,9 @@ func readTexts(app *orchestrator.App, m *manifest.Manifest, v any) error {
 var langTag = regexp.MustCompile(`^[a-z]{2}(-[A-Z]{2})?$`)
 
 // webEndpoint reads custom.sh.websoft9.web: {port: <a port parameter>,
-// domain: required|optional}.
-func webEndpoint(meta map[string]any, ports []orchestrator.PortParam) (orchestrator.WebEndpoint, error) {
+// domain: required|optional, address: <a string parameter StackHub sets
+// to 127.0.0.1 while the app has a domain, to 0.0.0.0 else>}.
+func webEndpoint(meta map[string]any, ports []orchestrator.PortParam, m *manifest.Manifest) (orchestrator.WebEndpoint, error) {
 	raw, ok := meta["web"]
 	if !ok {
 		return orchestrator.WebEndpoint{}, nil
@@ -602,8 +603,14 @@ func webEndpoint(meta map[string]any, ports []orchestrator.PortParam) (orchestra
 				return out, fmt.Errorf("custom.sh.websoft9.web.domain: %q is neither required nor optional", s)
 			}
 			out.Domain = s
+		case "address":
+			p, ok := m.Parameter(s)
+			if !ok || p.Type() != "string" || !p.AppliesTo(manifest.ActionInstall) || !p.AppliesTo(manifest.ActionUpgrade) {
+				return out, fmt.Errorf("custom.sh.websoft9.web.address: %q is not a string parameter of install and upgrade", s)
+			}
+			out.Address = s
 		default:
-			return out, fmt.Errorf("custom.sh.websoft9.web: unknown key %q (port, domain)", k)
+			return out, fmt.Errorf("custom.sh.websoft9.web: unknown key %q (port, domain, address)", k)
 		}
 	}
 	return out, nil

@@ -773,10 +773,15 @@ func (c *Client) AddDomain(ctx context.Context, name string, req DomainRequest) 
 	return out, err
 }
 
-// RemoveDomain takes domain from app name (the console for "").
-func (c *Client) RemoveDomain(ctx context.Context, name, domain string) error {
-	_, err := c.callJSON(ctx, http.MethodDelete, domainsPath(name)+"/"+url.PathEscape(domain), nil, nil, nil)
-	return err
+// RemoveDomain takes domain from app name (the console for "") and
+// returns the job publishing the app's web port everywhere again when that
+// was its last domain ("" for none).
+func (c *Client) RemoveDomain(ctx context.Context, name, domain string) (string, error) {
+	var out struct {
+		Rebind string `json:"rebind"`
+	}
+	_, err := c.callJSON(ctx, http.MethodDelete, domainsPath(name)+"/"+url.PathEscape(domain), nil, nil, &out)
+	return out.Rebind, err
 }
 
 // Gateway describes the gateway and the console's domains.

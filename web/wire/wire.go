@@ -471,6 +471,9 @@ type Domain struct {
 	MaxBodyBytes int64       `json:"maxBodyBytes"`
 	Created      time.Time   `json:"created"`
 	Certificate  Certificate `json:"certificate"`
+	// Rebind is the job (an upgrade of the same version) that publishes
+	// the app's web port on the loopback now that the gateway serves it.
+	Rebind string `json:"rebind,omitempty"`
 }
 
 // Certificate is a domain's certificate state: pending, valid or failed
