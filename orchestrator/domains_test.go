@@ -86,7 +86,9 @@ func (s *memDomains) RemoveDomains(_ context.Context, inst string) ([]string, er
 	return gone, nil
 }
 
-func (s *memDomains) SetCertificate(context.Context, string, orchestrator.Certificate) error { return nil }
+func (s *memDomains) SetCertificate(context.Context, string, orchestrator.Certificate) error {
+	return nil
+}
 
 // webCatalog has "webby": the demo with a web endpoint and an address
 // parameter.
