@@ -35,9 +35,10 @@ check-deps: ## check the one-way imports (never cached)
 # binaries for ~12 minutes; it runs without -race to keep CI under its budget.
 RACE_INTEGRATION := ./porter-mixin/... ./orchestrator/...
 
-test-tools: ## install Debian's docker-registry (registry tests) and zstd (the backup benchmark's baseline) when missing
+test-tools: ## install Debian's docker-registry (registry tests), zstd (the backup benchmark's baseline) and nginx-light (the gateway benchmark's anchor) when missing
 	command -v docker-registry >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-registry; }
 	command -v zstd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd; }
+	command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; if [ -d /run/systemd/system ]; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi; }
 
 test: build test-images test-tools check-deps ## build, then run unit and integration tests against the real engine
 	$(GO) test -race -count=1 ./...
@@ -59,6 +60,7 @@ bench: build test-images ## benchmarks into bench/RESULTS.md and bench/results.j
 	command -v docker-compose >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker-compose; }
 	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
 	command -v zstd >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq zstd; }
+	command -v nginx >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nginx-light; if [ -d /run/systemd/system ]; then systemctl disable --now nginx >/dev/null 2>&1 || true; fi; }
 	timeout -s INT 90m $(GO) run ./cmd/stackhub-bench -out bench $(BENCH_FLAGS)
 
 load: build test-images ## loopback load (reliability.md §3.10): 100 seeded apps, serve with GOMAXPROCS=1, wrk -t1 -c32 30 s per scenario, bars enforced; bench/LOAD.md and bench/load.json (LOAD_FLAGS="-write-baseline" recalibrates)

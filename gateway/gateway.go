@@ -108,6 +108,9 @@ func New(o Options) (*Gateway, error) {
 	g.table.Store(&table{})
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite: g.rewrite,
+		// Without a pool, every response takes a new 32 KiB buffer: a
+		// third of the proxy's CPU went to allocating and collecting them.
+		BufferPool: &bufferPool{},
 		Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 			MaxIdleConns: 512, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 5 * time.Minute},
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
@@ -473,3 +476,15 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 	pr.Out.Host = pr.In.Host
 }
+
+// bufferPool lends the proxy its copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+func (b *bufferPool) Get() []byte {
+	if v, ok := b.p.Get().(*[]byte); ok {
+		return *v
+	}
+	return make([]byte, 32<<10)
+}
+
+func (b *bufferPool) Put(buf []byte) { b.p.Put(&buf) }

@@ -106,6 +106,7 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 		{"action", "CNAB action", b.benchAction, false},
 		{"policed", "policed socket", b.benchPoliced, false},
 		{"backups", "backups", b.benchBackup, false},
+		{"gateway", "the gateway against nginx", b.benchGateway, false},
 		{"concurrent", "concurrent installs", b.benchConcurrent, false},
 		{"loaded", "memory and CPU at N apps", b.benchLoaded, false},
 		{"reads", "reads", b.benchReads, false},

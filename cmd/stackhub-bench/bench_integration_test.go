@@ -42,11 +42,11 @@ func TestBenchSmoke(t *testing.T) {
 	require.NoError(t, err)
 	for _, h := range []string{"## Machine", "## Targets", "## Install: request → the app answers HTTP", "## Uninstall",
 		"## One CNAB action: `restart`", "## 3 installs, 3 at once", "## Reads at 3 apps", "## Memory and start-up",
-		"## Bundle builds", "## The policed socket", "## Backups"} {
+		"## Bundle builds", "## The policed socket", "## Backups", "## The gateway"} {
 		assert.Contains(t, string(md), h)
 	}
 	assert.Regexp(t, regexp.MustCompile(`\| 1 \| \d+ \| \d+ \| (\d+|—) \| \d+\.\d\d \|`), string(md), "an install round with numbers")
-	assert.Equal(t, 15, len(regexp.MustCompile(`(?m)^\| .* \| (PASS|MISS) \|$`).FindAllString(string(md), -1)), "every target is judged")
+	assert.Equal(t, 19, len(regexp.MustCompile(`(?m)^\| .* \| (PASS|MISS) \|$`).FindAllString(string(md), -1)), "every target is judged")
 
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
 	require.NoError(t, err)

@@ -160,7 +160,7 @@ func parseFlags(args []string, stderr io.Writer) (Options, error) {
 	fs.BoolVar(&o.Rewrite, "rewrite", o.Rewrite, "measure nothing: write RESULTS.md again from -out's results.json")
 	fs.BoolVar(&o.Keep, "keep", o.Keep, "keep the temporary directory (server logs and data)")
 	fs.IntVar(&o.BackupMiB, "backup-mib", o.BackupMiB, "size of the backup section's volume of mixed data, MiB")
-	fs.StringVar(&o.Sections, "sections", o.Sections, "comma-separated sections to run, by key (builds, startup, install, action, policed, backups, concurrent, loaded, reads, restart); default all. A partial run's RESULTS.md says MISS for what it skipped: keep it out of bench/")
+	fs.StringVar(&o.Sections, "sections", o.Sections, "comma-separated sections to run, by key (builds, startup, install, action, policed, backups, gateway, concurrent, loaded, reads, restart); default all. A partial run's RESULTS.md says MISS for what it skipped: keep it out of bench/")
 	if err := fs.Parse(args); err != nil {
 		return o, err
 	}

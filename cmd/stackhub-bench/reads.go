@@ -210,7 +210,7 @@ func (b *bench) get(ctx context.Context, url string) (int, []byte, error) {
 // load runs wrk (or the Go client) against url for d.
 func (b *bench) load(ctx context.Context, url string, conns int, d time.Duration) (Read, error) {
 	if b.wrk == "" {
-		return goLoad(ctx, url, "Bearer "+b.srv.token, conns, d)
+		return goLoad(ctx, url, http.Header{"Authorization": {"Bearer " + b.srv.token}}, conns, d)
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
 	out, err := exec.CommandContext(ctx, b.wrk, "-t", strconv.Itoa(b.o.WrkThreads), "-c", strconv.Itoa(conns),
@@ -270,8 +270,9 @@ func parseWrk(out string) (Read, error) {
 }
 
 // goLoad is the fallback when wrk is missing: conns keep-alive
-// connections, each sending GET url in a closed loop for d.
-func goLoad(ctx context.Context, url, auth string, conns int, d time.Duration) (Read, error) {
+// connections, each sending GET url (with hdr; a Host in it is the
+// request's) in a closed loop for d.
+func goLoad(ctx context.Context, url string, hdr http.Header, conns int, d time.Duration) (Read, error) {
 	tr := &http.Transport{MaxIdleConnsPerHost: conns, MaxConnsPerHost: conns}
 	defer tr.CloseIdleConnections()
 	c := &http.Client{Transport: tr, Timeout: 10 * time.Second}
@@ -288,7 +289,10 @@ func goLoad(ctx context.Context, url, auth string, conns int, d time.Duration) (
 			non2xx, errs := 0, 0
 			for ctx.Err() == nil {
 				req, _ := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-				req.Header.Set("Authorization", auth)
+				req.Header = hdr.Clone()
+				if h := hdr.Get("Host"); h != "" {
+					req.Host = h
+				}
 				t0 := time.Now()
 				resp, err := c.Do(req)
 				if err != nil {

@@ -23,6 +23,7 @@ type Results struct {
 	Action      []ActionRound  `json:"action"`
 	Policed     []PolicedRound `json:"policed"`
 	Backup      BackupResult   `json:"backup"`
+	Gateway     GatewayResult  `json:"gateway"`
 	Concurrent  Concurrent     `json:"concurrent"`
 	Reads       Reads          `json:"reads"`
 	Restarted   Restarted      `json:"restarted"`
@@ -91,6 +92,14 @@ func (r *Results) targets() []Target {
 		}
 		add("`"+g.endpoint+"` req/s (median of rounds)", "≥ 30,000", f0(g.rate.Median)+rate, g.rate.Median.ok() && g.rate.Median >= 30000)
 		add("`"+g.endpoint+"` p99 (median of rounds)", "≤ 3 ms", f2(g.p99.Median)+" ms"+p99, g.p99.Median.ok() && g.p99.Median <= 3)
+	}
+	if g := r.Gateway; g.Routes > 0 {
+		add("through the gateway / through nginx as a reverse proxy, same upstream, wrk throughput (median of rounds)", "≥ 0.90×",
+			f2(g.Throughput)+"×", g.Throughput.ok() && g.Throughput >= 0.9)
+		add("through the gateway / through nginx, p99 (median of rounds)", "≤ 1.20×", f2(g.P99)+"×", g.P99.ok() && g.P99 <= 1.2)
+		add("new TLS handshakes per second, the gateway / nginx", "≥ 0.80×",
+			fmt.Sprintf("%s× (%s vs %s /s)", f2(g.TLSRatio), f0(g.GatewayTLS), f0(g.NginxTLS)), g.TLSRatio.ok() && g.TLSRatio >= 0.8)
+		add(fmt.Sprintf("RSS of serve with the gateway and %d routes", g.Routes), "≤ 60 MB", mb(g.RSSKiB), g.RSSKiB > 0 && float64(g.RSSKiB) <= 60*MB)
 	}
 	add("RSS idle", "≤ 40 MB", mb(r.Memory.IdleRSSKiB), r.Memory.IdleRSSKiB > 0 && float64(r.Memory.IdleRSSKiB) <= 40*MB)
 	add(fmt.Sprintf("RSS at %d apps", r.Concurrent.Succeeded), "≤ 60 MB",
@@ -330,6 +339,23 @@ func (r *Results) markdown() string {
 		p("| second (1 %% of the data changed) | %s | | %s× of the first; adds %d bytes (%.1f %%) |\n", f0(bk.SecondMs), f2(bk.SecondShare), bk.SecondAdded, 100*float64(bk.AddedShare))
 		p("| restore | %s | %s | speed %s× |\n", f0(bk.RestoreMs), f0(bk.UnzstdMs), f2(bk.RestoreSpeedRate))
 		p("| resident memory | %s MiB peak | %s MiB before | |\n\n", f0(bk.PeakRSSMiB), f0(bk.BaseRSSMiB))
+	}
+
+	if g := r.Gateway; g.Routes > 0 {
+		p("## The gateway\n\n")
+		p("`serve --gateway --tls-internal` with %d domains on the demo app (`NoRedirect`: plain HTTP proxied), against Debian's nginx\n", g.Routes)
+		p("(2 workers, `proxy_pass` to the same upstream with keepalive, `proxy_http_version 1.1`) on loopback. The upstream is the demo's web\n")
+		p("container. `wrk -t%d -c%d -d%s --latency -H 'Host: d1.bench.test'`, the sides alternating each round. TLS: 8 clients making new\n", o.WrkThreads, o.WrkConns, o.WrkDuration)
+		p("TLS 1.3 connections (no resumption; ECDSA P-256 certificates on both sides) for as long as they can. RSS is serve's VmRSS after the runs.\n\n")
+		p("| round | gateway req/s | nginx req/s | ratio | gateway p99 ms | nginx p99 ms | ratio |\n|---|---|---|---|---|---|---|\n")
+		for i := range min(len(g.Gateway), len(g.Nginx)) {
+			a, n := g.Gateway[i], g.Nginx[i]
+			p("| %d | %s | %s | %s | %s | %s | %s |\n", i+1, f0(a.ReqPerSec), f0(n.ReqPerSec), f2(ratio(a.ReqPerSec, n.ReqPerSec)),
+				f2(a.P99Ms), f2(n.P99Ms), f2(ratio(a.P99Ms, n.P99Ms)))
+		}
+		p("\n| | gateway | nginx | ratio |\n|---|---|---|---|\n")
+		p("| new TLS handshakes per second | %s | %s | %s |\n", f0(g.GatewayTLS), f0(g.NginxTLS), f2(g.TLSRatio))
+		p("| serve's RSS with %d routes | %s | | |\n\n", g.Routes, mb(g.RSSKiB))
 	}
 
 	c := r.Concurrent
