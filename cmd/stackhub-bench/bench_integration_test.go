@@ -100,7 +100,12 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Equal(t, "demo", r.Builds[0].Bundle)
 	assert.Positive(t, r.Builds[0].UncompressedBytes)
 	assert.Positive(t, r.Builds[0].CompressedBytes)
-	assert.Len(t, r.Targets, 15)
+	assert.Len(t, r.Targets, 19)
+	assert.Equal(t, 100, r.Gateway.Routes, "the gateway section ran")
+	require.Len(t, r.Gateway.Gateway, 1)
+	assert.Positive(t, float64(r.Gateway.Gateway[0].ReqPerSec))
+	assert.Positive(t, float64(r.Gateway.NginxTLS))
+	assert.Positive(t, r.Gateway.RSSKiB)
 
 	assertNoneLeft(t, c, prefix)
 }
