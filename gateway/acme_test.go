@@ -467,3 +467,26 @@ func TestGatewayRouting(t *testing.T) {
 	_, err = hc.Get("https://wiki.test/")
 	assert.Error(t, err)
 }
+
+// A name certmagic refuses at once (no public certificate for it) is
+// reported failed, and the routes load: no deadlock, no hang.
+func TestRefusedNameDoesNotHang(t *testing.T) {
+	httpAddr, httpsAddr := freeAddrs(t)
+	rt := &routes{}
+	rt.set(orchestrator.Route{Domain: "localhost", Installation: "x", Upstream: "127.0.0.1:1"})
+	rep := &reports{}
+	g, err := gateway.New(gateway.Options{HTTPAddr: httpAddr, HTTPSAddr: httpsAddr, CA: "https://127.0.0.1:1/dir", StorageDir: t.TempDir(),
+		Routes: rt.get, Report: rep.report})
+	require.NoError(t, err)
+	started := make(chan error, 1)
+	go func() { started <- g.Start(t.Context()) }()
+	select {
+	case err := <-started:
+		require.NoError(t, err)
+	case <-time.After(30 * time.Second):
+		t.Fatal("Start hangs on a name certmagic refuses")
+	}
+	t.Cleanup(func() { _ = g.Close(context.Background()) })
+	c := waitCert(t, rep, "localhost", orchestrator.CertFailed, 10*time.Second)
+	assert.NotEmpty(t, c.Error)
+}

@@ -307,7 +307,7 @@ func (g *Gateway) Reload(ctx context.Context) error {
 			// Loaded from storage when there; obtained, and retried with
 			// backoff, on a goroutine of its own otherwise.
 			if err := g.magic.ManageAsync(mctx, []string{name}); err != nil {
-				g.fail(name, err)
+				g.failLocked(name, err)
 			}
 		default:
 			issuer := "internal"
@@ -368,6 +368,10 @@ func (g *Gateway) onEvent(ctx context.Context, event string, data map[string]any
 func (g *Gateway) fail(name string, err error) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.failLocked(name, err)
+}
+
+func (g *Gateway) failLocked(name string, err error) {
 	if _, ok := g.managed[name]; !ok {
 		return
 	}
