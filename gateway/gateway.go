@@ -13,6 +13,7 @@ import (
 	"context"
 	"crypto/tls"
 	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -60,9 +61,6 @@ type Options struct {
 	Report func(ctx context.Context, domain string, c orchestrator.Certificate)
 	// Console serves the console's domain.
 	Console http.Handler
-	// RenewCheck is how often certificates are checked for renewal
-	// (default: certmagic's, 10 minutes).
-	RenewCheck time.Duration
 	Logger     *slog.Logger
 }
 
@@ -130,7 +128,6 @@ func New(o Options) (*Gateway, error) {
 	case ModeACME:
 		g.cache = certmagic.NewCache(certmagic.CacheOptions{
 			GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return g.magic, nil },
-			RenewCheckInterval: o.RenewCheck,
 			Logger:             zap.NewNop(),
 		})
 		g.magic = certmagic.New(g.cache, certmagic.Config{
@@ -199,7 +196,6 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	go func() { _ = g.servers[0].Serve(httpLn) }()
 	go func() { _ = g.servers[1].Serve(tls.NewListener(httpsLn, tlsConf)) }()
-	go g.watch()
 	g.log.Info("gateway serving", "http", httpLn.Addr().String(), "https", httpsLn.Addr().String(), "mode", g.o.Mode)
 	return nil
 }
@@ -227,7 +223,7 @@ func (g *Gateway) tlsConfig() *tls.Config {
 
 // internalCertificate signs a certificate for a domain the gateway serves.
 func (g *Gateway) internalCertificate(hello *tls.ClientHelloInfo) (*tls.Certificate, error) {
-	name := orchestrator.HostOf(hello.ServerName + ":0")
+	name := orchestrator.HostOf(hello.ServerName)
 	if name == "" || g.table.Load().domains[name] == nil {
 		return nil, fmt.Errorf("no domain %q here", hello.ServerName)
 	}
@@ -305,7 +301,8 @@ func (g *Gateway) Reload(ctx context.Context) error {
 		switch {
 		case g.magic != nil:
 			// Loaded from storage when there; obtained, and retried with
-			// backoff, on a goroutine of its own otherwise.
+			// backoff, otherwise: on certmagic's goroutines, which report
+			// through onEvent (this error is for a bad call, none so far).
 			if err := g.magic.ManageAsync(mctx, []string{name}); err != nil {
 				g.failLocked(name, err)
 			}
@@ -317,39 +314,11 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	return nil
 }
 
-// watch reports certificates as they become valid (obtained, renewed, or
-// loaded from storage), every few seconds.
-func (g *Gateway) watch() {
-	if g.cache == nil {
-		return
-	}
-	tick := time.NewTicker(2 * time.Second)
-	defer tick.Stop()
-	for {
-		select {
-		case <-g.ctx.Done():
-			return
-		case <-tick.C:
-		}
-		g.mu.Lock()
-		for name := range g.managed {
-			certs := g.cache.AllMatchingCertificates(name)
-			if len(certs) == 0 || certs[0].Leaf == nil {
-				continue
-			}
-			leaf := certs[0].Leaf
-			if prev := g.reported[name]; prev.State == orchestrator.CertValid && prev.NotAfter.Equal(leaf.NotAfter) {
-				continue
-			}
-			g.attempts[name] = 0
-			g.reportLocked(name, orchestrator.Certificate{State: orchestrator.CertValid, Issuer: leaf.Issuer.CommonName, NotAfter: leaf.NotAfter})
-		}
-		g.mu.Unlock()
-	}
-}
-
-// onEvent takes certmagic's events: a failure is reported with the CA's
-// error (certmagic retries it).
+// onEvent takes certmagic's events, the only source of the domains'
+// states (nothing polls): a failure is reported with the CA's error
+// (certmagic retries it); a certificate put in the cache (loaded from
+// storage, or just obtained) or renewed (loaded into the cache after this
+// event, so read from storage) is reported valid.
 func (g *Gateway) onEvent(ctx context.Context, event string, data map[string]any) error {
 	name, _ := data["identifier"].(string)
 	switch event {
@@ -359,10 +328,42 @@ func (g *Gateway) onEvent(ctx context.Context, event string, data map[string]any
 			err = errors.New("the certificate could not be obtained")
 		}
 		g.fail(name, err)
+	case "cached_managed_cert":
+		sans, _ := data["sans"].([]string)
+		for _, n := range sans {
+			if certs := g.cache.AllMatchingCertificates(n); len(certs) > 0 && certs[0].Leaf != nil {
+				g.valid(n, certs[0].Leaf)
+			}
+		}
 	case "cert_obtained":
 		g.log.Info("certificate obtained", "domain", name, "renewal", data["renewal"])
+		path, _ := data["certificate_path"].(string)
+		pemBytes, err := g.magic.Storage.Load(ctx, path)
+		if err != nil {
+			g.log.Warn("read an obtained certificate", "domain", name, "err", err)
+			return nil
+		}
+		if b, _ := pem.Decode(pemBytes); b != nil {
+			if leaf, err := x509.ParseCertificate(b.Bytes); err == nil {
+				g.valid(name, leaf)
+			}
+		}
 	}
 	return nil
+}
+
+// valid reports name's certificate leaf, unless it was reported already.
+func (g *Gateway) valid(name string, leaf *x509.Certificate) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if _, ok := g.managed[name]; !ok {
+		return
+	}
+	if prev := g.reported[name]; prev.State == orchestrator.CertValid && prev.NotAfter.Equal(leaf.NotAfter) {
+		return
+	}
+	g.attempts[name] = 0
+	g.reportLocked(name, orchestrator.Certificate{State: orchestrator.CertValid, Issuer: leaf.Issuer.CommonName, NotAfter: leaf.NotAfter})
 }
 
 func (g *Gateway) fail(name string, err error) {
@@ -437,7 +438,7 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // client asked the certificate for.
 func (g *Gateway) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	host := orchestrator.HostOf(r.Host)
-	if r.TLS != nil && host != orchestrator.HostOf(r.TLS.ServerName+":0") {
+	if r.TLS != nil && host != orchestrator.HostOf(r.TLS.ServerName) {
 		http.Error(w, "the Host header names another domain than the TLS connection", http.StatusMisdirectedRequest)
 		return
 	}

@@ -68,11 +68,7 @@ func makeInternalCA(dir, certPath, keyPath string) (*internalCA, error) {
 	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, fmt.Errorf("internal CA: %w", err)
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	key, serial, err := newKey()
 	if err != nil {
 		return nil, err
 	}
@@ -110,11 +106,7 @@ func (ca *internalCA) leaf(name string) (*tls.Certificate, error) {
 	if c, ok := ca.leaves[name]; ok && time.Until(c.Leaf.NotAfter) > leafValidity/3 {
 		return c, nil
 	}
-	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
-	if err != nil {
-		return nil, err
-	}
-	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	key, serial, err := newKey()
 	if err != nil {
 		return nil, err
 	}
@@ -132,4 +124,14 @@ func (ca *internalCA) leaf(name string) (*tls.Certificate, error) {
 	c := &tls.Certificate{Certificate: [][]byte{der, ca.root.Raw}, PrivateKey: key, Leaf: leaf}
 	ca.leaves[name] = c
 	return c, nil
+}
+
+// newKey makes an ECDSA P-256 key and a random 127-bit serial number.
+func newKey() (*ecdsa.PrivateKey, *big.Int, error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, err
+	}
+	serial, err := rand.Int(rand.Reader, new(big.Int).Lsh(big.NewInt(1), 127))
+	return key, serial, err
 }

@@ -1,9 +1,11 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"net/netip"
 	"slices"
 	"strings"
@@ -31,7 +33,7 @@ type Domain struct {
 	// NoRedirect keeps plain HTTP answering instead of redirecting it to
 	// HTTPS.
 	NoRedirect bool
-	// MaxBodyBytes limits a request's body (0: DefaultMaxBody).
+	// MaxBodyBytes limits a request's body.
 	MaxBodyBytes int64
 	Created      time.Time
 	// Certificate is where its certificate is, as the gateway last said.
@@ -134,10 +136,11 @@ func NormalizeDomain(s string) (string, error) {
 	return ascii, nil
 }
 
-// HostOf returns the name a request's Host header gives, normalized as
-// NormalizeDomain does (port dropped), or "".
+// HostOf returns the name a request's Host header (or a TLS server name)
+// gives, normalized as NormalizeDomain does, a port dropped; "" when it is
+// no valid name.
 func HostOf(host string) string {
-	if h, _, err := splitHostPort(host); err == nil {
+	if h, _, err := net.SplitHostPort(host); err == nil {
 		host = h
 	}
 	name, err := NormalizeDomain(host)
@@ -145,16 +148,6 @@ func HostOf(host string) string {
 		return ""
 	}
 	return name
-}
-
-// splitHostPort splits host:port; a host without port is an error.
-func splitHostPort(s string) (string, string, error) {
-	i := strings.LastIndexByte(s, ':')
-	if i < 0 || strings.Contains(s[i+1:], "]") {
-		return "", "", fmt.Errorf("no port")
-	}
-	host := strings.TrimSuffix(strings.TrimPrefix(s[:i], "["), "]")
-	return host, s[i+1:], nil
 }
 
 // DomainRequest adds a domain to an app.
@@ -191,7 +184,7 @@ func (e *Engine) AddDomain(ctx context.Context, installation string, req DomainR
 	if err != nil {
 		return Domain{}, err
 	}
-	d := Domain{Name: name, Installation: installation, Port: req.Port, NoRedirect: req.NoRedirect, MaxBodyBytes: req.MaxBodyBytes,
+	d := Domain{Name: name, Installation: installation, Port: req.Port, NoRedirect: req.NoRedirect, MaxBodyBytes: cmp.Or(req.MaxBodyBytes, DefaultMaxBody),
 		Created: e.d.Now(), Certificate: Certificate{State: CertPending, Updated: e.d.Now()}}
 	if req.PathPrefix != "" && req.PathPrefix != "/" {
 		p := "/" + strings.Trim(req.PathPrefix, "/")
@@ -341,9 +334,6 @@ func (e *Engine) Routes(ctx context.Context) ([]Route, error) {
 	out := make([]Route, 0, len(list))
 	for _, d := range list {
 		r := Route{Domain: d.Name, PathPrefix: d.PathPrefix, Installation: d.Installation, NoRedirect: d.NoRedirect, MaxBodyBytes: d.MaxBodyBytes}
-		if r.MaxBodyBytes == 0 {
-			r.MaxBodyBytes = DefaultMaxBody
-		}
 		if d.Installation != Console {
 			inst, err := e.d.Installations.Installation(ctx, d.Installation)
 			if err == nil && inst.State.Live() {

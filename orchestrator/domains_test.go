@@ -35,6 +35,8 @@ func TestNormalizeDomain(t *testing.T) {
 		assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "%q: %v", in, err)
 	}
 	assert.Equal(t, "blog.example.com", orchestrator.HostOf("BLOG.example.com.:8443"))
+	assert.Equal(t, "blog.example.com", orchestrator.HostOf("blog.example.com"), "a TLS server name has no port")
+	assert.Equal(t, "", orchestrator.HostOf("[::1]:443"))
 	assert.Equal(t, "", orchestrator.HostOf("bad_name.example:80"))
 }
 
@@ -134,6 +136,7 @@ func TestDomainsRebindTheWebPort(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "blog.example.com", d.Name)
 	assert.Equal(t, "port", d.Port, "the bundle's web port")
+	assert.Equal(t, int64(orchestrator.DefaultMaxBody), d.MaxBodyBytes, "the default limit, stored")
 	require.NotEmpty(t, d.Rebind, "an upgrade publishes the web port on the loopback")
 	<-store.finished
 	require.Len(t, store.begun, 1)

@@ -34,9 +34,6 @@ func toDomain(d orchestrator.Domain) wire.Domain {
 	out := wire.Domain{Domain: d.Name, App: d.Installation, Port: d.Port, PathPrefix: d.PathPrefix, NoRedirect: d.NoRedirect,
 		MaxBodyBytes: d.MaxBodyBytes, Created: d.Created, Rebind: d.Rebind,
 		Certificate: wire.Certificate{State: d.Certificate.State, Issuer: d.Certificate.Issuer, Error: d.Certificate.Error, Attempts: d.Certificate.Attempts}}
-	if out.MaxBodyBytes == 0 {
-		out.MaxBodyBytes = orchestrator.DefaultMaxBody
-	}
 	if !d.Certificate.NotAfter.IsZero() {
 		t := d.Certificate.NotAfter
 		out.Certificate.NotAfter = &t
@@ -78,9 +75,6 @@ func (s *Server) addDomain(c echo.Context) error {
 		PathPrefix: body.PathPrefix, NoRedirect: body.NoRedirect, MaxBodyBytes: body.MaxBodyBytes})
 	if err != nil {
 		return err
-	}
-	if d.Rebind != "" {
-		c.Response().Header().Set("X-Rebind-Job", "/api/v1/jobs/"+d.Rebind)
 	}
 	return c.JSON(http.StatusCreated, toDomain(d))
 }

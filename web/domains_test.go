@@ -34,7 +34,6 @@ func TestDomainRoutes(t *testing.T) {
 	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &d))
 	assert.Equal(t, "blog.example.com", d.Domain, "normalized")
 	assert.Equal(t, "pending", d.Certificate.State)
-	assert.Equal(t, int64(100<<20), d.MaxBodyBytes, "the default limit is shown")
 
 	rec = call(http.MethodPost, "/api/v1/apps/demo/domains", "shk_operator", `{"domain":"blog.example.com"}`)
 	assert.Equal(t, http.StatusConflict, rec.Code, "taken: %s", rec.Body.String())

@@ -101,7 +101,8 @@ func (f *fakeDomains) AddDomain(_ context.Context, inst string, r orchestrator.D
 	if _, ok := f.byID[name]; ok {
 		return orchestrator.Domain{}, orchestrator.Errorf(orchestrator.ECONFLICT, "%s is taken", name)
 	}
-	d := orchestrator.Domain{Name: name, Installation: inst, Port: r.Port, Certificate: orchestrator.Certificate{State: orchestrator.CertPending}}
+	d := orchestrator.Domain{Name: name, Installation: inst, Port: r.Port, MaxBodyBytes: cmp.Or(r.MaxBodyBytes, orchestrator.DefaultMaxBody),
+		Certificate: orchestrator.Certificate{State: orchestrator.CertPending}}
 	f.byID[name] = d
 	return d, nil
 }

@@ -17,7 +17,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -102,9 +101,12 @@ func (b *bench) benchGateway(ctx context.Context, res *Results) error {
 	var thr, p99 []Num
 	for round := range max(1, b.o.ReadRounds) {
 		for side, addr := range []string{gw.HTTP, ngHTTP} {
-			rd, err := b.hostLoad(ctx, "http://"+addr+"/", host, b.o.WrkConns, b.o.WrkDuration)
+			rd, err := b.loadWith(ctx, "http://"+addr+"/", http.Header{"Host": {host}}, b.o.WrkConns, b.o.WrkDuration)
 			if err != nil {
 				return err
+			}
+			if rd.Non2xx > 0 {
+				return fmt.Errorf("%d answers other than 2xx/3xx from %s", rd.Non2xx, addr)
 			}
 			rd.Endpoint = []string{"gateway", "nginx"}[side]
 			b.logf("gateway round %d/%d %s: %.0f req/s, p99 %.2f ms, non-2xx %d", round+1, b.o.ReadRounds, rd.Endpoint, float64(rd.ReqPerSec), float64(rd.P99Ms), rd.Non2xx)
@@ -134,24 +136,6 @@ func (b *bench) benchGateway(ctx context.Context, res *Results) error {
 	}
 	res.Gateway = r
 	return nil
-}
-
-// hostLoad runs wrk (or the Go client) against url with a Host header.
-func (b *bench) hostLoad(ctx context.Context, url, host string, conns int, d time.Duration) (Read, error) {
-	if b.wrk == "" {
-		return goLoad(ctx, url, http.Header{"Host": {host}}, conns, d)
-	}
-	secs := max(1, int(d.Round(time.Second)/time.Second))
-	out, err := exec.CommandContext(ctx, b.wrk, "-t", strconv.Itoa(b.o.WrkThreads), "-c", strconv.Itoa(conns),
-		"-d", strconv.Itoa(secs)+"s", "--latency", "-H", "Host: "+host, url).CombinedOutput()
-	if err != nil {
-		return Read{}, fmt.Errorf("wrk: %w: %s", err, out)
-	}
-	rd, err := parseWrk(string(out))
-	if err == nil && rd.Non2xx > 0 {
-		err = fmt.Errorf("wrk: %d answers other than 2xx/3xx from %s", rd.Non2xx, url)
-	}
-	return rd, err
 }
 
 // handshakes counts full TLS handshakes per second with addr (ServerName

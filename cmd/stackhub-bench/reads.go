@@ -207,14 +207,25 @@ func (b *bench) get(ctx context.Context, url string) (int, []byte, error) {
 	return resp.StatusCode, body, err
 }
 
-// load runs wrk (or the Go client) against url for d.
+// load runs wrk (or the Go client) against url for d, with the server's
+// token.
 func (b *bench) load(ctx context.Context, url string, conns int, d time.Duration) (Read, error) {
+	return b.loadWith(ctx, url, http.Header{"Authorization": {"Bearer " + b.srv.token}}, conns, d)
+}
+
+// loadWith runs wrk (or the Go client) against url for d, with hdr.
+func (b *bench) loadWith(ctx context.Context, url string, hdr http.Header, conns int, d time.Duration) (Read, error) {
 	if b.wrk == "" {
-		return goLoad(ctx, url, http.Header{"Authorization": {"Bearer " + b.srv.token}}, conns, d)
+		return goLoad(ctx, url, hdr, conns, d)
 	}
 	secs := max(1, int(d.Round(time.Second)/time.Second))
-	out, err := exec.CommandContext(ctx, b.wrk, "-t", strconv.Itoa(b.o.WrkThreads), "-c", strconv.Itoa(conns),
-		"-d", strconv.Itoa(secs)+"s", "--latency", "-H", "Authorization: Bearer "+b.srv.token, url).CombinedOutput()
+	args := []string{"-t", strconv.Itoa(b.o.WrkThreads), "-c", strconv.Itoa(conns), "-d", strconv.Itoa(secs) + "s", "--latency"}
+	for k, vs := range hdr {
+		for _, v := range vs {
+			args = append(args, "-H", k+": "+v)
+		}
+	}
+	out, err := exec.CommandContext(ctx, b.wrk, append(args, url)...).CombinedOutput()
 	if err != nil {
 		return Read{}, fmt.Errorf("wrk: %w: %s", err, out)
 	}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
 	"time"
@@ -72,7 +73,7 @@ app's web port. Point the domain's DNS at the server first.`,
 					if d.Certificate.NotAfter != nil {
 						expires = d.Certificate.NotAfter.Local().Format(time.DateOnly)
 					}
-					fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Domain, d.Port, or(d.PathPrefix, "/"), d.Certificate.State, expires, or(d.Certificate.Error, "-"))
+					fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Domain, d.Port, cmp.Or(d.PathPrefix, "/"), d.Certificate.State, expires, cmp.Or(d.Certificate.Error, "-"))
 				}
 				return t.Flush()
 			})
@@ -101,12 +102,4 @@ app's web port. Point the domain's DNS at the server first.`,
 	}
 	cmd.AddCommand(add, list, remove)
 	return cmd
-}
-
-// or is s, or def when s is empty.
-func or(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }

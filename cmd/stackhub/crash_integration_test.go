@@ -237,6 +237,41 @@ func TestCrashFailpoints(t *testing.T) {
 	}
 }
 
+// backedUp starts serve, adds a repository, installs the demo as name
+// with message, writes data into it and backs it up; it stops serve and
+// returns the data's checksums and the backup's ID.
+func (r *crashRig) backedUp(t *testing.T, c *client.Client, name, message string, data map[string]int) (map[string]string, string) {
+	t.Helper()
+	p := r.start("")
+	p.ready(t)
+	_, err := p.client().AddRepository(t.Context(), RepositoryRequest{ID: "local", Kind: "filesystem", Path: filepath.Join(t.TempDir(), "repo"),
+		Password: "long enough password", Create: true})
+	require.NoError(t, err)
+	status, body, _ := p.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q,"parameters":{"message":%q}}`, name, message))
+	require.Equal(t, http.StatusAccepted, status, "%v", body)
+	requireRunning(t, p.server, []string{name}, 5*time.Minute)
+	writeKnownData(t, c, "websoft9-"+name, "/data", data)
+	sums := volumeSums(t, dockerhost.New(c), name)
+	job := p.runJob(t, "/api/v1/apps/"+name+"/backups", `{}`)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	p.stop(t)
+	return sums, job["outputs"].(map[string]any)["backup"].(string)
+}
+
+// restarted starts serve again after a kill and checks what must hold
+// then (consistent) and that no volume helper is left holding the app's
+// volumes; it returns the app's state.
+func (r *crashRig) restarted(t *testing.T, c *client.Client, name string) (*proc, string) {
+	t.Helper()
+	p := r.start("")
+	p.ready(t)
+	state := r.consistent(t, c, p, name)
+	helpers, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("ancestor", dockerhost.HelperImage)})
+	require.NoError(t, err)
+	assert.Empty(t, helpers.Items, "no volume helper left: it would hold the app's volumes")
+	return p, state
+}
+
 // TestCrashBackups kills the server with SIGKILL in the middle of a
 // backup, of a restore in place and of an upgrade, restarts it and checks:
 // no run left active, the app running again (its containers started after
@@ -253,29 +288,9 @@ func TestCrashBackups(t *testing.T) {
 			_, _ = h.RemoveApp(context.WithoutCancel(t.Context()), n, "", true)
 		}
 	})
-	p := r.start("")
-	p.ready(t)
-	api := p.client()
-	_, err := api.AddRepository(t.Context(), RepositoryRequest{ID: "local", Kind: "filesystem", Path: filepath.Join(t.TempDir(), "repo"),
-		Password: "long enough password", Create: true})
-	require.NoError(t, err)
-	status, body, _ := p.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q,"parameters":{"message":"before"}}`, name))
-	require.Equal(t, http.StatusAccepted, status, "%v", body)
-	requireRunning(t, p.server, []string{name}, 5*time.Minute)
-	writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"big.bin": 2 << 20, "small.txt": 64})
-	before := volumeSums(t, h, name)
-	job := p.runJob(t, "/api/v1/apps/"+name+"/backups", `{}`)
-	require.Equal(t, "succeeded", job["status"], "%v", job)
-	b1 := job["outputs"].(map[string]any)["backup"].(string)
-	p.stop(t)
-
+	before, b1 := r.backedUp(t, c, name, "before", map[string]int{"big.bin": 2 << 20, "small.txt": 64})
 	restart := func(t *testing.T) *proc {
-		p := r.start("")
-		p.ready(t)
-		r.consistent(t, c, p, name)
-		helpers, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("ancestor", dockerhost.HelperImage)})
-		require.NoError(t, err)
-		assert.Empty(t, helpers.Items, "no volume helper left: it would hold the app's volumes")
+		p, _ := r.restarted(t, c, name)
 		return p
 	}
 
@@ -364,28 +379,17 @@ func TestKillBackupsAtRandom(t *testing.T) {
 	r := newCrashRig(t)
 	const name = "kill-bk"
 	t.Cleanup(func() { _, _ = h.RemoveApp(context.WithoutCancel(t.Context()), name, "", true) })
+	first, b1 := r.backedUp(t, c, name, "v0", map[string]int{"big.bin": 24 << 20, "small.txt": 64})
 	p := r.start("")
 	p.ready(t)
-	_, err := p.client().AddRepository(t.Context(), RepositoryRequest{ID: "local", Kind: "filesystem", Path: filepath.Join(t.TempDir(), "repo"),
-		Password: "long enough password", Create: true})
-	require.NoError(t, err)
-	status, body, _ := p.api(t, http.MethodPost, "/api/v1/apps", fmt.Sprintf(`{"app":"demo","name":%q,"parameters":{"message":"v0"}}`, name))
-	require.Equal(t, http.StatusAccepted, status, "%v", body)
-	requireRunning(t, p.server, []string{name}, 5*time.Minute)
-	writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"big.bin": 24 << 20, "small.txt": 64})
-	first := volumeSums(t, h, name)
-	job := p.runJob(t, "/api/v1/apps/"+name+"/backups", `{}`)
-	require.Equal(t, "succeeded", job["status"], "%v", job)
-	b1 := job["outputs"].(map[string]any)["backup"].(string)
 	// Later data, so that a finished restore shows.
 	writeKnownData(t, c, "websoft9-"+name, "/data", map[string]int{"small.txt": 99})
 
 	type op struct {
-		kind   string
-		method string
-		path   string
-		body   func(i int) string
-		took   time.Duration
+		kind string
+		path string
+		body func(i int) string
+		took time.Duration
 	}
 	ops := []*op{
 		{kind: "backup", path: "/api/v1/apps/" + name + "/backups", body: func(int) string { return `{}` }},
@@ -423,13 +427,8 @@ func TestKillBackupsAtRandom(t *testing.T) {
 			require.NoError(t, p.cmd.Process.Kill())
 			<-p.done
 
-			p = r.start("")
-			p.ready(t)
-			state := r.consistent(t, c, p, name)
+			p, state := r.restarted(t, c, name)
 			assert.Equal(t, "running", state, "the app runs after a kill %s into its %s", wait, o.kind)
-			helpers, err := c.ContainerList(t.Context(), client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("ancestor", dockerhost.HelperImage)})
-			require.NoError(t, err)
-			assert.Empty(t, helpers.Items, "no volume helper left")
 			requireRunning(t, p.server, []string{name}, 2*time.Minute)
 			after := volumeSums(t, h, name)
 			code, runs, _ := p.apiList(t, "/api/v1/apps/"+name+"/runs?limit=1")
@@ -463,7 +462,7 @@ func TestKillBackupsAtRandom(t *testing.T) {
 	// The first backup still restores, whole.
 	p = r.start("")
 	p.ready(t)
-	_, _, job = restore(t, p.server, b1, "")
+	_, _, job := restore(t, p.server, b1, "")
 	require.Equal(t, "succeeded", job["status"], "%v", job)
 	assert.Equal(t, first, volumeSums(t, h, name))
 	p.stop(t)

@@ -136,19 +136,16 @@ func (r *Repository) Save(ctx context.Context, src orchestrator.BackupSource, pr
 		if err != nil {
 			return err
 		}
-		var prevRoot fs.Entry
+		var latest *snapshot.Manifest
 		if len(prev) > 0 {
-			latest := slices.MaxFunc(prev, func(a, b *snapshot.Manifest) int { return cmp.Compare(a.StartTime, b.StartTime) })
-			if prevRoot, err = snapshotfs.SnapshotRoot(w, latest); err != nil {
-				return err
-			}
+			latest = slices.MaxFunc(prev, func(a, b *snapshot.Manifest) int { return cmp.Compare(a.StartTime, b.StartTime) })
 		}
 		eff := pt.EffectivePolicy()
 		comp, metaComp := eff.CompressionPolicy.CompressorName, eff.MetadataCompressionPolicy.MetadataCompressor()
 		vols := []fs.Entry{}
 		var extras []fs.Entry
 		for _, v := range src.Volumes {
-			t := newVolumeTree(ctx, w, v.Key, comp, metaComp, loadPrev(ctx, prevRoot, v.Key), pool, r.log)
+			t := newVolumeTree(ctx, w, v.Key, comp, metaComp, loadPrev(ctx, w, latest, v.Key), pool, r.log)
 			treesMu.Lock()
 			trees = append(trees, t)
 			treesMu.Unlock()
@@ -379,14 +376,9 @@ func (r *Repository) OpenVolume(ctx context.Context, id, key string) (io.ReadClo
 	if de.Type != snapshot.EntryTypeDirectory {
 		return nil, orchestrator.Errorf(orchestrator.ENOTFOUND, "backup %s: volume %s is not a directory", id, key)
 	}
-	var ex []extra
-	if root, err := r.entry(ctx, id, ""); err == nil {
-		if rd, ok := root.(fs.Directory); ok {
-			ex, err = readExtras(ctx, rd, key)
-			if err != nil && !errors.Is(err, fs.ErrEntryNotFound) {
-				return nil, classify("read the extras of volume "+key+" of backup "+id, err)
-			}
-		}
+	ex, err := readExtras(ctx, r.rep, m, key)
+	if err != nil && !errors.Is(err, fs.ErrEntryNotFound) {
+		return nil, classify("read the extras of volume "+key+" of backup "+id, err)
 	}
 	pr, pw := io.Pipe()
 	go func() {

@@ -2,6 +2,7 @@ package backup
 
 import (
 	"archive/tar"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -153,14 +154,11 @@ func (t *volumeTree) build(x orchestrator.VolumeExport, v orchestrator.Volume) (
 	if err := t.writeDir(".", t.root); err != nil {
 		return nil, nil, err
 	}
+	// Attributes of entries the tree holds (a file gone meanwhile has
+	// none), and the entries it cannot hold.
 	var ex []extra
-	walkTree(t.root, "", func(rel string, n *node) {
-		if e, ok := t.extras[rel]; ok && e.Type == 0 {
-			ex = append(ex, e)
-		}
-	})
 	for _, e := range t.extras {
-		if e.Type != 0 {
+		if e.Type != 0 || t.find(e.Path) != nil {
 			ex = append(ex, e)
 		}
 	}
@@ -447,7 +445,7 @@ func (t *volumeTree) content(rel string, de *snapshot.DirEntry, rd io.Reader) er
 		}
 		t.pool.submit(func() error {
 			defer t.pool.release(buf)
-			oid, err := t.writeObject(desc, 0, &sliceReader{b: buf, n: &t.hashed})
+			oid, err := t.writeObject(desc, 0, &countingReader{r: bytes.NewReader(buf), n: &t.hashed})
 			de.ObjectID = oid
 			return err
 		})
@@ -500,14 +498,6 @@ func (t *volumeTree) writeDir(rel string, n *node) error {
 	return nil
 }
 
-// walkTree calls fn for each node under n (rel its path), parents first.
-func walkTree(n *node, rel string, fn func(rel string, n *node)) {
-	fn(rel, n)
-	for name, k := range n.kids {
-		walkTree(k, path.Join(rel, name), fn)
-	}
-}
-
 // sortExtras orders extras: entries of the tree first, then the others,
 // hard links last, each part by path.
 func sortExtras(ex []extra) {
@@ -537,33 +527,22 @@ type prevTree struct {
 	size   int64
 }
 
-// loadPrev finds volume key in the snapshot whose root is root (nil when
-// there is none, or it was saved as one archive).
-func loadPrev(ctx context.Context, root fs.Entry, key string) *prevTree {
+// loadPrev finds volume key in snapshot m (none when m is nil, or the
+// volume was saved as one archive).
+func loadPrev(ctx context.Context, rep repo.Repository, m *snapshot.Manifest, key string) *prevTree {
 	p := &prevTree{ctx: ctx, dirs: map[string]fs.Directory{}, extras: map[string]extra{}}
-	d, ok := root.(fs.Directory)
-	if !ok {
+	if m == nil {
 		return p
 	}
-	vols, err := d.Child(ctx, volumesDir)
-	if err != nil {
+	de, err := rawEntry(ctx, rep, m, volumesDir+"/"+key)
+	if err != nil || de.Type != snapshot.EntryTypeDirectory {
 		return p
 	}
-	vd, ok := vols.(fs.Directory)
-	if !ok {
-		return p
+	p.root, _ = snapshotfs.EntryFromDirEntry(rep, de).(fs.Directory)
+	if de.DirSummary != nil {
+		p.size = de.DirSummary.TotalFileSize
 	}
-	v, err := vd.Child(ctx, key)
-	if err != nil {
-		return p
-	}
-	if p.root, ok = v.(fs.Directory); !ok {
-		return p
-	}
-	if h, ok := v.(snapshot.HasDirEntry); ok && h.DirEntry().DirSummary != nil {
-		p.size = h.DirEntry().DirSummary.TotalFileSize
-	}
-	if ex, err := readExtras(ctx, d, key); err == nil {
+	if ex, err := readExtras(ctx, rep, m, key); err == nil {
 		for _, e := range ex {
 			p.extras[e.Path] = e
 		}
@@ -618,25 +597,14 @@ func (p *prevTree) dirAt(rel string) fs.Directory {
 	return d
 }
 
-// readExtras reads extras/<key>.json of a snapshot root.
-func readExtras(ctx context.Context, root fs.Directory, key string) ([]extra, error) {
-	e, err := root.Child(ctx, extrasDir)
+// readExtras reads extras/<key>.json of snapshot m; fs.ErrEntryNotFound
+// when it has none.
+func readExtras(ctx context.Context, rep repo.Repository, m *snapshot.Manifest, key string) ([]extra, error) {
+	de, err := rawEntry(ctx, rep, m, extrasDir+"/"+key+".json")
 	if err != nil {
 		return nil, err
 	}
-	d, ok := e.(fs.Directory)
-	if !ok {
-		return nil, fmt.Errorf("%s is not a directory", extrasDir)
-	}
-	f, err := d.Child(ctx, key+".json")
-	if err != nil {
-		return nil, err
-	}
-	ff, ok := f.(fs.File)
-	if !ok {
-		return nil, fmt.Errorf("extras of %s is not a file", key)
-	}
-	rd, err := ff.Open(ctx)
+	rd, err := rep.OpenObject(ctx, de.ObjectID)
 	if err != nil {
 		return nil, err
 	}
@@ -706,22 +674,6 @@ func (p *writers) release(b []byte) {
 	if cap(b) <= smallFile {
 		p.bufs.Put(&b)
 	}
-}
-
-// sliceReader reads b, counting into n.
-type sliceReader struct {
-	b []byte
-	n *atomic.Int64
-}
-
-func (r *sliceReader) Read(p []byte) (int, error) {
-	if len(r.b) == 0 {
-		return 0, io.EOF
-	}
-	k := copy(p, r.b)
-	r.b = r.b[k:]
-	r.n.Add(int64(k))
-	return k, nil
 }
 
 // countingReader counts what it reads into n.

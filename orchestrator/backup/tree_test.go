@@ -17,17 +17,24 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/backup"
 )
 
-// openRepo creates and opens a filesystem repository.
+// openRepo creates and opens a filesystem repository, closed at the end.
 func openRepo(t *testing.T) *backup.Repository {
 	t.Helper()
-	dir := t.TempDir()
-	o := backup.Options{ID: "tree", Location: backup.Location{Kind: "filesystem", Path: filepath.Join(dir, "repo")},
-		Password: "a long test password", StateDir: filepath.Join(dir, "state")}
+	r, _ := newRepo(t, filepath.Join(t.TempDir(), "repo"))
+	t.Cleanup(func() { r.Close(t.Context()) })
+	return r
+}
+
+// newRepo creates a filesystem repository at path and opens it; the
+// caller closes it.
+func newRepo(t *testing.T, path string) (*backup.Repository, backup.Options) {
+	t.Helper()
+	o := backup.Options{ID: "tree", Location: backup.Location{Kind: "filesystem", Path: path},
+		Password: "a long test password", StateDir: filepath.Join(t.TempDir(), "state")}
 	require.NoError(t, backup.Create(t.Context(), o))
 	r, err := backup.Open(t.Context(), o)
 	require.NoError(t, err)
-	t.Cleanup(func() { r.Close(t.Context()) })
-	return r
+	return r, o
 }
 
 func restoreArchive(t *testing.T, r *backup.Repository, id, key string) []byte {
@@ -107,10 +114,14 @@ func TestWalkBackupReadsOnlyChanges(t *testing.T) {
 	want1, _ := io.ReadAll(first)
 	assert.Equal(t, tarEntries(t, want1), tarEntries(t, restoreArchive(t, r, b1.ID, "data")))
 
-	// Change two files, add one, remove one.
-	time.Sleep(10 * time.Millisecond)
+	// Change two files (a later time, whatever the clock's resolution),
+	// add one, remove one.
+	later := time.Now().Add(time.Minute)
 	write("da/fa", random(777))
 	write("big", append(random(1<<20), make([]byte, 8<<20)...))
+	for _, f := range []string{"da/fa", "big"} {
+		require.NoError(t, os.Chtimes(filepath.Join(dir, f), later, later))
+	}
 	write("dc/new", []byte("new file"))
 	require.NoError(t, os.Remove(filepath.Join(dir, "db", "fb")))
 	x.opens, x.files = 0, nil
