@@ -61,7 +61,7 @@ type Options struct {
 	Report func(ctx context.Context, domain string, c orchestrator.Certificate)
 	// Console serves the console's domain.
 	Console http.Handler
-	Logger     *slog.Logger
+	Logger  *slog.Logger
 }
 
 // Gateway serves the domains.
@@ -127,8 +127,8 @@ func New(o Options) (*Gateway, error) {
 	switch o.Mode {
 	case ModeACME:
 		g.cache = certmagic.NewCache(certmagic.CacheOptions{
-			GetConfigForCert:   func(certmagic.Certificate) (*certmagic.Config, error) { return g.magic, nil },
-			Logger:             zap.NewNop(),
+			GetConfigForCert: func(certmagic.Certificate) (*certmagic.Config, error) { return g.magic, nil },
+			Logger:           zap.NewNop(),
 		})
 		g.magic = certmagic.New(g.cache, certmagic.Config{
 			Storage: &certmagic.FileStorage{Path: o.StorageDir},
