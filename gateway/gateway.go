@@ -74,6 +74,7 @@ type Gateway struct {
 	ca      *internalCA
 	table   atomic.Pointer[table]
 	proxy   *httputil.ReverseProxy
+	lean    *leanTransport
 	servers []*http.Server
 	// Addrs are where it listens, once started: HTTP then HTTPS.
 	addrs []net.Addr
@@ -104,13 +105,14 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{o: o, log: o.Logger.With("component", "gateway"), managed: map[string]context.CancelFunc{},
 		attempts: map[string]int{}, reported: map[string]orchestrator.Certificate{}}
 	g.table.Store(&table{})
+	g.lean = newLeanTransport(&http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		MaxIdleConns: 512, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 5 * time.Minute})
 	g.proxy = &httputil.ReverseProxy{
 		Rewrite: g.rewrite,
 		// Without a pool, every response takes a new 32 KiB buffer: a
 		// third of the proxy's CPU went to allocating and collecting them.
 		BufferPool: &bufferPool{},
-		Transport: &http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
-			MaxIdleConns: 512, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 5 * time.Minute},
+		Transport:  g.lean,
 		ErrorHandler: func(w http.ResponseWriter, r *http.Request, err error) {
 			if errors.Is(err, context.Canceled) {
 				return
@@ -194,6 +196,7 @@ func (g *Gateway) Start(ctx context.Context) error {
 	if err := g.Reload(ctx); err != nil {
 		g.log.Warn("load the routes", "err", err)
 	}
+	go g.sweepIdle()
 	go func() { _ = g.servers[0].Serve(httpLn) }()
 	go func() { _ = g.servers[1].Serve(tls.NewListener(httpsLn, tlsConf)) }()
 	g.log.Info("gateway serving", "http", httpLn.Addr().String(), "https", httpsLn.Addr().String(), "mode", g.o.Mode)
@@ -266,6 +269,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		if g.cache != nil {
 			g.cache.Stop()
 		}
+		g.lean.sweep(nil)
 	})
 	return errors.Join(errs...)
 }
@@ -279,6 +283,7 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	}
 	t := newTable(routes)
 	g.table.Store(t)
+	g.lean.sweep(t.upstreams())
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for name, stop := range g.managed {
@@ -400,6 +405,34 @@ func newTable(routes []orchestrator.Route) *table {
 		sort.Slice(rs, func(i, j int) bool { return len(rs[i].PathPrefix) > len(rs[j].PathPrefix) })
 	}
 	return t
+}
+
+// upstreams are the addresses the routes go to.
+func (t *table) upstreams() map[string]bool {
+	m := map[string]bool{}
+	for _, rs := range t.domains {
+		for _, r := range rs {
+			if r.Upstream != "" {
+				m[r.Upstream] = true
+			}
+		}
+	}
+	return m
+}
+
+// sweepIdle closes kept-alive connections to apps idle too long, until
+// the gateway closes.
+func (g *Gateway) sweepIdle() {
+	tick := time.NewTicker(g.lean.idleTimeout / 3)
+	defer tick.Stop()
+	for {
+		select {
+		case <-g.ctx.Done():
+			return
+		case <-tick.C:
+			g.lean.sweep(g.table.Load().upstreams())
+		}
+	}
 }
 
 // match finds the route of host and path.
