@@ -3,8 +3,11 @@ package sqlite_test
 import (
 	"context"
 	"database/sql"
+	"fmt"
 	"os"
 	"path/filepath"
+	"sort"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -97,6 +100,85 @@ func TestMigrateFromEarlierVersions(t *testing.T) {
 			assert.Equal(t, "s3cret", params["db_password"])
 		})
 	}
+}
+
+// TestMigrateFromThePreviousSchema opens a database the previous release
+// wrote (every migration but the last, with a record in each kind of
+// table): a copy of it is made first, the migration runs, and every
+// record still reads.
+func TestMigrateFromThePreviousSchema(t *testing.T) {
+	files, err := filepath.Glob(filepath.Join("migrations", "*.sql"))
+	require.NoError(t, err)
+	sort.Strings(files)
+	latest := len(files)
+	path := filepath.Join(t.TempDir(), "stackhub.db")
+	raw, err := sql.Open("sqlite", "file:"+path)
+	require.NoError(t, err)
+	for _, f := range files[:latest-1] {
+		body, err := os.ReadFile(f)
+		require.NoError(t, err)
+		_, err = raw.ExecContext(t.Context(), string(body))
+		require.NoError(t, err, f)
+	}
+	fixture, err := os.ReadFile(filepath.Join("testdata", "migrate", "v3.sql"))
+	require.NoError(t, err)
+	var rows []string
+	for _, stmt := range strings.SplitAfter(string(fixture), ";\n") {
+		var lines []string
+		for _, l := range strings.Split(stmt, "\n") {
+			if !strings.HasPrefix(l, "--") {
+				lines = append(lines, l)
+			}
+		}
+		if s := strings.TrimSpace(strings.Join(lines, "\n")); strings.HasPrefix(s, "INSERT") {
+			rows = append(rows, s)
+		}
+	}
+	require.NotEmpty(t, rows)
+	rows = append(rows,
+		"INSERT INTO users (id, name, hash, created, changed, initial, role) VALUES ('u1', 'ada', 'x', '2026-01-02T00:00:00Z', '2026-01-02T00:00:00Z', 0, 'operator')",
+		"INSERT INTO grants (id, app, version, digest, permissions, granted_by, granted_at) VALUES ('g1', 'redmine', '5.0.0', 'sha256:aa', '[\"network\"]', 'ada', '2026-01-02T00:00:00Z')",
+		"INSERT INTO backup_policies (installation, schedule, keep_last, updated) VALUES ('redmine', '@daily', 7, '2026-01-02T00:00:00Z')",
+		fmt.Sprintf("PRAGMA user_version = %d", latest-1))
+	for _, r := range rows {
+		_, err = raw.ExecContext(t.Context(), r)
+		require.NoError(t, err, r)
+	}
+	require.NoError(t, raw.Close())
+
+	ctx := t.Context()
+	db, err := sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	defer db.Close()
+	assert.Equal(t, latest, userVersion(t, path))
+	backups, err := filepath.Glob(path + fmt.Sprintf(".schema-%d-*", latest-1) + sqlite.BackupSuffix)
+	require.NoError(t, err)
+	require.Len(t, backups, 1, "a copy of the file before the migration")
+	assert.Equal(t, latest-1, userVersion(t, backups[0]), "the copy is at the old schema")
+
+	inst, err := db.Installation(ctx, "redmine")
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.StateRunning, inst.State)
+	assert.Equal(t, []string{"websoft9-redmine", "websoft9-redmine-mariadb"}, inst.Containers)
+	tok, err := orchestrator.Authenticate(ctx, db, fixtureToken, t0)
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.ScopeAdmin, tok.Scope)
+	n, err := db.CountUsers(ctx)
+	require.NoError(t, err)
+	assert.Equal(t, 1, n)
+	run, err := db.Run(ctx, "run-1")
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.RunSucceeded, run.Status)
+	domains, err := db.Domains(ctx, "", true)
+	require.NoError(t, err)
+	assert.Empty(t, domains, "the new table is there")
+
+	// Opened again: nothing to migrate, no second copy.
+	require.NoError(t, db.Close())
+	db, err = sqlite.Open(ctx, path)
+	require.NoError(t, err)
+	again, _ := filepath.Glob(path + ".schema-*")
+	assert.Len(t, again, 1)
 }
 
 // TestOpenRefusesANewerSchema: a database written by a newer StackHub is

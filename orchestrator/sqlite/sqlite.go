@@ -53,7 +53,7 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	// with the load (make load checks they come back to baseline).
 	db.SetMaxIdleConns(4)
 	d := &DB{db: db}
-	if err := d.migrate(ctx); err != nil {
+	if err := d.migrate(ctx, path); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
@@ -63,13 +63,31 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
-func (d *DB) migrate(ctx context.Context) error {
+// BackupSuffix ends the name of the copy of the database file made before
+// a migration: PATH.schema-N-YYYYMMDDTHHMMSSZ.bak, N the old schema version.
+const BackupSuffix = ".bak"
+
+func (d *DB) migrate(ctx context.Context, path string) error {
 	defer d.changed() // after the commit: readers load a new snapshot
 	names, err := fs.Glob(migrations, "migrations/*.sql")
 	if err != nil {
 		return err
 	}
 	sort.Strings(names)
+	var before int
+	if err := d.db.QueryRowContext(ctx, "PRAGMA user_version").Scan(&before); err != nil {
+		return fmt.Errorf("migrate: %w", err)
+	}
+	if before > 0 && before < len(names) {
+		// A copy of the file as the older release left it, consistent
+		// (VACUUM INTO reads one snapshot), before anything changes: a
+		// migration gone wrong, or a step back to that release, starts
+		// from it.
+		backup := fmt.Sprintf("%s.schema-%d-%s%s", path, before, time.Now().UTC().Format("20060102T150405Z"), BackupSuffix)
+		if _, err := d.db.ExecContext(ctx, "VACUUM INTO ?", backup); err != nil {
+			return fmt.Errorf("migrate: copy the database to %s first: %w", backup, err)
+		}
+	}
 	tx, err := d.db.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("migrate: %w", err)
