@@ -6,7 +6,11 @@ LISTEN ?= 127.0.0.1:9000
 DATA_DIR ?= $(CURDIR)/.data
 BUNDLES ?=
 GOFLAGS_STATIC := CGO_ENABLED=0
-LDFLAGS := -s -w
+# stackhub version prints these; make release stamps the same.
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
+LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
 .PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench load
 

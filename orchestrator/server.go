@@ -122,7 +122,7 @@ func Risks(st ServerStatus, failed []string, exp Exposure) []Risk {
 			Advice: "stop or uninstall apps you do not use, or add memory"})
 	}
 	if st.DockerError != "" {
-		out = append(out, Risk{Code: "docker_down", Message: "Docker is not answering", Advice: "start dockerd (make docker-up)"})
+		out = append(out, Risk{Code: "docker_down", Message: "Docker is not answering", Advice: "start the Docker engine (systemctl start docker); stackhub doctor says why it does not answer"})
 	}
 	if len(failed) > 0 {
 		sort.Strings(failed)

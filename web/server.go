@@ -104,6 +104,8 @@ type Server struct {
 	Domains   DomainService
 	// Gateway describes the gateway (GET /api/v1/gateway); nil: none runs.
 	Gateway func() wire.Gateway
+	// Build is the server's release, shown in GET /api/v1/server.
+	Build wire.BuildInfo
 
 	Auth     Authenticator
 	Accounts AccountService

@@ -51,5 +51,5 @@ func (s *Server) getServer(c echo.Context) error {
 	for _, h := range st.History {
 		hist = append(hist, sampleDTO{Time: h.Time, CPU: h.CPUPercent, Memory: h.MemPercent, HDD: h.DiskPercent, Load1: h.Load1})
 	}
-	return c.JSON(http.StatusOK, map[string]any{"status": toServerData(st), "history": hist})
+	return c.JSON(http.StatusOK, map[string]any{"status": toServerData(st), "history": hist, "stackhub": s.Build})
 }

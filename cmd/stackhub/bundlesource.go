@@ -25,6 +25,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/build"
 	"github.com/websoft9/stackhub/orchestrator/catalog"
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
 	"github.com/websoft9/stackhub/orchestrator/ocibundle"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
@@ -90,7 +91,7 @@ func (s *bundleSource) Resolve(ctx context.Context, ref string, opts orchestrato
 			return orchestrator.App{}, serverSide(err)
 		}
 	} else if err != nil {
-		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
+		return orchestrator.App{}, dockerhost.Unavailable(err)
 	}
 	key := "oci-" + strings.TrimPrefix(pulled.Digest, "sha256:")
 	s.mu.Lock()

@@ -38,7 +38,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	configureCLI(root)
-	root.AddCommand(newServeCmd(getenv), newTokenCmd(getenv), newBundleCmd(), newUserCmd(), newUsersCmd(getenv))
+	root.AddCommand(newServeCmd(getenv), newTokenCmd(getenv), newBundleCmd(), newUserCmd(), newUsersCmd(getenv), newVersionCmd(), newDoctorCmd(getenv))
 	root.AddCommand(newAppCmd(getenv), newServerCmd(getenv), newCatalogCmd(getenv), newGrantsCmd(getenv), newBackupCmd(getenv))
 	if err := root.ExecuteContext(ctx); err != nil {
 		_, _ = io.WriteString(stderr, "stackhub: "+err.Error()+"\n")

@@ -19,6 +19,7 @@ import (
 
 	"github.com/oklog/ulid"
 	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
 
 	"github.com/websoft9/stackhub/bundles"
 	"github.com/websoft9/stackhub/orchestrator"
@@ -44,14 +45,18 @@ const serveGCPercent = 200
 
 func newServeCmd(getenv env) *cobra.Command {
 	cfg := DefaultConfig()
-	if v := getenv("STACKHUB_DATA_DIR"); v != "" {
-		cfg.DataDir = v
-	}
+	var configFile string
 	cmd := &cobra.Command{
 		Use:   "serve",
 		Short: "Serve the StackHub API over the bundle engine",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if configFile == "" {
+				configFile = getenv(serveConfigEnv)
+			}
+			if err := applyServeConfig(cmd.Flags(), configFile, getenv); err != nil {
+				return usageErrorf("%v", err)
+			}
 			if err := cfg.Validate(); err != nil {
 				return err
 			}
@@ -61,7 +66,14 @@ func newServeCmd(getenv env) *cobra.Command {
 			return serve(cmd.Context(), cfg, cmd.ErrOrStderr(), cmd.OutOrStdout())
 		},
 	}
-	f := cmd.Flags()
+	bindServeFlags(cmd.Flags(), &cfg, &configFile)
+	return cmd
+}
+
+// bindServeFlags declares serve's flags over cfg (doctor reads the same
+// settings to check the host they describe).
+func bindServeFlags(f *pflag.FlagSet, cfg *Config, configFile *string) {
+	f.StringVar(configFile, "config", "", "YAML file of settings, one key per flag of serve (data-dir: /var/lib/stackhub); flags, then STACKHUB_* variables (STACKHUB_DATA_DIR), win over it; env "+serveConfigEnv)
 	f.StringVar(&cfg.Listen, "listen", cfg.Listen, "address to serve on")
 	f.StringVar(&cfg.DataDir, "data-dir", cfg.DataDir, "state directory (SQLite file, run logs); env STACKHUB_DATA_DIR")
 	f.StringVar(&cfg.BundlesDir, "bundles", cfg.BundlesDir, "serve this catalog directory (one Porter bundle per subdirectory) instead of the built-in catalog")
@@ -84,7 +96,6 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringVar(&cfg.ACMECARoots, "acme-ca-roots", "", "PEM file of the roots a private ACME CA's own HTTPS chains to")
 	f.StringVar(&cfg.ACMEEmail, "acme-email", "", "the operator's e-mail address the CA writes to (expiry, problems)")
 	f.BoolVar(&cfg.TLSInternal, "tls-internal", false, "sign the domains' certificates with an internal CA of the gateway (LANs without public DNS; trust its root from GET /api/v1/gateway)")
-	return cmd
 }
 
 // procPath is path as /proc/self/fd names it: absolute, links resolved
@@ -293,7 +304,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return err
 	}
-	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
+	srv := &web.Server{Engine: engine, Build: buildInfo(), Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
 		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
 	handler := srv.Handler()
 	if cfg.Gateway {
@@ -331,7 +342,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return fmt.Errorf("listen: %w", err)
 	}
-	log.Info("StackHub serving", "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "catalog", catalogDir)
+	log.Info("StackHub serving", "version", srv.Build.Version, "commit", srv.Build.Commit, "addr", ln.Addr().String(), "data_dir", cfg.DataDir, "catalog", catalogDir)
 	scheme := "http"
 	if cfg.TLSCert != "" {
 		scheme = "https"

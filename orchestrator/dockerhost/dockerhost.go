@@ -14,11 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"slices"
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -71,6 +73,22 @@ func NewClient() (*client.Client, error) {
 	return c, nil
 }
 
+// Unavailable is err, a Docker engine that does not answer, as the
+// domain's EUNAVAILABLE with what to do about it on this host.
+func Unavailable(err error) error {
+	where := os.Getenv("DOCKER_HOST")
+	if where == "" {
+		where = "unix:///var/run/docker.sock"
+	}
+	switch {
+	case errors.Is(err, fs.ErrPermission):
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "StackHub may not use the Docker socket %s (permission denied): run it as root (the stackhub service does) or as a member of the docker group", where)
+	case errors.Is(err, fs.ErrNotExist), errors.Is(err, syscall.ECONNREFUSED):
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "the Docker engine is not running (nothing answers at %s): start it (systemctl start docker) and try again; `stackhub doctor` checks the host", where)
+	}
+	return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "the Docker engine at %s is not answering: check it (systemctl status docker, journalctl -u docker) and try again; `stackhub doctor` checks the host", where)
+}
+
 // New returns a Host over api.
 func New(api API) *Host {
 	return &Host{api: api, ProcNet: []string{"/proc/net/tcp", "/proc/net/tcp6"}}
@@ -82,7 +100,7 @@ func classify(op string, err error) error {
 	case err == nil:
 		return nil
 	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
-		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
+		return Unavailable(err)
 	case cerrdefs.IsNotFound(err):
 		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "%s: not found", op)
 	}
@@ -105,7 +123,7 @@ func (h *Host) Ping(ctx context.Context) error {
 	defer cancel()
 	_, err := h.api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
-		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "Docker is not answering; start dockerd (make docker-up) and try again")
+		return Unavailable(err)
 	}
 	return nil
 }

@@ -159,3 +159,10 @@ func classify(op string, err error) error {
 	}
 	return fmt.Errorf("%s: %w", op, err)
 }
+
+// SchemaVersion is the schema version this StackHub migrates databases
+// to (PRAGMA user_version after Open).
+func SchemaVersion() int {
+	names, _ := fs.Glob(migrations, "migrations/*.sql")
+	return len(names)
+}

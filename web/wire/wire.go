@@ -507,3 +507,14 @@ type Gateway struct {
 	RootCA  string   `json:"rootCA,omitempty"`
 	Domains []Domain `json:"domains"`
 }
+
+// BuildInfo is the server's release: `stackhub version -o json`, and
+// "stackhub" in GET /api/v1/server.
+type BuildInfo struct {
+	Version   string `json:"version"`
+	Commit    string `json:"commit,omitempty"`
+	Date      string `json:"date,omitempty"`
+	Dirty     bool   `json:"dirty,omitempty"`
+	GoVersion string `json:"goVersion"`
+	Platform  string `json:"platform"`
+}

@@ -185,6 +185,7 @@ export default {
   'server.disk': 'Disk',
   'server.load': 'load {load}',
   'server.facts': 'Host',
+  'server.version': 'StackHub',
   'server.docker': 'Docker',
   'server.dockerDown': 'not answering',
   'server.apps': 'Apps',

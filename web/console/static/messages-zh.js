@@ -185,6 +185,7 @@ export default {
   'server.disk': '磁盘',
   'server.load': '负载 {load}',
   'server.facts': '主机',
+  'server.version': 'StackHub 版本',
   'server.docker': 'Docker',
   'server.dockerDown': '无响应',
   'server.apps': '应用',

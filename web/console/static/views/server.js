@@ -29,7 +29,7 @@ export function renderServer(root) {
   const risks = h('div', {id: 'server-risks'});
   const charts = h('div', {class: 'charts', id: 'server-charts'});
 
-  function draw({status: st, history}) {
+  function draw({status: st, history, stackhub}) {
     const cpu = percentOf(st.cpu);
     const mem = percentOf(st.memory);
     const hdd = percentOf(st.hdd);
@@ -41,7 +41,11 @@ export function renderServer(root) {
 
     const counts = Object.entries(st.apps || {}).filter(([, n]) => n > 0).sort(([a], [b]) => a.localeCompare(b));
     const total = counts.reduce((sum, [, n]) => sum + n, 0);
+    const release = stackhub && stackhub.version
+      ? [h('span', {id: 'server-version'}, stackhub.version), stackhub.commit ? h('span', {class: 'muted'}, ` (${stackhub.commit})`) : null]
+      : null;
     replace(facts,
+      release ? fact(t('server.version'), ...release) : null,
       fact(t('server.docker'), st.docker ? st.docker : h('span', {class: 'error'}, t('server.dockerDown'))),
       fact(t('server.apps'), h('span', {id: 'server-app-count'}, String(total)), ' ',
         counts.map(([state, n]) => h('span', {class: 'count'}, badge(state), ` ${n}`))),
