@@ -118,7 +118,9 @@ func classifyErr(report ErrorFunc, op, what string, err error) error {
 }
 
 // classify is classifyErr telling h.OnError.
-func (h *Host) classify(op, what string, err error) error { return classifyErr(h.OnError, op, what, err) }
+func (h *Host) classify(op, what string, err error) error {
+	return classifyErr(h.OnError, op, what, err)
+}
 
 func (h *Host) timeout() time.Duration { return orCallTimeout(h.CallTimeout) }
 

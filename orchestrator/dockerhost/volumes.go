@@ -167,7 +167,9 @@ type export struct {
 	onError ErrorFunc
 }
 
-func (x *export) classify(op, what string, err error) error { return classifyErr(x.onError, op, what, err) }
+func (x *export) classify(op, what string, err error) error {
+	return classifyErr(x.onError, op, what, err)
+}
 
 // mounted returns v as mounted in the helper.
 func (x *export) mounted(v orchestrator.Volume) (orchestrator.Volume, error) {
