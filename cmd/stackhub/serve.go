@@ -32,6 +32,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/secretbox"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
 	"github.com/websoft9/stackhub/web"
+	"github.com/websoft9/stackhub/web/metrics"
 	"github.com/websoft9/stackhub/web/wire"
 )
 
@@ -71,6 +72,8 @@ func newServeCmd(getenv env) *cobra.Command {
 	f.StringArrayVar(&cfg.InsecureRegistry, "insecure-registry", nil, "a registry of bundle references (HOST or HOST:PORT, repeatable) that may be reached over plain HTTP (loopback ones always may)")
 	f.DurationVar(&cfg.DockerTimeout, "docker-timeout", cfg.DockerTimeout, "bound of each Docker call that is not a wait or a stream: a stalled dockerd fails the operation after it")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (one JSON object per line, log/slog's JSON handler)")
+	f.BoolVar(&cfg.MetricsPublic, "metrics-public", false, "serve GET /metrics without credentials, for a Prometheus scraper on a trusted network (by default it needs a token)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For gives the client address (repeatable); none by default")
@@ -99,12 +102,45 @@ func procPath(path string) string {
 	return path
 }
 
-func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.Logger, error) {
+// newLogger returns the server's logger: level is debug, info, warn or
+// error; format text or json.
+func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
+}
+
+// buildInfo is the build as stackhub_build_info reports it: the fields of
+// stamped (the linker's -X main.version=… and the like) that are set, the
+// rest from what the Go toolchain recorded in the binary (module version,
+// VCS revision and time), else left for metrics.New's defaults.
+func buildInfo(stamped metrics.BuildInfo) metrics.BuildInfo {
+	unset := func(s string) bool { return s == "" || s == "dev" || s == "unknown" }
+	bi, ok := debug.ReadBuildInfo()
+	if !ok {
+		return stamped
+	}
+	if unset(stamped.Version) && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		stamped.Version = bi.Main.Version
+	}
+	for _, st := range bi.Settings {
+		switch {
+		case st.Key == "vcs.revision" && unset(stamped.Commit):
+			stamped.Commit = st.Value
+		case st.Key == "vcs.time" && unset(stamped.Date):
+			stamped.Date = st.Value
+		}
+	}
+	return stamped
 }
 
 // newID returns a ULID, sortable by time, as CNAB claims use.
@@ -113,7 +149,7 @@ func newID() string {
 }
 
 func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte) (int, error) }) error {
-	log, err := newLogger(logOut, cfg.LogLevel)
+	log, err := newLogger(logOut, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -173,8 +209,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	defer docker.Close()
+	// The metrics' collectors exist before anything they count.
+	metered := metrics.New(buildInfo(metrics.BuildInfo{}), log)
 	host := dockerhost.New(docker)
 	host.CallTimeout = cfg.DockerTimeout
+	host.OnError = metered.DockerError
 	sources := &bundleSource{dir: filepath.Join(cfg.DataDir, "bundles"), reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry},
 		docker: docker, cat: cat, log: log.With("component", "bundles")}
 	sources.loadAll()
@@ -205,6 +244,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	}
 	watcher := dockerhost.NewWatcher(docker, log)
 	watcher.CallTimeout = cfg.DockerTimeout
+	watcher.OnError = metered.DockerError
 	background.Go(func() { watcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID, RequireTOTP: cfg.RequireTOTP}
@@ -273,6 +313,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:          db,
 		Grants:         db,
+		JobObserver:    metered,
 		Domains:        domainStore(cfg, db),
 		RoutesChanged: func() {
 			if f := reloadGateway.Load(); f != nil {
@@ -294,7 +335,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	srv := &web.Server{Engine: engine, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
-		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
+		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime,
+		Metrics: metered.Handler(engine), MetricsPublic: cfg.MetricsPublic, Requests: metered}
 	handler := srv.Handler()
 	if cfg.Gateway {
 		gw, err := startGateway(ctx, cfg, engine, handler, log)
