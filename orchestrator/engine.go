@@ -67,6 +67,8 @@ type Deps struct {
 	// Grants keeps the operator's grants of bundle permissions; nil keeps
 	// none, and bundles that declare permissions cannot be installed.
 	Grants Grants
+	// JobObserver is told of every run that ends (metrics); nil: no one.
+	JobObserver JobObserver
 	// CleanupRetry bounds how long the removal of a failed install's
 	// objects is tried again (dockerd may be restarting): 0 means
 	// DefaultCleanupRetry, a negative value one try.
@@ -92,6 +94,8 @@ type Engine struct {
 	pruning sync.Mutex
 	// scheduled are the prunes scheduled backups started.
 	scheduled sync.WaitGroup
+	// dockerPing is Docker's last answer to a readiness ping.
+	dockerPing pingCache
 }
 
 // New returns an Engine over d.

@@ -242,6 +242,9 @@ func (e *Engine) finish(ctx context.Context, run Run, status RunStatus, state St
 		defer f.end(stageOf(status), reason)
 	}
 	failpoint.Hit(failpoint.RunBeforeResult)
+	// Before start-up recovery is done, the only runs that end are those
+	// it resolves; no job starts until it is.
+	defer e.jobEnded(run, status, !e.ready.Load())
 	if err := e.d.Runs.FinishRun(context.WithoutCancel(ctx), run, state, reason, release); err != nil {
 		e.log.Error("record run result", "run", run.ID, "installation", run.Installation, "err", err)
 		return

@@ -240,7 +240,9 @@ func (f fakeJobs) CancelJob(_ context.Context, id string) (orchestrator.Run, err
 	return orchestrator.Run{ID: id, Status: "running"}, nil
 }
 
-func (f fakeHost) Ready() bool { return true }
+func (f fakeHost) Readiness(context.Context) orchestrator.Readiness {
+	return orchestrator.Readiness{{Name: orchestrator.CheckStore, OK: true}}
+}
 
 func (f fakeApps) Credentials(_ context.Context, name string) (orchestrator.Credentials, error) {
 	if name != "demo" {

@@ -69,7 +69,10 @@ var routeRoles = map[string]orchestrator.Role{
 	"POST /api/v1/catalog/pull":   orchestrator.RoleAdmin,
 	"POST /api/v1/catalog/import": orchestrator.RoleAdmin,
 
-	"GET /api/v1/server":       orchestrator.RoleViewer,
+	"GET /api/v1/server": orchestrator.RoleViewer,
+	// Counts and latencies, no names: any role (serve --metrics-public
+	// opens it to anyone).
+	"GET /metrics":             orchestrator.RoleViewer,
 	"GET /api/v1/openapi.json": orchestrator.RoleViewer,
 
 	// Everyone manages their own login.

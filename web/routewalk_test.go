@@ -29,7 +29,7 @@ var sessionOnly = map[string]bool{"POST /api/v1/auth/password": true}
 // with a forged token 401, and a viewer's or an operator's token is
 // refused (403) exactly where the route's role is above theirs.
 func TestRouteWalk(t *testing.T) {
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, Accounts: &fakeAccounts{}}
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, Accounts: &fakeAccounts{}, Metrics: http.HandlerFunc(func(http.ResponseWriter, *http.Request) {})}
 	e := s.Handler()
 	param := regexp.MustCompile(`:[a-zA-Z]+`)
 	walked := 0
@@ -90,7 +90,7 @@ func (f *fakeContext) Path() string           { return f.path }
 // routeRoles (a missing one would default to admin, closed but
 // unintended), and the table names no route that does not exist.
 func TestEveryRouteHasARole(t *testing.T) {
-	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, Accounts: &fakeAccounts{}, DebugRuntime: true}
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, Accounts: &fakeAccounts{}, DebugRuntime: true, Metrics: http.NotFoundHandler()}
 	registered := map[string]bool{}
 	for _, r := range s.Handler().Routes() {
 		key := r.Method + " " + r.Path

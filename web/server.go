@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"time"
 
 	"github.com/labstack/echo/v4"
 	"github.com/labstack/echo/v4/middleware"
@@ -58,8 +59,17 @@ type CatalogService interface {
 // HostService reports on the host and the server.
 type HostService interface {
 	Server(ctx context.Context) (orchestrator.ServerStatus, error)
-	// Ready tells whether start-up recovery is done (readyz).
-	Ready() bool
+	// Readiness answers readyz: the store, Docker, the catalog and
+	// start-up recovery, each OK or why not.
+	Readiness(ctx context.Context) orchestrator.Readiness
+}
+
+// RequestObserver is told of every answered request (metrics): the route
+// template that matched (c.Path(), "" for none; never the raw path), the
+// method, the status and the time taken. It must be quick and safe for
+// concurrent use.
+type RequestObserver interface {
+	ObserveRequest(route, method string, status int, d time.Duration)
 }
 
 // Engine is every use case at once, as orchestrator.Engine provides
@@ -124,6 +134,13 @@ type Server struct {
 	// DatabaseFile is the SQLite file's path: the debug runtime counts the
 	// descriptors open on it apart.
 	DatabaseFile string
+	// Metrics, when set, is served at GET /metrics: to a viewer's token
+	// or session like any read, or to anyone with MetricsPublic (a
+	// scraper on a trusted network).
+	Metrics       http.Handler
+	MetricsPublic bool
+	// Requests, when set, is told of every answered request.
+	Requests RequestObserver
 
 	// allApps and apps are the last answers of /getAllAppInfo (per
 	// language) and /api/v1/apps (Handler makes them).
@@ -179,6 +196,9 @@ func (s *Server) Handler() *echo.Echo {
 			}
 			s.log().Log(c.Request().Context(), level, "request", "method", v.Method, "path", v.URIPath, "status", v.Status,
 				"latency", v.Latency, "peer", v.RemoteIP)
+			if s.Requests != nil {
+				s.Requests.ObserveRequest(c.Path(), v.Method, v.Status, v.Latency)
+			}
 			return nil
 		},
 	}))
@@ -192,6 +212,13 @@ func (s *Server) Handler() *echo.Echo {
 	})
 	e.GET("/healthz", s.healthz)
 	e.GET("/readyz", s.readyz)
+	if s.Metrics != nil {
+		if s.MetricsPublic {
+			e.GET("/metrics", echo.WrapHandler(s.Metrics))
+		} else {
+			e.GET("/metrics", echo.WrapHandler(s.Metrics), s.authenticate)
+		}
+	}
 	seed := e.Group("", s.authenticate)
 	s.registerSeedRoutes(seed)
 	v1 := e.Group("/api/v1", s.authenticate)
@@ -224,12 +251,27 @@ func (s *Server) log() *slog.Logger {
 	return s.Logger
 }
 
-// readyz answers 200 once start-up recovery is done, 503 before.
+// readyCheck is a failed readiness check in readyz's answer.
+type readyCheck struct {
+	Check  string `json:"check"`
+	Reason string `json:"reason"`
+}
+
+// readyz answers 200 {"status":"ready"} when the store, Docker, the
+// catalog and start-up recovery all are, and 503 naming each check that
+// failed and why otherwise.
 func (s *Server) readyz(c echo.Context) error {
-	if !s.Host.Ready() {
-		return c.JSON(http.StatusServiceUnavailable, map[string]string{"status": "reconciling"})
+	r := s.Host.Readiness(c.Request().Context())
+	if r.Ready() {
+		return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
 	}
-	return c.JSON(http.StatusOK, map[string]string{"status": "ready"})
+	failed := []readyCheck{}
+	for _, ch := range r {
+		if !ch.OK {
+			failed = append(failed, readyCheck{Check: ch.Name, Reason: ch.Reason})
+		}
+	}
+	return c.JSON(http.StatusServiceUnavailable, map[string]any{"status": "not ready", "failed": failed})
 }
 
 func (s *Server) healthz(c echo.Context) error {

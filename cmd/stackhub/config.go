@@ -37,6 +37,11 @@ type Config struct {
 	// ShutdownTimeout bounds the wait for running jobs on shutdown.
 	ShutdownTimeout time.Duration
 	LogLevel        string
+	// LogFormat is the log's format: text (the default) or json.
+	LogFormat string
+	// MetricsPublic serves GET /metrics without credentials (a scraper on
+	// a trusted network); by default it needs a token like any read.
+	MetricsPublic bool
 	// TLSCert and TLSKey, both or neither, make the server speak TLS.
 	TLSCert string
 	TLSKey  string
@@ -68,6 +73,7 @@ func DefaultConfig() Config {
 		ShutdownTimeout: 30 * time.Second,
 		DockerTimeout:   time.Minute,
 		LogLevel:        "info",
+		LogFormat:       "text",
 		GatewayHTTP:     ":80",
 		GatewayHTTPS:    ":443",
 	}
@@ -83,6 +89,9 @@ func (c *Config) Validate() error {
 	}
 	if c.DockerTimeout <= 0 {
 		return fmt.Errorf("--docker-timeout %s: want a positive duration", c.DockerTimeout)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("--log-format %q: want text or json", c.LogFormat)
 	}
 	if (c.TLSCert == "") != (c.TLSKey == "") {
 		return errors.New("--tls-cert and --tls-key go together")

@@ -33,6 +33,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/secretbox"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
 	"github.com/websoft9/stackhub/web"
+	"github.com/websoft9/stackhub/web/metrics"
 	"github.com/websoft9/stackhub/web/wire"
 )
 
@@ -83,6 +84,8 @@ func bindServeFlags(f *pflag.FlagSet, cfg *Config, configFile *string) {
 	f.StringArrayVar(&cfg.InsecureRegistry, "insecure-registry", nil, "a registry of bundle references (HOST or HOST:PORT, repeatable) that may be reached over plain HTTP (loopback ones always may)")
 	f.DurationVar(&cfg.DockerTimeout, "docker-timeout", cfg.DockerTimeout, "bound of each Docker call that is not a wait or a stream: a stalled dockerd fails the operation after it")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
+	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (one JSON object per line, log/slog's JSON handler)")
+	f.BoolVar(&cfg.MetricsPublic, "metrics-public", false, "serve GET /metrics without credentials, for a Prometheus scraper on a trusted network (by default it needs a token)")
 	f.StringVar(&cfg.TLSCert, "tls-cert", "", "serve TLS with this certificate (PEM); needs --tls-key")
 	f.StringVar(&cfg.TLSKey, "tls-key", "", "the certificate's private key (PEM)")
 	f.StringSliceVar(&cfg.TrustedProxies, "trusted-proxy", nil, "CIDR of a reverse proxy whose X-Forwarded-For gives the client address (repeatable); none by default")
@@ -110,12 +113,21 @@ func procPath(path string) string {
 	return path
 }
 
-func newLogger(w interface{ Write([]byte) (int, error) }, level string) (*slog.Logger, error) {
+// newLogger returns the server's logger: level is debug, info, warn or
+// error; format text or json.
+func newLogger(w interface{ Write([]byte) (int, error) }, level, format string) (*slog.Logger, error) {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
 		return nil, fmt.Errorf("--log-level: %w", err)
 	}
-	return slog.New(slog.NewTextHandler(w, &slog.HandlerOptions{Level: l})), nil
+	opts := &slog.HandlerOptions{Level: l}
+	switch format {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", format)
 }
 
 // newID returns a ULID, sortable by time, as CNAB claims use.
@@ -124,7 +136,7 @@ func newID() string {
 }
 
 func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte) (int, error) }) error {
-	log, err := newLogger(logOut, cfg.LogLevel)
+	log, err := newLogger(logOut, cfg.LogLevel, cfg.LogFormat)
 	if err != nil {
 		return err
 	}
@@ -184,8 +196,12 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		return err
 	}
 	defer docker.Close()
+	// The metrics' collectors exist before anything they count.
+	release := buildInfo()
+	metered := metrics.New(metrics.BuildInfo{Version: release.Version, Commit: release.Commit, Date: release.Date}, log)
 	host := dockerhost.New(docker)
 	host.CallTimeout = cfg.DockerTimeout
+	host.OnError = metered.DockerError
 	sources := &bundleSource{dir: filepath.Join(cfg.DataDir, "bundles"), reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry},
 		docker: docker, cat: cat, log: log.With("component", "bundles")}
 	sources.loadAll()
@@ -216,6 +232,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	}
 	watcher := dockerhost.NewWatcher(docker, log)
 	watcher.CallTimeout = cfg.DockerTimeout
+	watcher.OnError = metered.DockerError
 	background.Go(func() { watcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID, RequireTOTP: cfg.RequireTOTP}
@@ -284,6 +301,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:          db,
 		Grants:         db,
+		JobObserver:    metered,
 		Domains:        domainStore(cfg, db),
 		RoutesChanged: func() {
 			if f := reloadGateway.Load(); f != nil {
@@ -304,8 +322,9 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return err
 	}
-	srv := &web.Server{Engine: engine, Build: buildInfo(), Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
-		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime}
+	srv := &web.Server{Engine: engine, Build: release, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
+		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime,
+		Metrics: metered.Handler(engine), MetricsPublic: cfg.MetricsPublic, Requests: metered}
 	handler := srv.Handler()
 	if cfg.Gateway {
 		gw, err := startGateway(ctx, cfg, engine, handler, log)

@@ -22,6 +22,9 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -30,6 +33,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
+	"github.com/websoft9/stackhub/web/metrics"
 	"github.com/websoft9/stackhub/web/wire"
 )
 
@@ -142,6 +146,36 @@ func (s server) do(t *testing.T, method, path string, body io.Reader, header map
 	resp, err := s.client().Do(context.Background(), method, path, body, h)
 	require.NoError(t, err)
 	return resp
+}
+
+// scrapeMetrics GETs /metrics with the server's token and parses it.
+func (s server) scrapeMetrics(t *testing.T) map[string]*dto.MetricFamily {
+	t.Helper()
+	resp := s.do(t, http.MethodGet, "/metrics", nil, nil)
+	defer resp.Body.Close()
+	require.Equal(t, http.StatusOK, resp.StatusCode)
+	p := expfmt.NewTextParser(model.UTF8Validation)
+	fams, err := p.TextToMetricFamilies(resp.Body)
+	require.NoError(t, err)
+	return fams
+}
+
+// metricValue is the value of family name's sample whose labels include
+// labels (a counter's or a gauge's), 0 when there is none.
+func metricValue(fams map[string]*dto.MetricFamily, name string, labels map[string]string) float64 {
+next:
+	for _, m := range fams[name].GetMetric() {
+		for k, v := range labels {
+			if !slices.ContainsFunc(m.GetLabel(), func(l *dto.LabelPair) bool { return l.GetName() == k && l.GetValue() == v }) {
+				continue next
+			}
+		}
+		if m.GetCounter() != nil {
+			return m.GetCounter().GetValue()
+		}
+		return m.GetGauge().GetValue()
+	}
+	return 0
 }
 
 // call POSTs body (or GETs with a query when body is a url.Values) to a
@@ -274,6 +308,21 @@ func TestHTTPInstallUninstall(t *testing.T) {
 	r = s.waitStatus(t, name, "1")
 	t.Logf("install: request → status 1 in %s", time.Since(start).Round(10*time.Millisecond))
 	assert.Equal(t, webPort, port(t, r.Data["port"]))
+
+	// The operations side: ready, and the metrics show the install and the
+	// running app (a token is needed; none gets 401).
+	code, body := httpGet(t, s.url+"/readyz")
+	assert.Equal(t, http.StatusOK, code)
+	assert.JSONEq(t, `{"status":"ready"}`, body)
+	code, _ = httpGet(t, s.url+"/metrics")
+	assert.Equal(t, http.StatusUnauthorized, code, "/metrics needs a token by default")
+	fams := s.scrapeMetrics(t)
+	assert.GreaterOrEqual(t, metricValue(fams, metrics.JobsTotal, map[string]string{"action": "install", "outcome": "succeeded"}), 1.0)
+	assert.GreaterOrEqual(t, metricValue(fams, metrics.Apps, map[string]string{"status": "running"}), 1.0)
+	assert.Contains(t, fams, metrics.JobDuration)
+	assert.Contains(t, fams, metrics.BuildInfoName)
+	assert.GreaterOrEqual(t, metricValue(fams, metrics.PortsReserved, nil), 2.0, "the app's port and db_port")
+	assert.Positive(t, metricValue(fams, metrics.PortPoolSize, nil))
 
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/", webPort))
 	require.NoError(t, err)

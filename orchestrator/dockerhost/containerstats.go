@@ -47,7 +47,7 @@ func (h *Host) ContainerStats(ctx context.Context, containers []string) ([]orche
 func (h *Host) sample(ctx context.Context, name string) (*orchestrator.ContainerStats, error) {
 	res, err := h.api.ContainerStats(ctx, name, client.ContainerStatsOptions{IncludePreviousSample: true})
 	if err != nil {
-		return nil, classify("stats of "+name, err)
+		return nil, h.classify("container stats", "stats of "+name, err)
 	}
 	defer res.Body.Close()
 	var s container.StatsResponse

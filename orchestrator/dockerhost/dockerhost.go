@@ -56,6 +56,9 @@ type Host struct {
 	CallTimeout time.Duration
 	// ProcNet lists the files read for listening sockets.
 	ProcNet []string
+	// OnError, when set, is told of every Docker call that failed (a
+	// metric counts them); nil: no one.
+	OnError ErrorFunc
 }
 
 var (
@@ -94,17 +97,47 @@ func New(api API) *Host {
 	return &Host{api: api, ProcNet: []string{"/proc/net/tcp", "/proc/net/tcp6"}}
 }
 
-// classify turns a Docker error into a domain error once, here.
-func classify(op string, err error) error {
-	switch {
-	case err == nil:
+// ErrorFunc is told of a Docker call that failed, once, where it is
+// classified: op is the operation, one of a fixed set of words ("list
+// containers", "container logs", …) that never holds an object's name;
+// class is ErrorUnavailable, ErrorNotFound or ErrorOther. A call the
+// caller cancelled is not Docker's failure and is not told. It must be
+// quick and safe for concurrent use.
+type ErrorFunc func(op, class string)
+
+// Classes of Docker errors, as ErrorFunc is told them.
+const (
+	ErrorUnavailable = "unavailable"
+	ErrorNotFound    = "not_found"
+	ErrorOther       = "other"
+)
+
+// classifyErr turns a Docker error into a domain error once, here, and
+// tells report of it. what names the operation and its object for the
+// message ("logs of websoft9-demo"); "" says op alone.
+func classifyErr(report ErrorFunc, op, what string, err error) error {
+	if err == nil {
 		return nil
-	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
-		return Unavailable(err)
-	case cerrdefs.IsNotFound(err):
-		return orchestrator.WrapError(orchestrator.ENOTFOUND, err, "%s: not found", op)
 	}
-	return fmt.Errorf("docker %s: %w", op, err)
+	if what == "" {
+		what = op
+	}
+	class, out := ErrorOther, fmt.Errorf("docker %s: %w", what, err)
+	switch {
+	case client.IsErrConnectionFailed(err), cerrdefs.IsUnavailable(err), errors.Is(err, context.DeadlineExceeded):
+		class, out = ErrorUnavailable, Unavailable(err)
+	case cerrdefs.IsNotFound(err):
+		class, out = ErrorNotFound, orchestrator.WrapError(orchestrator.ENOTFOUND, err, "%s: not found", what)
+	}
+	if report != nil && !errors.Is(err, context.Canceled) {
+		report(op, class)
+	}
+	return out
+}
+
+// classify is classifyErr telling h.OnError.
+func (h *Host) classify(op, what string, err error) error {
+	return classifyErr(h.OnError, op, what, err)
 }
 
 func (h *Host) timeout() time.Duration { return orCallTimeout(h.CallTimeout) }
@@ -123,6 +156,9 @@ func (h *Host) Ping(ctx context.Context) error {
 	defer cancel()
 	_, err := h.api.Ping(ctx, client.PingOptions{NegotiateAPIVersion: true})
 	if err != nil {
+		if h.OnError != nil && !errors.Is(err, context.Canceled) {
+			h.OnError("ping", ErrorUnavailable)
+		}
 		return Unavailable(err)
 	}
 	return nil
@@ -135,7 +171,7 @@ func (h *Host) BusyPorts(ctx context.Context) (map[int]bool, error) {
 	busy := map[int]bool{}
 	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true})
 	if err != nil {
-		return nil, classify("list containers", err)
+		return nil, h.classify("list containers", "", err)
 	}
 	for _, c := range list.Items {
 		for _, p := range c.Ports {
@@ -188,7 +224,7 @@ func (h *Host) ExistingContainers(ctx context.Context, names []string) ([]string
 	}
 	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return nil, classify("list containers", err)
+		return nil, h.classify("list containers", "", err)
 	}
 	var out []string
 	for _, c := range list.Items {
@@ -210,7 +246,7 @@ func (h *Host) AppObjects(ctx context.Context, app string) (orchestrator.Objects
 	var objs orchestrator.Objects
 	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
 	if err != nil {
-		return objs, classify("list containers", err)
+		return objs, h.classify("list containers", "", err)
 	}
 	out := make([]orchestrator.Container, 0, len(list.Items))
 	for _, c := range list.Items {
@@ -220,14 +256,14 @@ func (h *Host) AppObjects(ctx context.Context, app string) (orchestrator.Objects
 	objs.Containers = out
 	ns, err := h.api.NetworkList(ctx, client.NetworkListOptions{Filters: label})
 	if err != nil {
-		return objs, classify("list networks", err)
+		return objs, h.classify("list networks", "", err)
 	}
 	for _, n := range ns.Items {
 		objs.Networks = append(objs.Networks, n.Name)
 	}
 	vs, err := h.api.VolumeList(ctx, client.VolumeListOptions{Filters: label})
 	if err != nil {
-		return objs, classify("list volumes", err)
+		return objs, h.classify("list volumes", "", err)
 	}
 	for _, v := range vs.Items {
 		objs.Volumes = append(objs.Volumes, v.Name)
@@ -249,11 +285,11 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 	// still running would go on creating the app's containers.
 	inv, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: client.Filters{}.Add("label", naming.LabelInvocation+"="+app)})
 	if err != nil {
-		return rm, classify("list containers", err)
+		return rm, h.classify("list containers", "", err)
 	}
 	for _, c := range inv.Items {
 		if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return rm, classify("remove invocation container", err)
+			return rm, h.classify("remove invocation container", "", err)
 		}
 	}
 	// A create the killed invocation had already sent may land after the
@@ -261,14 +297,14 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 	for pass := 0; pass < 3; pass++ {
 		cs, err := h.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
 		if err != nil {
-			return rm, classify("list containers", err)
+			return rm, h.classify("list containers", "", err)
 		}
 		if len(cs.Items) == 0 {
 			break
 		}
 		for _, c := range cs.Items {
 			if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-				return rm, classify("remove container", err)
+				return rm, h.classify("remove container", "", err)
 			}
 			if len(c.Names) > 0 {
 				rm.Containers = append(rm.Containers, strings.TrimPrefix(c.Names[0], "/"))
@@ -277,17 +313,17 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 	}
 	ns, err := h.api.NetworkList(ctx, client.NetworkListOptions{Filters: label})
 	if err != nil {
-		return rm, classify("list networks", err)
+		return rm, h.classify("list networks", "", err)
 	}
 	for _, n := range ns.Items {
 		if _, err := h.api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-			return rm, classify("remove network", err)
+			return rm, h.classify("remove network", "", err)
 		}
 		rm.Networks = append(rm.Networks, n.Name)
 	}
 	vs, err := h.api.VolumeList(ctx, client.VolumeListOptions{Filters: label})
 	if err != nil {
-		return rm, classify("list volumes", err)
+		return rm, h.classify("list volumes", "", err)
 	}
 	for _, v := range vs.Items {
 		if !purge && (runID == "" || v.Labels[naming.LabelRun] != runID) {
@@ -295,7 +331,7 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 			continue
 		}
 		if _, err := h.api.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return rm, classify("remove volume", err)
+			return rm, h.classify("remove volume", "", err)
 		}
 		rm.Volumes = append(rm.Volumes, v.Name)
 	}
@@ -313,7 +349,7 @@ func (h *Host) Logs(ctx context.Context, container string, opts orchestrator.Log
 	}
 	rc, err := h.api.ContainerLogs(ctx, container, client.ContainerLogsOptions{ShowStdout: true, ShowStderr: true, Tail: tail, Follow: opts.Follow})
 	if err != nil {
-		return classify("logs of "+container, err)
+		return h.classify("container logs", "logs of "+container, err)
 	}
 	defer rc.Close()
 	// Containers without a TTY multiplex stdout and stderr; ours have none.

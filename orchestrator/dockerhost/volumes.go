@@ -73,7 +73,7 @@ func (h *Host) AppVolumes(ctx context.Context, app string) ([]orchestrator.Volum
 	defer cancel()
 	vs, err := api.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
 	if err != nil {
-		return nil, classify("list volumes of "+app, err)
+		return nil, h.classify("list volumes", "list volumes of "+app, err)
 	}
 	out := make([]orchestrator.Volume, 0, len(vs.Items))
 	for _, v := range vs.Items {
@@ -95,7 +95,7 @@ func (h *Host) ensureHelper(ctx context.Context, api VolumeAPI) error {
 		return nil
 	}
 	if !cerrdefs.IsNotFound(err) {
-		return classify("inspect "+HelperImage, err)
+		return h.classify("inspect image", "inspect "+HelperImage, err)
 	}
 	var empty bytes.Buffer
 	if err := tar.NewWriter(&empty).Close(); err != nil {
@@ -105,7 +105,7 @@ func (h *Host) ensureHelper(ctx context.Context, api VolumeAPI) error {
 		client.ImageImportOptions{Changes: []string{`CMD ["/never-started"]`, "LABEL " + naming.LabelService + "=volume-helper"},
 			Message: "StackHub's volume helper: mounts volumes for copies, never started"})
 	if err != nil {
-		return classify("import "+HelperImage, err)
+		return h.classify("import image", "import "+HelperImage, err)
 	}
 	defer res.Close()
 	_, err = io.Copy(io.Discard, res)
@@ -131,12 +131,12 @@ func (h *Host) withHelper(ctx context.Context, api VolumeAPI, vols []orchestrato
 		HostConfig: &container.HostConfig{Mounts: mounts, NetworkMode: "none", CapDrop: []string{"ALL"}, ReadonlyRootfs: readOnly},
 	})
 	if err != nil {
-		return classify("create the volume helper", err)
+		return h.classify("create volume helper", "create the volume helper", err)
 	}
 	defer func() {
 		_, rmErr := api.ContainerRemove(context.WithoutCancel(ctx), c.ID, client.ContainerRemoveOptions{Force: true})
 		if rmErr != nil && !cerrdefs.IsNotFound(rmErr) {
-			err = errors.Join(err, classify("remove the volume helper", rmErr))
+			err = errors.Join(err, h.classify("remove volume helper", "remove the volume helper", rmErr))
 		}
 	}()
 	return fn(c.ID)
@@ -149,7 +149,7 @@ func (h *Host) ExportVolumes(ctx context.Context, vols []orchestrator.Volume, fn
 		return err
 	}
 	return h.withHelper(ctx, api, vols, true, func(id string) error {
-		x := &export{ctx: ctx, api: api, helper: id, vols: vols}
+		x := &export{ctx: ctx, api: api, helper: id, vols: vols, onError: h.OnError}
 		defer x.close()
 		return fn(x)
 	})
@@ -163,6 +163,12 @@ type export struct {
 	vols   []orchestrator.Volume
 	// roots are the volumes' host directories opened, by key.
 	roots map[string]*os.Root
+	// onError is the host's OnError.
+	onError ErrorFunc
+}
+
+func (x *export) classify(op, what string, err error) error {
+	return classifyErr(x.onError, op, what, err)
 }
 
 // mounted returns v as mounted in the helper.
@@ -180,7 +186,7 @@ func (x *export) Open(v orchestrator.Volume) (io.ReadCloser, error) {
 	}
 	res, err := x.api.CopyFromContainer(x.ctx, x.helper, client.CopyFromContainerOptions{SourcePath: helperMount + "/" + v.Key})
 	if err != nil {
-		return nil, classify("read volume "+v.Name, err)
+		return nil, x.classify("read volume", "read volume "+v.Name, err)
 	}
 	return res.Content, nil
 }
@@ -206,7 +212,7 @@ func (x *export) hostRoot(v orchestrator.Volume) (*os.Root, error) {
 	}
 	st, err := x.api.ContainerStatPath(x.ctx, x.helper, client.ContainerStatPathOptions{Path: helperMount + "/" + v.Key})
 	if err != nil {
-		return nil, classify("stat volume "+v.Name, err)
+		return nil, x.classify("stat volume", "stat volume "+v.Name, err)
 	}
 	if st.Stat.Mode != root.Mode() || !st.Stat.Mtime.Equal(root.ModTime()) {
 		return nil, orchestrator.ErrNoHostView
@@ -334,14 +340,14 @@ func (h *Host) ImportVolume(ctx context.Context, v orchestrator.Volume, archive 
 	case cerrdefs.IsConflict(err):
 		return orchestrator.WrapError(orchestrator.ECONFLICT, err, "volume %s is in use by a container: stop and remove the app's containers first", v.Name)
 	default:
-		return classify("remove volume "+v.Name, err)
+		return h.classify("remove volume", "remove volume "+v.Name, err)
 	}
 	if _, err := api.VolumeCreate(ctx, client.VolumeCreateOptions{Name: v.Name, Driver: v.Driver, DriverOpts: v.Options, Labels: v.Labels}); err != nil {
-		return classify("create volume "+v.Name, err)
+		return h.classify("create volume", "create volume "+v.Name, err)
 	}
 	return h.withHelper(ctx, api, []orchestrator.Volume{v}, false, func(id string) error {
 		_, err := api.CopyToContainer(ctx, id, client.CopyToContainerOptions{DestinationPath: helperMount, Content: archive})
-		return classify("write volume "+v.Name, err)
+		return h.classify("write volume", "write volume "+v.Name, err)
 	})
 }
 
@@ -360,13 +366,13 @@ func (h *Host) StopContainers(ctx context.Context, containers []string) ([]strin
 			continue
 		}
 		if err != nil {
-			return stopped, classify("inspect "+name, err)
+			return stopped, h.classify("inspect container", "inspect "+name, err)
 		}
 		if insp.Container.State == nil || !insp.Container.State.Running {
 			continue
 		}
 		if _, err := api.ContainerStop(ctx, name, client.ContainerStopOptions{}); err != nil {
-			return stopped, errors.Join(classify("stop "+name, err), h.StartContainers(context.WithoutCancel(ctx), stopped))
+			return stopped, errors.Join(h.classify("stop container", "stop "+name, err), h.StartContainers(context.WithoutCancel(ctx), stopped))
 		}
 		stopped = append(stopped, name)
 	}
@@ -383,7 +389,7 @@ func (h *Host) StartContainers(ctx context.Context, containers []string) error {
 	var errs []error
 	for _, name := range slices.Backward(containers) {
 		if _, err := api.ContainerStart(ctx, name, client.ContainerStartOptions{}); err != nil {
-			errs = append(errs, classify("start "+name, err))
+			errs = append(errs, h.classify("start container", "start "+name, err))
 		}
 	}
 	return errors.Join(errs...)
@@ -400,12 +406,12 @@ func (h *Host) RemoveHelpers(ctx context.Context) (int, error) {
 		if cerrdefs.IsNotFound(err) {
 			return 0, nil
 		}
-		return 0, classify("list volume helpers", err)
+		return 0, h.classify("list volume helpers", "", err)
 	}
 	n := 0
 	for _, c := range list.Items {
 		if _, err := api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
-			return n, classify("remove a volume helper", err)
+			return n, h.classify("remove volume helper", "remove a volume helper", err)
 		}
 		n++
 	}

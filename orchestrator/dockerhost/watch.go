@@ -34,6 +34,8 @@ type Watcher struct {
 	Resync time.Duration
 	// CallTimeout bounds each list (0: callTimeout), as Host.CallTimeout.
 	CallTimeout time.Duration
+	// OnError is told of every failed Docker call, as Host.OnError.
+	OnError ErrorFunc
 
 	mu    sync.RWMutex
 	ready bool
@@ -51,6 +53,10 @@ func NewWatcher(api EventsAPI, log *slog.Logger) *Watcher {
 
 func sameContainer(a, b orchestrator.Container) bool {
 	return a.Name == b.Name && a.State == b.State && a.Health == b.Health && slices.Equal(a.Ports, b.Ports)
+}
+
+func (w *Watcher) classify(op, what string, err error) error {
+	return classifyErr(w.OnError, op, what, err)
 }
 
 // Version implements orchestrator.Versioned.
@@ -135,7 +141,7 @@ func (w *Watcher) list(ctx context.Context, f client.Filters) (map[string][]orch
 	defer cancel()
 	res, err := w.api.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: f})
 	if err != nil {
-		return nil, classify("list containers", err)
+		return nil, w.classify("list containers", "", err)
 	}
 	out := map[string][]orchestrator.Container{}
 	for _, c := range res.Items {

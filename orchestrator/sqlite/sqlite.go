@@ -63,6 +63,19 @@ func Open(ctx context.Context, path string) (*DB, error) {
 // Close closes the database.
 func (d *DB) Close() error { return d.db.Close() }
 
+var _ orchestrator.StorePinger = (*DB)(nil)
+
+// Ping implements orchestrator.StorePinger: a query that reads the
+// file's schema page answers (readyz). Returns EUNAVAILABLE when it does
+// not (database closed, file unreadable).
+func (d *DB) Ping(ctx context.Context) error {
+	var n int
+	if err := d.db.QueryRowContext(ctx, "SELECT count(*) FROM sqlite_master").Scan(&n); err != nil {
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "the state database does not answer a query")
+	}
+	return nil
+}
+
 // BackupSuffix ends the name of the copy of the database file made before
 // a migration: PATH.schema-N-YYYYMMDDTHHMMSSZ.bak, N the old schema version.
 const BackupSuffix = ".bak"

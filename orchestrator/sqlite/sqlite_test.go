@@ -406,3 +406,13 @@ func TestBundleDigestRecorded(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, [2]string{"0.2.0", "sha256:bbb"}, [2]string{got.Version, got.Digest})
 }
+
+// TestPing answers while the database is open, EUNAVAILABLE once closed.
+func TestPing(t *testing.T) {
+	db := MustOpenDB(t)
+	require.NoError(t, db.Ping(t.Context()))
+	require.NoError(t, db.Close())
+	err := db.Ping(t.Context())
+	assert.Equal(t, orchestrator.EUNAVAILABLE, orchestrator.ErrorCode(err))
+	assert.Equal(t, "the state database does not answer a query", orchestrator.ErrorMessage(err))
+}
