@@ -26,6 +26,7 @@ import (
 	"github.com/xeipuuv/gojsonschema"
 	"gopkg.in/yaml.v3"
 
+	"github.com/websoft9/stackhub/orchestrator"
 	"github.com/websoft9/stackhub/orchestrator/build"
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 	portermixin "github.com/websoft9/stackhub/porter-mixin"
@@ -39,10 +40,13 @@ const minApps = 12
 const metaKey = "sh.websoft9"
 
 // categories are the catalog's categories.
-var categories = []string{
-	"project-management", "cms", "collaboration", "devops", "monitoring",
-	"automation", "erp", "wiki", "blog", "chat",
-}
+var categories = func() []string {
+	var keys []string
+	for _, c := range orchestrator.Categories {
+		keys = append(keys, c.Key)
+	}
+	return keys
+}()
 
 // healthTools lists, per image repository, the programs a health check may
 // start in that image: each was checked against the image's Dockerfile (or

@@ -41,9 +41,10 @@ var allowed = map[string][]string{
 	"orchestrator/dockerpolicy": {"porter-mixin/naming", "github.com/compose-spec/compose-go/v2/types", "github.com/moby/moby/api/types"},
 
 	// Adapters: the domain, leaves, and their one technology.
-	"orchestrator/backup":  {"orchestrator", "github.com/kopia/kopia"},
-	"orchestrator/sqlite":  {"orchestrator", "modernc.org/sqlite"},
-	"orchestrator/catalog": {"orchestrator", "porter-mixin/manifest", "porter-mixin/naming", "github.com/cnabio/cnab-go/bundle", "gopkg.in/yaml.v3"},
+	"orchestrator/backup":    {"orchestrator", "github.com/kopia/kopia"},
+	"orchestrator/sqlite":    {"orchestrator", "modernc.org/sqlite"},
+	"orchestrator/storeconv": {"gopkg.in/yaml.v3"},
+	"orchestrator/catalog":   {"orchestrator", "porter-mixin/manifest", "porter-mixin/naming", "github.com/cnabio/cnab-go/bundle", "gopkg.in/yaml.v3"},
 	"orchestrator/build": {"orchestrator", "orchestrator/dockerpolicy", "porter-mixin/manifest", "github.com/cnabio/cnab-go/bundle",
 		"github.com/cnabio/cnab-go/schema", "github.com/compose-spec/compose-go/v2", "github.com/containerd/errdefs",
 		"github.com/distribution/reference", "github.com/google/go-containerregistry", "github.com/moby/moby/api",

@@ -1,0 +1,1 @@
+export APP_NEXTCLOUD_PORT=8081
