@@ -107,6 +107,7 @@ func (b *bench) run(ctx context.Context) (*Results, error) {
 		{"policed", "policed socket", b.benchPoliced, false},
 		{"backups", "backups", b.benchBackup, false},
 		{"gateway", "the gateway against nginx", b.benchGateway, false},
+		{"convert", "the store converter", b.benchConvert, false},
 		{"concurrent", "concurrent installs", b.benchConcurrent, false},
 		{"loaded", "memory and CPU at N apps", b.benchLoaded, false},
 		{"reads", "reads", b.benchReads, false},

@@ -46,7 +46,7 @@ func TestBenchSmoke(t *testing.T) {
 		assert.Contains(t, string(md), h)
 	}
 	assert.Regexp(t, regexp.MustCompile(`\| 1 \| \d+ \| \d+ \| (\d+|—) \| \d+\.\d\d \|`), string(md), "an install round with numbers")
-	assert.Equal(t, 19, len(regexp.MustCompile(`(?m)^\| .* \| (PASS|MISS) \|$`).FindAllString(string(md), -1)), "every target is judged")
+	assert.Equal(t, 20, len(regexp.MustCompile(`(?m)^\| .* \| (PASS|MISS) \|$`).FindAllString(string(md), -1)), "every target is judged")
 
 	data, err := os.ReadFile(filepath.Join(out, "results.json"))
 	require.NoError(t, err)
@@ -100,7 +100,7 @@ func TestBenchSmoke(t *testing.T) {
 	assert.Equal(t, "demo", r.Builds[0].Bundle)
 	assert.Positive(t, r.Builds[0].UncompressedBytes)
 	assert.Positive(t, r.Builds[0].CompressedBytes)
-	assert.Len(t, r.Targets, 19)
+	assert.Len(t, r.Targets, 20)
 	assert.Equal(t, 100, r.Gateway.Routes, "the gateway section ran")
 	require.Len(t, r.Gateway.Gateway, 1)
 	assert.Positive(t, float64(r.Gateway.Gateway[0].ReqPerSec))

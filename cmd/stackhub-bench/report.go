@@ -24,6 +24,7 @@ type Results struct {
 	Policed     []PolicedRound `json:"policed"`
 	Backup      BackupResult   `json:"backup"`
 	Gateway     GatewayResult  `json:"gateway"`
+	Convert     ConvertResult  `json:"convert"`
 	Concurrent  Concurrent     `json:"concurrent"`
 	Reads       Reads          `json:"reads"`
 	Restarted   Restarted      `json:"restarted"`
@@ -100,6 +101,10 @@ func (r *Results) targets() []Target {
 		add("new TLS handshakes per second, the gateway / nginx", "≥ 0.80×",
 			fmt.Sprintf("%s× (%s vs %s /s)", f2(g.TLSRatio), f0(g.GatewayTLS), f0(g.NginxTLS)), g.TLSRatio.ok() && g.TLSRatio >= 0.8)
 		add(fmt.Sprintf("RSS of serve with the gateway and %d routes", g.Routes), "≤ 60 MB", mb(g.RSSKiB), g.RSSKiB > 0 && float64(g.RSSKiB) <= 60*MB)
+	}
+	if cv := r.Convert; cv.Apps > 0 {
+		add(fmt.Sprintf("stackhub catalog convert, %d apps of the four stores and compose (median of rounds)", cv.Apps), "≤ 5 s",
+			fmt.Sprintf("%s ms (%d converted)", f0(cv.Median), cv.Converted), cv.Median.ok() && cv.Median <= 5000)
 	}
 	add("RSS idle", "≤ 40 MB", mb(r.Memory.IdleRSSKiB), r.Memory.IdleRSSKiB > 0 && float64(r.Memory.IdleRSSKiB) <= 40*MB)
 	add(fmt.Sprintf("RSS at %d apps", r.Concurrent.Succeeded), "≤ 60 MB",
@@ -356,6 +361,22 @@ func (r *Results) markdown() string {
 		p("\n| | gateway | nginx | ratio |\n|---|---|---|---|\n")
 		p("| new TLS handshakes per second | %s | %s | %s |\n", f0(g.GatewayTLS), f0(g.NginxTLS), f2(g.TLSRatio))
 		p("| serve's RSS with %d routes | %s | | |\n\n", g.Routes, mb(g.RSSKiB))
+	}
+
+	if cv := r.Convert; cv.Apps > 0 {
+		p("## The store converter\n\n")
+		p("`storeconv.Convert` and `Write` (what `stackhub catalog convert` runs) over %d app folders: checkouts of each store made of\n", cv.Apps)
+		p("copies of the converter's hand-written fixtures (orchestrator/storeconv/testdata), every converted bundle written to disk.\n\n")
+		p("| store | fixtures converted / attempted |\n|---|---|\n")
+		for _, st := range []string{"websoft9", "casaos", "runtipi", "umbrel", "compose"} {
+			f := cv.Fixtures[st]
+			p("| %s | %d / %d |\n", st, f[0], f[1])
+		}
+		p("\n| round | ms |\n|---|---|\n")
+		for i, ms := range cv.Ms {
+			p("| %d | %s |\n", i+1, f0(ms))
+		}
+		p("\n")
 	}
 
 	c := r.Concurrent

@@ -16,6 +16,7 @@ func newCatalogCmd(getenv env) *cobra.Command {
 		Short: "List the apps the server can install, or show catalog app NAME",
 		Args:  usageArgs(cobra.MaximumNArgs(1)),
 	}
+	cmd.AddCommand(newCatalogConvertCmd())
 	o := newRemoteOptions(cmd, getenv)
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := o.client()
