@@ -131,12 +131,13 @@ func (s *Server) uninstallAppV1(c echo.Context) error {
 }
 
 func (s *Server) listCatalog(c echo.Context) error {
-	apps, err := s.Catalog.Catalog(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	out := toCatalogApps(apps)
-	return c.JSON(http.StatusOK, out)
+	return s.catalog.serve(c, s.Apps, false, func() (any, error) {
+		apps, err := s.Catalog.Catalog(c.Request().Context())
+		if err != nil {
+			return nil, err
+		}
+		return toCatalogApps(apps), nil
+	})
 }
 
 func (s *Server) getCatalogApp(c echo.Context) error {

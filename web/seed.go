@@ -387,12 +387,13 @@ func (s *Server) appList(c echo.Context) error {
 	if _, err := bind(c); err != nil {
 		return err
 	}
-	apps, err := s.Catalog.Catalog(c.Request().Context())
-	if err != nil {
-		return err
-	}
-	out := toCatalogApps(apps)
-	return ok(c, http.StatusOK, "应用列表查询成功", "catalog listed", out)
+	return s.seedCatalog.serve(c, s.Apps, english(c), func() (any, error) {
+		apps, err := s.Catalog.Catalog(c.Request().Context())
+		if err != nil {
+			return nil, err
+		}
+		return success(c, "应用列表查询成功", "catalog listed", toCatalogApps(apps)), nil
+	})
 }
 
 func (s *Server) appDetail(c echo.Context) error {

@@ -644,3 +644,52 @@ func TestInstallParametersRefused(t *testing.T) {
 	assert.Equal(t, "slow", got[0]["mode"])
 	assert.EqualValues(t, 3, got[0]["workers"])
 }
+
+// countingCatalog is fakeCatalog whose list is version (the title), counting calls.
+type countingCatalog struct {
+	fakeCatalog
+	calls *int
+	title *string
+}
+
+func (f countingCatalog) Catalog(context.Context) ([]orchestrator.App, error) {
+	*f.calls++
+	a := demoApp
+	a.Title = *f.title
+	return []orchestrator.App{a}, nil
+}
+
+// The catalog's lists are rendered once per stamp (the catalog's version
+// is in it): at 1,000 entries rendering was most of a request.
+func TestCatalogListsCachedByStamp(t *testing.T) {
+	for _, cacheable := range []bool{true, false} {
+		stamp, lists, port, calls, title := orchestrator.ListStamp{Catalog: 1}, 0, 9001, 0, "One"
+		s := &Server{Auth: fakeAuth{}, Apps: stampApps{stamp: &stamp, cacheable: cacheable, lists: &lists, port: &port},
+			Catalog: countingCatalog{calls: &calls, title: &title}}
+		h := s.Handler()
+		get := func(path, lang string) string {
+			req := httptest.NewRequest(http.MethodGet, path, nil)
+			req.Header.Set("Authorization", "Bearer shk_read")
+			req.Header.Set("Accept-Language", lang)
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+			return rec.Body.String()
+		}
+		for _, path := range []string{"/appList", "/api/v1/catalog"} {
+			calls, title = 0, "One"
+			assert.Contains(t, get(path, "en"), `"title":"One"`)
+			title = "Two"
+			again := get(path, "en")
+			if cacheable {
+				assert.Contains(t, again, `"title":"One"`, "%s: same stamp, the rendered list", path)
+				assert.Equal(t, 1, calls)
+			} else {
+				assert.Contains(t, again, `"title":"Two"`, "%s: no stamp, rendered every time", path)
+			}
+			stamp.Catalog++ // a bundle was added
+			assert.Contains(t, get(path, "en"), `"title":"Two"`, "%s: a new stamp renders again", path)
+		}
+		assert.Contains(t, get("/appList", "zh"), "应用列表查询成功", "each language its own answer")
+	}
+}

@@ -154,7 +154,7 @@ func TestLoadSmoke(t *testing.T) {
 	var r LoadResults
 	require.NoError(t, json.Unmarshal(data, &r))
 	assert.Empty(t, r.Failures)
-	require.Len(t, r.Runs, 6, "five endpoints and getAllAppInfo during installs")
+	require.Len(t, r.Runs, 8, "seven endpoints and getAllAppInfo during installs")
 	for _, run := range r.Runs {
 		assert.Positive(t, run.Requests, run.Scenario)
 		assert.Zero(t, run.Non2xx, run.Scenario)

@@ -52,6 +52,9 @@ type LoadOptions struct {
 	// Bars makes a missed bar fail the run (off for the smoke test, which
 	// checks the harness, not the speed).
 	Bars bool
+	// CatalogApps pads the catalog with copies of the demo, under other
+	// names, to this many entries (0: the test catalog as it is).
+	CatalogApps int
 	// Only runs these scenarios (all when empty).
 	Only     []string
 	Prefix   string
@@ -72,6 +75,7 @@ func parseLoadFlags(args []string, stderr io.Writer) (LoadOptions, error) {
 	fs.StringVar(&o.Out, "out", o.Out, "directory for LOAD.md and load.json")
 	fs.StringVar(&o.Bin, "bin", o.Bin, "the stackhub binary (its directory holds the runtimes)")
 	fs.StringVar(&o.Bundles, "bundles", o.Bundles, "catalog root (the demo is in testdata/)")
+	fs.IntVar(&o.CatalogApps, "catalog-apps", o.CatalogApps, "pad the catalog with copies of the demo to this many entries (the catalog scenarios at 1,000 entries)")
 	fs.DurationVar(&o.Duration, "duration", o.Duration, "length of each measured wrk run")
 	fs.DurationVar(&o.Warmup, "warmup", o.Warmup, "unrecorded wrk run before each scenario")
 	fs.IntVar(&o.Conns, "conns", o.Conns, "wrk connections (one thread)")
@@ -144,6 +148,8 @@ func (o LoadOptions) allScenarios() []scenario {
 		{Name: "getAppInfo", Path: "/getAppInfo?appName=" + o.RunsApp, MinRPS: 4000, MaxP99Ms: 25},
 		{Name: "runs", Path: "/api/v1/apps/" + o.RunsApp + "/runs?limit=50", MinRPS: 1000, MaxP99Ms: 75},
 		{Name: "searchServer", Path: "/searchServer", MinRPS: 3000, MaxP99Ms: 30},
+		{Name: "appList", Path: "/appList", MaxP99Ms: 100},
+		{Name: "catalog", Path: "/api/v1/catalog", MaxP99Ms: 100},
 		{Name: "getAllAppInfo during installs", Path: "/getAllAppInfo", MaxP99Ms: 200, Installs: true},
 	}
 }
@@ -271,6 +277,9 @@ func (b *bench) runScenarios(ctx context.Context, o LoadOptions) (*LoadResults, 
 		return nil, err
 	}
 	if b.catalog, err = b.copyCatalog(); err != nil {
+		return nil, err
+	}
+	if err := padCatalog(b.catalog, o.CatalogApps); err != nil {
 		return nil, err
 	}
 	base, err := readBaseline(o.Baseline)
@@ -639,4 +648,36 @@ func writeBaseline(path string, res *LoadResults) error {
 		return err
 	}
 	return os.WriteFile(path, append(data, '\n'), 0o644)
+}
+
+// padCatalog adds copies of the demo named cat-0001, … until the catalog
+// has n entries.
+func padCatalog(dir string, n int) error {
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return err
+	}
+	have := 0
+	for _, e := range entries {
+		if e.IsDir() {
+			have++
+		}
+	}
+	raw, err := os.ReadFile(filepath.Join(dir, "demo", "porter.yaml"))
+	if err != nil {
+		return err
+	}
+	for i := 1; have < n; i++ {
+		name := fmt.Sprintf("cat-%04d", i)
+		dst := filepath.Join(dir, name)
+		if err := os.CopyFS(dst, os.DirFS(filepath.Join(dir, "demo"))); err != nil {
+			return err
+		}
+		body := strings.Replace(string(raw), "\nname: demo\n", "\nname: "+name+"\n", 1)
+		if err := os.WriteFile(filepath.Join(dst, "porter.yaml"), []byte(body), 0o644); err != nil {
+			return err
+		}
+		have++
+	}
+	return nil
 }
