@@ -242,7 +242,7 @@ func TestParseLoadFlags(t *testing.T) {
 	assert.Equal(t, 32, o.Conns)
 	assert.Equal(t, 30*time.Second, o.Duration)
 	assert.True(t, o.Bars)
-	require.Len(t, o.scenarios(), 6)
+	require.Len(t, o.scenarios(), 8)
 	assert.Equal(t, "/getAppInfo?appName=app-042", o.scenarios()[2].Path)
 	for _, bad := range [][]string{{"-duration", "10ms"}, {"-conns", "0"}, {"-prefix", "Bad"}, {"-installs", "-1"}, {"extra"}} {
 		_, err := parseLoadFlags(bad, io.Discard)
