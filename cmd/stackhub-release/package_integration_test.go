@@ -95,7 +95,7 @@ func TestDebPackage(t *testing.T) {
 		config := fmt.Sprintf("listen: %s\ndata-dir: %s\nruntimes-dir: /usr/lib/stackhub\nbundles: %s\ngateway: true\ngateway-http: 127.0.0.1:%d\ngateway-https: 127.0.0.1:%d\n",
 			listen, data, filepath.Join(h, "bundles"), dockertest.FreePort(t, 21000, 21499), dockertest.FreePort(t, 21500, 21999))
 		ctr.writeFile(t, "/etc/stackhub/config.yaml", config)
-		token := lastLine(ctr.must(t, "stackhub", "token", "create", "--data-dir", data))
+		token := lastLine(ctr.stdout(t, "stackhub", "token", "create", "--data-dir", data))
 		require.True(t, strings.HasPrefix(token, "shk_"), "token create prints the token last: %q", token)
 		execStart := unitExecStart(t, ctr)
 		api := apiClient{url: "http://" + listen, token: token}
@@ -112,6 +112,9 @@ func TestDebPackage(t *testing.T) {
 		require.Equal(t, http.StatusAccepted, status, body)
 		api.waitRunning(t, app, 2*time.Minute)
 		t.Logf("demo app %s running after %s", app, time.Since(start).Round(time.Second))
+		// The install's run had a Docker socket of its own under the data
+		// dir (not the container's /tmp), which dockerd bind-mounted.
+		assert.Equal(t, "700", strings.TrimSpace(ctr.must(t, "stat", "-c", "%a", filepath.Join(data, "run"))))
 		before := startTimes(t, app)
 		require.NotEmpty(t, before)
 		srv.stop(t)
@@ -224,6 +227,17 @@ func (c container) must(t *testing.T, argv ...string) string {
 	out, err := c.run(argv...)
 	require.NoError(t, err, "%s: %s", strings.Join(argv, " "), out)
 	return out
+}
+
+// stdout is must that returns only the standard output.
+func (c container) stdout(t *testing.T, argv ...string) string {
+	t.Helper()
+	var stderr bytes.Buffer
+	cmd := exec.Command("docker", append([]string{"exec", c.name}, argv...)...)
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	require.NoError(t, err, "%s: %s", strings.Join(argv, " "), stderr.String())
+	return string(out)
 }
 
 // writeFile writes content to path in the container.
