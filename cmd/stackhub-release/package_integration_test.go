@@ -27,7 +27,7 @@ import (
 )
 
 // pkgImage is a fresh Debian 12 with docker.io and systemd but no init
-// (e2e/real/build-images pkgtest), where the package is installed.
+// (packaging/test/build-image), where the package is installed.
 const pkgImage = "stackhub-e2e/pkgtest:debian12"
 
 // The two versions the test packages: the second upgrades the first.
@@ -49,9 +49,9 @@ func TestDebPackage(t *testing.T) {
 	c := dockertest.RequireDocker(t)
 	requireImage(t, "stackhub-test/web:dev", "make test-images builds it")
 	start := time.Now()
-	build := exec.CommandContext(t.Context(), "bash", "../../e2e/real/build-images", "pkgtest")
+	build := exec.CommandContext(t.Context(), "bash", "../../packaging/test/build-image")
 	out, err := build.CombinedOutput()
-	require.NoError(t, err, "e2e/real/build-images pkgtest: %s", out)
+	require.NoError(t, err, "packaging/test/build-image: %s", out)
 	t.Logf("image %s ready in %s", pkgImage, time.Since(start).Round(time.Second))
 
 	h := t.TempDir()
