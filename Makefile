@@ -12,7 +12,7 @@ COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
 DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench load
+.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench load release test-package
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -77,6 +77,18 @@ test-reliability: build test-images ## the reliability suite: 60 concurrent inst
 		-run '^(TestChaosRandomKill|TestChaosConcurrentInstalls|TestCrashFailpoints|TestPortExhaustion|TestSameNameInstall|TestServiceNameCollision|TestDiskFull|TestDockerFault.*|TestDockerdRestart)$$' ./cmd/stackhub/ 2>&1 | tee $(BIN)/test-reliability.log | \
 		grep -E '^(=== RUN|--- |    --- |PASS|FAIL|ok|panic)|(chaos|crash)_integration_test.go|Error|expected|actual'; \
 		exit $${PIPESTATUS[0]}
+
+# A release: static binaries for linux/amd64 and linux/arm64 stamped with
+# VERSION (default git describe --tags --always --dirty), the commit and the
+# commit's time (-X main.version/commit/date, and the mixin's Version), a
+# .deb per architecture (packaging/deb, nfpm's Go API), install.sh and
+# SHA256SUMS, all in dist/. Reproducible: one commit builds the same bytes.
+VERSION ?=
+release: ## build dist/: stackhub, websoft9, websoft9-runtime, bundle-runtime for linux amd64+arm64, the .debs, install.sh, SHA256SUMS (VERSION=v1.2.3 overrides git describe)
+	$(GO) run ./cmd/stackhub-release -out dist $(if $(VERSION),-version $(VERSION))
+
+test-package: test-images ## the .deb in a fresh Debian 12 container: dpkg -i, the unit's command line serving and installing the demo app, an upgrade under it, install.sh (builds stackhub-e2e/pkgtest on first use)
+	$(GO) test -tags integration -count=1 -timeout 20m -run '^TestDebPackage$$' -v ./cmd/stackhub-release/
 
 test-unit: ## quick loop: unit tests only, no engine needed
 	$(GO) test ./...

@@ -93,6 +93,8 @@ var allowed = map[string][]string{
 		"github.com/compose-spec/compose-go/v2", "github.com/containerd/errdefs", "github.com/docker/cli/cli",
 		"github.com/docker/compose/v5/pkg", "github.com/moby/moby/client"},
 	"cmd/stackhub-testapp": nil,
+	// Tooling: the release build (make release) packages with nfpm.
+	"cmd/stackhub-release": {"github.com/goreleaser/nfpm/v2"},
 }
 
 // harnesses are test-only packages no shipped binary may link.

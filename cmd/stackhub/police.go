@@ -15,17 +15,17 @@ import (
 
 // policeRun returns the runner's Police hook: each run that asks for
 // Docker first has its pinned images made present (pin, when not nil),
-// then gets a socket of its own, in a directory only root can enter, that
-// forwards to upstream what the run's policy allows.
-func policeRun(upstream string, audit orchestrator.AuditLog, log *slog.Logger, pin func(context.Context, orchestrator.RunRequest) error) func(context.Context, orchestrator.RunRequest) (string, func(), error) {
+// then gets a socket of its own, in a directory only root can enter made
+// under runDir (see runSocketDir), that forwards to upstream what the
+// run's policy allows.
+func policeRun(runDir, upstream string, audit orchestrator.AuditLog, log *slog.Logger, pin func(context.Context, orchestrator.RunRequest) error) func(context.Context, orchestrator.RunRequest) (string, func(), error) {
 	return func(ctx context.Context, req orchestrator.RunRequest) (string, func(), error) {
 		if pin != nil {
 			if err := pin(ctx, req); err != nil {
 				return "", nil, err
 			}
 		}
-		// A short path: a unix socket's path is at most 107 bytes.
-		dir, err := os.MkdirTemp("", "stackhub-run-")
+		dir, err := os.MkdirTemp(runDir, "r")
 		if err != nil {
 			return "", nil, fmt.Errorf("socket directory: %w", err)
 		}
@@ -76,3 +76,32 @@ func runPolicy(req orchestrator.RunRequest) dockerpolicy.Policy {
 	}
 	return p
 }
+
+// runSocketDir makes the directory the runs' sockets go under: DATA_DIR/run,
+// emptied of what a server that stopped without cleaning up left (the data
+// dir's lock is held: no other server uses it). dockerd bind-mounts a
+// run's socket into its invocation container by its path on the host, so
+// the socket must not be in a private /tmp (systemd's PrivateTmp=yes): the
+// data dir is seen alike by the server and the daemon. A unix socket's path
+// is at most 107 bytes: for a data dir whose path is too long for that, the
+// sockets go under os.TempDir() as before, which is said in the log.
+func runSocketDir(dataDir string, log *slog.Logger) (string, error) {
+	dir := filepath.Join(dataDir, "run")
+	// MkdirTemp adds up to 10 digits; "r" + them, then /docker.sock.
+	if longest := len(filepath.Join(dir, "r0123456789", "docker.sock")); longest > maxSocketPath {
+		log.Warn("the data dir's path is too long for the runs' Docker sockets: they go under the temporary directory, which must then be the one dockerd sees (no PrivateTmp)",
+			"data_dir", dataDir, "socket_path_bytes", longest, "max", maxSocketPath, "dir", os.TempDir())
+		return os.TempDir(), nil
+	}
+	if err := os.RemoveAll(dir); err != nil {
+		return "", fmt.Errorf("socket directory %s: %w", dir, err)
+	}
+	if err := os.Mkdir(dir, 0o700); err != nil {
+		return "", fmt.Errorf("socket directory %s: %w", dir, err)
+	}
+	return dir, nil
+}
+
+// maxSocketPath is the longest path a unix socket may have on Linux
+// (sun_path is 108 bytes with its terminating NUL).
+const maxSocketPath = 107

@@ -212,7 +212,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		// through a policed socket of their own.
 		runner.Socket = sock
 	}
-	runner.Police = policeRun(runner.Socket, db, log.With("component", "dockerpolicy"),
+	runDir, err := runSocketDir(cfg.DataDir, log)
+	if err != nil {
+		return err
+	}
+	runner.Police = policeRun(runDir, runner.Socket, db, log.With("component", "dockerpolicy"),
 		imagePinner{docker: docker, reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry}, log: log.With("component", "images")}.pin)
 	sampler := dockerhost.NewSampler(cfg.DataDir, docker)
 	sampler.Sample(ctx)
