@@ -8,7 +8,7 @@ BUNDLES ?=
 GOFLAGS_STATIC := CGO_ENABLED=0
 # stackhub version prints these; make release stamps the same.
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
-COMMIT ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)
+COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
@@ -83,7 +83,6 @@ test-reliability: build test-images ## the reliability suite: 60 concurrent inst
 # commit's time (-X main.version/commit/date, and the mixin's Version), a
 # .deb per architecture (packaging/deb, nfpm's Go API), install.sh and
 # SHA256SUMS, all in dist/. Reproducible: one commit builds the same bytes.
-VERSION ?=
 release: ## build dist/: stackhub, websoft9, websoft9-runtime, bundle-runtime for linux amd64+arm64, the .debs, install.sh, SHA256SUMS (VERSION=v1.2.3 overrides git describe)
 	$(GO) run ./cmd/stackhub-release -out dist $(if $(VERSION),-version $(VERSION))
 

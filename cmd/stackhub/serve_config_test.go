@@ -128,7 +128,7 @@ func TestVersionCommand(t *testing.T) {
 	var got map[string]any
 	require.NoError(t, json.Unmarshal(out.Bytes(), &got))
 	assert.Equal(t, "v1.2.3", got["version"])
-	assert.Equal(t, "0123456789ab", got["commit"])
+	assert.Equal(t, "0123456789abcdef", got["commit"], "the whole commit")
 	assert.Equal(t, "2026-12-06T05:00:00Z", got["date"])
 	assert.Equal(t, exitUsage, run(t.Context(), []string{"version", "-o", "yaml"}, mapEnv(nil), &out, &bytes.Buffer{}))
 }

@@ -49,9 +49,6 @@ func buildInfo() wire.BuildInfo {
 	if b.Version == "" {
 		b.Version = "dev"
 	}
-	if len(b.Commit) > 12 {
-		b.Commit = b.Commit[:12]
-	}
 	return b
 }
 
@@ -70,6 +67,9 @@ func newVersionCmd() *cobra.Command {
 				return enc.Encode(b)
 			case "text":
 				commit := b.Commit
+				if len(commit) > 12 {
+					commit = commit[:12]
+				}
 				if commit == "" {
 					commit = "unknown"
 				}
