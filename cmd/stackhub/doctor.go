@@ -42,6 +42,17 @@ type check struct {
 	Fix string `json:"fix,omitempty"`
 }
 
+// packagedConfig is the stackhub package's settings, which its service
+// reads: doctor reads them too unless told otherwise.
+const packagedConfig = "/etc/stackhub/config.yaml"
+
+func orDefaults(file string) string {
+	if file == "" {
+		return "the defaults (no --config)"
+	}
+	return file
+}
+
 // Free space below which doctor warns, and fails.
 const (
 	diskWarnBytes = 10 << 30
@@ -57,17 +68,25 @@ func newDoctorCmd(getenv env) *cobra.Command {
 		Use:   "doctor",
 		Short: "Check this host for StackHub: Docker, its socket, disk, ports 80/443, the clock, the data directory",
 		Long: "doctor checks what StackHub needs of this host and prints what to fix. It reads the settings serve would\n" +
-			"(--config, STACKHUB_* variables, flags) and exits 1 when a check fails.",
+			"(--config, else " + packagedConfig + " when the package installed it; STACKHUB_* variables; flags) and exits 1\n" +
+			"when a check fails.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if configFile == "" {
 				configFile = getenv(serveConfigEnv)
+			}
+			if configFile == "" && fileExists(packagedConfig) {
+				// The host's installed service reads this one.
+				configFile = packagedConfig
 			}
 			if err := applyServeConfig(cmd.Flags(), configFile, getenv); err != nil {
 				return usageErrorf("%v", err)
 			}
 			if output != "text" && output != "json" {
 				return usageErrorf("-o %q: text or json", output)
+			}
+			if output == "text" {
+				fmt.Fprintf(cmd.OutOrStdout(), "settings: %s\n", orDefaults(configFile))
 			}
 			checks := runDoctor(cmd.Context(), cfg, getenv)
 			if err := printChecks(cmd.OutOrStdout(), output, checks); err != nil {
