@@ -27,7 +27,8 @@ const convertApps = 300
 
 // benchConvert times `catalog convert` on 300 apps.
 func (b *bench) benchConvert(ctx context.Context, res *Results) error {
-	fixtures := filepath.Join("orchestrator", "storeconv", "testdata")
+	// The converter's fixtures, beside the catalog root in the repository.
+	fixtures := filepath.Join(b.o.Bundles, "..", "orchestrator", "storeconv", "testdata")
 	src, err := os.MkdirTemp(b.tmp, "stores-")
 	if err != nil {
 		return err
