@@ -193,6 +193,7 @@ func (f fakeCatalog) ImportBundle(_ context.Context, r io.Reader, _ orchestrator
 	}
 	return orchestrator.App{Name: "imported", Source: fmt.Sprintf("archive of %d bytes", n)}, nil
 }
+
 // AddBundleDir takes the body as the bundle's name: "bad" has lint
 // errors, "demo" is a catalog directory's app, "taken" is in the catalog
 // with another digest (force replaces it).
