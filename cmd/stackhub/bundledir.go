@@ -8,6 +8,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -50,6 +51,10 @@ func (s *bundleSource) AddDir(ctx context.Context, files io.Reader, opts orchest
 	}
 	m, err := manifest.Parse(raw)
 	if err != nil {
+		// The lint names each problem with its line.
+		if lerr := s.lintDir(ctx, staging, "in "+build.ManifestFile); lerr != nil {
+			return orchestrator.App{}, lerr
+		}
 		return orchestrator.App{}, orchestrator.WrapError(orchestrator.EINVALID, err, "%s: %v", build.ManifestFile, err)
 	}
 	if err := naming.ValidateApp(m.Name); err != nil {
@@ -173,7 +178,11 @@ func (s *bundleSource) lintDir(ctx context.Context, dir, name string) error {
 		if origin := strings.TrimSpace(f.Source + " " + f.Code); origin != "" {
 			line += " (" + origin + ")"
 		}
-		lines = append(lines, line)
+		// A compose file used by several steps gives the same finding
+		// once per step.
+		if !slices.Contains(lines, line) {
+			lines = append(lines, line)
+		}
 	}
 	if len(lines) > 0 {
 		return orchestrator.Errorf(orchestrator.EINVALID, "bundle %s has %d lint error(s): %s", name, len(lines), strings.Join(lines, "; "))

@@ -13,6 +13,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/orchestrator/catalog"
 )
 
 // tarOf writes entries as a plain tar.
@@ -159,4 +160,51 @@ func TestBundleDirs(t *testing.T) {
 	assert.ErrorContains(t, err, "no porter.yaml")
 	_, err = bundleDirs(filepath.Join(root, "missing"))
 	assert.Error(t, err)
+}
+
+func TestAddDirRefusesBeforeBuilding(t *testing.T) {
+	// No Docker, no runtimes: every refusal here comes before the build.
+	empty, err := catalog.Load(t.TempDir())
+	require.NoError(t, err)
+	s := &bundleSource{dir: t.TempDir(), runtimesDir: t.TempDir(), cat: empty}
+	send := func(files map[string]string) error {
+		t.Helper()
+		src := t.TempDir()
+		for name, content := range files {
+			require.NoError(t, os.MkdirAll(filepath.Dir(filepath.Join(src, name)), 0o755))
+			require.NoError(t, os.WriteFile(filepath.Join(src, name), []byte(content), 0o644))
+		}
+		var buf bytes.Buffer
+		require.NoError(t, writeBundleTar(&buf, src))
+		_, err := s.AddDir(t.Context(), &buf, orchestrator.AddOptions{})
+		return err
+	}
+	err = send(map[string]string{"docker-compose.yml": "services: {}\n"})
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "%v", err)
+	assert.Contains(t, orchestrator.ErrorMessage(err), "no porter.yaml")
+
+	err = send(map[string]string{"porter.yaml": "name: [\n"})
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "%v", err)
+	assert.Contains(t, orchestrator.ErrorMessage(err), "porter.yaml")
+
+	err = send(map[string]string{"porter.yaml": "schemaVersion: 1.0.1\nname: Bad_Name\nversion: 0.1.0\n"})
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "%v", err)
+
+	// The demo bundle with a privileged service: the bundle policy's
+	// finding, with its file and line.
+	demo := map[string]string{}
+	for _, f := range []string{"porter.yaml", "docker-compose.yml"} {
+		data, err := os.ReadFile(filepath.Join("../../bundles/testdata/demo", f))
+		require.NoError(t, err)
+		demo[f] = string(data)
+	}
+	demo["docker-compose.yml"] = strings.Replace(demo["docker-compose.yml"], "\n  db:\n", "\n  db:\n    privileged: true\n", 1)
+	err = send(demo)
+	assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "%v", err)
+	assert.Contains(t, orchestrator.ErrorMessage(err), "bundle demo has 1 lint error(s): docker-compose.yml:")
+	assert.Contains(t, orchestrator.ErrorMessage(err), "(policy privileged)")
+
+	entries, err := os.ReadDir(s.dir)
+	require.NoError(t, err)
+	assert.Empty(t, entries, "nothing is left under the store's directory")
 }
