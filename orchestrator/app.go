@@ -67,9 +67,13 @@ type App struct {
 	// from a registry or an archive, the copy of its /cnab/app.
 	Dir string
 	// Source says where a bundle that was not built here came from: a
-	// registry reference with its digest, or an archive. "" for catalog
-	// directories.
+	// registry reference with its digest, an archive, or `catalog add`.
+	// "" for catalog directories.
 	Source string
+	// Origin is the store app the bundle was converted from
+	// (custom["sh.websoft9"].source, as storeconv writes it); zero when
+	// the bundle does not say.
+	Origin Origin
 	// Digest identifies the bundle: a pulled one by its manifest's digest
 	// in the registry, an imported one by the sha256 of its archive's
 	// bundle.json, one of the catalog directory by the sha256 of its
@@ -100,6 +104,25 @@ type BundleSource interface {
 	// layout, as `stackhub bundle archive` writes), verifies every image
 	// against its contentDigest and loads them into Docker.
 	Import(ctx context.Context, archive io.Reader, opts AddOptions) (App, error)
+	// AddDir reads a bundle directory's files as a tar (gzip-compressed
+	// or not: porter.yaml, its compose files, an icon), lints it as
+	// `stackhub bundle lint` does (Porter's rules, the websoft9 mixin,
+	// the bundle policy) and builds it with the server's runtimes. A
+	// tar that is not one or holds links, absolute or escaping paths or
+	// too much, and a bundle with lint errors, are EINVALID with every
+	// reason; nothing is kept on failure.
+	AddDir(ctx context.Context, files io.Reader, opts AddOptions) (App, error)
+}
+
+// Origin names the app of another store a bundle was converted from.
+type Origin struct {
+	// Store is the store's format: websoft9, casaos, runtipi, umbrel,
+	// compose.
+	Store string
+	// ID is the app's id (its folder) in that store.
+	ID string
+	// Version is the store app's version, when it has one.
+	Version string
 }
 
 // AddOptions say how a pulled or imported bundle joins the catalog.

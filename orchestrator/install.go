@@ -181,6 +181,18 @@ func (e *Engine) ImportBundle(ctx context.Context, archive io.Reader, opts AddOp
 	return e.d.Bundles.Import(ctx, archive, opts)
 }
 
+// AddBundleDir adds a bundle directory, its files as a tar, to the catalog
+// (see BundleSource.AddDir). Returns EINVALID for a bad tar or a bundle
+// with lint errors or policy violations, ECONFLICT when its name is an app
+// of the catalog directory, or its name and version are in the catalog
+// with another digest and opts.Force is not set.
+func (e *Engine) AddBundleDir(ctx context.Context, files io.Reader, opts AddOptions) (App, error) {
+	if e.d.Bundles == nil {
+		return App{}, Errorf(EINVALID, "this server does not add bundle directories")
+	}
+	return e.d.Bundles.AddDir(ctx, files, opts)
+}
+
 // reserve observes, plans and records the installation with its ports,
 // under e.reserving: no other install plans between this one's observing
 // and recording, so none can take the ports it planned.

@@ -51,6 +51,7 @@ func (s *Server) registerCatalogRoutes(g *echo.Group) {
 	g.GET("/catalog/:name/icon", s.getCatalogIcon)
 	g.POST("/catalog/pull", s.pullBundle)
 	g.POST("/catalog/import", s.importBundle)
+	g.POST("/catalog/bundles", s.addBundleDir)
 }
 
 // listApps serves GET /api/v1/apps (the console polls it), from the last
@@ -184,13 +185,9 @@ func (s *Server) importBundle(c echo.Context) error {
 	rc := http.NewResponseController(c.Response().Writer)
 	_ = rc.SetReadDeadline(time.Time{})
 	_ = rc.SetWriteDeadline(time.Time{})
-	var opts orchestrator.AddOptions
-	if v := c.QueryParam("force"); v != "" {
-		f, err := strconv.ParseBool(v)
-		if err != nil {
-			return orchestrator.Errorf(orchestrator.EINVALID, "force must be true or false")
-		}
-		opts.Force = f
+	opts, err := addOptions(c)
+	if err != nil {
+		return err
 	}
 	body := http.MaxBytesReader(c.Response(), c.Request().Body, MaxArchiveBytes)
 	a, err := s.Catalog.ImportBundle(c.Request().Context(), body, opts)
@@ -201,6 +198,60 @@ func (s *Server) importBundle(c echo.Context) error {
 		return err
 	}
 	return c.JSON(http.StatusCreated, toCatalogApp(a))
+}
+
+// MaxBundleDirBytes bounds an added bundle directory's tar: its files are
+// a manifest, compose files and an icon (the server takes 10 MiB of them).
+const MaxBundleDirBytes = 16 << 20
+
+// addBundleDir adds a bundle directory, the request body as a tar (gzip
+// or not), to the catalog (201 with its entry): 400 for a bad tar or a
+// bundle with lint errors or policy violations (each one named), 409 when
+// its name is a catalog directory's app, or its name and version are in
+// the catalog with another digest and force is not set.
+func (s *Server) addBundleDir(c echo.Context) error {
+	opts, err := addOptions(c)
+	if err != nil {
+		return err
+	}
+	body := &limitedBody{r: http.MaxBytesReader(c.Response(), c.Request().Body, MaxBundleDirBytes)}
+	a, err := s.Catalog.AddBundleDir(c.Request().Context(), body, opts)
+	if err != nil {
+		if _, ok := errors.AsType[*http.MaxBytesError](err); ok || body.over {
+			return orchestrator.Errorf(orchestrator.EINVALID, "the bundle directory's tar is larger than %d bytes", MaxBundleDirBytes)
+		}
+		return err
+	}
+	return c.JSON(http.StatusCreated, toCatalogApp(a))
+}
+
+// addOptions reads the force query parameter of an addition to the
+// catalog.
+func addOptions(c echo.Context) (orchestrator.AddOptions, error) {
+	var opts orchestrator.AddOptions
+	if v := c.QueryParam("force"); v != "" {
+		f, err := strconv.ParseBool(v)
+		if err != nil {
+			return opts, orchestrator.Errorf(orchestrator.EINVALID, "force must be true or false")
+		}
+		opts.Force = f
+	}
+	return opts, nil
+}
+
+// limitedBody remembers that a request body went over its bound, whatever
+// a reader above it (gzip, tar) made of the error.
+type limitedBody struct {
+	r    io.Reader
+	over bool
+}
+
+func (b *limitedBody) Read(p []byte) (int, error) {
+	n, err := b.r.Read(p)
+	if _, ok := errors.AsType[*http.MaxBytesError](err); ok {
+		b.over = true
+	}
+	return n, err
 }
 
 func (s *Server) getApp(c echo.Context) error {

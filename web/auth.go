@@ -246,7 +246,7 @@ func checkContentType(c echo.Context) error {
 	if mt == "application/json" {
 		return nil
 	}
-	if c.Path() == "/api/v1/catalog/import" && (mt == "application/gzip" || mt == "application/x-tar" || mt == "application/octet-stream") {
+	if (c.Path() == "/api/v1/catalog/import" || c.Path() == "/api/v1/catalog/bundles") && (mt == "application/gzip" || mt == "application/x-tar" || mt == "application/octet-stream") {
 		return nil
 	}
 	return orchestrator.Errorf(orchestrator.EUNSUPPORTED, "a request that changes state must send its body as Content-Type: application/json (got %q), or carry the %s header", r.Header.Get(echo.HeaderContentType), CSRFHeader)

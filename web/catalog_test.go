@@ -174,3 +174,49 @@ func TestCatalogPullAndImport(t *testing.T) {
 	rec = post("/api/v1/catalog/pull", "shk_good", "application/json", big)
 	assert.Equal(t, http.StatusRequestEntityTooLarge, rec.Code, "other routes keep the limit")
 }
+
+func TestCatalogAddBundleDir(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}}
+	post := func(target, token string, body []byte) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(http.MethodPost, target, bytes.NewReader(body))
+		req.Header.Set("Authorization", "Bearer "+token)
+		req.Header.Set("Content-Type", "application/gzip")
+		rec := httptest.NewRecorder()
+		s.Handler().ServeHTTP(rec, req)
+		return rec
+	}
+	rec := post("/api/v1/catalog/bundles", "shk_good", []byte("uptime-kuma"))
+	require.Equal(t, http.StatusCreated, rec.Code, rec.Body.String())
+	var got map[string]any
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &got))
+	assert.Equal(t, "uptime-kuma", got["appName"])
+	assert.Equal(t, "catalog add (converted from umbrel:uptime-kuma)", got["source"])
+	assert.Equal(t, map[string]any{"store": "umbrel", "id": "uptime-kuma", "version": "2.0"}, got["origin"])
+
+	for _, tc := range []struct {
+		name, target, token, body string
+		status                    int
+		says                      string
+	}{
+		{"lint errors", "/api/v1/catalog/bundles", "shk_good", "bad", http.StatusBadRequest, "services.web.privileged: refused (rule privileged)"},
+		{"a catalog directory's app", "/api/v1/catalog/bundles", "shk_good", "demo", http.StatusConflict, "cannot replace it"},
+		{"name and version taken", "/api/v1/catalog/bundles", "shk_good", "taken", http.StatusConflict, "sha256:b"},
+		{"taken, forced", "/api/v1/catalog/bundles?force=true", "shk_good", "taken", http.StatusCreated, `"appName":"taken"`},
+		{"bad force", "/api/v1/catalog/bundles?force=maybe", "shk_good", "x", http.StatusBadRequest, "force must be true or false"},
+		{"not an admin", "/api/v1/catalog/bundles", "shk_read", "x", http.StatusForbidden, ""},
+		{"no token", "/api/v1/catalog/bundles", "", "x", http.StatusUnauthorized, ""},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rec := post(tc.target, tc.token, []byte(tc.body))
+			assert.Equal(t, tc.status, rec.Code, rec.Body.String())
+			assert.Contains(t, rec.Body.String(), tc.says)
+		})
+	}
+
+	// Above the global 1 MiB limit but within its own; then over its own.
+	rec = post("/api/v1/catalog/bundles", "shk_good", bytes.Repeat([]byte{'a'}, 2<<20))
+	assert.Equal(t, http.StatusCreated, rec.Code, "a bundle directory may exceed the 1 MiB body limit")
+	rec = post("/api/v1/catalog/bundles", "shk_good", bytes.Repeat([]byte{'a'}, MaxBundleDirBytes+1))
+	assert.Equal(t, http.StatusBadRequest, rec.Code)
+	assert.Contains(t, rec.Body.String(), "larger than")
+}

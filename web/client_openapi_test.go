@@ -103,6 +103,7 @@ func TestClientMatchesOpenAPI(t *testing.T) {
 	_, _ = c.CatalogApp(ctx, "redmine")
 	_, _ = c.PullBundle(ctx, "r.test/x:v1", false)
 	_, _ = c.ImportBundle(ctx, strings.NewReader("not an archive"), false)
+	_, _ = c.AddBundleDir(ctx, strings.NewReader("not a tar"), true)
 	_, _ = c.Server(ctx)
 	_, _ = c.SearchServer(ctx)
 	_, _ = c.Refusals(ctx, "", 10)

@@ -193,6 +193,28 @@ func (f fakeCatalog) ImportBundle(_ context.Context, r io.Reader, _ orchestrator
 	}
 	return orchestrator.App{Name: "imported", Source: fmt.Sprintf("archive of %d bytes", n)}, nil
 }
+
+// AddBundleDir takes the body as the bundle's name: "bad" has lint
+// errors, "demo" is a catalog directory's app, "taken" is in the catalog
+// with another digest (force replaces it).
+func (f fakeCatalog) AddBundleDir(_ context.Context, r io.Reader, opts orchestrator.AddOptions) (orchestrator.App, error) {
+	data, err := io.ReadAll(r)
+	if err != nil {
+		return orchestrator.App{}, err
+	}
+	switch name := string(data); {
+	case name == "bad":
+		return orchestrator.App{}, orchestrator.Errorf(orchestrator.EINVALID,
+			"bundle bad has 2 lint error(s): porter.yaml:3: version: required; docker-compose.yml:7: services.web.privileged: refused (rule privileged)")
+	case name == "demo":
+		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ECONFLICT, "the catalog already has an app named demo; a bundle from elsewhere cannot replace it")
+	case name == "taken" && !opts.Force:
+		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ECONFLICT, "the catalog already has taken 1.0.0 as sha256:a; this bundle is sha256:b")
+	default:
+		return orchestrator.App{Name: name, Version: "1.0.0", Source: "catalog add (converted from umbrel:" + name + ")",
+			Origin: orchestrator.Origin{Store: "umbrel", ID: name, Version: "2.0"}}, nil
+	}
+}
 func (f fakeCatalog) CatalogApp(_ context.Context, name string) (orchestrator.App, error) {
 	if name != "demo" {
 		return orchestrator.App{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "%s is not in the catalog", name)

@@ -66,8 +66,9 @@ var routeRoles = map[string]orchestrator.Role{
 	"POST /api/v1/catalog/:name/grants":     orchestrator.RoleAdmin,
 	"DELETE /api/v1/grants/:id":             orchestrator.RoleAdmin,
 	// Adding a bundle is trusting someone else's code: admins only.
-	"POST /api/v1/catalog/pull":   orchestrator.RoleAdmin,
-	"POST /api/v1/catalog/import": orchestrator.RoleAdmin,
+	"POST /api/v1/catalog/pull":    orchestrator.RoleAdmin,
+	"POST /api/v1/catalog/import":  orchestrator.RoleAdmin,
+	"POST /api/v1/catalog/bundles": orchestrator.RoleAdmin,
 
 	"GET /api/v1/server": orchestrator.RoleViewer,
 	// Counts and latencies, no names: any role (serve --metrics-public

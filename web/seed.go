@@ -347,6 +347,9 @@ func toCatalogApp(a orchestrator.App) catalogApp {
 	if a.Meta.Icon != "" {
 		out.Icon = "/api/v1/catalog/" + a.Name + "/icon"
 	}
+	if o := a.Origin; o.Store != "" {
+		out.Origin = &wire.CatalogOrigin{Store: o.Store, ID: o.ID, Version: o.Version}
+	}
 	for _, p := range a.Ports {
 		out.Ports = append(out.Ports, catalogPort{Name: p.Name, Min: p.Min, Max: p.Max})
 	}

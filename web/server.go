@@ -54,6 +54,7 @@ type CatalogService interface {
 	CatalogApp(ctx context.Context, name string) (orchestrator.App, error)
 	PullBundle(ctx context.Context, ref string, opts orchestrator.AddOptions) (orchestrator.App, error)
 	ImportBundle(ctx context.Context, archive io.Reader, opts orchestrator.AddOptions) (orchestrator.App, error)
+	AddBundleDir(ctx context.Context, files io.Reader, opts orchestrator.AddOptions) (orchestrator.App, error)
 }
 
 // HostService reports on the host and the server.
@@ -187,8 +188,11 @@ func (s *Server) Handler() *echo.Echo {
 	e.HTTPErrorHandler = s.handleError
 	e.Use(middleware.RecoverWithConfig(middleware.RecoverConfig{DisableStackAll: true}))
 	e.Use(middleware.BodyLimitWithConfig(middleware.BodyLimitConfig{Limit: MaxBodyBytes,
-		// An archive carries images: its handler has its own bound.
-		Skipper: func(c echo.Context) bool { return c.Path() == "/api/v1/catalog/import" }}))
+		// An archive carries images, a bundle directory an icon: their
+		// handlers have their own bounds.
+		Skipper: func(c echo.Context) bool {
+			return c.Path() == "/api/v1/catalog/import" || c.Path() == "/api/v1/catalog/bundles"
+		}}))
 	e.Use(middleware.RequestLoggerWithConfig(middleware.RequestLoggerConfig{
 		LogMethod: true, LogURIPath: true, LogStatus: true, LogLatency: true, LogRemoteIP: true, LogError: true,
 		HandleError: true,

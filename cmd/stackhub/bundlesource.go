@@ -31,16 +31,25 @@ import (
 )
 
 // bundleSource implements orchestrator.BundleSource: bundles pulled from a
-// registry or imported from an archive are kept under dir, one directory
-// per bundle (oci-<index digest> or archive-<bundle.json digest>) holding
-// bundle.json, relocation.json, source and app/<name>/ (the invocation
-// image's /cnab/app), and are added to the catalog, at start too.
+// registry, imported from an archive or added as a bundle directory are
+// kept under dir, one directory per bundle (oci-<index digest>,
+// archive-<bundle.json digest> or dir-<catalog.DirDigest of its files>)
+// holding bundle.json, relocation.json, source and app/<name>/ (the
+// invocation image's /cnab/app, or the directory as it was added), and
+// are added to the catalog, at start too.
 type bundleSource struct {
 	dir    string
 	reg    ocibundle.Registry
 	docker *client.Client
 	cat    *catalog.Catalog
 	log    *slog.Logger
+	// runtimesDir holds the runtimes a bundle directory is built with
+	// (serve's --runtimes-dir), and maybe the websoft9 client that lints
+	// its steps.
+	runtimesDir string
+	// afterBuild, when set, runs after each build (the server hands the
+	// image's memory back).
+	afterBuild func()
 	// mu serialises writes under dir.
 	mu sync.Mutex
 }
@@ -289,8 +298,8 @@ func (s *bundleSource) read(dir string) (orchestrator.App, error) {
 		app.Images = append(app.Images, ref)
 	}
 	// The store's key names the bundle's digest: oci-<manifest digest>,
-	// archive-<sha256 of bundle.json>.
-	if kind, hex, ok := strings.Cut(filepath.Base(dir), "-"); ok && (kind == "oci" || kind == "archive") {
+	// archive-<sha256 of bundle.json>, dir-<DirDigest of its files>.
+	if kind, hex, ok := strings.Cut(filepath.Base(dir), "-"); ok && (kind == "oci" || kind == "archive" || kind == "dir") {
 		app.Digest = "sha256:" + hex
 	}
 	return app, nil

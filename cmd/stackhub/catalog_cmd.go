@@ -18,6 +18,7 @@ func newCatalogCmd(getenv env) *cobra.Command {
 	}
 	cmd.AddCommand(newCatalogConvertCmd())
 	o := newRemoteOptions(cmd, getenv)
+	cmd.AddCommand(newCatalogAddCmd(o))
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
 		c, err := o.client()
 		if err != nil {
@@ -76,5 +77,32 @@ func printCatalogApp(w io.Writer, a CatalogApp) error {
 		}
 	}
 	fmt.Fprintf(t, "Requirements:\t%s\n", firstOf(strings.Join(reqs, ", "), "none"))
+	if a.Source != "" {
+		fmt.Fprintf(t, "Source:\t%s\n", a.Source)
+	}
+	if o := a.Origin; o != nil {
+		from := fmt.Sprintf("%s (%s)", storeName(o.Store), o.ID)
+		if o.Version != "" {
+			from += " " + o.Version
+		}
+		fmt.Fprintf(t, "Converted from:\t%s\n", from)
+	}
 	return t.Flush()
+}
+
+// storeName is how people call a store the converter reads.
+func storeName(store string) string {
+	switch store {
+	case "websoft9":
+		return "Websoft9"
+	case "casaos":
+		return "CasaOS"
+	case "runtipi":
+		return "Runtipi"
+	case "umbrel":
+		return "Umbrel"
+	case "compose":
+		return "a compose project"
+	}
+	return store
 }

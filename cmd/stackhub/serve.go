@@ -203,7 +203,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	host.CallTimeout = cfg.DockerTimeout
 	host.OnError = metered.DockerError
 	sources := &bundleSource{dir: filepath.Join(cfg.DataDir, "bundles"), reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry},
-		docker: docker, cat: cat, log: log.With("component", "bundles")}
+		docker: docker, cat: cat, log: log.With("component", "bundles"),
+		runtimesDir: cfg.RuntimesDir, afterBuild: debug.FreeOSMemory}
 	sources.loadAll()
 	runner := cnabrun.New(log, docker, host.Ping)
 	runner.CallTimeout = cfg.DockerTimeout

@@ -301,6 +301,9 @@ func readMeta(app *orchestrator.App, m *manifest.Manifest, meta map[string]any, 
 	str := func(v any) string { s, _ := v.(string); return s }
 	app.Meta = orchestrator.AppMeta{Category: str(meta["category"]), Homepage: str(meta["homepage"]),
 		Documentation: str(meta["documentation"])}
+	if src, ok := meta["source"].(map[string]any); ok {
+		app.Origin = orchestrator.Origin{Store: scalar(src["store"]), ID: scalar(src["id"]), Version: scalar(src["version"])}
+	}
 	if login, ok := meta["login"].(map[string]any); ok {
 		app.Meta.Login = orchestrator.Login{Path: str(login["path"]), User: str(login["user"]), Password: str(login["password"])}
 		if p := app.Meta.Login.Path; p != "" && !strings.HasPrefix(p, "/") {

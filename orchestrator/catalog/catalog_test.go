@@ -63,6 +63,24 @@ func TestReadAppMetadata(t *testing.T) {
 	assert.Equal(t, orchestrator.Requirements{CPU: "1", Memory: "2Gi", Disk: "5Gi"}, app.Requirements)
 }
 
+func TestReadAppOrigin(t *testing.T) {
+	app, err := catalog.ReadApp("../../bundles/testdata/demo")
+	require.NoError(t, err)
+	assert.Zero(t, app.Origin, "a bundle that names no store app")
+
+	dir := filepath.Join(t.TempDir(), "demo")
+	require.NoError(t, os.CopyFS(dir, os.DirFS("../../bundles/testdata/demo")))
+	p := filepath.Join(dir, "porter.yaml")
+	raw, err := os.ReadFile(p)
+	require.NoError(t, err)
+	converted := strings.Replace(string(raw), "  sh.websoft9:\n", "  sh.websoft9:\n    source: {store: umbrel, id: uptime-kuma, version: 1.23.16}\n", 1)
+	require.NotEqual(t, string(raw), converted)
+	require.NoError(t, os.WriteFile(p, []byte(converted), 0o644))
+	app, err = catalog.ReadApp(dir)
+	require.NoError(t, err)
+	assert.Equal(t, orchestrator.Origin{Store: "umbrel", ID: "uptime-kuma", Version: "1.23.16"}, app.Origin)
+}
+
 func TestReadAppRefusesBadMetadata(t *testing.T) {
 	tests := []struct {
 		name, from, to, want string

@@ -386,6 +386,27 @@ func (c *Client) ImportBundle(ctx context.Context, archive io.Reader, force bool
 	return out, nil
 }
 
+// AddBundleDir uploads a bundle directory's files, a tar (gzip or not), to
+// the catalog (POST /api/v1/catalog/bundles, admins only): 400 with every
+// lint error or policy violation, 409 when the name is taken (see force,
+// as for ImportBundle).
+func (c *Client) AddBundleDir(ctx context.Context, files io.Reader, force bool) (CatalogApp, error) {
+	q := url.Values{}
+	if force {
+		q.Set("force", "true")
+	}
+	resp, err := c.send(ctx, http.MethodPost, "/api/v1/catalog/bundles", q, files, map[string]string{"Accept": "application/json"})
+	if err != nil {
+		return CatalogApp{}, err
+	}
+	defer resp.Body.Close()
+	var out CatalogApp
+	if err := json.NewDecoder(resp.Body).Decode(&out); err != nil {
+		return CatalogApp{}, c.readFailed(ctx, http.MethodPost, "/api/v1/catalog/bundles", err)
+	}
+	return out, nil
+}
+
 // Server returns the host's figures, risks and an hour of history (GET
 // /api/v1/server), as raw JSON.
 func (c *Client) Server(ctx context.Context) (json.RawMessage, error) {

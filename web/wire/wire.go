@@ -120,8 +120,23 @@ type CatalogApp struct {
 	// not name come after it, folded away as advanced.
 	Form []FormGroup `json:"form,omitempty"`
 	// Source is where a bundle that was not in the catalog directory came
-	// from: its registry reference with digest, or "archive …".
+	// from: its registry reference with digest, "archive …" or
+	// "catalog add …".
 	Source string `json:"source,omitempty"`
+	// Origin is the app of another store the bundle was converted from
+	// (its custom.sh.websoft9.source); absent when it does not say.
+	Origin *CatalogOrigin `json:"origin,omitempty"`
+}
+
+// CatalogOrigin names the app of another store a bundle was converted
+// from.
+type CatalogOrigin struct {
+	// Store is the store's format: websoft9, casaos, runtipi, umbrel or
+	// compose.
+	Store string `json:"store"`
+	// ID is the app's id in that store.
+	ID      string `json:"id"`
+	Version string `json:"version,omitempty"`
 }
 
 // CatalogLogin tells where and how to sign in to an installed app.

@@ -5,7 +5,7 @@
 // exactly that, in a dialog listing it in plain words.
 
 import {h, replace, uid} from '../dom.js';
-import {t} from '../i18n.js';
+import {t, has} from '../i18n.js';
 import {api} from '../api.js';
 import {errorSlot, showError, clearError, busy, appIcon, openDialog, confirmDialog, notify} from '../ui.js';
 import {openJobPanel} from './progress.js';
@@ -124,6 +124,19 @@ function openInstallDialog(app) {
   focus();
 }
 
+/** categoryName is a category's name in the current language (its key when unknown). */
+function categoryName(key) {
+  return has(`category.${key}`) ? t(`category.${key}`) : key;
+}
+
+/** origin says which store app a converted bundle came from, or null. */
+function origin(app) {
+  const o = app.origin;
+  if (!o || !o.store) return null;
+  const store = has(`store.${o.store}`) ? t(`store.${o.store}`) : o.store;
+  return t('catalog.from', {store, id: o.id + (o.version ? ` ${o.version}` : '')});
+}
+
 function card(app, installed) {
   const titleId = uid('card');
   const count = installed.filter((i) => i.app === app.appName).length;
@@ -136,7 +149,8 @@ function card(app, installed) {
           h('p', {class: 'muted small'},
             app.title && app.title !== app.appName ? [h('span', {class: 'app-name'}, app.appName), ' · '] : null,
             h('span', {class: 'version'}, `v${app.version}`),
-            app.category ? [' · ', h('span', {class: 'category'}, app.category)] : null))),
+            app.category ? [' · ', h('span', {class: 'category', 'data-category': app.category}, categoryName(app.category))] : null),
+          origin(app) ? h('p', {class: 'muted small origin'}, origin(app)) : null)),
       h('p', {class: 'description'}, app.description || ''),
       requirementList(app),
       count ? h('p', {class: 'small'}, h('a', {href: '#/apps'}, t('catalog.installedCount', {n: count}))) : null,
@@ -223,7 +237,7 @@ function renderList(root, me) {
     const q = search.value.trim().toLowerCase();
     const cat = category.value;
     const shown = apps.filter((a) => (!cat || a.category === cat) &&
-      (!q || [a.appName, a.title, a.description, a.category].some((v) => (v || '').toLowerCase().includes(q))));
+      (!q || [a.appName, a.title, a.description, a.category, a.category && categoryName(a.category)].some((v) => (v || '').toLowerCase().includes(q))));
     replace(list, shown.map((a) => card(a, installed)));
     count.textContent = t('catalog.count', {n: shown.length, total: apps.length});
   };
@@ -237,7 +251,7 @@ function renderList(root, me) {
     installed = inst;
     const known = new Set([...category.options].map((o) => o.value));
     const cats = [...new Set(apps.map((a) => a.category).filter(Boolean))].sort();
-    for (const c of cats) if (!known.has(c)) category.append(h('option', {value: c}, c));
+    for (const c of cats) if (!known.has(c)) category.append(h('option', {value: c}, categoryName(c)));
     draw();
   }, (err) => live && showError(error, err));
   const admin = me && me.role === 'admin';
@@ -288,7 +302,7 @@ function renderDetail(root, name) {
         appIcon(app, 'lg'),
         h('div', {},
           h('h1', {tabindex: '-1'}, app.title || app.appName),
-          h('p', {class: 'muted'}, `v${app.version}`, app.category ? ` · ${app.category}` : ''))),
+          h('p', {class: 'muted'}, `v${app.version}`, app.category ? ` · ${categoryName(app.category)}` : ''))),
       h('p', {class: 'description'}, app.description || ''),
       h('dl', {class: 'facts', id: 'catalog-detail'},
         detailRow(t('detail.name'), h('code', {}, app.appName)),
@@ -296,6 +310,7 @@ function renderDetail(root, name) {
         detailRow(t('catalog.requirements'), reqText),
         detailRow(t('detail.ports'), ports),
         detailRow(t('detail.actions'), (app.actions || []).join(', ')),
+        detailRow(t('detail.origin'), origin(app)),
         detailRow(t('detail.images'), (app.images || []).map((i) => h('code', {class: 'block'}, i))),
         detailRow(t('detail.homepage'), externalLink(app.homepage)),
         detailRow(t('detail.documentation'), externalLink(app.documentation)),
