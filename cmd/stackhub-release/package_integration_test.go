@@ -60,6 +60,17 @@ func TestDebPackage(t *testing.T) {
 	deb2 := buildDeb(t, version2, filepath.Join(h, "v2"))
 	t.Logf("packages built in %s: %s, %s", time.Since(start).Round(time.Second), filepath.Base(deb1), filepath.Base(deb2))
 	require.NoError(t, os.CopyFS(filepath.Join(h, "bundles"), os.DirFS("../../bundles/testdata")))
+	// The server in the container keeps a port ledger of its own and
+	// cannot see the ports of apps other tests' servers install on the
+	// same engine at the same time (make test runs packages in parallel):
+	// its demo takes ports from ranges no other test uses.
+	demo := filepath.Join(h, "bundles", "demo", "porter.yaml")
+	raw, err := os.ReadFile(demo)
+	require.NoError(t, err)
+	ranged := strings.NewReplacer("minimum: 9001\n    maximum: 9999", "minimum: 22001\n    maximum: 22099",
+		"minimum: 3307\n    maximum: 3399", "minimum: 22101\n    maximum: 22199").Replace(string(raw))
+	require.NotEqual(t, string(raw), ranged, "the demo's port ranges moved")
+	require.NoError(t, os.WriteFile(demo, []byte(ranged), 0o644))
 	require.NoError(t, copyFile("../../packaging/install.sh", filepath.Join(h, "install.sh"), 0o755))
 
 	t.Run("dpkg", func(t *testing.T) {
