@@ -693,3 +693,19 @@ func TestCatalogListsCachedByStamp(t *testing.T) {
 		assert.Contains(t, get("/appList", "zh"), "应用列表查询成功", "each language its own answer")
 	}
 }
+
+// GET /api/v1/server carries the server's release (the console's Server
+// page shows it).
+func TestServerShowsTheRelease(t *testing.T) {
+	s := &Server{Auth: fakeAuth{}, Engine: fakeEngine{}, Build: wire.BuildInfo{Version: "v1.2.3", Commit: "0123456789abcdef", GoVersion: "go1.26.8", Platform: "linux/amd64"}}
+	req := httptest.NewRequest(http.MethodGet, "/api/v1/server", nil)
+	req.Header.Set("Authorization", "Bearer shk_good")
+	rec := httptest.NewRecorder()
+	s.Handler().ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code, rec.Body.String())
+	var body struct {
+		Stackhub wire.BuildInfo `json:"stackhub"`
+	}
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &body))
+	assert.Equal(t, s.Build, body.Stackhub)
+}
