@@ -2,7 +2,6 @@ package bundles
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"encoding/xml"
 	"fmt"
@@ -31,6 +30,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 	portermixin "github.com/websoft9/stackhub/porter-mixin"
 	"github.com/websoft9/stackhub/porter-mixin/manifest"
+	"github.com/websoft9/stackhub/porter-mixin/mixintest"
 )
 
 // minApps is the smallest catalog we ship.
@@ -328,34 +328,10 @@ func checkExec(t *testing.T, a *app, action string, s manifest.Step) {
 	}
 }
 
-// websoft9Lint lints m's websoft9 steps in process, as `websoft9 lint`
-// does for Porter and `stackhub bundle lint` with bin/websoft9 beside it,
-// reading the compose files in the bundle directory dir.
-func websoft9Lint(_ context.Context, dir string, m *manifest.Manifest) ([]manifest.Finding, error) {
-	input, err := manifest.BuildInput(m, portermixin.Name)
-	if err != nil {
-		return nil, err
-	}
-	results, err := portermixin.LintInput(bytes.NewReader(input), dir)
-	if err != nil {
-		return nil, err
-	}
-	out, err := json.Marshal(results)
-	if err != nil {
-		return nil, err
-	}
-	return manifest.MixinLintFindings(m, portermixin.Name, out)
-}
-
 // lintDir runs build.Lint on a bundle directory with the websoft9 linter.
 func lintDir(t *testing.T, dir string) []manifest.Finding {
 	t.Helper()
-	findings, err := build.Lint(t.Context(), build.LintOptions{
-		Dir:    dir,
-		Mixins: map[string]build.MixinLinter{portermixin.Name: websoft9Lint},
-	})
-	require.NoError(t, err)
-	return findings
+	return mixintest.Lint(t, dir)
 }
 
 func checkLint(t *testing.T, a *app) {

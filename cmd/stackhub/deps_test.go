@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"web/console":                         nil,
 	"orchestrator/dockerhost/dockertest":  {"orchestrator/dockerhost", "github.com/moby/moby/client"},
 	"orchestrator/ocibundle/registrytest": {"golang.org/x/crypto/bcrypt"},
+	"porter-mixin/mixintest":              {"orchestrator/build", "porter-mixin", "porter-mixin/manifest", "github.com/stretchr/testify"},
 
 	// The domain: vocabulary, interfaces and use cases; no I/O technology.
 	"orchestrator": {"orchestrator/failpoint", "orchestrator/portalloc", "porter-mixin/events", "porter-mixin/naming",
@@ -98,7 +99,7 @@ var allowed = map[string][]string{
 }
 
 // harnesses are test-only packages no shipped binary may link.
-var harnesses = []string{"orchestrator/dockerhost/dockertest", "orchestrator/ocibundle/registrytest"}
+var harnesses = []string{"orchestrator/dockerhost/dockertest", "orchestrator/ocibundle/registrytest", "porter-mixin/mixintest"}
 
 // shipped are the binaries that go to users and into bundle images.
 var shipped = []string{"cmd/stackhub", "cmd/websoft9", "cmd/bundle-runtime"}

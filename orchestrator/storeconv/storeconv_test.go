@@ -1,8 +1,6 @@
 package storeconv_test
 
 import (
-	"bytes"
-	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -15,11 +13,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/websoft9/stackhub/orchestrator"
-	"github.com/websoft9/stackhub/orchestrator/build"
 	"github.com/websoft9/stackhub/orchestrator/catalog"
 	"github.com/websoft9/stackhub/orchestrator/storeconv"
-	portermixin "github.com/websoft9/stackhub/porter-mixin"
 	"github.com/websoft9/stackhub/porter-mixin/manifest"
+	"github.com/websoft9/stackhub/porter-mixin/mixintest"
 )
 
 // want is what the fixtures (written by hand from docs/store-formats.md)
@@ -97,7 +94,7 @@ func TestConvertFixtures(t *testing.T) {
 			}
 			dir, err := storeconv.Write(filepath.Join(out, string(st)), r)
 			require.NoError(t, err)
-			for _, f := range lint(t, dir) {
+			for _, f := range mixintest.Lint(t, dir) {
 				assert.NotEqual(t, manifest.LevelError, f.Level, "%s/%s: %s: %s (line %d)", st, app, f.Source, f.Message, f.Line)
 			}
 			checkComposeVars(t, dir)
@@ -120,29 +117,6 @@ func hasProblem(r storeconv.Result, sev storeconv.Severity, reason string) bool 
 		}
 	}
 	return false
-}
-
-func websoft9Lint(_ context.Context, dir string, m *manifest.Manifest) ([]manifest.Finding, error) {
-	input, err := manifest.BuildInput(m, portermixin.Name)
-	if err != nil {
-		return nil, err
-	}
-	results, err := portermixin.LintInput(bytes.NewReader(input), dir)
-	if err != nil {
-		return nil, err
-	}
-	out, err := json.Marshal(results)
-	if err != nil {
-		return nil, err
-	}
-	return manifest.MixinLintFindings(m, portermixin.Name, out)
-}
-
-func lint(t *testing.T, dir string) []manifest.Finding {
-	t.Helper()
-	findings, err := build.Lint(t.Context(), build.LintOptions{Dir: dir, Mixins: map[string]build.MixinLinter{portermixin.Name: websoft9Lint}})
-	require.NoError(t, err)
-	return findings
 }
 
 var composeRef = regexp.MustCompile(`\$\{([A-Za-z_][A-Za-z0-9_]*)`)
