@@ -2,6 +2,7 @@ package storeconv
 
 import (
 	"fmt"
+	"path"
 	"sort"
 	"strconv"
 	"strings"
@@ -75,21 +76,6 @@ func guessMain(names []string, services map[string]any) string {
 	return names[0]
 }
 
-// substituteQuiet substitutes mapped variables without reporting.
-func (d *draft) substituteQuiet(s string) string {
-	return varRef.ReplaceAllStringFunc(s, func(m string) string {
-		sub := varRef.FindStringSubmatch(m)
-		name := sub[1]
-		if name == "" {
-			name = sub[3]
-		}
-		if v, ok := d.lookup(name); ok {
-			return v
-		}
-		return m
-	})
-}
-
 func (d *draft) service(name string, svc map[string]any) {
 	where := "services." + name
 	if _, ok := svc["build"]; ok {
@@ -114,11 +100,7 @@ func (d *draft) service(name string, svc map[string]any) {
 	}
 	for _, ns := range []string{"pid", "ipc", "uts", "userns_mode", "cgroup"} {
 		if v, _ := svc[ns].(string); v == "host" {
-			key := ns
-			if ns != "userns_mode" {
-				key = ns
-			}
-			d.permit("host-namespace:"+key+"=host", name+" shares the host's "+ns+" namespace")
+			d.permit("host-namespace:"+ns+"=host", name+" shares the host's "+ns+" namespace")
 		}
 	}
 	if p, _ := svc["privileged"].(bool); p {
@@ -429,7 +411,7 @@ func (d *draft) volumesOf(name string, svc map[string]any) {
 				d.block(where, "binds %s, a folder of the store's runtime or of another app", src)
 				break
 			}
-			d.permit("bind-mount:"+cleanPath(src), name+" reads or writes the host's "+cleanPath(src))
+			d.permit("bind-mount:"+path.Clean(src), name+" reads or writes the host's "+path.Clean(src))
 		}
 		if isLong {
 			long["source"] = newSrc
@@ -463,7 +445,7 @@ func (d *draft) blockedAt(where string) bool {
 // roots: ${APP_DATA_DIR}/data/uploads → data-uploads.
 func (d *draft) dataVolume(src string) (string, bool) {
 	for _, root := range d.dataRoots {
-		if rest, ok := strings.CutPrefix(cleanPath(src), cleanPath(root)); ok && (rest == "" || rest[0] == '/') {
+		if rest, ok := under(src, root); ok {
 			return volumeName("data" + rest), true
 		}
 	}
@@ -472,17 +454,19 @@ func (d *draft) dataVolume(src string) (string, bool) {
 
 func (d *draft) underForeign(src string) bool {
 	for _, root := range d.foreignRoots {
-		if strings.HasPrefix(cleanPath(src)+"/", strings.TrimSuffix(root, "/")+"/") {
+		if _, ok := under(src, root); ok {
 			return true
 		}
 	}
 	return false
 }
 
+// sharedVolume names the volume of a bind under one of the store's shared
+// folders: /DATA/Gallery/immich → shared-gallery-immich.
 func (d *draft) sharedVolume(src string) (string, bool) {
 	for _, root := range d.sharedRoots {
-		if rest, ok := strings.CutPrefix(cleanPath(src), cleanPath(root)); ok && (rest == "" || rest[0] == '/') {
-			return volumeName("shared-" + strings.Trim(root[strings.LastIndex(strings.TrimRight(root, "/"), "/")+1:], "/") + rest), true
+		if rest, ok := under(src, root); ok {
+			return volumeName("shared-" + path.Base(root) + rest), true
 		}
 	}
 	return "", false
@@ -519,22 +503,22 @@ func (d *draft) environment(name string, svc map[string]any) {
 // store committed as a literal.
 func (d *draft) literalSecret(literal, key string) *param {
 	for _, p := range d.params {
-		if p.generate && p.def == "\x00"+literal {
+		if p.generate && p.literal == literal {
 			return p
 		}
 	}
 	p := d.secretParam(key, "generated at install (the store's file had a fixed value)")
-	if p.def != "" && p.def != "\x00"+literal {
+	if p.literal != "" && p.literal != literal {
 		// The name is taken by another literal: number it.
 		for i := 2; ; i++ {
 			q := d.secretParam(fmt.Sprintf("%s_%d", key, i), p.desc)
-			if q.def == "" || q.def == "\x00"+literal {
+			if q.literal == "" || q.literal == literal {
 				p = q
 				break
 			}
 		}
 	}
-	p.def = "\x00" + literal // remembered, never written
+	p.literal = literal
 	d.warn("environment."+key, "a password the store committed as a literal is generated at install instead")
 	return p
 }

@@ -83,6 +83,9 @@ type param struct {
 	enum                      []string
 	port                      bool
 	pattern                   string
+	// literal is the committed password a generated parameter replaces
+	// (never written).
+	literal string
 }
 
 type image struct{ alias, env, repository, tag, digest string }
@@ -173,7 +176,12 @@ var varRef = regexp.MustCompile(`\$\$|\$\{([A-Za-z_][A-Za-z0-9_]*)((?::?[-?+])[^
 // substitute rewrites the store runtime's variables in s: mapped ones to
 // their value here, unknown ones reported (blocked), others left for the
 // bundle's own parameters.
-func (d *draft) substitute(where, s string) string {
+func (d *draft) substitute(where, s string) string { return d.replaceVars(where, s, true) }
+
+// substituteQuiet substitutes mapped variables without reporting.
+func (d *draft) substituteQuiet(s string) string { return d.replaceVars("", s, false) }
+
+func (d *draft) replaceVars(where, s string, report bool) string {
 	return varRef.ReplaceAllStringFunc(s, func(m string) string {
 		if m == "$$" {
 			return m
@@ -186,11 +194,12 @@ func (d *draft) substitute(where, s string) string {
 		if v, ok := d.lookup(name); ok {
 			return v
 		}
-		if why, ok := d.unknownVars[name]; ok {
-			d.block(where, "uses ${%s}, which only %s's runtime provides: %s", name, d.store, why)
+		if !report {
 			return m
 		}
-		if d.strict && !d.provided(name) && sub[2] == "" {
+		if why, ok := d.unknownVars[name]; ok {
+			d.block(where, "uses ${%s}, which only %s's runtime provides: %s", name, d.store, why)
+		} else if d.strict && !d.provided(name) && sub[2] == "" {
 			d.block(where, "uses ${%s}, which nothing sets here (a variable of %s's runtime or of another app)", name, d.store)
 		}
 		return m
@@ -335,5 +344,8 @@ func parseImage(ref string) (repo, tag, digest string) {
 	return repo, tag, digest
 }
 
-// cleanPath is path with one trailing slash less and .. resolved.
-func cleanPath(p string) string { return path.Clean(p) }
+// under tells whether path p is root or below it, and what follows root.
+func under(p, root string) (string, bool) {
+	rest, ok := strings.CutPrefix(path.Clean(p), path.Clean(root))
+	return rest, ok && (rest == "" || rest[0] == '/')
+}

@@ -496,10 +496,6 @@ func (d *draft) tipiField(f tipiField) {
 		for _, o := range f.Options {
 			p.enum = append(p.enum, str(o.Value))
 		}
-		if f.Required && f.Default == nil && f.Type == "password" {
-			// Asked of the person installing: no default, so required.
-			p.def = ""
-		}
 		p = d.addParam(p)
 	}
 	if p.env != f.Env {
@@ -751,7 +747,7 @@ func (d *draft) readCompose() error {
 	d.id, d.name = name, bundleName(name)
 	d.title["en"] = name
 	d.project = project
-	env, order, err := readDotEnv(filepath.Join(d.dir, ".env"))
+	env, _, err := readDotEnv(filepath.Join(d.dir, ".env"))
 	if err != nil {
 		return blocked(".env", "%v", err)
 	}
@@ -784,7 +780,6 @@ func (d *draft) readCompose() error {
 		}
 	}
 	walk(project["services"])
-	_ = order
 	return nil
 }
 
