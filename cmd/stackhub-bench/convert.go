@@ -40,29 +40,26 @@ func (b *bench) benchConvert(ctx context.Context, res *Results) error {
 		dir   string
 	}
 	var checkouts []checkout
-	// Copies of each store's fixture apps, one checkout per copy, until
-	// there are 300 apps.
+	// Each store's fixtures once, for their figures and app counts.
+	apps := map[storeconv.Store]int{}
+	for _, st := range storeconv.Stores {
+		results, err := storeconv.Convert(ctx, st, filepath.Join(fixtures, string(st)))
+		if err != nil {
+			return err
+		}
+		r.Fixtures[string(st)] = [2]int{storeconv.NewReport(results).Converted, len(results)}
+		apps[st] = len(results)
+	}
+	// Copies of them, one checkout per store and copy, until there are
+	// 300 apps.
 	for copyN := 0; r.Apps < convertApps; copyN++ {
 		for _, st := range storeconv.Stores {
-			results, err := storeconv.Convert(ctx, st, filepath.Join(fixtures, string(st)))
-			if err != nil {
-				return err
-			}
-			if copyN == 0 {
-				n := 0
-				for _, x := range results {
-					if x.Converted {
-						n++
-					}
-				}
-				r.Fixtures[string(st)] = [2]int{n, len(results)}
-			}
 			dst := filepath.Join(src, strconv.Itoa(copyN), string(st))
 			if err := os.CopyFS(dst, os.DirFS(filepath.Join(fixtures, string(st)))); err != nil {
 				return err
 			}
 			checkouts = append(checkouts, checkout{st, dst})
-			r.Apps += len(results)
+			r.Apps += apps[st]
 		}
 	}
 	for round := range max(1, b.o.ReadRounds) {
