@@ -22,6 +22,7 @@ import (
 	"github.com/spf13/pflag"
 	"golang.org/x/sys/unix"
 
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
 )
 
@@ -147,12 +148,7 @@ func runDoctor(ctx context.Context, cfg Config, getenv env) []check {
 	return checks
 }
 
-func dockerWhere(getenv env) string {
-	if h := getenv("DOCKER_HOST"); h != "" {
-		return h
-	}
-	return client.DefaultDockerHost
-}
+func dockerWhere(getenv env) string { return dockerhost.DaemonHost(getenv) }
 
 func doctorDocker(ctx context.Context, getenv env) (*client.Client, check, *dockerInfo) {
 	c := check{Name: "docker"}

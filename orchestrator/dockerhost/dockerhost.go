@@ -76,13 +76,19 @@ func NewClient() (*client.Client, error) {
 	return c, nil
 }
 
+// DaemonHost is where a client from the environment finds the engine:
+// DOCKER_HOST, else Docker's default socket.
+func DaemonHost(getenv func(string) string) string {
+	if h := getenv("DOCKER_HOST"); h != "" {
+		return h
+	}
+	return client.DefaultDockerHost
+}
+
 // Unavailable is err, a Docker engine that does not answer, as the
 // domain's EUNAVAILABLE with what to do about it on this host.
 func Unavailable(err error) error {
-	where := os.Getenv("DOCKER_HOST")
-	if where == "" {
-		where = "unix:///var/run/docker.sock"
-	}
+	where := DaemonHost(os.Getenv)
 	switch {
 	case errors.Is(err, fs.ErrPermission):
 		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "StackHub may not use the Docker socket %s (permission denied): run it as root (the stackhub service does) or as a member of the docker group", where)
