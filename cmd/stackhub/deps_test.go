@@ -68,7 +68,7 @@ var allowed = map[string][]string{
 	// Metrics: the domain's root for what it reports, Prometheus's client.
 	// Only cmd/stackhub imports it; web and the engine report through
 	// interfaces of their own.
-	"web/metrics": {"orchestrator", "github.com/prometheus/client_golang"},
+	"web/metrics": {"orchestrator", "web/wire", "github.com/prometheus/client_golang"},
 	// The gateway: the domain's routes, certmagic for certificates (zap is
 	// its logger's type).
 	"gateway": {"orchestrator", "github.com/caddyserver/certmagic", "go.uber.org/zap"},

@@ -198,7 +198,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	defer docker.Close()
 	// The metrics' collectors exist before anything they count.
 	release := buildInfo()
-	metered := metrics.New(metrics.BuildInfo{Version: release.Version, Commit: release.Commit, Date: release.Date}, log)
+	metered := metrics.New(release, log)
 	host := dockerhost.New(docker)
 	host.CallTimeout = cfg.DockerTimeout
 	host.OnError = metered.DockerError

@@ -27,6 +27,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/web/wire"
 )
 
 // Metric names, as served.
@@ -41,12 +42,9 @@ const (
 	BuildInfoName   = "stackhub_build_info"
 )
 
-// BuildInfo is what the binary says of itself (stamped by the linker in
-// package main); empty fields read "dev" for Version and "unknown" for the
-// rest.
-type BuildInfo struct {
-	Version, Commit, Date string
-}
+// BuildInfo is what the binary says of itself (stackhub version's);
+// empty fields read "dev" for Version and "unknown" for the rest.
+type BuildInfo = wire.BuildInfo
 
 // Source is what the scrape reads from the engine, cheaply: the installed
 // apps (the engine's read model) and the port ledger's use.
