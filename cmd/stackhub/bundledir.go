@@ -30,10 +30,7 @@ import (
 // image pinned by its ID as an archive's is. The app's own images are
 // pulled from their registries at install, as for the catalog directory.
 func (s *bundleSource) AddDir(ctx context.Context, files io.Reader, opts orchestrator.AddOptions) (orchestrator.App, error) {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return orchestrator.App{}, err
-	}
-	tmp, err := os.MkdirTemp(s.dir, ".add-")
+	tmp, err := s.workDir(".add-")
 	if err != nil {
 		return orchestrator.App{}, err
 	}

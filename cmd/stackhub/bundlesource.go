@@ -135,14 +135,21 @@ func serverSide(err error) error {
 	return err
 }
 
+// workDir makes a directory of its own under s.dir for one bundle on its
+// way in (the caller removes it): the same file system as the store, so
+// storing it is a rename.
+func (s *bundleSource) workDir(prefix string) (string, error) {
+	if err := os.MkdirAll(s.dir, 0o700); err != nil {
+		return "", err
+	}
+	return os.MkdirTemp(s.dir, prefix)
+}
+
 // Import implements orchestrator.BundleSource.
 // Archives are read, verified and loaded into Docker concurrently, each in
 // a directory of its own; only storing the result takes the lock.
 func (s *bundleSource) Import(ctx context.Context, archive io.Reader, opts orchestrator.AddOptions) (orchestrator.App, error) {
-	if err := os.MkdirAll(s.dir, 0o700); err != nil {
-		return orchestrator.App{}, err
-	}
-	tmp, err := os.MkdirTemp(s.dir, ".import-")
+	tmp, err := s.workDir(".import-")
 	if err != nil {
 		return orchestrator.App{}, err
 	}
