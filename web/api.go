@@ -131,16 +131,6 @@ func (s *Server) uninstallAppV1(c echo.Context) error {
 	return appJobAccepted(c, inst)
 }
 
-func (s *Server) listCatalog(c echo.Context) error {
-	return s.catalog.serve(c, s.Apps, false, func() (any, error) {
-		apps, err := s.Catalog.Catalog(c.Request().Context())
-		if err != nil {
-			return nil, err
-		}
-		return toCatalogApps(apps), nil
-	})
-}
-
 func (s *Server) getCatalogApp(c echo.Context) error {
 	a, err := s.Catalog.CatalogApp(c.Request().Context(), c.Param("name"))
 	if err != nil {

@@ -99,7 +99,7 @@ func TestClientMatchesOpenAPI(t *testing.T) {
 	_, _ = c.GetJob(ctx, "j1")
 	_, _ = c.JobEvents(ctx, "j1", "", func(client.JobEvent) error { return nil })
 	_, _ = c.CancelJob(ctx, "j1")
-	_, _ = c.Catalog(ctx)
+	_, _ = c.Catalog(ctx, client.CatalogQuery{Search: "blog", Category: "cms", Names: []string{"wordpress"}, Limit: 10})
 	_, _ = c.CatalogApp(ctx, "redmine")
 	_, _ = c.PullBundle(ctx, "r.test/x:v1", false)
 	_, _ = c.ImportBundle(ctx, strings.NewReader("not an archive"), false)

@@ -50,8 +50,11 @@ func withSeedRoutes(base []byte) ([]byte, error) {
 		props := map[string]any{}
 		for _, k := range r.keys {
 			typ := "string"
-			if k == "purge" || k == "force" {
+			switch k {
+			case "purge", "force":
 				typ = "boolean"
+			case "page", "pageSize":
+				typ = "integer"
 			}
 			query = append(query, map[string]any{"name": k, "in": "query", "schema": map[string]any{"type": typ}})
 			props[k] = map[string]any{"type": typ}

@@ -45,7 +45,8 @@ var seedRoutes = []seedRoute{
 		"Every installed app, as getAppInfo"},
 	{"/uninstallAllApp", func(s *Server) echo.HandlerFunc { return s.uninstallAllApp }, []string{"purge"}, true,
 		"Uninstall every app, reporting each"},
-	{"/appList", func(s *Server) echo.HandlerFunc { return s.appList }, nil, false, "The catalog"},
+	{"/appList", func(s *Server) echo.HandlerFunc { return s.appList }, []string{"search", "category", "page", "pageSize"}, false,
+		"The catalog, a page at a time (search and category filter it; pageSize 1-200, 50 by default; total counts the matches)"},
 	{"/appDetail", func(s *Server) echo.HandlerFunc { return s.appDetail }, []string{"appName"}, false, "One catalog app"},
 	{"/searchServer", func(s *Server) echo.HandlerFunc { return s.searchServer }, nil, false, "The host's figures and risks"},
 }
@@ -83,6 +84,12 @@ type seedInput struct {
 	// Parameters (installApp) are values for the bundle's parameters: a
 	// JSON object, in a POST body only.
 	Parameters map[string]any
+	// Search, Category, Page and PageSize (appList) select a page of the
+	// catalog.
+	Search   string
+	Category string
+	Page     *int
+	PageSize *int
 }
 
 // bind reads the input from the query string (GET) or a JSON object body
@@ -143,6 +150,14 @@ func bind(c echo.Context) (seedInput, error) {
 			in.Reference, err = asString(k, v)
 		case "parameters":
 			in.Parameters, err = asObject(k, v)
+		case "search":
+			in.Search, err = asString(k, v)
+		case "category":
+			in.Category, err = asString(k, v)
+		case "page":
+			in.Page, err = asInt(k, v)
+		case "pageSize":
+			in.PageSize, err = asInt(k, v)
 		}
 		if err != nil {
 			return in, err
@@ -177,6 +192,23 @@ func asObject(k string, v any) (map[string]any, error) {
 		return x, nil
 	}
 	return nil, orchestrator.Errorf(orchestrator.EINVALID, "%s must be a JSON object of parameter names and values", k)
+}
+
+// asInt reads a whole number: a JSON number of a POST body or a query
+// string's digits.
+func asInt(k string, v any) (*int, error) {
+	var text string
+	switch x := v.(type) {
+	case json.Number:
+		text = x.String()
+	case queryValue:
+		text = string(x)
+	}
+	n, err := strconv.Atoi(text)
+	if err != nil {
+		return nil, orchestrator.Errorf(orchestrator.EINVALID, "%s must be a whole number", k)
+	}
+	return &n, nil
 }
 
 func asBool(k string, v any) (bool, error) {
@@ -384,19 +416,6 @@ func toCatalogApps(apps []orchestrator.App) []catalogApp {
 		out = append(out, toCatalogApp(a))
 	}
 	return out
-}
-
-func (s *Server) appList(c echo.Context) error {
-	if _, err := bind(c); err != nil {
-		return err
-	}
-	return s.seedCatalog.serve(c, s.Apps, english(c), func() (any, error) {
-		apps, err := s.Catalog.Catalog(c.Request().Context())
-		if err != nil {
-			return nil, err
-		}
-		return success(c, "应用列表查询成功", "catalog listed", toCatalogApps(apps)), nil
-	})
 }
 
 func (s *Server) appDetail(c echo.Context) error {

@@ -677,6 +677,7 @@ func TestCatalogListsCachedByStamp(t *testing.T) {
 			return rec.Body.String()
 		}
 		for _, path := range []string{"/appList", "/api/v1/catalog"} {
+			stamp.Catalog++ // each path from a catalog of its own
 			calls, title = 0, "One"
 			assert.Contains(t, get(path, "en"), `"title":"One"`)
 			title = "Two"
@@ -691,6 +692,8 @@ func TestCatalogListsCachedByStamp(t *testing.T) {
 			assert.Contains(t, get(path, "en"), `"title":"Two"`, "%s: a new stamp renders again", path)
 		}
 		assert.Contains(t, get("/appList", "zh"), "应用列表查询成功", "each language its own answer")
+		assert.Contains(t, get("/appList", "en"), "catalog listed")
+		assert.True(t, strings.HasPrefix(get("/api/v1/catalog", "en"), "["), "the API's list, not the seed's")
 	}
 }
 

@@ -146,10 +146,9 @@ type Server struct {
 	// allApps and apps are the last answers of /getAllAppInfo (per
 	// language) and /api/v1/apps (Handler makes them).
 	allApps, apps *renderCache
-	// catalogs are the last answers of /appList (per language) and of
-	// GET /api/v1/catalog: at 1,000 entries, rendering the list was
-	// nearly all of a request's time.
-	seedCatalog, catalog *renderCache
+	// catalogPages are the catalog's pages rendered for /appList and
+	// GET /api/v1/catalog.
+	catalogPages *catalogPages
 	// appInfo keeps /getAppInfo's answers by app name.
 	appInfo *keyedCache
 	// streams bounds the open event and log streams.
@@ -173,7 +172,7 @@ func (s *Server) Handler() *echo.Echo {
 	e.HideBanner, e.HidePort = true, true
 	if s.allApps == nil {
 		s.allApps, s.apps, s.appInfo = &renderCache{}, &renderCache{}, &keyedCache{}
-		s.seedCatalog, s.catalog = &renderCache{}, &renderCache{}
+		s.catalogPages = &catalogPages{}
 	}
 	// Identity comes from credentials only; the client IP is the socket
 	// peer, never X-Forwarded-For or X-Real-IP.

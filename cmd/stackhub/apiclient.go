@@ -14,6 +14,8 @@ type (
 	Job               = apiclient.Job
 	JobEvent          = apiclient.JobEvent
 	CatalogApp        = apiclient.CatalogApp
+	CatalogSummary    = apiclient.CatalogSummary
+	CatalogQuery      = apiclient.CatalogQuery
 	ServerStatus      = apiclient.ServerStatus
 	Token             = apiclient.Token
 	Uninstalled       = apiclient.Uninstalled

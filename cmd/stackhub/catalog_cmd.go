@@ -14,12 +14,20 @@ func newCatalogCmd(getenv env) *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "catalog [NAME]",
 		Short: "List the apps the server can install, or show catalog app NAME",
-		Args:  usageArgs(cobra.MaximumNArgs(1)),
+		Long: "List the apps the server can install (every word of --search in a name, title, description or\n" +
+			"category; --category a category key), or show catalog app NAME with its parameters.",
+		Args: usageArgs(cobra.MaximumNArgs(1)),
 	}
+	var q CatalogQuery
+	cmd.Flags().StringVarP(&q.Search, "search", "s", "", "only apps with every word of this text")
+	cmd.Flags().StringVar(&q.Category, "category", "", "only apps of this category key (e.g. cms, media)")
 	cmd.AddCommand(newCatalogConvertCmd())
 	o := newRemoteOptions(cmd, getenv)
 	cmd.AddCommand(newCatalogAddCmd(o))
 	cmd.RunE = func(cmd *cobra.Command, args []string) error {
+		if len(args) == 1 && (q.Search != "" || q.Category != "") {
+			return usageErrorf("--search and --category filter the list: give no NAME with them")
+		}
 		c, err := o.client()
 		if err != nil {
 			return err
@@ -31,19 +39,16 @@ func newCatalogCmd(getenv env) *cobra.Command {
 			}
 			return o.render(cmd.OutOrStdout(), app, func(w io.Writer) error { return printCatalogApp(w, app) })
 		}
-		apps, err := c.Catalog(cmd.Context())
+		apps, err := c.Catalog(cmd.Context(), q)
 		if err != nil {
 			return fmt.Errorf("catalog: %w", err)
-		}
-		if apps == nil {
-			apps = []CatalogApp{}
 		}
 		return o.render(cmd.OutOrStdout(), apps, func(w io.Writer) error { return printCatalog(w, apps) })
 	}
 	return cmd
 }
 
-func printCatalog(w io.Writer, apps []CatalogApp) error {
+func printCatalog(w io.Writer, apps []CatalogSummary) error {
 	if len(apps) == 0 {
 		_, err := fmt.Fprintln(w, "The catalog is empty.")
 		return err

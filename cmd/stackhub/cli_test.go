@@ -7,6 +7,8 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -151,8 +153,23 @@ func (f *fakeAPI) handler() http.Handler {
 		w.WriteHeader(http.StatusAccepted)
 		fmt.Fprint(w, `{"id":"j1","app":"blog","action":"install","status":"running"}`)
 	})
+	// The catalog answers a page of one entry, whatever the limit: the
+	// CLI follows the pages.
 	mux.HandleFunc("GET /api/v1/catalog", func(w http.ResponseWriter, r *http.Request) {
-		fmt.Fprint(w, `[{"appName":"demo","title":"Demo","version":"0.1.0","description":"a demo","ports":[{"name":"port","min":9001,"max":9999}],"actions":["start"],"requirements":{"cpu":"1"}}]`)
+		entries := []string{
+			`{"appName":"demo","title":"Demo","version":"0.1.0","description":"a demo","category":"developer","requirements":{"cpu":"1"},"generated":[]}`,
+			`{"appName":"wiki","title":"Wiki","version":"2.0.0","description":"pages","category":"cms","requirements":{},"generated":[]}`,
+		}
+		if c := r.URL.Query().Get("category"); c != "" {
+			entries = slices.DeleteFunc(entries, func(e string) bool { return !strings.Contains(e, `"category":"`+c+`"`) })
+		}
+		offset, _ := strconv.Atoi(r.URL.Query().Get("offset"))
+		w.Header().Set("X-Total-Count", strconv.Itoa(len(entries)))
+		if offset >= len(entries) {
+			fmt.Fprint(w, `[]`)
+			return
+		}
+		fmt.Fprint(w, "["+entries[offset]+"]")
 	})
 	mux.HandleFunc("GET /searchServer", func(w http.ResponseWriter, r *http.Request) {
 		fmt.Fprint(w, `{"code":"1","message":"server status","data":{"cpu":"3.0%","memory":"50.0%","hdd":"20.0%","load":[0.1,0.2,0.3],
@@ -376,7 +393,8 @@ func TestCLIReadCommands(t *testing.T) {
 		{[]string{"app", "uninstall", "blog"}, []string{"blog uninstalled", "kept volumes", "freed ports         9001, 3307", "uninstall --purge removes them"}},
 		{[]string{"app", "logs", "blog", "--tail", "5"}, []string{"line one\nline two\n"}},
 		{[]string{"app", "stop", "blog"}, []string{"stop of blog succeeded"}},
-		{[]string{"catalog"}, []string{"demo  0.1.0    Demo   a demo"}},
+		{[]string{"catalog"}, []string{"demo  0.1.0    Demo   a demo", "wiki  2.0.0    Wiki   pages"}},
+		{[]string{"catalog", "--category", "cms"}, []string{"NAME  VERSION  TITLE  DESCRIPTION\nwiki  2.0.0    Wiki   pages\n"}},
 		{[]string{"server"}, []string{"CPU:     3.0%\n", "Memory:  50.0% (512 MiB of 1.0 GiB)\n", "Uptime:  1h0m0s\n", "Apps:    running 1\n", "  [ssh] port 22 open\n      close it"}},
 		{[]string{"token", "list"}, []string{"t1  cli   admin"}},
 		{[]string{"token", "revoke", "t1"}, []string{"token t1 revoked"}},
@@ -402,7 +420,7 @@ func TestCLIJSONOutputKeepsTheAPIFieldNames(t *testing.T) {
 		{[]string{"app", "list"}, []string{"appName", "app", "version", "state", "port", "db_port", "ports", "containers", "runId"}},
 		{[]string{"app", "info", "blog"}, []string{"appName", "containerName", "status", "outputs"}},
 		{[]string{"app", "uninstall", "blog", "--purge"}, []string{"appName", "removedContainers", "keptVolumes", "freedPorts"}},
-		{[]string{"catalog"}, []string{"appName", "title", "ports", "actions", "requirements"}},
+		{[]string{"catalog"}, []string{"appName", "title", "version", "category", "requirements", "generated"}},
 		{[]string{"server"}, []string{"cpu", "memory", "hdd", "risk", "risks", "docker", "memoryTotal"}},
 		{[]string{"token", "list"}, []string{"id", "name", "scope", "created"}},
 		{[]string{"token", "revoke", "t1"}, []string{"id", "revoked"}},

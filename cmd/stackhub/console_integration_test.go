@@ -878,3 +878,82 @@ func TestConsoleBackups(t *testing.T) {
 	b.waitFor("the backup in Chinese", `document.querySelector('#app-backups tbody') && document.querySelector('#app-backups tbody').textContent.includes('停止其容器')`, 10*time.Second)
 	b.screenshot("app-backups-zh")
 }
+
+// TestConsoleCatalogPages: the catalog page asks the server a page at a
+// time (Show more adds the next), the category filter and the search run
+// on the server, a card shows its category's name in the console's
+// language and, for a converted bundle, the store app it came from.
+func TestConsoleCatalogPages(t *testing.T) {
+	chromium(t) // skip before starting a server
+	dockertest.RequireDocker(t)
+	dir := t.TempDir()
+	// The built-in catalog, a converted compose project, and copies of
+	// the demo up to more than two pages.
+	entries, err := os.ReadDir("../../bundles")
+	require.NoError(t, err)
+	for _, e := range entries {
+		if e.IsDir() && e.Name() != "testdata" {
+			require.NoError(t, os.CopyFS(filepath.Join(dir, e.Name()), os.DirFS(filepath.Join("../../bundles", e.Name()))))
+		}
+	}
+	convertFixture(t, dir, "catadd-hello", nil)
+	demo, err := os.ReadFile("../../bundles/testdata/demo/porter.yaml")
+	require.NoError(t, err)
+	for i := 0; len(must(os.ReadDir(dir))) < 2*48+5; i++ {
+		name := fmt.Sprintf("pad-%03d", i)
+		require.NoError(t, os.CopyFS(filepath.Join(dir, name), os.DirFS("../../bundles/testdata/demo")))
+		body := strings.Replace(string(demo), "\nname: demo\n", "\nname: "+name+"\n", 1)
+		require.NoError(t, os.WriteFile(filepath.Join(dir, name, "porter.yaml"), []byte(body), 0o644))
+	}
+	total := len(must(os.ReadDir(dir)))
+	s := startServerArgs(t, t.TempDir(), "--bundles", dir)
+	createAdmin(t, s)
+	b := newBrowser(t, s, 1280, 900)
+	b.login("admin", consolePassword)
+
+	cards := `document.querySelectorAll('#catalog-list .card').length`
+	b.waitFor("the first page", cards+` === 48`, 15*time.Second)
+	assert.Equal(t, fmt.Sprintf("48 of %d apps", total), b.text("#catalog-count"))
+	b.click("#catalog-more")
+	b.waitFor("the second page added", cards+` === 96`, 10*time.Second)
+	b.click("#catalog-more")
+	b.waitFor("the last page", fmt.Sprintf(`%s === %d && document.querySelector('#catalog-more').hidden`, cards, total), 10*time.Second)
+	var unique int
+	require.NoError(t, b.eval(`new Set([...document.querySelectorAll('#catalog-list .card')].map((c) => c.dataset.app)).size`, &unique))
+	assert.Equal(t, total, unique, "every app once")
+
+	// A category: the server filters, the card names it.
+	b.run("pick Monitoring", chromedp.Evaluate(`(() => { const s = document.querySelector('#catalog-category'); s.value = 'monitoring'; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.waitFor("monitoring apps only", `document.querySelector('.card[data-app="uptime-kuma"]') && [...document.querySelectorAll('#catalog-list .card .category')].every((c) => c.dataset.category === 'monitoring')`, 10*time.Second)
+	assert.Equal(t, "Monitoring", b.text(`.card[data-app="uptime-kuma"] .category`))
+	assert.Equal(t, 0, b.count(`.card[data-app^="pad-"]`))
+
+	// The search: the server's, every word, with the category still set.
+	b.run("all categories", chromedp.Evaluate(`(() => { const s = document.querySelector('#catalog-category'); s.value = ''; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.fill("#catalog-search", "catadd-hello")
+	b.waitFor("the converted app alone", cards+` === 1 && document.querySelector('.card[data-app="catadd-hello"] .origin')`, 10*time.Second)
+	assert.Equal(t, "from a compose project (catadd-hello)", b.text(`.card[data-app="catadd-hello"] .origin`))
+	assert.Equal(t, "1 of 1 apps", b.text("#catalog-count"))
+
+	// In Chinese: the category's name and the app's own words.
+	b.run("switch to Chinese", chromedp.Evaluate(`(() => { const s = document.querySelector('#lang-select'); s.value = 'zh-CN'; s.dispatchEvent(new Event('change')); })()`, nil))
+	b.waitFor("Chinese", `document.documentElement.lang === 'zh-CN' && document.querySelector('#catalog-search')`, 10*time.Second)
+	b.fill("#catalog-search", "监控")
+	b.waitFor("found by its category's Chinese name", `document.querySelector('.card[data-app="uptime-kuma"] .category')`, 10*time.Second)
+	assert.Equal(t, "监控", b.text(`.card[data-app="uptime-kuma"] .category`))
+	b.screenshot("catalog-search-zh")
+
+	// Install from a card reads the whole entry first: its settings show.
+	b.fill("#catalog-search", "uptime")
+	b.waitFor("the card", cards+` === 1`, 10*time.Second)
+	b.click(`.card[data-app="uptime-kuma"] button[data-action="install"]`)
+	b.waitFor("the install form with its settings", `document.querySelector('#install-dialog [data-param="time_zone"]')`, 10*time.Second)
+}
+
+// must returns v, panicking on err (for values a test just made).
+func must[T any](v T, err error) T {
+	if err != nil {
+		panic(err)
+	}
+	return v
+}

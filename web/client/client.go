@@ -32,6 +32,8 @@ type (
 	JobEvent     = wire.JobEvent
 	Uninstalled  = wire.Uninstalled
 	CatalogApp   = wire.CatalogApp
+	// CatalogSummary is a catalog entry as the list shows it.
+	CatalogSummary = wire.CatalogSummary
 	CatalogPort  = wire.CatalogPort
 	ServerStatus = wire.ServerStatus
 	Risk         = wire.Risk
@@ -299,11 +301,64 @@ func (c *Client) CancelJob(ctx context.Context, id string) (Job, error) {
 	return out, err
 }
 
-// Catalog returns the apps the server can install (GET /api/v1/catalog).
-func (c *Client) Catalog(ctx context.Context) ([]CatalogApp, error) {
-	var out []CatalogApp
-	_, err := c.callJSON(ctx, http.MethodGet, "/api/v1/catalog", nil, nil, &out)
-	return out, err
+// Catalog returns every catalog entry q selects (GET /api/v1/catalog, page
+// after page; q.Offset is ignored and q.Limit is the page size).
+func (c *Client) Catalog(ctx context.Context, q CatalogQuery) ([]CatalogSummary, error) {
+	out := []CatalogSummary{}
+	q.Offset = 0
+	for {
+		page, total, err := c.CatalogPage(ctx, q)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, page...)
+		q.Offset += len(page)
+		if len(page) == 0 || q.Offset >= total {
+			return out, nil
+		}
+	}
+}
+
+// CatalogQuery selects catalog entries: every word of Search (in a name,
+// title, description or category), one Category, only Names; Offset and
+// Limit (1-200, the server's 50 when 0) select a page.
+type CatalogQuery struct {
+	Search   string
+	Category string
+	Names    []string
+	Offset   int
+	Limit    int
+}
+
+// CatalogPage returns one page of catalog summaries (GET /api/v1/catalog)
+// and how many entries match in all.
+func (c *Client) CatalogPage(ctx context.Context, q CatalogQuery) ([]CatalogSummary, int, error) {
+	v := url.Values{}
+	if q.Search != "" {
+		v.Set("q", q.Search)
+	}
+	if q.Category != "" {
+		v.Set("category", q.Category)
+	}
+	for _, n := range q.Names {
+		v.Add("name", n)
+	}
+	if q.Offset > 0 {
+		v.Set("offset", strconv.Itoa(q.Offset))
+	}
+	if q.Limit > 0 {
+		v.Set("limit", strconv.Itoa(q.Limit))
+	}
+	var out []CatalogSummary
+	h, err := c.callJSON(ctx, http.MethodGet, "/api/v1/catalog", v, nil, &out)
+	if err != nil {
+		return nil, 0, err
+	}
+	total, err := strconv.Atoi(h.Get("X-Total-Count"))
+	if err != nil {
+		return nil, 0, fmt.Errorf("GET /api/v1/catalog: X-Total-Count %q: %w", h.Get("X-Total-Count"), err)
+	}
+	return out, total, nil
 }
 
 // CatalogApp returns catalog app name (GET /api/v1/catalog/{name}).

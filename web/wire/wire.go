@@ -92,6 +92,33 @@ type JobEvent struct {
 	Line       string `json:"line,omitempty"`
 }
 
+// CatalogSummary is a catalog entry as GET /api/v1/catalog lists it: what
+// a card shows and a search matches. GET /api/v1/catalog/{name} answers
+// the whole entry (CatalogApp), parameters and form included.
+type CatalogSummary struct {
+	Name         string            `json:"appName"`
+	Title        string            `json:"title"`
+	Version      string            `json:"version"`
+	Description  string            `json:"description"`
+	Category     string            `json:"category"`
+	Icon         string            `json:"icon"`
+	Requirements map[string]string `json:"requirements"`
+	// Generated are the secrets generated at install (shown once).
+	Generated []string `json:"generated"`
+	// Texts are the title and description in other languages.
+	Texts  map[string]CatalogTexts `json:"texts,omitempty"`
+	Source string                  `json:"source,omitempty"`
+	Origin *CatalogOrigin          `json:"origin,omitempty"`
+}
+
+// CatalogPage is one page of /appList's answer beside the seed envelope's
+// data: how many entries match, and which slice of them data holds.
+type CatalogPage struct {
+	Total    int `json:"total"`
+	Page     int `json:"page"`
+	PageSize int `json:"pageSize"`
+}
+
 // CatalogApp is a catalog entry on the wire.
 type CatalogApp struct {
 	Name         string            `json:"appName"`

@@ -77,9 +77,26 @@ export async function request(method, path, body, options = {}) {
     throw new ApiError(0, 'network', t('error.network'));
   }
   if (!res.ok) throw await failure(res, path);
+  if (options.headers) return {body: await res.json(), headers: res.headers};
   if (res.status === 204) return null;
   const type = res.headers.get('Content-Type') || '';
   return type.includes('json') ? res.json() : res.text();
+}
+
+/**
+ * catalogPage returns one page of catalog summaries and how many match:
+ * q (every word, any case), category, names (only those apps), offset
+ * and limit (1-200).
+ */
+async function catalogPage({q = '', category = '', names = [], offset = 0, limit = 48} = {}) {
+  const params = new URLSearchParams();
+  if (q) params.set('q', q);
+  if (category) params.set('category', category);
+  for (const n of names) params.append('name', n);
+  if (offset) params.set('offset', String(offset));
+  params.set('limit', String(limit));
+  const {body, headers} = await request('GET', `/catalog?${params}`, undefined, {headers: true});
+  return {items: body, total: Number(headers.get('X-Total-Count')) || 0};
 }
 
 const enc = encodeURIComponent;
@@ -126,7 +143,18 @@ export const api = {
   revokeInvite: (id) => request('DELETE', `/invites/${enc(id)}`),
   logout: () => request('POST', '/auth/logout'),
   changePassword: (current, next) => request('POST', '/auth/password', {current, new: next}),
-  catalog: () => request('GET', '/catalog'),
+  catalogPage,
+  // catalogNames returns the catalog summaries of these apps (the
+  // catalog's names, at most 100 a call: asked 100 at a time).
+  catalogNames: async (names) => {
+    const unique = [...new Set(names)];
+    const out = [];
+    for (let i = 0; i < unique.length; i += 100) {
+      const chunk = unique.slice(i, i + 100);
+      out.push(...(await catalogPage({names: chunk, limit: chunk.length})).items);
+    }
+    return out;
+  },
   catalogApp: (name) => request('GET', `/catalog/${enc(name)}`),
   // permissions is what an app's bundle asks for beyond the default bundle
   // policy, in plain words, with its grant and what is still missing.

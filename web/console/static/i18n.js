@@ -75,6 +75,11 @@ export function has(key) {
   return key in en;
 }
 
+/** keys returns the message keys that start with prefix, in their order. */
+export function keys(prefix) {
+  return Object.keys(en).filter((k) => k.startsWith(prefix));
+}
+
 /** formatBytes renders a byte count with binary units. */
 export function formatBytes(n) {
   if (!Number.isFinite(n) || n <= 0) return '0 B';

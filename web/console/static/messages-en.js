@@ -52,6 +52,7 @@ export default {
   'catalog.category': 'Category',
   'catalog.allCategories': 'All categories',
   'catalog.count': '{n} of {total} apps',
+  'catalog.more': 'Show more',
   'catalog.details': 'Details',
   'catalog.install': 'Install',
   'catalog.installedCount': 'Installed: {n}',

@@ -52,6 +52,7 @@ export default {
   'catalog.category': '分类',
   'catalog.allCategories': '全部分类',
   'catalog.count': '共 {total} 个应用，显示 {n} 个',
+  'catalog.more': '显示更多',
   'catalog.details': '详情',
   'catalog.install': '安装',
   'catalog.installedCount': '已安装：{n}',

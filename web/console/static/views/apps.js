@@ -221,6 +221,25 @@ export function renderApps(root) {
     table.hidden = apps.length === 0;
   }
 
+  // learnGenerated asks the catalog, once per catalog app, which secrets
+  // it generates (without it, no Credentials button).
+  let asking = false;
+  async function learnGenerated() {
+    const missing = [...new Set(apps.map((a) => a.app))].filter((n) => n && /^[a-z0-9][a-z0-9-]{0,62}$/.test(n) && !(n in generated));
+    if (asking || !missing.length) return;
+    asking = true;
+    try {
+      const cat = await api.catalogNames(missing);
+      for (const n of missing) generated[n] = [];
+      for (const a of cat) generated[a.appName] = a.generated || [];
+      if (live) draw();
+    } catch {
+      // asked again at the next refresh
+    } finally {
+      asking = false;
+    }
+  }
+
   async function refresh() {
     try {
       const list = await api.apps();
@@ -228,6 +247,7 @@ export function renderApps(root) {
       apps = list.slice().sort((a, b) => a.appName.localeCompare(b.appName));
       clearError(error);
       draw();
+      learnGenerated();
     } catch (err) {
       if (live) showError(error, err);
     }
@@ -241,10 +261,6 @@ export function renderApps(root) {
   }
 
   table.hidden = true;
-  api.catalog().then((cat) => {
-    generated = Object.fromEntries(cat.map((a) => [a.appName, a.generated || []]));
-    if (live) draw();
-  }, () => {}); // without the catalog, no Credentials button
   replace(root,
     h('div', {class: 'page-head'},
       h('h1', {tabindex: '-1'}, t('nav.apps')),

@@ -5,7 +5,7 @@
 // exactly that, in a dialog listing it in plain words.
 
 import {h, replace, uid} from '../dom.js';
-import {t, has} from '../i18n.js';
+import {t, has, keys} from '../i18n.js';
 import {api} from '../api.js';
 import {errorSlot, showError, clearError, busy, appIcon, openDialog, confirmDialog, notify} from '../ui.js';
 import {openJobPanel} from './progress.js';
@@ -117,11 +117,28 @@ function installForm(app, onStarted) {
   return {form, focus: () => nameInput.focus()};
 }
 
-function openInstallDialog(app) {
+/**
+ * openInstallDialog opens the install form of the catalog app summary
+ * names: the list holds summaries, so the whole entry (parameters, form)
+ * is read first.
+ */
+async function openInstallDialog(summary, button) {
+  let app;
+  try {
+    app = localized(await busy(button, () => api.catalogApp(summary.appName)));
+  } catch (err) {
+    notify(err.message, 'error');
+    return;
+  }
   let dialog;
   const {form, focus} = installForm(app, () => dialog.close());
   dialog = openDialog({id: 'install-dialog', title: t('install.title', {app: app.title || app.appName}), content: form});
   focus();
+}
+
+/** categoryKeys are the catalog's category keys, in the catalog's order. */
+function categoryKeys() {
+  return keys('category.').map((k) => k.slice('category.'.length));
 }
 
 /** categoryName is a category's name in the current language (its key when unknown). */
@@ -156,7 +173,7 @@ function card(app, installed) {
       count ? h('p', {class: 'small'}, h('a', {href: '#/apps'}, t('catalog.installedCount', {n: count}))) : null,
       h('div', {class: 'buttons'},
         h('a', {class: 'btn', href: `#/catalog/${encodeURIComponent(app.appName)}`}, t('catalog.details')),
-        h('button', {type: 'button', class: 'btn primary', 'data-action': 'install', onClick: () => openInstallDialog(app)},
+        h('button', {type: 'button', class: 'btn primary', 'data-action': 'install', onClick: (ev) => openInstallDialog(app, ev.currentTarget)},
           t('catalog.install')))));
 }
 
@@ -223,37 +240,72 @@ function addBundleDialog(onAdded) {
   ref.focus();
 }
 
+// PAGE is how many cards the catalog asks for at a time.
+const PAGE = 48;
+// SEARCH_DELAY_MS lets a person finish typing before the catalog asks.
+const SEARCH_DELAY_MS = 200;
+
+/**
+ * renderList draws the catalog a page at a time: the server searches and
+ * filters, and "Show more" asks for the next page.
+ */
 function renderList(root, me) {
   let live = true;
   let apps = [];
+  let total = 0;
   let installed = [];
+  let asked = 0; // the latest query's number: older answers are dropped
+  let timer;
   const search = h('input', {id: 'catalog-search', type: 'search', placeholder: t('catalog.searchPlaceholder'), autocomplete: 'off'});
-  const category = h('select', {id: 'catalog-category'}, h('option', {value: ''}, t('catalog.allCategories')));
+  const category = h('select', {id: 'catalog-category'}, h('option', {value: ''}, t('catalog.allCategories')),
+    categoryKeys().map((k) => h('option', {value: k}, categoryName(k))));
   const count = h('p', {class: 'muted', id: 'catalog-count', role: 'status'});
   const list = h('ul', {class: 'cards', id: 'catalog-list'});
   const error = errorSlot('catalog-error');
+  const more = h('button', {type: 'button', class: 'btn', id: 'catalog-more', hidden: true}, t('catalog.more'));
 
-  const draw = () => {
-    const q = search.value.trim().toLowerCase();
-    const cat = category.value;
-    const shown = apps.filter((a) => (!cat || a.category === cat) &&
-      (!q || [a.appName, a.title, a.description, a.category, a.category && categoryName(a.category)].some((v) => (v || '').toLowerCase().includes(q))));
-    replace(list, shown.map((a) => card(a, installed)));
-    count.textContent = t('catalog.count', {n: shown.length, total: apps.length});
+  const draw = (added) => {
+    if (added) list.append(...added.map((a) => card(a, installed)));
+    else replace(list, apps.map((a) => card(a, installed)));
+    count.textContent = t('catalog.count', {n: apps.length, total});
+    more.hidden = apps.length >= total;
   };
-  search.addEventListener('input', draw);
-  category.addEventListener('change', draw);
+  // ask reads the page from offset of what the search and category
+  // select: the first page replaces the cards, a later one adds to them.
+  const ask = async (offset) => {
+    const n = ++asked;
+    clearError(error);
+    try {
+      const get = () => api.catalogPage({q: search.value.trim(), category: category.value, offset, limit: PAGE});
+      const page = await (offset ? busy(more, get) : get());
+      if (!live || n !== asked) return;
+      const items = page.items.map(localized);
+      total = page.total;
+      if (offset) {
+        apps = apps.concat(items);
+        draw(items);
+      } else {
+        apps = items;
+        draw();
+      }
+    } catch (err) {
+      if (live && n === asked) showError(error, err);
+    }
+  };
+  search.addEventListener('input', () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => ask(0), SEARCH_DELAY_MS);
+  });
+  category.addEventListener('change', () => ask(0));
+  more.addEventListener('click', () => ask(apps.length));
 
-  const load = () => Promise.all([api.catalog(), api.apps().catch(() => [])]).then(([raw, inst]) => {
-    const cat = raw.map(localized);
-    if (!live) return;
-    apps = cat.slice().sort((a, b) => (a.title || a.appName).localeCompare(b.title || b.appName));
-    installed = inst;
-    const known = new Set([...category.options].map((o) => o.value));
-    const cats = [...new Set(apps.map((a) => a.category).filter(Boolean))].sort();
-    for (const c of cats) if (!known.has(c)) category.append(h('option', {value: c}, categoryName(c)));
-    draw();
-  }, (err) => live && showError(error, err));
+  const load = () => {
+    api.apps().then((inst) => {
+      installed = inst;
+      if (live) draw();
+    }, () => {});
+    return ask(0);
+  };
   const admin = me && me.role === 'admin';
   replace(root,
     h('div', {class: 'page-head'}, h('h1', {tabindex: '-1'}, t('nav.catalog')),
@@ -261,10 +313,13 @@ function renderList(root, me) {
     h('div', {class: 'toolbar', role: 'search'},
       h('div', {class: 'field grow'}, h('label', {for: 'catalog-search'}, t('catalog.search')), search),
       h('div', {class: 'field'}, h('label', {for: 'catalog-category'}, t('catalog.category')), category)),
-    error, count, list);
+    error, count, list, h('div', {class: 'buttons'}, more));
 
   load();
-  return () => { live = false; };
+  return () => {
+    live = false;
+    clearTimeout(timer);
+  };
 }
 
 function detailRow(label, value) {
