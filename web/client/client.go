@@ -27,18 +27,18 @@ import (
 // *UnreachableError. Messages are asked for in English.
 // The API's JSON shapes (package web/wire), shared with the server.
 type (
-	App          = wire.App
-	Job          = wire.Job
-	JobEvent     = wire.JobEvent
-	Uninstalled  = wire.Uninstalled
-	CatalogApp   = wire.CatalogApp
+	App         = wire.App
+	Job         = wire.Job
+	JobEvent    = wire.JobEvent
+	Uninstalled = wire.Uninstalled
+	CatalogApp  = wire.CatalogApp
 	// CatalogSummary is a catalog entry as the list shows it.
 	CatalogSummary = wire.CatalogSummary
-	CatalogPort  = wire.CatalogPort
-	ServerStatus = wire.ServerStatus
-	Risk         = wire.Risk
-	Token        = wire.Token
-	Credentials  = wire.Credentials
+	CatalogPort    = wire.CatalogPort
+	ServerStatus   = wire.ServerStatus
+	Risk           = wire.Risk
+	Token          = wire.Token
+	Credentials    = wire.Credentials
 	// The permissions bundles declare and the operator's grants of them.
 	Permission     = wire.Permission
 	Grant          = wire.Grant
