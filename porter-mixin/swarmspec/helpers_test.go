@@ -81,3 +81,5 @@ func problems(t *testing.T, err error) []Unsupported {
 	require.True(t, ok, "an *UnsupportedError: %v", err)
 	return uerr.Problems
 }
+
+func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }

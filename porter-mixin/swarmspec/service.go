@@ -359,14 +359,15 @@ func restartPolicy(k *check, s types.ServiceConfig) *swarm.RestartPolicy {
 		out.Condition = swarm.RestartPolicyConditionAny
 	case types.RestartPolicyOnFailure:
 		out.Condition = swarm.RestartPolicyConditionOnFailure
-		if hasArg {
-			n, err := strconv.ParseUint(arg, 10, 64)
-			if err != nil {
-				k.add("restart", fmt.Sprintf("%q: the attempts of on-failure are a number", s.Restart))
-				break
-			}
-			out.MaxAttempts = &n
+		if !hasArg {
+			return out
 		}
+		n, err := strconv.ParseUint(arg, 10, 64)
+		if err != nil {
+			k.add("restart", fmt.Sprintf("%q: the attempts of on-failure are a number", s.Restart))
+			return out
+		}
+		out.MaxAttempts = &n
 		return out
 	default:
 		k.add("restart", fmt.Sprintf("unknown restart policy %q (no, always, unless-stopped or on-failure[:N])", s.Restart))

@@ -323,7 +323,7 @@ func (c *converter) networks() ([]Network, []Unsupported) {
 		prefix := "networks." + key + "."
 		problems = append(problems, refusals(n, "", prefix, networkRules)...)
 		name := c.objectName(key)
-		if n.Name != "" && n.Name != name {
+		if !n.External && n.Name != "" && n.Name != name {
 			problems = append(problems, Unsupported{Key: prefix + "name", Reason: fmt.Sprintf("StackHub names the app's networks itself (%s)", name)})
 		}
 		if n.Driver != "" && n.Driver != "overlay" {
@@ -356,7 +356,7 @@ func (c *converter) volumes() ([]Volume, []Unsupported) {
 		prefix := "volumes." + key + "."
 		problems = append(problems, refusals(v, "", prefix, volumeRules)...)
 		name := c.objectName(key)
-		if v.Name != "" && v.Name != name {
+		if !v.External && v.Name != "" && v.Name != name {
 			problems = append(problems, Unsupported{Key: prefix + "name", Reason: fmt.Sprintf("StackHub names the app's volumes itself (%s)", name)})
 		}
 		if v.Driver != "" && v.Driver != "local" {
