@@ -83,3 +83,7 @@ func problems(t *testing.T, err error) []Unsupported {
 }
 
 func writeFile(path, content string) error { return os.WriteFile(path, []byte(content), 0o644) }
+
+func errorsAsUnsupported(err error) (*UnsupportedError, bool) {
+	return errors.AsType[*UnsupportedError](err)
+}
