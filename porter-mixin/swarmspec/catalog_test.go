@@ -144,19 +144,8 @@ func TestCatalog(t *testing.T) {
 			continue
 		}
 		summary.WriteString("converts\n")
-		for _, s := range plan.Services {
-			var waits []string
-			for _, w := range s.Waits {
-				waits = append(waits, w.Service+" "+string(w.Condition))
-			}
-			var ports []string
-			for _, p := range s.Spec.EndpointSpec.Ports {
-				ports = append(ports, fmt.Sprintf("%d:%d/%s", p.PublishedPort, p.TargetPort, p.Protocol))
-			}
-			fmt.Fprintf(&summary, "    %s (%s) after [%s], publishes [%s]\n", s.Spec.Name, s.Name, strings.Join(waits, ", "), strings.Join(ports, ", "))
-		}
-		for _, u := range plan.Unpublished {
-			fmt.Fprintf(&summary, "    left unpublished: %s\n", u)
+		for _, line := range strings.Split(strings.TrimSuffix(plan.String(), "\n"), "\n") {
+			fmt.Fprintf(&summary, "    %s\n", line)
 		}
 		out, err := json.MarshalIndent(plan, "", "  ")
 		require.NoError(t, err)

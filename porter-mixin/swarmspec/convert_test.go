@@ -323,3 +323,55 @@ func TestConvert_DoesNotModifyTheProject(t *testing.T) {
 	require.NoError(t, err)
 	assert.JSONEq(t, string(before), string(after))
 }
+
+// TestConvert_SharesNoMemoryWithTheProject: changing a spec leaves the
+// project as it was.
+func TestConvert_SharesNoMemoryWithTheProject(t *testing.T) {
+	p := mustLoad(t, web("init: true\nlabels: {a: b}\nsysctls: {net.core.somaxconn: \"1\"}\ncap_add: [CHOWN]\ndeploy: {restart_policy: {max_attempts: 2}}"))
+	plan := mustConvert(t, p, blogOptions())
+	cs := containerSpec(plan)
+	*cs.Init = false
+	cs.Labels["a"] = "changed"
+	cs.Sysctls["net.core.somaxconn"] = "2"
+	cs.CapabilityAdd[0] = "ALL"
+	*taskSpec(plan).RestartPolicy.MaxAttempts = 9
+	s := p.Services["web"]
+	assert.True(t, *s.Init)
+	assert.Equal(t, "b", s.Labels["a"])
+	assert.Equal(t, "1", s.Sysctls["net.core.somaxconn"])
+	assert.Equal(t, []string{"CHOWN"}, s.CapAdd)
+	assert.Equal(t, uint64(2), *s.Deploy.RestartPolicy.MaxAttempts)
+}
+
+// TestPlan_String lists the plan without its environment.
+func TestPlan_String(t *testing.T) {
+	p := mustLoad(t, `
+services:
+  web:
+    image: nginx:1.27
+    environment: {SECRET: s3cr3t}
+    ports: ["9001:80", "127.0.0.1:9002:81"]
+    depends_on:
+      db: {condition: service_healthy}
+      cache: {condition: service_started}
+  db:
+    image: mariadb:11
+    volumes: [db:/var/lib/mysql]
+  cache:
+    image: redis:7
+volumes:
+  db:
+`)
+	opts := blogOptions()
+	opts.Node, opts.LoopbackPorts = Node{Hostname: "worker-2"}, OmitLoopbackPorts
+	got := mustConvert(t, p, opts).String()
+	assert.Equal(t, `app blog (websoft9-blog) on node.hostname==worker-2
+network websoft9-blog_default (overlay, attachable)
+volume websoft9-blog_db (local)
+service websoft9-blog-cache (cache): redis:7
+service websoft9-blog-db (db): mariadb:11
+service websoft9-blog (web, main): nginx:1.27, after cache running, db healthy, publishes 9001:80/tcp
+left unpublished: web 127.0.0.1:9002:81/tcp
+`, got)
+	assert.NotContains(t, got, "s3cr3t")
+}

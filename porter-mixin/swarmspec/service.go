@@ -74,7 +74,7 @@ func (c *converter) service(s types.ServiceConfig) (swarm.ServiceSpec, []Unpubli
 		Dir:             s.WorkingDir,
 		User:            s.User,
 		Groups:          slices.Clone(s.GroupAdd),
-		Init:            s.Init,
+		Init:            clonePtr(s.Init),
 		StopSignal:      s.StopSignal,
 		TTY:             s.Tty,
 		OpenStdin:       s.StdinOpen,
@@ -182,6 +182,16 @@ func environment(env types.MappingWithEquals) []string {
 		}
 	}
 	return out
+}
+
+// clonePtr returns a pointer to a copy of *p, so that a spec shares no
+// memory with the project.
+func clonePtr[T any](p *T) *T {
+	if p == nil {
+		return nil
+	}
+	v := *p
+	return &v
 }
 
 func duration(d *types.Duration) *time.Duration {
@@ -333,11 +343,7 @@ func restartPolicy(k *check, s types.ServiceConfig) *swarm.RestartPolicy {
 	if s.Deploy != nil && s.Deploy.RestartPolicy != nil {
 		rp := s.Deploy.RestartPolicy
 		k.refuse(rp, "deploy.restart_policy.", restartPolicyRules)
-		out := &swarm.RestartPolicy{Delay: duration(rp.Delay), Window: duration(rp.Window)}
-		if rp.MaxAttempts != nil {
-			n := *rp.MaxAttempts
-			out.MaxAttempts = &n
-		}
+		out := &swarm.RestartPolicy{Delay: duration(rp.Delay), Window: duration(rp.Window), MaxAttempts: clonePtr(rp.MaxAttempts)}
 		switch rp.Condition {
 		case "", "any":
 			out.Condition = swarm.RestartPolicyConditionAny

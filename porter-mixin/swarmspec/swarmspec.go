@@ -205,6 +205,49 @@ func (u UnpublishedPort) String() string {
 	return fmt.Sprintf("%s %s:%d:%d/%s", u.Service, u.HostIP, u.Published, u.Target, u.Protocol)
 }
 
+// String lists the plan for a person: the node, the networks and volumes,
+// then each service in creation order with its image, what it waits for
+// and the ports it publishes on the node, then the ports left out. It
+// shows no environment (it holds secrets).
+func (p *Plan) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "app %s (%s) on %s\n", p.App, p.Project, p.Node.Constraint())
+	for _, n := range p.Networks {
+		fmt.Fprintf(&b, "network %s (%s, attachable)\n", n.Spec.Name, n.Spec.Driver)
+	}
+	for _, v := range p.Volumes {
+		fmt.Fprintf(&b, "volume %s (%s)\n", v.Spec.Name, v.Spec.Driver)
+	}
+	for _, s := range p.Services {
+		main := ""
+		if s.Main {
+			main = ", main"
+		}
+		fmt.Fprintf(&b, "service %s (%s%s): %s", s.Spec.Name, s.Name, main, s.Spec.TaskTemplate.ContainerSpec.Image)
+		for i, w := range s.Waits {
+			sep := ", "
+			if i == 0 {
+				sep = ", after "
+			}
+			fmt.Fprintf(&b, "%s%s %s", sep, w.Service, w.Condition)
+		}
+		if s.Spec.EndpointSpec != nil {
+			for i, port := range s.Spec.EndpointSpec.Ports {
+				sep := ", "
+				if i == 0 {
+					sep = ", publishes "
+				}
+				fmt.Fprintf(&b, "%s%d:%d/%s", sep, port.PublishedPort, port.TargetPort, port.Protocol)
+			}
+		}
+		b.WriteString("\n")
+	}
+	for _, u := range p.Unpublished {
+		fmt.Fprintf(&b, "left unpublished: %s\n", u)
+	}
+	return b.String()
+}
+
 // swarmNameRE and maxSwarmName are what a Swarm manager accepts as the
 // name of a service or a network (a DNS label, underscores allowed
 // inside).
