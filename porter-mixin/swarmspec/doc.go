@@ -93,9 +93,9 @@
 // Used, by the version that brought them to services: Init 1.38
 // (first in the API reference), Sysctls 1.40, CapabilityAdd,
 // CapabilityDrop, Ulimits, Limits.Pids and BindOptions.NonRecursive 1.41.
-// Refused for needing later ones: healthcheck start_interval and
-// seccomp/AppArmor security options 1.44, no-new-privileges 1.46 (both
-// under security_opt), volume subpath 1.45, tmpfs options other than size
-// and mode 1.46, oom_score_adj 1.46, memswap_limit and mem_swappiness
-// 1.52, enable_ipv4 1.47, image mounts 1.48.
+// Refused for needing later ones: healthcheck start_interval and the
+// seccomp, AppArmor and no-new-privileges options of security_opt 1.44,
+// volume subpath 1.45, tmpfs options other than size and mode 1.46,
+// oom_score_adj 1.46, enable_ipv4 1.47, image mounts 1.48, memswap_limit
+// and mem_swappiness 1.52.
 package swarmspec

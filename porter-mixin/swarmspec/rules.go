@@ -78,7 +78,7 @@ var serviceRules = map[string]string{
 	"privileged":          "Swarm services cannot run privileged containers",
 	"runtime":             "Swarm services run with the engine's default runtime",
 	"secrets":             "compose secrets would be Swarm secrets, which StackHub does not create; pass the value through environment",
-	"security_opt":        "seccomp and AppArmor options for services need Docker API 1.44, no-new-privileges 1.46; StackHub negotiates 1.41",
+	"security_opt":        "seccomp, AppArmor and no-new-privileges options for services need Docker API 1.44 (SELinux labels are not taken either); StackHub negotiates 1.41",
 	"shm_size":            "a Swarm container spec has no /dev/shm size; mount a tmpfs at /dev/shm instead",
 	"storage_opt":         "Swarm services have no storage driver options",
 	"use_api_socket":      "Swarm services cannot be given the engine's API socket",
