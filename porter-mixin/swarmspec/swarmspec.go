@@ -142,9 +142,10 @@ type Network struct {
 
 // Volume is one named volume of the app. Swarm has no cluster-wide local
 // volumes: the engine of the node creates a volume when a task first
-// mounts it, with the driver and labels of the mount (the same as Spec's),
-// and keeps it when the task goes. Spec is what that volume is, for the
-// mixin to find and remove it on that node (purge).
+// mounts it, with the driver and labels of the mount (Spec's, plus the
+// mount's own volume.labels when the compose file gives some), and keeps
+// it when the task goes. Spec is what that volume is, for the mixin to
+// find and remove it on that node (purge).
 type Volume struct {
 	// Key is the volume's key in the compose file.
 	Key  string
