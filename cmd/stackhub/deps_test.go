@@ -78,6 +78,8 @@ var allowed = map[string][]string{
 	// Inside bundle images: the mixin and the bundle runtime, never the engine.
 	"porter-mixin/manifest":  {"gopkg.in/yaml.v3"},
 	"porter-mixin/bundlerun": {"porter-mixin/manifest"},
+	// Compose model to Swarm specs: pure, on compose's and Docker's types.
+	"porter-mixin/swarmspec": {"porter-mixin/naming", "github.com/compose-spec/compose-go/v2/types", "github.com/moby/moby/api/types"},
 	"porter-mixin": {"porter-mixin/events", "porter-mixin/naming", "github.com/compose-spec/compose-go/v2",
 		"github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/api/pkg/stdcopy", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
 	"cmd/websoft9":       {"porter-mixin"},
