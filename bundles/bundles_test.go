@@ -69,6 +69,25 @@ var healthTools = map[string][]string{
 	"docker.io/mattermost/mattermost-team-edition": {"curl"},
 	"docker.io/louislam/uptime-kuma":               {"node"},
 	"docker.io/n8nio/n8n":                          {"node"},
+	// bundles-c
+	"docker.io/grafana/grafana":              {"curl"},    // Dockerfile: apk add … curl
+	"docker.io/prom/prometheus":              {"wget"},    // quay.io/prometheus/busybox base: busybox wget
+	"ghcr.io/plausible/community-edition":    {"wget"},    // alpine base: busybox wget
+	"docker.io/clickhouse/clickhouse-server": {"wget"},    // -alpine tags: busybox wget (upstream CE compose uses it)
+	"ghcr.io/umami-software/umami":           {"node"},    // node:alpine base
+	"docker.io/library/matomo":               {"curl"},    // php:*-apache
+	"docker.io/metabase/metabase":            {"curl"},    // Dockerfile: apk add … curl
+	"ghcr.io/dgtlmoon/changedetection.io":    {"python3"}, // python:3-slim base
+	"docker.io/healthchecks/healthchecks":    {"python"},  // python:3-slim base (its own fetchstatus.py is Python)
+	"docker.io/gotify/server":                {"curl"},    // Dockerfile: apt-get install curl (its HEALTHCHECK uses it)
+	"docker.io/listmonk/listmonk":            {"wget"},    // alpine base: busybox wget
+	"docker.io/fireflyiii/core":              {"curl"},    // fireflyiii/base: Debian, Apache and PHP with curl
+	"docker.io/actualbudget/actual-server":   {"node"},    // node:*-slim base
+	"docker.io/nocodb/nocodb":                {"node"},    // alpine runtime with apk add nodejs
+	"docker.io/baserow/baserow":              {"curl"},    // all-in-one Dockerfile: apt-get install … curl
+	"docker.io/directus/directus":            {"node"},    // node:alpine base
+	"docker.io/prestashop/prestashop":        {"curl"},    // php:*-apache
+	"docker.io/library/adminer":              {"php"},     // php:*-alpine, running php -S
 }
 
 // app is one catalog bundle read for the tests.
