@@ -106,6 +106,9 @@ func load(ctx context.Context, svc api.Compose, p Plan) (*types.Project, error) 
 	if err := Check(project, p.Main); err != nil {
 		return nil, err
 	}
+	if err := inlineFileObjects(project, opts.WorkingDir); err != nil {
+		return nil, err
+	}
 	labels := map[string]string{naming.LabelApp: p.App}
 	if p.RunID != "" {
 		labels[naming.LabelRun] = p.RunID
@@ -482,4 +485,59 @@ func resourceEvent(ev api.Resource) (events.Event, bool) {
 		return events.Event{}, false
 	}
 	return events.Event{Stage: stage, Resource: ev.ID, Status: ev.Text}, true
+}
+
+// inlineFileObjects gives each config and secret read from a file of the
+// bundle (under dir) that file's content instead. Compose would bind-mount
+// the file, a path inside the invocation image that the Docker host does
+// not have (and the bundle policy refuses bind mounts); content is copied
+// into the container through the API instead. A config carries it as
+// content; a secret through the project's environment, since compose
+// v5.5.1 still bind-mounts a secret given as content. A file outside dir
+// is an error: the lint refuses it too.
+func inlineFileObjects(project *types.Project, dir string) error {
+	for name, c := range project.Configs {
+		content, ok, err := bundleFile("config "+name, c.File, dir)
+		if err != nil {
+			return err
+		}
+		if ok {
+			c.Content, c.File = content, ""
+			project.Configs[name] = c
+		}
+	}
+	for name, sc := range project.Secrets {
+		content, ok, err := bundleFile("secret "+name, sc.File, dir)
+		if err != nil {
+			return err
+		}
+		if ok {
+			if project.Environment == nil {
+				project.Environment = types.Mapping{}
+			}
+			// Not a variable name a person could set: no collision.
+			key := "websoft9.secret." + name
+			project.Environment[key] = content
+			sc.Environment, sc.File = key, ""
+			project.Secrets[name] = sc
+		}
+	}
+	return nil
+}
+
+// bundleFile reads file, which must be under dir; ok is false when file
+// is empty (the object is not read from a file).
+func bundleFile(what, file, dir string) (content string, ok bool, err error) {
+	if file == "" {
+		return "", false, nil
+	}
+	rel, err := filepath.Rel(dir, file)
+	if err != nil || rel == ".." || strings.HasPrefix(rel, "../") || filepath.IsAbs(rel) {
+		return "", false, fmt.Errorf("%s reads %s, outside the bundle", what, file)
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return "", false, fmt.Errorf("%s: %w", what, err)
+	}
+	return string(data), true, nil
 }

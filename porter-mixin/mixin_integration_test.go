@@ -385,6 +385,47 @@ func TestMixinRefusesBindMounts(t *testing.T) {
 	}
 }
 
+// TestMixinConfigFiles: a config and a secret read from files of the
+// bundle reach the container as those files' content (the host has no
+// such path to bind-mount), and a secret file outside the bundle is
+// refused before anything is made.
+func TestMixinConfigFiles(t *testing.T) {
+	c := requireDocker(t)
+	const app = "itest-mx-configs"
+	cleanupApp(t, c, app)
+	dir := t.TempDir()
+	compose := "services:\n  web:\n    image: stackhub-test/web:dev\n    configs:\n      - source: site\n        target: /etc/site.yml\n" +
+		"    secrets: [token]\nconfigs:\n  site:\n    file: ./site.yml\nsecrets:\n  token:\n    file: ./token.txt\n"
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(compose), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "site.yml"), []byte("title: from the bundle\n"), 0o644))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "token.txt"), []byte("t0ken"), 0o600))
+	step := "install:\n- websoft9:\n    app: " + app + "\n    compose: compose.yml\n    main: web\n"
+	var out bytes.Buffer
+	m := newMixin(t, step, &out)
+	m.WorkDir = dir
+	require.NoError(t, m.Install(t.Context()), out.String())
+	name := naming.Container(app, "web", true)
+	assert.Equal(t, "title: from the bundle\n", readContainerFile(t, c, name, "/etc/site.yml"))
+	assert.Equal(t, "t0ken", readContainerFile(t, c, name, "/run/secrets/token"))
+	assert.Empty(t, inspect(t, c, name).Container.HostConfig.Binds, "no bind mount")
+	assert.NotContains(t, out.String(), "t0ken", "a secret's content is never printed")
+	out.Reset()
+	require.NoError(t, newMixin(t, "uninstall:\n- websoft9:\n    app: "+app+"\n    purge: \"true\"\n", &out).Uninstall(t.Context()), out.String())
+
+	outside := filepath.Join(t.TempDir(), "key")
+	require.NoError(t, os.WriteFile(outside, []byte("k"), 0o600))
+	bad := strings.Replace(compose, "./token.txt", outside, 1)
+	require.NoError(t, os.WriteFile(filepath.Join(dir, "compose.yml"), []byte(bad), 0o644))
+	out.Reset()
+	m = newMixin(t, step, &out)
+	m.WorkDir = dir
+	err := m.Install(t.Context())
+	require.Error(t, err)
+	assert.Contains(t, err.Error(), "secret token reads "+outside+", outside the bundle")
+	containers, _, _ := labelled(t, c, app)
+	assert.Empty(t, containers, "nothing is created")
+}
+
 // TestMixinEventLinesAreJSON checks every event line the SDK printed during
 // an install decodes, and that the human lines are not mistaken for events.
 func TestMixinEventLinesAreJSON(t *testing.T) {
