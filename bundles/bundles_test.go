@@ -88,6 +88,28 @@ var healthTools = map[string][]string{
 	"docker.io/directus/directus":            {"node"},    // node:alpine base
 	"docker.io/prestashop/prestashop":        {"curl"},    // php:*-apache
 	"docker.io/library/adminer":              {"php"},     // php:*-alpine, running php -S
+	// bundles-a
+	"ghcr.io/immich-app/immich-server":           {"immich-healthcheck", "curl"}, // its own HEALTHCHECK: server/bin/immich-healthcheck, on the PATH, runs curl
+	"ghcr.io/immich-app/immich-machine-learning": {"python3"},                    // its own HEALTHCHECK: python3 healthcheck.py
+	"ghcr.io/immich-app/postgres":                {"pg_isready"},                 // pgvector/pgvector, on the official postgres image
+	"docker.io/valkey/valkey":                    {"valkey-cli"},
+	"docker.io/jellyfin/jellyfin":                {"curl"}, // its own HEALTHCHECK runs curl
+	"docker.io/deluan/navidrome":                 {"wget"}, // alpine base: busybox wget (its own HEALTHCHECK)
+	"docker.io/photoprism/photoprism":            {"curl"}, // photoprism/develop base installs curl and wget
+	"docker.io/syncthing/syncthing":              {"curl"}, // alpine with curl; its own HEALTHCHECK runs it
+	"docker.io/filebrowser/filebrowser":          {"wget"}, // alpine base: busybox wget
+	"ghcr.io/home-assistant/home-assistant":      {"curl"}, // home-assistant/docker-base (alpine) installs curl
+	"docker.io/nodered/node-red":                 {"node"},
+	"ghcr.io/mealie-recipes/mealie":              {"python"}, // python:slim base
+	"ghcr.io/paperless-ngx/paperless-ngx":        {"curl"},   // its own HEALTHCHECK runs curl
+	"docker.io/library/redis":                    {"redis-cli"},
+	"ghcr.io/advplyr/audiobookshelf":             {"node"},   // node:alpine base
+	"docker.io/jvmilazz0/kavita":                 {"curl"},   // its own HEALTHCHECK runs curl
+	"docker.io/freshrss/freshrss":                {"php"},    // PHP with Apache
+	"docker.io/stirlingtools/stirling-pdf":       {"curl"},   // alpine, apk add curl
+	"ghcr.io/open-webui/open-webui":              {"curl"},   // its own HEALTHCHECK runs curl
+	"docker.io/ollama/ollama":                    {"ollama"}, // no curl or wget: the CLI asks the server
+	"docker.io/corentinth/it-tools":              {"wget"},   // nginx:stable-alpine base: busybox wget
 }
 
 // app is one catalog bundle read for the tests.
@@ -119,6 +141,8 @@ type composeService struct {
 	Ports         []string       `yaml:"ports"`
 	Volumes       []string       `yaml:"volumes"`
 	Healthcheck   map[string]any `yaml:"healthcheck"`
+	NetworkMode   string         `yaml:"network_mode"`
+	Environment   any            `yaml:"environment"`
 	DependsOn     map[string]struct {
 		Condition string `yaml:"condition"`
 	} `yaml:"depends_on"`
@@ -236,6 +260,42 @@ func (a *app) portParams() []manifest.Parameter {
 	for _, p := range a.m.Parameters {
 		if p.Name == "port" || strings.HasSuffix(p.Name, "_port") {
 			out = append(out, p)
+		}
+	}
+	return out
+}
+
+// hostNetwork reports whether the bundle declares the permission to share
+// the host's network (host-namespace:network_mode=host). Docker discards a
+// published port under host networking, so such a bundle's port
+// parameters cannot be published ports: checkPorts and checkComposeModel
+// hold them to reaching the app through its main service's environment
+// instead, on a service that uses the host's network. Nothing else is
+// relaxed for them.
+func (a *app) hostNetwork() bool {
+	list, _ := a.meta["permissions"].([]any)
+	for _, v := range list {
+		p, err := orchestrator.ParsePermission(fmt.Sprint(v))
+		if err == nil && p == "host-namespace:network_mode=host" {
+			return true
+		}
+	}
+	return false
+}
+
+// environmentValues returns a compose service's environment values as
+// written, in map or list syntax.
+func environmentValues(env any) []string {
+	var out []string
+	switch env := env.(type) {
+	case map[string]any:
+		for _, v := range env {
+			out = append(out, fmt.Sprint(v))
+		}
+	case []any:
+		for _, v := range env {
+			_, val, _ := strings.Cut(fmt.Sprint(v), "=")
+			out = append(out, val)
 		}
 	}
 	return out
@@ -483,6 +543,9 @@ var (
 	// A host port from a parameter, on the loopback, on every address, or
 	// on the address StackHub sets (custom.sh.websoft9.web.address).
 	hostPortRE = regexp.MustCompile(`^(127\.0\.0\.1:|\$\{WEB_ADDRESS:-0\.0\.0\.0\}:)?\$\{([A-Z][A-Z0-9_]*)(:\?[^}]*)?\}:\d+(/(tcp|udp))?$`)
+	// An environment value that is one step env variable, e.g. the port
+	// of a host-network bundle: ${WEB_PORT:?WEB_PORT is required}.
+	composeVarRE = regexp.MustCompile(`^\$\{([A-Z][A-Z0-9_]*)(:\?[^}]*)?\}$`)
 )
 
 // checkComposeFile checks the compose file as written.
@@ -611,6 +674,20 @@ func checkComposeModel(t *testing.T, a *app) {
 	}
 	for _, p := range a.portParams() {
 		want := fmt.Sprint(sampleData(a)["bundle"].(map[string]any)["parameters"].(map[string]any)[p.Name])
+		if a.hostNetwork() {
+			// No published ports on the host's network (see hostNetwork):
+			// the main service shares it and gets the port in its
+			// environment.
+			s := project.Services[a.main()]
+			assert.Equal(t, "host", s.NetworkMode, "%s: the main service of a host-network bundle uses the host's network", p.Name)
+			assert.Empty(t, s.Ports, "%s: ports are discarded on the host's network", p.Name)
+			found := false
+			for _, v := range s.Environment {
+				found = found || v != nil && *v == want
+			}
+			assert.True(t, found, "parameter %s (%s) reaches the main service's environment", p.Name, want)
+			continue
+		}
 		found := false
 		for name, s := range project.Services {
 			for _, port := range s.Ports {
@@ -661,6 +738,19 @@ func checkPorts(t *testing.T, a *app) {
 		assert.False(t, hasDef, "%s: the engine picks the port", p.Name)
 		v, ok := a.envFor("${ bundle.parameters." + p.Name + " }")
 		if !assert.True(t, ok, "%s is passed in the install step env", p.Name) {
+			continue
+		}
+		if a.hostNetwork() {
+			// No published ports on the host's network (see hostNetwork).
+			main := a.compose.Services[a.main()]
+			assert.Equal(t, "host", main.NetworkMode, "%s: the main service of a host-network bundle uses the host's network", p.Name)
+			found := false
+			for _, val := range environmentValues(main.Environment) {
+				if m := composeVarRE.FindStringSubmatch(val); m != nil && m[1] == v {
+					found = true
+				}
+			}
+			assert.True(t, found, "%s (${%s}) is a value of the main service's environment", p.Name, v)
 			continue
 		}
 		found := false
