@@ -69,6 +69,11 @@ var healthTools = map[string][]string{
 	"docker.io/mattermost/mattermost-team-edition": {"curl"},
 	"docker.io/louislam/uptime-kuma":               {"node"},
 	"docker.io/n8nio/n8n":                          {"node"},
+	// bundles-b
+	"docker.io/vaultwarden/server":   {"/healthcheck.sh", "curl"}, // debian:trixie-slim + curl; the image's own /healthcheck.sh curls /alive
+	"ghcr.io/wg-easy/wg-easy":        {"node", "wg"},              // node:lts-alpine; apk wireguard-tools
+	"docker.io/codercom/code-server": {"curl"},                    // ci/release-image: debian + apt curl
+	"codeberg.org/forgejo/forgejo":   {"curl"},                    // alpine + apk curl (Forgejo's Dockerfile)
 }
 
 // app is one catalog bundle read for the tests.
