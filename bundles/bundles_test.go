@@ -74,6 +74,10 @@ var healthTools = map[string][]string{
 	"ghcr.io/wg-easy/wg-easy":        {"node", "wg"},              // node:lts-alpine; apk wireguard-tools
 	"docker.io/codercom/code-server": {"curl"},                    // ci/release-image: debian + apt curl
 	"codeberg.org/forgejo/forgejo":   {"curl"},                    // alpine + apk curl (Forgejo's Dockerfile)
+	"docker.io/jenkins/jenkins":      {"curl"},                    // debian + apt curl (jenkinsci/docker)
+	"docker.io/rustfs/rustfs":        {"curl"},                    // alpine + apk curl (RustFS's Dockerfile)
+	"docker.io/keycloak/keycloak":    {"bash"},                    // UBI micro: no curl or wget; bash (kc.sh's shell) speaks HTTP over /dev/tcp
+	"docker.io/vikunja/vikunja":      {"/app/vikunja/vikunja"},    // FROM scratch: the binary's own healthcheck command
 }
 
 // app is one catalog bundle read for the tests.
