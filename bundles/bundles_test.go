@@ -70,14 +70,18 @@ var healthTools = map[string][]string{
 	"docker.io/louislam/uptime-kuma":               {"node"},
 	"docker.io/n8nio/n8n":                          {"node"},
 	// bundles-b
-	"docker.io/vaultwarden/server":   {"/healthcheck.sh", "curl"}, // debian:trixie-slim + curl; the image's own /healthcheck.sh curls /alive
-	"ghcr.io/wg-easy/wg-easy":        {"node", "wg"},              // node:lts-alpine; apk wireguard-tools
-	"docker.io/codercom/code-server": {"curl"},                    // ci/release-image: debian + apt curl
-	"codeberg.org/forgejo/forgejo":   {"curl"},                    // alpine + apk curl (Forgejo's Dockerfile)
-	"docker.io/jenkins/jenkins":      {"curl"},                    // debian + apt curl (jenkinsci/docker)
-	"docker.io/rustfs/rustfs":        {"curl"},                    // alpine + apk curl (RustFS's Dockerfile)
-	"docker.io/keycloak/keycloak":    {"bash"},                    // UBI micro: no curl or wget; bash (kc.sh's shell) speaks HTTP over /dev/tcp
-	"docker.io/vikunja/vikunja":      {"/app/vikunja/vikunja"},    // FROM scratch: the binary's own healthcheck command
+	"docker.io/vaultwarden/server":    {"/healthcheck.sh", "curl"}, // debian:trixie-slim + curl; the image's own /healthcheck.sh curls /alive
+	"ghcr.io/wg-easy/wg-easy":         {"node", "wg"},              // node:lts-alpine; apk wireguard-tools
+	"docker.io/codercom/code-server":  {"curl"},                    // ci/release-image: debian + apt curl
+	"codeberg.org/forgejo/forgejo":    {"curl"},                    // alpine + apk curl (Forgejo's Dockerfile)
+	"docker.io/jenkins/jenkins":       {"curl"},                    // debian + apt curl (jenkinsci/docker)
+	"docker.io/rustfs/rustfs":         {"curl"},                    // alpine + apk curl (RustFS's Dockerfile)
+	"docker.io/keycloak/keycloak":     {"bash"},                    // UBI micro: no curl or wget; bash (kc.sh's shell) speaks HTTP over /dev/tcp
+	"docker.io/vikunja/vikunja":       {"/app/vikunja/vikunja"},    // FROM scratch: the binary's own healthcheck command
+	"quay.io/hedgedoc/hedgedoc":       {"node"},                    // node:*-slim; the image's own healthcheck.mjs (hedgedoc/container)
+	"docker.io/linuxserver/bookstack": {"curl"},                    // LinuxServer.io baseimage-alpine installs curl
+	"ghcr.io/requarks/wiki":           {"node"},                    // node:*-alpine
+	"docker.io/excalidraw/excalidraw": {"wget"},                    // nginx:alpine, BusyBox wget (its own HEALTHCHECK)
 }
 
 // app is one catalog bundle read for the tests.
