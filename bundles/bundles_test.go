@@ -34,7 +34,7 @@ import (
 )
 
 // minApps is the smallest catalog we ship.
-const minApps = 12
+const minApps = 60
 
 // metaKey is where a bundle keeps its StackHub metadata.
 const metaKey = "sh.websoft9"
@@ -110,6 +110,25 @@ var healthTools = map[string][]string{
 	"ghcr.io/open-webui/open-webui":              {"curl"},   // its own HEALTHCHECK runs curl
 	"docker.io/ollama/ollama":                    {"ollama"}, // no curl or wget: the CLI asks the server
 	"docker.io/corentinth/it-tools":              {"wget"},   // nginx:stable-alpine base: busybox wget
+	// bundles-b
+	"docker.io/vaultwarden/server":               {"/healthcheck.sh", "curl"}, // debian:trixie-slim + curl; the image's own /healthcheck.sh curls /alive
+	"ghcr.io/wg-easy/wg-easy":                    {"node", "wg"},              // node:lts-alpine; apk wireguard-tools
+	"docker.io/codercom/code-server":             {"curl"},                    // ci/release-image: debian + apt curl
+	"codeberg.org/forgejo/forgejo":               {"curl"},                    // alpine + apk curl (Forgejo's Dockerfile)
+	"docker.io/jenkins/jenkins":                  {"curl"},                    // debian + apt curl (jenkinsci/docker)
+	"docker.io/rustfs/rustfs":                    {"curl"},                    // alpine + apk curl (RustFS's Dockerfile)
+	"docker.io/keycloak/keycloak":                {"bash"},                    // UBI micro: no curl or wget; bash (kc.sh's shell) speaks HTTP over /dev/tcp
+	"docker.io/vikunja/vikunja":                  {"/app/vikunja/vikunja"},    // FROM scratch: the binary's own healthcheck command
+	"quay.io/hedgedoc/hedgedoc":                  {"node"},                    // node:*-slim; the image's own healthcheck.mjs (hedgedoc/container)
+	"docker.io/linuxserver/bookstack":            {"curl"},                    // LinuxServer.io baseimage-alpine installs curl
+	"ghcr.io/requarks/wiki":                      {"node"},                    // node:*-alpine
+	"docker.io/excalidraw/excalidraw":            {"wget"},                    // nginx:alpine, BusyBox wget (its own HEALTHCHECK)
+	"docker.io/rocketchat/rocket.chat":           {"node"},                    // Node.js image: node and wget, no curl
+	"docker.io/mongodb/mongodb-community-server": {"mongosh"},                 // ships mongosh (upstream's compose health check)
+	"docker.io/binwiederhier/ntfy":               {"wget"},                    // alpine: BusyBox wget (ntfy's documented health check)
+	"docker.io/itzg/minecraft-server":            {"mc-health"},               // the image's own HEALTHCHECK script (mc-monitor status)
+	"ghcr.io/librespeed/speedtest":               {"curl"},                    // php:*-apache (Debian) has curl
+	"docker.io/erseco/alpine-moodle":             {"curl"},                    // alpine-php-webserver base: apk curl (its own HEALTHCHECK)
 }
 
 // app is one catalog bundle read for the tests.
