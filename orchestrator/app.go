@@ -221,6 +221,10 @@ type RunRequest struct {
 	// bundle policy (the policed socket allows them, and privileged lets
 	// the invocation container run privileged), nothing more.
 	Granted []Permission
+	// Node is the Swarm node ID the installation is placed on, "" for the
+	// single host: the run deploys there (the websoft9 mixin learns it
+	// from naming.EnvSwarmNode) and may publish its ports only there.
+	Node string
 	// Out receives the invocation image's output.
 	Out io.Writer
 }

@@ -18,10 +18,13 @@ import (
 
 // Deps are the adapters an Engine drives.
 type Deps struct {
-	Catalog       Catalog
-	Builder       Builder
-	Runner        Runner
-	Host          Host
+	Catalog Catalog
+	Builder Builder
+	Runner  Runner
+	Host    Host
+	// Swarm is the Swarm the engine manages when it is a manager: installs
+	// are placed on its nodes (placement.go). nil: never placed.
+	Swarm         Swarm
 	Installations Installations
 	Runs          Runs
 	// Relocation maps original image references to local or mirrored
@@ -96,6 +99,9 @@ type Engine struct {
 	scheduled sync.WaitGroup
 	// dockerPing is Docker's last answer to a readiness ping.
 	dockerPing pingCache
+	// localNode is the Swarm node ID of the engine StackHub runs on, as
+	// last learnt from the manager ("" when it is not one; nil before).
+	localNode atomic.Pointer[string]
 }
 
 // New returns an Engine over d.
@@ -185,7 +191,9 @@ func (e *Engine) Info(ctx context.Context, name string) (Installation, error) {
 
 // observe attaches what Docker shows of a running installation.
 func (e *Engine) observe(inst *Installation) {
-	if e.d.Observer == nil || inst.State != StateRunning {
+	if e.d.Observer == nil || inst.State != StateRunning || !e.isLocal(*inst) {
+		// An app on another Swarm node: its containers are on that
+		// node's engine, which the watcher does not see.
 		return
 	}
 	if cs, ok := e.d.Observer.AppContainers(inst.Name); ok {

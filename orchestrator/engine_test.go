@@ -162,11 +162,14 @@ func (s *fakeStore) Installation(_ context.Context, name string) (orchestrator.I
 	}
 	return orchestrator.Installation{}, orchestrator.Errorf(orchestrator.ENOTFOUND, "no")
 }
-func (s *fakeStore) ReservedPorts(context.Context) (map[int]string, error) {
+func (s *fakeStore) ReservedPorts(_ context.Context, nodes ...string) (map[int]string, error) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	out := map[int]string{}
 	for _, i := range s.insts {
+		if len(nodes) > 0 && !slices.Contains(nodes, i.Node.NodeID) {
+			continue
+		}
 		for _, p := range i.Ports {
 			out[p.Port] = i.Name
 		}

@@ -29,6 +29,11 @@ type InstallRequest struct {
 	// its definitions (CheckParameters); a port parameter asks for that
 	// host port. Generated secrets fill the sensitive ones left out.
 	Parameters map[string]any
+	// Node places the install on this Swarm node (its ID or hostname);
+	// empty lets StackHub pick one when the engine is a Swarm manager
+	// (placement.go). A node given to an engine that is not a manager is
+	// refused.
+	Node string
 }
 
 // Install validates req, reserves the installation, its ports and container
@@ -40,7 +45,7 @@ type InstallRequest struct {
 // EUNAVAILABLE when Docker does not answer, and ECONFLICT when the name is
 // installed, a container of that name exists or no port is free.
 func (e *Engine) Install(ctx context.Context, req InstallRequest) (Installation, error) {
-	r := &runState{name: req.Name, appName: req.App, reference: req.Reference, force: req.Force, request: req.Parameters}
+	r := &runState{name: req.Name, appName: req.App, reference: req.Reference, force: req.Force, request: req.Parameters, node: req.Node}
 	acc, err := e.start(ctx, e.installLifecycle(), r)
 	if err != nil {
 		return Installation{}, err
@@ -56,6 +61,7 @@ func (e *Engine) installLifecycle() *lifecycle {
 			{"resolve app", e.resolveInstallApp},
 			{"check parameters", e.checkInstallParameters},
 			{"check permissions granted", e.checkGranted},
+			{"place on a node", e.placeInstall},
 			{"check host", e.checkInstall},
 		},
 		reserve:    []step{{"reserve installation, ports and names", e.reserveInstall}},
@@ -130,7 +136,8 @@ func (e *Engine) checkInstall(ctx context.Context, r *runState) error {
 	if err := e.d.Host.Ping(ctx); err != nil {
 		return fmt.Errorf("install %s: %w", r.name, err)
 	}
-	if !r.force && e.d.Stats != nil {
+	if !r.force && e.d.Stats != nil && !r.place.OnSwarm() {
+		// (On a Swarm, placement checked the node's figures instead.)
 		sample, sampled := e.d.Stats.Latest()
 		if err := Preflight(r.app, sample, sampled); err != nil {
 			return fmt.Errorf("install %s: %w", r.name, err)
@@ -153,7 +160,7 @@ func (e *Engine) checkInstall(ctx context.Context, r *runState) error {
 // reserveInstall records the installation with its ports, names and run.
 // An install that never runs leaves it failed with its ports released.
 func (e *Engine) reserveInstall(ctx context.Context, r *runState) error {
-	inst, run, err := e.reserve(ctx, r.name, r.app, r.request, r.action)
+	inst, run, err := e.reserve(ctx, r.name, r.app, r.request, r.action, r.place, r.localNode)
 	if err != nil {
 		return fmt.Errorf("install %s: %w", r.name, err)
 	}
@@ -198,15 +205,18 @@ func (e *Engine) AddBundleDir(ctx context.Context, files io.Reader, opts AddOpti
 // and recording, so none can take the ports it planned.
 //
 // action is the run's action when it is not a plain install (a restore
-// into a new installation installs too).
-func (e *Engine) reserve(ctx context.Context, name string, app App, request map[string]any, action Action) (Installation, Run, error) {
+// into a new installation installs too). place is the Swarm node the
+// installation goes on (zero: the single host), local the node StackHub
+// runs on: the ports are planned against that node's ledger and what is
+// busy there.
+func (e *Engine) reserve(ctx context.Context, name string, app App, request map[string]any, action Action, place Placement, local string) (Installation, Run, error) {
 	e.reserving.Lock()
 	defer e.reserving.Unlock()
-	reserved, err := e.d.Installations.ReservedPorts(ctx)
+	reserved, err := e.d.Installations.ReservedPorts(ctx, ledgerNodes(place, local)...)
 	if err != nil {
 		return Installation{}, Run{}, err
 	}
-	busy, err := e.d.Host.BusyPorts(ctx)
+	busy, err := e.busyPorts(ctx, place, local)
 	if err != nil {
 		return Installation{}, Run{}, err
 	}
@@ -216,7 +226,7 @@ func (e *Engine) reserve(ctx context.Context, name string, app App, request map[
 	}
 	now := e.d.Now()
 	inst := Installation{Name: name, App: app.Name, Version: app.Version, State: StateInstalling,
-		Ports: plan.Ports, Containers: plan.Containers, Created: now, Updated: now}
+		Ports: plan.Ports, Containers: plan.Containers, Node: place, Created: now, Updated: now}
 	run := Run{ID: e.d.NewID(), Installation: name, Action: plan.Action, Revision: e.d.NewID(),
 		Status: RunRunning, Parameters: plan.Parameters, Created: now, Version: app.Version, Digest: app.Digest}
 	// The request's values, sensitive ones sealed apart; generated

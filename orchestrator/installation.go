@@ -35,6 +35,10 @@ type Installation struct {
 	// Reason says why the last run failed.
 	Reason string
 	Ports  []PortBinding
+	// Node is the Swarm node the installation is placed on (zero: the
+	// single host); its ports are reserved on that node. It never
+	// changes: moving an app is a backup and a restore.
+	Node Placement
 	// Containers are the container names reserved for this installation.
 	Containers []string
 	// Outputs are the visible outputs of the last successful install or upgrade.
@@ -127,8 +131,10 @@ type Installations interface {
 	// Installation returns the installation called name. Returns ENOTFOUND
 	// if there is none or it was uninstalled.
 	Installation(ctx context.Context, name string) (Installation, error)
-	// ReservedPorts returns every reserved host port with its installation.
-	ReservedPorts(ctx context.Context) (map[int]string, error)
+	// ReservedPorts returns the host ports reserved on any of nodes (Swarm
+	// node IDs; "" is the single host) with their installation; with no
+	// nodes, on every node (a port reserved on two nodes appears once).
+	ReservedPorts(ctx context.Context, nodes ...string) (map[int]string, error)
 	// Installations lists every installation but uninstalled ones, by name.
 	Installations(ctx context.Context) ([]Installation, error)
 }

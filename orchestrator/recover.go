@@ -22,6 +22,15 @@ func (e *Engine) Recover(ctx context.Context) error {
 	if err := e.recover(ctx); err != nil {
 		return err
 	}
+	if e.d.Swarm != nil {
+		// Which apps run on this node (observed) and which elsewhere.
+		if manager, local, err := e.d.Swarm.Manager(ctx); err == nil {
+			if !manager {
+				local = ""
+			}
+			e.localNode.Store(&local)
+		}
+	}
 	e.ready.Store(true)
 	return nil
 }

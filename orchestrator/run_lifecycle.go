@@ -78,6 +78,7 @@ type runState struct {
 	appName   string         // install: the catalog app
 	reference string         // install: an OCI reference instead of appName
 	force     bool           // install: skip the preflight check
+	node      string         // install: the Swarm node asked for
 	action    Action         // upgrade or a custom action
 	request   map[string]any // upgrade: parameters to set
 	purge     bool           // uninstall: remove volumes too
@@ -87,6 +88,10 @@ type runState struct {
 
 	// Resolved by prepare and reserve.
 	app App
+	// place is where an install goes (placeInstall), localNode the Swarm
+	// node StackHub runs on.
+	place     Placement
+	localNode string
 	// appErr says why the app could not be found (uninstall goes on
 	// without its bundle).
 	appErr error
@@ -224,9 +229,15 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, granted []Perm
 		return RunResult{}, fmt.Errorf("%s %s: earlier outputs: %w", run.Action, run.Installation, err)
 	}
 	params := resolveParameters(bun, string(run.Action), outputs, run.Parameters, run.Secrets)
+	// Every run of an installation placed on a Swarm node acts on that
+	// node: an upgrade never moves an app.
+	var node string
+	if inst, err := e.d.Installations.Installation(ctx, run.Installation); err == nil {
+		node = inst.Node.NodeID
+	}
 	return e.d.Runner.Run(ctx, RunRequest{RunID: run.ID, Revision: run.Revision, Installation: run.Installation,
 		Action: run.Action, Bundle: bun, Parameters: params, Relocation: relocation(app, bun, e.d.Relocation),
-		HostPorts: hostPorts(app, params), Granted: granted, Out: out})
+		HostPorts: hostPorts(app, params), Granted: granted, Node: node, Out: out})
 }
 
 // finish records a run's outcome even when ctx was cancelled.

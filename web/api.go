@@ -81,6 +81,9 @@ type installBody struct {
 	// Parameters are values for the bundle's parameters, checked against
 	// its definitions; a port parameter asks for that port.
 	Parameters map[string]any `json:"parameters"`
+	// Node places the app on this Swarm node (ID or hostname); empty lets
+	// StackHub pick one on a Swarm manager.
+	Node string `json:"node"`
 }
 
 func (s *Server) installAppV1(c echo.Context) error {
@@ -98,7 +101,7 @@ func (s *Server) installAppV1(c echo.Context) error {
 		}
 	}
 	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: body.App, Name: body.Name, Force: body.Force,
-		Reference: body.Reference, Parameters: body.Parameters})
+		Reference: body.Reference, Parameters: body.Parameters, Node: body.Node})
 	if err != nil {
 		return err
 	}

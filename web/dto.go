@@ -51,6 +51,10 @@ func toAppInfo(inst orchestrator.Installation) appInfo {
 			out.Observed = append(out.Observed, wire.ContainerState{Name: c.Name, State: c.State, Health: c.Health, Ports: c.Ports})
 		}
 	}
+	if inst.Node.OnSwarm() {
+		out.Node = &wire.AppNode{ID: inst.Node.NodeID, Hostname: inst.Node.Hostname, Addr: inst.Node.Addr,
+			Address: inst.Node.Address(mainPort(inst))}
+	}
 	cond := inst.Condition()
 	out.Info = cond.Detail
 	if cond.State == orchestrator.ConditionStopped {
@@ -97,4 +101,16 @@ func toAppInfos(list []orchestrator.Installation) []appInfo {
 		out = append(out, toAppInfo(inst))
 	}
 	return out
+}
+
+// mainPort is the port an app is reached at: its "port" parameter, or its
+// only port.
+func mainPort(inst orchestrator.Installation) int {
+	if p := inst.Port("port"); p != 0 {
+		return p
+	}
+	if len(inst.Ports) == 1 {
+		return inst.Ports[0].Port
+	}
+	return 0
 }

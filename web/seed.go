@@ -35,7 +35,7 @@ type seedRoute struct {
 
 // seedRoutes are the seed's endpoints.
 var seedRoutes = []seedRoute{
-	{"/installApp", func(s *Server) echo.HandlerFunc { return s.installApp }, []string{"appName", "name", "force", "reference", "parameters"}, true,
+	{"/installApp", func(s *Server) echo.HandlerFunc { return s.installApp }, []string{"appName", "name", "force", "reference", "parameters", "node"}, true,
 		"Install a catalog app (appName) or a bundle by OCI reference; answers 202 while installing"},
 	{"/uninstallApp", func(s *Server) echo.HandlerFunc { return s.uninstallApp }, []string{"appName", "purge"}, true,
 		"Uninstall an app and wait for it; purge removes its volumes"},
@@ -84,6 +84,8 @@ type seedInput struct {
 	// Parameters (installApp) are values for the bundle's parameters: a
 	// JSON object, in a POST body only.
 	Parameters map[string]any
+	// Node (installApp) places the app on this Swarm node.
+	Node string
 	// Search, Category, Page and PageSize (appList) select a page of the
 	// catalog.
 	Search   string
@@ -150,6 +152,8 @@ func bind(c echo.Context) (seedInput, error) {
 			in.Reference, err = asString(k, v)
 		case "parameters":
 			in.Parameters, err = asObject(k, v)
+		case "node":
+			in.Node, err = asString(k, v)
 		case "search":
 			in.Search, err = asString(k, v)
 		case "category":
@@ -264,7 +268,7 @@ func (s *Server) installApp(c echo.Context) error {
 		}
 	}
 	inst, err := s.Lifecycle.Install(c.Request().Context(), orchestrator.InstallRequest{App: in.AppName, Name: in.Name, Force: in.Force,
-		Reference: in.Reference, Parameters: in.Parameters})
+		Reference: in.Reference, Parameters: in.Parameters, Node: in.Node})
 	if err != nil {
 		return err
 	}

@@ -42,6 +42,12 @@ func printAppInfo(w io.Writer, a App, baseURL string) error {
 	if u := appURL(baseURL, &a); u != "" {
 		fmt.Fprintf(t, "URL:\t%s\n", u)
 	}
+	if n := a.Node; n != nil {
+		fmt.Fprintf(t, "Node:\t%s (%s, %s)\n", n.Hostname, n.ID, n.Addr)
+		if n.Address != "" {
+			fmt.Fprintf(t, "Address:\t%s\n", n.Address)
+		}
+	}
 	fmt.Fprintf(t, "Ports:\t%s\n", firstOf(formatPorts(a.Ports), "-"))
 	fmt.Fprintf(t, "Container:\t%s\n", a.ContainerName)
 	fmt.Fprintf(t, "Containers:\t%s\n", firstOf(strings.Join(a.Containers, ", "), "-"))

@@ -20,6 +20,8 @@ type installOptions struct {
 	// a string, --set-json key=JSON typed, --set-file key=FILE the file's
 	// text).
 	set, setJSON, setFile []string
+	// node places the app on this Swarm node (--node, ID or hostname).
+	node string
 }
 
 func newAppInstallCmd(o *remoteOptions) *cobra.Command {
@@ -32,7 +34,9 @@ app more than once. The server reserves the ports at once; a job does the rest.
 --set key=value, --set-json key=JSON and --set-file key=FILE give the app's
 settings (stackhub catalog APP lists its parameters); the server checks them
 all against the bundle's definitions before anything is reserved and names
-each value it refuses. A port parameter asks for that port.
+each value it refuses. A port parameter asks for that port. When the server's
+Docker engine is a Swarm manager, --node places the app on that node (it stays
+there); without it the server picks the ready node with the most free memory.
 ` + grantHelp + "\n" + waitHelp,
 		Args: usageArgs(cobra.ExactArgs(1)),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -49,7 +53,7 @@ each value it refuses. A port parameter asks for that port.
 					return err
 				}
 			}
-			inst, err := c.InstallAppWith(cmd.Context(), args[0], opts.name, params)
+			inst, err := c.InstallAppOn(cmd.Context(), args[0], opts.name, opts.node, params)
 			if err != nil {
 				return fmt.Errorf("install %s: %w", args[0], err)
 			}
@@ -57,6 +61,7 @@ each value it refuses. A port parameter asks for that port.
 		},
 	}
 	cmd.Flags().StringVar(&opts.name, "name", "", "instance name (default: the catalog name)")
+	cmd.Flags().StringVar(&opts.node, "node", "", "place the app on this Swarm node, by ID or hostname (the server's engine must be a Swarm manager; default: the node with the most free memory)")
 	cmd.Flags().StringArrayVar(&opts.set, "set", nil, "set a parameter, key=value (a string); repeatable")
 	cmd.Flags().StringArrayVar(&opts.setJSON, "set-json", nil, "set a parameter to a JSON value, key=JSON (--set-json port=9100); repeatable")
 	cmd.Flags().StringArrayVar(&opts.setFile, "set-file", nil, "set a parameter to a file's text, key=FILE; repeatable")

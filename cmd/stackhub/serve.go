@@ -202,6 +202,10 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	host := dockerhost.New(docker)
 	host.CallTimeout = cfg.DockerTimeout
 	host.OnError = metered.DockerError
+	// When the engine is a Swarm manager, installs are placed on its nodes.
+	swarmView := dockerhost.NewSwarm(docker)
+	swarmView.CallTimeout, swarmView.OnError = cfg.DockerTimeout, metered.DockerError
+	host.Swarm = swarmView
 	sources := &bundleSource{dir: filepath.Join(cfg.DataDir, "bundles"), reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry},
 		docker: docker, cat: cat, log: log.With("component", "bundles"),
 		runtimesDir: cfg.RuntimesDir, afterBuild: debug.FreeOSMemory}
@@ -285,6 +289,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Builder:        builder,
 		Runner:         runner,
 		Host:           host,
+		Swarm:          swarmView,
 		Installations:  db,
 		Runs:           db,
 		Credentials:    db,

@@ -132,6 +132,11 @@ func (r *Runner) Run(ctx context.Context, req orchestrator.RunRequest) (orchestr
 		op.Environment["PORTER_INSTALLATION_NAME"] = req.Installation
 		op.Environment["PORTER_INSTALLATION_NAMESPACE"] = ""
 		op.Environment["PORTER_INSTALLATION_ID"] = req.Installation
+		if req.Node != "" {
+			// Set by StackHub, not a bundle parameter: bundles need no
+			// change, and under Porter nothing changes.
+			op.Environment[naming.EnvSwarmNode] = req.Node
+		}
 		op.Out, op.Err = out, out
 		if to, ok := req.Relocation[op.Image.Image]; ok {
 			// Porter's ApplyConfig: the invocation image runs from where

@@ -59,6 +59,9 @@ type Host struct {
 	// OnError, when set, is told of every Docker call that failed (a
 	// metric counts them); nil: no one.
 	OnError ErrorFunc
+	// Swarm, when set, makes RemoveApp remove the app's Swarm services
+	// first on an engine that is a manager; nil: containers only.
+	Swarm *Swarm
 }
 
 var (
@@ -296,6 +299,13 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 	for _, c := range inv.Items {
 		if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
 			return rm, h.classify("remove invocation container", "", err)
+		}
+	}
+	if h.Swarm != nil {
+		// Before the containers: a task's container removed alone is
+		// started again by Swarm.
+		if _, err := h.Swarm.removeServices(ctx, app); err != nil {
+			return rm, err
 		}
 	}
 	// A create the killed invocation had already sent may land after the

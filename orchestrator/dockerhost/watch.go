@@ -144,7 +144,7 @@ func (w *Watcher) list(ctx context.Context, f client.Filters) (map[string][]orch
 		return nil, w.classify("list containers", "", err)
 	}
 	out := map[string][]orchestrator.Container{}
-	for _, c := range res.Items {
+	for _, c := range taskContainers(res.Items) {
 		app := c.Labels[naming.LabelApp]
 		out[app] = append(out[app], toContainer(c))
 	}

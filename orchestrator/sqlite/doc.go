@@ -1,7 +1,8 @@
 // Package sqlite stores StackHub's state in one SQLite file through
-// modernc.org/sqlite (no cgo): installations, the port ledger
-// (port_reservations, UNIQUE(host_port)), container-name reservations,
-// runs (one active per installation, by a partial unique index), API
+// modernc.org/sqlite (no cgo): installations (with the Swarm node each is
+// placed on), the port ledger (port_reservations, UNIQUE(node,
+// host_port): one ledger per Swarm node, ” for the single host),
+// container-name reservations, runs (one active per installation, by a partial unique index), API
 // tokens (hashes only) and the operator's grants of bundle permissions
 // (one live per app and bundle digest, by a partial unique index;
 // revoked ones kept). Schema changes are embedded, numbered migrations.

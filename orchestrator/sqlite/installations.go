@@ -11,11 +11,12 @@ import (
 )
 
 const (
-	upsertInstallation = `INSERT INTO installations (name, app, version, state, reason, outputs, last_run_id, created, updated)
-VALUES (?, ?, ?, ?, '', '{}', ?, ?, ?)
+	upsertInstallation = `INSERT INTO installations (name, app, version, state, reason, outputs, last_run_id, created, updated, node_id, node_hostname, node_addr)
+VALUES (?, ?, ?, ?, '', '{}', ?, ?, ?, ?, ?, ?)
 ON CONFLICT (name) DO UPDATE SET app = excluded.app, version = excluded.version, state = excluded.state,
-  reason = '', outputs = '{}', last_run_id = excluded.last_run_id, updated = excluded.updated`
-	insertReservation = `INSERT INTO port_reservations (host_port, installation, param) VALUES (?, ?, ?)`
+  reason = '', outputs = '{}', last_run_id = excluded.last_run_id, updated = excluded.updated,
+  node_id = excluded.node_id, node_hostname = excluded.node_hostname, node_addr = excluded.node_addr`
+	insertReservation = `INSERT INTO port_reservations (node, host_port, installation, param) VALUES (?, ?, ?, ?)`
 	insertName        = `INSERT INTO container_names (name, installation) VALUES (?, ?)`
 	insertRun         = `INSERT INTO runs (id, installation, action, revision, status, parameters, secrets, created, version, digest) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`
 )
@@ -45,7 +46,8 @@ func (d *DB) beginInstall(ctx context.Context, tx *sql.Tx, inst orchestrator.Ins
 		return orchestrator.Errorf(orchestrator.ECONFLICT, "%s already exists (state %s)", inst.Name, state)
 	}
 	now := formatTime(inst.Updated)
-	if _, err := tx.ExecContext(ctx, upsertInstallation, inst.Name, inst.App, inst.Version, string(inst.State), run.ID, formatTime(inst.Created), now); err != nil {
+	if _, err := tx.ExecContext(ctx, upsertInstallation, inst.Name, inst.App, inst.Version, string(inst.State), run.ID, formatTime(inst.Created), now,
+		inst.Node.NodeID, inst.Node.Hostname, inst.Node.Addr); err != nil {
 		return err
 	}
 	// A revived record may still hold reservations of its failed run.
@@ -54,7 +56,7 @@ func (d *DB) beginInstall(ctx context.Context, tx *sql.Tx, inst orchestrator.Ins
 			return err
 		}
 	}
-	if err := reservePorts(ctx, tx, inst.Name, inst.Ports); err != nil {
+	if err := reservePorts(ctx, tx, inst.Name, inst.Node.NodeID, inst.Ports); err != nil {
 		return err
 	}
 	for _, n := range inst.Containers {
@@ -71,12 +73,15 @@ func (d *DB) beginInstall(ctx context.Context, tx *sql.Tx, inst orchestrator.Ins
 	return d.insertRunRow(ctx, tx, run)
 }
 
-// reservePorts inserts the reservations; the tx also creates the
-// installation, so it is all or nothing. UNIQUE(host_port) decides races.
-func reservePorts(ctx context.Context, tx *sql.Tx, inst string, ports []orchestrator.PortBinding) error {
+// reservePorts inserts the reservations on node ("" for the single
+// host); the tx also creates the installation, so it is all or nothing.
+// UNIQUE(node, host_port) decides races.
+func reservePorts(ctx context.Context, tx *sql.Tx, inst, node string, ports []orchestrator.PortBinding) error {
 	for _, p := range ports {
-		_, err := tx.ExecContext(ctx, insertReservation, p.Port, inst, p.Param)
+		_, err := tx.ExecContext(ctx, insertReservation, node, p.Port, inst, p.Param)
 		switch {
+		case isUniqueViolation(err) && node != "":
+			return orchestrator.WrapError(orchestrator.ECONFLICT, orchestrator.ErrPortTaken{Port: p.Port}, "port %d is already reserved on node %s", p.Port, node)
 		case isUniqueViolation(err):
 			return orchestrator.WrapError(orchestrator.ECONFLICT, orchestrator.ErrPortTaken{Port: p.Port}, "port %d is already reserved", p.Port)
 		case err != nil:
@@ -129,8 +134,17 @@ func (d *DB) Installation(ctx context.Context, name string) (orchestrator.Instal
 }
 
 // ReservedPorts implements orchestrator.Installations.
-func (d *DB) ReservedPorts(ctx context.Context) (map[int]string, error) {
-	rows, err := d.db.QueryContext(ctx, `SELECT host_port, installation FROM port_reservations`)
+func (d *DB) ReservedPorts(ctx context.Context, nodes ...string) (map[int]string, error) {
+	// The nodes as a JSON array; null selects every node.
+	var list []byte
+	if len(nodes) > 0 {
+		var err error
+		if list, err = json.Marshal(nodes); err != nil {
+			return nil, classify("reserved ports", err)
+		}
+	}
+	rows, err := d.db.QueryContext(ctx, `SELECT host_port, installation FROM port_reservations
+WHERE ?1 IS NULL OR node IN (SELECT value FROM json_each(?1)) ORDER BY node, host_port`, nullString(list))
 	if err != nil {
 		return nil, classify("reserved ports", err)
 	}
@@ -158,4 +172,9 @@ func (d *DB) Installations(ctx context.Context) ([]orchestrator.Installation, er
 		out[i] = clone(inst)
 	}
 	return out, nil
+}
+
+// nullString is b as text, or NULL when b is nil.
+func nullString(b []byte) sql.NullString {
+	return sql.NullString{String: string(b), Valid: b != nil}
 }

@@ -173,6 +173,26 @@ func TestMigrateFromThePreviousSchema(t *testing.T) {
 	require.NoError(t, err)
 	assert.Empty(t, domains, "the new table is there")
 
+	// The ledger gained the node: the old reservations are the single
+	// host's, in their order, and the same port is free on a Swarm node.
+	assert.Equal(t, []orchestrator.PortBinding{{Param: "port", Port: 9001}, {Param: "db_port", Port: 3307}}, inst.Ports)
+	assert.False(t, inst.Node.OnSwarm(), "an installation made before Swarm is on the single host")
+	reserved, err := db.ReservedPorts(ctx, "")
+	require.NoError(t, err)
+	assert.Equal(t, map[int]string{9001: "redmine", 3307: "redmine"}, reserved)
+	onNode := orchestrator.Installation{Name: "kuma", App: "uptime-kuma", Version: "1", State: orchestrator.StateInstalling,
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}}, Node: orchestrator.Placement{NodeID: "n1", Hostname: "w1", Addr: "10.1.0.2"},
+		Created: t0, Updated: t0}
+	require.NoError(t, db.BeginInstall(ctx, onNode, orchestrator.Run{ID: "run-kuma", Installation: "kuma", Action: "install",
+		Revision: "r", Status: orchestrator.RunRunning, Created: t0}))
+	got, err := db.Installation(ctx, "kuma")
+	require.NoError(t, err)
+	assert.Equal(t, onNode.Node, got.Node)
+	onNode.Name, onNode.Node.Hostname = "kuma2", "w1"
+	err = db.BeginInstall(ctx, onNode, orchestrator.Run{ID: "run-kuma2", Installation: "kuma2", Action: "install",
+		Revision: "r", Status: orchestrator.RunRunning, Created: t0})
+	assert.Equal(t, orchestrator.ECONFLICT, orchestrator.ErrorCode(err), "UNIQUE(node, host_port) holds after the migration")
+
 	// Opened again: nothing to migrate, no second copy.
 	require.NoError(t, db.Close())
 	db, err = sqlite.Open(ctx, path)

@@ -84,7 +84,8 @@ func (d *DB) loadSnapshot(ctx context.Context) (*snapshot, error) {
 	defer tx.Rollback()
 	s := &snapshot{byName: map[string]int{}, tokens: map[string]orchestrator.Token{}}
 
-	rows, err := tx.QueryContext(ctx, `SELECT name, app, version, digest, state, reason, outputs, last_run_id, created, updated
+	rows, err := tx.QueryContext(ctx, `SELECT name, app, version, digest, state, reason, outputs, last_run_id, created, updated,
+  node_id, node_hostname, node_addr
 FROM installations WHERE state != 'uninstalled' ORDER BY name`)
 	if err != nil {
 		return nil, err
@@ -92,7 +93,8 @@ FROM installations WHERE state != 'uninstalled' ORDER BY name`)
 	err = eachRow(rows, func() error {
 		var inst orchestrator.Installation
 		var state, outputs, created, updated string
-		if err := rows.Scan(&inst.Name, &inst.App, &inst.Version, &inst.Digest, &state, &inst.Reason, &outputs, &inst.LastRunID, &created, &updated); err != nil {
+		if err := rows.Scan(&inst.Name, &inst.App, &inst.Version, &inst.Digest, &state, &inst.Reason, &outputs, &inst.LastRunID, &created, &updated,
+			&inst.Node.NodeID, &inst.Node.Hostname, &inst.Node.Addr); err != nil {
 			return err
 		}
 		inst.State, inst.Created, inst.Updated = orchestrator.State(state), parseTime(created), parseTime(updated)

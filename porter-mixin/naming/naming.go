@@ -24,6 +24,12 @@ const (
 	// LabelInvocation marks a CNAB invocation container with the
 	// installation it acts on (never LabelApp, which marks the app's own).
 	LabelInvocation = "sh.websoft9.invocation"
+	// EnvSwarmNode is the variable StackHub sets in an invocation
+	// container whose installation is placed on a Swarm node: the node's
+	// ID. The websoft9 mixin then deploys the app as Swarm services on
+	// that node; without it (or under Porter) it uses compose on the
+	// engine it is given.
+	EnvSwarmNode = "STACKHUB_SWARM_NODE"
 )
 
 var appNameRE = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,62}$`)

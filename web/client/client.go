@@ -173,7 +173,18 @@ func (c *Client) InstallApp(ctx context.Context, app, name string) (Installing, 
 // values the server refuses come back as an *APIError whose Fields name
 // each parameter with its reason (HTTP 422).
 func (c *Client) InstallAppWith(ctx context.Context, app, name string, parameters map[string]any) (Installing, error) {
+	return c.InstallAppOn(ctx, app, name, "", parameters)
+}
+
+// InstallAppOn is InstallAppWith placing the app on a Swarm node (its ID
+// or hostname; empty lets the server pick one when its engine is a Swarm
+// manager). 400 when the server's engine is not a manager or the node is
+// not in the Swarm, 412 when the node cannot take the app.
+func (c *Client) InstallAppOn(ctx context.Context, app, name, node string, parameters map[string]any) (Installing, error) {
 	body := map[string]any{"app": app}
+	if node != "" {
+		body["node"] = node
+	}
 	if name != "" {
 		body["name"] = name
 	}

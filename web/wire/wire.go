@@ -31,6 +31,20 @@ type App struct {
 	// Observed are the app's containers as Docker shows them now (absent
 	// when that is not known).
 	Observed []ContainerState `json:"observed,omitempty"`
+	// Node is the Swarm node the app is placed on (absent on a single
+	// host).
+	Node *AppNode `json:"node,omitempty"`
+}
+
+// AppNode is where on a Swarm an app runs.
+type AppNode struct {
+	// ID and Hostname name the Swarm node.
+	ID       string `json:"id"`
+	Hostname string `json:"hostname"`
+	// Addr is the node's address; Address is the app's main port there
+	// (Addr:port), "" when the app has no port.
+	Addr    string `json:"addr"`
+	Address string `json:"address,omitempty"`
 }
 
 // ContainerState is one container of an app as Docker shows it.

@@ -1,0 +1,128 @@
+package dockerhost
+
+import (
+	"context"
+	"testing"
+
+	"github.com/moby/moby/api/types/container"
+	"github.com/moby/moby/api/types/swarm"
+	"github.com/moby/moby/api/types/system"
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+// fakeSwarmAPI answers from fixed lists; TaskList honours the node filter.
+type fakeSwarmAPI struct {
+	info     system.Info
+	nodes    []swarm.Node
+	tasks    []swarm.Task
+	services []swarm.Service
+}
+
+func (f *fakeSwarmAPI) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
+	return client.SystemInfoResult{Info: f.info}, nil
+}
+func (f *fakeSwarmAPI) NodeList(context.Context, client.NodeListOptions) (client.NodeListResult, error) {
+	return client.NodeListResult{Items: f.nodes}, nil
+}
+func (f *fakeSwarmAPI) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
+	var out []swarm.Task
+	for _, t := range f.tasks {
+		if _, ok := o.Filters["node"][t.NodeID]; ok {
+			out = append(out, t)
+		}
+	}
+	return client.TaskListResult{Items: out}, nil
+}
+func (f *fakeSwarmAPI) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
+	return client.ServiceListResult{Items: f.services}, nil
+}
+func (f *fakeSwarmAPI) ServiceRemove(context.Context, string, client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
+	return client.ServiceRemoveResult{}, nil
+}
+
+func TestSwarmManagerAndNodes(t *testing.T) {
+	api := &fakeSwarmAPI{}
+	s := NewSwarm(api)
+	manager, local, err := s.Manager(t.Context())
+	require.NoError(t, err)
+	assert.False(t, manager, "an engine outside any Swarm")
+	assert.Empty(t, local)
+
+	api.info.Swarm = swarm.Info{NodeID: "w1", LocalNodeState: swarm.LocalNodeStateActive}
+	manager, _, err = s.Manager(t.Context())
+	require.NoError(t, err)
+	assert.False(t, manager, "a worker")
+
+	api.info.Swarm = swarm.Info{NodeID: "m1", LocalNodeState: swarm.LocalNodeStateActive, ControlAvailable: true}
+	manager, local, err = s.Manager(t.Context())
+	require.NoError(t, err)
+	assert.True(t, manager)
+	assert.Equal(t, "m1", local)
+
+	api.nodes = []swarm.Node{
+		{ID: "w1", Spec: swarm.NodeSpec{Role: swarm.NodeRoleWorker, Availability: swarm.NodeAvailabilityDrain},
+			Description: swarm.NodeDescription{Hostname: "b", Resources: swarm.Resources{MemoryBytes: 2 << 30, NanoCPUs: 2e9}},
+			Status:      swarm.NodeStatus{State: swarm.NodeStateReady, Addr: "10.0.0.2"}},
+		{ID: "m1", Spec: swarm.NodeSpec{Role: swarm.NodeRoleManager, Availability: swarm.NodeAvailabilityActive},
+			Description: swarm.NodeDescription{Hostname: "a", Resources: swarm.Resources{MemoryBytes: 4 << 30, NanoCPUs: 4e9}},
+			Status:      swarm.NodeStatus{State: swarm.NodeStateReady, Addr: "0.0.0.0"}, ManagerStatus: &swarm.ManagerStatus{Addr: "10.0.0.1:2377"}},
+	}
+	nodes, err := s.Nodes(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, []orchestrator.Node{
+		{ID: "m1", Hostname: "a", Addr: "10.0.0.1", Role: "manager", State: "ready", Availability: "active", MemoryBytes: 4 << 30, NanoCPUs: 4e9},
+		{ID: "w1", Hostname: "b", Addr: "10.0.0.2", Role: "worker", State: "ready", Availability: "drain", MemoryBytes: 2 << 30, NanoCPUs: 2e9},
+	}, nodes, "by hostname; a manager listening on every address is reached at its manager address")
+}
+
+// TestSwarmNodePorts: a node's busy ports are those its tasks publish,
+// those their services publish in host mode (a task not started yet), and
+// the routing mesh's, which every node publishes.
+func TestSwarmNodePorts(t *testing.T) {
+	host := func(p uint32) swarm.PortConfig {
+		return swarm.PortConfig{PublishedPort: p, TargetPort: 80, PublishMode: swarm.PortConfigPublishModeHost}
+	}
+	api := &fakeSwarmAPI{
+		tasks: []swarm.Task{
+			{ServiceID: "s1", NodeID: "n1", Status: swarm.TaskStatus{PortStatus: swarm.PortStatus{Ports: []swarm.PortConfig{host(9001)}}}},
+			{ServiceID: "s2", NodeID: "n1"},
+			{ServiceID: "s3", NodeID: "n2", Status: swarm.TaskStatus{PortStatus: swarm.PortStatus{Ports: []swarm.PortConfig{host(9101)}}}},
+		},
+		services: []swarm.Service{
+			{ID: "s1", Spec: swarm.ServiceSpec{EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{host(9001)}}}},
+			{ID: "s2", Spec: swarm.ServiceSpec{EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{host(9002)}}}},
+			{ID: "s3", Spec: swarm.ServiceSpec{EndpointSpec: &swarm.EndpointSpec{Ports: []swarm.PortConfig{host(9101)}}}},
+			{ID: "s4", Endpoint: swarm.Endpoint{Ports: []swarm.PortConfig{{PublishedPort: 8080, TargetPort: 80, PublishMode: swarm.PortConfigPublishModeIngress}}}},
+		},
+	}
+	busy, err := NewSwarm(api).NodePorts(t.Context(), "n1")
+	require.NoError(t, err)
+	assert.Equal(t, map[int]bool{9001: true, 9002: true, 8080: true}, busy)
+}
+
+// TestTaskContainers: a Swarm task's container shows under its service's
+// name, one per service, the running one first.
+func TestTaskContainers(t *testing.T) {
+	task := func(name, svc string, state container.ContainerState, created int64) container.Summary {
+		return container.Summary{Names: []string{"/" + name}, State: state, Created: created,
+			Labels: map[string]string{ServiceLabel: svc}}
+	}
+	got := taskContainers([]container.Summary{
+		{Names: []string{"/websoft9-old"}, State: container.StateExited},
+		task("websoft9-demo.1.old", "websoft9-demo", container.StateExited, 1),
+		task("websoft9-demo.1.new", "websoft9-demo", container.StateRunning, 2),
+		task("websoft9-demo-db.1.a", "websoft9-demo-db", container.StateExited, 1),
+		task("websoft9-demo-db.1.b", "websoft9-demo-db", container.StateExited, 3),
+	})
+	var names []string
+	for _, c := range got {
+		oc := toContainer(c)
+		names = append(names, oc.Name+" "+oc.State)
+	}
+	assert.Equal(t, []string{"websoft9-old exited", "websoft9-demo running", "websoft9-demo-db exited"}, names)
+	assert.EqualValues(t, 3, got[2].Created, "the newest of the stopped ones")
+}

@@ -1,0 +1,191 @@
+package orchestrator_test
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/orchestrator"
+)
+
+const gib = int64(1) << 30
+
+func node(id, host string, memGiB int64, cpus int64) orchestrator.Node {
+	return orchestrator.Node{ID: id, Hostname: host, Addr: "10.9.0." + id[len(id)-1:], Role: "worker", State: "ready",
+		Availability: "active", MemoryBytes: memGiB * gib, NanoCPUs: cpus * 1e9}
+}
+
+func TestPlaceApp(t *testing.T) {
+	small := orchestrator.App{Name: "demo", Requirements: orchestrator.Requirements{Memory: "1Gi", CPU: "1"}}
+	big := orchestrator.App{Name: "big", Requirements: orchestrator.Requirements{Memory: "6Gi", CPU: "4"}}
+	down := node("n4", "d", 64, 16)
+	down.State = "down"
+	drained := node("n5", "e", 64, 16)
+	drained.Availability = "drain"
+	nodes := []orchestrator.Node{node("n1", "a", 4, 2), node("n2", "b", 8, 2), node("n3", "c", 8, 8), down, drained}
+	tests := []struct {
+		name   string
+		req    orchestrator.PlaceRequest
+		want   string // node ID
+		code   string
+		reason string
+	}{
+		{name: "most free memory, ties by hostname", req: orchestrator.PlaceRequest{App: small}, want: "n2"},
+		{name: "free memory counts the apps placed", req: orchestrator.PlaceRequest{App: small,
+			Placed: map[string]uint64{"n2": 6 << 30, "n3": 1 << 30}}, want: "n3"},
+		{name: "requirements rule nodes out", req: orchestrator.PlaceRequest{App: big}, want: "n3"},
+		{name: "no node fits", req: orchestrator.PlaceRequest{App: big, Placed: map[string]uint64{"n3": 4 << 30}},
+			code: orchestrator.EPRECONDITION, reason: "c: memory: needs 6.0 GiB, 4.0 GiB free of 8.0 GiB"},
+		{name: "force takes the freest ready node", req: orchestrator.PlaceRequest{App: big, Force: true,
+			Placed: map[string]uint64{"n3": 4 << 30}}, want: "n2"},
+		{name: "down and drained nodes are never picked", req: orchestrator.PlaceRequest{App: orchestrator.App{Name: "x"}}, want: "n2"},
+		{name: "named by ID", req: orchestrator.PlaceRequest{App: small, Want: "n1"}, want: "n1"},
+		{name: "named by hostname", req: orchestrator.PlaceRequest{App: small, Want: "c"}, want: "n3"},
+		{name: "named node lacks memory", req: orchestrator.PlaceRequest{App: big, Want: "a"},
+			code: orchestrator.EPRECONDITION, reason: "node a cannot take big: cpu: needs 4 cores, it has 2; memory: needs 6.0 GiB"},
+		{name: "named node lacks memory, forced", req: orchestrator.PlaceRequest{App: big, Want: "a", Force: true}, want: "n1"},
+		{name: "named node is down", req: orchestrator.PlaceRequest{App: small, Want: "d", Force: true},
+			code: orchestrator.EPRECONDITION, reason: "it is down and active"},
+		{name: "named node is drained", req: orchestrator.PlaceRequest{App: small, Want: "n5"},
+			code: orchestrator.EPRECONDITION, reason: "it is ready and drain"},
+		{name: "named node is not in the Swarm", req: orchestrator.PlaceRequest{App: small, Want: "zz"},
+			code: orchestrator.EINVALID, reason: `node "zz" is not a node of the Swarm (nodes: a, b, c, d, e)`},
+		{name: "bad requirement", req: orchestrator.PlaceRequest{App: orchestrator.App{Name: "x", Requirements: orchestrator.Requirements{Memory: "lots"}}},
+			code: orchestrator.EINVALID, reason: "requirements.memory"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			got, err := orchestrator.PlaceApp(nodes, tc.req)
+			if tc.code != "" {
+				require.Error(t, err)
+				assert.Equal(t, tc.code, orchestrator.ErrorCode(err), "%v", err)
+				assert.Contains(t, orchestrator.ErrorMessage(err), tc.reason)
+				return
+			}
+			require.NoError(t, err)
+			assert.Equal(t, tc.want, got.ID, "got %q, want %q", got.ID, tc.want)
+		})
+	}
+	t.Run("a hostname two nodes share", func(t *testing.T) {
+		_, err := orchestrator.PlaceApp([]orchestrator.Node{node("n1", "a", 4, 2), node("n2", "a", 4, 2)}, orchestrator.PlaceRequest{App: small, Want: "a"})
+		assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+		assert.Contains(t, orchestrator.ErrorMessage(err), "name one by its ID (n1, n2)")
+	})
+	t.Run("no nodes", func(t *testing.T) {
+		_, err := orchestrator.PlaceApp(nil, orchestrator.PlaceRequest{App: small})
+		assert.Equal(t, orchestrator.EPRECONDITION, orchestrator.ErrorCode(err))
+	})
+}
+
+func TestPlacementAddress(t *testing.T) {
+	assert.Equal(t, "10.0.0.2:9001", orchestrator.Placement{NodeID: "n", Addr: "10.0.0.2"}.Address(9001))
+	assert.Equal(t, "[fd00::2]:9001", orchestrator.Placement{NodeID: "n", Addr: "fd00::2"}.Address(9001))
+	assert.Empty(t, orchestrator.Placement{}.Address(9001))
+	assert.Empty(t, orchestrator.Placement{NodeID: "n", Addr: "10.0.0.2"}.Address(0))
+}
+
+// fakeSwarm is a manager with nodes, or (manager false) an engine that
+// is not one.
+type fakeSwarm struct {
+	manager bool
+	local   string
+	nodes   []orchestrator.Node
+	ports   map[string]map[int]bool
+}
+
+func (s *fakeSwarm) Manager(context.Context) (bool, string, error) { return s.manager, s.local, nil }
+func (s *fakeSwarm) Nodes(context.Context) ([]orchestrator.Node, error) {
+	return s.nodes, nil
+}
+func (s *fakeSwarm) NodePorts(_ context.Context, n string) (map[int]bool, error) {
+	out := map[int]bool{}
+	for p := range s.ports[n] {
+		out[p] = true
+	}
+	return out, nil
+}
+
+func newSwarmEngine(t *testing.T, sw orchestrator.Swarm, store *fakeStore, run func(orchestrator.RunRequest) (orchestrator.RunResult, error)) *orchestrator.Engine {
+	t.Helper()
+	n := 0
+	e := orchestrator.New(orchestrator.Deps{
+		Catalog: fakeCatalog{}, Builder: fakeBuilder{}, Runner: fakeRunner{run: run}, Host: &fakeHost{}, Swarm: sw,
+		Installations: store, Runs: store, Now: time.Now,
+		NewID: func() string { n++; return fmt.Sprintf("id%d", n) },
+	})
+	require.NoError(t, e.Recover(t.Context()))
+	return e
+}
+
+// TestInstallPlacement: on an engine that is not a manager a node is
+// refused; on a manager the install is placed (asked for or picked), the
+// node is recorded and every run of the installation is told it, and
+// ports are reserved per node.
+func TestInstallPlacement(t *testing.T) {
+	ok := func(orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+	}
+	params := map[string]any{"mode": "fast"}
+	t.Run("not a manager", func(t *testing.T) {
+		for _, sw := range []orchestrator.Swarm{nil, &fakeSwarm{}} {
+			store := newStore()
+			e := newSwarmEngine(t, sw, store, ok)
+			_, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Node: "n1", Parameters: params})
+			require.Error(t, err)
+			assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
+			assert.Contains(t, orchestrator.ErrorMessage(err), "not a Swarm manager")
+			assert.Empty(t, store.insts, "nothing is reserved")
+
+			inst, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Parameters: params})
+			require.NoError(t, err, "without a node it installs as before")
+			assert.False(t, inst.Node.OnSwarm())
+			<-store.finished
+		}
+	})
+	t.Run("manager", func(t *testing.T) {
+		sw := &fakeSwarm{manager: true, local: "n1", nodes: []orchestrator.Node{node("n1", "a", 4, 2), node("n2", "b", 8, 2)},
+			ports: map[string]map[int]bool{"n2": {9001: true}}}
+		store := newStore()
+		var reqs []orchestrator.RunRequest
+		var mu sync.Mutex
+		e := newSwarmEngine(t, sw, store, func(req orchestrator.RunRequest) (orchestrator.RunResult, error) {
+			mu.Lock()
+			defer mu.Unlock()
+			reqs = append(reqs, req)
+			return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+		})
+		_, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: "nope", Node: "zz", Parameters: params})
+		assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err), "%v", err)
+
+		onA, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: "on-a", Node: "a", Parameters: params})
+		require.NoError(t, err)
+		<-store.finished
+		assert.Equal(t, orchestrator.Placement{NodeID: "n1", Hostname: "a", Addr: "10.9.0.1"}, onA.Node)
+		assert.Equal(t, 9001, onA.Port("port"), "node a is the local one: its ledger and the host's")
+
+		auto, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: "auto", Parameters: params})
+		require.NoError(t, err)
+		<-store.finished
+		assert.Equal(t, "n2", auto.Node.NodeID, "the node with the most free memory")
+		assert.Equal(t, 9002, auto.Port("port"), "9001 is published on n2 by a service the manager knows")
+		assert.Equal(t, 3307, auto.Port("db_port"), "the same port as on-a's: another node")
+
+		got, err := e.Info(t.Context(), "auto")
+		require.NoError(t, err)
+		assert.Equal(t, "10.9.0.2:9002", got.Node.Address(got.Port("port")))
+
+		_, err = e.Upgrade(t.Context(), orchestrator.UpgradeRequest{Name: "auto"})
+		require.NoError(t, err)
+		<-store.finished
+		mu.Lock()
+		defer mu.Unlock()
+		require.Len(t, reqs, 3)
+		assert.Equal(t, []string{"n1", "n2", "n2"}, []string{reqs[0].Node, reqs[1].Node, reqs[2].Node}, "an upgrade runs on the app's node")
+		assert.Equal(t, orchestrator.ActionUpgrade, reqs[2].Action)
+	})
+}
