@@ -22,6 +22,7 @@ import (
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
 	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
@@ -178,6 +179,19 @@ func (c *SDK) Up(ctx context.Context, p Plan) error {
 	if err != nil {
 		return err
 	}
+	if d, ok, err := c.swarmFor(ctx, p); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		plan, project, err := d.plan(ctx, svc, p)
+		if err != nil {
+			return err
+		}
+		if err := checkExecServices(project, p.Exec); err != nil {
+			return err
+		}
+		return d.up(ctx, plan, p.Wait, len(p.Start) == 0)
+	}
 	project, err := load(ctx, svc, p)
 	if err != nil {
 		return err
@@ -197,6 +211,12 @@ func (c *SDK) Down(ctx context.Context, p Plan) error {
 	if err != nil {
 		return err
 	}
+	if d, ok, err := c.swarmFor(ctx, p); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return d.down(ctx, p)
+	}
 	opts := api.DownOptions{RemoveOrphans: true, Volumes: p.Purge}
 	if p.HasModel() {
 		// The whole model: down removes every service, whatever start says.
@@ -210,11 +230,18 @@ func (c *SDK) Down(ctx context.Context, p Plan) error {
 	return svc.Down(ctx, p.Project, opts)
 }
 
-// Start implements Composer.
+// Start implements Composer. On a Swarm it scales the app's services
+// (p.Start: only those) back to one task and waits up to p.Wait.
 func (c *SDK) Start(ctx context.Context, p Plan) error {
 	svc, _, err := c.service()
 	if err != nil {
 		return err
+	}
+	if d, ok, err := c.swarmFor(ctx, p); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return d.started(ctx, p, func(ctx context.Context) ([]swarm.Service, error) { return d.scale(ctx, p, 1, p.Start) })
 	}
 	opts := api.StartOptions{Wait: true, WaitTimeout: p.Wait, AttachTo: p.Start}
 	if p.HasModel() {
@@ -225,10 +252,18 @@ func (c *SDK) Start(ctx context.Context, p Plan) error {
 	return svc.Start(ctx, p.Project, opts)
 }
 
-// Stop implements Composer.
+// Stop implements Composer. On a Swarm it scales the app's services
+// (p.Start: only those) to 0: Swarm has no stopped task to start again.
 func (c *SDK) Stop(ctx context.Context, p Plan) error {
 	svc, _, err := c.service()
 	if err != nil {
+		return err
+	}
+	if d, ok, err := c.swarmFor(ctx, p); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		_, err = d.scale(ctx, p, 0, p.Start)
 		return err
 	}
 	opts := api.StopOptions{Services: p.Start}
@@ -241,11 +276,18 @@ func (c *SDK) Stop(ctx context.Context, p Plan) error {
 	return svc.Stop(ctx, p.Project, opts)
 }
 
-// Restart implements Composer.
+// Restart implements Composer. On a Swarm it replaces the services'
+// tasks (p.Start: only those) and waits up to p.Wait.
 func (c *SDK) Restart(ctx context.Context, p Plan) error {
 	svc, _, err := c.service()
 	if err != nil {
 		return err
+	}
+	if d, ok, err := c.swarmFor(ctx, p); err != nil || ok {
+		if err != nil {
+			return err
+		}
+		return d.started(ctx, p, func(ctx context.Context) ([]swarm.Service, error) { return d.restart(ctx, p, p.Start) })
 	}
 	opts := api.RestartOptions{Services: p.Start}
 	if p.HasModel() {
@@ -299,6 +341,12 @@ func serviceContainer(ctx context.Context, dc client.APIClient, project, service
 // Inspect implements Composer: it finds the service's container by
 // compose's project and service labels.
 func (c *SDK) Inspect(ctx context.Context, p Plan, service string) (json.RawMessage, error) {
+	if d, ok, err := c.swarmFor(ctx, p); err != nil || ok {
+		if err != nil {
+			return nil, err
+		}
+		return d.inspect(ctx, p, service)
+	}
 	_, dockerCLI, err := c.service()
 	if err != nil {
 		return nil, err
@@ -328,8 +376,20 @@ func (c *SDK) Exec(ctx context.Context, p Plan, x ExecCommand, out io.Writer) (i
 		return 0, err
 	}
 	dc := dockerCLI.Client()
-	id, err := serviceContainer(ctx, dc, p.Project, x.Service)
-	if err != nil {
+	var id string
+	if d, ok, err := c.swarmFor(ctx, p); err != nil || ok {
+		if err != nil {
+			return 0, err
+		}
+		tid, local, err := d.taskContainer(ctx, p, x.Service)
+		if err != nil {
+			return 0, err
+		}
+		if !local {
+			return 0, fmt.Errorf("exec in service %s: the app runs on Swarm node %s, and a container is reached only through its node's engine, not the manager's", x.Service, p.Node)
+		}
+		id = tid
+	} else if id, err = serviceContainer(ctx, dc, p.Project, x.Service); err != nil {
 		return 0, err
 	}
 	created, err := dc.ExecCreate(ctx, id, client.ExecCreateOptions{

@@ -265,6 +265,10 @@ type Plan struct {
 	// Exec are the commands install and upgrade run once the services are
 	// healthy (empty for other actions).
 	Exec []ExecCommand
+	// Node is the Swarm node StackHub placed the app on
+	// (naming.EnvSwarmNode), "" for the single host: on a Swarm manager
+	// the app is deployed as services on that node (swarm.go).
+	Node string
 }
 
 // HasModel reports whether the plan carries a compose model (a file or
@@ -289,7 +293,7 @@ func (s Step) plan(action, workDir string, getenv func(string) string) (Plan, er
 	p := Plan{
 		Action: action, App: s.App, Project: naming.Project(s.App), RunID: getenv("CNAB_REVISION"),
 		Services: s.Services, WorkDir: workDir, Main: s.Main, Start: s.Start,
-		Env: map[string]string{}, Wait: DefaultWait,
+		Env: map[string]string{}, Wait: DefaultWait, Node: getenv(naming.EnvSwarmNode),
 	}
 	if s.Compose != "" {
 		p.ComposeFile = s.Compose

@@ -80,8 +80,9 @@ var allowed = map[string][]string{
 	"porter-mixin/bundlerun": {"porter-mixin/manifest"},
 	// Compose model to Swarm specs: pure, on compose's and Docker's types.
 	"porter-mixin/swarmspec": {"porter-mixin/naming", "github.com/compose-spec/compose-go/v2/types", "github.com/moby/moby/api/types"},
-	"porter-mixin": {"porter-mixin/events", "porter-mixin/naming", "github.com/compose-spec/compose-go/v2",
-		"github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/api/pkg/stdcopy", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
+	"porter-mixin": {"porter-mixin/events", "porter-mixin/naming", "porter-mixin/swarmspec", "github.com/compose-spec/compose-go/v2",
+		"github.com/containerd/errdefs", "github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/api/pkg/stdcopy",
+		"github.com/moby/moby/api/types/swarm", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
 	"cmd/websoft9":       {"porter-mixin"},
 	"cmd/bundle-runtime": {"porter-mixin/bundlerun"},
 
