@@ -59,12 +59,13 @@ func policeRun(runDir, upstream string, audit orchestrator.AuditLog, log *slog.L
 
 // runPolicy is what one run may do: its installation's objects, the
 // bundle's images where the run finds them (relocated or not), the
-// installation's reserved host ports, and exactly the permissions the
-// operator granted the bundle (orchestrator.Permission is the policy's
+// installation's reserved host ports (on its Swarm node, when it is placed
+// on one: the run may then deploy services there, and nowhere else), and
+// exactly the permissions the operator granted the bundle (orchestrator.Permission is the policy's
 // "<rule>[:<value>]" form).
 func runPolicy(req orchestrator.RunRequest) dockerpolicy.Policy {
 	p := dockerpolicy.Policy{Installation: req.Installation, HostPorts: req.HostPorts,
-		Granted: orchestrator.PermissionStrings(req.Granted)}
+		Granted: orchestrator.PermissionStrings(req.Granted), Node: req.Node}
 	if req.Bundle != nil {
 		for _, img := range req.Bundle.Images {
 			ref := img.Image

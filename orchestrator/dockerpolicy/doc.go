@@ -15,6 +15,14 @@
 // socket, another installation's objects) are refused unless the operator
 // granted them (Policy.Granted).
 //
+// On a Swarm, the policed socket talks to the manager, and a run of an
+// installation placed on a node (Policy.Node) may also create, update and
+// remove its own services, whose specs are checked by the same rules
+// (CheckService) plus placement: one task, on that node only; its own
+// overlay network; host-mode ports reserved for it on that node. The rest
+// of the Swarm API (init, join, leave, update, secrets, configs, plugins)
+// is refused.
+//
 // The package does no I/O: who owns an existing object is asked of an
 // Owners.
 package dockerpolicy

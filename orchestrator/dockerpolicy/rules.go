@@ -42,6 +42,7 @@ const (
 	RuleNetworkDriver = "network-driver"
 	RuleImagePull     = "image-pull"
 	RuleRuntime       = "runtime"
+	RulePlacement     = "placement"
 )
 
 // Rules is the table every refusal comes from, in the order a reader
@@ -61,9 +62,10 @@ var Rules = []Rule{
 	{RuleVolumeDriver, "a volume driver other than local, or driver options that mount a host path or a network share"},
 	{RuleVolumesFrom, "volumes_from, links or a namespace of another installation's container"},
 	{RulePorts, "a published port StackHub did not reserve for the installation, or on an address other than all or loopback"},
-	{RuleNetworkDriver, "a network driver other than bridge (host, macvlan, ipvlan, overlay reach outside the app)"},
+	{RuleNetworkDriver, "a network driver other than bridge (host, macvlan, ipvlan, overlay reach outside the app), but the app's own overlay network on a Swarm"},
 	{RuleImagePull, "pulling an image the bundle does not list in images"},
 	{RuleRuntime, "another container runtime or cgroup parent"},
+	{RulePlacement, "a Swarm service placed anywhere but on the installation's node, or with more than one task (global services, jobs, replicas)"},
 }
 
 // Refusal is one broken rule: which, by which call, and why.
@@ -95,6 +97,10 @@ type Policy struct {
 	// security-opt, sysctls, bind-mount, docker-socket, volume-driver,
 	// network-driver, runtime). A rule without a value grants all of it.
 	Granted []string
+	// Node is the Swarm node ID the installation is placed on ("" for the
+	// single host): its run may then create Swarm services placed there,
+	// and its overlay network (services.go).
+	Node string
 }
 
 func (p Policy) granted(rule, value string) bool {
@@ -412,11 +418,15 @@ func CheckNetwork(p Policy, req *network.CreateRequest) []Refusal {
 	if !p.OwnName(req.Name) {
 		c.refuse(RuleObjectName, "network name %q: a network of this installation is named %s_<name>", req.Name, naming.Project(p.Installation))
 	}
-	if req.Driver != "" && req.Driver != "bridge" {
+	switch {
+	case swarmNetwork(p, req):
+		// The app's own overlay network on a Swarm: its services' tasks
+		// on its node reach each other over it.
+	case req.Driver != "" && req.Driver != "bridge":
 		c.refuseUnless(RuleNetworkDriver, req.Driver, "network driver %q", req.Driver)
 	}
-	if req.ConfigFrom != nil || req.ConfigOnly || req.Ingress || req.Scope == "swarm" {
-		c.refuse(RuleNetworkDriver, "config-only, config-from, ingress and swarm networks")
+	if req.ConfigFrom != nil || req.ConfigOnly || req.Ingress || req.Scope == "swarm" && !swarmNetwork(p, req) {
+		c.refuse(RuleNetworkDriver, "config-only, config-from, ingress and swarm networks (a swarm network only for an installation placed on a Swarm node)")
 	}
 	if v := req.Options["com.docker.network.bridge.name"]; v != "" {
 		c.refuse(RuleNetworkDriver, "a bridge named %q by hand may be one of the host's", v)

@@ -126,7 +126,8 @@ func ruleCases(t *testing.T) map[string][]func() []Refusal {
 		RuleImagePull: {func() []Refusal { return CheckPull(testPolicy, "alpine:3") }, func() []Refusal { return CheckPull(testPolicy, "redmine:6") }},
 		RuleRuntime:   {host(container.HostConfig{Runtime: "nvidia"}), host(container.HostConfig{Resources: container.Resources{CgroupParent: "/"}})},
 		// The endpoint rule is the socket router's: socket.TestRouterRefusesEndpoints.
-		RuleEndpoint: nil,
+		RuleEndpoint:  nil,
+		RulePlacement: placementCases(t),
 	}
 }
 

@@ -169,6 +169,9 @@ func refuseCall(r *http.Request, path string) []dockerpolicy.Refusal {
 func (s *Server) check(r *http.Request, path string) ([]dockerpolicy.Refusal, error) {
 	ctx := r.Context()
 	seg := strings.Split(strings.Trim(path, "/"), "/")
+	if out, handled, err := s.swarmCall(r, path, seg); handled {
+		return out, err
+	}
 	get, post := r.Method == http.MethodGet, r.Method == http.MethodPost
 	switch {
 	case path == "/_ping" && (get || r.Method == http.MethodHead), path == "/version" && get, path == "/info" && get:

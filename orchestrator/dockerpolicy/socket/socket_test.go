@@ -28,3 +28,46 @@ func TestRouterRefusesEndpoints(t *testing.T) {
 		assert.Equal(t, dockerpolicy.RuleEndpoint, out[0].Rule, "%s %s", c.method, c.path)
 	}
 }
+
+// TestRouterSwarmCalls: a run of an installation placed on a Swarm node
+// reaches its services, tasks and the nodes; the rest of the Swarm API is
+// refused, as all of it is for a run that is not placed.
+func TestRouterSwarmCalls(t *testing.T) {
+	s := &Server{o: Options{Policy: dockerpolicy.Policy{Installation: "app", Node: "n1"}}}
+	for _, c := range []struct{ method, path string }{
+		{"POST", "/swarm/init"}, {"POST", "/swarm/join"}, {"POST", "/swarm/leave"}, {"POST", "/swarm/update"}, {"GET", "/swarm"},
+		{"GET", "/swarm/unlockkey"}, {"POST", "/secrets/create"}, {"GET", "/secrets"}, {"POST", "/configs/create"}, {"GET", "/configs"},
+		{"GET", "/plugins"}, {"POST", "/plugins/pull"}, {"POST", "/nodes/n1/update"}, {"DELETE", "/nodes/n2"}, {"GET", "/services/x/logs"},
+		{"GET", "/tasks/t1/logs"},
+	} {
+		r, err := http.NewRequestWithContext(t.Context(), c.method, "http://docker/v1.41"+c.path, nil)
+		require.NoError(t, err)
+		out, err := s.check(r, r.URL.Path[len("/v1.41"):])
+		require.NoError(t, err)
+		require.Len(t, out, 1, "%s %s", c.method, c.path)
+		assert.Equal(t, dockerpolicy.RuleEndpoint, out[0].Rule, "%s %s", c.method, c.path)
+	}
+	for _, path := range []string{"/nodes", "/nodes/n1"} {
+		r, err := http.NewRequestWithContext(t.Context(), "GET", "http://docker"+path, nil)
+		require.NoError(t, err)
+		out, err := s.check(r, path)
+		require.NoError(t, err)
+		assert.Empty(t, out, "GET %s reads the nodes", path)
+	}
+	r, err := http.NewRequestWithContext(t.Context(), "GET", "http://docker/tasks", nil)
+	require.NoError(t, err)
+	out, err := s.check(r, "/tasks")
+	require.NoError(t, err)
+	require.Len(t, out, 1, "tasks are listed by service")
+	assert.Equal(t, dockerpolicy.RuleForeign, out[0].Rule)
+
+	unplaced := &Server{o: Options{Policy: dockerpolicy.Policy{Installation: "app"}}}
+	for _, path := range []string{"/services", "/tasks", "/nodes"} {
+		r, err := http.NewRequestWithContext(t.Context(), "GET", "http://docker"+path, nil)
+		require.NoError(t, err)
+		out, err := unplaced.check(r, path)
+		require.NoError(t, err)
+		require.Len(t, out, 1, "GET %s of a run not placed on a node", path)
+		assert.Equal(t, dockerpolicy.RuleEndpoint, out[0].Rule)
+	}
+}
