@@ -119,7 +119,9 @@ func TestServiceRules(t *testing.T) {
 				VolumeOptions: &mount.VolumeOptions{DriverConfig: &mount.Driver{Name: "rexray"}}}}
 		}, RuleVolumeDriver},
 		{"a capability", func(s *swarm.ServiceSpec) { s.TaskTemplate.ContainerSpec.CapabilityAdd = []string{"SYS_ADMIN"} }, RuleCapAdd},
-		{"a host sysctl", func(s *swarm.ServiceSpec) { s.TaskTemplate.ContainerSpec.Sysctls = map[string]string{"kernel.panic": "1"} }, RuleSysctls},
+		{"a host sysctl", func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Sysctls = map[string]string{"kernel.panic": "1"}
+		}, RuleSysctls},
 		{"seccomp unconfined", func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Privileges = &swarm.Privileges{Seccomp: &swarm.SeccompOpts{Mode: swarm.SeccompModeUnconfined}}
 		}, RuleSecurityOpt},
