@@ -269,6 +269,9 @@ func (d *swarmDeployer) removeService(ctx context.Context, svc swarm.Service) er
 	}
 	for {
 		tasks, err := d.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID)})
+		if cerrdefs.IsNotFound(err) {
+			break // the manager forgot the service: its tasks are gone
+		}
 		if err != nil {
 			return fmt.Errorf("tasks of %s: %w", svc.Spec.Name, err)
 		}

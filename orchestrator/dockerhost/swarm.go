@@ -175,6 +175,9 @@ func (s *Swarm) removeServices(ctx context.Context, app string) ([]string, error
 func (s *Swarm) waitNoTasks(ctx context.Context, id string) error {
 	for {
 		tasks, err := s.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", id)})
+		if cerrdefs.IsNotFound(err) {
+			return nil // the manager forgot the service: its tasks are gone
+		}
 		if err != nil {
 			return classifyErr(s.OnError, "list tasks", "", err)
 		}
