@@ -263,8 +263,13 @@ func (c *SDK) Stop(ctx context.Context, p Plan) error {
 		if err != nil {
 			return err
 		}
-		_, err = d.scale(ctx, p, 0, p.Start)
-		return err
+		ctx, cancel := context.WithTimeout(ctx, p.Wait)
+		defer cancel()
+		list, err := d.scale(ctx, p, 0, p.Start)
+		if err != nil {
+			return err
+		}
+		return d.waitStopped(ctx, list)
 	}
 	opts := api.StopOptions{Services: p.Start}
 	if p.HasModel() {

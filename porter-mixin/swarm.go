@@ -319,11 +319,15 @@ func (d *swarmDeployer) waitRunning(ctx context.Context, service, cond string) e
 		case u != nil && (u.State == swarm.UpdateStatePaused || u.State == swarm.UpdateStateRollbackCompleted || u.State == swarm.UpdateStateRollbackPaused):
 			return fmt.Errorf("the update of %s %s: %s", service, u.State, u.Message)
 		}
-		running, failed := false, ""
+		running, failed, note := false, "", ""
 		for _, t := range tasks.Items {
 			switch {
 			case t.DesiredState == swarm.TaskStateRunning && t.Status.State == swarm.TaskStateRunning:
 				running = true
+			case t.DesiredState == swarm.TaskStateRunning && t.Status.Err != "" && !terminal(t.Status.State):
+				// Pending: "no suitable node (host-mode port already in
+				// use on 1 node)", an image the node cannot pull…
+				note = fmt.Sprintf("%s: %s", t.Status.State, t.Status.Err)
 			case t.DesiredState == swarm.TaskStateRunning && (t.Status.State == swarm.TaskStateFailed || t.Status.State == swarm.TaskStateRejected):
 				// Still meant to run: Swarm will not replace it (restart
 				// none), or has not yet.
@@ -342,9 +346,12 @@ func (d *swarmDeployer) waitRunning(ctx context.Context, service, cond string) e
 				return fmt.Errorf("the task of %s failed and its restart policy is none: %s", service, failed)
 			}
 		}
+		if note != "" {
+			last = note
+		}
 		if err := d.pause(ctx); err != nil {
 			if last != "" {
-				return fmt.Errorf("%s is not %s (last task error: %s): %w", service, cond, last, err)
+				return fmt.Errorf("%s is not %s (its task: %s): %w", service, cond, last, err)
 			}
 			return fmt.Errorf("%s is not %s: %w", service, cond, err)
 		}
@@ -480,9 +487,46 @@ func (d *swarmDeployer) scale(ctx context.Context, p Plan, n uint64, only []stri
 		if _, err := d.api.ServiceUpdate(ctx, svc.ID, client.ServiceUpdateOptions{Version: svc.Version, Spec: spec}); err != nil {
 			return nil, fmt.Errorf("scale service %s to %d: %w", spec.Name, n, err)
 		}
+		if n > 0 {
+			if err := d.nudge(ctx, svc.ID); err != nil {
+				return nil, err
+			}
+		}
 		out = append(out, svc)
 	}
 	return out, nil
+}
+
+// nudge makes sure a service scaled up gets its task. Docker 20.10's
+// Swarm may make none when a service whose restart condition is none
+// (compose's default, restart: no) is scaled from 0 to 1 once its old
+// task is gone; a forced update makes the orchestrator look again.
+func (d *swarmDeployer) nudge(ctx context.Context, id string) error {
+	for try := 0; ; try++ {
+		deadline := time.Now().Add(2 * time.Second)
+		for time.Now().Before(deadline) {
+			tasks, err := d.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", id).Add("desired-state", "running")})
+			if err != nil {
+				return fmt.Errorf("tasks of service %s: %w", id, err)
+			}
+			if len(tasks.Items) > 0 {
+				return nil
+			}
+			if err := d.pause(ctx); err != nil {
+				return fmt.Errorf("service %s makes no task: %w", id, err)
+			}
+		}
+		cur, err := d.api.ServiceInspect(ctx, id, client.ServiceInspectOptions{})
+		if err != nil {
+			return fmt.Errorf("inspect service %s: %w", id, err)
+		}
+		spec := cur.Service.Spec
+		spec.TaskTemplate.ForceUpdate++
+		d.logf("Service %s has no task yet: forcing an update (%d)", spec.Name, try+1)
+		if _, err := d.api.ServiceUpdate(ctx, id, client.ServiceUpdateOptions{Version: cur.Service.Version, Spec: spec}); err != nil {
+			return fmt.Errorf("update service %s: %w", spec.Name, err)
+		}
+	}
 }
 
 // restart replaces the tasks of the app's services (only those of only,
@@ -583,4 +627,37 @@ func (d *swarmDeployer) started(ctx context.Context, p Plan, do func(context.Con
 		}
 	}
 	return nil
+}
+
+// waitStopped waits until the tasks of services have stopped, as compose
+// stop returns once the containers have.
+func (d *swarmDeployer) waitStopped(ctx context.Context, services []swarm.Service) error {
+	for _, svc := range services {
+		for {
+			tasks, err := d.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", svc.ID)})
+			if err != nil {
+				return fmt.Errorf("tasks of %s: %w", svc.Spec.Name, err)
+			}
+			if !slices.ContainsFunc(tasks.Items, func(t swarm.Task) bool { return !terminal(t.Status.State) }) {
+				break
+			}
+			if err := d.pause(ctx); err != nil {
+				return fmt.Errorf("service %s: its task does not stop: %w", svc.Spec.Name, err)
+			}
+		}
+		res := "Service " + svc.Spec.Name
+		d.logf("%s Stopped", res)
+		d.emit(events.StageStopping, res, api.StatusStopped)
+	}
+	return nil
+}
+
+// terminal tells whether a task in state s has ended.
+func terminal(s swarm.TaskState) bool {
+	switch s {
+	case swarm.TaskStateShutdown, swarm.TaskStateComplete, swarm.TaskStateFailed, swarm.TaskStateRejected,
+		swarm.TaskStateOrphaned, swarm.TaskStateRemove:
+		return true
+	}
+	return false
 }

@@ -174,6 +174,25 @@ func TestSwarmDeploy(t *testing.T) {
 		}
 	}
 	waitAnswers(t, d, "http://"+n["address"].(string)+"/", 60*time.Second)
+	r = s.waitStatusWithin(t, "sw-a", "1", 30*time.Second)
+	assert.Equal(t, "running", r.Data["state"], "the old task's stopped container does not make the app look stopped: %v", r.Data["info"])
+
+	// Actions: stop scales the services to 0 (the app shows stopped),
+	// start brings one task each back, restart replaces them.
+	job = s.runJob(t, "/api/v1/apps/sw-b/actions/stop", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	s.waitStatusWithin(t, "sw-b", "0", 30*time.Second)
+	for _, svc := range appServices(t, c, "sw-b") {
+		assert.EqualValues(t, 0, *svc.Spec.Mode.Replicated.Replicas, "%s stopped", svc.Spec.Name)
+	}
+	job = s.runJob(t, "/api/v1/apps/sw-b/actions/start", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	s.waitStatusWithin(t, "sw-b", "1", 30*time.Second)
+	waitAnswers(t, d, "http://"+ln["address"].(string)+"/", 30*time.Second)
+	job = s.runJob(t, "/api/v1/apps/sw-b/actions/restart", "")
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	s.waitStatusWithin(t, "sw-b", "1", 30*time.Second)
+	waitAnswers(t, d, "http://"+ln["address"].(string)+"/", 30*time.Second)
 
 	// Uninstall with purge: nothing of either app is left on the node,
 	// and its ports are free again.
