@@ -215,7 +215,17 @@ func (c *SDK) Down(ctx context.Context, p Plan) error {
 		if err != nil {
 			return err
 		}
-		return d.down(ctx, p)
+		var volumes []string
+		if p.HasModel() && p.Node != d.local {
+			// To name the volumes a purge leaves on another node.
+			p.Start = nil
+			if plan, _, err := d.plan(ctx, svc, p); err == nil {
+				for _, v := range plan.Volumes {
+					volumes = append(volumes, v.Spec.Name)
+				}
+			}
+		}
+		return d.down(ctx, p, volumes)
 	}
 	opts := api.DownOptions{RemoveOrphans: true, Volumes: p.Purge}
 	if p.HasModel() {

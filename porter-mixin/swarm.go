@@ -372,8 +372,8 @@ func taskError(t swarm.Task) string {
 
 // down removes the app's services (waiting for their tasks to go), its
 // networks, and with purge its volumes when it is on the manager's own
-// node; on another node the volumes are kept and named.
-func (d *swarmDeployer) down(ctx context.Context, p Plan) error {
+// node; on another node the volumes (named when known) are kept.
+func (d *swarmDeployer) down(ctx context.Context, p Plan, volumes []string) error {
 	list, err := d.appServices(ctx, p.App)
 	if err != nil {
 		return err
@@ -410,8 +410,12 @@ func (d *swarmDeployer) down(ctx context.Context, p Plan) error {
 		return nil
 	}
 	if d.node != d.local {
-		d.logf("volumes kept: the app's volumes are on node %s, whose engine this manager cannot reach (remove them there: docker volume ls --filter label=%s=%s)",
-			d.node, naming.LabelApp, p.App)
+		kept := "the app's volumes"
+		if len(volumes) > 0 {
+			kept = strings.Join(volumes, ", ")
+		}
+		d.logf("volumes kept: %s on node %s, whose engine the manager's API does not reach (remove them there: docker volume ls --filter label=%s=%s)",
+			kept, d.node, naming.LabelApp, p.App)
 		return nil
 	}
 	// The tasks' containers go a moment after their tasks.
