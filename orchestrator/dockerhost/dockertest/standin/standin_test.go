@@ -208,6 +208,7 @@ func TestServe(t *testing.T) {
 	require.NoError(t, err)
 	assert.Equal(t, "ping", string(buf[:n]), "udp echoes")
 
+	require.Eventually(t, func() bool { return strings.Contains(log.String(), "listening on") }, 5*time.Second, 10*time.Millisecond)
 	assert.Contains(t, log.String(), fmt.Sprintf("%d/tcp is taken", busy), "a taken port is logged, not fatal")
 }
 
