@@ -50,6 +50,9 @@ func main() {
 // else Check as the program argv[0] names.
 func standIn(spec string, argv []string, pid, ppid int, getenv func(string) string, stderr io.Writer) int {
 	ports, err := standin.ParsePorts(spec)
+	if err == nil {
+		ports, err = standin.ResolvePorts(ports, getenv)
+	}
 	if err != nil {
 		return report(stderr, err)
 	}

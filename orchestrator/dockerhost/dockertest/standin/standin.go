@@ -42,7 +42,9 @@ import (
 // Settings a stand-in image carries.
 const (
 	// PortsEnv lists the ports a stand-in listens on, e.g.
-	// "3001/tcp,51820/udp"; its presence is what makes stackhub-testapp a
+	// "3001/tcp,51820/udp"; a port may be a variable of the container's
+	// environment, "$WEB_PORT/tcp" (a host-network app listens on the host
+	// port StackHub chose). Its presence is what makes stackhub-testapp a
 	// stand-in (empty: no port).
 	PortsEnv = "STACKHUB_STANDIN_PORTS"
 	// ImageEnv is the catalog image the stand-in takes the place of; its
@@ -55,15 +57,26 @@ const (
 
 // Port is one port a stand-in listens on.
 type Port struct {
+	// Number is the port, or 0 when Var names it.
 	Number int
 	// Proto is "tcp" or "udp".
 	Proto string
+	// Var is the environment variable whose value is the port, "" for a
+	// fixed one.
+	Var string
 }
 
-func (p Port) String() string { return strconv.Itoa(p.Number) + "/" + p.Proto }
+func (p Port) String() string {
+	if p.Var != "" {
+		return "$" + p.Var + "/" + p.Proto
+	}
+	return strconv.Itoa(p.Number) + "/" + p.Proto
+}
 
-// ParsePorts reads a PortsEnv value: comma-separated NUMBER[/tcp|/udp]
-// (tcp when not given), blanks ignored.
+var varRE = regexp.MustCompile(`^\$\{?([A-Za-z_][A-Za-z0-9_]*)\}?$`)
+
+// ParsePorts reads a PortsEnv value: comma-separated NUMBER or $NAME,
+// each with /tcp or /udp (tcp when not given), blanks ignored.
 func ParsePorts(spec string) ([]Port, error) {
 	var out []Port
 	for field := range strings.SplitSeq(spec, ",") {
@@ -75,11 +88,36 @@ func ParsePorts(spec string) ([]Port, error) {
 		if proto == "" {
 			proto = "tcp"
 		}
+		bad := fmt.Errorf("%s %q: want NUMBER or $NAME, then /tcp or /udp, e.g. 3001/tcp", PortsEnv, field)
+		if proto != "tcp" && proto != "udp" {
+			return nil, bad
+		}
+		if m := varRE.FindStringSubmatch(num); m != nil {
+			out = append(out, Port{Var: m[1], Proto: proto})
+			continue
+		}
 		n, err := strconv.Atoi(num)
-		if err != nil || n < 1 || n > 65535 || (proto != "tcp" && proto != "udp") {
-			return nil, fmt.Errorf("%s %q: want NUMBER[/tcp|/udp], e.g. 3001/tcp", PortsEnv, field)
+		if err != nil || n < 1 || n > 65535 {
+			return nil, bad
 		}
 		out = append(out, Port{Number: n, Proto: proto})
+	}
+	return out, nil
+}
+
+// ResolvePorts gives each port named by a variable its number from
+// getenv.
+func ResolvePorts(ports []Port, getenv func(string) string) ([]Port, error) {
+	out := make([]Port, 0, len(ports))
+	for _, p := range ports {
+		if p.Var != "" {
+			n, err := strconv.Atoi(getenv(p.Var))
+			if err != nil || n < 1 || n > 65535 {
+				return nil, fmt.Errorf("%s: port %s: $%s is %q, not a port", PortsEnv, p, p.Var, getenv(p.Var))
+			}
+			p = Port{Number: n, Proto: p.Proto}
+		}
+		out = append(out, p)
 	}
 	return out, nil
 }
@@ -101,6 +139,9 @@ func SortPorts(ports []Port) []Port {
 		if a.Number != b.Number {
 			return a.Number - b.Number
 		}
+		if a.Var != b.Var {
+			return strings.Compare(a.Var, b.Var)
+		}
 		return strings.Compare(a.Proto, b.Proto)
 	})
 	return slices.Compact(out)
@@ -118,7 +159,8 @@ type Target struct {
 	URL string
 	// Port is the URL's port (80 or 443 by scheme when it gives none).
 	Port int
-	// Path is the path and query to GET.
+	// Path is the path and query to GET; "" for a bash /dev/tcp/HOST/PORT,
+	// which only connects.
 	Path string
 }
 
@@ -129,6 +171,9 @@ var (
 	// loopbackRE finds the scheme-less loopback addresses curl and wget
 	// take as URLs (localhost:3000/health).
 	loopbackRE = regexp.MustCompile("(?:^|[\\s'\"=`(])((?:localhost|127\\.0\\.0\\.1|0\\.0\\.0\\.0|\\[::1\\]):[0-9]{1,5}(?:/[^\\s'\"`<>()\\\\]*)?)")
+	// devTCPRE finds bash's /dev/tcp/HOST/PORT, how a check without curl
+	// or wget connects.
+	devTCPRE = regexp.MustCompile(`/dev/tcp/[A-Za-z0-9.:\[\]-]+/([0-9]{1,5})\b`)
 )
 
 // shells are the programs whose -c argument is a script to read.
@@ -165,6 +210,12 @@ func Targets(argv []string, getenv func(string) string) []Target {
 		})
 		for _, m := range loopbackRE.FindAllStringSubmatch(rest, -1) {
 			add(m[1])
+		}
+		for _, m := range devTCPRE.FindAllStringSubmatch(rest, -1) {
+			if n, err := strconv.Atoi(m[1]); err == nil && n > 0 && n < 65536 && !seen[m[0]] {
+				seen[m[0]] = true
+				out = append(out, Target{URL: m[0], Port: n})
+			}
 		}
 	}
 	return out
@@ -211,13 +262,24 @@ func expand(script string, getenv func(string) string) string {
 // Check does what the health check or exec command argv stands for: it
 // GETs each of its URLs (Targets) on 127.0.0.1 at the URL's port, plain
 // HTTP even for https (a stand-in has no certificate), and passes on a
-// status below 500; with no URL, it connects to each tcp port of ports;
-// with none either, it passes. It returns the first failure, with what
-// was asked.
+// status below 500 (a /dev/tcp target only has to accept); with no URL,
+// it connects to each tcp port of ports; with none either, it passes. It
+// returns the first failure, with what was asked.
 func Check(ctx context.Context, argv []string, ports []Port, getenv func(string) string, log io.Writer) error {
+	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	if targets := Targets(argv, getenv); len(targets) > 0 {
 		client := &http.Client{Timeout: 5 * time.Second}
 		for _, t := range targets {
+			if t.Path == "" {
+				addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(t.Port))
+				c, err := dialer.DialContext(ctx, "tcp", addr)
+				if err != nil {
+					return fmt.Errorf("%s: %w", t.URL, err)
+				}
+				c.Close()
+				fmt.Fprintf(log, "stand-in check %s: %s accepts\n", path.Base(argv[0]), addr)
+				continue
+			}
 			addr := "http://" + net.JoinHostPort("127.0.0.1", strconv.Itoa(t.Port)) + t.Path
 			req, err := http.NewRequestWithContext(ctx, http.MethodGet, addr, nil)
 			if err != nil {
@@ -235,7 +297,6 @@ func Check(ctx context.Context, argv []string, ports []Port, getenv func(string)
 		}
 		return nil
 	}
-	dialer := &net.Dialer{Timeout: 5 * time.Second}
 	probed := false
 	for _, p := range ports {
 		if p.Proto != "tcp" {

@@ -24,8 +24,10 @@ func TestParsePorts(t *testing.T) {
 		err        bool
 	}{
 		{name: "empty", spec: ""},
-		{name: "tcp and udp", spec: "3001/tcp,51820/udp", want: []Port{{3001, "tcp"}, {51820, "udp"}}},
-		{name: "tcp by default, blanks", spec: " 80 , ,5432/tcp", want: []Port{{80, "tcp"}, {5432, "tcp"}}},
+		{name: "tcp and udp", spec: "3001/tcp,51820/udp", want: []Port{tcp(3001), udp(51820)}},
+		{name: "tcp by default, blanks", spec: " 80 , ,5432/tcp", want: []Port{tcp(80), tcp(5432)}},
+		{name: "a variable", spec: "$WEB_PORT/tcp,${GAME_PORT}/udp", want: []Port{{Var: "WEB_PORT", Proto: "tcp"}, {Var: "GAME_PORT", Proto: "udp"}}},
+		{name: "not a variable", spec: "$WEB-PORT/tcp", err: true},
 		{name: "sctp", spec: "80/sctp", err: true},
 		{name: "not a number", spec: "http/tcp", err: true},
 		{name: "out of range", spec: "70000", err: true},
@@ -42,12 +44,25 @@ func TestParsePorts(t *testing.T) {
 	}
 }
 
+func tcp(n int) Port { return Port{Number: n, Proto: "tcp"} }
+func udp(n int) Port { return Port{Number: n, Proto: "udp"} }
+
 func TestFormatPorts(t *testing.T) {
-	got := FormatPorts([]Port{{51820, "udp"}, {80, "tcp"}, {51820, "tcp"}, {80, "tcp"}})
-	assert.Equal(t, "80/tcp,51820/tcp,51820/udp", got, "sorted, without duplicates")
+	got := FormatPorts([]Port{udp(51820), tcp(80), {Var: "WEB_PORT", Proto: "tcp"}, tcp(51820), tcp(80)})
+	assert.Equal(t, "$WEB_PORT/tcp,80/tcp,51820/tcp,51820/udp", got, "sorted, without duplicates")
 	back, err := ParsePorts(got)
 	require.NoError(t, err)
 	assert.Equal(t, got, FormatPorts(back))
+}
+
+func TestResolvePorts(t *testing.T) {
+	env := map[string]string{"WEB_PORT": "10600", "EMPTY": ""}
+	getenv := func(k string) string { return env[k] }
+	got, err := ResolvePorts([]Port{tcp(80), {Var: "WEB_PORT", Proto: "tcp"}}, getenv)
+	require.NoError(t, err)
+	assert.Equal(t, []Port{tcp(80), tcp(10600)}, got)
+	_, err = ResolvePorts([]Port{{Var: "EMPTY", Proto: "tcp"}}, getenv)
+	assert.ErrorContains(t, err, `port $EMPTY/tcp: $EMPTY is "", not a port`)
 }
 
 func TestServes(t *testing.T) {
@@ -105,6 +120,11 @@ func TestTargets(t *testing.T) {
 		{
 			name: "no shell, no expansion: the variable stays and the URL is left out",
 			argv: []string{"curl", "http://localhost:${PORT}/"},
+		},
+		{
+			name: "bash /dev/tcp",
+			argv: []string{"bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/9000 && printf 'GET /health/ready HTTP/1.0\\r\\n\\r\\n' >&3"},
+			want: []Target{{URL: "/dev/tcp/127.0.0.1/9000", Port: 9000}},
 		},
 		{name: "pg_isready", argv: []string{"pg_isready", "-h", "127.0.0.1", "-U", "gitea", "-d", "gitea"}},
 		{name: "mysqladmin in a shell", argv: []string{"/bin/sh", "-c", `mysqladmin ping -h 127.0.0.1 -uroot -p"$MYSQL_ROOT_PASSWORD" --silent`}},
@@ -188,7 +208,7 @@ func TestServe(t *testing.T) {
 	defer taken.Close()
 	busy := taken.Addr().(*net.TCPAddr).Port
 	log := &syncBuffer{}
-	serve(t, []Port{{web, "tcp"}, {game, "udp"}, {busy, "tcp"}}, log)
+	serve(t, []Port{tcp(web), udp(game), tcp(busy)}, log)
 
 	resp, err := http.Get(fmt.Sprintf("http://127.0.0.1:%d/any/path?q=1", web))
 	require.NoError(t, err)
@@ -214,7 +234,7 @@ func TestServe(t *testing.T) {
 
 func TestCheck(t *testing.T) {
 	web, db := freePort(t), freePort(t)
-	serve(t, []Port{{web, "tcp"}, {db, "tcp"}}, io.Discard)
+	serve(t, []Port{tcp(web), tcp(db)}, io.Discard)
 	failing := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		http.Error(w, "starting", http.StatusServiceUnavailable)
 	}))
@@ -237,8 +257,10 @@ func TestCheck(t *testing.T) {
 		{name: "500 and above fails", argv: []string{"curl", failing.URL}, err: "status 503"},
 		{name: "a port nothing listens on", argv: []string{"/bin/sh", "-c", fmt.Sprintf("curl -f http://127.0.0.1:%d/ || exit 1", nothing)}, err: "connection refused"},
 		{name: "every URL must answer", argv: []string{"sh", "-c", fmt.Sprintf("curl http://127.0.0.1:%d/ && curl http://127.0.0.1:%s/", web, failingPort)}, err: "status 503"},
-		{name: "no URL: the image's tcp ports", argv: []string{"pg_isready", "-h", "127.0.0.1"}, ports: []Port{{web, "tcp"}, {db, "tcp"}, {nothing, "udp"}}},
-		{name: "no URL: a tcp port that does not accept", argv: []string{"healthcheck.sh", "--connect"}, ports: []Port{{nothing, "tcp"}}, err: "healthcheck.sh: no URL in its arguments"},
+		{name: "no URL: the image's tcp ports", argv: []string{"pg_isready", "-h", "127.0.0.1"}, ports: []Port{tcp(web), tcp(db), udp(nothing)}},
+		{name: "no URL: a tcp port that does not accept", argv: []string{"healthcheck.sh", "--connect"}, ports: []Port{tcp(nothing)}, err: "healthcheck.sh: no URL in its arguments"},
+		{name: "bash /dev/tcp connects", argv: []string{"bash", "-c", fmt.Sprintf("exec 3<>/dev/tcp/127.0.0.1/%d && printf 'GET /health/ready HTTP/1.0\\r\\n\\r\\n' >&3", db)}},
+		{name: "bash /dev/tcp to nothing", argv: []string{"bash", "-c", fmt.Sprintf("echo > /dev/tcp/localhost/%d", nothing)}, err: "/dev/tcp/localhost/"},
 		{name: "no URL, no port", argv: []string{"rails", "runner", "Setting.app_title = 'x'"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
