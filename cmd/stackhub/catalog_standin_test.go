@@ -151,6 +151,13 @@ type publishedPort struct {
 	Proto   string
 }
 
+func (p publishedPort) String() string {
+	if p.Target == 0 {
+		return p.Service + " on the host's network"
+	}
+	return fmt.Sprintf("%s:%d/%s", p.Service, p.Target, p.Proto)
+}
+
 // standInApp is what the install test needs to know of one catalog bundle.
 type standInApp struct {
 	Name string
@@ -158,7 +165,9 @@ type standInApp struct {
 	// (the catalog reference).
 	Main     string
 	Services map[string]string
-	// Published maps each port parameter to the mappings it publishes.
+	// Published maps each port parameter to the mappings it publishes
+	// (for a service on the host's network, Target 0: the host port
+	// itself).
 	Published map[string][]publishedPort
 	// Web is the parameter of the web port: custom.sh.websoft9.web.port,
 	// else port.
@@ -167,6 +176,12 @@ type standInApp struct {
 	// host), Devices the host devices the services use.
 	HostNetwork []string
 	Devices     []string
+	// Ulimits are the largest ulimits the services ask for, by name
+	// (nofile, ...): an engine whose own limits are lower cannot start them.
+	Ulimits map[string]types.UlimitsConfig
+	// HostFixed says, for each service on the host's network, which host
+	// port it listens on that is not one StackHub chose (a fixed one).
+	HostFixed []string
 	// Unpublished are the ports a service's health check asks that the
 	// service neither publishes nor exposes although it publishes others,
 	// each said in a sentence: the app listens on one port, so either the
@@ -366,11 +381,28 @@ func planApp(t testing.TB, plan *standInPlan, name string) standInApp {
 		img := imageOf(s)
 		app.Services[sname] = s.Image
 		who := name + "/" + sname
-		if s.NetworkMode == "host" {
+		hostNet := s.NetworkMode == "host"
+		if hostNet {
+			// On the host's network the app listens on host ports: the
+			// ones StackHub chose reach it as variables of its environment
+			// (a port parameter's value), which the stand-in reads at start.
 			app.HostNetwork = append(app.HostNetwork, sname)
+			for _, k := range slices.Sorted(maps.Keys(s.Environment)) {
+				if v := s.Environment[k]; v != nil && byPort[*v] != "" {
+					img.addPort(standin.Port{Var: k, Proto: "tcp"}, fmt.Sprintf("host port %s, which %s gets in $%s (network_mode: host)", byPort[*v], who, k))
+					app.Published[byPort[*v]] = append(app.Published[byPort[*v]], publishedPort{Service: sname, Proto: "tcp"})
+				}
+			}
 		}
 		for _, d := range s.Devices {
 			app.Devices = append(app.Devices, d.Source)
+		}
+		for k, u := range s.Ulimits {
+			if app.Ulimits == nil {
+				app.Ulimits = map[string]types.UlimitsConfig{}
+			}
+			cur := app.Ulimits[k]
+			app.Ulimits[k] = types.UlimitsConfig{Soft: max(cur.Soft, u.Soft, u.Single), Hard: max(cur.Hard, u.Hard, u.Single)}
 		}
 		img.addUser(s.User)
 
@@ -412,13 +444,20 @@ func planApp(t testing.TB, plan *standInPlan, name string) standInApp {
 			}
 			for _, target := range standin.Targets(argv, getenv) {
 				p := standin.Port{Number: target.Port, Proto: "tcp"}
+				if hostNet {
+					if byPort[strconv.Itoa(target.Port)] == "" {
+						app.HostFixed = append(app.HostFixed, fmt.Sprintf("service %s's health check asks %s, a host port no parameter gives", sname, target.URL))
+					}
+					continue // the variable's port, added above
+				}
 				if len(s.Ports) > 0 && !listens(s, p) {
 					var own []string
 					for _, sp := range s.Ports {
 						own = append(own, fmt.Sprintf("%d/%s", sp.Target, cmpOr(sp.Protocol, "tcp")))
 					}
 					app.Unpublished = append(app.Unpublished, fmt.Sprintf("service %s's health check asks %s, port %s, which the service "+
-						"neither publishes (it publishes %s) nor exposes", sname, target.URL, p, strings.Join(own, ", ")))
+						"neither publishes (it publishes %s) nor exposes; if the app listens there too, say expose: [\"%d\"]",
+						sname, target.URL, p, strings.Join(own, ", "), p.Number))
 				}
 				img.addPort(p, "health check of "+who+" asks "+target.URL)
 			}
