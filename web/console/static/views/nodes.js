@@ -76,7 +76,7 @@ export function nodesSection(me) {
     const reach = n.reachability && n.reachability !== 'reachable' ? h('span', {class: 'muted'}, ` (${word(n.reachability)})`) : null;
     const disk = n.disk && n.disk.total ? `${formatBytes(n.disk.used)} / ${formatBytes(n.disk.total)}` : t('nodes.unknown');
     return h('tr', {'data-node': n.id, 'data-hostname': n.hostname},
-      h('td', {}, n.hostname || n.id,
+      h('td', {}, n.hostname || n.id, ' ',
         n.self ? h('span', {class: 'tag', 'data-role': 'self'}, t('nodes.self')) : null,
         n.leader ? h('span', {class: 'tag'}, t('nodes.leader')) : null,
         n.message && n.state !== 'ready' ? h('p', {class: 'muted'}, n.message) : null),
