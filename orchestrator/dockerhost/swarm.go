@@ -79,9 +79,15 @@ func (s *Swarm) report(op, class string) {
 }
 
 // engineMessage is the engine's own words in a refusal, without the
-// client's prefix.
+// client's prefix or the gRPC framing of swarmkit's answers.
 func engineMessage(err error) string {
-	return strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+	msg := strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+	if rest, ok := strings.CutPrefix(msg, "rpc error: "); ok {
+		if _, desc, ok := strings.Cut(rest, " desc = "); ok {
+			msg = desc
+		}
+	}
+	return msg
 }
 
 func (s *Swarm) timeout() time.Duration { return orCallTimeout(s.CallTimeout) }
@@ -92,7 +98,8 @@ func (s *Swarm) SwarmStatus(ctx context.Context) (orchestrator.ClusterStatus, er
 	defer cancel()
 	info, err := s.api.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return orchestrator.ClusterStatus{}, s.classify("engine info", "", err)
+		// Not a swarm call: a 503 here is the engine's, not the swarm's.
+		return orchestrator.ClusterStatus{}, classifyErr(s.OnError, "engine info", "", err)
 	}
 	return clusterStatus(info.Info.Swarm), nil
 }
