@@ -327,8 +327,13 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return err
 	}
+	// The engine's Swarm: nothing changes on a host until cluster init.
+	swarm := dockerhost.NewSwarm(docker)
+	swarm.CallTimeout = cfg.DockerTimeout
+	swarm.OnError = metered.DockerError
+	cluster := &orchestrator.Cluster{Swarm: swarm, Installations: db, Stats: sampler, Logger: log}
 	srv := &web.Server{Engine: engine, Build: release, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
-		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime,
+		Audit: engine, Cluster: cluster, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime,
 		Metrics: metered.Handler(engine), MetricsPublic: cfg.MetricsPublic, Requests: metered}
 	handler := srv.Handler()
 	if cfg.Gateway {
