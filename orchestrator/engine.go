@@ -24,7 +24,7 @@ type Deps struct {
 	Host    Host
 	// Swarm is the Swarm the engine manages when it is a manager: installs
 	// are placed on its nodes (placement.go). nil: never placed.
-	Swarm         Swarm
+	Swarm         SwarmPlacement
 	Installations Installations
 	Runs          Runs
 	// Relocation maps original image references to local or mirrored

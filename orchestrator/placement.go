@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 )
@@ -26,39 +27,18 @@ import (
 // catalog has the app now) of the live installations already placed on
 // it. CPU is not summed: cores are shared in time, so a node satisfies an
 // app's cpu requirement when it has at least that many cores.
+//
+// docs/swarm-apps.md says the same for operators, with the port ledger
+// per node and what the websoft9 mixin creates.
 
-// Node is a Swarm node as StackHub places apps on it.
-type Node struct {
-	// ID is Swarm's node ID; Hostname the node's host name.
-	ID       string
-	Hostname string
-	// Addr is the address the node is reached at (its Swarm address):
-	// an app placed on it answers at Addr and its published ports.
-	Addr string
-	// Role is manager or worker.
-	Role string
-	// State is Swarm's view of the node (ready, down, unknown,
-	// disconnected); Availability the operator's (active, pause, drain).
-	State        string
-	Availability string
-	// MemoryBytes and NanoCPUs are what the node has.
-	MemoryBytes int64
-	NanoCPUs    int64
-}
-
-// Schedulable tells whether an app may be placed on the node: ready and
-// active.
-func (n Node) Schedulable() bool { return n.State == "ready" && n.Availability == "active" }
-
-// Swarm is the Docker Swarm the host's engine manages, as placement needs
-// it. Deps.Swarm nil: the engine is never asked, and installs are not
-// placed.
-type Swarm interface {
-	// Manager tells whether the engine is a Swarm manager, and the ID of
-	// its own node (where StackHub runs). Returns EUNAVAILABLE when
-	// Docker does not answer.
-	Manager(ctx context.Context) (manager bool, local string, err error)
-	// Nodes lists the nodes of the Swarm. Only a manager answers.
+// SwarmPlacement is what placing apps needs of the Swarm of the engine
+// StackHub uses (dockerhost.Swarm implements it). Deps.Swarm nil: the
+// engine is never asked, and installs are not placed.
+type SwarmPlacement interface {
+	// SwarmStatus says where the engine stands: placement happens only
+	// on a manager (SwarmManager), NodeID being the node StackHub runs on.
+	SwarmStatus(ctx context.Context) (ClusterStatus, error)
+	// Nodes lists the swarm's nodes.
 	Nodes(ctx context.Context) ([]Node, error)
 	// NodePorts returns the host ports published on node by the tasks of
 	// services placed there: what the manager knows of a remote node's
@@ -113,8 +93,8 @@ type PlaceRequest struct {
 // that satisfy the requirements, the one with the most free memory (ties:
 // by hostname, then ID).
 //
-// Returns EINVALID for a node that is not in the Swarm or a hostname two
-// nodes share, EPRECONDITION for a node that is down, paused or drained,
+// Returns EINVALID for a node that is not in the Swarm or a name several
+// nodes answer to (findNode: ID, hostname or ID prefix), EPRECONDITION for a node that is down, paused or drained,
 // for one that lacks what the app needs, or when no node can take the app,
 // with every node's reason.
 func PlaceApp(nodes []Node, req PlaceRequest) (Node, error) {
@@ -128,15 +108,15 @@ func PlaceApp(nodes []Node, req PlaceRequest) (Node, error) {
 	}
 	// why says what keeps n from taking the app, "" when nothing does.
 	why := func(n Node) string {
-		if !n.Schedulable() {
+		if !n.Ready() {
 			return fmt.Sprintf("it is %s and %s (apps go on ready, active nodes)", n.State, n.Availability)
 		}
 		if req.Force {
 			return ""
 		}
 		var short []string
-		if cores := float64(n.NanoCPUs) / 1e9; cpu > 0 && n.NanoCPUs > 0 && cpu > cores {
-			short = append(short, fmt.Sprintf("cpu: needs %g cores, it has %g", cpu, cores))
+		if cpu > 0 && n.CPUs > 0 && cpu > n.CPUs {
+			short = append(short, fmt.Sprintf("cpu: needs %g cores, it has %g", cpu, n.CPUs))
 		}
 		if free := freeMemory(n, req.Placed); mem > 0 && n.MemoryBytes > 0 && mem > free {
 			short = append(short, fmt.Sprintf("memory: needs %s, %s free of %s", gib(mem), gib(free), gib(uint64(n.MemoryBytes))))
@@ -145,6 +125,15 @@ func PlaceApp(nodes []Node, req PlaceRequest) (Node, error) {
 	}
 	if req.Want != "" {
 		n, err := findNode(nodes, req.Want)
+		if ErrorCode(err) == ENOTFOUND {
+			// A node in the request: bad input, as any other field.
+			names := make([]string, 0, len(nodes))
+			for _, n := range nodes {
+				names = append(names, n.Hostname)
+			}
+			slices.Sort(names)
+			return Node{}, WrapError(EINVALID, err, "node %q is not a node of the Swarm (nodes: %s)", req.Want, strings.Join(names, ", "))
+		}
 		if err != nil {
 			return Node{}, err
 		}
@@ -182,35 +171,6 @@ func freeMemory(n Node, placed map[string]uint64) uint64 {
 	return total - min(placed[n.ID], total)
 }
 
-// findNode returns the node whose ID, or else whose hostname, is ref.
-func findNode(nodes []Node, ref string) (Node, error) {
-	var byName []Node
-	for _, n := range nodes {
-		if n.ID == ref {
-			return n, nil
-		}
-		if n.Hostname == ref {
-			byName = append(byName, n)
-		}
-	}
-	switch len(byName) {
-	case 1:
-		return byName[0], nil
-	case 0:
-		names := make([]string, 0, len(nodes))
-		for _, n := range nodes {
-			names = append(names, n.Hostname)
-		}
-		slices.Sort(names)
-		return Node{}, Errorf(EINVALID, "node %q is not a node of the Swarm (nodes: %s)", ref, strings.Join(names, ", "))
-	}
-	ids := make([]string, 0, len(byName))
-	for _, n := range byName {
-		ids = append(ids, n.ID)
-	}
-	return Node{}, Errorf(EINVALID, "%d nodes are called %s: name one by its ID (%s)", len(byName), ref, strings.Join(ids, ", "))
-}
-
 // placeInstall places an install on a node of the Swarm when the engine
 // is a manager (the prepare step "place on a node"). On an engine that is
 // not, a node in the request is refused with EINVALID and the install
@@ -218,9 +178,12 @@ func findNode(nodes []Node, ref string) (Node, error) {
 func (e *Engine) placeInstall(ctx context.Context, r *runState) error {
 	manager, local := false, ""
 	if e.d.Swarm != nil {
-		var err error
-		if manager, local, err = e.d.Swarm.Manager(ctx); err != nil {
+		st, err := e.d.Swarm.SwarmStatus(ctx)
+		if err != nil {
 			return fmt.Errorf("install %s: %w", r.name, err)
+		}
+		if manager = st.Swarm == SwarmManager; manager {
+			local = st.NodeID
 		}
 		e.localNode.Store(&local)
 	}
@@ -242,7 +205,7 @@ func (e *Engine) placeInstall(ctx context.Context, r *runState) error {
 	if err != nil {
 		return fmt.Errorf("install %s: %w", r.name, err)
 	}
-	r.place = Placement{NodeID: n.ID, Hostname: n.Hostname, Addr: n.Addr}
+	r.place = Placement{NodeID: n.ID, Hostname: n.Hostname, Addr: nodeHost(n)}
 	r.localNode = local
 	return nil
 }
@@ -321,4 +284,13 @@ func (e *Engine) isLocal(inst Installation) bool {
 	}
 	local := e.localNode.Load()
 	return local != nil && *local == inst.Node.NodeID
+}
+
+// nodeHost is the address an app on n is reached at: the host of the
+// node's address (a manager's carries the swarm port).
+func nodeHost(n Node) string {
+	if host, _, err := net.SplitHostPort(n.Addr); err == nil {
+		return host
+	}
+	return n.Addr
 }

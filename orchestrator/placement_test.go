@@ -15,9 +15,9 @@ import (
 
 const gib = int64(1) << 30
 
-func node(id, host string, memGiB int64, cpus int64) orchestrator.Node {
+func node(id, host string, memGiB int64, cpus float64) orchestrator.Node {
 	return orchestrator.Node{ID: id, Hostname: host, Addr: "10.9.0." + id[len(id)-1:], Role: "worker", State: "ready",
-		Availability: "active", MemoryBytes: memGiB * gib, NanoCPUs: cpus * 1e9}
+		Availability: "active", MemoryBytes: memGiB * gib, CPUs: cpus}
 }
 
 func TestPlaceApp(t *testing.T) {
@@ -74,7 +74,7 @@ func TestPlaceApp(t *testing.T) {
 	t.Run("a hostname two nodes share", func(t *testing.T) {
 		_, err := orchestrator.PlaceApp([]orchestrator.Node{node("n1", "a", 4, 2), node("n2", "a", 4, 2)}, orchestrator.PlaceRequest{App: small, Want: "a"})
 		assert.Equal(t, orchestrator.EINVALID, orchestrator.ErrorCode(err))
-		assert.Contains(t, orchestrator.ErrorMessage(err), "name one by its ID (n1, n2)")
+		assert.Contains(t, orchestrator.ErrorMessage(err), "names 2 nodes (n1, n2): give its ID")
 	})
 	t.Run("no nodes", func(t *testing.T) {
 		_, err := orchestrator.PlaceApp(nil, orchestrator.PlaceRequest{App: small})
@@ -85,24 +85,40 @@ func TestPlaceApp(t *testing.T) {
 func TestPlacementAddress(t *testing.T) {
 	assert.Equal(t, "10.0.0.2:9001", orchestrator.Placement{NodeID: "n", Addr: "10.0.0.2"}.Address(9001))
 	assert.Equal(t, "[fd00::2]:9001", orchestrator.Placement{NodeID: "n", Addr: "fd00::2"}.Address(9001))
+	n := node("m1", "a", 1, 1)
+	n.Addr, n.Role = "10.0.0.1:2377", "manager"
+	sw := &placeSwarm{manager: true, local: "m1", nodes: []orchestrator.Node{n}}
+	store := newStore()
+	e := newSwarmEngine(t, sw, store, func(orchestrator.RunRequest) (orchestrator.RunResult, error) {
+		return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+	})
+	inst, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Parameters: map[string]any{"mode": "fast"}})
+	require.NoError(t, err)
+	<-store.finished
+	assert.Equal(t, "10.0.0.1", inst.Node.Addr, "a manager's address without the swarm port")
 	assert.Empty(t, orchestrator.Placement{}.Address(9001))
 	assert.Empty(t, orchestrator.Placement{NodeID: "n", Addr: "10.0.0.2"}.Address(0))
 }
 
-// fakeSwarm is a manager with nodes, or (manager false) an engine that
+// placeSwarm is a manager with nodes, or (manager false) an engine that
 // is not one.
-type fakeSwarm struct {
+type placeSwarm struct {
 	manager bool
 	local   string
 	nodes   []orchestrator.Node
 	ports   map[string]map[int]bool
 }
 
-func (s *fakeSwarm) Manager(context.Context) (bool, string, error) { return s.manager, s.local, nil }
-func (s *fakeSwarm) Nodes(context.Context) ([]orchestrator.Node, error) {
+func (s *placeSwarm) SwarmStatus(context.Context) (orchestrator.ClusterStatus, error) {
+	if !s.manager {
+		return orchestrator.ClusterStatus{Swarm: orchestrator.SwarmInactive}, nil
+	}
+	return orchestrator.ClusterStatus{Swarm: orchestrator.SwarmManager, NodeID: s.local}, nil
+}
+func (s *placeSwarm) Nodes(context.Context) ([]orchestrator.Node, error) {
 	return s.nodes, nil
 }
-func (s *fakeSwarm) NodePorts(_ context.Context, n string) (map[int]bool, error) {
+func (s *placeSwarm) NodePorts(_ context.Context, n string) (map[int]bool, error) {
 	out := map[int]bool{}
 	for p := range s.ports[n] {
 		out[p] = true
@@ -110,7 +126,7 @@ func (s *fakeSwarm) NodePorts(_ context.Context, n string) (map[int]bool, error)
 	return out, nil
 }
 
-func newSwarmEngine(t *testing.T, sw orchestrator.Swarm, store *fakeStore, run func(orchestrator.RunRequest) (orchestrator.RunResult, error)) *orchestrator.Engine {
+func newSwarmEngine(t *testing.T, sw orchestrator.SwarmPlacement, store *fakeStore, run func(orchestrator.RunRequest) (orchestrator.RunResult, error)) *orchestrator.Engine {
 	t.Helper()
 	n := 0
 	e := orchestrator.New(orchestrator.Deps{
@@ -132,7 +148,7 @@ func TestInstallPlacement(t *testing.T) {
 	}
 	params := map[string]any{"mode": "fast"}
 	t.Run("not a manager", func(t *testing.T) {
-		for _, sw := range []orchestrator.Swarm{nil, &fakeSwarm{}} {
+		for _, sw := range []orchestrator.SwarmPlacement{nil, &placeSwarm{}} {
 			store := newStore()
 			e := newSwarmEngine(t, sw, store, ok)
 			_, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Node: "n1", Parameters: params})
@@ -148,7 +164,7 @@ func TestInstallPlacement(t *testing.T) {
 		}
 	})
 	t.Run("manager", func(t *testing.T) {
-		sw := &fakeSwarm{manager: true, local: "n1", nodes: []orchestrator.Node{node("n1", "a", 4, 2), node("n2", "b", 8, 2)},
+		sw := &placeSwarm{manager: true, local: "n1", nodes: []orchestrator.Node{node("n1", "a", 4, 2), node("n2", "b", 8, 2)},
 			ports: map[string]map[int]bool{"n2": {9001: true}}}
 		store := newStore()
 		var reqs []orchestrator.RunRequest

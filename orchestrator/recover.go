@@ -24,9 +24,10 @@ func (e *Engine) Recover(ctx context.Context) error {
 	}
 	if e.d.Swarm != nil {
 		// Which apps run on this node (observed) and which elsewhere.
-		if manager, local, err := e.d.Swarm.Manager(ctx); err == nil {
-			if !manager {
-				local = ""
+		if st, err := e.d.Swarm.SwarmStatus(ctx); err == nil {
+			local := ""
+			if st.Swarm == SwarmManager {
+				local = st.NodeID
 			}
 			e.localNode.Store(&local)
 		}

@@ -70,6 +70,16 @@ var routeRoles = map[string]orchestrator.Role{
 	"POST /api/v1/catalog/import":  orchestrator.RoleAdmin,
 	"POST /api/v1/catalog/bundles": orchestrator.RoleAdmin,
 
+	// Anyone may see the cluster and its nodes; changing them, and the
+	// join command's token (it adds machines to the cluster), is admins'.
+	"GET /api/v1/cluster":             orchestrator.RoleViewer,
+	"POST /api/v1/cluster/init":       orchestrator.RoleAdmin,
+	"GET /api/v1/cluster/join":        orchestrator.RoleAdmin,
+	"GET /api/v1/nodes":               orchestrator.RoleViewer,
+	"POST /api/v1/nodes/:id/drain":    orchestrator.RoleAdmin,
+	"POST /api/v1/nodes/:id/activate": orchestrator.RoleAdmin,
+	"DELETE /api/v1/nodes/:id":        orchestrator.RoleAdmin,
+
 	"GET /api/v1/server": orchestrator.RoleViewer,
 	// Counts and latencies, no names: any role (serve --metrics-public
 	// opens it to anyone).

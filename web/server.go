@@ -113,6 +113,9 @@ type Server struct {
 	Backups   BackupService
 	Policies  PolicyService
 	Domains   DomainService
+	// Cluster manages the Docker Swarm the engine may lead; nil: the
+	// server is never a swarm (GET /api/v1/cluster says inactive).
+	Cluster ClusterService
 	// Gateway describes the gateway (GET /api/v1/gateway); nil: none runs.
 	Gateway func() wire.Gateway
 	// Build is the server's release, shown in GET /api/v1/server.
@@ -238,6 +241,7 @@ func (s *Server) Handler() *echo.Echo {
 	s.registerBackupRoutes(v1)
 	s.registerPolicyRoutes(v1)
 	s.registerDomainRoutes(v1)
+	s.registerClusterRoutes(v1)
 	v1.GET("/server", s.getServer)
 	s.registerTokenRoutes(v1)
 	s.registerPeopleRoutes(v1)

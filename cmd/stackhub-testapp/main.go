@@ -12,6 +12,12 @@
 //	stackhub-testapp exit N               exit with status N (a failing app)
 //	stackhub-testapp write FILE NAME...   write NAME=<value of $NAME> lines to FILE (an exec
 //	                                      command that leaves something to read back)
+//
+// In a stand-in image (one that sets STACKHUB_STANDIN_PORTS, see package
+// standin) it ignores these modes and plays the image it stands in for:
+// as the container's own process it listens on the image's ports whatever
+// argv it was given; started by docker exec under another name (curl,
+// pg_isready, /bin/sh, ...) it is that image's health check.
 package main
 
 import (
@@ -29,10 +35,34 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest/standin"
 )
 
 func main() {
+	if spec, ok := os.LookupEnv(standin.PortsEnv); ok {
+		os.Exit(standIn(spec, os.Args, os.Getpid(), os.Getppid(), os.Getenv, os.Stderr))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// standIn is the stand-in mode: Serve as the container's own process,
+// else Check as the program argv[0] names.
+func standIn(spec string, argv []string, pid, ppid int, getenv func(string) string, stderr io.Writer) int {
+	ports, err := standin.ParsePorts(spec)
+	if err == nil {
+		ports, err = standin.ResolvePorts(ports, getenv)
+	}
+	if err != nil {
+		return report(stderr, err)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if standin.Serves(pid, ppid) {
+		fmt.Fprintf(stderr, "stackhub-testapp: started as %q\n", argv)
+		return report(stderr, standin.Serve(ctx, ports, getenv(standin.ImageEnv), stderr))
+	}
+	return report(stderr, standin.Check(ctx, argv, ports, getenv, stderr))
 }
 
 func run(args []string, stdout, stderr io.Writer) int {

@@ -26,8 +26,9 @@ const (
 const cliHelp = `StackHub installs self-hosted apps as Porter/CNAB bundles on a Docker host.
 
 stackhub serve runs the server. The operator commands (app, server,
-catalog, grants, token list|revoke, token create --remote) talk to a running
-server over its HTTP API, never to its database. They find it by, in order:
+catalog, grants, backup, cluster, node, token list|revoke, token create
+--remote) talk to a running server over its HTTP API, never to its
+database. They find it by, in order:
   --url and --token flags,
   STACKHUB_URL and STACKHUB_TOKEN,
   the config file $XDG_CONFIG_HOME/stackhub/config.json, by default
@@ -43,7 +44,7 @@ Exit codes:
   1  the operation failed (a job failed or was canceled, a server error)
   2  usage error (bad arguments, flags or config file; input the server refused, HTTP 400)
   3  not found (HTTP 404)
-  4  conflict (HTTP 409: the name is taken, a job is already running)
+  4  conflict (HTTP 409: the name is taken, a job is already running, not a swarm)
   5  unauthorized or forbidden (HTTP 401/403: missing, bad or read-only token)
   6  server unreachable or unavailable (connection refused, HTTP 502/503/504)`
 

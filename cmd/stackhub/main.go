@@ -1,8 +1,8 @@
 // Command stackhub is StackHub's server and CLI: `serve` runs the HTTP API
 // over the bundle engine, `token create` makes API tokens, `bundle build`
 // builds a Porter bundle as `porter build` does, and `app`, `server`,
-// `catalog`, `grants` and `token list|revoke` drive a running server over
-// its API.
+// `catalog`, `grants`, `cluster`, `node` and `token list|revoke` drive a
+// running server over its API.
 // This package parses flags and wires adapters to the engine; it holds no
 // logic of its own. run returns the exit codes listed in cliHelp.
 package main
@@ -40,6 +40,7 @@ func run(ctx context.Context, args []string, getenv env, stdout, stderr io.Write
 	configureCLI(root)
 	root.AddCommand(newServeCmd(getenv), newTokenCmd(getenv), newBundleCmd(), newUserCmd(), newUsersCmd(getenv), newVersionCmd(), newDoctorCmd(getenv))
 	root.AddCommand(newAppCmd(getenv), newServerCmd(getenv), newCatalogCmd(getenv), newGrantsCmd(getenv), newBackupCmd(getenv))
+	root.AddCommand(newClusterCmd(getenv), newNodeCmd(getenv))
 	if err := root.ExecuteContext(ctx); err != nil {
 		_, _ = io.WriteString(stderr, "stackhub: "+err.Error()+"\n")
 		return exitCode(err)

@@ -202,10 +202,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	host := dockerhost.New(docker)
 	host.CallTimeout = cfg.DockerTimeout
 	host.OnError = metered.DockerError
-	// When the engine is a Swarm manager, installs are placed on its nodes.
-	swarmView := dockerhost.NewSwarm(docker)
-	swarmView.CallTimeout, swarmView.OnError = cfg.DockerTimeout, metered.DockerError
-	host.Swarm = swarmView
+	// The engine's Swarm: nothing changes on a host until cluster init;
+	// once the engine is a manager, installs are placed on its nodes.
+	swarm := dockerhost.NewSwarm(docker)
+	swarm.CallTimeout, swarm.OnError, swarm.Services = cfg.DockerTimeout, metered.DockerError, docker
+	host.Swarm = swarm
 	sources := &bundleSource{dir: filepath.Join(cfg.DataDir, "bundles"), reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry},
 		docker: docker, cat: cat, log: log.With("component", "bundles"),
 		runtimesDir: cfg.RuntimesDir, afterBuild: debug.FreeOSMemory}
@@ -289,7 +290,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Builder:        builder,
 		Runner:         runner,
 		Host:           host,
-		Swarm:          swarmView,
+		Swarm:          swarm,
 		Installations:  db,
 		Runs:           db,
 		Credentials:    db,
@@ -332,8 +333,9 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err != nil {
 		return err
 	}
+	cluster := &orchestrator.Cluster{Swarm: swarm, Installations: db, Stats: sampler, Logger: log}
 	srv := &web.Server{Engine: engine, Build: release, Auth: orchestrator.TokenAuth{Store: db, Now: time.Now, NewID: newID}, Accounts: accounts, People: accounts,
-		Audit: engine, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime,
+		Audit: engine, Cluster: cluster, Logger: log, TrustedProxies: trusted, DebugRuntime: cfg.DebugRuntime,
 		Metrics: metered.Handler(engine), MetricsPublic: cfg.MetricsPublic, Requests: metered}
 	handler := srv.Handler()
 	if cfg.Gateway {

@@ -2,234 +2,240 @@ package dockerhost
 
 import (
 	"context"
-	"net"
-	"slices"
-	"sort"
+	"errors"
+	"fmt"
+	"strings"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
-	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/orchestrator"
-	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
-// SwarmAPI is the part of the moby client the Swarm view uses.
+// SwarmAPI is the part of the moby client the swarm uses.
 type SwarmAPI interface {
 	Info(ctx context.Context, options client.InfoOptions) (client.SystemInfoResult, error)
+	SwarmInit(ctx context.Context, options client.SwarmInitOptions) (client.SwarmInitResult, error)
+	SwarmInspect(ctx context.Context, options client.SwarmInspectOptions) (client.SwarmInspectResult, error)
 	NodeList(ctx context.Context, options client.NodeListOptions) (client.NodeListResult, error)
-	TaskList(ctx context.Context, options client.TaskListOptions) (client.TaskListResult, error)
-	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
-	ServiceRemove(ctx context.Context, id string, options client.ServiceRemoveOptions) (client.ServiceRemoveResult, error)
+	NodeInspect(ctx context.Context, nodeID string, options client.NodeInspectOptions) (client.NodeInspectResult, error)
+	NodeUpdate(ctx context.Context, nodeID string, options client.NodeUpdateOptions) (client.NodeUpdateResult, error)
+	NodeRemove(ctx context.Context, nodeID string, options client.NodeRemoveOptions) (client.NodeRemoveResult, error)
 }
 
-// Swarm implements orchestrator.Swarm over the engine StackHub uses: the
-// nodes and published ports a Swarm manager knows. On an engine that is
-// not a manager, Manager says so and nothing else is asked.
+// Swarm implements orchestrator.Swarm over the Swarm API of one engine
+// (API 1.41 is enough: nothing newer is used).
 type Swarm struct {
 	api SwarmAPI
 	// CallTimeout bounds each call (0: callTimeout).
 	CallTimeout time.Duration
-	// OnError is told of every Docker call that failed; nil: no one.
+	// OnError, when set, is told of every Docker call that failed.
 	OnError ErrorFunc
+	// Services, when set, answers the calls on the apps' services and
+	// tasks (swarmapps.go: NodePorts, and removing an app's services);
+	// nil: a swarm without apps placed on it.
+	Services ServicesAPI
 }
 
-var _ orchestrator.Swarm = (*Swarm)(nil)
+var (
+	_ orchestrator.Swarm          = (*Swarm)(nil)
+	_ orchestrator.SwarmPlacement = (*Swarm)(nil)
+)
 
-// NewSwarm returns the Swarm view of api's engine.
+// NewSwarm returns the Swarm of the engine api speaks to.
 func NewSwarm(api SwarmAPI) *Swarm { return &Swarm{api: api} }
+
+// DefaultListenAddr is where a new manager listens for the cluster, as
+// docker swarm init does: every address, the swarm port.
+const DefaultListenAddr = "0.0.0.0:2377"
+
+// classify turns a failed Swarm call into a domain error. The engine
+// answers 503 when it is in no swarm or not a manager: that is a
+// conflict with the swarm's state, not Docker being down; 400 (the
+// engine refuses an address, a node that may not go) carries the engine's
+// own reason.
+func (s *Swarm) classify(op, what string, err error) error {
+	if err == nil {
+		return nil
+	}
+	if what == "" {
+		what = op
+	}
+	switch {
+	case client.IsErrConnectionFailed(err), errors.Is(err, context.DeadlineExceeded):
+		return classifyErr(s.OnError, op, what, err)
+	case cerrdefs.IsUnavailable(err):
+		s.report(op, ErrorOther)
+		return orchestrator.WrapError(orchestrator.ECONFLICT, err, "%s: the engine is not a swarm manager: %s", what, engineMessage(err))
+	case cerrdefs.IsInvalidArgument(err):
+		s.report(op, ErrorOther)
+		return orchestrator.WrapError(orchestrator.EINVALID, err, "%s: the engine refuses: %s", what, engineMessage(err))
+	case cerrdefs.IsConflict(err), cerrdefs.IsFailedPrecondition(err):
+		s.report(op, ErrorOther)
+		return orchestrator.WrapError(orchestrator.ECONFLICT, err, "%s: %s", what, engineMessage(err))
+	}
+	return classifyErr(s.OnError, op, what, err)
+}
+
+func (s *Swarm) report(op, class string) {
+	if s.OnError != nil {
+		s.OnError(op, class)
+	}
+}
+
+// engineMessage is the engine's own words in a refusal, without the
+// client's prefix or the gRPC framing of swarmkit's answers.
+func engineMessage(err error) string {
+	msg := strings.TrimPrefix(err.Error(), "Error response from daemon: ")
+	if rest, ok := strings.CutPrefix(msg, "rpc error: "); ok {
+		if _, desc, ok := strings.Cut(rest, " desc = "); ok {
+			msg = desc
+		}
+	}
+	return msg
+}
 
 func (s *Swarm) timeout() time.Duration { return orCallTimeout(s.CallTimeout) }
 
-// Manager implements orchestrator.Swarm: the engine is a manager when
-// its node is active in a Swarm and the control plane answers there.
-func (s *Swarm) Manager(ctx context.Context) (bool, string, error) {
+// SwarmStatus implements orchestrator.Swarm.
+func (s *Swarm) SwarmStatus(ctx context.Context) (orchestrator.ClusterStatus, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
 	defer cancel()
 	info, err := s.api.Info(ctx, client.InfoOptions{})
 	if err != nil {
-		return false, "", classifyErr(s.OnError, "info", "", err)
+		// Not a swarm call: a 503 here is the engine's, not the swarm's.
+		return orchestrator.ClusterStatus{}, classifyErr(s.OnError, "engine info", "", err)
 	}
-	sw := info.Info.Swarm
-	if sw.LocalNodeState != swarm.LocalNodeStateActive || !sw.ControlAvailable {
-		return false, "", nil
+	return clusterStatus(info.Info.Swarm), nil
+}
+
+// clusterStatus is the domain's reading of an engine's swarm info.
+func clusterStatus(in swarm.Info) orchestrator.ClusterStatus {
+	st := orchestrator.ClusterStatus{NodeID: in.NodeID, NodeAddr: in.NodeAddr, Error: in.Error}
+	switch in.LocalNodeState {
+	case swarm.LocalNodeStateActive:
+		st.Swarm = orchestrator.SwarmWorker
+		if in.ControlAvailable {
+			st.Swarm = orchestrator.SwarmManager
+			st.Nodes, st.Managers = in.Nodes, in.Managers
+			if in.Cluster != nil {
+				st.ClusterID = in.Cluster.ID
+			}
+		}
+	case swarm.LocalNodeStatePending:
+		st.Swarm = orchestrator.SwarmPending
+	case swarm.LocalNodeStateError:
+		st.Swarm = orchestrator.SwarmError
+	case swarm.LocalNodeStateLocked:
+		st.Swarm = orchestrator.SwarmLocked
+	default: // inactive, or an engine without Swarm support ("")
+		st.Swarm = orchestrator.SwarmInactive
 	}
-	return true, sw.NodeID, nil
+	return st
+}
+
+// InitSwarm implements orchestrator.Swarm: it listens on every address
+// at the swarm port, as docker swarm init does.
+func (s *Swarm) InitSwarm(ctx context.Context, advertiseAddr string) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	res, err := s.api.SwarmInit(ctx, client.SwarmInitOptions{ListenAddr: DefaultListenAddr, AdvertiseAddr: advertiseAddr})
+	if err == nil {
+		return res.NodeID, nil
+	}
+	// The engine answers 503 to a second init: say it is in a swarm.
+	if st, serr := s.SwarmStatus(ctx); serr == nil && st.Swarm != orchestrator.SwarmInactive {
+		return "", orchestrator.WrapError(orchestrator.ECONFLICT, err, "the engine is already in a swarm (%s, node %s)", st.Swarm, st.NodeID)
+	}
+	if cerrdefs.IsInvalidArgument(err) && advertiseAddr == "" {
+		s.report("swarm init", ErrorOther)
+		return "", orchestrator.WrapError(orchestrator.EINVALID, err, "the engine cannot choose the address to advertise: %s; give one (cluster init --advertise-addr IP)", engineMessage(err))
+	}
+	return "", s.classify("swarm init", "", err)
+}
+
+// WorkerToken implements orchestrator.Swarm.
+func (s *Swarm) WorkerToken(ctx context.Context) (string, error) {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	res, err := s.api.SwarmInspect(ctx, client.SwarmInspectOptions{})
+	if err != nil {
+		return "", s.classify("swarm inspect", "", err)
+	}
+	if res.Swarm.JoinTokens.Worker == "" {
+		return "", fmt.Errorf("swarm inspect: the engine gave no worker token")
+	}
+	return res.Swarm.JoinTokens.Worker, nil
 }
 
 // Nodes implements orchestrator.Swarm.
 func (s *Swarm) Nodes(ctx context.Context) ([]orchestrator.Node, error) {
 	ctx, cancel := context.WithTimeout(ctx, s.timeout())
 	defer cancel()
-	list, err := s.api.NodeList(ctx, client.NodeListOptions{})
+	res, err := s.api.NodeList(ctx, client.NodeListOptions{})
 	if err != nil {
-		return nil, classifyErr(s.OnError, "list nodes", "", err)
+		return nil, s.classify("list nodes", "", err)
 	}
-	out := make([]orchestrator.Node, 0, len(list.Items))
-	for _, n := range list.Items {
+	out := make([]orchestrator.Node, 0, len(res.Items))
+	for _, n := range res.Items {
 		out = append(out, toNode(n))
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Hostname+out[i].ID < out[j].Hostname+out[j].ID })
 	return out, nil
 }
 
-// toNode is what placement sees of a Swarm node.
+// toNode is the domain's view of a swarm node.
 func toNode(n swarm.Node) orchestrator.Node {
-	return orchestrator.Node{ID: n.ID, Hostname: n.Description.Hostname, Addr: nodeAddr(n), Role: string(n.Spec.Role),
-		State: string(n.Status.State), Availability: string(n.Spec.Availability),
-		MemoryBytes: n.Description.Resources.MemoryBytes, NanoCPUs: n.Description.Resources.NanoCPUs}
-}
-
-// nodeAddr is the address a node is reached at: its status address, or,
-// for a manager whose status says 0.0.0.0 (Docker 20.10 does when it
-// listens on every address), the host of its manager address.
-func nodeAddr(n swarm.Node) string {
-	addr := n.Status.Addr
-	if (addr == "" || addr == "0.0.0.0") && n.ManagerStatus != nil {
-		if host, _, err := net.SplitHostPort(n.ManagerStatus.Addr); err == nil {
-			addr = host
-		}
+	out := orchestrator.Node{
+		ID:            n.ID,
+		Hostname:      n.Description.Hostname,
+		Role:          string(n.Spec.Role),
+		Availability:  string(n.Spec.Availability),
+		State:         string(n.Status.State),
+		Message:       n.Status.Message,
+		EngineVersion: n.Description.Engine.EngineVersion,
+		Addr:          n.Status.Addr,
+		CPUs:          float64(n.Description.Resources.NanoCPUs) / 1e9,
+		MemoryBytes:   n.Description.Resources.MemoryBytes,
+		Labels:        map[string]string{},
 	}
-	return addr
-}
-
-// NodePorts implements orchestrator.Swarm: the host ports published on
-// node by the tasks placed there (those they publish, and those their
-// services' specs publish in host mode, for tasks not started yet), and
-// the routing mesh's ports, which every node publishes. The manager
-// cannot see a node's own listeners: the ledger and this are what is
-// known of a remote node.
-func (s *Swarm) NodePorts(ctx context.Context, node string) (map[int]bool, error) {
-	ctx, cancel := context.WithTimeout(ctx, s.timeout())
-	defer cancel()
-	tasks, err := s.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("node", node).Add("desired-state", "running")})
-	if err != nil {
-		return nil, classifyErr(s.OnError, "list tasks", "", err)
+	for k, v := range n.Spec.Labels {
+		out.Labels[k] = v
 	}
-	services, err := s.api.ServiceList(ctx, client.ServiceListOptions{})
-	if err != nil {
-		return nil, classifyErr(s.OnError, "list services", "", err)
-	}
-	busy := map[int]bool{}
-	onNode := map[string]bool{}
-	for _, t := range tasks.Items {
-		onNode[t.ServiceID] = true
-		for _, p := range t.Status.PortStatus.Ports {
-			if p.PublishedPort != 0 {
-				busy[int(p.PublishedPort)] = true
-			}
-		}
-	}
-	for _, svc := range services.Items {
-		ports := svc.Endpoint.Ports
-		if svc.Spec.EndpointSpec != nil {
-			ports = append(slices.Clone(ports), svc.Spec.EndpointSpec.Ports...)
-		}
-		for _, p := range ports {
-			mesh := p.PublishMode == "" || p.PublishMode == swarm.PortConfigPublishModeIngress
-			if p.PublishedPort != 0 && (mesh || onNode[svc.ID]) {
-				busy[int(p.PublishedPort)] = true
-			}
-		}
-	}
-	return busy, nil
-}
-
-// removeServices removes the Swarm services labelled with app when the
-// engine is a manager (their tasks' containers go with them, on every
-// node) and returns their names. Removing a task's container alone would
-// only make Swarm start another.
-func (s *Swarm) removeServices(ctx context.Context, app string) ([]string, error) {
-	manager, _, err := s.Manager(ctx)
-	if err != nil || !manager {
-		return nil, err
-	}
-	list, err := s.api.ServiceList(ctx, client.ServiceListOptions{Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
-	if err != nil {
-		return nil, classifyErr(s.OnError, "list services", "", err)
-	}
-	var out, ids []string
-	for _, svc := range list.Items {
-		if svc.Spec.Labels[naming.LabelApp] != app {
-			continue
-		}
-		if _, err := s.api.ServiceRemove(ctx, svc.ID, client.ServiceRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
-			return out, classifyErr(s.OnError, "remove service", "", err)
-		}
-		out, ids = append(out, svc.Spec.Name), append(ids, svc.ID)
-	}
-	sort.Strings(out)
-	// The app's network can go only once no task is attached to it.
-	for _, id := range ids {
-		if err := s.waitNoTasks(ctx, id); err != nil {
-			return out, err
-		}
-	}
-	return out, nil
-}
-
-// waitNoTasks waits until the removed service id has no task left, up to
-// ctx's deadline.
-func (s *Swarm) waitNoTasks(ctx context.Context, id string) error {
-	for {
-		tasks, err := s.api.TaskList(ctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", id)})
-		if cerrdefs.IsNotFound(err) {
-			return nil // the manager forgot the service: its tasks are gone
-		}
-		if err != nil {
-			return classifyErr(s.OnError, "list tasks", "", err)
-		}
-		if len(tasks.Items) == 0 {
-			return nil
-		}
-		select {
-		case <-ctx.Done():
-			return classifyErr(s.OnError, "list tasks", "tasks of a removed service", ctx.Err())
-		case <-time.After(200 * time.Millisecond):
-		}
-	}
-}
-
-// ServiceLabel is the label Swarm puts on a task's container: the name of
-// its service.
-const ServiceLabel = "com.docker.swarm.service.name"
-
-// taskContainers keeps, of the containers of Swarm tasks, one per service
-// (the running one, else the newest): Swarm keeps a service's old tasks'
-// containers stopped for a while (its task history), and a task's
-// container is named <service>.<slot>.<task id>; StackHub shows it under
-// its service's name, websoft9-<app>[-<service>], as on a single host.
-// Other containers are kept as they are.
-func taskContainers(items []container.Summary) []container.Summary {
-	best := map[string]int{}
-	var out []container.Summary
-	for _, c := range items {
-		svc := c.Labels[ServiceLabel]
-		if svc == "" {
-			out = append(out, c)
-			continue
-		}
-		c.Names = []string{"/" + svc}
-		i, seen := best[svc]
-		switch {
-		case !seen:
-			best[svc] = len(out)
-			out = append(out, c)
-		case better(c, out[i]):
-			out[i] = c
+	if m := n.ManagerStatus; m != nil {
+		out.Reachability, out.Leader = string(m.Reachability), m.Leader
+		if m.Addr != "" {
+			out.Addr = m.Addr // host:port, where joins and the managers go
 		}
 	}
 	return out
 }
 
-// better tells whether task container a says more of its service than b:
-// running beats not running, then the newer wins.
-func better(a, b container.Summary) bool {
-	ar, br := a.State == container.StateRunning, b.State == container.StateRunning
-	if ar != br {
-		return ar
+// SetAvailability implements orchestrator.Swarm: read the node's spec
+// and version, write it back with the new availability.
+func (s *Swarm) SetAvailability(ctx context.Context, id, availability string) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	what := "node " + id
+	n, err := s.api.NodeInspect(ctx, id, client.NodeInspectOptions{})
+	if err != nil {
+		return s.classify("inspect node", what, err)
 	}
-	return a.Created > b.Created
+	spec := n.Node.Spec
+	spec.Availability = swarm.NodeAvailability(availability)
+	if _, err := s.api.NodeUpdate(ctx, id, client.NodeUpdateOptions{Version: n.Node.Version, Spec: spec}); err != nil {
+		return s.classify("update node", what, err)
+	}
+	return nil
+}
+
+// RemoveNode implements orchestrator.Swarm.
+func (s *Swarm) RemoveNode(ctx context.Context, id string, force bool) error {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	if _, err := s.api.NodeRemove(ctx, id, client.NodeRemoveOptions{Force: force}); err != nil {
+		return s.classify("remove node", "node "+id, err)
+	}
+	return nil
 }

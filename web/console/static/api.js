@@ -203,6 +203,13 @@ export const api = {
   runs: (name, limit) => request('GET', `/apps/${enc(name)}/runs?limit=${limit}`),
   cancelJob: (id) => request('DELETE', `/jobs/${enc(id)}`),
   server: () => request('GET', '/server'),
+  // The Swarm the server's engine may manage, and its nodes (a node by
+  // its ID; force: the API's ?force=true).
+  cluster: () => request('GET', '/cluster'),
+  nodes: () => request('GET', '/nodes'),
+  drainNode: (id, force) => request('POST', `/nodes/${enc(id)}/drain${force ? '?force=true' : ''}`),
+  activateNode: (id) => request('POST', `/nodes/${enc(id)}/activate`),
+  removeNode: (id, force) => request('DELETE', `/nodes/${enc(id)}${force ? '?force=true' : ''}`),
   tokens: () => request('GET', '/tokens'),
   createToken: (name, scope) => request('POST', '/tokens', {name, scope}),
   revokeToken: (id) => request('DELETE', `/tokens/${enc(id)}`),

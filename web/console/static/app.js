@@ -20,7 +20,7 @@ const header = document.getElementById('top');
 const routes = {
   catalog: (root, params) => renderCatalog(root, params, me),
   apps: (root, params) => (params[0] ? renderAppPage(root, params[0]) : renderApps(root)),
-  server: (root) => renderServer(root),
+  server: (root) => renderServer(root, me),
   settings: (root) => renderSettings(root, {me, onPasswordChanged: () => endSession(t('password.changed'))}),
 };
 const NAV = ['catalog', 'apps', 'server', 'settings'];

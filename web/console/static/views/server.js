@@ -1,12 +1,14 @@
 // The server: CPU, memory and disk gauges, charts of the last hour from
-// the API's history, Docker's version, app counts, and the current risks
-// with what to do about each. It refreshes as the server samples (10 s).
+// the API's history, Docker's version, app counts, the current risks with
+// what to do about each, and the cluster's nodes when the server manages a
+// Swarm. It refreshes as the server samples (10 s).
 
 import {h, replace} from '../dom.js';
 import {t, formatBytes, formatDuration, formatTime} from '../i18n.js';
 import {api} from '../api.js';
 import {errorSlot, showError, clearError, badge} from '../ui.js';
 import {gauge, lineChart} from '../charts.js';
+import {nodesSection} from './nodes.js';
 
 const POLL_MS = 10000;
 
@@ -19,8 +21,11 @@ function fact(label, ...value) {
   return [h('dt', {}, label), h('dd', {}, value)];
 }
 
-/** renderServer draws #/server; it returns a function that stops polling. */
-export function renderServer(root) {
+/**
+ * renderServer draws #/server for me (an admin gets the nodes' buttons);
+ * it returns a function that stops polling.
+ */
+export function renderServer(root, me) {
   let live = true;
   let timer = 0;
   const error = errorSlot('server-error');
@@ -28,6 +33,7 @@ export function renderServer(root) {
   const facts = h('dl', {class: 'facts', id: 'server-facts'});
   const risks = h('div', {id: 'server-risks'});
   const charts = h('div', {class: 'charts', id: 'server-charts'});
+  const nodes = nodesSection(me);
 
   function draw({status: st, history, stackhub}) {
     const cpu = percentOf(st.cpu);
@@ -71,7 +77,7 @@ export function renderServer(root) {
     if (!live) return;
     if (!document.hidden) {
       try {
-        const data = await api.server();
+        const [data] = await Promise.all([api.server(), nodes.refresh()]);
         if (!live) return;
         clearError(error);
         draw(data);
@@ -87,6 +93,7 @@ export function renderServer(root) {
     error,
     gauges,
     h('div', {class: 'split'}, h('section', {class: 'panel'}, h('h2', {}, t('server.facts')), facts), h('section', {class: 'panel'}, risks)),
+    nodes.el,
     h('h2', {}, t('server.lastHour')),
     charts);
   tick();

@@ -6,29 +6,19 @@ import (
 
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
-	"github.com/moby/moby/api/types/system"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
-
-	"github.com/websoft9/stackhub/orchestrator"
 )
 
-// fakeSwarmAPI answers from fixed lists; TaskList honours the node filter.
-type fakeSwarmAPI struct {
-	info     system.Info
-	nodes    []swarm.Node
+// fakeServicesAPI answers from fixed lists; TaskList honours the node
+// filter.
+type fakeServicesAPI struct {
 	tasks    []swarm.Task
 	services []swarm.Service
 }
 
-func (f *fakeSwarmAPI) Info(context.Context, client.InfoOptions) (client.SystemInfoResult, error) {
-	return client.SystemInfoResult{Info: f.info}, nil
-}
-func (f *fakeSwarmAPI) NodeList(context.Context, client.NodeListOptions) (client.NodeListResult, error) {
-	return client.NodeListResult{Items: f.nodes}, nil
-}
-func (f *fakeSwarmAPI) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
+func (f *fakeServicesAPI) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
 	var out []swarm.Task
 	for _, t := range f.tasks {
 		if _, ok := o.Filters["node"][t.NodeID]; ok {
@@ -37,46 +27,11 @@ func (f *fakeSwarmAPI) TaskList(_ context.Context, o client.TaskListOptions) (cl
 	}
 	return client.TaskListResult{Items: out}, nil
 }
-func (f *fakeSwarmAPI) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
+func (f *fakeServicesAPI) ServiceList(context.Context, client.ServiceListOptions) (client.ServiceListResult, error) {
 	return client.ServiceListResult{Items: f.services}, nil
 }
-func (f *fakeSwarmAPI) ServiceRemove(context.Context, string, client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
+func (f *fakeServicesAPI) ServiceRemove(context.Context, string, client.ServiceRemoveOptions) (client.ServiceRemoveResult, error) {
 	return client.ServiceRemoveResult{}, nil
-}
-
-func TestSwarmManagerAndNodes(t *testing.T) {
-	api := &fakeSwarmAPI{}
-	s := NewSwarm(api)
-	manager, local, err := s.Manager(t.Context())
-	require.NoError(t, err)
-	assert.False(t, manager, "an engine outside any Swarm")
-	assert.Empty(t, local)
-
-	api.info.Swarm = swarm.Info{NodeID: "w1", LocalNodeState: swarm.LocalNodeStateActive}
-	manager, _, err = s.Manager(t.Context())
-	require.NoError(t, err)
-	assert.False(t, manager, "a worker")
-
-	api.info.Swarm = swarm.Info{NodeID: "m1", LocalNodeState: swarm.LocalNodeStateActive, ControlAvailable: true}
-	manager, local, err = s.Manager(t.Context())
-	require.NoError(t, err)
-	assert.True(t, manager)
-	assert.Equal(t, "m1", local)
-
-	api.nodes = []swarm.Node{
-		{ID: "w1", Spec: swarm.NodeSpec{Role: swarm.NodeRoleWorker, Availability: swarm.NodeAvailabilityDrain},
-			Description: swarm.NodeDescription{Hostname: "b", Resources: swarm.Resources{MemoryBytes: 2 << 30, NanoCPUs: 2e9}},
-			Status:      swarm.NodeStatus{State: swarm.NodeStateReady, Addr: "10.0.0.2"}},
-		{ID: "m1", Spec: swarm.NodeSpec{Role: swarm.NodeRoleManager, Availability: swarm.NodeAvailabilityActive},
-			Description: swarm.NodeDescription{Hostname: "a", Resources: swarm.Resources{MemoryBytes: 4 << 30, NanoCPUs: 4e9}},
-			Status:      swarm.NodeStatus{State: swarm.NodeStateReady, Addr: "0.0.0.0"}, ManagerStatus: &swarm.ManagerStatus{Addr: "10.0.0.1:2377"}},
-	}
-	nodes, err := s.Nodes(t.Context())
-	require.NoError(t, err)
-	assert.Equal(t, []orchestrator.Node{
-		{ID: "m1", Hostname: "a", Addr: "10.0.0.1", Role: "manager", State: "ready", Availability: "active", MemoryBytes: 4 << 30, NanoCPUs: 4e9},
-		{ID: "w1", Hostname: "b", Addr: "10.0.0.2", Role: "worker", State: "ready", Availability: "drain", MemoryBytes: 2 << 30, NanoCPUs: 2e9},
-	}, nodes, "by hostname; a manager listening on every address is reached at its manager address")
 }
 
 // TestSwarmNodePorts: a node's busy ports are those its tasks publish,
@@ -86,7 +41,7 @@ func TestSwarmNodePorts(t *testing.T) {
 	host := func(p uint32) swarm.PortConfig {
 		return swarm.PortConfig{PublishedPort: p, TargetPort: 80, PublishMode: swarm.PortConfigPublishModeHost}
 	}
-	api := &fakeSwarmAPI{
+	api := &fakeServicesAPI{
 		tasks: []swarm.Task{
 			{ServiceID: "s1", NodeID: "n1", Status: swarm.TaskStatus{PortStatus: swarm.PortStatus{Ports: []swarm.PortConfig{host(9001)}}}},
 			{ServiceID: "s2", NodeID: "n1"},
@@ -99,7 +54,11 @@ func TestSwarmNodePorts(t *testing.T) {
 			{ID: "s4", Endpoint: swarm.Endpoint{Ports: []swarm.PortConfig{{PublishedPort: 8080, TargetPort: 80, PublishMode: swarm.PortConfigPublishModeIngress}}}},
 		},
 	}
-	busy, err := NewSwarm(api).NodePorts(t.Context(), "n1")
+	sw := NewSwarm(&fakeSwarmAPI{})
+	_, err := sw.NodePorts(t.Context(), "n1")
+	require.Error(t, err, "no services API, no ports known")
+	sw.Services = api
+	busy, err := sw.NodePorts(t.Context(), "n1")
 	require.NoError(t, err)
 	assert.Equal(t, map[int]bool{9001: true, 9002: true, 8080: true}, busy)
 }
