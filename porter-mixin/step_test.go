@@ -8,6 +8,8 @@ import (
 
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 func mustOpen(t *testing.T, path string) *os.File {
@@ -41,6 +43,14 @@ func TestReadStep_Install(t *testing.T) {
 		Wait: 60 * time.Second,
 	}, p)
 	assert.True(t, p.HasModel())
+	assert.Empty(t, p.Node, "no Swarm node unless StackHub says so")
+
+	// StackHub placed the app on a Swarm node: the plan carries it.
+	p, err = s.plan(in.Action, "/cnab/app", func(k string) string {
+		return map[string]string{"CNAB_REVISION": "rev1", naming.EnvSwarmNode: "n1abc"}[k]
+	})
+	require.NoError(t, err)
+	assert.Equal(t, "n1abc", p.Node)
 }
 
 func TestReadStep_InlineServices(t *testing.T) {
