@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -68,6 +69,23 @@ func startSwarm(t *testing.T) (*dockertest.Dockerd, *client.Client, swarm.Node) 
 	return d, c, nodes.Items[0]
 }
 
+// swarmCatalog is a catalog directory holding the demo with its web port
+// published on every address: the demo publishes it on the loopback,
+// which a Swarm node cannot do for one address (swarmspec leaves such a
+// port unpublished, reachable only on the app's network).
+func swarmCatalog(t *testing.T) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), "catalog")
+	require.NoError(t, os.CopyFS(filepath.Join(dir, "demo"), os.DirFS("../../bundles/testdata/demo")))
+	compose := filepath.Join(dir, "demo", "docker-compose.yml")
+	b, err := os.ReadFile(compose)
+	require.NoError(t, err)
+	const loopback = `"127.0.0.1:${WEB_PORT`
+	require.Contains(t, string(b), loopback)
+	require.NoError(t, os.WriteFile(compose, []byte(strings.Replace(string(b), loopback, `"${WEB_PORT`, 1)), 0o644))
+	return dir
+}
+
 // probeApp asks for url from inside the engine's namespace, where the
 // node's address is; it returns the testapp's answer.
 func probeApp(t *testing.T, d *dockertest.Dockerd, url string) (string, error) {
@@ -107,7 +125,7 @@ func appServices(t *testing.T, c *client.Client, app string) []swarm.Service {
 func TestSwarmDeploy(t *testing.T) {
 	started := time.Now()
 	d, c, node := startSwarm(t)
-	s := startServerArgs(t, t.TempDir(), "--bundles", "../../bundles/testdata")
+	s := startServerArgs(t, t.TempDir(), "--bundles", swarmCatalog(t))
 	t.Logf("private Swarm and server up in %s", time.Since(started).Round(time.Millisecond))
 
 	// A node the Swarm does not have is a 400 with the reason.
@@ -117,7 +135,7 @@ func TestSwarmDeploy(t *testing.T) {
 
 	// On the node, by hostname (seed endpoint).
 	t0 := time.Now()
-	body := fmt.Sprintf(`{"appName":"demo","name":"sw-a","node":%q,"parameters":{"web_address":"0.0.0.0","message":"first"}}`, node.Description.Hostname)
+	body := fmt.Sprintf(`{"appName":"demo","name":"sw-a","node":%q,"parameters":{"message":"first"}}`, node.Description.Hostname)
 	r = s.call(t, "/installApp", body, nil)
 	require.Equal(t, http.StatusAccepted, r.status, r.Message)
 	r = s.waitStatusWithin(t, "sw-a", "1", 3*time.Minute)
@@ -148,7 +166,7 @@ func TestSwarmDeploy(t *testing.T) {
 
 	// No node: StackHub picks one (the only one), through the API.
 	t0 = time.Now()
-	inst, err := s.client().InstallAppOn(t.Context(), "demo", "sw-b", "", map[string]any{"web_address": "0.0.0.0"})
+	inst, err := s.client().InstallAppOn(t.Context(), "demo", "sw-b", "", nil)
 	require.NoError(t, err)
 	require.NotNil(t, inst.App.Node, "the install's answer says where it goes")
 	assert.Equal(t, node.ID, inst.App.Node.ID)
@@ -223,7 +241,7 @@ func TestSwarmDeploy(t *testing.T) {
 
 	// The ports are free on the node again: a new install may take the
 	// first one.
-	inst, err = s.client().InstallAppOn(t.Context(), "demo", "sw-c", node.ID, map[string]any{"web_address": "0.0.0.0", "port": port})
+	inst, err = s.client().InstallAppOn(t.Context(), "demo", "sw-c", node.ID, map[string]any{"port": port})
 	require.NoError(t, err)
 	s.waitStatusWithin(t, "sw-c", "1", 3*time.Minute)
 	s.requireUninstall(t, "sw-c")

@@ -243,7 +243,7 @@ func TestParameterSpecs(t *testing.T) {
 		byName[p.Name] = p
 		names = append(names, p.Name)
 	}
-	assert.Equal(t, []string{"port", "db_port", "web_address", "message", "admin_password", "purge"}, names, "porter.yaml's order")
+	assert.Equal(t, []string{"port", "db_port", "message", "admin_password", "purge"}, names, "porter.yaml's order")
 	port := byName["port"]
 	assert.True(t, port.Port)
 	assert.Equal(t, "integer", port.Type)
