@@ -31,7 +31,7 @@ var allowed = map[string][]string{
 	"porter-mixin/events":                 nil,
 	"web/wire":                            nil,
 	"web/console":                         nil,
-	"orchestrator/dockerhost/dockertest":  {"orchestrator/dockerhost", "github.com/moby/moby/client"},
+	"orchestrator/dockerhost/dockertest":  {"orchestrator/dockerhost", "github.com/moby/moby/client", "github.com/moby/moby/api/types/swarm"},
 	"orchestrator/ocibundle/registrytest": {"golang.org/x/crypto/bcrypt"},
 	"porter-mixin/mixintest":              {"orchestrator/build", "porter-mixin", "porter-mixin/manifest", "github.com/stretchr/testify"},
 	// What the stand-in images' program does (stackhub-testapp links it).

@@ -97,7 +97,7 @@ func TestConvert_Rules(t *testing.T) {
 			func(p *Plan) any { return taskSpec(p).Placement.Constraints }, []string{"node.hostname==worker-2"}},
 		{"port in host mode", web(`ports: ["8080:80"]`), nil, nil,
 			func(p *Plan) any { return p.Services[0].Spec.EndpointSpec },
-			&swarm.EndpointSpec{Mode: swarm.ResolutionModeVIP, Ports: []swarm.PortConfig{{Protocol: network.TCP, TargetPort: 80, PublishedPort: 8080, PublishMode: swarm.PortConfigPublishModeHost}}}},
+			&swarm.EndpointSpec{Mode: swarm.ResolutionModeDNSRR, Ports: []swarm.PortConfig{{Protocol: network.TCP, TargetPort: 80, PublishedPort: 8080, PublishMode: swarm.PortConfigPublishModeHost}}}},
 		{"udp on 0.0.0.0, tcp on ::", web(`ports: ["0.0.0.0:5353:53/udp", "[::]:8443:443"]`), nil, nil,
 			func(p *Plan) any { return p.Services[0].Spec.EndpointSpec.Ports },
 			[]swarm.PortConfig{

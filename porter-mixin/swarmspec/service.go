@@ -131,7 +131,11 @@ func (c *converter) containerLabels(s types.ServiceConfig) map[string]string {
 // Resources and restart_policy are read by resources and restartPolicy.
 func (c *converter) deploy(k *check, s types.ServiceConfig) (map[string]string, swarm.ResolutionMode) {
 	labels := map[string]string{}
-	mode := swarm.ResolutionModeVIP
+	// DNS round robin unless the bundle asks for a virtual IP: with one
+	// task, a VIP adds nothing, and it needs IPVS in the node's kernel,
+	// which some lack (the VIP then resolves and nothing answers on it);
+	// host-mode published ports work with either.
+	mode := swarm.ResolutionModeDNSRR
 	if d := s.Deploy; d != nil {
 		k.refuse(d, "deploy.", deployRules)
 		maps.Copy(labels, d.Labels)
@@ -141,9 +145,9 @@ func (c *converter) deploy(k *check, s types.ServiceConfig) (map[string]string, 
 			k.add("deploy.mode", fmt.Sprintf("StackHub runs replicated services with one task, not %s", d.Mode))
 		}
 		switch d.EndpointMode {
-		case "", "vip":
-		case "dnsrr":
-			mode = swarm.ResolutionModeDNSRR
+		case "", "dnsrr":
+		case "vip":
+			mode = swarm.ResolutionModeVIP
 		default:
 			k.add("deploy.endpoint_mode", fmt.Sprintf("unknown endpoint mode %q", d.EndpointMode))
 		}

@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"syscall"
 	"testing"
 	"time"
@@ -25,11 +26,16 @@ type Dockerd struct {
 	Socket string
 	// NetNS is the network namespace (ip netns) dockerd runs in.
 	NetNS string
-	dir   string
-	args  []string
-	cmd   *exec.Cmd
-	done  chan struct{}
-	log   *os.File
+	// uts, when set, is the UTS namespace (a bind-mounted nsfs file) that
+	// gives dockerd a hostname of its own: a Swarm node is named by it.
+	uts string
+	// env is added to dockerd's environment.
+	env  []string
+	dir  string
+	args []string
+	cmd  *exec.Cmd
+	done chan struct{}
+	log  *os.File
 	// NetworkStoreReset says Start met Docker 20.10's reservePools panic
 	// and set the network store aside: the networks made before are gone.
 	NetworkStoreReset bool
@@ -58,13 +64,7 @@ func StartDockerd(tb testing.TB, images ...string) *Dockerd {
 		}
 	}
 	tb.Cleanup(func() { _ = exec.Command("ip", "netns", "del", d.NetNS).Run() })
-	d.args = []string{
-		"--data-root", filepath.Join(dir, "data"), "--exec-root", filepath.Join(dir, "x"),
-		"--pidfile", filepath.Join(dir, "d.pid"), "--host", "unix://" + d.Socket,
-		"--default-address-pool", "base=10.214.0.0/16,size=24", "--cgroup-parent", "stackhub-test-dockerd",
-		"--shutdown-timeout", "3",
-	}
-	if d.log, err = os.Create(filepath.Join(dir, "dockerd.log")); err != nil {
+	if err := d.configure("base=10.214.0.0/16,size=24", "stackhub-test-dockerd"); err != nil {
 		tb.Fatal(err)
 	}
 	tb.Cleanup(func() {
@@ -89,6 +89,23 @@ func StartDockerd(tb testing.TB, images ...string) *Dockerd {
 		}
 	}
 	return d
+}
+
+// configure sets the daemon's arguments (its roots and socket under d.dir,
+// the local address pool, the cgroup parent of its containers) and
+// creates its log file.
+func (d *Dockerd) configure(pool, cgroupParent string) error {
+	d.args = []string{
+		"--data-root", filepath.Join(d.dir, "data"), "--exec-root", filepath.Join(d.dir, "x"),
+		"--pidfile", filepath.Join(d.dir, "d.pid"), "--host", "unix://" + d.Socket,
+		"--default-address-pool", pool, "--cgroup-parent", cgroupParent,
+		"--shutdown-timeout", "3",
+	}
+	var err error
+	if d.log, err = os.Create(filepath.Join(d.dir, "dockerd.log")); err != nil {
+		return fmt.Errorf("private dockerd: %w", err)
+	}
+	return nil
 }
 
 func tail(b []byte, n int) []byte {
@@ -134,9 +151,17 @@ func (d *Dockerd) start() error {
 	}
 	// nsenter, not ip netns exec: that one remounts /sys, hiding the
 	// cgroup mounts dockerd needs.
-	cmd := exec.Command("nsenter", append([]string{"--net=/var/run/netns/" + d.NetNS, "dockerd"}, d.args...)...)
+	argv := []string{"--net=/var/run/netns/" + d.NetNS}
+	if d.uts != "" {
+		argv = append(argv, "--uts="+d.uts)
+	}
+	cmd := exec.Command("nsenter", append(append(argv, "dockerd"), d.args...)...)
 	cmd.Stdout, cmd.Stderr = d.log, d.log
+	if d.env != nil {
+		cmd.Env = append(os.Environ(), d.env...)
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	closeInheritedOnExec()
 	if err := cmd.Start(); err != nil {
 		return fmt.Errorf("private dockerd: %w", err)
 	}
@@ -167,6 +192,20 @@ func (d *Dockerd) start() error {
 	}
 }
 
+// closeInheritedOnExec marks the descriptors this process inherited
+// without close-on-exec (Go's own have it) so that dockerd does not get
+// them. `flock /tmp/stackhub-docker.lock go test ...` leaves the lock's
+// descriptor open down to the test binary: a dockerd that outlived a
+// killed test would hold the lock, and every later test waiting for it.
+func closeInheritedOnExec() {
+	ents, _ := os.ReadDir("/proc/self/fd")
+	for _, e := range ents {
+		if fd, err := strconv.Atoi(e.Name()); err == nil && fd > 2 {
+			syscall.CloseOnExec(fd)
+		}
+	}
+}
+
 // Stop ends dockerd with SIGTERM, as a service manager does; its
 // containers stop with it.
 func (d *Dockerd) Stop() error {
@@ -192,6 +231,10 @@ func (d *Dockerd) Stop() error {
 func (d *Dockerd) Exec(ctx context.Context, argv ...string) ([]byte, error) {
 	return exec.CommandContext(ctx, "nsenter", append([]string{"--net=/var/run/netns/" + d.NetNS}, argv...)...).CombinedOutput()
 }
+
+// Host returns the engine's address as DOCKER_HOST takes it
+// (unix://<Socket>).
+func (d *Dockerd) Host() string { return "unix://" + d.Socket }
 
 // Client returns a client for the private engine.
 func (d *Dockerd) Client() (*client.Client, error) {

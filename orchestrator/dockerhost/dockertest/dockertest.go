@@ -1,6 +1,9 @@
 // Package dockertest holds the helpers StackHub's integration tests share:
 // the one gate that fails (never skips) a test when no Docker engine
-// answers, the runtimes make build leaves in bin/, and free ports.
+// answers, the runtimes make build leaves in bin/, free ports, a private
+// engine a test may stop and start (StartDockerd), a proxy that breaks
+// Docker on purpose (StartFaultProxy), and a cluster of engines on one
+// machine for Swarm tests (StartCluster, StartSwarm).
 package dockertest
 
 import (
