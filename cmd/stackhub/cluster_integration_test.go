@@ -4,14 +4,8 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
-	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -31,7 +25,7 @@ const clusterAddr = "10.215.77.1"
 // Swarm is only ever initialised there) and `stackhub serve` over it.
 func startClusterServer(t *testing.T) (server, *dockertest.Dockerd, *client.Client) {
 	t.Helper()
-	d := startSwarmDockerd(t)
+	d := dockertest.StartDockerd(t)
 	c, err := d.Client()
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
@@ -243,51 +237,4 @@ func TestConsoleServerNodes(t *testing.T) {
 	nodes, err := s.client().Nodes(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, "active", nodes[0].Availability)
-}
-
-// startSwarmDockerd is dockertest.StartDockerd for a test that makes a
-// swarm: once dockerd has stopped, what it left mounted under its roots
-// (the swarm's ingress namespaces, the data root's bind mount) is
-// detached and the roots removed, which the plain cleanup leaves.
-func startSwarmDockerd(t *testing.T) *dockertest.Dockerd {
-	t.Helper()
-	var dir string
-	t.Cleanup(func() { // runs after StartDockerd's own cleanup stopped dockerd
-		if dir == "" {
-			return
-		}
-		if err := unmountUnder(dir); err != nil {
-			t.Errorf("private dockerd's mounts: %v", err)
-		}
-		_ = os.RemoveAll(dir)
-	})
-	d := dockertest.StartDockerd(t)
-	dir = filepath.Dir(d.Socket)
-	return d
-}
-
-// unmountUnder detaches every mount at or below dir, deepest first.
-func unmountUnder(dir string) error {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	var points []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		if mp := f[4]; mp == dir || strings.HasPrefix(mp, dir+"/") {
-			points = append(points, mp)
-		}
-	}
-	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
-	var errs []error
-	for _, mp := range points {
-		if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", mp, err))
-		}
-	}
-	return errors.Join(errs...)
 }

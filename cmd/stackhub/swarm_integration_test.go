@@ -29,24 +29,11 @@ const swarmAddr = "10.215.0.1"
 
 // startSwarm starts a private dockerd with the test image, makes it a
 // one-node Swarm manager (its overlay networks in a pool of its own) and
-// points the server's Docker client at it. What the stopped dockerd left
-// mounted (the ingress namespaces) is detached at the end, as
-// startSwarmDockerd does. It returns the engine, a
+// points the server's Docker client at it. It returns the engine, a
 // client for it and the node.
 func startSwarm(t *testing.T) (*dockertest.Dockerd, *client.Client, swarm.Node) {
 	t.Helper()
-	var dir string
-	t.Cleanup(func() { // after StartDockerd's own cleanup stopped dockerd
-		if dir == "" {
-			return
-		}
-		if err := unmountUnder(dir); err != nil {
-			t.Errorf("private dockerd's mounts: %v", err)
-		}
-		_ = os.RemoveAll(dir)
-	})
 	d := dockertest.StartDockerd(t, "stackhub-test/web:dev")
-	dir = filepath.Dir(d.Socket)
 	c, err := d.Client()
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })

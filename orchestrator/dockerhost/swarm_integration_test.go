@@ -3,13 +3,7 @@
 package dockerhost_test
 
 import (
-	"errors"
-	"fmt"
-	"os"
-	"path/filepath"
-	"sort"
 	"strings"
-	"syscall"
 	"testing"
 
 	"github.com/stretchr/testify/assert"
@@ -26,7 +20,7 @@ import (
 // token; the one node, a ready manager; drain and activate; the engine's
 // own refusal to remove its only manager.
 func TestSwarmOnPrivateEngine(t *testing.T) {
-	d := startSwarmDockerd(t)
+	d := dockertest.StartDockerd(t)
 	c, err := d.Client()
 	require.NoError(t, err)
 	t.Cleanup(func() { c.Close() })
@@ -96,51 +90,4 @@ func TestSwarmOnPrivateEngine(t *testing.T) {
 	require.Error(t, err, "the engine never removes its only manager")
 	t.Logf("remove the only manager: %s: %v", orchestrator.ErrorCode(err), err)
 	assert.NotEqual(t, orchestrator.EUNAVAILABLE, orchestrator.ErrorCode(err))
-}
-
-// startSwarmDockerd is dockertest.StartDockerd for a test that makes a
-// swarm: once dockerd has stopped, what it left mounted under its roots
-// (the swarm's ingress namespaces, the data root's bind mount) is
-// detached and the roots removed, which the plain cleanup leaves.
-func startSwarmDockerd(t *testing.T) *dockertest.Dockerd {
-	t.Helper()
-	var dir string
-	t.Cleanup(func() { // runs after StartDockerd's own cleanup stopped dockerd
-		if dir == "" {
-			return
-		}
-		if err := unmountUnder(dir); err != nil {
-			t.Errorf("private dockerd's mounts: %v", err)
-		}
-		_ = os.RemoveAll(dir)
-	})
-	d := dockertest.StartDockerd(t)
-	dir = filepath.Dir(d.Socket)
-	return d
-}
-
-// unmountUnder detaches every mount at or below dir, deepest first.
-func unmountUnder(dir string) error {
-	b, err := os.ReadFile("/proc/self/mountinfo")
-	if err != nil {
-		return err
-	}
-	var points []string
-	for _, line := range strings.Split(string(b), "\n") {
-		f := strings.Fields(line)
-		if len(f) < 5 {
-			continue
-		}
-		if mp := f[4]; mp == dir || strings.HasPrefix(mp, dir+"/") {
-			points = append(points, mp)
-		}
-	}
-	sort.Slice(points, func(i, j int) bool { return len(points[i]) > len(points[j]) })
-	var errs []error
-	for _, mp := range points {
-		if err := syscall.Unmount(mp, syscall.MNT_DETACH); err != nil && !errors.Is(err, syscall.EINVAL) && !errors.Is(err, syscall.ENOENT) {
-			errs = append(errs, fmt.Errorf("unmount %s: %w", mp, err))
-		}
-	}
-	return errors.Join(errs...)
 }

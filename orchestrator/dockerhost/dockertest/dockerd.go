@@ -77,7 +77,11 @@ func StartDockerd(tb testing.TB, images ...string) *Dockerd {
 				tb.Logf("private dockerd log (tail):\n%s", tail(log, 4000))
 			}
 		}
-		// Whatever dockerd left mounted under its roots stays; the rest goes.
+		// What the stopped dockerd left mounted under its roots (a swarm's
+		// ingress namespaces, overlay layers) is detached, then the roots go.
+		if err := unmountUnder(dir); err != nil {
+			tb.Errorf("private dockerd's mounts: %v", err)
+		}
 		_ = os.RemoveAll(dir)
 	})
 	if err := d.Start(); err != nil {
