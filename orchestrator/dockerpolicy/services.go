@@ -60,7 +60,7 @@ func CheckService(ctx context.Context, p Policy, owners Owners, images Images, c
 		c.refuseUnless(RuleDevices, "", "generic resources (GPUs and other devices of the node)")
 	}
 	for _, n := range tt.Networks {
-		c.serviceNetwork(n.Target)
+		c.network(n.Target) // the installation's own, as for a container
 	}
 	if e := spec.EndpointSpec; e != nil {
 		for _, port := range e.Ports {
@@ -165,19 +165,6 @@ func (c *checker) serviceImage(images Images, ref string) error {
 	}
 	c.refuse(RuleImagePull, "image %s is not among the bundle's images %v nor on the manager", ref, c.p.Images)
 	return nil
-}
-
-// serviceNetwork requires the installation's own network.
-func (c *checker) serviceNetwork(ref string) {
-	owner, exists, err := c.owners.NetworkOwner(c.ctx, ref)
-	switch {
-	case err != nil:
-		c.err = err
-	case !exists:
-		c.refuse(RuleForeign, "network %q does not exist", ref)
-	case owner != c.p.Installation:
-		c.refuse(RuleForeign, "network %q is not this installation's", ref)
-	}
 }
 
 // swarmPort requires a host-mode port StackHub reserved for the
