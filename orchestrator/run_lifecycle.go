@@ -249,6 +249,12 @@ func (e *Engine) finish(ctx context.Context, run Run, status RunStatus, state St
 			e.log.Warn("refresh the container view", "installation", run.Installation, "err", err)
 		}
 	}
+	if e.d.Nodes != nil && state == StateRunning {
+		// And the view of its tasks, for an app on another Swarm node.
+		if err := e.d.Nodes.Refresh(context.WithoutCancel(ctx), run.Installation); err != nil {
+			e.log.Warn("refresh the Swarm tasks view", "installation", run.Installation, "err", err)
+		}
+	}
 	if f := e.feeds.get(run.ID); f != nil {
 		defer f.end(stageOf(status), reason)
 	}
