@@ -89,9 +89,10 @@ type runState struct {
 	// Resolved by prepare and reserve.
 	app App
 	// place is where an install goes (placeInstall), localNode the Swarm
-	// node StackHub runs on.
+	// node StackHub runs on, nodes the Swarm's nodes placeInstall saw.
 	place     Placement
 	localNode string
+	nodes     []Node
 	// appErr says why the app could not be found (uninstall goes on
 	// without its bundle).
 	appErr error
