@@ -315,9 +315,26 @@ func (b *bench) timedInstall(ctx context.Context, s *server, name, node, addr st
 }
 
 // removeVolumes removes app's volumes from engine (a purge leaves those
-// on a node other than the manager's).
+// on a node other than the manager's) once the node's engine removed the
+// app's containers, which it does a moment after their tasks went.
 func removeVolumes(ctx context.Context, engine *client.Client, app string) error {
-	vols, err := engine.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
+	label := client.Filters{}.Add("label", naming.LabelApp+"="+app)
+	for deadline := time.Now().Add(30 * time.Second); ; {
+		cs, err := engine.ContainerList(ctx, client.ContainerListOptions{All: true, Filters: label})
+		if err != nil {
+			return err
+		}
+		if len(cs.Items) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("%d containers of %s are still on the node after 30 s", len(cs.Items), app)
+		}
+		if err := sleep(ctx, 200*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	vols, err := engine.VolumeList(ctx, client.VolumeListOptions{Filters: label})
 	if err != nil {
 		return err
 	}
