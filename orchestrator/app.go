@@ -376,6 +376,24 @@ type Observer interface {
 	Refresh(ctx context.Context, app string) error
 }
 
+// NodeObserver keeps, on a Swarm manager, a view of the Swarm's nodes and
+// of the tasks of the apps placed on them, as the manager sees them: an
+// app on another node has its containers on that node's engine, which
+// the Observer (the local engine's) does not see.
+type NodeObserver interface {
+	// SwarmNode returns node id as last seen. ok is false while nothing is
+	// known (the engine is no manager, or the first list has not come);
+	// a node the Swarm no longer has is returned with State NodeRemoved.
+	SwarmNode(id string) (n Node, ok bool)
+	// AppTasks returns app's services as containers, one per service,
+	// named as the service (websoft9-<app>[-<service>]), in the state of
+	// its current task (running, or pending, starting, failed...; exited
+	// for a service scaled to 0); false while nothing is known.
+	AppTasks(app string) ([]Container, bool)
+	// Refresh reads app's services and tasks from the manager now.
+	Refresh(ctx context.Context, app string) error
+}
+
 // Container is an observed container.
 type Container struct {
 	Name  string

@@ -24,6 +24,23 @@ func TestCondition(t *testing.T) {
 	busy := running
 	busy.Active = ActionUpgrade
 	assert.Equal(t, "upgrade in progress", busy.Condition().Detail)
+
+	// On a Swarm node the manager no longer hears from: unreachable,
+	// whatever its tasks last said; ready again, the tasks tell.
+	remote := running
+	remote.Node = Placement{NodeID: "n3", Hostname: "three", Addr: "10.0.0.3"}
+	remote.ObservedKnown = true
+	remote.Observed = []Container{{Name: "websoft9-blog", State: "running"}, {Name: "websoft9-blog-db", State: "running"}}
+	remote.NodeState, remote.NodeMessage = "down", "heartbeat failure"
+	assert.True(t, remote.Unreachable())
+	assert.Equal(t, Condition{State: ConditionUnreachable, Detail: "node three is down: the app cannot be reached (heartbeat failure)"}, remote.Condition())
+	remote.NodeState, remote.NodeMessage = NodeReady, ""
+	assert.False(t, remote.Unreachable())
+	assert.Equal(t, Condition{State: "running", Running: true, Detail: "running"}, remote.Condition())
+	remote.Observed[1].State = "pending"
+	assert.Equal(t, Condition{State: ConditionStopped, Detail: "not running: websoft9-blog-db (pending)"}, remote.Condition(), "back, its task not running yet")
+	remote.NodeState = ""
+	assert.False(t, remote.Unreachable(), "unknown is not unreachable")
 }
 
 func TestUpgrades(t *testing.T) {

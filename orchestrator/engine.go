@@ -44,6 +44,10 @@ type Deps struct {
 	Stats HostStats
 	// Observer watches our containers; nil reports recorded states only.
 	Observer Observer
+	// Nodes watches the Swarm's nodes and the tasks of apps placed on
+	// nodes other than StackHub's own; nil: such apps show their recorded
+	// state only.
+	Nodes NodeObserver
 	// Logs reads container logs.
 	Logs LogSource
 	// Backups opens the backup repositories, Volumes copies apps' volumes
@@ -189,14 +193,29 @@ func (e *Engine) Info(ctx context.Context, name string) (Installation, error) {
 	return inst, nil
 }
 
-// observe attaches what Docker shows of a running installation.
+// observe attaches what Docker shows of a running installation: its
+// containers on the local engine, or, for an app on another Swarm node,
+// its node's state and its services' tasks as the manager sees them.
 func (e *Engine) observe(inst *Installation) {
-	if e.d.Observer == nil || inst.State != StateRunning || !e.isLocal(*inst) {
-		// An app on another Swarm node: its containers are on that
-		// node's engine, which the watcher does not see.
+	if inst.State != StateRunning {
 		return
 	}
-	if cs, ok := e.d.Observer.AppContainers(inst.Name); ok {
+	if e.isLocal(*inst) {
+		if e.d.Observer == nil {
+			return
+		}
+		if cs, ok := e.d.Observer.AppContainers(inst.Name); ok {
+			inst.Observed, inst.ObservedKnown = cs, true
+		}
+		return
+	}
+	if e.d.Nodes == nil {
+		return
+	}
+	if n, ok := e.d.Nodes.SwarmNode(inst.Node.NodeID); ok {
+		inst.NodeState, inst.NodeMessage = n.State, n.Message
+	}
+	if cs, ok := e.d.Nodes.AppTasks(inst.Name); ok {
 		inst.Observed, inst.ObservedKnown = cs, true
 	}
 }
@@ -204,7 +223,7 @@ func (e *Engine) observe(inst *Installation) {
 // ListStamp identifies what List returns, with the catalog beside it:
 // while it stays the same, so do the list and the catalog (a cache of a
 // rendered list is good as long as its stamp).
-type ListStamp struct{ Store, Observed, Catalog uint64 }
+type ListStamp struct{ Store, Observed, Catalog, Nodes uint64 }
 
 // Versioned is implemented by an Installations store, an Observer or a
 // Catalog that counts its changes: the count moves, after the change is
@@ -220,7 +239,7 @@ func (e *Engine) ListStamp() (ListStamp, bool) {
 	for _, part := range []struct {
 		dep any
 		to  *uint64
-	}{{e.d.Installations, &st.Store}, {e.d.Observer, &st.Observed}, {e.d.Catalog, &st.Catalog}} {
+	}{{e.d.Installations, &st.Store}, {e.d.Observer, &st.Observed}, {e.d.Catalog, &st.Catalog}, {e.d.Nodes, &st.Nodes}} {
 		if part.dep == nil {
 			continue // no observer: nothing observed changes
 		}

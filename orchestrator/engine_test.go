@@ -532,3 +532,65 @@ func TestSettingsAndPlanUpgrade(t *testing.T) {
 	assert.Equal(t, []string{"message", "port", "workers"}, slices.Sorted(maps.Keys(orchestrator.ErrorFields(err))))
 	assert.Empty(t, store.begun, "a plan runs nothing")
 }
+
+// fakeNodes is a NodeObserver answering from fixed maps.
+type fakeNodes struct {
+	nodes map[string]orchestrator.Node
+	tasks map[string][]orchestrator.Container
+	v     uint64
+}
+
+func (f *fakeNodes) SwarmNode(id string) (orchestrator.Node, bool) {
+	n, ok := f.nodes[id]
+	return n, ok
+}
+func (f *fakeNodes) AppTasks(app string) ([]orchestrator.Container, bool) {
+	cs, ok := f.tasks[app]
+	return cs, ok
+}
+func (f *fakeNodes) Refresh(context.Context, string) error { return nil }
+func (f *fakeNodes) Version() uint64                       { return f.v }
+
+// TestObserveRemoteApp: an app on another Swarm node shows its node's
+// state and its services' tasks as the manager sees them: unreachable
+// while its node is down, stopped while its tasks are not running, and
+// its changes move the list's stamp. An app on the single host is the
+// local watcher's.
+func TestObserveRemoteApp(t *testing.T) {
+	store := &versionedStore{fakeStore: newStore(), v: 1}
+	remote := orchestrator.Installation{Name: "far", App: "demo", State: orchestrator.StateRunning, Containers: []string{"websoft9-far"},
+		Node: orchestrator.Placement{NodeID: "n3", Hostname: "three", Addr: "10.0.0.3"}}
+	local := orchestrator.Installation{Name: "near", App: "demo", State: orchestrator.StateRunning, Containers: []string{"websoft9-near"}}
+	store.insts["far"], store.insts["near"] = remote, local
+	nodes := &fakeNodes{v: 5,
+		nodes: map[string]orchestrator.Node{"n3": {ID: "n3", State: "down", Message: "heartbeat failure"}},
+		tasks: map[string][]orchestrator.Container{"far": {{Name: "websoft9-far", State: "running"}}, "near": {{Name: "websoft9-near", State: "pending"}}}}
+	obs := &versionedObserver{v: 2}
+	e := orchestrator.New(orchestrator.Deps{Installations: store, Runs: store, Observer: obs, Nodes: nodes, Now: time.Now})
+
+	inst, err := e.Info(t.Context(), "far")
+	require.NoError(t, err)
+	assert.Equal(t, "down", inst.NodeState)
+	assert.Equal(t, orchestrator.ConditionUnreachable, inst.Condition().State)
+	assert.Equal(t, "node three is down: the app cannot be reached (heartbeat failure)", inst.Condition().Detail)
+
+	nodes.nodes["n3"] = orchestrator.Node{ID: "n3", State: "ready"}
+	inst, err = e.Info(t.Context(), "far")
+	require.NoError(t, err)
+	assert.Equal(t, "running", inst.Condition().State)
+	nodes.tasks["far"][0].State = "starting"
+	inst, _ = e.Info(t.Context(), "far")
+	assert.Equal(t, orchestrator.ConditionStopped, inst.Condition().State, "back, its task not running yet")
+
+	inst, err = e.Info(t.Context(), "near")
+	require.NoError(t, err)
+	assert.Empty(t, inst.NodeState, "an app on the single host has no node")
+	assert.NotContains(t, inst.Condition().Detail, "pending", "the local watcher's view, not the Swarm's")
+
+	st, ok := e.ListStamp()
+	require.True(t, ok)
+	assert.Equal(t, orchestrator.ListStamp{Store: 1, Observed: 2, Nodes: 5}, st)
+	nodes.v++
+	st2, _ := e.ListStamp()
+	assert.NotEqual(t, st, st2, "a node's or a task's change moves the stamp")
+}

@@ -160,6 +160,11 @@ func (e *Engine) checkInstall(ctx context.Context, r *runState) error {
 // reserveInstall records the installation with its ports, names and run.
 // An install that never runs leaves it failed with its ports released.
 func (e *Engine) reserveInstall(ctx context.Context, r *runState) error {
+	e.reserving.Lock()
+	defer e.reserving.Unlock()
+	if err := e.placeAgain(ctx, r); err != nil {
+		return fmt.Errorf("install %s: %w", r.name, err)
+	}
 	inst, run, err := e.reserve(ctx, r.name, r.app, r.request, r.action, r.place, r.localNode)
 	if err != nil {
 		return fmt.Errorf("install %s: %w", r.name, err)
@@ -200,9 +205,9 @@ func (e *Engine) AddBundleDir(ctx context.Context, files io.Reader, opts AddOpti
 	return e.d.Bundles.AddDir(ctx, files, opts)
 }
 
-// reserve observes, plans and records the installation with its ports,
-// under e.reserving: no other install plans between this one's observing
-// and recording, so none can take the ports it planned.
+// reserve observes, plans and records the installation with its ports.
+// The caller holds e.reserving: no other install plans between this one's
+// observing and recording, so none can take the ports it planned.
 //
 // action is the run's action when it is not a plain install (a restore
 // into a new installation installs too). place is the Swarm node the
@@ -210,8 +215,6 @@ func (e *Engine) AddBundleDir(ctx context.Context, files io.Reader, opts AddOpti
 // runs on: the ports are planned against that node's ledger and what is
 // busy there.
 func (e *Engine) reserve(ctx context.Context, name string, app App, request map[string]any, action Action, place Placement, local string) (Installation, Run, error) {
-	e.reserving.Lock()
-	defer e.reserving.Unlock()
 	reserved, err := e.d.Installations.ReservedPorts(ctx, ledgerNodes(place, local)...)
 	if err != nil {
 		return Installation{}, Run{}, err

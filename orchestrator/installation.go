@@ -1,7 +1,9 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"strings"
 	"time"
 
@@ -47,11 +49,19 @@ type Installation struct {
 	// Active is the action of the run in progress, or "".
 	Active Action
 	// Observed are the containers Docker shows for a running installation,
-	// when ObservedKnown.
+	// when ObservedKnown. For an app on another Swarm node they are its
+	// services, each in the state of its task as the manager sees it.
 	Observed      []Container
 	ObservedKnown bool
-	Created       time.Time
-	Updated       time.Time
+	// NodeState is the state of the Swarm node the installation is placed
+	// on as the manager last saw it (ready, down, disconnected, unknown;
+	// "removed" once the Swarm no longer has it), for a running
+	// installation on a node other than the one StackHub runs on; "" when
+	// not known. NodeMessage is the manager's reason, if any.
+	NodeState   string
+	NodeMessage string
+	Created     time.Time
+	Updated     time.Time
 }
 
 // MainContainer is the name of the installation's main container.
@@ -196,10 +206,12 @@ func (i Installation) NotRunning() ([]Container, bool) {
 
 // Condition is how an installation looks to a person: its recorded state,
 // or "stopped" when the host shows some of its containers not running
-// (stopped or removed by hand, or a stop action), and a few words why.
+// (stopped or removed by hand, or a stop action), or "unreachable" when
+// it runs on a Swarm node that is lost, and a few words why.
 // Every client (API, seed endpoints, CLI, console) shows this one answer.
 type Condition struct {
-	// State is the recorded state, or "stopped".
+	// State is the recorded state, ConditionStopped or
+	// ConditionUnreachable.
 	State string
 	// Running tells whether the app is up: recorded running and every
 	// container observed running (or nothing observed).
@@ -212,6 +224,16 @@ type Condition struct {
 // ConditionStopped is Condition.State of an installation whose containers
 // are not all running.
 const ConditionStopped = "stopped"
+
+// ConditionUnreachable is Condition.State of an installation recorded
+// running on a Swarm node that the manager marks down (it hears no
+// heartbeat from it) or no longer has: whatever its containers do there,
+// nothing of it can be reached or changed until the node is back.
+const ConditionUnreachable = "unreachable"
+
+// NodeRemoved is Installation.NodeState for a node the Swarm no longer
+// has.
+const NodeRemoved = "removed"
 
 // Condition returns how the installation looks to a person.
 func (i Installation) Condition() Condition {
@@ -230,10 +252,23 @@ func (i Installation) Condition() Condition {
 		c.State, c.Running = ConditionStopped, false
 		c.Detail = "not running: " + strings.Join(parts, ", ")
 	}
+	if i.Unreachable() {
+		c.State, c.Running = ConditionUnreachable, false
+		c.Detail = fmt.Sprintf("node %s is %s: the app cannot be reached", cmp.Or(i.Node.Hostname, i.Node.NodeID), i.NodeState)
+		if i.NodeMessage != "" {
+			c.Detail += " (" + i.NodeMessage + ")"
+		}
+	}
 	if i.Active != "" && i.State == StateRunning {
 		c.Detail = string(i.Active) + " in progress"
 	}
 	return c
+}
+
+// Unreachable tells whether the installation runs on a Swarm node the
+// manager does not hear from (down, disconnected) or no longer has.
+func (i Installation) Unreachable() bool {
+	return i.State == StateRunning && i.Node.OnSwarm() && i.NodeState != "" && i.NodeState != NodeReady
 }
 
 // Upgrades tells whether the catalog's app a is a newer version of what

@@ -47,7 +47,8 @@ func (e *Engine) jobEnded(run Run, status RunStatus, recovered bool) {
 
 // PortPool is the use of the host ports StackHub hands out.
 type PortPool struct {
-	// Reserved is how many host ports the ledger holds for installations.
+	// Reserved is how many host ports the ledger holds for installations,
+	// on every node: a port held on two Swarm nodes counts twice.
 	Reserved int
 	// Size is how many distinct ports the catalog's port parameters may
 	// be given: the union of their ranges.
@@ -57,9 +58,24 @@ type PortPool struct {
 // PortPool returns the port ledger's use against the catalog's ranges: one
 // store read and the catalog in memory.
 func (e *Engine) PortPool(ctx context.Context) (PortPool, error) {
-	reserved, err := e.d.Installations.ReservedPorts(ctx)
+	// ReservedPorts without a node merges the nodes' ledgers by port:
+	// count each node's, the single host's and those of the nodes the
+	// installations are placed on.
+	list, err := e.d.Installations.Installations(ctx)
 	if err != nil {
 		return PortPool{}, fmt.Errorf("port pool: %w", err)
+	}
+	nodes := map[string]bool{"": true}
+	for _, inst := range list {
+		nodes[inst.Node.NodeID] = true
+	}
+	reserved := 0
+	for node := range nodes {
+		ports, err := e.d.Installations.ReservedPorts(ctx, node)
+		if err != nil {
+			return PortPool{}, fmt.Errorf("port pool: %w", err)
+		}
+		reserved += len(ports)
 	}
 	apps, err := e.d.Catalog.Apps(ctx)
 	if err != nil {
@@ -73,7 +89,7 @@ func (e *Engine) PortPool(ctx context.Context) (PortPool, error) {
 			}
 		}
 	}
-	return PortPool{Reserved: len(reserved), Size: unionSize(ranges)}, nil
+	return PortPool{Reserved: reserved, Size: unionSize(ranges)}, nil
 }
 
 // unionSize counts the integers in the union of closed ranges.

@@ -89,6 +89,12 @@ func TestPortPool(t *testing.T) {
 	pool, err = e.PortPool(t.Context())
 	require.NoError(t, err)
 	assert.Equal(t, 3, pool.Reserved)
+	// The same ports on two Swarm nodes are held twice.
+	store.insts["c"] = orchestrator.Installation{Name: "c", Node: orchestrator.Placement{NodeID: "n2"},
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: 9001}, {Param: "db_port", Port: 3307}}}
+	pool, err = e.PortPool(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, 5, pool.Reserved)
 }
 
 // countingHost counts Docker pings.

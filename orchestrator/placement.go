@@ -206,7 +206,28 @@ func (e *Engine) placeInstall(ctx context.Context, r *runState) error {
 		return fmt.Errorf("install %s: %w", r.name, err)
 	}
 	r.place = Placement{NodeID: n.ID, Hostname: n.Hostname, Addr: nodeHost(n)}
-	r.localNode = local
+	r.localNode, r.nodes = local, nodes
+	return nil
+}
+
+// placeAgain places an install StackHub picks the node of once more,
+// with the installations recorded by now: the caller holds e.reserving,
+// so installs asked for at once are placed one after the other, each
+// counting the memory of those placed before it (placeInstall's choice
+// was made without them). A node the operator named stays.
+func (e *Engine) placeAgain(ctx context.Context, r *runState) error {
+	if !r.place.OnSwarm() || r.node != "" {
+		return nil
+	}
+	placed, err := e.placedMemory(ctx)
+	if err != nil {
+		return err
+	}
+	n, err := PlaceApp(r.nodes, PlaceRequest{App: r.app, Force: r.force, Placed: placed})
+	if err != nil {
+		return err
+	}
+	r.place = Placement{NodeID: n.ID, Hostname: n.Hostname, Addr: nodeHost(n)}
 	return nil
 }
 

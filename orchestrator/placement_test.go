@@ -205,3 +205,75 @@ func TestInstallPlacement(t *testing.T) {
 		assert.Equal(t, orchestrator.ActionUpgrade, reqs[2].Action)
 	})
 }
+
+// barrierSwarm is placeSwarm whose Nodes answers once want installs
+// asked: every one has looked at the nodes before any is reserved.
+type barrierSwarm struct {
+	placeSwarm
+	mu    sync.Mutex
+	asked int
+	want  int
+	all   chan struct{}
+}
+
+func (s *barrierSwarm) Nodes(ctx context.Context) ([]orchestrator.Node, error) {
+	s.mu.Lock()
+	if s.asked++; s.asked == s.want {
+		close(s.all)
+	}
+	s.mu.Unlock()
+	<-s.all
+	return s.placeSwarm.Nodes(ctx)
+}
+
+// memCatalog is fakeCatalog whose demo asks for 1 GiB.
+type memCatalog struct{ fakeCatalog }
+
+func (c memCatalog) App(ctx context.Context, name string) (orchestrator.App, error) {
+	app, err := c.fakeCatalog.App(ctx, name)
+	app.Requirements.Memory = "1Gi"
+	return app, err
+}
+
+// TestInstallPlacementAtOnce: installs StackHub places itself, asked for
+// at once, each count the memory of those placed before them: six on
+// three equal nodes go two to a node, even when all six looked at the
+// nodes before any was reserved (before, each counted only the installs
+// reserved when it looked, and the spread depended on timing).
+func TestInstallPlacementAtOnce(t *testing.T) {
+	sw := &barrierSwarm{placeSwarm: placeSwarm{manager: true, local: "n1", nodes: []orchestrator.Node{node("n1", "a", 4, 2), node("n2", "b", 4, 2), node("n3", "c", 4, 2)}},
+		all: make(chan struct{}), want: 6}
+	store := newStore()
+	release := make(chan struct{})
+	n := 0
+	var idMu sync.Mutex
+	e := orchestrator.New(orchestrator.Deps{
+		Catalog: memCatalog{}, Builder: fakeBuilder{}, Host: &fakeHost{}, Swarm: sw, Installations: store, Runs: store, Now: time.Now,
+		Runner: fakeRunner{run: func(orchestrator.RunRequest) (orchestrator.RunResult, error) {
+			<-release
+			return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+		}},
+		NewID: func() string { idMu.Lock(); defer idMu.Unlock(); n++; return fmt.Sprintf("id%d", n) },
+	})
+	require.NoError(t, e.Recover(t.Context()))
+	var wg sync.WaitGroup
+	nodes := make([]string, 6)
+	for i := range nodes {
+		wg.Go(func() {
+			inst, err := e.Install(t.Context(), orchestrator.InstallRequest{App: "demo", Name: fmt.Sprintf("app%d", i), Parameters: map[string]any{"mode": "fast"}})
+			if assert.NoError(t, err) {
+				nodes[i] = inst.Node.NodeID
+			}
+		})
+	}
+	wg.Wait()
+	close(release)
+	for range nodes {
+		<-store.finished
+	}
+	count := map[string]int{}
+	for _, id := range nodes {
+		count[id]++
+	}
+	assert.Equal(t, map[string]int{"n1": 2, "n2": 2, "n3": 2}, count)
+}

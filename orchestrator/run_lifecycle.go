@@ -89,9 +89,10 @@ type runState struct {
 	// Resolved by prepare and reserve.
 	app App
 	// place is where an install goes (placeInstall), localNode the Swarm
-	// node StackHub runs on.
+	// node StackHub runs on, nodes the Swarm's nodes placeInstall saw.
 	place     Placement
 	localNode string
+	nodes     []Node
 	// appErr says why the app could not be found (uninstall goes on
 	// without its bundle).
 	appErr error
@@ -247,6 +248,12 @@ func (e *Engine) finish(ctx context.Context, run Run, status RunStatus, state St
 		// The view of the containers catches up before the state says running.
 		if err := e.d.Observer.Refresh(context.WithoutCancel(ctx), run.Installation); err != nil {
 			e.log.Warn("refresh the container view", "installation", run.Installation, "err", err)
+		}
+	}
+	if e.d.Nodes != nil && state == StateRunning {
+		// And the view of its tasks, for an app on another Swarm node.
+		if err := e.d.Nodes.Refresh(context.WithoutCancel(ctx), run.Installation); err != nil {
+			e.log.Warn("refresh the Swarm tasks view", "installation", run.Installation, "err", err)
 		}
 	}
 	if f := e.feeds.get(run.ID); f != nil {

@@ -26,6 +26,7 @@ import (
 	"github.com/moby/moby/client"
 
 	"github.com/websoft9/stackhub/porter-mixin/naming"
+	"github.com/websoft9/stackhub/porter-mixin/swarmspec"
 )
 
 // SDK is the Composer backed by the docker/compose v5 SDK, talking to the
@@ -216,13 +217,19 @@ func (c *SDK) Down(ctx context.Context, p Plan) error {
 			return err
 		}
 		var volumes []string
-		if p.HasModel() && p.Node != d.local {
-			// To name the volumes a purge leaves on another node.
+		if p.HasModel() && p.Node != d.local && p.Purge {
+			// To name the volumes a purge leaves on another node: those
+			// of the model (an uninstall step names no main service, so
+			// this is no conversion).
 			p.Start = nil
-			if plan, _, err := d.plan(ctx, svc, p); err == nil {
-				for _, v := range plan.Volumes {
-					volumes = append(volumes, v.Spec.Name)
+			if project, err := load(ctx, svc, p); err == nil {
+				for _, key := range slices.Sorted(maps.Keys(project.Volumes)) {
+					if !project.Volumes[key].External {
+						volumes = append(volumes, swarmspec.ObjectName(project, key))
+					}
 				}
+			} else {
+				d.logf("the model does not load, its volumes are not named: %v", err)
 			}
 		}
 		return d.down(ctx, p, volumes)

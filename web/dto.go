@@ -53,11 +53,11 @@ func toAppInfo(inst orchestrator.Installation) appInfo {
 	}
 	if inst.Node.OnSwarm() {
 		out.Node = &wire.AppNode{ID: inst.Node.NodeID, Hostname: inst.Node.Hostname, Addr: inst.Node.Addr,
-			Address: inst.Node.Address(mainPort(inst))}
+			Address: inst.Node.Address(mainPort(inst)), State: inst.NodeState}
 	}
 	cond := inst.Condition()
 	out.Info = cond.Detail
-	if cond.State == orchestrator.ConditionStopped {
+	if cond.State == orchestrator.ConditionStopped || cond.State == orchestrator.ConditionUnreachable {
 		out.Status, out.State = "0", cond.State
 	}
 	return out

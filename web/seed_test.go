@@ -338,6 +338,17 @@ func TestObservedStatus(t *testing.T) {
 	inst.Observed = nil
 	_, env = do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", nil)
 	assert.Equal(t, "1", env.Data.(map[string]any)["status"], "nothing observed: the record stands")
+
+	// On a Swarm node the manager marks down: unreachable, and the node
+	// says its state.
+	inst.Node = orchestrator.Placement{NodeID: "n3", Hostname: "three", Addr: "10.0.0.3"}
+	inst.NodeState = "down"
+	_, env = do(t, s, http.MethodGet, "/getAppInfo?appName=x", "", nil)
+	d = env.Data.(map[string]any)
+	assert.Equal(t, "0", d["status"])
+	assert.Equal(t, "unreachable", d["state"])
+	assert.Equal(t, "node three is down: the app cannot be reached", d["info"])
+	assert.Equal(t, "down", d["node"].(map[string]any)["state"])
 }
 
 func TestAPIv1AppsAndCatalog(t *testing.T) {

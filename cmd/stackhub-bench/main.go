@@ -28,7 +28,9 @@
 //
 // `stackhub-bench load` is `make load` instead: reliability.md §3.10's
 // loopback load, with bars that fail the run (see load.go), written to
-// bench/LOAD.md and bench/load.json.
+// bench/LOAD.md and bench/load.json. `stackhub-bench swarm` is `make
+// bench-swarm`: apps on a Swarm of private engines (see swarm.go),
+// written to bench/SWARM.md and bench/swarm.json.
 //
 // It drives the binary, Docker and the compose SDK; from the module it
 // imports only the API's wire types, the bundle builder (to size the image
@@ -211,6 +213,9 @@ func appNameRE(s string) bool {
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "load" {
 		return runLoad(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "swarm" {
+		return runSwarm(ctx, args[1:], stdout, stderr)
 	}
 
 	o, err := parseFlags(args, stderr)

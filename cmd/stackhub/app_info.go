@@ -43,7 +43,11 @@ func printAppInfo(w io.Writer, a App, baseURL string) error {
 		fmt.Fprintf(t, "URL:\t%s\n", u)
 	}
 	if n := a.Node; n != nil {
-		fmt.Fprintf(t, "Node:\t%s (%s, %s)\n", n.Hostname, n.ID, n.Addr)
+		state := ""
+		if n.State != "" && n.State != "ready" {
+			state = ", " + n.State // the manager hears nothing from it
+		}
+		fmt.Fprintf(t, "Node:\t%s (%s, %s%s)\n", n.Hostname, n.ID, n.Addr, state)
 		if n.Address != "" {
 			fmt.Fprintf(t, "Address:\t%s\n", n.Address)
 		}

@@ -95,7 +95,7 @@ var allowed = map[string][]string{
 		"web", "web/client", "web/metrics", "web/wire", "github.com/cnabio/cnab-go/bundle", "github.com/containerd/errdefs", "github.com/distribution/reference", "github.com/dustin/go-humanize",
 		"github.com/mattn/go-runewidth", "github.com/moby/moby/client", "github.com/oklog/ulid", "github.com/spf13/cobra", "github.com/spf13/pflag",
 		"golang.org/x/sys/unix", "golang.org/x/term", "gopkg.in/yaml.v3"},
-	"cmd/stackhub-bench": {"orchestrator", "orchestrator/backup", "orchestrator/build", "orchestrator/dockerhost", "orchestrator/storeconv", "porter-mixin/naming", "orchestrator/dockerpolicy", "orchestrator/dockerpolicy/socket", "orchestrator/sqlite", "web/client", "web/wire",
+	"cmd/stackhub-bench": {"orchestrator", "orchestrator/backup", "orchestrator/build", "orchestrator/dockerhost", "orchestrator/dockerhost/dockertest", "orchestrator/storeconv", "porter-mixin/naming", "orchestrator/dockerpolicy", "orchestrator/dockerpolicy/socket", "orchestrator/sqlite", "web/client", "web/wire",
 		"github.com/compose-spec/compose-go/v2", "github.com/containerd/errdefs", "github.com/docker/cli/cli",
 		"github.com/docker/compose/v5/pkg", "github.com/moby/moby/client"},
 	"cmd/stackhub-testapp": {"orchestrator/dockerhost/dockertest/standin"},

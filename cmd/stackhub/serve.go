@@ -244,6 +244,10 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	watcher.CallTimeout = cfg.DockerTimeout
 	watcher.OnError = metered.DockerError
 	background.Go(func() { watcher.Run(bgCtx) })
+	// Apps on other Swarm nodes: their nodes' states and their tasks, as
+	// the manager sees them (nothing is asked but Info while no swarm).
+	nodeWatcher := dockerhost.NewSwarmWatcher(swarm, log)
+	background.Go(func() { nodeWatcher.Run(bgCtx) })
 	defer func() { stopBackground(); background.Wait() }()
 	accounts := &orchestrator.Accounts{Users: db, Hasher: password.Argon2{}, Now: time.Now, NewID: newID, RequireTOTP: cfg.RequireTOTP}
 	// The one place a secret is logged, on purpose: it is how the first
@@ -302,6 +306,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		NewID:          newID,
 		Stats:          sampler,
 		Observer:       watcher,
+		Nodes:          nodeWatcher,
 		Logs:           host,
 		ContainerStats: host,
 		Vault:          &catalog.Vault{Dir: filepath.Join(cfg.DataDir, "vault")},

@@ -12,7 +12,7 @@ import (
 )
 
 // fakeServicesAPI answers from fixed lists; TaskList honours the node
-// filter.
+// filter (every task without one).
 type fakeServicesAPI struct {
 	tasks    []swarm.Task
 	services []swarm.Service
@@ -21,7 +21,7 @@ type fakeServicesAPI struct {
 func (f *fakeServicesAPI) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
 	var out []swarm.Task
 	for _, t := range f.tasks {
-		if _, ok := o.Filters["node"][t.NodeID]; ok {
+		if _, ok := o.Filters["node"][t.NodeID]; ok || len(o.Filters["node"]) == 0 {
 			out = append(out, t)
 		}
 	}

@@ -351,7 +351,11 @@ func (c *converter) swarmName(service string) string {
 // objectName returns the name of the app's network or volume key, as
 // compose names it on a single host (<project>_<key>), so that backups
 // and tools find the same volume names on either.
-func (c *converter) objectName(key string) string { return c.project.Name + "_" + key }
+func (c *converter) objectName(key string) string { return ObjectName(c.project, key) }
+
+// ObjectName is the name of the app's volume or network key in project,
+// as compose names it: <project>_<key>.
+func ObjectName(project *types.Project, key string) string { return project.Name + "_" + key }
 
 // appLabels are on every object of the app.
 func (c *converter) appLabels() map[string]string {

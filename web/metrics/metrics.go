@@ -54,11 +54,12 @@ type Source interface {
 }
 
 // appStatuses are the statuses stackhub_apps always reports, 0 when no
-// app is in them: the recorded states but uninstalled, and "stopped" (an
-// app recorded running whose containers are not all running).
+// app is in them: the recorded states but uninstalled, "stopped" (an
+// app recorded running whose containers are not all running) and
+// "unreachable" (one on a Swarm node that is lost).
 var appStatuses = []string{
 	string(orchestrator.StateInstalling), string(orchestrator.StateRunning), orchestrator.ConditionStopped,
-	string(orchestrator.StateFailed), string(orchestrator.StateUninstalling),
+	orchestrator.ConditionUnreachable, string(orchestrator.StateFailed), string(orchestrator.StateUninstalling),
 }
 
 // Metrics holds the collectors. Its methods are safe for concurrent use.

@@ -45,6 +45,11 @@ type AppNode struct {
 	// (Addr:port), "" when the app has no port.
 	Addr    string `json:"addr"`
 	Address string `json:"address,omitempty"`
+	// State is the node's state as the manager last saw it (ready, down,
+	// disconnected, unknown, removed), for an app on a node other than the
+	// server's own; absent when not known. An app on a node that is not
+	// ready shows state "unreachable".
+	State string `json:"state,omitempty"`
 }
 
 // ContainerState is one container of an app as Docker shows it.

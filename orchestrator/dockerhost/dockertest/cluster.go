@@ -141,6 +141,31 @@ func StartCluster(tb testing.TB, n int, images ...string) *Cluster {
 	return c
 }
 
+// NewCluster is StartCluster for a program (stackhub-bench's swarm
+// section): it returns an error instead of failing a test, and the
+// caller calls Close, which it must do on every path once NewCluster
+// returned a cluster (a failed start is torn down before it returns).
+// logf is told of the leftovers of dead runs it sweeps.
+func NewCluster(ctx context.Context, n int, logf func(string, ...any), images ...string) (*Cluster, error) {
+	if n < 1 || n > 15 {
+		return nil, fmt.Errorf("NewCluster: %d nodes: want 1 to 15", n)
+	}
+	for _, bin := range []string{"dockerd", "docker", "ip", "nsenter", "unshare", "iptables"} {
+		if _, err := exec.LookPath(bin); err != nil {
+			return nil, fmt.Errorf("NewCluster needs %s (make docker-up installs Docker): %w", bin, err)
+		}
+	}
+	sweepClusters(ctx, logf)
+	c, err := claimCluster(ctx)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.start(ctx, n, images); err != nil {
+		return nil, errors.Join(err, c.Close())
+	}
+	return c, nil
+}
+
 // claimCluster takes the first free X from a start that depends on the
 // process, so that parallel test processes rarely even try the same one.
 func claimCluster(ctx context.Context) (*Cluster, error) {

@@ -144,6 +144,7 @@ export default {
   'state.installing': 'installing',
   'state.running': 'running',
   'state.stopped': 'stopped',
+  'state.unreachable': 'unreachable',
   'state.failed': 'failed',
   'state.uninstalling': 'uninstalling',
   'state.uninstalled': 'uninstalled',

@@ -144,6 +144,7 @@ export default {
   'state.installing': '安装中',
   'state.running': '运行中',
   'state.stopped': '已停止',
+  'state.unreachable': '无法访问',
   'state.failed': '失败',
   'state.uninstalling': '卸载中',
   'state.uninstalled': '已卸载',

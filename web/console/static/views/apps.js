@@ -145,7 +145,7 @@ export function renderApps(root) {
     const notes = [];
     if (app.active) notes.push(h('p', {class: 'muted small'}, t('apps.active', {action: t(`action.${app.active}`)})));
     if (st === 'failed' && app.info) notes.push(h('p', {class: 'reason small'}, app.info));
-    if (st === 'stopped' && app.info) notes.push(h('p', {class: 'muted small'}, app.info));
+    if ((st === 'stopped' || st === 'unreachable') && app.info) notes.push(h('p', {class: 'muted small'}, app.info));
     if (pending.has(name)) notes.push(h('p', {class: 'muted small pending', role: 'status'}, pending.get(name)));
     const dbPorts = Object.entries(app.ports || {}).filter(([p]) => !isWebPort(p))
       .map(([p, port]) => h('span', {class: 'muted small port-text'}, `${p} ${port}`));
