@@ -12,7 +12,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench load release test-package bench-swarm
+.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench load release test-package bench-swarm bench-catalog
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -73,6 +73,10 @@ load: build test-images ## loopback load (reliability.md §3.10): 100 seeded app
 
 bench-swarm: build test-images ## apps on a Swarm of four private engines (issue 23): install on a remote node vs a single host, 20 apps placed at once; bench/SWARM.md and bench/swarm.json (not part of make bench; SWARM_FLAGS="-rounds 7" changes the settings)
 	timeout -s INT 30m $(GO) run ./cmd/stackhub-bench swarm -out bench $(SWARM_FLAGS)
+
+bench-catalog: build ## the catalog list at 1,000 entries against 12 (issue 22): two servers side by side, rounds alternating; bench/CATALOG.md and bench/catalog.json (not part of make bench; CATALOG_FLAGS="-rounds 7" changes the settings)
+	command -v wrk >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk; }
+	timeout -s INT 30m $(GO) run ./cmd/stackhub-bench catalog-scale -out bench $(CATALOG_FLAGS)
 
 CHAOS_LOOP ?= 5m
 test-reliability: build test-images ## the reliability suite: 60 concurrent installs, fail-point kills, CHAOS_LOOP of random SIGKILLs (CHAOS_SEED replays), port exhaustion, disk full, Docker faults through a proxy, a private dockerd restarted

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"context"
 	"math"
-	"net/http"
 	"net/url"
 	"regexp"
 	"slices"
@@ -269,7 +268,7 @@ func (s *Server) listCatalog(c echo.Context) error {
 		v.Set("limit", strconv.Itoa(q.Limit))
 		h.Set("Link", "<"+(&url.URL{Path: c.Request().URL.Path, RawQuery: v.Encode()}).String()+`>; rel="next"`)
 	}
-	return c.JSONBlob(http.StatusOK, r.body)
+	return jsonBody(c, r.body)
 }
 
 // appList is the seed's catalog list, a page at a time: search,
@@ -322,7 +321,7 @@ func (s *Server) appList(c echo.Context) error {
 	if err != nil {
 		return err
 	}
-	return c.JSONBlob(http.StatusOK, r.body)
+	return jsonBody(c, r.body)
 }
 
 // seedCatalogEntry is an entry of /appList: the summary and the ports

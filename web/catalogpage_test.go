@@ -231,3 +231,22 @@ func TestAppListPages(t *testing.T) {
 		assert.Contains(t, out["message"], reason, body)
 	}
 }
+
+// A page, rendered or from the cache, says its length: net/http would
+// otherwise send a body over 2 KB chunked, one more write per answer.
+func TestCatalogPageHasContentLength(t *testing.T) {
+	h := catalogServer(120)
+	for range 2 { // rendered, then cached
+		rec, page := getCatalog(t, h, "")
+		require.Equal(t, http.StatusOK, rec.Code)
+		require.Len(t, page, 50)
+		assert.Greater(t, rec.Body.Len(), 2048)
+		assert.Equal(t, strconv.Itoa(rec.Body.Len()), rec.Header().Get("Content-Length"))
+	}
+	req := httptest.NewRequest(http.MethodGet, "/appList?pageSize=80", nil)
+	req.Header.Set("Authorization", "Bearer shk_read")
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	require.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, strconv.Itoa(rec.Body.Len()), rec.Header().Get("Content-Length"))
+}

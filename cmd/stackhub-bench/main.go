@@ -30,7 +30,10 @@
 // loopback load, with bars that fail the run (see load.go), written to
 // bench/LOAD.md and bench/load.json. `stackhub-bench swarm` is `make
 // bench-swarm`: apps on a Swarm of private engines (see swarm.go),
-// written to bench/SWARM.md and bench/swarm.json.
+// written to bench/SWARM.md and bench/swarm.json. `stackhub-bench
+// catalog-scale` is `make bench-catalog`: the catalog lists at 1,000
+// entries against 12 (see catalogscale.go), in bench/CATALOG.md and
+// bench/catalog.json.
 //
 // It drives the binary, Docker and the compose SDK; from the module it
 // imports only the API's wire types, the bundle builder (to size the image
@@ -216,6 +219,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) int {
 	}
 	if len(args) > 0 && args[0] == "swarm" {
 		return runSwarm(ctx, args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "catalog-scale" {
+		return runCatalogScale(ctx, args[1:], stdout, stderr)
 	}
 
 	o, err := parseFlags(args, stderr)
