@@ -14,6 +14,7 @@ import (
 	"strings"
 	"sync"
 	"time"
+	"unicode/utf8"
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
@@ -22,6 +23,7 @@ import (
 	"github.com/docker/compose/v5/pkg/api"
 	"github.com/docker/compose/v5/pkg/compose"
 	"github.com/moby/moby/api/pkg/stdcopy"
+	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 
@@ -176,7 +178,7 @@ func Check(project *types.Project, main string) error {
 
 // Up implements Composer.
 func (c *SDK) Up(ctx context.Context, p Plan) error {
-	svc, _, err := c.service()
+	svc, dockerCLI, err := c.service()
 	if err != nil {
 		return err
 	}
@@ -200,10 +202,60 @@ func (c *SDK) Up(ctx context.Context, p Plan) error {
 	if err := checkExecServices(project, p.Exec); err != nil {
 		return err
 	}
-	return svc.Up(ctx, project, api.UpOptions{
+	err = svc.Up(ctx, project, api.UpOptions{
 		Create: api.CreateOptions{Recreate: api.RecreateDiverged, RecreateDependencies: api.RecreateDiverged, RemoveOrphans: true},
 		Start:  api.StartOptions{Project: project, Wait: true, WaitTimeout: p.Wait},
 	})
+	if err != nil {
+		if why := whyNotUp(context.WithoutCancel(ctx), dockerCLI.Client(), p.Project); why != "" {
+			return fmt.Errorf("%w; %s", err, why)
+		}
+	}
+	return err
+}
+
+// whyNotUp says, after a failed up, what the health checks of the
+// project's unhealthy containers last answered: compose says only that a
+// container is unhealthy (it says itself with which code one exited), and
+// the check's output is what tells an operator why. Empty when no
+// container is unhealthy.
+func whyNotUp(ctx context.Context, dc client.APIClient, project string) string {
+	ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	list, err := dc.ContainerList(ctx, client.ContainerListOptions{All: true,
+		Filters: client.Filters{}.Add("label", "com.docker.compose.project="+project).Add("label", "com.docker.compose.oneoff=False")})
+	if err != nil {
+		return ""
+	}
+	var out []string
+	for _, x := range list.Items {
+		in, err := dc.ContainerInspect(ctx, x.ID, client.ContainerInspectOptions{})
+		if err != nil || in.Container.State == nil {
+			continue
+		}
+		h := in.Container.State.Health
+		if h == nil || h.Status != container.Unhealthy || len(h.Log) == 0 {
+			continue
+		}
+		last := h.Log[len(h.Log)-1]
+		out = append(out, fmt.Sprintf("the health check of %s failed %d times in a row, last with exit code %d: %s",
+			strings.TrimPrefix(in.Container.Name, "/"), h.FailingStreak, last.ExitCode, oneLine(last.Output, 300)))
+	}
+	sort.Strings(out)
+	return strings.Join(out, "; ")
+}
+
+// oneLine is s on one line, at most n bytes (cut at a rune).
+func oneLine(s string, n int) string {
+	s = strings.Join(strings.Fields(s), " ")
+	if len(s) <= n {
+		return s
+	}
+	cut := n
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }
 
 // Down implements Composer.

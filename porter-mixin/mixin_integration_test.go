@@ -534,3 +534,37 @@ func TestMixinExec(t *testing.T) {
 	assert.Empty(t, containers)
 	assert.Empty(t, networks)
 }
+
+// An install whose container never turns healthy fails with what its
+// health check last said: the run's log had only "container … is
+// unhealthy".
+func TestMixinSaysWhyAnAppIsNotUp(t *testing.T) {
+	c := requireDocker(t)
+	const app = "itest-mx-why"
+	cleanupApp(t, c, app)
+	step := fmt.Sprintf(`install:
+- websoft9:
+    description: a web service whose check asks a port nothing listens on
+    app: %s
+    main: web
+    wait: 60s
+    services:
+      web:
+        image: stackhub-test/web:dev
+        command: [http, -addr, ":8080"]
+        ports: ["127.0.0.1:%d:8080"]
+        healthcheck:
+          test: [CMD, /testapp, probe, http, "http://127.0.0.1:8079/healthz"]
+          interval: 1s
+          timeout: 2s
+          retries: 2
+`, app, freePort(t))
+	var out bytes.Buffer
+	err := newMixin(t, step, &out).Install(t.Context())
+	require.Error(t, err)
+	msg := err.Error()
+	t.Log(msg)
+	assert.Contains(t, msg, "is unhealthy")
+	assert.Contains(t, msg, "the health check of websoft9-"+app+" failed")
+	assert.Contains(t, msg, "8079", "the check's own output: %s", msg)
+}
