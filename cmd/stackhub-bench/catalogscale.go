@@ -47,6 +47,11 @@ type ScaleRound struct {
 	Large    Read   `json:"large"`
 	// P99Ratio is Large's p99 / Small's.
 	P99Ratio Num `json:"p99Ratio"`
+	// SmallCPUUs and LargeCPUUs are each server's CPU time (user and
+	// system) per answer during its measured run, in µs: what an answer
+	// costs, which other work on the machine moves far less than a p99.
+	SmallCPUUs Num `json:"smallCpuUs"`
+	LargeCPUUs Num `json:"largeCpuUs"`
 }
 
 // ScaleFigure is an endpoint's result: the spread of its rounds' ratios.
@@ -56,6 +61,8 @@ type ScaleFigure struct {
 	// SmallP99 and LargeP99 are the medians of the rounds' p99s (ms).
 	SmallP99 Spread `json:"smallP99Ms"`
 	LargeP99 Spread `json:"largeP99Ms"`
+	// CPURatio is the rounds' CPU per answer at Large / at Small.
+	CPURatio Spread `json:"cpuRatio"`
 	Met      bool   `json:"met"`
 }
 
@@ -186,36 +193,49 @@ func scaleRun(ctx context.Context, o ScaleOptions, log io.Writer) (res *ScaleRes
 						return res, fmt.Errorf("warm-up: %w", err)
 					}
 				}
+				t0, err := cpuTicks(b.srv.pid())
+				if err != nil {
+					return res, err
+				}
 				rd, err := b.load(ctx, url, o.Conns, o.Duration)
 				if err != nil {
 					return res, err
+				}
+				t1, err := cpuTicks(b.srv.pid())
+				if err != nil {
+					return res, err
+				}
+				cpu := missing
+				if rd.Requests > 0 {
+					cpu = Num(float64(t1-t0) * 1e4 / float64(rd.Requests)) // a tick is 10 ms
 				}
 				if rd.Non2xx > 0 || rd.Errors > 0 {
 					return res, fmt.Errorf("%s at %d entries: %d non-2xx answers and %d socket errors", ep.path, []int{o.Small, o.Large}[side], rd.Non2xx, rd.Errors)
 				}
 				rd.Endpoint = ep.path
 				if side == 0 {
-					r.Small = rd
+					r.Small, r.SmallCPUUs = rd, cpu
 				} else {
-					r.Large = rd
+					r.Large, r.LargeCPUUs = rd, cpu
 				}
 			}
 			r.P99Ratio = ratio(r.Large.P99Ms, r.Small.P99Ms)
-			benches[0].logf("catalog-scale round %d/%d %s: p99 %.2f ms at %d → %.2f ms at %d (%.2f×), %.0f → %.0f req/s",
+			benches[0].logf("catalog-scale round %d/%d %s: p99 %.2f ms at %d → %.2f ms at %d (%.2f×), %.0f → %.0f req/s, CPU %.1f → %.1f µs per answer",
 				round+1, o.Rounds, ep.name, float64(r.Small.P99Ms), o.Small, float64(r.Large.P99Ms), o.Large, float64(r.P99Ratio),
-				float64(r.Small.ReqPerSec), float64(r.Large.ReqPerSec))
+				float64(r.Small.ReqPerSec), float64(r.Large.ReqPerSec), float64(r.SmallCPUUs), float64(r.LargeCPUUs))
 			res.Rounds = append(res.Rounds, r)
 		}
 	}
 	res.Machine.LoadAfter = loadavg()
 	for _, ep := range scaleEndpoints {
-		var ratios, small, large []Num
+		var ratios, small, large, cpu []Num
 		for _, r := range res.Rounds {
 			if r.Endpoint == ep.name {
 				ratios, small, large = append(ratios, r.P99Ratio), append(small, r.Small.P99Ms), append(large, r.Large.P99Ms)
+				cpu = append(cpu, ratio(r.LargeCPUUs, r.SmallCPUUs))
 			}
 		}
-		f := ScaleFigure{Endpoint: ep.name, P99Ratio: spread(ratios), SmallP99: spread(small), LargeP99: spread(large)}
+		f := ScaleFigure{Endpoint: ep.name, P99Ratio: spread(ratios), SmallP99: spread(small), LargeP99: spread(large), CPURatio: spread(cpu)}
 		f.Met = f.P99Ratio.Median.ok() && float64(f.P99Ratio.Median) <= o.MaxRatio
 		res.Figures = append(res.Figures, f)
 	}
@@ -308,19 +328,23 @@ func (r *ScaleResults) markdown() string {
 	p("Two `bin/stackhub serve` at `GOMAXPROCS=1` (as `make load` serves), one with the test catalog padded with copies of\n")
 	p("the demo to %d entries, one to %d. Each round runs, for each endpoint, wrk -t1 -c%d for %s (after %s not recorded)\n", o.Small, o.Large, o.Conns, o.Duration, o.Warmup)
 	p("on both servers, the small one first in odd rounds and last in even ones. Each list answers its default page.\n\n")
-	p("| endpoint | p99 at %d / at %d, median of rounds | bar | met | p99 ms at %d (median) | at %d (median) |\n|---|---|---|---|---|---|\n", o.Large, o.Small, o.Small, o.Large)
+	p("| endpoint | p99 at %d / at %d, median of rounds | bar | met | p99 ms at %d (median) | at %d (median) | server CPU per answer at %d / at %d (median) |\n|---|---|---|---|---|---|---|\n",
+		o.Large, o.Small, o.Small, o.Large, o.Large, o.Small)
 	for _, f := range r.Figures {
 		met := "no"
 		if f.Met {
 			met = "yes"
 		}
-		p("| `%s` | %s× (%s–%s) | ≤ %.1f× | %s | %s | %s |\n", f.Endpoint, f2(f.P99Ratio.Median), f2(f.P99Ratio.Min), f2(f.P99Ratio.Max), o.MaxRatio, met,
-			f2(f.SmallP99.Median), f2(f.LargeP99.Median))
+		p("| `%s` | %s× (%s–%s) | ≤ %.1f× | %s | %s | %s | %s× (%s–%s) |\n", f.Endpoint, f2(f.P99Ratio.Median), f2(f.P99Ratio.Min), f2(f.P99Ratio.Max), o.MaxRatio, met,
+			f2(f.SmallP99.Median), f2(f.LargeP99.Median), f2(f.CPURatio.Median), f2(f.CPURatio.Min), f2(f.CPURatio.Max))
 	}
-	p("\n| round | endpoint | p99 ms at %d | at %d | ratio | req/s at %d | at %d |\n|---|---|---|---|---|---|---|\n", o.Small, o.Large, o.Small, o.Large)
+	p("\nThe p99 of a run at saturation moves with whatever else the machine runs; the server's CPU time per answer (user\n")
+	p("and system, from /proc) is what an answer costs, and moves far less.\n")
+	p("\n| round | endpoint | p99 ms at %d | at %d | ratio | req/s at %d | at %d | CPU µs per answer at %d | at %d |\n|---|---|---|---|---|---|---|---|---|\n",
+		o.Small, o.Large, o.Small, o.Large, o.Small, o.Large)
 	for _, x := range r.Rounds {
-		p("| %d | `%s` | %s | %s | %s | %s | %s |\n", x.Round, x.Endpoint, f2(x.Small.P99Ms), f2(x.Large.P99Ms), f2(x.P99Ratio),
-			f0(x.Small.ReqPerSec), f0(x.Large.ReqPerSec))
+		p("| %d | `%s` | %s | %s | %s | %s | %s | %s | %s |\n", x.Round, x.Endpoint, f2(x.Small.P99Ms), f2(x.Large.P99Ms), f2(x.P99Ratio),
+			f0(x.Small.ReqPerSec), f0(x.Large.ReqPerSec), f2(x.SmallCPUUs), f2(x.LargeCPUUs))
 	}
 	for _, f := range r.Failures {
 		p("\nFailure: %s\n", f)
