@@ -535,6 +535,15 @@ type Domain struct {
 	// Rebind is the job (an upgrade of the same version) that publishes
 	// the app's web port on the loopback now that the gateway serves it.
 	Rebind string `json:"rebind,omitempty"`
+	// Upstream is where the gateway sends the domain's requests
+	// (host:port): the loopback on a single host, the node's address for
+	// an app placed on a Swarm node.
+	Upstream string `json:"upstream,omitempty"`
+	// Exposed is set for an app on a Swarm node: its web port also
+	// answers at this address without the gateway (Swarm cannot publish a
+	// port on a loopback only), so a firewall must close it if it should
+	// not be reached directly.
+	Exposed string `json:"exposed,omitempty"`
 }
 
 // Certificate is a domain's certificate state: pending, valid or failed

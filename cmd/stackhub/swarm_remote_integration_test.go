@@ -1,0 +1,138 @@
+//go:build integration
+
+package main
+
+import (
+	"crypto/x509"
+	"io"
+	"net/http"
+	"net/url"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/moby/moby/client"
+	"github.com/stretchr/testify/assert"
+	"github.com/stretchr/testify/require"
+)
+
+// TestSwarmRemoteApps: what StackHub does for apps on the Swarm nodes it
+// does not run on (issue 23's last parts), on the three-engine Swarm of
+// TestSwarmThreeNodes with the gateway on (internal CA):
+//   - the gateway routes a domain to an app on node 2 and one on node 3,
+//     at the node's address; an upgrade keeps the route, an uninstall
+//     drops it (404), a reinstall on another node is routed there.
+func TestSwarmRemoteApps(t *testing.T) {
+	began := time.Now()
+	sw := startSwarm3(t, swarm3Catalog(t, ""), "--gateway", "--tls-internal",
+		"--gateway-http", "127.0.0.1:0", "--gateway-https", "127.0.0.1:0")
+	s, ctx := sw.s, t.Context()
+	api := s.client()
+	gw, err := api.Gateway(ctx)
+	require.NoError(t, err)
+	require.True(t, gw.Enabled)
+	roots := x509.NewCertPool()
+	require.True(t, roots.AppendCertsFromPEM([]byte(gw.RootCA)))
+	// Names resolve to the gateway by the test's own dialer.
+	hc := gatewayClient(gw.HTTP, gw.HTTPS, roots)
+	get := func(u string) (int, string) {
+		resp, err := hc.Get(u)
+		require.NoError(t, err, u)
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// through waits until u answers 200 with want in its body.
+	through := func(u, want string, limit time.Duration) {
+		t.Helper()
+		deadline := time.Now().Add(limit)
+		for {
+			code, body := get(u)
+			if code == http.StatusOK && (want == "" || strings.Contains(body, want)) {
+				return
+			}
+			require.True(t, time.Now().Before(deadline), "%s: %d %s", u, code, body)
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+
+	step := time.Now()
+	_, err = api.InstallAppOn(ctx, "demo", "g2", sw.hosts[1], map[string]any{"message": "g2 on two"})
+	require.NoError(t, err)
+	_, err = api.InstallAppOn(ctx, "demo", "g3", sw.hosts[2], map[string]any{"message": "g3 on three"})
+	require.NoError(t, err)
+	s.waitStatusWithin(t, "g2", "1", 2*time.Minute)
+	s.waitStatusWithin(t, "g3", "1", 2*time.Minute)
+	t.Logf("g2 on node 2, g3 on node 3: running after %s", time.Since(step).Round(time.Millisecond))
+	_, g2Addr := sw.appNode(t, "g2", 1)
+	_, g3Addr := sw.appNode(t, "g3", 2)
+
+	// Domains: the answer says where the gateway goes and that the port
+	// is reached directly too (Swarm cannot publish on a loopback).
+	d, err := api.AddDomain(ctx, "g2", DomainRequest{Domain: "two.test"})
+	require.NoError(t, err)
+	assert.Equal(t, g2Addr, d.Upstream)
+	assert.Equal(t, g2Addr, d.Exposed)
+	assert.Empty(t, d.Rebind, "no upgrade moves the web port of an app on a Swarm node")
+	d, err = api.AddDomain(ctx, "g3", DomainRequest{Domain: "three.test"})
+	require.NoError(t, err)
+	assert.Equal(t, g3Addr, d.Upstream)
+	step = time.Now()
+	through("https://two.test/", "g2 on two", 20*time.Second)
+	through("https://three.test/", "g3 on three", 20*time.Second)
+	t.Logf("two.test and three.test through the gateway: %s", time.Since(step).Round(time.Millisecond))
+	list, err := api.Domains(ctx, "g3")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, g3Addr, list[0].Upstream)
+
+	// An upgrade keeps the node and the route.
+	job := s.runJob(t, "/api/v1/apps/g3/upgrade", `{"parameters":{"message":"g3 upgraded"}}`)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	s.waitStatusWithin(t, "g3", "1", 30*time.Second)
+	sw.appNode(t, "g3", 2)
+	through("https://three.test/", "g3 upgraded", 60*time.Second)
+
+	// Uninstalled: the domain goes, the gateway has no route (404).
+	r := s.call(t, "/uninstallApp", url.Values{"appName": {"g2"}}, nil)
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	sw.requireGone(t, "g2", 30*time.Second)
+	// (Over HTTPS the gateway has no certificate for it any more.)
+	code, body := get("http://two.test/")
+	assert.Equal(t, http.StatusNotFound, code, body)
+	t.Logf("two.test after g2's uninstall: %d %s", code, strings.TrimSpace(body))
+	_, err = hc.Get("https://two.test/")
+	assert.Error(t, err, "no certificate is served for a domain gone")
+
+	// Installed again under the same name on node 3: the new domain goes
+	// to node 3.
+	_, err = api.InstallAppOn(ctx, "demo", "g2", sw.hosts[2], map[string]any{"message": "g2 on three now"})
+	require.NoError(t, err)
+	s.waitStatusWithin(t, "g2", "1", 2*time.Minute)
+	_, g2Addr = sw.appNode(t, "g2", 2)
+	d, err = api.AddDomain(ctx, "g2", DomainRequest{Domain: "two.test"})
+	require.NoError(t, err)
+	assert.Equal(t, g2Addr, d.Upstream, "the new node's address")
+	through("https://two.test/", "g2 on three now", 20*time.Second)
+	t.Logf("part 1 (gateway) done at %s", time.Since(began).Round(time.Millisecond))
+
+	swarmRemoteCleanup(t, sw)
+	t.Logf("TestSwarmRemoteApps: %s", time.Since(began).Round(time.Millisecond))
+}
+
+// swarmRemoteCleanup uninstalls every app with purge and checks nothing
+// but the documented kept volumes is left, which it removes through each
+// node's own engine.
+func swarmRemoteCleanup(t *testing.T, sw *swarm3) {
+	t.Helper()
+	seedUninstallAll(t, sw.s)
+	sw.requireGone(t, "", 60*time.Second)
+	assert.Zero(t, reservedPorts(t, sw.s), "no port is reserved on any node")
+	_, _, _, volumes := sw.leftOnNodes(t, "")
+	for i, names := range volumes {
+		for _, v := range names {
+			_, err := sw.clients[i].VolumeRemove(t.Context(), v, client.VolumeRemoveOptions{})
+			assert.NoError(t, err, "remove kept volume %s on node %d", v, i+1)
+		}
+	}
+}
