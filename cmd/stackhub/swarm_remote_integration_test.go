@@ -3,6 +3,7 @@
 package main
 
 import (
+	"context"
 	"crypto/x509"
 	"io"
 	"net/http"
@@ -115,6 +116,84 @@ func TestSwarmRemoteApps(t *testing.T) {
 	assert.Equal(t, g2Addr, d.Upstream, "the new node's address")
 	through("https://two.test/", "g2 on three now", 20*time.Second)
 	t.Logf("part 1 (gateway) done at %s", time.Since(began).Round(time.Millisecond))
+
+	// Logs of an app on node 3 come through the manager, as a local
+	// app's do: all, the last line, following until the client stops.
+	step = time.Now()
+	readLogs := func(name string, opts LogsOptions) string {
+		t.Helper()
+		rc, err := api.AppLogs(ctx, name, opts)
+		require.NoError(t, err)
+		defer rc.Close()
+		b, err := io.ReadAll(rc)
+		require.NoError(t, err)
+		return string(b)
+	}
+	all := readLogs("g3", LogsOptions{})
+	assert.Contains(t, all, "stackhub-testapp: http listening on", "the web service's start, on node 3")
+	last := readLogs("g3", LogsOptions{Tail: 1})
+	assert.Equal(t, 1, strings.Count(strings.TrimSpace(last), "\n")+1, "tail=1: one line of the current task (the upgrade's), not one per task Swarm remembers: %q", last)
+	// The database stand-in writes nothing: its (empty) logs, not the web's.
+	db := readLogs("g3", LogsOptions{Container: "websoft9-g3-db"})
+	assert.NotContains(t, db, "http listening", "the database stand-in's logs")
+	fctx, stop := context.WithTimeout(ctx, 30*time.Second)
+	rc, err := api.AppLogs(fctx, "g3", LogsOptions{Follow: true, Tail: 1})
+	require.NoError(t, err)
+	line := make([]byte, 4096)
+	n, err := rc.Read(line)
+	require.NoError(t, err, "a followed stream sends the last line at once")
+	assert.Contains(t, string(line[:n]), "stackhub-testapp")
+	stop()
+	rc.Close()
+	code, out, errOut := sw.sh(t, "app", "logs", "g3", "--tail", "5")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "stackhub-testapp")
+	t.Logf("logs of g3 on node 3 through the manager: %s", time.Since(step).Round(time.Millisecond))
+
+	// Stats of an app on node 3 cannot be sampled through the manager:
+	// each container says so, with node 3's figures, and no figure.
+	stats, err := api.AppStats(ctx, "g3")
+	require.NoError(t, err)
+	require.Len(t, stats, 2, "the web service and the database")
+	for _, st := range stats {
+		assert.Contains(t, st.Unavailable, "runs on Swarm node "+sw.hosts[2], st.Name)
+		require.NotNil(t, st.Node, st.Name)
+		assert.Equal(t, sw.ids[2], st.Node.ID)
+		assert.Positive(t, st.Node.CPUs)
+		assert.Positive(t, st.Node.MemoryBytes)
+		assert.Zero(t, st.CPUPercent)
+	}
+	resp := s.do(t, http.MethodGet, "/api/v1/apps/g3/stats", nil, nil)
+	raw := readAll(resp)
+	require.Equal(t, http.StatusOK, resp.StatusCode, raw)
+	assert.NotContains(t, raw, "cpuPercent", "no figure for a container not sampled: %s", raw)
+	code, out, errOut = sw.sh(t, "app", "stats", "g3")
+	require.Equal(t, exitOK, code, errOut)
+	assert.Contains(t, out, "not sampled: g3 runs on Swarm node "+sw.hosts[2])
+	t.Logf("app stats g3:\n%s", out)
+	// An app on node 1, StackHub's own: its logs through the manager too
+	// (its task's container is not named as the service), its stats
+	// sampled from the local engine.
+	_, err = api.InstallAppOn(ctx, "demo", "g1", sw.hosts[0], nil)
+	require.NoError(t, err)
+	s.waitStatusWithin(t, "g1", "1", 2*time.Minute)
+	assert.Contains(t, readLogs("g1", LogsOptions{}), "stackhub-testapp: http listening on")
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		stats, err = api.AppStats(ctx, "g1")
+		require.NoError(t, err)
+		if len(stats) == 2 {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "g1's two containers sampled on node 1: %+v", stats)
+		time.Sleep(500 * time.Millisecond)
+	}
+	for _, st := range stats {
+		assert.Empty(t, st.Unavailable, st.Name)
+		assert.Positive(t, st.MemoryBytes, st.Name)
+		assert.Positive(t, st.PIDs, st.Name)
+	}
+	t.Logf("part 2 (logs, stats) done at %s", time.Since(began).Round(time.Millisecond))
 
 	swarmRemoteCleanup(t, sw)
 	t.Logf("TestSwarmRemoteApps: %s", time.Since(began).Round(time.Millisecond))
