@@ -5,16 +5,23 @@ package main
 import (
 	"context"
 	"crypto/x509"
+	"fmt"
 	"io"
 	"net/http"
 	"net/url"
+	"os"
+	"path/filepath"
+	"sort"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
+
+	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 // TestSwarmRemoteApps: what StackHub does for apps on the Swarm nodes it
@@ -22,10 +29,18 @@ import (
 // TestSwarmThreeNodes with the gateway on (internal CA):
 //   - the gateway routes a domain to an app on node 2 and one on node 3,
 //     at the node's address; an upgrade keeps the route, an uninstall
-//     drops it (404), a reinstall on another node is routed there.
+//     drops it (404), a reinstall on another node is routed there;
+//   - logs of an app on node 3 come through the manager (all, tail,
+//     follow), its stats say why they are not sampled, with node 3's
+//     figures; an app on node 1 is sampled;
+//   - compose configs become Swarm configs whose files are in the tasks'
+//     containers on node 3, replaced on upgrade, gone after uninstall and
+//     after a failed install.
 func TestSwarmRemoteApps(t *testing.T) {
 	began := time.Now()
-	sw := startSwarm3(t, swarm3Catalog(t, ""), "--gateway", "--tls-internal",
+	catalog := swarm3Catalog(t, "")
+	require.NoError(t, os.CopyFS(filepath.Join(catalog, "conf"), os.DirFS("testdata/swarm/conf")))
+	sw := startSwarm3(t, catalog, "--gateway", "--tls-internal",
 		"--gateway-http", "127.0.0.1:0", "--gateway-https", "127.0.0.1:0")
 	s, ctx := sw.s, t.Context()
 	api := s.client()
@@ -195,8 +210,87 @@ func TestSwarmRemoteApps(t *testing.T) {
 	}
 	t.Logf("part 2 (logs, stats) done at %s", time.Since(began).Round(time.Millisecond))
 
+	// Compose configs on node 3: Swarm configs of the app, named with
+	// their content's hash, files in the task's container there with
+	// their owner and mode; an upgrade that changes one makes a new config
+	// and removes the old; uninstall leaves none.
+	step = time.Now()
+	_, err = api.InstallAppOn(ctx, "conf", "c3", sw.hosts[2], map[string]any{"message": "first"})
+	require.NoError(t, err)
+	s.waitStatusWithin(t, "c3", "1", 2*time.Minute)
+	t.Logf("conf on node 3 with two configs: running after %s", time.Since(step).Round(time.Millisecond))
+	names := sw.appConfigs(t, "c3")
+	require.Len(t, names, 2, "%v", names)
+	assert.Regexp(t, `^websoft9-c3_app\.conf-[0-9a-f]{12}$`, names[0])
+	assert.Regexp(t, `^websoft9-c3_motd-[0-9a-f]{12}$`, names[1])
+	r, c3Addr := sw.appNode(t, "c3", 2)
+	motdAddr := fmt.Sprintf("%s:%d", sw.nodes[2].Addr, port(t, r.Data["ports"].(map[string]any)["motd_port"]))
+	// The files in the tasks' containers on node 3, as the apps read them.
+	assert.Equal(t, "message = \"first\"\n", answers(t, c3Addr, "/state", 10*time.Second))
+	assert.Equal(t, "Welcome to the conf test bundle.\n", answers(t, motdAddr, "/state", 10*time.Second), "the bundle's file, as content")
+	// Owner and mode, as the specs give them to Swarm.
+	refs := map[string]swarm.ConfigReferenceFileTarget{}
+	for _, svc := range appServices(t, sw.clients[0], "c3") {
+		for _, ref := range svc.Spec.TaskTemplate.ContainerSpec.Configs {
+			require.NotEmpty(t, ref.ConfigID)
+			refs[ref.ConfigName] = *ref.File
+		}
+	}
+	assert.Equal(t, map[string]swarm.ConfigReferenceFileTarget{
+		names[0]: {Name: "/etc/conf/created", UID: "1000", GID: "1001", Mode: 0o440},
+		names[1]: {Name: "/motd/created", UID: "0", GID: "0", Mode: 0o444},
+	}, refs)
+
+	step = time.Now()
+	job = s.runJob(t, "/api/v1/apps/c3/upgrade", `{"parameters":{"message":"second"}}`)
+	require.Equal(t, "succeeded", job["status"], "%v", job)
+	s.waitStatusWithin(t, "c3", "1", 30*time.Second)
+	t.Logf("upgrade of conf with a new config content: %s", time.Since(step).Round(time.Millisecond))
+	after := sw.appConfigs(t, "c3")
+	require.Len(t, after, 2, "the old app.conf is gone: %v", after)
+	assert.NotEqual(t, names[0], after[0], "a new app.conf")
+	assert.Equal(t, names[1], after[1], "motd unchanged, kept")
+	deadline = time.Now().Add(30 * time.Second)
+	for answers(t, c3Addr, "/state", 10*time.Second) != "message = \"second\"\n" {
+		require.True(t, time.Now().Before(deadline), "the upgraded task reads the new config")
+		time.Sleep(250 * time.Millisecond)
+	}
+
+	r = s.call(t, "/uninstallApp", url.Values{"appName": {"c3"}}, nil)
+	require.Equal(t, http.StatusOK, r.status, r.Message)
+	sw.requireGone(t, "c3", 30*time.Second)
+	assert.Empty(t, sw.appConfigs(t, "c3"), "no config of the app after uninstall")
+	// A failed install (its web service never healthy) leaves no config:
+	// StackHub's clean-up removes them with the services.
+	step = time.Now()
+	reserved := reservedPorts(t, s)
+	_, err = api.InstallAppOn(ctx, "conf", "cf", sw.hosts[2], map[string]any{"health_port": "9"})
+	require.NoError(t, err)
+	require.Eventually(t, func() bool { return len(sw.appConfigs(t, "cf")) == 2 }, time.Minute, 100*time.Millisecond, "the install creates its configs")
+	r = waitFailed(t, s, "cf", 2*time.Minute)
+	t.Logf("install of conf never healthy: failed after %s: %v", time.Since(step).Round(time.Millisecond), r.Data["info"])
+	sw.requireGone(t, "cf", 30*time.Second)
+	assert.Empty(t, sw.appConfigs(t, "cf"), "no config of the failed install")
+	assert.Equal(t, reserved, reservedPorts(t, s), "its ports are released")
+	t.Logf("part 3 (configs) done at %s", time.Since(began).Round(time.Millisecond))
+
 	swarmRemoteCleanup(t, sw)
 	t.Logf("TestSwarmRemoteApps: %s", time.Since(began).Round(time.Millisecond))
+}
+
+// appConfigs lists the names of app's Swarm configs, sorted.
+func (sw *swarm3) appConfigs(t *testing.T, app string) []string {
+	t.Helper()
+	list, err := sw.clients[0].ConfigList(t.Context(), client.ConfigListOptions{})
+	require.NoError(t, err)
+	var out []string
+	for _, c := range list.Items {
+		if c.Spec.Labels[naming.LabelApp] == app || strings.HasPrefix(c.Spec.Name, naming.Project(app)+"_") {
+			out = append(out, c.Spec.Name)
+		}
+	}
+	sort.Strings(out)
+	return out
 }
 
 // swarmRemoteCleanup uninstalls every app with purge and checks nothing

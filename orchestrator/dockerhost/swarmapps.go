@@ -26,6 +26,8 @@ type ServicesAPI interface {
 	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
 	ServiceRemove(ctx context.Context, id string, options client.ServiceRemoveOptions) (client.ServiceRemoveResult, error)
 	TaskLogs(ctx context.Context, id string, options client.TaskLogsOptions) (client.TaskLogsResult, error)
+	ConfigList(ctx context.Context, options client.ConfigListOptions) (client.ConfigListResult, error)
+	ConfigRemove(ctx context.Context, id string, options client.ConfigRemoveOptions) (client.ConfigRemoveResult, error)
 }
 
 var _ orchestrator.ServiceLogSource = (*Swarm)(nil)
@@ -147,7 +149,7 @@ func (s *Swarm) NodePorts(ctx context.Context, node string) (map[int]bool, error
 
 // removeServices removes the Swarm services labelled with app when the
 // engine is a manager (their tasks' containers go with them, on every
-// node) and returns their names. Removing a task's container alone would
+// node), then its configs, and returns the services' names. Removing a task's container alone would
 // only make Swarm start another.
 func (s *Swarm) removeServices(ctx context.Context, app string) ([]string, error) {
 	if s.Services == nil {
@@ -178,7 +180,26 @@ func (s *Swarm) removeServices(ctx context.Context, app string) ([]string, error
 			return out, err
 		}
 	}
-	return out, nil
+	// Its configs, once no service names them.
+	return out, s.removeConfigs(ctx, app)
+}
+
+// removeConfigs removes the Swarm configs labelled with app (the files
+// of its services, created by the websoft9 mixin).
+func (s *Swarm) removeConfigs(ctx context.Context, app string) error {
+	list, err := s.Services.ConfigList(ctx, client.ConfigListOptions{Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
+	if err != nil {
+		return classifyErr(s.OnError, "list configs", "", err)
+	}
+	for _, c := range list.Items {
+		if c.Spec.Labels[naming.LabelApp] != app {
+			continue
+		}
+		if _, err := s.Services.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return classifyErr(s.OnError, "remove config", "config "+c.Spec.Name, err)
+		}
+	}
+	return nil
 }
 
 // waitNoTasks waits until the removed service id has no task left, up to

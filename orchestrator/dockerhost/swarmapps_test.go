@@ -16,14 +16,17 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/websoft9/stackhub/orchestrator"
+	"github.com/websoft9/stackhub/porter-mixin/naming"
 )
 
 // fakeServicesAPI answers from fixed lists; TaskList honours the node
 // filter (every task without one).
 type fakeServicesAPI struct {
-	tasks     []swarm.Task
-	services  []swarm.Service
-	logsAsked []string
+	tasks          []swarm.Task
+	services       []swarm.Service
+	logsAsked      []string
+	configs        []swarm.Config
+	removedConfigs []string
 }
 
 func (f *fakeServicesAPI) TaskList(_ context.Context, o client.TaskListOptions) (client.TaskListResult, error) {
@@ -42,6 +45,13 @@ func (f *fakeServicesAPI) ServiceRemove(context.Context, string, client.ServiceR
 	return client.ServiceRemoveResult{}, nil
 }
 
+func (f *fakeServicesAPI) ConfigList(context.Context, client.ConfigListOptions) (client.ConfigListResult, error) {
+	return client.ConfigListResult{Items: f.configs}, nil
+}
+func (f *fakeServicesAPI) ConfigRemove(_ context.Context, id string, _ client.ConfigRemoveOptions) (client.ConfigRemoveResult, error) {
+	f.removedConfigs = append(f.removedConfigs, id)
+	return client.ConfigRemoveResult{}, nil
+}
 func (f *fakeServicesAPI) TaskLogs(_ context.Context, id string, o client.TaskLogsOptions) (client.TaskLogsResult, error) {
 	f.logsAsked = append(f.logsAsked, id+" tail="+o.Tail+fmt.Sprintf(" follow=%t stdout=%t stderr=%t", o.Follow, o.ShowStdout, o.ShowStderr))
 	var b bytes.Buffer
@@ -140,4 +150,18 @@ func TestTaskContainers(t *testing.T) {
 	}
 	assert.Equal(t, []string{"websoft9-old exited", "websoft9-demo running", "websoft9-demo-db exited"}, names)
 	assert.EqualValues(t, 3, got[2].Created, "the newest of the stopped ones")
+}
+
+// TestSwarmRemoveConfigs: StackHub's clean-up of an app removes the Swarm
+// configs labelled with it, never another app's (the filter is checked
+// again on the answer).
+func TestSwarmRemoveConfigs(t *testing.T) {
+	cfg := func(id, app string) swarm.Config {
+		return swarm.Config{ID: id, Spec: swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "websoft9-" + app + "_c-0123456789ab", Labels: map[string]string{naming.LabelApp: app}}}}
+	}
+	api := &fakeServicesAPI{configs: []swarm.Config{cfg("c1", "blog"), cfg("c2", "shop"), cfg("c3", "blog")}}
+	s := NewSwarm(nil)
+	s.Services = api
+	require.NoError(t, s.removeConfigs(t.Context(), "blog"))
+	assert.Equal(t, []string{"c1", "c3"}, api.removedConfigs)
 }
