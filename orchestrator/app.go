@@ -328,6 +328,15 @@ type LogSource interface {
 	Logs(ctx context.Context, container string, opts LogOptions, w io.Writer) error
 }
 
+// ServiceLogSource reads the logs of a Swarm service's tasks through the
+// manager, on whichever node they run.
+type ServiceLogSource interface {
+	// ServiceLogs writes service's tasks' stdout and stderr to w, as
+	// LogSource.Logs does for a container. Returns ENOTFOUND for an
+	// unknown service and EUNAVAILABLE when Docker does not answer.
+	ServiceLogs(ctx context.Context, service string, opts LogOptions, w io.Writer) error
+}
+
 // BundleVault keeps the bundle of every version an installation ran, by
 // digest, so that a rollback, a restore or a clone can run that version
 // again after the catalog moved on.
@@ -363,6 +372,13 @@ type ContainerStats struct {
 	NetRxBytes, NetTxBytes          uint64
 	BlockReadBytes, BlockWriteBytes uint64
 	PIDs                            uint64
+	// Unavailable, when set, says why the container was not sampled (an
+	// app on a Swarm node other than StackHub's: the manager's API serves
+	// no stats of another node's containers); the figures above are then
+	// not measured and Node, when known, is the node's as the manager
+	// reports it (what it has, not what it uses).
+	Unavailable string
+	Node        *Node
 }
 
 // Observer keeps an in-memory view of our containers, so that reads need

@@ -42,6 +42,17 @@ type Domain struct {
 	// (on the loopback once it has a domain, everywhere when its last one
 	// goes); not stored.
 	Rebind string
+	// Upstream is where the gateway sends the domain's requests now
+	// (host:port; "" for the console or while the app has no port); not
+	// stored.
+	Upstream string
+	// Exposed is, for an app placed on a Swarm node, the address its web
+	// port also answers at without the gateway (the node's address):
+	// Swarm publishes a port on every address of its node or not at all,
+	// so such an app's web port is not moved to the loopback when it gets
+	// a domain. "" when only the gateway reaches it (the single host, a
+	// bundle publishing its web port on the loopback). Not stored.
+	Exposed string
 }
 
 // DefaultMaxBody is the largest request body a domain takes unless it says
@@ -230,9 +241,39 @@ func (e *Engine) AddDomain(ctx context.Context, installation string, req DomainR
 			return Domain{}, errors.Join(err, e.d.Domains.RemoveDomain(context.WithoutCancel(ctx), d.Name))
 		}
 		d.Rebind = run
+		if inst, err := e.d.Installations.Installation(ctx, installation); err == nil {
+			d.Upstream, d.Exposed = e.upstream(inst, d.Port)
+		}
 	}
 	e.routesChanged()
 	return d, nil
+}
+
+// upstream returns where the gateway reaches port parameter param of inst
+// and where that port answers without the gateway too ("" when only on the
+// loopback). An app on the single host is reached on the loopback (the
+// gateway runs on the engine's host). An app placed on a Swarm node, the
+// node StackHub runs on included, is reached at the node's address as the
+// manager sees it now (as placed, while the manager's view is not known):
+// a Swarm publishes a host-mode port on every address of its node, never
+// on a loopback alone (swarmspec leaves a loopback port unpublished), so
+// its web port stays published there, domain or not.
+func (e *Engine) upstream(inst Installation, param string) (upstream, exposed string) {
+	p := inst.Port(param)
+	if p <= 0 {
+		return "", ""
+	}
+	if !inst.Node.OnSwarm() {
+		return fmt.Sprintf("127.0.0.1:%d", p), ""
+	}
+	place := inst.Node
+	if e.d.Nodes != nil {
+		if n, ok := e.d.Nodes.SwarmNode(place.NodeID); ok && n.State != NodeRemoved && nodeHost(n) != "" {
+			place.Addr = nodeHost(n)
+		}
+	}
+	a := place.Address(p)
+	return a, a
 }
 
 // rebind starts the upgrade that publishes installation's web port where
@@ -254,7 +295,7 @@ func (e *Engine) rebind(ctx context.Context, installation string) (string, error
 		return "", err
 	}
 	want := AnyAddress
-	if len(ds) > 0 {
+	if len(ds) > 0 && !inst.Node.OnSwarm() {
 		want = LoopbackAddress
 	}
 	last, err := e.d.Runs.LastParameters(ctx, installation)
@@ -277,12 +318,21 @@ func (e *Engine) Domains(ctx context.Context, installation string) ([]Domain, er
 	if e.d.Domains == nil {
 		return []Domain{}, nil
 	}
+	var inst Installation
 	if installation != Console {
-		if _, err := e.d.Installations.Installation(ctx, installation); err != nil {
+		var err error
+		if inst, err = e.d.Installations.Installation(ctx, installation); err != nil {
 			return nil, err
 		}
 	}
-	return e.d.Domains.Domains(ctx, installation, false)
+	list, err := e.d.Domains.Domains(ctx, installation, false)
+	if err != nil || installation == Console {
+		return list, err
+	}
+	for i := range list {
+		list[i].Upstream, list[i].Exposed = e.upstream(inst, list[i].Port)
+	}
+	return list, nil
 }
 
 // RemoveDomain takes domain name from installation and returns the
@@ -322,7 +372,11 @@ func nameOrConsole(installation string) string {
 }
 
 // Routes returns what the gateway serves: every domain, to its app's
-// published port on the loopback (the gateway runs on the engine's host).
+// published port on the loopback (the gateway runs on the engine's host)
+// or, for an app placed on a Swarm node, at its node's address (upstream).
+// The gateway loads them again when a domain changes and when a run of an
+// app with a domain ends (see finish), so a reinstall elsewhere is
+// followed.
 func (e *Engine) Routes(ctx context.Context) ([]Route, error) {
 	if e.d.Domains == nil {
 		return nil, nil
@@ -337,9 +391,7 @@ func (e *Engine) Routes(ctx context.Context) ([]Route, error) {
 		if d.Installation != Console {
 			inst, err := e.d.Installations.Installation(ctx, d.Installation)
 			if err == nil && inst.State.Live() {
-				if p := inst.Port(d.Port); p > 0 {
-					r.Upstream = fmt.Sprintf("127.0.0.1:%d", p)
-				}
+				r.Upstream, _ = e.upstream(inst, d.Port)
 			}
 		}
 		out = append(out, r)

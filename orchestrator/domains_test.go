@@ -181,3 +181,73 @@ func TestDomainsRebindTheWebPort(t *testing.T) {
 	_, err = e.RemoveDomain(t.Context(), "blog", "blog.example.com")
 	assert.Equal(t, orchestrator.ENOTFOUND, orchestrator.ErrorCode(err))
 }
+
+// An app placed on a Swarm node keeps its web port published on every
+// address of its node when it gets a domain (Swarm cannot publish on a
+// loopback: no upgrade rebinds it, and an upgrade keeps 0.0.0.0), and the
+// gateway goes to the node's address as the manager sees it now; the
+// domain says so (Upstream, Exposed). The route follows the app: its
+// runs' ends make the gateway load the routes again, and an app gone has
+// no upstream.
+func TestDomainsOfAppOnSwarmNode(t *testing.T) {
+	store := newStore()
+	store.insts["far"] = orchestrator.Installation{Name: "far", App: "webby", Version: "0.1.0", State: orchestrator.StateRunning,
+		Ports: []orchestrator.PortBinding{{Param: "port", Port: 9005}, {Param: "db_port", Port: 3310}},
+		Node:  orchestrator.Placement{NodeID: "n2", Hostname: "two", Addr: "10.0.0.2"}}
+	store.last = map[string]any{"message": "hi", "web_address": orchestrator.AnyAddress}
+	var n, changed atomic.Int64
+	domains := &memDomains{m: map[string]orchestrator.Domain{}}
+	nodes := &fakeNodes{nodes: map[string]orchestrator.Node{}}
+	e := orchestrator.New(orchestrator.Deps{Catalog: webCatalog{}, Builder: fakeBuilder{}, Host: &fakeHost{},
+		Runner: fakeRunner{run: func(orchestrator.RunRequest) (orchestrator.RunResult, error) {
+			return orchestrator.RunResult{Status: orchestrator.RunSucceeded}, nil
+		}},
+		Installations: store, Runs: store, Now: time.Now, NewID: func() string { return fmt.Sprintf("id%d", n.Add(1)) },
+		Domains: domains, Nodes: nodes, RoutesChanged: func() { changed.Add(1) }})
+	require.NoError(t, e.Recover(t.Context()))
+
+	d, err := e.AddDomain(t.Context(), "far", orchestrator.DomainRequest{Domain: "far.example.com"})
+	require.NoError(t, err)
+	assert.Empty(t, d.Rebind, "no upgrade moves the web port to the loopback on a Swarm node")
+	assert.Equal(t, "10.0.0.2:9005", d.Upstream, "the node's address as placed (the manager's view not known yet)")
+	assert.Equal(t, "10.0.0.2:9005", d.Exposed, "the answer says the port is reached directly too")
+	routes, err := e.Routes(t.Context())
+	require.NoError(t, err)
+	assert.Equal(t, []orchestrator.Route{{Domain: "far.example.com", Installation: "far", Upstream: "10.0.0.2:9005",
+		MaxBodyBytes: orchestrator.DefaultMaxBody}}, routes)
+
+	// The manager's view of the node's address wins (a manager's carries
+	// its swarm port).
+	nodes.nodes["n2"] = orchestrator.Node{ID: "n2", Addr: "10.0.0.22:2377", State: "ready"}
+	list, err := e.Domains(t.Context(), "far")
+	require.NoError(t, err)
+	require.Len(t, list, 1)
+	assert.Equal(t, "10.0.0.22:9005", list[0].Upstream)
+	assert.Equal(t, "10.0.0.22:9005", list[0].Exposed)
+
+	// An upgrade keeps the web port on every address, and its end makes
+	// the gateway read the routes again.
+	before := changed.Load()
+	_, err = e.Upgrade(t.Context(), orchestrator.UpgradeRequest{Name: "far"})
+	require.NoError(t, err)
+	<-store.finished
+	require.Len(t, store.begun, 1)
+	assert.Equal(t, orchestrator.AnyAddress, store.begun[0].Parameters["web_address"])
+	require.Eventually(t, func() bool { return changed.Load() > before }, 5*time.Second, 10*time.Millisecond, "the run's end reloads the routes")
+
+	// Removing the last domain needs no upgrade either.
+	run, err := e.RemoveDomain(t.Context(), "far", "far.example.com")
+	require.NoError(t, err)
+	assert.Empty(t, run)
+
+	// An app failed (or gone) has no upstream: the gateway answers 502.
+	_, err = e.AddDomain(t.Context(), "far", orchestrator.DomainRequest{Domain: "far.example.com"})
+	require.NoError(t, err)
+	inst := store.insts["far"]
+	inst.State = orchestrator.StateFailed
+	store.insts["far"] = inst
+	routes, err = e.Routes(t.Context())
+	require.NoError(t, err)
+	require.Len(t, routes, 1)
+	assert.Empty(t, routes[0].Upstream)
+}

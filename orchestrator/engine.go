@@ -50,6 +50,10 @@ type Deps struct {
 	Nodes NodeObserver
 	// Logs reads container logs.
 	Logs LogSource
+	// ServiceLogs reads the logs of the services of apps placed on Swarm
+	// nodes (their tasks' containers are not the local engine's, nor
+	// named as on a single host); nil: no such logs.
+	ServiceLogs ServiceLogSource
 	// Backups opens the backup repositories, Volumes copies apps' volumes
 	// in and out through Docker; nil for either: no backups here.
 	Backups BackupRepositories
@@ -286,7 +290,9 @@ type LogsRequest struct {
 	LogOptions
 }
 
-// Logs writes an installation's container logs to w. Returns EINVALID for
+// Logs writes an installation's container logs to w (for an app placed on
+// a Swarm node, its service's tasks' logs, through the manager). Returns
+// EINVALID for
 // a bad name, tail, or a container that is not the installation's,
 // ENOTFOUND, and EUNAVAILABLE.
 func (e *Engine) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
@@ -306,6 +312,14 @@ func (e *Engine) Logs(ctx context.Context, req LogsRequest, w io.Writer) error {
 	}
 	if !slices.Contains(inst.Containers, c) {
 		return Errorf(EINVALID, "%s is not a container of %s (containers: %s)", c, req.Name, strings.Join(inst.Containers, ", "))
+	}
+	if inst.Node.OnSwarm() {
+		// On a Swarm node, the node StackHub runs on included, c is the
+		// name of a service: its task's logs come through the manager.
+		if e.d.ServiceLogs == nil {
+			return Errorf(EUNAVAILABLE, "logs of apps on Swarm nodes are not available")
+		}
+		return e.d.ServiceLogs.ServiceLogs(ctx, c, req.LogOptions, w)
 	}
 	if e.d.Logs == nil {
 		return Errorf(EUNAVAILABLE, "logs are not available")

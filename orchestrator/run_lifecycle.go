@@ -268,4 +268,11 @@ func (e *Engine) finish(ctx context.Context, run Run, status RunStatus, state St
 		return
 	}
 	e.log.Info("run finished", "run", run.ID, "installation", run.Installation, "action", run.Action, "status", status, "state", state)
+	// The gateway reads the app's upstream again (its node and port as
+	// recorded now) when the app has a domain.
+	if e.d.Domains != nil {
+		if ds, err := e.d.Domains.Domains(context.WithoutCancel(ctx), run.Installation, false); err == nil && len(ds) > 0 {
+			e.routesChanged()
+		}
+	}
 }

@@ -1,6 +1,7 @@
 package orchestrator
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -144,6 +145,9 @@ func sameValue(a, b any) bool {
 }
 
 // Stats samples the resource use of an installation's running containers.
+// For an app on a Swarm node other than the one StackHub runs on, whose
+// containers the manager's API cannot sample, every container is listed
+// with Unavailable saying so and its node's figures (remoteStats).
 //
 // Returns EINVALID for a bad name, ENOTFOUND, and EUNAVAILABLE when Docker
 // does not answer or no stats source is configured.
@@ -161,9 +165,34 @@ func (e *Engine) Stats(ctx context.Context, name string) ([]ContainerStats, erro
 	if !inst.State.Live() || len(inst.Containers) == 0 {
 		return []ContainerStats{}, nil
 	}
+	if !e.isLocal(inst) {
+		return e.remoteStats(inst), nil
+	}
 	stats, err := e.d.ContainerStats.ContainerStats(ctx, inst.Containers)
 	if err != nil {
 		return nil, fmt.Errorf("stats of %s: %w", name, err)
 	}
 	return stats, nil
+}
+
+// remoteStats is Stats' answer for inst, placed on another Swarm node:
+// one entry per container, not sampled, with the reason and the node as
+// the manager last saw it.
+func (e *Engine) remoteStats(inst Installation) []ContainerStats {
+	var node *Node
+	if e.d.Nodes != nil {
+		if n, ok := e.d.Nodes.SwarmNode(inst.Node.NodeID); ok {
+			node = &n
+		}
+	}
+	if node == nil {
+		node = &Node{ID: inst.Node.NodeID, Hostname: inst.Node.Hostname, Addr: inst.Node.Addr, State: "unknown"}
+	}
+	why := fmt.Sprintf("%s runs on Swarm node %s, whose containers StackHub cannot sample through the manager's API: its figures are the node's (what it has, not what it uses)",
+		inst.Name, cmp.Or(node.Hostname, inst.Node.NodeID))
+	out := make([]ContainerStats, 0, len(inst.Containers))
+	for _, c := range inst.Containers {
+		out = append(out, ContainerStats{Name: c, Unavailable: why, Node: node})
+	}
+	return out
 }

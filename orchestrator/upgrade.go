@@ -158,9 +158,11 @@ func (e *Engine) modifyParameters(ctx context.Context, r *runState) error {
 	}
 	if a := r.app.Web.Address; a != "" {
 		// Published on the loopback while the gateway serves a domain of
-		// the app, on every address else.
+		// the app, on every address else. On a Swarm node always on every
+		// address: Swarm cannot publish on a loopback, the gateway reaches
+		// the app at its node's address (see upstream).
 		params[a] = AnyAddress
-		if e.d.Domains != nil {
+		if e.d.Domains != nil && !r.inst.Node.OnSwarm() {
 			ds, err := e.d.Domains.Domains(ctx, r.name, false)
 			if err != nil {
 				return fmt.Errorf("%s %s: %w", r.action, r.name, err)

@@ -71,6 +71,9 @@ type SwarmAPI interface {
 	ContainerInspect(ctx context.Context, id string, options client.ContainerInspectOptions) (client.ContainerInspectResult, error)
 	VolumeList(ctx context.Context, options client.VolumeListOptions) (client.VolumeListResult, error)
 	VolumeRemove(ctx context.Context, id string, options client.VolumeRemoveOptions) (client.VolumeRemoveResult, error)
+	ConfigCreate(ctx context.Context, options client.ConfigCreateOptions) (client.ConfigCreateResult, error)
+	ConfigList(ctx context.Context, options client.ConfigListOptions) (client.ConfigListResult, error)
+	ConfigRemove(ctx context.Context, id string, options client.ConfigRemoveOptions) (client.ConfigRemoveResult, error)
 }
 
 // swarmDeployer deploys one app on one node of the Swarm the engine
@@ -146,6 +149,9 @@ func (d *swarmDeployer) up(ctx context.Context, plan *swarmspec.Plan, wait time.
 			return err
 		}
 	}
+	if err := d.configs(ctx, plan); err != nil {
+		return err
+	}
 	if orphans {
 		if err := d.removeOrphans(ctx, plan); err != nil {
 			return err
@@ -169,6 +175,87 @@ func (d *swarmDeployer) up(ctx context.Context, plan *swarmspec.Plan, wait time.
 		if err := d.waitRunning(ctx, s.Spec.Name, cond); err != nil {
 			return fmt.Errorf("service %s: %w", s.Name, err)
 		}
+	}
+	if orphans {
+		// The services read the plan's configs now: an upgrade's old
+		// ones (another content hash) go.
+		keep := map[string]bool{}
+		for _, c := range plan.Configs {
+			keep[c.Spec.Name] = true
+		}
+		return d.removeConfigs(ctx, plan.App, keep)
+	}
+	return nil
+}
+
+// configs creates the plan's configs the Swarm does not have yet (a
+// config of the same name is the same content: the name carries its
+// hash) and gives the services' references their IDs.
+func (d *swarmDeployer) configs(ctx context.Context, plan *swarmspec.Plan) error {
+	if len(plan.Configs) == 0 {
+		return nil
+	}
+	have, err := d.appConfigs(ctx, plan.App)
+	if err != nil {
+		return err
+	}
+	ids := map[string]string{}
+	for _, c := range have {
+		ids[c.Spec.Name] = c.ID
+	}
+	for _, c := range plan.Configs {
+		if _, ok := ids[c.Spec.Name]; ok {
+			continue
+		}
+		res := "Config " + c.Spec.Name
+		d.emit(events.StageCreating, res, api.StatusCreating)
+		created, err := d.api.ConfigCreate(ctx, client.ConfigCreateOptions{Spec: c.Spec})
+		if err != nil {
+			return fmt.Errorf("create config %s: %w", c.Spec.Name, err)
+		}
+		ids[c.Spec.Name] = created.ID
+		d.logf("%s Created", res)
+		d.emit(events.StageCreating, res, api.StatusCreated)
+	}
+	return plan.SetConfigIDs(ids)
+}
+
+// appConfigs lists the configs labelled with app.
+func (d *swarmDeployer) appConfigs(ctx context.Context, app string) ([]swarm.Config, error) {
+	list, err := d.api.ConfigList(ctx, client.ConfigListOptions{Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
+	if err != nil {
+		return nil, fmt.Errorf("list the app's configs: %w", err)
+	}
+	out := slices.DeleteFunc(list.Items, func(c swarm.Config) bool { return c.Spec.Labels[naming.LabelApp] != app })
+	sort.Slice(out, func(i, j int) bool { return out[i].Spec.Name < out[j].Spec.Name })
+	return out, nil
+}
+
+// removeConfigs removes app's configs but those keep names. A config a
+// service still names cannot be removed: the manager refuses it until
+// the service is updated or gone, so it is tried again for a while.
+func (d *swarmDeployer) removeConfigs(ctx context.Context, app string, keep map[string]bool) error {
+	list, err := d.appConfigs(ctx, app)
+	if err != nil {
+		return err
+	}
+	for _, c := range list {
+		if keep[c.Spec.Name] {
+			continue
+		}
+		res := "Config " + c.Spec.Name
+		d.emit(events.StageRemoving, res, api.StatusRemoving)
+		if err := d.retry(ctx, func() error {
+			_, err := d.api.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{})
+			if cerrdefs.IsNotFound(err) {
+				return nil
+			}
+			return err
+		}); err != nil {
+			return fmt.Errorf("remove config %s: %w", c.Spec.Name, err)
+		}
+		d.logf("%s Removed", res)
+		d.emit(events.StageRemoving, res, api.StatusRemoved)
 	}
 	return nil
 }
@@ -371,7 +458,7 @@ func taskError(t swarm.Task) string {
 }
 
 // down removes the app's services (waiting for their tasks to go), its
-// networks, and with purge its volumes when it is on the manager's own
+// configs, its networks, and with purge its volumes when it is on the manager's own
 // node; on another node the volumes (named when known) are kept.
 func (d *swarmDeployer) down(ctx context.Context, p Plan, volumes []string) error {
 	list, err := d.appServices(ctx, p.App)
@@ -382,6 +469,9 @@ func (d *swarmDeployer) down(ctx context.Context, p Plan, volumes []string) erro
 		if err := d.removeService(ctx, svc); err != nil {
 			return err
 		}
+	}
+	if err := d.removeConfigs(ctx, p.App, nil); err != nil {
+		return err
 	}
 	label := client.Filters{}.Add("label", naming.LabelApp+"="+p.App)
 	nets, err := d.api.NetworkList(ctx, client.NetworkListOptions{Filters: label})

@@ -32,7 +32,7 @@ func installationOf(c echo.Context) string { return c.Param("name") }
 
 func toDomain(d orchestrator.Domain) wire.Domain {
 	out := wire.Domain{Domain: d.Name, App: d.Installation, Port: d.Port, PathPrefix: d.PathPrefix, NoRedirect: d.NoRedirect,
-		MaxBodyBytes: d.MaxBodyBytes, Created: d.Created, Rebind: d.Rebind,
+		MaxBodyBytes: d.MaxBodyBytes, Created: d.Created, Rebind: d.Rebind, Upstream: d.Upstream, Exposed: d.Exposed,
 		Certificate: wire.Certificate{State: d.Certificate.State, Issuer: d.Certificate.Issuer, Error: d.Certificate.Error, Attempts: d.Certificate.Attempts}}
 	if !d.Certificate.NotAfter.IsZero() {
 		t := d.Certificate.NotAfter

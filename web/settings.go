@@ -53,7 +53,9 @@ func (s *Server) planUpgrade(c echo.Context) error {
 }
 
 // getStats serves GET /api/v1/apps/{name}/stats: each running container's
-// CPU, memory, network and block I/O, sampled over about a second.
+// CPU, memory, network and block I/O, sampled over about a second; for an
+// app on another Swarm node, each container with "unavailable" (why) and
+// its node's figures instead.
 func (s *Server) getStats(c echo.Context) error {
 	stats, err := s.Apps.Stats(c.Request().Context(), c.Param("name"))
 	if err != nil {
@@ -61,9 +63,13 @@ func (s *Server) getStats(c echo.Context) error {
 	}
 	out := make([]wire.ContainerStats, 0, len(stats))
 	for _, st := range stats {
-		out = append(out, wire.ContainerStats{Name: st.Name, CPUPercent: st.CPUPercent, MemoryBytes: st.MemoryBytes,
+		w := wire.ContainerStats{Name: st.Name, CPUPercent: st.CPUPercent, MemoryBytes: st.MemoryBytes,
 			MemoryLimit: st.MemoryLimit, NetRxBytes: st.NetRxBytes, NetTxBytes: st.NetTxBytes,
-			BlockReadBytes: st.BlockReadBytes, BlockWriteBytes: st.BlockWriteBytes, PIDs: st.PIDs})
+			BlockReadBytes: st.BlockReadBytes, BlockWriteBytes: st.BlockWriteBytes, PIDs: st.PIDs, Unavailable: st.Unavailable}
+		if n := st.Node; n != nil {
+			w.Node = &wire.StatsNode{ID: n.ID, Hostname: n.Hostname, Addr: n.Addr, State: n.State, CPUs: n.CPUs, MemoryBytes: n.MemoryBytes}
+		}
+		out = append(out, w)
 	}
 	return c.JSON(http.StatusOK, out)
 }

@@ -36,8 +36,14 @@ app's web port. Point the domain's DNS at the server first.`,
 				return fmt.Errorf("add domain %s to %s: %w", args[1], args[0], err)
 			}
 			if err := o.render(cmd.OutOrStdout(), d, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "%s goes to %s (port %s); its certificate is %s\n", d.Domain, d.App, d.Port, d.Certificate.State)
-				return err
+				if _, err := fmt.Fprintf(w, "%s goes to %s (port %s); its certificate is %s\n", d.Domain, d.App, d.Port, d.Certificate.State); err != nil {
+					return err
+				}
+				if d.Exposed != "" {
+					_, err := fmt.Fprintf(w, "note: %s runs on a Swarm node, where its web port stays published at %s (Swarm cannot publish on a loopback only): close it with a firewall if only the gateway should reach it\n", d.App, d.Exposed)
+					return err
+				}
+				return nil
 			}); err != nil {
 				return err
 			}
@@ -67,13 +73,17 @@ app's web port. Point the domain's DNS at the server first.`,
 			}
 			return o.render(cmd.OutOrStdout(), ds, func(w io.Writer) error {
 				t := table(w)
-				fmt.Fprintln(t, "DOMAIN\tPORT\tPREFIX\tCERTIFICATE\tEXPIRES\tERROR")
+				fmt.Fprintln(t, "DOMAIN\tPORT\tPREFIX\tUPSTREAM\tCERTIFICATE\tEXPIRES\tERROR")
 				for _, d := range ds {
 					expires := "-"
 					if d.Certificate.NotAfter != nil {
 						expires = d.Certificate.NotAfter.Local().Format(time.DateOnly)
 					}
-					fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\n", d.Domain, d.Port, cmp.Or(d.PathPrefix, "/"), d.Certificate.State, expires, cmp.Or(d.Certificate.Error, "-"))
+					upstream := cmp.Or(d.Upstream, "-")
+					if d.Exposed != "" {
+						upstream += " (also reached directly)"
+					}
+					fmt.Fprintf(t, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", d.Domain, d.Port, cmp.Or(d.PathPrefix, "/"), upstream, d.Certificate.State, expires, cmp.Or(d.Certificate.Error, "-"))
 				}
 				return t.Flush()
 			})

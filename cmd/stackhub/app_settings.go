@@ -1,8 +1,10 @@
 package main
 
 import (
+	"cmp"
 	"fmt"
 	"io"
+	"slices"
 
 	"github.com/dustin/go-humanize"
 
@@ -67,12 +69,30 @@ func newAppStatsCmd(o *remoteOptions) *cobra.Command {
 			return o.render(cmd.OutOrStdout(), stats, func(w io.Writer) error {
 				t := table(w)
 				fmt.Fprintln(t, "CONTAINER\tCPU\tMEMORY\tNET RX/TX\tDISK R/W\tPIDS")
+				var notes []string
 				for _, s := range stats {
+					if s.Unavailable != "" {
+						fmt.Fprintf(t, "%s\t-\t-\t-\t-\t-\n", s.Name)
+						note := "not sampled: " + s.Unavailable
+						if n := s.Node; n != nil && n.CPUs > 0 {
+							note += fmt.Sprintf("; node %s: %g CPUs, %s memory, %s", cmp.Or(n.Hostname, n.ID), n.CPUs, humanize.IBytes(uint64(max(n.MemoryBytes, 0))), n.State)
+						}
+						if !slices.Contains(notes, note) {
+							notes = append(notes, note)
+						}
+						continue
+					}
 					fmt.Fprintf(t, "%s\t%.1f%%\t%s / %s\t%s / %s\t%s / %s\t%d\n", s.Name, s.CPUPercent,
 						humanize.IBytes(s.MemoryBytes), humanize.IBytes(s.MemoryLimit), humanize.IBytes(s.NetRxBytes), humanize.IBytes(s.NetTxBytes),
 						humanize.IBytes(s.BlockReadBytes), humanize.IBytes(s.BlockWriteBytes), s.PIDs)
 				}
-				return t.Flush()
+				if err := t.Flush(); err != nil {
+					return err
+				}
+				for _, n := range notes {
+					fmt.Fprintln(w, n)
+				}
+				return nil
 			})
 		},
 	}

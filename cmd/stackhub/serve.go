@@ -308,6 +308,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Observer:       watcher,
 		Nodes:          nodeWatcher,
 		Logs:           host,
+		ServiceLogs:    swarm,
 		ContainerStats: host,
 		Vault:          &catalog.Vault{Dir: filepath.Join(cfg.DataDir, "vault")},
 		Backups:        backups,

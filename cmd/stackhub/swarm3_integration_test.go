@@ -43,10 +43,10 @@ type swarm3 struct {
 }
 
 // startSwarm3 starts three engines with the test image, `stackhub serve`
-// on node 1's with catalog, then makes the Swarm through StackHub: cluster
+// on node 1's with catalog (and serveArgs), then makes the Swarm through StackHub: cluster
 // init with node 1's address, and nodes 2 and 3 joined with the token and
 // manager address `node add` gives.
-func startSwarm3(t *testing.T, catalog string) *swarm3 {
+func startSwarm3(t *testing.T, catalog string, serveArgs ...string) *swarm3 {
 	t.Helper()
 	ctx := t.Context()
 	began := time.Now()
@@ -60,7 +60,7 @@ func startSwarm3(t *testing.T, catalog string) *swarm3 {
 		sw.clients = append(sw.clients, cli)
 	}
 	t.Setenv("DOCKER_HOST", c.Nodes[0].Host())
-	sw.s = startServerArgs(t, t.TempDir(), "--bundles", catalog)
+	sw.s = startServerArgs(t, t.TempDir(), append([]string{"--bundles", catalog}, serveArgs...)...)
 
 	step := time.Now()
 	code, out, errOut := sw.sh(t, "cluster", "init", "--advertise-addr", c.Nodes[0].Addr.String())

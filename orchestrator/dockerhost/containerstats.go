@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	cerrdefs "github.com/containerd/errdefs"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/client"
 
@@ -46,6 +47,13 @@ func (h *Host) ContainerStats(ctx context.Context, containers []string) ([]orche
 // sample reads one container's stats; nil when it is not running.
 func (h *Host) sample(ctx context.Context, name string) (*orchestrator.ContainerStats, error) {
 	res, err := h.api.ContainerStats(ctx, name, client.ContainerStatsOptions{IncludePreviousSample: true})
+	if cerrdefs.IsNotFound(err) {
+		// An app placed on this Swarm node: name is its service's, the
+		// container its running task's (<service>.<slot>.<task>).
+		if id, ok := h.taskContainer(ctx, name); ok {
+			res, err = h.api.ContainerStats(ctx, id, client.ContainerStatsOptions{IncludePreviousSample: true})
+		}
+	}
 	if err != nil {
 		return nil, h.classify("container stats", "stats of "+name, err)
 	}
@@ -98,4 +106,18 @@ func statsOf(s container.StatsResponse) orchestrator.ContainerStats {
 	}
 	st.PIDs = s.PidsStats.Current
 	return st
+}
+
+// swarmServiceLabel is the label Swarm puts on a task's container: its
+// service's name.
+const swarmServiceLabel = "com.docker.swarm.service.name"
+
+// taskContainer returns the ID of the running container of service's task
+// on this engine, if there is one.
+func (h *Host) taskContainer(ctx context.Context, service string) (string, bool) {
+	list, err := h.api.ContainerList(ctx, client.ContainerListOptions{Filters: client.Filters{}.Add("label", swarmServiceLabel+"="+service)})
+	if err != nil || len(list.Items) == 0 {
+		return "", false
+	}
+	return list.Items[0].ID, true
 }

@@ -3,11 +3,15 @@ package dockerhost
 import (
 	"context"
 	"errors"
+	"fmt"
+	"io"
 	"slices"
 	"sort"
+	"strconv"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
+	"github.com/moby/moby/api/pkg/stdcopy"
 	"github.com/moby/moby/api/types/container"
 	"github.com/moby/moby/api/types/swarm"
 	"github.com/moby/moby/client"
@@ -21,6 +25,78 @@ type ServicesAPI interface {
 	TaskList(ctx context.Context, options client.TaskListOptions) (client.TaskListResult, error)
 	ServiceList(ctx context.Context, options client.ServiceListOptions) (client.ServiceListResult, error)
 	ServiceRemove(ctx context.Context, id string, options client.ServiceRemoveOptions) (client.ServiceRemoveResult, error)
+	TaskLogs(ctx context.Context, id string, options client.TaskLogsOptions) (client.TaskLogsResult, error)
+	ConfigList(ctx context.Context, options client.ConfigListOptions) (client.ConfigListResult, error)
+	ConfigRemove(ctx context.Context, id string, options client.ConfigRemoveOptions) (client.ConfigRemoveResult, error)
+}
+
+var _ orchestrator.ServiceLogSource = (*Swarm)(nil)
+
+// ServiceLogs implements orchestrator.ServiceLogSource: the logs of
+// service's current task, on whichever node it runs, as the manager
+// gathers them (Docker 20.10 serves them for every node). They come as a
+// container's do: the lines of one container (the task that is to run,
+// else the last one), stdout and stderr multiplexed, tail counted on it.
+// The service's own logs would mix every task Swarm still remembers (an
+// upgrade's old one too), each with its own tail.
+func (s *Swarm) ServiceLogs(ctx context.Context, service string, opts orchestrator.LogOptions, w io.Writer) error {
+	if s.Services == nil {
+		return classifyErr(s.OnError, "service logs", "logs of "+service, errNoServices)
+	}
+	task, err := s.currentTask(ctx, service)
+	if err != nil {
+		return err
+	}
+	tail := "all"
+	if opts.Tail > 0 {
+		tail = strconv.Itoa(opts.Tail)
+	}
+	rc, err := s.Services.TaskLogs(ctx, task, client.TaskLogsOptions{ShowStdout: true, ShowStderr: true, Tail: tail, Follow: opts.Follow})
+	if err != nil {
+		return classifyErr(s.OnError, "task logs", "logs of "+service, err)
+	}
+	defer rc.Close()
+	if _, err := stdcopy.StdCopy(w, w, rc); err != nil && ctx.Err() == nil {
+		return fmt.Errorf("logs of %s: %w", service, err)
+	}
+	return nil
+}
+
+// currentTask returns the ID of service's task that is to run (the newest
+// when there are several), else of its newest. Returns ENOTFOUND when the
+// service has none.
+func (s *Swarm) currentTask(ctx context.Context, service string) (string, error) {
+	lctx, cancel := context.WithTimeout(ctx, s.timeout())
+	defer cancel()
+	tasks, err := s.Services.TaskList(lctx, client.TaskListOptions{Filters: client.Filters{}.Add("service", service)})
+	if err != nil {
+		return "", classifyErr(s.OnError, "list tasks", "tasks of "+service, err)
+	}
+	var best *swarm.Task
+	for i := range tasks.Items {
+		t := &tasks.Items[i]
+		if t.ServiceID == "" {
+			continue
+		}
+		if best == nil {
+			best = t
+			continue
+		}
+		bestRuns, runs := best.DesiredState == swarm.TaskStateRunning, t.DesiredState == swarm.TaskStateRunning
+		if runs != bestRuns {
+			if runs {
+				best = t
+			}
+			continue
+		}
+		if t.Meta.CreatedAt.After(best.Meta.CreatedAt) {
+			best = t
+		}
+	}
+	if best == nil {
+		return "", orchestrator.Errorf(orchestrator.ENOTFOUND, "%s has no task whose logs to read", service)
+	}
+	return best.ID, nil
 }
 
 // errNoServices is NodePorts' answer without Swarm.Services.
@@ -73,7 +149,7 @@ func (s *Swarm) NodePorts(ctx context.Context, node string) (map[int]bool, error
 
 // removeServices removes the Swarm services labelled with app when the
 // engine is a manager (their tasks' containers go with them, on every
-// node) and returns their names. Removing a task's container alone would
+// node), then its configs, and returns the services' names. Removing a task's container alone would
 // only make Swarm start another.
 func (s *Swarm) removeServices(ctx context.Context, app string) ([]string, error) {
 	if s.Services == nil {
@@ -104,7 +180,26 @@ func (s *Swarm) removeServices(ctx context.Context, app string) ([]string, error
 			return out, err
 		}
 	}
-	return out, nil
+	// Its configs, once no service names them.
+	return out, s.removeConfigs(ctx, app)
+}
+
+// removeConfigs removes the Swarm configs labelled with app (the files
+// of its services, created by the websoft9 mixin).
+func (s *Swarm) removeConfigs(ctx context.Context, app string) error {
+	list, err := s.Services.ConfigList(ctx, client.ConfigListOptions{Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
+	if err != nil {
+		return classifyErr(s.OnError, "list configs", "", err)
+	}
+	for _, c := range list.Items {
+		if c.Spec.Labels[naming.LabelApp] != app {
+			continue
+		}
+		if _, err := s.Services.ConfigRemove(ctx, c.ID, client.ConfigRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return classifyErr(s.OnError, "remove config", "config "+c.Spec.Name, err)
+		}
+	}
+	return nil
 }
 
 // waitNoTasks waits until the removed service id has no task left, up to

@@ -19,9 +19,10 @@
 // installation placed on a node (Policy.Node) may also create, update and
 // remove its own services, whose specs are checked by the same rules
 // (CheckService) plus placement: one task, on that node only; its own
-// overlay network; host-mode ports reserved for it on that node. The rest
-// of the Swarm API (init, join, leave, update, secrets, configs, plugins)
-// is refused.
+// overlay network; host-mode ports reserved for it on that node; and its
+// own Swarm configs (CheckConfig), which its services read as files. The
+// rest of the Swarm API (init, join, leave, update, secrets, config
+// updates, plugins) is refused.
 //
 // The package does no I/O: who owns an existing object is asked of an
 // Owners.

@@ -29,12 +29,17 @@ func (o owners) VolumeOwner(_ context.Context, ref string) (string, bool, error)
 func (o owners) NetworkOwner(_ context.Context, ref string) (string, bool, error) {
 	return o.lookup(ref)
 }
+func (o owners) ConfigOwner(_ context.Context, ref string) (string, bool, error) {
+	return o.lookup(ref)
+}
 
 var testPolicy = Policy{Installation: "app", Images: []string{"redmine:5.1.3", "registry.example.com/x/db@sha256:abc"}, HostPorts: []int{9001}}
 
 var known = owners{
 	"websoft9-app": "app", "websoft9-app_default": "app", "websoft9-app_data": "app",
 	"websoft9-other": "other", "websoft9-other_default": "other", "websoft9-other_data": "other",
+	"websoft9-app_cfg-0123456789ab": "app", "cfgidapp": "app", "websoft9-other_cfg-0123456789ab": "other", "cfgidother": "other",
+	"websoft9-app_unlabelled-0123456789ab": "",
 }
 
 func port(t *testing.T, p string) network.Port {

@@ -1,6 +1,7 @@
 package dockerpolicy
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -20,7 +21,8 @@ import (
 // for it (on its node), images the bundle lists or the manager's engine
 // already has; and one more, placement: a service runs one task, on the
 // installation's node and nowhere else. Runs of an installation that is
-// not placed may not touch services at all.
+// not placed may not touch services at all. Its services may read, as
+// files, Swarm configs of its own (CheckConfig), never secrets.
 
 // Images tells whether the engine the run talks to has an image, for the
 // images a service may run beyond the bundle's own.
@@ -28,11 +30,39 @@ type Images interface {
 	ImagePresent(ctx context.Context, ref string) (bool, error)
 }
 
+// ConfigOwners answers who owns an existing Swarm config (the value of its
+// naming.LabelApp label); exists is false when there is no such config.
+type ConfigOwners interface {
+	ConfigOwner(ctx context.Context, idOrName string) (owner string, exists bool, err error)
+}
+
+// CheckConfig returns every rule a Swarm config create request breaks: a
+// run of an installation placed on a node may create configs named and
+// labelled as its own (the files its services read, which the websoft9
+// mixin makes from the compose configs), plain, not templates (a template
+// is filled in on the node with the values of the task, its node and its
+// secrets).
+func CheckConfig(p Policy, spec *swarm.ConfigSpec) []Refusal {
+	c := &checker{p: p, call: "POST /configs/create"}
+	if p.Node == "" {
+		c.refuse(RuleEndpoint, "this installation is not placed on a Swarm node: it has no Swarm configs")
+		return c.out
+	}
+	if !p.OwnName(spec.Name) {
+		c.refuse(RuleObjectName, "config name %q: a config of this installation is named %s_<name>", spec.Name, naming.Project(p.Installation))
+	}
+	c.ownLabels("config", spec.Labels)
+	if spec.Templating != nil {
+		c.refuse(RuleEndpoint, "a templated config is filled in on the node with the values of the task, its node and its secrets: give the content itself")
+	}
+	return c.out
+}
+
 // CheckService returns every rule a service create or update request
 // breaks; call names it ("POST /services/create"). A spec that does not
 // name the installation in its labels gets it from the socket (as a
 // container's does); one that names another installation is refused.
-func CheckService(ctx context.Context, p Policy, owners Owners, images Images, call string, spec *swarm.ServiceSpec) ([]Refusal, error) {
+func CheckService(ctx context.Context, p Policy, owners Owners, configs ConfigOwners, images Images, call string, spec *swarm.ServiceSpec) ([]Refusal, error) {
 	c := &checker{ctx: ctx, p: p, owners: owners, call: call}
 	if p.Node == "" {
 		c.refuse(RuleEndpoint, "this installation is not placed on a Swarm node: it runs containers, not services")
@@ -53,6 +83,9 @@ func CheckService(ctx context.Context, p Policy, owners Owners, images Images, c
 		c.refuse(RuleEndpoint, "the service has no container spec")
 	default:
 		if err := c.containerSpec(images, tt.ContainerSpec); err != nil {
+			return nil, err
+		}
+		if err := c.configRefs(configs, tt.ContainerSpec.Configs); err != nil {
 			return nil, err
 		}
 	}
@@ -134,8 +167,8 @@ func (c *checker) containerSpec(images Images, cs *swarm.ContainerSpec) error {
 			c.refuseUnless(RuleSysctls, k, "sysctl %s is not namespaced: it would change the node", k)
 		}
 	}
-	if len(cs.Secrets) > 0 || len(cs.Configs) > 0 {
-		c.refuse(RuleEndpoint, "Swarm secrets and configs are cluster objects StackHub does not hand to bundles")
+	if len(cs.Secrets) > 0 {
+		c.refuse(RuleEndpoint, "Swarm secrets are cluster objects StackHub does not hand to bundles (pass a secret through the environment)")
 	}
 	for _, m := range cs.Mounts {
 		c.mount(m)
@@ -185,4 +218,37 @@ func (c *checker) swarmPort(port swarm.PortConfig) {
 // installation may create: swarm-scoped, not ingress, not config-only.
 func swarmNetwork(p Policy, req *network.CreateRequest) bool {
 	return p.Node != "" && req.Driver == "overlay" && req.Scope == "swarm" && !req.Ingress && !req.ConfigOnly && req.ConfigFrom == nil
+}
+
+// configRefs allows a task the installation's own configs, as files: a
+// config another installation labelled, or none did, is refused, as is a
+// runtime config (a credential spec's).
+func (c *checker) configRefs(configs ConfigOwners, refs []*swarm.ConfigReference) error {
+	for _, ref := range refs {
+		if ref == nil {
+			continue
+		}
+		name := cmp.Or(ref.ConfigName, ref.ConfigID)
+		if ref.File == nil || ref.Runtime != nil {
+			c.refuse(RuleEndpoint, "config %q: a service reads a config as a file only", name)
+		}
+		if ref.ConfigName != "" && !c.p.OwnName(ref.ConfigName) {
+			c.refuse(RuleObjectName, "config %q: a config of this installation is named %s_<name>", ref.ConfigName, naming.Project(c.p.Installation))
+			continue
+		}
+		if configs == nil {
+			c.refuse(RuleForeign, "config %q: whose it is cannot be told", name)
+			continue
+		}
+		owner, exists, err := configs.ConfigOwner(c.ctx, cmp.Or(ref.ConfigID, ref.ConfigName))
+		switch {
+		case err != nil:
+			return err
+		case !exists:
+			c.refuse(RuleForeign, "config %q does not exist", name)
+		case owner != c.p.Installation:
+			c.refuse(RuleForeign, "config %q is not this installation's", name)
+		}
+	}
+	return nil
 }

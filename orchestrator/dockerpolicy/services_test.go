@@ -49,7 +49,7 @@ func okService() swarm.ServiceSpec {
 
 func checkService(t *testing.T, p Policy, spec swarm.ServiceSpec) []Refusal {
 	t.Helper()
-	out, err := CheckService(t.Context(), p, known, presentImages{"stackhub-test/web:dev"}, "POST /services/create", &spec)
+	out, err := CheckService(t.Context(), p, known, known, presentImages{"stackhub-test/web:dev"}, "POST /services/create", &spec)
 	require.NoError(t, err)
 	return out
 }
@@ -140,6 +140,21 @@ func TestServiceRules(t *testing.T) {
 		{"secrets", func(s *swarm.ServiceSpec) {
 			s.TaskTemplate.ContainerSpec.Secrets = []*swarm.SecretReference{{SecretName: "db"}}
 		}, RuleEndpoint},
+		{"another installation's config", func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Configs = []*swarm.ConfigReference{{ConfigID: "cfgidother", ConfigName: "websoft9-other_cfg-0123456789ab", File: cfgFile()}}
+		}, RuleObjectName},
+		{"another installation's config under an own name", func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Configs = []*swarm.ConfigReference{{ConfigID: "cfgidother", ConfigName: "websoft9-app_cfg-0123456789ab", File: cfgFile()}}
+		}, RuleForeign},
+		{"a config nobody labelled", func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Configs = []*swarm.ConfigReference{{ConfigName: "websoft9-app_unlabelled-0123456789ab", File: cfgFile()}}
+		}, RuleForeign},
+		{"a config that does not exist", func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Configs = []*swarm.ConfigReference{{ConfigID: "nope", ConfigName: "websoft9-app_nope-0123456789ab", File: cfgFile()}}
+		}, RuleForeign},
+		{"a runtime config", func(s *swarm.ServiceSpec) {
+			s.TaskTemplate.ContainerSpec.Configs = []*swarm.ConfigReference{{ConfigID: "cfgidapp", ConfigName: "websoft9-app_cfg-0123456789ab", Runtime: &swarm.ConfigReferenceRuntimeTarget{}}}
+		}, RuleEndpoint},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -168,6 +183,10 @@ func TestServiceAllowed(t *testing.T) {
 	spec.Mode.Replicated.Replicas = &zero
 	assert.Empty(t, checkService(t, swarmPolicy(), spec))
 
+	spec = okService()
+	spec.TaskTemplate.ContainerSpec.Configs = []*swarm.ConfigReference{{ConfigID: "cfgidapp", ConfigName: "websoft9-app_cfg-0123456789ab", File: cfgFile()}}
+	assert.Empty(t, checkService(t, swarmPolicy(), spec), "its own config, as a file")
+
 	out := checkService(t, testPolicy, okService())
 	require.Len(t, out, 1)
 	assert.Equal(t, RuleEndpoint, out[0].Rule)
@@ -193,5 +212,41 @@ func TestSwarmNetwork(t *testing.T) {
 		{Name: "websoft9-app_x", Driver: "macvlan", Scope: "swarm"},
 	} {
 		assert.NotEmpty(t, CheckNetwork(swarmPolicy(), req), "%+v", req)
+	}
+}
+
+func cfgFile() *swarm.ConfigReferenceFileTarget {
+	return &swarm.ConfigReferenceFileTarget{Name: "/etc/app.conf", UID: "0", GID: "0", Mode: 0o444}
+}
+
+// TestCheckConfig: a run of an installation placed on a node may create
+// configs named and labelled as its own, plain; nothing else.
+func TestCheckConfig(t *testing.T) {
+	own := func() *swarm.ConfigSpec {
+		return &swarm.ConfigSpec{Annotations: swarm.Annotations{Name: "websoft9-app_cfg-0123456789ab", Labels: map[string]string{"sh.websoft9.app": "app"}}, Data: []byte("x")}
+	}
+	assert.Empty(t, CheckConfig(swarmPolicy(), own()))
+	unlabelled := own()
+	unlabelled.Labels = nil
+	assert.Empty(t, CheckConfig(swarmPolicy(), unlabelled), "the socket labels it")
+	for name, tc := range map[string]struct {
+		p    Policy
+		edit func(*swarm.ConfigSpec)
+		rule string
+	}{
+		"not placed":                   {testPolicy, func(*swarm.ConfigSpec) {}, RuleEndpoint},
+		"another installation's name":  {swarmPolicy(), func(c *swarm.ConfigSpec) { c.Name = "websoft9-other_cfg-0123456789ab" }, RuleObjectName},
+		"a name outside its names":     {swarmPolicy(), func(c *swarm.ConfigSpec) { c.Name = "nginx.conf" }, RuleObjectName},
+		"another installation's label": {swarmPolicy(), func(c *swarm.ConfigSpec) { c.Labels["sh.websoft9.app"] = "other" }, RuleForeign},
+		"a template":                   {swarmPolicy(), func(c *swarm.ConfigSpec) { c.Templating = &swarm.Driver{Name: "golang"} }, RuleEndpoint},
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := own()
+			tc.edit(spec)
+			out := CheckConfig(tc.p, spec)
+			require.NotEmpty(t, out)
+			assert.Equal(t, tc.rule, out[0].Rule)
+			assert.NotEmpty(t, out[0].Detail)
+		})
 	}
 }

@@ -31,6 +31,18 @@
 //     com.docker.swarm.service.name. The task's hostname is the service
 //     name unless hostname says otherwise; the compose service name is a
 //     network alias, so services still reach each other as db, redis…
+//   - Configs: each compose config an enabled service reads is a Swarm
+//     config (Plan.Configs) named <project>_<key>-<12 hex digits of the
+//     SHA-256 of its content> (ConfigName): the project keeps two apps
+//     apart, the hash an upgrade's new content from the old (Swarm configs
+//     are immutable), labelled with the app. Its content is compose's
+//     content, or the variable its environment names; a file must have
+//     been read into content (the mixin does it for the bundle's files),
+//     since the node has no such file. A service's entry is a file
+//     reference at its target (/<source> by default, a relative one under
+//     /), uid and gid (0 by default), mode (0444 by default); its ConfigID
+//     is set by the mixin once the config exists (Plan.SetConfigIDs).
+//     external, driver, driver_opts and template_driver are refused.
 //   - Labels: sh.websoft9.app, sh.websoft9.service and
 //     com.docker.stack.namespace on the service and its containers (the
 //     compose file's labels on the containers, deploy.labels on the
@@ -80,7 +92,7 @@
 // Convert reports all of them at once in an *UnsupportedError: build,
 // network_mode, privileged, devices, pid/ipc/uts/userns/cgroup modes,
 // links, external_links, volumes_from, container_name other than
-// StackHub's, secrets and configs, security_opt, shm_size, cgroup_parent,
+// StackHub's, secrets, security_opt, shm_size, cgroup_parent,
 // mac_address and addresses, port ranges, host bind mounts (unless
 // Options.AllowBindMounts), anonymous volumes, external networks and
 // volumes, non-local volume drivers, replicas other than 1, placement,

@@ -18,7 +18,7 @@ const handled = ""
 // serviceRules covers types.ServiceConfig.
 var serviceRules = map[string]string{
 	// Converted; see convertService.
-	"cap_add": handled, "cap_drop": handled, "command": handled, "container_name": handled,
+	"cap_add": handled, "cap_drop": handled, "command": handled, "configs": handled, "container_name": handled,
 	"cpus": handled, "depends_on": handled, "deploy": handled, "dns": handled, "dns_opt": handled,
 	"dns_search": handled, "entrypoint": handled, "environment": handled, "extra_hosts": handled,
 	"group_add": handled, "healthcheck": handled, "hostname": handled, "image": handled, "init": handled,
@@ -51,7 +51,6 @@ var serviceRules = map[string]string{
 	"cpu_rt_runtime":      "Swarm services have no real-time CPU scheduling",
 	"cpuset":              "Swarm services cannot pin CPUs",
 	"cpu_shares":          "Swarm services take CPU limits as cpus only",
-	"configs":             "compose configs would be Swarm configs, which StackHub does not create; put the file in the image or a volume",
 	"credential_spec":     "credential specs are for Windows containers",
 	"device_cgroup_rules": "Swarm services have no device access",
 	"devices":             "Swarm services have no device access",
@@ -201,6 +200,24 @@ var volumeRules = map[string]string{
 	"name": handled, "driver": handled, "labels": handled,
 	"driver_opts": "StackHub creates plain local volumes (driver options can turn one into a bind mount of a node path)",
 	"external":    "an app mounts only volumes of its own",
+}
+
+// configRules covers types.ConfigObjConfig (the project's configs a
+// service reads; configs.go).
+var configRules = map[string]string{
+	// The content, given, read from the bundle's file by the mixin, or
+	// from a variable; a file left unread is refused in code.
+	"name": handled, "file": handled, "environment": handled, "content": handled, "labels": handled,
+	"external":        "an app reads only configs of its own, which StackHub creates from their content",
+	"driver":          "StackHub creates configs from their content, not from a secrets store's driver",
+	"driver_opts":     "StackHub creates configs from their content, not from a secrets store's driver",
+	"template_driver": "StackHub creates plain configs: a template would be filled in on the node, with the task's values",
+}
+
+// serviceConfigRules covers types.ServiceConfigObjConfig (a service's
+// configs entry).
+var serviceConfigRules = map[string]string{
+	"source": handled, "target": handled, "uid": handled, "gid": handled, "mode": handled,
 }
 
 // refusals returns an Unsupported for each set field of the struct v

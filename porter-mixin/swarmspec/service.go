@@ -88,6 +88,7 @@ func (c *converter) service(s types.ServiceConfig) (swarm.ServiceSpec, []Unpubli
 		CapabilityAdd:   slices.Clone(s.CapAdd),
 		CapabilityDrop:  slices.Clone(s.CapDrop),
 		Ulimits:         ulimits(s.Ulimits),
+		Configs:         c.configRefs(k, s),
 	}
 	ports, unpublished := c.ports(k, s)
 	serviceLabels, endpointMode := c.deploy(k, s)

@@ -111,8 +111,8 @@ type Options struct {
 	LoopbackPorts LoopbackPorts
 }
 
-// Plan is what the mixin creates on a Swarm for one app: the networks,
-// then the services in Services' order, waiting before each as its Waits
+// Plan is what the mixin creates on a Swarm for one app: the networks and
+// configs, then the services in Services' order, waiting before each as its Waits
 // say. Volumes are created by the tasks on the node (see Volume).
 type Plan struct {
 	// App and Project (websoft9-<app>) name the app.
@@ -125,6 +125,10 @@ type Plan struct {
 	Networks []Network
 	// Volumes are the app's named volumes, by compose key.
 	Volumes []Volume
+	// Configs are the app's configs its services read, by compose key,
+	// to create before the services (whose references lack the configs'
+	// IDs until SetConfigIDs).
+	Configs []Config `json:",omitempty"`
 	// Services are in dependency order: a service comes after every
 	// service it depends on, ties by name.
 	Services []Service
@@ -219,6 +223,9 @@ func (p *Plan) String() string {
 	for _, v := range p.Volumes {
 		fmt.Fprintf(&b, "volume %s (%s)\n", v.Spec.Name, v.Spec.Driver)
 	}
+	for _, c := range p.Configs {
+		fmt.Fprintf(&b, "config %s (%d bytes)\n", c.Spec.Name, len(c.Spec.Data))
+	}
 	for _, s := range p.Services {
 		main := ""
 		if s.Main {
@@ -288,6 +295,8 @@ func Convert(project *types.Project, opts Options) (*Plan, error) {
 	plan.Networks, problems = nets, append(problems, p...)
 	vols, p := c.volumes()
 	plan.Volumes, problems = vols, append(problems, p...)
+	cfgs, names, p := c.configs()
+	plan.Configs, c.configNames, problems = cfgs, names, append(problems, p...)
 
 	order, dependsOn := c.order()
 	services := map[string]Service{}
@@ -341,6 +350,8 @@ func (o Options) check(project *types.Project) error {
 type converter struct {
 	project *types.Project
 	opts    Options
+	// configNames are the Swarm names of the app's configs, by key.
+	configNames map[string]string
 }
 
 // swarmName returns the Swarm service name of a compose service.

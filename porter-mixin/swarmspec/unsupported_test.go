@@ -36,6 +36,8 @@ var ruleTables = []struct {
 	{"attachment", reflect.TypeFor[types.ServiceNetworkConfig](), attachmentRules},
 	{"network", reflect.TypeFor[types.NetworkConfig](), networkRules},
 	{"volume", reflect.TypeFor[types.VolumeConfig](), volumeRules},
+	{"config", reflect.TypeFor[types.ConfigObjConfig](), configRules},
+	{"service_config", reflect.TypeFor[types.ServiceConfigObjConfig](), serviceConfigRules},
 }
 
 // TestRulesCoverEveryField fails when compose-go gains a key (decide what
@@ -103,6 +105,14 @@ func setWeb(f func(*types.ServiceConfig)) func(*types.Project) {
 	}
 }
 
+func setConfig(key string, f func(*types.ConfigObjConfig)) func(*types.Project) {
+	return func(p *types.Project) {
+		c := p.Configs[key]
+		f(&c)
+		p.Configs[key] = c
+	}
+}
+
 func unsupportedCases() []unsupportedCase {
 	allowBinds := func(o *Options) { o.AllowBindMounts = true }
 	withDB := "  db:\n    image: mariadb\n"
@@ -120,7 +130,25 @@ func unsupportedCases() []unsupportedCase {
 		{rule: "service:cpu_rt_runtime", compose: web("cpu_rt_runtime: 950000"), want: svc("web", "cpu_rt_runtime")},
 		{rule: "service:cpuset", compose: web(`cpuset: "0,1"`), want: svc("web", "cpuset")},
 		{rule: "service:cpu_shares", compose: web("cpu_shares: 512"), want: svc("web", "cpu_shares")},
-		{rule: "service:configs", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    content: hello\n", want: svc("web", "configs")},
+		{rule: "config:external", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    external: true\n", want: svc("", "configs.cfg.external")},
+		{rule: "config:driver", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    content: hello\n",
+			mutate: setConfig("cfg", func(c *types.ConfigObjConfig) { c.Driver = "vault" }), want: svc("", "configs.cfg.driver")},
+		{rule: "config:driver_opts", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    content: hello\n",
+			mutate: setConfig("cfg", func(c *types.ConfigObjConfig) { c.DriverOpts = map[string]string{"a": "b"} }), want: svc("", "configs.cfg.driver_opts")},
+		{rule: "config:template_driver", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    content: hello\n    template_driver: golang\n", want: svc("", "configs.cfg.template_driver")},
+		{name: "config named otherwise", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    content: hello\n    name: shared\n", want: svc("", "configs.cfg.name")},
+		{name: "config from a variable not set", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    environment: CFG_BODY\n", want: svc("", "configs.cfg")},
+		{name: "config from a file not read into content", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    file: ./cfg.txt\n", want: svc("", "configs.cfg")},
+		{name: "config empty", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    content: \"\"\n",
+			mutate: setConfig("cfg", func(c *types.ConfigObjConfig) { c.Content = "" }), want: svc("", "configs.cfg")},
+		{name: "config larger than Swarm takes", compose: web("configs: [cfg]") + "configs:\n  cfg:\n    content: hello\n",
+			mutate: setConfig("cfg", func(c *types.ConfigObjConfig) { c.Content = strings.Repeat("x", MaxConfigSize+1) }), want: svc("", "configs.cfg")},
+		{name: "config name too long for Swarm", compose: web("configs: [a-config-key-far-too-long-for-a-swarm-config-name]") +
+			"configs:\n  a-config-key-far-too-long-for-a-swarm-config-name:\n    content: hello\n", want: svc("", "configs.a-config-key-far-too-long-for-a-swarm-config-name")},
+		{name: "two configs at one target", compose: web("configs:\n  - {source: a, target: /etc/x}\n  - {source: b, target: /etc/y}") +
+			"configs:\n  a:\n    content: a\n  b:\n    content: b\n",
+			mutate: setWeb(func(s *types.ServiceConfig) { s.Configs[1].Target = "etc/x" }), want: svc("web", "configs[1].target")},
+		{name: "config mode beyond permission bits", compose: web("configs:\n  - {source: cfg, mode: 04755}") + "configs:\n  cfg:\n    content: hello\n", want: svc("web", "configs[0].mode")},
 		{rule: "service:credential_spec", compose: web("credential_spec: {file: spec.json}"), want: svc("web", "credential_spec")},
 		{rule: "service:device_cgroup_rules", compose: web(`device_cgroup_rules: ["c 1:3 mr"]`), want: svc("web", "device_cgroup_rules")},
 		{rule: "service:devices", compose: web(`devices: ["/dev/ttyUSB0:/dev/ttyUSB0"]`), want: svc("web", "devices")},

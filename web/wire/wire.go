@@ -3,7 +3,10 @@
 // imports only the standard library.
 package wire
 
-import "time"
+import (
+	"encoding/json"
+	"time"
+)
 
 // App is the seed's description of an installed app.
 type App struct {
@@ -442,6 +445,36 @@ type ContainerStats struct {
 	BlockReadBytes  uint64  `json:"blockReadBytes"`
 	BlockWriteBytes uint64  `json:"blockWriteBytes"`
 	PIDs            uint64  `json:"pids"`
+	// Unavailable, when set, says why the container was not sampled (an
+	// app on another Swarm node): the figures above are then left out of
+	// the JSON, and Node is the node's as the manager reports it.
+	Unavailable string     `json:"unavailable,omitempty"`
+	Node        *StatsNode `json:"node,omitempty"`
+}
+
+// StatsNode is what the manager reports of the node a container that was
+// not sampled runs on: what it has, not what it uses.
+type StatsNode struct {
+	ID          string  `json:"id"`
+	Hostname    string  `json:"hostname,omitempty"`
+	Addr        string  `json:"addr,omitempty"`
+	State       string  `json:"state,omitempty"`
+	CPUs        float64 `json:"cpus,omitempty"`
+	MemoryBytes int64   `json:"memoryBytes,omitempty"`
+}
+
+// MarshalJSON leaves the figures out of a container that was not sampled,
+// so that no zero reads as a measure.
+func (c ContainerStats) MarshalJSON() ([]byte, error) {
+	if c.Unavailable != "" {
+		return json.Marshal(struct {
+			Name        string     `json:"name"`
+			Unavailable string     `json:"unavailable"`
+			Node        *StatsNode `json:"node,omitempty"`
+		}{c.Name, c.Unavailable, c.Node})
+	}
+	type plain ContainerStats
+	return json.Marshal(plain(c))
 }
 
 // Backup is one backup of an app in a repository.
@@ -535,6 +568,15 @@ type Domain struct {
 	// Rebind is the job (an upgrade of the same version) that publishes
 	// the app's web port on the loopback now that the gateway serves it.
 	Rebind string `json:"rebind,omitempty"`
+	// Upstream is where the gateway sends the domain's requests
+	// (host:port): the loopback on a single host, the node's address for
+	// an app placed on a Swarm node.
+	Upstream string `json:"upstream,omitempty"`
+	// Exposed is set for an app on a Swarm node: its web port also
+	// answers at this address without the gateway (Swarm cannot publish a
+	// port on a loopback only), so a firewall must close it if it should
+	// not be reached directly.
+	Exposed string `json:"exposed,omitempty"`
 }
 
 // Certificate is a domain's certificate state: pending, valid or failed

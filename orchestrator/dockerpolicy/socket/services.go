@@ -17,9 +17,10 @@ import (
 // swarmCall decides a call of the Swarm API, for a run of an installation
 // placed on a Swarm node (Policy.Node): it may create, update, inspect
 // and remove its own services (their specs checked by
-// dockerpolicy.CheckService), list its services and their tasks, and read
-// the nodes. Every other Swarm call (swarm init/join/leave/update,
-// secrets, configs, plugins) is refused, and all of them for a run that
+// dockerpolicy.CheckService), list its services and their tasks, read
+// the nodes, and create, list, inspect and remove its own configs
+// (dockerpolicy.CheckConfig). Every other Swarm call (swarm
+// init/join/leave/update, secrets, config updates, plugins) is refused, and all of them for a run that
 // is not placed. handled is false for a path that is not the Swarm API's.
 func (s *Server) swarmCall(r *http.Request, path string, seg []string) (out []dockerpolicy.Refusal, handled bool, err error) {
 	switch seg[0] {
@@ -52,6 +53,14 @@ func (s *Server) swarmCall(r *http.Request, path string, seg []string) (out []do
 	case path == "/nodes" && get, seg[0] == "nodes" && len(seg) == 2 && get:
 		// Read-only: which node is which (the app's is in its policy).
 		return nil, true, nil
+	case path == "/configs" && get:
+		return nil, true, s.filter(r)
+	case path == "/configs/create" && post:
+		out, err := s.createConfig(r)
+		return out, true, err
+	case seg[0] == "configs" && len(seg) == 2 && (get || r.Method == http.MethodDelete):
+		out, err := s.ownedConfig(r, path, seg[1])
+		return out, true, err
 	}
 	return refuseCall(r, path), true, nil
 }
@@ -67,7 +76,7 @@ func (s *Server) createService(r *http.Request, id *string) ([]dockerpolicy.Refu
 	if err := s.readJSON(r, &spec); err != nil {
 		return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleEndpoint, Call: call, Detail: "the body is not a service spec: " + err.Error()}}, nil
 	}
-	out, err := dockerpolicy.CheckService(r.Context(), s.o.Policy, s.owners, s.owners, call, &spec)
+	out, err := dockerpolicy.CheckService(r.Context(), s.o.Policy, s.owners, s.owners, s.owners, call, &spec)
 	if err != nil || len(out) > 0 {
 		return out, err
 	}
@@ -130,6 +139,46 @@ func (s *Server) tasks(r *http.Request, path string) ([]dockerpolicy.Refusal, er
 		}
 	}
 	return nil, nil
+}
+
+// createConfig checks a Swarm config create body and labels the config
+// with the installation.
+func (s *Server) createConfig(r *http.Request) ([]dockerpolicy.Refusal, error) {
+	var spec swarm.ConfigSpec
+	if err := s.readJSON(r, &spec); err != nil {
+		return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleEndpoint, Call: "POST /configs/create", Detail: "the body is not a config spec: " + err.Error()}}, nil
+	}
+	if out := dockerpolicy.CheckConfig(s.o.Policy, &spec); len(out) > 0 {
+		return out, nil
+	}
+	if spec.Labels == nil {
+		spec.Labels = map[string]string{}
+	}
+	spec.Labels[naming.LabelApp] = s.o.Policy.Installation
+	return nil, setJSON(r, spec)
+}
+
+// ownedConfig refuses a call on a config that is not the installation's;
+// one that does not exist goes through (Docker answers 404).
+func (s *Server) ownedConfig(r *http.Request, path, ref string) ([]dockerpolicy.Refusal, error) {
+	owner, exists, err := s.owners.ConfigOwner(r.Context(), ref)
+	if err != nil || !exists || owner == s.o.Policy.Installation {
+		return nil, err
+	}
+	return []dockerpolicy.Refusal{{Rule: dockerpolicy.RuleForeign, Call: r.Method + " " + path, Detail: fmt.Sprintf("config %q is not this installation's", ref)}}, nil
+}
+
+// ConfigOwner implements dockerpolicy.ConfigOwners: the app label of
+// config ref.
+func (u *upstream) ConfigOwner(ctx context.Context, ref string) (string, bool, error) {
+	if ref == "" {
+		return "", false, nil
+	}
+	var cfg struct {
+		Spec struct{ Labels map[string]string }
+	}
+	ok, err := u.get(ctx, "/configs/"+url.PathEscape(ref), &cfg)
+	return cfg.Spec.Labels[naming.LabelApp], ok, err
 }
 
 // serviceOwner is the app label of service ref.

@@ -1,9 +1,12 @@
 package socket
 
 import (
+	"encoding/json"
 	"net/http"
+	"strings"
 	"testing"
 
+	"github.com/moby/moby/api/types/swarm"
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
@@ -30,13 +33,13 @@ func TestRouterRefusesEndpoints(t *testing.T) {
 }
 
 // TestRouterSwarmCalls: a run of an installation placed on a Swarm node
-// reaches its services, tasks and the nodes; the rest of the Swarm API is
+// reaches its services, tasks, the nodes and its configs; the rest of the Swarm API is
 // refused, as all of it is for a run that is not placed.
 func TestRouterSwarmCalls(t *testing.T) {
 	s := &Server{o: Options{Policy: dockerpolicy.Policy{Installation: "app", Node: "n1"}}}
 	for _, c := range []struct{ method, path string }{
 		{"POST", "/swarm/init"}, {"POST", "/swarm/join"}, {"POST", "/swarm/leave"}, {"POST", "/swarm/update"}, {"GET", "/swarm"},
-		{"GET", "/swarm/unlockkey"}, {"POST", "/secrets/create"}, {"GET", "/secrets"}, {"POST", "/configs/create"}, {"GET", "/configs"},
+		{"GET", "/swarm/unlockkey"}, {"POST", "/secrets/create"}, {"GET", "/secrets"}, {"POST", "/configs/x/update"},
 		{"GET", "/plugins"}, {"POST", "/plugins/pull"}, {"POST", "/nodes/n1/update"}, {"DELETE", "/nodes/n2"}, {"GET", "/services/x/logs"},
 		{"GET", "/tasks/t1/logs"},
 	} {
@@ -61,8 +64,32 @@ func TestRouterSwarmCalls(t *testing.T) {
 	require.Len(t, out, 1, "tasks are listed by service")
 	assert.Equal(t, dockerpolicy.RuleForeign, out[0].Rule)
 
+	// Configs: the list sees the installation's own; a create is checked
+	// and labelled.
+	r, err = http.NewRequestWithContext(t.Context(), "GET", "http://docker/configs", nil)
+	require.NoError(t, err)
+	out, err = s.check(r, "/configs")
+	require.NoError(t, err)
+	assert.Empty(t, out)
+	assert.Contains(t, r.URL.Query().Get("filters"), `"sh.websoft9.app=app":true`)
+	create := func(body string) (*http.Request, []dockerpolicy.Refusal) {
+		r, err := http.NewRequestWithContext(t.Context(), "POST", "http://docker/configs/create", strings.NewReader(body))
+		require.NoError(t, err)
+		out, err := s.check(r, "/configs/create")
+		require.NoError(t, err)
+		return r, out
+	}
+	r, out = create(`{"Name":"websoft9-app_cfg-0123456789ab","Data":"eA=="}`)
+	assert.Empty(t, out)
+	var spec swarm.ConfigSpec
+	require.NoError(t, json.NewDecoder(r.Body).Decode(&spec))
+	assert.Equal(t, "app", spec.Labels["sh.websoft9.app"], "labelled with the installation")
+	_, out = create(`{"Name":"websoft9-other_cfg-0123456789ab","Data":"eA=="}`)
+	require.Len(t, out, 1)
+	assert.Equal(t, dockerpolicy.RuleObjectName, out[0].Rule)
+
 	unplaced := &Server{o: Options{Policy: dockerpolicy.Policy{Installation: "app"}}}
-	for _, path := range []string{"/services", "/tasks", "/nodes"} {
+	for _, path := range []string{"/services", "/tasks", "/nodes", "/configs"} {
 		r, err := http.NewRequestWithContext(t.Context(), "GET", "http://docker"+path, nil)
 		require.NoError(t, err)
 		out, err := unplaced.check(r, path)

@@ -108,6 +108,7 @@ export default {
   'domains.removeConfirm': '{domain} will no longer lead to {app}.',
   'domains.none': 'No domain yet: the app answers on its port only.',
   'domains.noGateway': 'This server runs without its gateway (serve --gateway): apps have no domains.',
+  'domains.exposed': 'Also reached without HTTPS at {addr}: the app runs on a Swarm node, where its port cannot be kept to the gateway. Close it with the node\'s firewall if it should not be reached directly.',
   'domains.attempts': '({n} attempts, retried)',
   'domains.state.pending': 'being obtained',
   'domains.state.valid': 'valid',

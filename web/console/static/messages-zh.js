@@ -108,6 +108,7 @@ export default {
   'domains.removeConfirm': '{domain} 将不再指向 {app}。',
   'domains.none': '尚无域名：应用仅通过端口访问。',
   'domains.noGateway': '本服务器未启用网关（serve --gateway）：应用无法绑定域名。',
+  'domains.exposed': '也可不经 HTTPS 在 {addr} 直接访问：应用运行在 Swarm 节点上，其端口无法只对网关开放。如不应被直接访问，请用节点防火墙关闭它。',
   'domains.attempts': '（已尝试 {n} 次，将重试）',
   'domains.state.pending': '获取中',
   'domains.state.valid': '有效',

@@ -253,6 +253,8 @@ export function renderAppPage(root, name) {
   function usage(s) {
     const cell = (key, text) => h('td', {'data-label': t(`appPage.${key}`), 'data-stat': key}, text);
     if (!s) return ['cpu', 'memory', 'net', 'disk'].map((k) => cell(k, '—'));
+    // Not sampled (an app on another Swarm node): the reason, no figures.
+    if (s.unavailable) return ['cpu', 'memory', 'net', 'disk'].map((k) => h('td', {'data-label': t(`appPage.${k}`), 'data-stat': k, title: s.unavailable}, '—'));
     return [
       cell('cpu', `${s.cpuPercent.toFixed(1)} %`),
       cell('memory', `${formatBytes(s.memoryBytes)} / ${formatBytes(s.memoryLimit)}`),

@@ -60,7 +60,9 @@ export function domainsSection(name) {
           onDone: () => load(),
         }));
         const link = h('a', {href: `https://${d.domain}${d.pathPrefix || '/'}`, target: '_blank', rel: 'noopener'}, d.domain + (d.pathPrefix || ''));
-        return h('tr', {'data-domain': d.domain}, h('td', {}, link), h('td', {}, state(d)),
+        // An app on a Swarm node: its web port stays open on the node too.
+        const exposed = d.exposed ? h('div', {class: 'muted', 'data-role': 'exposed'}, t('domains.exposed', {addr: d.exposed})) : null;
+        return h('tr', {'data-domain': d.domain}, h('td', {}, link, exposed), h('td', {}, state(d)),
           h('td', {}, d.certificate && d.certificate.notAfter ? formatTime(d.certificate.notAfter) : '—'), h('td', {}, remove));
       }));
       none.hidden = list.length > 0;
