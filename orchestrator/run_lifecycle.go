@@ -74,14 +74,16 @@ type lifecycle struct {
 // finish writes.
 type runState struct {
 	// The request.
-	name      string         // installation name
-	appName   string         // install: the catalog app
-	reference string         // install: an OCI reference instead of appName
-	force     bool           // install: skip the preflight check
-	node      string         // install: the Swarm node asked for
-	action    Action         // upgrade or a custom action
-	request   map[string]any // upgrade: parameters to set
-	purge     bool           // uninstall: remove volumes too
+	name      string // installation name
+	appName   string // install: the catalog app
+	reference string // install: an OCI reference instead of appName
+	force     bool   // install: skip the preflight check
+	node      string // install: the Swarm node asked for
+	// nodeVolumes are the volumes a purge removed on the app's remote node.
+	nodeVolumes []string
+	action      Action         // upgrade or a custom action
+	request     map[string]any // upgrade: parameters to set
+	purge       bool           // uninstall: remove volumes too
 	// snap carries a backup's or a restore's repository, record and
 	// volumes between its steps.
 	snap *snapshotState
