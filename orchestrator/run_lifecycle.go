@@ -245,7 +245,12 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, granted []Perm
 
 // finish records a run's outcome even when ctx was cancelled.
 func (e *Engine) finish(ctx context.Context, run Run, status RunStatus, state State, reason string, release bool) {
-	run.Status, run.Message, run.Finished = status, reason, e.d.Now()
+	run.Status, run.Finished = status, e.d.Now()
+	// A run that leaves its installation as it was (a failed backup of a
+	// running app) keeps its own message: the installation has no reason.
+	if reason != "" || status == RunSucceeded {
+		run.Message = reason
+	}
 	if e.d.Observer != nil && state == StateRunning {
 		// The view of the containers catches up before the state says running.
 		if err := e.d.Observer.Refresh(context.WithoutCancel(ctx), run.Installation); err != nil {

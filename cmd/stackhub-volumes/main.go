@@ -372,6 +372,8 @@ func empty(root *os.Root) error {
 // RemoveResult is what remove reports to StackHub.
 type RemoveResult struct {
 	Removed []string `json:"removed"`
+	// Containers are the app's stopped containers removed first.
+	Containers []string `json:"containers,omitempty"`
 	Errors  []string `json:"errors,omitempty"`
 }
 
@@ -419,22 +421,22 @@ func removeVolumes(ctx context.Context, socket, app string) (RemoveResult, error
 	if err != nil || resp.StatusCode != http.StatusOK {
 		return res, fail(exitDocker, "list volumes: %s %v", resp.Status, err)
 	}
+	// The app's services are gone: containers of it the node still holds
+	// stopped (its tasks' history from before a restart of this engine,
+	// which Swarm no longer removes) would keep its volumes in use.
+	res.Containers, err = removeStopped(ctx, docker, app)
+	if err != nil {
+		return res, err
+	}
 	prefix := "websoft9-" + app + "_"
+	deadline := time.Now().Add(inUseWait)
 	for _, v := range list.Volumes {
 		// Check again what the filter asked: only this app's volumes.
 		if v.Labels[labelApp] != app || !strings.HasPrefix(v.Name, prefix) {
 			continue
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://docker/volumes/"+url.PathEscape(v.Name), nil)
-		resp, err := docker.Do(req)
-		if err != nil {
-			res.Errors = append(res.Errors, fmt.Sprintf("%s: %v", v.Name, err))
-			continue
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusNotFound {
-			res.Errors = append(res.Errors, fmt.Sprintf("%s: %s: %s", v.Name, resp.Status, strings.TrimSpace(string(msg))))
+		if err := removeVolume(ctx, docker, v.Name, deadline); err != nil {
+			res.Errors = append(res.Errors, err.Error())
 			continue
 		}
 		res.Removed = append(res.Removed, v.Name)
@@ -444,4 +446,75 @@ func removeVolumes(ctx context.Context, socket, app string) (RemoveResult, error
 		return res, fail(exitDocker, "%s", strings.Join(res.Errors, "; "))
 	}
 	return res, nil
+}
+
+// inUseWait is how long a volume still in use is tried again: the
+// containers of the app's removed services go a moment after them (the
+// node removes its tasks' containers, their history too, on its own).
+var inUseWait = time.Minute
+
+// removeVolume removes volume name, trying again while a container still
+// uses it, until deadline.
+func removeVolume(ctx context.Context, docker *http.Client, name string, deadline time.Time) error {
+	for {
+		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://docker/volumes/"+url.PathEscape(name), nil)
+		resp, err := docker.Do(req)
+		if err != nil {
+			return fmt.Errorf("%s: %v", name, err)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		switch {
+		case resp.StatusCode/100 == 2, resp.StatusCode == http.StatusNotFound:
+			return nil
+		case resp.StatusCode == http.StatusConflict && time.Now().Before(deadline):
+			time.Sleep(500 * time.Millisecond)
+			continue
+		}
+		return fmt.Errorf("%s: %s: %s", name, resp.Status, strings.TrimSpace(string(msg)))
+	}
+}
+
+// removeStopped removes the containers labelled with app that do not run
+// and returns their names.
+func removeStopped(ctx context.Context, docker *http.Client, app string) ([]string, error) {
+	filters, _ := json.Marshal(map[string][]string{"label": {labelApp + "=" + app}})
+	resp, err := docker.Get("http://docker/containers/json?all=1&filters=" + url.QueryEscape(string(filters)))
+	if err != nil {
+		return nil, fail(exitDocker, "list containers: %v", err)
+	}
+	var list []struct {
+		ID     string `json:"Id"`
+		Names  []string
+		State  string
+		Labels map[string]string
+	}
+	err = json.NewDecoder(resp.Body).Decode(&list)
+	resp.Body.Close()
+	if err != nil || resp.StatusCode != http.StatusOK {
+		return nil, fail(exitDocker, "list containers: %s %v", resp.Status, err)
+	}
+	var out []string
+	for _, c := range list {
+		if c.Labels[labelApp] != app || c.State == "running" || c.State == "restarting" || c.State == "paused" {
+			continue
+		}
+		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://docker/containers/"+url.PathEscape(c.ID), nil)
+		resp, err := docker.Do(req)
+		if err != nil {
+			return out, fail(exitDocker, "remove container %s: %v", c.ID, err)
+		}
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		resp.Body.Close()
+		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusNotFound {
+			return out, fail(exitDocker, "remove container %s: %s: %s", c.ID, resp.Status, strings.TrimSpace(string(msg)))
+		}
+		name := c.ID
+		if len(c.Names) > 0 {
+			name = strings.TrimPrefix(c.Names[0], "/")
+		}
+		out = append(out, name)
+	}
+	slices.Sort(out)
+	return out, nil
 }

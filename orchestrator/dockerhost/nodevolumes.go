@@ -422,13 +422,17 @@ func (n *NodeVolumes) PurgeVolumes(ctx context.Context, node, app string) ([]str
 		return nil, fmt.Errorf("remove the volumes of %s on node %s: %w", app, node, err)
 	}
 	var res struct {
-		Removed []string `json:"removed"`
-		Errors  []string `json:"errors"`
+		Removed    []string `json:"removed"`
+		Containers []string `json:"containers"`
+		Errors     []string `json:"errors"`
 	}
 	err = json.NewDecoder(rd).Decode(&res)
 	rd.Close()
 	if err != nil {
 		return nil, orchestrator.WrapError(orchestrator.EINTERNAL, err, "remove the volumes of %s on node %s: the helper's answer: %v", app, node, err)
+	}
+	if len(res.Containers) > 0 && n.Log != nil {
+		n.Log.Info("removed the stopped containers an app left on a node", "app", app, "node", node, "containers", res.Containers)
 	}
 	prefix := naming.Project(app) + "_"
 	for _, v := range res.Removed {
