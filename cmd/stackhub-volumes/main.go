@@ -374,7 +374,7 @@ type RemoveResult struct {
 	Removed []string `json:"removed"`
 	// Containers are the app's stopped containers removed first.
 	Containers []string `json:"containers,omitempty"`
-	Errors  []string `json:"errors,omitempty"`
+	Errors     []string `json:"errors,omitempty"`
 }
 
 // remove removes app's volumes (labelled sh.websoft9.app=app and named

@@ -212,7 +212,8 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	// stream them to and from this endpoint (docs/swarm-apps.md).
 	transfers := &dockerhost.Transfers{Addr: cfg.NodeTransfers, Log: log.With("component", "node-transfers")}
 	defer transfers.Close()
-	nodeVolumes := &dockerhost.NodeVolumes{Local: host, Swarm: swarm, API: docker, Transfers: transfers, Log: log.With("component", "node-volumes")}
+	nodeVolumes := &dockerhost.NodeVolumes{Local: host, Swarm: swarm, API: docker, Transfers: transfers, Log: log.With("component", "node-volumes"),
+		Binary: filepath.Join(cfg.RuntimesDir, "stackhub-volumes")}
 	sources := &bundleSource{dir: filepath.Join(cfg.DataDir, "bundles"), reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry},
 		docker: docker, cat: cat, log: log.With("component", "bundles"),
 		runtimesDir: cfg.RuntimesDir, afterBuild: debug.FreeOSMemory}

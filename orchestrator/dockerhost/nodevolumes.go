@@ -1,6 +1,8 @@
 package dockerhost
 
 import (
+	"archive/tar"
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +13,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"os"
 	"slices"
 	"sort"
 	"strconv"
@@ -70,6 +73,54 @@ type NodeVolumes struct {
 	Log      *slog.Logger
 	// Image is the helper's image ("" for NodeHelperImage).
 	Image string
+	// Binary is the static cmd/stackhub-volumes program the image is made
+	// of on the manager's engine when it has none ("" : it must be there).
+	Binary string
+}
+
+// ensureImage makes the helper's image on the manager's engine from
+// Binary when the engine has none: the operator saves it from there to
+// each node (nothing is pulled).
+func (n *NodeVolumes) ensureImage(ctx context.Context) error {
+	api, err := n.Local.volumeAPI()
+	if err != nil {
+		return err
+	}
+	if _, err := api.ImageInspect(ctx, n.image()); err == nil {
+		return nil
+	} else if !cerrdefs.IsNotFound(err) {
+		return classifyErr(n.Local.OnError, "inspect image", n.image(), err)
+	}
+	if n.Binary == "" {
+		return orchestrator.Errorf(orchestrator.EUNAVAILABLE, "StackHub's volume helper image %s is not on the manager's engine: make volume-image, or install stackhub-volumes beside the runtimes", n.image())
+	}
+	bin, err := os.ReadFile(n.Binary)
+	if err != nil {
+		return orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "StackHub's volume helper %s: %v", n.Binary, err)
+	}
+	var b bytes.Buffer
+	tw := tar.NewWriter(&b)
+	if err := tw.WriteHeader(&tar.Header{Name: "stackhub-volumes", Mode: 0o755, Size: int64(len(bin)), Typeflag: tar.TypeReg}); err != nil {
+		return err
+	}
+	if _, err := tw.Write(bin); err != nil {
+		return err
+	}
+	if err := tw.Close(); err != nil {
+		return err
+	}
+	res, err := api.ImageImport(ctx, client.ImageImportSource{Source: &b, SourceName: "-"}, n.image(),
+		client.ImageImportOptions{Changes: []string{`ENTRYPOINT ["/stackhub-volumes"]`, "LABEL " + naming.LabelService + "=node-volume-helper"},
+			Message: "StackHub's node volume helper"})
+	if err != nil {
+		return classifyErr(n.Local.OnError, "import image", n.image(), err)
+	}
+	defer res.Close()
+	_, err = io.Copy(io.Discard, res)
+	if n.Log != nil && err == nil {
+		n.Log.Info("made the node volume helper's image; load it on every node", "image", n.image(), "from", n.Binary)
+	}
+	return err
 }
 
 var _ orchestrator.NodeVolumeHosts = (*NodeVolumes)(nil)
@@ -91,7 +142,7 @@ func (n *NodeVolumes) OnNode(ctx context.Context, node string) (orchestrator.Vol
 	if st.NodeID == node {
 		return &localNodeVolumes{Host: n.Local, serviceQuiesce: svc}, nil
 	}
-	if err := n.startTransfers(st); err != nil {
+	if err := n.startTransfers(ctx, st); err != nil {
 		return nil, err
 	}
 	return &remoteVolumes{n: n, node: node, serviceQuiesce: svc}, nil
@@ -99,7 +150,10 @@ func (n *NodeVolumes) OnNode(ctx context.Context, node string) (orchestrator.Vol
 
 // startTransfers serves the transfers, on the node's advertise address
 // when no address was set.
-func (n *NodeVolumes) startTransfers(st orchestrator.ClusterStatus) error {
+func (n *NodeVolumes) startTransfers(ctx context.Context, st orchestrator.ClusterStatus) error {
+	if err := n.ensureImage(ctx); err != nil {
+		return err
+	}
 	if n.Transfers.Listening() != "" {
 		return nil
 	}
@@ -399,7 +453,7 @@ func (n *NodeVolumes) PurgeVolumes(ctx context.Context, node, app string) ([]str
 	if st.NodeID == node {
 		return nil, nil // the mixin removed them through the local engine
 	}
-	if err := n.startTransfers(st); err != nil {
+	if err := n.startTransfers(ctx, st); err != nil {
 		return nil, err
 	}
 	r := &remoteVolumes{n: n, node: node, serviceQuiesce: serviceQuiesce{api: n.API, onError: n.Local.OnError}}
