@@ -339,6 +339,14 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		log.Warn("start-up recovery could not run yet; changes are refused until it does", "err", err)
 		background.Go(func() { engine.RecoverLoop(bgCtx, 5*time.Second) })
 	}
+	// The node volume helper services a crash left (no transfer runs yet).
+	if st, err := swarm.SwarmStatus(ctx); err == nil && st.Swarm == orchestrator.SwarmManager {
+		if n, err := nodeVolumes.RemoveHelpers(ctx); err != nil {
+			log.Warn("node volume helpers left by a crash not removed", "err", err)
+		} else if n > 0 {
+			log.Info("removed node volume helpers left by a crash", "count", n)
+		}
+	}
 	// Scheduled backups (backup policies), once a minute.
 	background.Go(func() { engine.BackupScheduler(bgCtx) })
 

@@ -18,6 +18,8 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	cerrdefs "github.com/containerd/errdefs"
@@ -346,18 +348,36 @@ func (x *remoteExport) Open(v orchestrator.Volume) (io.ReadCloser, error) {
 		task.remove()
 		return nil, fmt.Errorf("read volume %s on node %s: %w", v.Name, x.r.node, err)
 	}
-	return &taskReader{ReadCloser: rd, task: task}, nil
+	tr := &taskReader{ReadCloser: rd, task: task, closed: make(chan struct{})}
+	// A task that fails while its archive streams (its node lost, the
+	// link cut) ends the read at once, with the reason.
+	go func() {
+		select {
+		case err := <-task.failed:
+			tr.why.Store(&err)
+			Abort(rd)
+		case <-tr.closed:
+		}
+	}()
+	return tr, nil
 }
 
 // taskReader removes the helper's task once its archive was read.
 type taskReader struct {
 	io.ReadCloser
-	task *helperTask
+	task   *helperTask
+	closed chan struct{}
+	once   sync.Once
+	// why is the task's failure, when it failed during the read.
+	why atomic.Pointer[error]
 }
 
 func (t *taskReader) Read(p []byte) (int, error) {
 	n, err := t.ReadCloser.Read(p)
 	if err != nil && err != io.EOF {
+		if why := t.why.Load(); why != nil {
+			return n, *why
+		}
 		err = orchestrator.WrapError(orchestrator.EUNAVAILABLE, err, "read volume on node %s: %v", t.task.node, err)
 	}
 	return n, err
@@ -365,6 +385,7 @@ func (t *taskReader) Read(p []byte) (int, error) {
 
 func (t *taskReader) Close() error {
 	err := t.ReadCloser.Close()
+	t.once.Do(func() { close(t.closed) })
 	t.task.remove()
 	return err
 }

@@ -35,6 +35,9 @@ type Transfers struct {
 	Log *slog.Logger
 	// Now is the clock (nil: time.Now).
 	Now func() time.Time
+	// Idle bounds a transfer's wait for its next bytes (0: one minute): a
+	// node cut off the network fails the transfer after it.
+	Idle time.Duration
 
 	mu      sync.Mutex
 	ln      net.Listener
@@ -62,10 +65,40 @@ type transfer struct {
 }
 
 // handoff is an upload's body, read by the waiting side, which says on
-// done how it ended.
+// done how it ended; abort makes a read that waits fail at once.
 type handoff struct {
+	r     io.Reader
+	done  chan error
+	abort func()
+}
+
+// DefaultTransferIdle is Transfers.Idle's default.
+const DefaultTransferIdle = time.Minute
+
+func (x *Transfers) idle() time.Duration {
+	if x.Idle > 0 {
+		return x.Idle
+	}
+	return DefaultTransferIdle
+}
+
+// deadlineConn moves a request's read or write deadline forward before
+// each read or write: a stalled peer fails the transfer after idle.
+type deadlineConn struct {
+	rc   *http.ResponseController
+	idle time.Duration
 	r    io.Reader
-	done chan error
+	w    io.Writer
+}
+
+func (d *deadlineConn) Read(p []byte) (int, error) {
+	_ = d.rc.SetReadDeadline(time.Now().Add(d.idle))
+	return d.r.Read(p)
+}
+
+func (d *deadlineConn) Write(p []byte) (int, error) {
+	_ = d.rc.SetWriteDeadline(time.Now().Add(d.idle))
+	return d.w.Write(p)
 }
 
 // ErrTooLarge is an upload's read error past its size limit.
@@ -205,6 +238,14 @@ func (u *Upload) Wait(ctx context.Context, failed <-chan error) (io.ReadCloser, 
 // Cancel forgets the transfer: its token is refused from now on.
 func (u *Upload) Cancel() { u.x.forget(u.t.id) }
 
+// Abort makes rd, an upload Wait returned, fail its waiting read at once
+// (the helper's task failed, its node was lost).
+func Abort(rd io.ReadCloser) {
+	if u, ok := rd.(*uploadReader); ok && u.h.abort != nil {
+		u.h.abort()
+	}
+}
+
 // uploadReader reads an arrived upload; Close tells the node's request
 // how it ended.
 type uploadReader struct {
@@ -307,7 +348,7 @@ func (x *Transfers) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	w.Header().Set("Content-Type", "application/x-tar")
-	_, err := io.Copy(w, t.src)
+	_, err := io.Copy(&deadlineConn{rc: http.NewResponseController(w), idle: x.idle(), w: w}, t.src)
 	t.sent <- err
 }
 
@@ -319,11 +360,12 @@ func (x *Transfers) receive(w http.ResponseWriter, r *http.Request, t *transfer)
 		t.arrive <- &handoff{r: errReader{ErrTooLarge}, done: make(chan error, 1)}
 		return
 	}
-	var body io.Reader = r.Body
+	rc := http.NewResponseController(w)
+	var body io.Reader = &deadlineConn{rc: rc, idle: x.idle(), r: r.Body}
 	if t.limit > 0 {
-		body = &limitReader{r: r.Body, left: t.limit}
+		body = &limitReader{r: body, left: t.limit}
 	}
-	h := &handoff{r: body, done: make(chan error, 1)}
+	h := &handoff{r: body, done: make(chan error, 1), abort: func() { _ = rc.SetReadDeadline(time.Now()) }}
 	t.arrive <- h
 	select {
 	case err := <-h.done:

@@ -190,3 +190,38 @@ func TestTransferWaitEnds(t *testing.T) {
 	_, err = up.Wait(t.Context(), nil)
 	assert.ErrorContains(t, err, "did not connect")
 }
+
+// TestTransferStalls: a helper that stops sending (its node cut off) fails
+// the read after Idle; Abort fails a waiting read at once.
+func TestTransferStalls(t *testing.T) {
+	x := startTransfers(t, nil)
+	x.Idle = 200 * time.Millisecond
+	for _, abort := range []bool{false, true} {
+		up, err := x.NewUpload(0)
+		require.NoError(t, err)
+		pr, pw := io.Pipe()
+		go func() {
+			_, _ = pw.Write([]byte("some"))
+			<-t.Context().Done() // never more
+			pw.Close()
+		}()
+		go func() {
+			req, _ := http.NewRequestWithContext(t.Context(), http.MethodPut, up.URL, pr)
+			req.Header.Set("Authorization", "Bearer "+up.Token)
+			if resp, err := http.DefaultClient.Do(req); err == nil {
+				resp.Body.Close()
+			}
+		}()
+		rd, err := up.Wait(t.Context(), nil)
+		require.NoError(t, err)
+		if abort {
+			x.Idle = time.Hour // only Abort can end it
+			time.AfterFunc(100*time.Millisecond, func() { Abort(rd) })
+		}
+		began := time.Now()
+		_, err = io.ReadAll(rd)
+		rd.Close()
+		assert.Error(t, err, "abort %v", abort)
+		assert.Less(t, time.Since(began), 5*time.Second, "abort %v", abort)
+	}
+}
