@@ -101,8 +101,9 @@ type NodeVolumeHosts interface {
 	// reads each volume whole.
 	OnNode(ctx context.Context, node string) (VolumeHost, error)
 	// PurgeVolumes removes app's volumes on node (those labelled with
-	// it and named for it) and returns their names; nothing on StackHub's
-	// own node, whose engine the app's uninstall used. Returns
+	// it and named for it) and returns their names (on StackHub's own node
+	// through its engine, where an uninstall's run has removed them
+	// already, and an app moved away left them). Returns
 	// EPRECONDITION, having tried nothing, when node is not ready.
 	PurgeVolumes(ctx context.Context, node, app string) ([]string, error)
 }

@@ -153,6 +153,26 @@ func TestSwarmVolumes(t *testing.T) {
 	assert.Equal(t, volumeNames("m", "data", "dbdata"), vols[2])
 	assert.Empty(t, sw.helperServices(t))
 
+	// An app on the manager's own node moves the same way: its volumes
+	// there go through the local engine once it runs on node 2.
+	_, err = s.client().InstallAppOn(ctx, "demo", "l", sw.hosts[0], nil)
+	require.NoError(t, err)
+	s.waitStatusWithin(t, "l", "1", 2*time.Minute)
+	_, addr1 := sw.appNode(t, "l", 0)
+	lState := answers(t, addr1, "/state", 30*time.Second)
+	step = time.Now()
+	code, out, errOut = sw.sh(t, "app", "move", "l", "--node", sw.hosts[1])
+	require.Equal(t, exitOK, code, "%s\n%s", out, errOut)
+	t.Logf("move of l from node 1 (the manager's) to node 2: %s", time.Since(step).Round(time.Millisecond))
+	s.waitStatusWithin(t, "l", "1", time.Minute)
+	_, addrL := sw.appNode(t, "l", 1)
+	assert.Equal(t, lState, answers(t, addrL, "/state", time.Minute), "l's data answers on node 2")
+	_, _, _, vols = sw.leftOnNodes(t, "l")
+	assert.Empty(t, vols[0], "l's volumes on node 1 are removed")
+	s.requireUninstall(t, "l")
+	vols = sw.requireGone(t, "l", 30*time.Second)
+	assert.Empty(t, vols, "l purged on node 2")
+
 	// 3. A restore in place on node 3 replaces changed data.
 	writeKnownData(t, sw.clients[2], sw.webContainer(t, 2, "m"), "/data", map[string]int{"later.txt": 100})
 	require.NotEqual(t, before, sw.nodeSums(t, 2, "m"))

@@ -472,7 +472,9 @@ func (n *NodeVolumes) PurgeVolumes(ctx context.Context, node, app string) ([]str
 		return nil, err
 	}
 	if st.NodeID == node {
-		return nil, nil // the mixin removed them through the local engine
+		// The uninstall's run removed them through the local engine; an
+		// app moved away from this node left them here.
+		return n.purgeLocal(ctx, app)
 	}
 	if err := n.startTransfers(ctx, st); err != nil {
 		return nil, err
@@ -694,4 +696,29 @@ func randomSuffix() string {
 	b := make([]byte, 4)
 	_, _ = rand.Read(b)
 	return hex.EncodeToString(b)
+}
+
+// purgeLocal removes app's volumes (labelled with it, named for it) from
+// the local engine, and returns their names.
+func (n *NodeVolumes) purgeLocal(ctx context.Context, app string) ([]string, error) {
+	api, err := n.Local.volumeAPI()
+	if err != nil {
+		return nil, err
+	}
+	vs, err := api.VolumeList(ctx, client.VolumeListOptions{Filters: client.Filters{}.Add("label", naming.LabelApp+"="+app)})
+	if err != nil {
+		return nil, classifyErr(n.Local.OnError, "list volumes", "volumes of "+app, err)
+	}
+	var out []string
+	for _, v := range vs.Items {
+		if v.Labels[naming.LabelApp] != app || !strings.HasPrefix(v.Name, naming.Project(app)+"_") {
+			continue
+		}
+		if _, err := api.VolumeRemove(ctx, v.Name, client.VolumeRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+			return out, classifyErr(n.Local.OnError, "remove volume", v.Name, err)
+		}
+		out = append(out, v.Name)
+	}
+	sort.Strings(out)
+	return out, nil
 }
