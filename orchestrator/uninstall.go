@@ -302,6 +302,7 @@ func (e *Engine) recordUninstall(ctx context.Context, r *runState) error {
 			reason += " (bundle: " + r.bundleErr + ")"
 		}
 		r.status, r.state, r.reason, r.release, r.failure = status, StateFailed, reason, false, failure
+		e.log.Warn("uninstall failed", "installation", r.name, "run", r.run.ID, "err", r.err)
 		return nil
 	}
 	status := RunSucceeded
