@@ -12,7 +12,7 @@ COMMIT ?= $(shell git rev-parse HEAD 2>/dev/null)
 DATE ?= $(shell git log -1 --format=%cI 2>/dev/null)
 LDFLAGS := -s -w -X main.version=$(VERSION) -X main.commit=$(COMMIT) -X main.date=$(DATE)
 
-.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench load release test-package bench-swarm bench-catalog
+.PHONY: help build run run-demo test test-tools test-unit test-images check-deps docker-up lint clean e2e-images e2e-real test-reliability bench load release test-package bench-swarm bench-catalog volume-image
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-14s %s\n", $$1, $$2}'
@@ -26,9 +26,13 @@ build: ## build stackhub, websoft9, websoft9-runtime, bundle-runtime into bin/ (
 docker-up: ## install Debian's docker.io and start dockerd when no engine answers
 	bash .ci/docker-up
 
-test-images: docker-up ## build the test images FROM scratch (no pull)
+test-images: docker-up volume-image ## build the test images FROM scratch (no pull)
 	$(GOFLAGS_STATIC) $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/stackhub-testapp ./cmd/stackhub-testapp
 	bash .ci/test-images $(BIN)/stackhub-testapp
+
+volume-image: docker-up ## build StackHub's node volume helper image stackhub/volumes:1 FROM scratch (cmd/stackhub-volumes; load it on every Swarm node)
+	$(GOFLAGS_STATIC) $(GO) build -ldflags '$(LDFLAGS)' -o $(BIN)/stackhub-volumes ./cmd/stackhub-volumes
+	bash .ci/volume-image $(BIN)/stackhub-volumes
 
 check-deps: ## check the one-way imports (never cached)
 	$(GO) test -count=1 -run '^TestDeps$$' ./...

@@ -58,6 +58,9 @@ type Deps struct {
 	// in and out through Docker; nil for either: no backups here.
 	Backups BackupRepositories
 	Volumes VolumeHost
+	// NodeVolumes reaches the volumes of apps placed on Swarm nodes; nil:
+	// Volumes serves them too (which sees the local engine's only).
+	NodeVolumes NodeVolumeHosts
 	// Policies keeps when apps are backed up; nil: no schedules.
 	Policies BackupPolicies
 	// Vault keeps every bundle an installation ran; nil keeps none (no

@@ -74,14 +74,16 @@ type lifecycle struct {
 // finish writes.
 type runState struct {
 	// The request.
-	name      string         // installation name
-	appName   string         // install: the catalog app
-	reference string         // install: an OCI reference instead of appName
-	force     bool           // install: skip the preflight check
-	node      string         // install: the Swarm node asked for
-	action    Action         // upgrade or a custom action
-	request   map[string]any // upgrade: parameters to set
-	purge     bool           // uninstall: remove volumes too
+	name      string // installation name
+	appName   string // install: the catalog app
+	reference string // install: an OCI reference instead of appName
+	force     bool   // install: skip the preflight check
+	node      string // install: the Swarm node asked for
+	// nodeVolumes are the volumes a purge removed on the app's remote node.
+	nodeVolumes []string
+	action      Action         // upgrade or a custom action
+	request     map[string]any // upgrade: parameters to set
+	purge       bool           // uninstall: remove volumes too
 	// snap carries a backup's or a restore's repository, record and
 	// volumes between its steps.
 	snap *snapshotState
@@ -243,7 +245,12 @@ func (e *Engine) runAction(ctx context.Context, app App, run Run, granted []Perm
 
 // finish records a run's outcome even when ctx was cancelled.
 func (e *Engine) finish(ctx context.Context, run Run, status RunStatus, state State, reason string, release bool) {
-	run.Status, run.Message, run.Finished = status, reason, e.d.Now()
+	run.Status, run.Finished = status, e.d.Now()
+	// A run that leaves its installation as it was (a failed backup of a
+	// running app) keeps its own message: the installation has no reason.
+	if reason != "" || status == RunSucceeded {
+		run.Message = reason
+	}
 	if e.d.Observer != nil && state == StateRunning {
 		// The view of the containers catches up before the state says running.
 		if err := e.d.Observer.Refresh(context.WithoutCancel(ctx), run.Installation); err != nil {

@@ -66,6 +66,12 @@ type RestoreRequest struct {
 	// installation restores it in place (or again, when it was
 	// uninstalled); another name makes a clone beside it, with new ports.
 	Name string
+	// Node places a restore into a new installation on this Swarm node
+	// (ID or hostname; "" lets StackHub pick, as an install does). A
+	// restore of an app's own backup on another node than the one it was
+	// on is its move: once it runs there, the volumes it left on its old
+	// node are removed.
+	Node string
 }
 
 // backupRecord is record.json: what StackHub knows of the installation,
@@ -82,8 +88,10 @@ type backupRecord struct {
 	Secrets      map[string]any    `json:"secrets,omitempty"`
 	Outputs      map[string]string `json:"outputs,omitempty"`
 	Volumes      []Volume          `json:"volumes"`
-	Quiesce      string            `json:"quiesce"`
-	Created      time.Time         `json:"created"`
+	// Node is the Swarm node the installation was on ("" the single host).
+	Node    string    `json:"node,omitempty"`
+	Quiesce string    `json:"quiesce"`
+	Created time.Time `json:"created"`
 }
 
 // snapshotState is what a backup or a restore carries between its steps.
@@ -204,7 +212,11 @@ func (e *Engine) backUp(ctx context.Context, r *runState) error {
 
 // saveBackup takes one backup of inst (bundle app) into store.
 func (e *Engine) saveBackup(ctx context.Context, r *runState, inst Installation, app App, store BackupStore) (Backup, error) {
-	vols, err := e.d.Volumes.AppVolumes(ctx, inst.Name)
+	vh, err := e.volumesOf(ctx, inst)
+	if err != nil {
+		return Backup{}, err
+	}
+	vols, err := vh.AppVolumes(ctx, inst.Name)
 	if err != nil {
 		return Backup{}, err
 	}
@@ -214,7 +226,7 @@ func (e *Engine) saveBackup(ctx context.Context, r *runState, inst Installation,
 	}
 	plain, secrets := splitSecrets(params, app.Sensitive)
 	rec := backupRecord{Format: 1, Installation: inst.Name, App: inst.App, Version: inst.Version, Digest: inst.Digest, Ports: inst.Ports,
-		Parameters: plain, Secrets: secrets, Outputs: inst.Outputs, Volumes: vols, Created: e.d.Now()}
+		Parameters: plain, Secrets: secrets, Outputs: inst.Outputs, Volumes: vols, Node: inst.Node.NodeID, Created: e.d.Now()}
 	if rec.Version == "" {
 		rec.Version = app.Version
 	}
@@ -223,7 +235,7 @@ func (e *Engine) saveBackup(ctx context.Context, r *runState, inst Installation,
 	}
 
 	// Keep the app still while its volumes are read.
-	release, how, err := e.quiesce(ctx, r, inst, app)
+	release, how, err := e.quiesce(ctx, r, vh, inst, app)
 	if err != nil {
 		return Backup{}, err
 	}
@@ -236,7 +248,7 @@ func (e *Engine) saveBackup(ctx context.Context, r *runState, inst Installation,
 	feed := e.feeds.get(r.run.ID)
 	started := e.d.Now()
 	var b Backup
-	err = e.d.Volumes.ExportVolumes(ctx, vols, func(x VolumeExport) error {
+	err = vh.ExportVolumes(ctx, vols, func(x VolumeExport) error {
 		var err error
 		b, err = store.Save(ctx, BackupSource{Installation: inst.Name, Record: raw, BundleDir: app.Dir, Volumes: vols, Export: failingExport{x},
 			Tags: map[string]string{"app": rec.App, "version": rec.Version, "digest": rec.Digest, "quiesce": how}},
@@ -285,7 +297,7 @@ func (f failingExport) Walk(v Volume, fn func(VolumeEntry) error) error {
 // quiesce keeps an installation's data still for a backup: the bundle's
 // backup action (undone by its postBackup action) when it has both, else
 // its running containers stopped (started again by release).
-func (e *Engine) quiesce(ctx context.Context, r *runState, inst Installation, app App) (release func() error, how string, err error) {
+func (e *Engine) quiesce(ctx context.Context, r *runState, vh VolumeHost, inst Installation, app App) (release func() error, how string, err error) {
 	post := ""
 	for _, a := range []string{"postBackup", "post-backup"} {
 		if slices.Contains(app.Actions, a) {
@@ -298,7 +310,7 @@ func (e *Engine) quiesce(ctx context.Context, r *runState, inst Installation, ap
 		}
 		return func() error { return e.bundleStep(context.WithoutCancel(ctx), r, app, inst, Action(post)) }, QuiesceActions, nil
 	}
-	stopped, err := e.d.Volumes.StopContainers(ctx, inst.Containers)
+	stopped, err := vh.StopContainers(ctx, inst.Containers)
 	if err != nil {
 		return nil, "", err
 	}
@@ -307,7 +319,7 @@ func (e *Engine) quiesce(ctx context.Context, r *runState, inst Installation, ap
 	}
 	fmt.Fprintf(r.out, "stackhub: stopped %s for the copy\n", strings.Join(stopped, ", "))
 	return func() error {
-		err := e.d.Volumes.StartContainers(context.WithoutCancel(ctx), stopped)
+		err := vh.StartContainers(context.WithoutCancel(ctx), stopped)
 		if err == nil {
 			fmt.Fprintf(r.out, "stackhub: started %s again\n", strings.Join(stopped, ", "))
 		}
@@ -378,7 +390,7 @@ func (e *Engine) recordSnapshot(ctx context.Context, r *runState) error {
 // Returns EINVALID, ENOTFOUND (backup, repository, bundle), EUNAVAILABLE,
 // and ECONFLICT when a run is in progress or no port is free.
 func (e *Engine) StartRestore(ctx context.Context, req RestoreRequest) (Installation, Run, error) {
-	r := &runState{name: req.Name, action: ActionRestore, snap: &snapshotState{repository: req.Repository}}
+	r := &runState{name: req.Name, action: ActionRestore, snap: &snapshotState{repository: req.Repository}, node: req.Node}
 	r.snap.backup.ID = req.Backup
 	if e.d.Backups == nil || e.d.Volumes == nil {
 		return Installation{}, Run{}, Errorf(EUNAVAILABLE, "backups are not configured on this server")
@@ -397,6 +409,9 @@ func (e *Engine) StartRestore(ctx context.Context, req RestoreRequest) (Installa
 	}
 	lc := e.restoreNewLifecycle()
 	if cur, err := e.d.Installations.Installation(ctx, r.name); err == nil && cur.State.Live() {
+		if req.Node != "" {
+			return Installation{}, Run{}, Errorf(EINVALID, "node: %s is installed (on its node): a restore in place stays there; to move it, back it up, uninstall it (its volumes are kept) and restore the backup with a node (stackhub app move)", r.name)
+		}
 		lc = e.restoreInPlaceLifecycle()
 	}
 	acc, err := e.start(ctx, lc, r)
@@ -535,6 +550,10 @@ func (e *Engine) removeContainers(ctx context.Context, r *runState) error {
 // this installation (a clone's are new, labelled with its run so that a
 // failed clone removes them).
 func (e *Engine) restoreVolumes(ctx context.Context, r *runState) error {
+	vh, err := e.volumesOf(ctx, r.inst)
+	if err != nil {
+		return err
+	}
 	feed := e.feeds.get(r.run.ID)
 	meter := &restoreMeter{now: e.d.Now, started: e.d.Now(), total: r.snap.backup.Size, feed: feed}
 	for i, v := range r.snap.record.Volumes {
@@ -550,7 +569,7 @@ func (e *Engine) restoreVolumes(ctx context.Context, r *runState) error {
 			return err
 		}
 		meter.rd = rd
-		err = e.d.Volumes.ImportVolume(ctx, target, meter)
+		err = vh.ImportVolume(ctx, target, meter)
 		rd.Close()
 		if err != nil {
 			return fmt.Errorf("restore volume %s: %w", target.Name, err)
@@ -677,15 +696,20 @@ func (e *Engine) restoreNewLifecycle() *lifecycle {
 		prepare: []step{
 			{"restore settings", e.restoreParameters},
 			{"check permissions granted", e.checkGranted},
+			{"place on a node", e.placeInstall},
 			{"check host", e.checkInstall},
 		},
 		reserve: []step{{"reserve installation, ports and names", e.reserveInstall}},
 		act: []step{
 			{"restore volumes", e.restoreVolumes},
 			{"install", e.installRestored},
+			{"remove the volumes left on the old node", e.removeOldNodeVolumes},
 		},
-		record:     []step{{"record outcome", e.recordRestore}},
-		compensate: []step{{"remove what the run created", e.removeFailedInstall}},
+		record: []step{{"record outcome", e.recordRestore}},
+		compensate: []step{
+			{"remove what the run created", e.removeFailedInstall},
+			{"remove the volumes made on the node", e.removeNewNodeVolumes},
+		},
 	}
 }
 
@@ -916,5 +940,64 @@ func (e *Engine) rollBack(ctx context.Context, r *runState) error {
 	}
 	fmt.Fprintf(r.out, "stackhub: rolled back: %s %s runs as before\n", r.snap.prev.Name, r.snap.prev.Version)
 	e.log.Warn("upgrade rolled back", "installation", r.name, "run", r.run.ID, "version", r.snap.prev.Version, "reason", why)
+	return nil
+}
+
+// volumesOf is the VolumeHost of inst's volumes: NodeVolumes' for an app
+// placed on a Swarm node, else Volumes.
+func (e *Engine) volumesOf(ctx context.Context, inst Installation) (VolumeHost, error) {
+	if !inst.Node.OnSwarm() || e.d.NodeVolumes == nil {
+		return e.d.Volumes, nil
+	}
+	vh, err := e.d.NodeVolumes.OnNode(ctx, inst.Node.NodeID)
+	if err != nil {
+		return nil, fmt.Errorf("the volumes of %s on node %s: %w", inst.Name, inst.Node.Hostname, err)
+	}
+	return vh, nil
+}
+
+// movedFrom is the Swarm node an app restored from its own backup was on,
+// when it is another than the one it is restored on ("" otherwise).
+func (r *runState) movedFrom() string {
+	rec := r.snap.record
+	if r.snap.inPlace || rec.Node == "" || rec.Installation != r.name || rec.Node == r.inst.Node.NodeID {
+		return ""
+	}
+	return rec.Node
+}
+
+// removeOldNodeVolumes ends a move: the app runs on its new node, and
+// the volumes it left on its old node (kept by its uninstall) go. A
+// failure is reported in the run's log, never undoes the move.
+func (e *Engine) removeOldNodeVolumes(ctx context.Context, r *runState) error {
+	old := r.movedFrom()
+	if old == "" || e.d.NodeVolumes == nil || r.res.Status != RunSucceeded {
+		return nil
+	}
+	removed, err := e.d.NodeVolumes.PurgeVolumes(ctx, old, r.name)
+	if err != nil {
+		fmt.Fprintf(r.out, "stackhub: the volumes %s left on node %s were not removed: %s\n", r.name, old, ErrorMessage(err))
+		e.log.Warn("old node's volumes not removed after a move", "installation", r.name, "node", old, "err", err)
+		return nil
+	}
+	fmt.Fprintf(r.out, "stackhub: moved from node %s: removed its volumes there: %s\n", old, strings.Join(removed, ", "))
+	return nil
+}
+
+// removeNewNodeVolumes undoes a failed restore's volumes on a remote node
+// (the local engine's go with the run's label): never those of the node
+// the app's own backup was taken on, which may still hold its data.
+func (e *Engine) removeNewNodeVolumes(ctx context.Context, r *runState) error {
+	if r.snap.inPlace || !r.inst.Node.OnSwarm() || e.d.NodeVolumes == nil || r.inst.Node.NodeID == r.snap.record.Node {
+		return nil
+	}
+	removed, err := e.d.NodeVolumes.PurgeVolumes(context.WithoutCancel(ctx), r.inst.Node.NodeID, r.name)
+	if err != nil {
+		fmt.Fprintf(r.out, "stackhub: the volumes restored on node %s were not removed: %s\n", r.inst.Node.Hostname, ErrorMessage(err))
+		return nil
+	}
+	if len(removed) > 0 {
+		fmt.Fprintf(r.out, "stackhub: removed the volumes restored on node %s: %s\n", r.inst.Node.Hostname, strings.Join(removed, ", "))
+	}
 	return nil
 }

@@ -258,6 +258,23 @@ func (e *Engine) removeAppObjects(ctx context.Context, r *runState) error {
 	if _, err := e.d.Host.RemoveApp(ctx, r.inst.Name, "", r.purge); err != nil {
 		return err
 	}
+	if r.purge && r.inst.Node.OnSwarm() && e.d.NodeVolumes != nil {
+		// On another node the manager's engine holds none of the app's
+		// volumes: StackHub's volume helper removes them there.
+		removed, err := e.d.NodeVolumes.PurgeVolumes(ctx, r.inst.Node.NodeID, r.inst.Name)
+		switch {
+		case ErrorCode(err) == EPRECONDITION:
+			// A lost node: its volumes stay there, as its containers do
+			// until it is back; the log says which and why.
+			fmt.Fprintf(r.out, "stackhub: volumes kept on node %s: %s\n", r.inst.Node.Hostname, ErrorMessage(err))
+		case err != nil:
+			return err
+		}
+		if len(removed) > 0 {
+			r.nodeVolumes = removed
+			fmt.Fprintf(r.out, "stackhub: removed volumes %s on node %s\n", strings.Join(removed, ", "), r.inst.Node.Hostname)
+		}
+	}
 	after, err := e.d.Host.AppObjects(ctx, r.inst.Name)
 	if err != nil {
 		return err
@@ -285,6 +302,7 @@ func (e *Engine) recordUninstall(ctx context.Context, r *runState) error {
 			reason += " (bundle: " + r.bundleErr + ")"
 		}
 		r.status, r.state, r.reason, r.release, r.failure = status, StateFailed, reason, false, failure
+		e.log.Warn("uninstall failed", "installation", r.name, "run", r.run.ID, "err", r.err)
 		return nil
 	}
 	status := RunSucceeded
@@ -297,7 +315,7 @@ func (e *Engine) recordUninstall(ctx context.Context, r *runState) error {
 	r.removed = Removed{
 		Containers:  minus(r.before.ContainerNames(), r.after.ContainerNames()),
 		Networks:    minus(r.before.Networks, r.after.Networks),
-		Volumes:     minus(r.before.Volumes, r.after.Volumes),
+		Volumes:     append(minus(r.before.Volumes, r.after.Volumes), r.nodeVolumes...),
 		KeptVolumes: r.after.Volumes,
 	}
 	r.run.Outputs = uninstallOutputs(r.removed, r.inst.Ports)

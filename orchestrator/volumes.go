@@ -89,3 +89,21 @@ type VolumeHost interface {
 	// volumes); none is needed when no copy runs, as at start-up.
 	RemoveHelpers(ctx context.Context) (int, error)
 }
+
+// NodeVolumeHosts reaches the volumes of apps placed on Swarm nodes
+// (dockerhost.NodeVolumes): on the node StackHub runs on through its own
+// engine, on another node through a short-lived helper task StackHub
+// starts there (the manager's API cannot reach a node's engine). Its
+// VolumeHosts keep an app still by scaling its services to 0 and back.
+type NodeVolumeHosts interface {
+	// OnNode returns the VolumeHost of apps placed on node (a Swarm node
+	// ID). Its Walk returns ErrNoHostView on another node: a backup then
+	// reads each volume whole.
+	OnNode(ctx context.Context, node string) (VolumeHost, error)
+	// PurgeVolumes removes app's volumes on node (those labelled with
+	// it and named for it) and returns their names (on StackHub's own node
+	// through its engine, where an uninstall's run has removed them
+	// already, and an app moved away left them). Returns
+	// EPRECONDITION, having tried nothing, when node is not ready.
+	PurgeVolumes(ctx context.Context, node, app string) ([]string, error)
+}

@@ -504,7 +504,9 @@ func (d *swarmDeployer) down(ctx context.Context, p Plan, volumes []string) erro
 		if len(volumes) > 0 {
 			kept = strings.Join(volumes, ", ")
 		}
-		d.logf("volumes kept: %s on node %s, whose engine the manager's API does not reach (remove them there: docker volume ls --filter label=%s=%s)",
+		// StackHub removes them after this run, through its volume helper
+		// task on that node (docs/swarm-apps.md).
+		d.logf("volumes left to StackHub: %s on node %s, whose engine the manager's API does not reach (without StackHub, remove them there: docker volume ls --filter label=%s=%s)",
 			kept, d.node, naming.LabelApp, p.App)
 		return nil
 	}

@@ -132,6 +132,8 @@ func (s *Server) allBackups(c echo.Context) error {
 type restoreBody struct {
 	Repository string `json:"repository"`
 	Name       string `json:"name"`
+	// Node places a restore into a name not installed on a Swarm node.
+	Node string `json:"node"`
 }
 
 // restoreBackup serves POST /api/v1/backups/{id}/restore: 202 with the
@@ -143,7 +145,7 @@ func (s *Server) restoreBackup(c echo.Context) error {
 	}
 	extendDeadlines(c, 5*time.Minute) // a bundle saved in the backup may have to be read first
 	inst, run, err := s.Backups.StartRestore(c.Request().Context(), orchestrator.RestoreRequest{Backup: c.Param("id"),
-		Repository: body.Repository, Name: body.Name})
+		Repository: body.Repository, Name: body.Name, Node: body.Node})
 	if err != nil {
 		return err
 	}

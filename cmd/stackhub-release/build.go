@@ -32,6 +32,9 @@ var binaries = []binary{
 	{Name: "websoft9", Pkg: "./cmd/websoft9"},
 	{Name: "websoft9-runtime", CopyOf: "websoft9", Dest: "/usr/lib/stackhub/websoft9-runtime"},
 	{Name: "bundle-runtime", Pkg: "./cmd/bundle-runtime", Dest: "/usr/lib/stackhub/bundle-runtime"},
+	// The node volume helper: serve makes the image stackhub/volumes:1 of
+	// it on a Swarm manager's engine (docs/swarm-apps.md).
+	{Name: "stackhub-volumes", Pkg: "./cmd/stackhub-volumes", Dest: "/usr/lib/stackhub/stackhub-volumes"},
 }
 
 // mixinPkg holds the mixin's Version and Commit.

@@ -36,7 +36,7 @@ See stackhub --help for how the server and token are found and the exit codes.`,
 	o := newRemoteOptions(cmd, getenv)
 	cmd.AddCommand(newAppInstallCmd(o), newAppUninstallCmd(o), newAppInfoCmd(o), newAppListCmd(o),
 		newAppLogsCmd(o), newAppUpgradeCmd(o), newAppSettingsCmd(o), newAppStatsCmd(o),
-		newAppBackupCmd(o), newAppRestoreCmd(o), newAppDomainCmd(o))
+		newAppBackupCmd(o), newAppRestoreCmd(o), newAppMoveCmd(o), newAppDomainCmd(o))
 	cmd.AddCommand(newAppActionCmds(o)...)
 	return cmd
 }

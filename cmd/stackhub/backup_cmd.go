@@ -47,7 +47,7 @@ started again after; the result says which.
 }
 
 func newAppRestoreCmd(o *remoteOptions) *cobra.Command {
-	var repository, name string
+	var repository, name, node string
 	var noWait bool
 	cmd := &cobra.Command{
 		Use:   "restore BACKUP",
@@ -64,7 +64,7 @@ backup's settings and data (new ports for a clone).
 			if err != nil {
 				return err
 			}
-			app, job, err := c.Restore(cmd.Context(), args[0], repository, name)
+			app, job, err := c.RestoreOn(cmd.Context(), args[0], repository, name, node)
 			if err != nil {
 				return fmt.Errorf("restore %s: %w", args[0], err)
 			}
@@ -73,6 +73,7 @@ backup's settings and data (new ports for a clone).
 	}
 	cmd.Flags().StringVar(&repository, "repository", "", "the repository (default: the default one)")
 	cmd.Flags().StringVar(&name, "name", "", "restore into this installation (a clone when it is not the backup's app)")
+	cmd.Flags().StringVar(&node, "node", "", "on a Swarm, the node a restore into an app not installed goes on (default: StackHub picks)")
 	cmd.Flags().BoolVar(&noWait, "no-wait", false, "return once the restore job is accepted")
 	return cmd
 }

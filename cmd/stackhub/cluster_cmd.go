@@ -138,7 +138,9 @@ and the manager's address.`,
 				return fmt.Errorf("node add: %w", err)
 			}
 			return o.render(cmd.OutOrStdout(), j, func(w io.Writer) error {
-				_, err := fmt.Fprintf(w, "Run this on the new machine:\n\n    %s\n\nThe new machine needs Docker (apt-get install docker.io) and must reach %s; then stackhub node list shows it.\n", j.Command, j.Addr)
+				_, err := fmt.Fprintf(w, "Run this on the new machine:\n\n    %s\n\nThe new machine needs Docker (apt-get install docker.io) and must reach %s; then stackhub node list shows it.\n"+
+					"Load StackHub's volume helper on it too (backups, moves and purges of its apps; nothing is pulled), from the server's machine:\n\n    %s\n",
+					j.Command, j.Addr, volumeHelperLoad)
 				return err
 			})
 		},
@@ -276,3 +278,8 @@ func printNodes(w io.Writer, nodes []Node) error {
 	}
 	return t.Flush()
 }
+
+// volumeHelperLoad is how an operator puts StackHub's volume helper image
+// on a new node: saved from the server's engine, loaded into the node's
+// (docs/swarm-apps.md).
+const volumeHelperLoad = "docker save stackhub/volumes:1 | ssh NEW-MACHINE docker load"

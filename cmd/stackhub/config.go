@@ -27,6 +27,10 @@ type Config struct {
 	// CatalogRefs are bundles in OCI registries added to the catalog at
 	// start (REGISTRY/REPO:TAG), besides any pulled or imported later.
 	CatalogRefs []string
+	// NodeTransfers is where the volume helper tasks on other Swarm nodes
+	// reach StackHub (host:port): "" listens on the manager's advertise
+	// address, on a port the system picks, at the first transfer.
+	NodeTransfers string
 	// InsecureRegistry names the registries (HOST or HOST:PORT) of bundle
 	// references that may be reached over plain HTTP; every other one
 	// needs verified TLS (loopback ones always may be plain).

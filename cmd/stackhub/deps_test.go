@@ -84,7 +84,7 @@ var allowed = map[string][]string{
 	"porter-mixin/swarmspec": {"porter-mixin/naming", "github.com/compose-spec/compose-go/v2/types", "github.com/moby/moby/api/types"},
 	"porter-mixin": {"porter-mixin/events", "porter-mixin/naming", "porter-mixin/swarmspec", "github.com/compose-spec/compose-go/v2",
 		"github.com/containerd/errdefs", "github.com/docker/cli/cli", "github.com/docker/compose/v5/pkg", "github.com/moby/moby/api/pkg/stdcopy",
-		"github.com/moby/moby/api/types/swarm", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
+		"github.com/moby/moby/api/types/container", "github.com/moby/moby/api/types/swarm", "github.com/moby/moby/client", "gopkg.in/yaml.v3"},
 	"cmd/websoft9":       {"porter-mixin"},
 	"cmd/bundle-runtime": {"porter-mixin/bundlerun"},
 
@@ -99,6 +99,8 @@ var allowed = map[string][]string{
 		"github.com/compose-spec/compose-go/v2", "github.com/containerd/errdefs", "github.com/docker/cli/cli",
 		"github.com/docker/compose/v5/pkg", "github.com/moby/moby/client"},
 	"cmd/stackhub-testapp": {"orchestrator/dockerhost/dockertest/standin"},
+	// StackHub's node volume helper (image stackhub/volumes): standard library only.
+	"cmd/stackhub-volumes": {},
 	// Tooling: the release build (make release) packages with nfpm.
 	"cmd/stackhub-release": {"github.com/goreleaser/nfpm/v2"},
 }
@@ -107,7 +109,7 @@ var allowed = map[string][]string{
 var harnesses = []string{"orchestrator/dockerhost/dockertest", "orchestrator/dockerhost/dockertest/standin", "orchestrator/ocibundle/registrytest", "porter-mixin/mixintest"}
 
 // shipped are the binaries that go to users and into bundle images.
-var shipped = []string{"cmd/stackhub", "cmd/websoft9", "cmd/bundle-runtime"}
+var shipped = []string{"cmd/stackhub", "cmd/websoft9", "cmd/bundle-runtime", "cmd/stackhub-volumes"}
 
 type goPackage struct {
 	ImportPath string

@@ -82,6 +82,7 @@ func bindServeFlags(f *pflag.FlagSet, cfg *Config, configFile *string) {
 	f.StringVar(&cfg.RuntimesDir, "runtimes-dir", cfg.RuntimesDir, "directory of bundle-runtime and websoft9-runtime")
 	f.StringSliceVar(&cfg.CatalogRefs, "catalog-ref", nil, "a bundle in an OCI registry to add to the catalog at start (REGISTRY/REPO:TAG, repeatable)")
 	f.StringArrayVar(&cfg.InsecureRegistry, "insecure-registry", nil, "a registry of bundle references (HOST or HOST:PORT, repeatable) that may be reached over plain HTTP (loopback ones always may)")
+	f.StringVar(&cfg.NodeTransfers, "node-transfers", "", "host:port the volume helper tasks on other Swarm nodes reach StackHub at, to read and write apps' volumes there (default: the manager's advertise address, a port the system picks)")
 	f.DurationVar(&cfg.DockerTimeout, "docker-timeout", cfg.DockerTimeout, "bound of each Docker call that is not a wait or a stream: a stalled dockerd fails the operation after it")
 	f.StringVar(&cfg.LogLevel, "log-level", cfg.LogLevel, "debug, info, warn or error")
 	f.StringVar(&cfg.LogFormat, "log-format", cfg.LogFormat, "text or json (one JSON object per line, log/slog's JSON handler)")
@@ -207,6 +208,12 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	swarm := dockerhost.NewSwarm(docker)
 	swarm.CallTimeout, swarm.OnError, swarm.Services = cfg.DockerTimeout, metered.DockerError, docker
 	host.Swarm = swarm
+	// Apps' volumes on other Swarm nodes: StackHub's helper tasks there
+	// stream them to and from this endpoint (docs/swarm-apps.md).
+	transfers := &dockerhost.Transfers{Addr: cfg.NodeTransfers, Log: log.With("component", "node-transfers")}
+	defer transfers.Close()
+	nodeVolumes := &dockerhost.NodeVolumes{Local: host, Swarm: swarm, API: docker, Transfers: transfers, Log: log.With("component", "node-volumes"),
+		Binary: filepath.Join(cfg.RuntimesDir, "stackhub-volumes")}
 	sources := &bundleSource{dir: filepath.Join(cfg.DataDir, "bundles"), reg: ocibundle.Registry{Insecure: cfg.InsecureRegistry},
 		docker: docker, cat: cat, log: log.With("component", "bundles"),
 		runtimesDir: cfg.RuntimesDir, afterBuild: debug.FreeOSMemory}
@@ -313,6 +320,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Vault:          &catalog.Vault{Dir: filepath.Join(cfg.DataDir, "vault")},
 		Backups:        backups,
 		Volumes:        host,
+		NodeVolumes:    nodeVolumes,
 		Policies:       db,
 		NeedsSetup:     accounts.NeedsSetup,
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
@@ -331,6 +339,14 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	if err := engine.Recover(ctx); err != nil {
 		log.Warn("start-up recovery could not run yet; changes are refused until it does", "err", err)
 		background.Go(func() { engine.RecoverLoop(bgCtx, 5*time.Second) })
+	}
+	// The node volume helper services a crash left (no transfer runs yet).
+	if st, err := swarm.SwarmStatus(ctx); err == nil && st.Swarm == orchestrator.SwarmManager {
+		if n, err := nodeVolumes.RemoveHelpers(ctx); err != nil {
+			log.Warn("node volume helpers left by a crash not removed", "err", err)
+		} else if n > 0 {
+			log.Info("removed node volume helpers left by a crash", "count", n)
+		}
 	}
 	// Scheduled backups (backup policies), once a minute.
 	background.Go(func() { engine.BackupScheduler(bgCtx) })

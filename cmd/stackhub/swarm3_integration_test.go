@@ -20,6 +20,7 @@ import (
 	"github.com/stretchr/testify/assert"
 	"github.com/stretchr/testify/require"
 
+	"github.com/websoft9/stackhub/orchestrator/dockerhost"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost/dockertest"
 	"github.com/websoft9/stackhub/porter-mixin/naming"
 	"github.com/websoft9/stackhub/web/metrics"
@@ -50,7 +51,9 @@ func startSwarm3(t *testing.T, catalog string, serveArgs ...string) *swarm3 {
 	t.Helper()
 	ctx := t.Context()
 	began := time.Now()
-	c := dockertest.StartCluster(t, 3, "stackhub-test/web:dev")
+	// StackHub's node volume helper too (nothing is pulled): make
+	// test-images builds it, as an operator loads it on every node.
+	c := dockertest.StartCluster(t, 3, "stackhub-test/web:dev", dockerhost.NodeHelperImage)
 	t.Logf("three engines up in %s", time.Since(began).Round(time.Millisecond))
 	sw := &swarm3{c: c, nodes: c.Nodes}
 	for _, n := range c.Nodes {
@@ -60,7 +63,9 @@ func startSwarm3(t *testing.T, catalog string, serveArgs ...string) *swarm3 {
 		sw.clients = append(sw.clients, cli)
 	}
 	t.Setenv("DOCKER_HOST", c.Nodes[0].Host())
-	sw.s = startServerArgs(t, t.TempDir(), append([]string{"--bundles", catalog}, serveArgs...)...)
+	// The helper tasks on the nodes reach StackHub, on the host, at the
+	// bridge's address.
+	sw.s = startServerArgs(t, t.TempDir(), append([]string{"--bundles", catalog, "--node-transfers", c.Gateway.String() + ":0"}, serveArgs...)...)
 
 	step := time.Now()
 	code, out, errOut := sw.sh(t, "cluster", "init", "--advertise-addr", c.Nodes[0].Addr.String())
@@ -89,6 +94,19 @@ func startSwarm3(t *testing.T, catalog string, serveArgs ...string) *swarm3 {
 		sw.ids, sw.hosts = append(sw.ids, got.ID), append(sw.hosts, got.Hostname)
 		assert.Equal(t, i == 0, got.Self, "%s is the node StackHub runs on", n.Name)
 		assert.Equal(t, map[bool]string{true: "manager", false: "worker"}[i == 0], got.Role)
+	}
+	// Each private engine has its own socket: the node label tells
+	// StackHub's volume helper where (/var/run/docker.sock otherwise).
+	for i, n := range c.Nodes {
+		res, err := sw.clients[0].NodeInspect(ctx, sw.ids[i], client.NodeInspectOptions{})
+		require.NoError(t, err)
+		spec := res.Node.Spec
+		if spec.Labels == nil {
+			spec.Labels = map[string]string{}
+		}
+		spec.Labels[dockerhost.LabelDockerSocket] = n.Socket
+		_, err = sw.clients[0].NodeUpdate(ctx, sw.ids[i], client.NodeUpdateOptions{Version: res.Node.Version, Spec: spec})
+		require.NoError(t, err)
 	}
 	code, out, _ = sw.sh(t, "node", "list")
 	require.Equal(t, exitOK, code)
@@ -464,19 +482,21 @@ func TestSwarmThreeNodes(t *testing.T) {
 	assert.Equal(t, map[int][]string{1: volumeNames("d2", "data", "dbdata")}, vols, "d2's volumes are kept on node 2")
 
 	// Uninstall t3 with purge: its volumes are on node 3, which the
-	// manager's API cannot reach; they are kept there and the run's log
-	// names them (docs/swarm-apps.md).
+	// manager's API cannot reach; StackHub's volume helper task removes
+	// them there and the run's log names them (docs/swarm-apps.md).
 	step = time.Now()
 	job = s.requireUninstall(t, "t3")
 	t.Logf("uninstall t3 with purge from node 3: %s", time.Since(step).Round(time.Millisecond))
 	vols = sw.requireGone(t, "t3", 30*time.Second)
 	t3Vols := volumeNames("t3", "cachedata", "data")
-	assert.Equal(t, map[int][]string{2: t3Vols}, vols, "t3's volumes are kept on node 3")
+	assert.Empty(t, vols, "t3's volumes are removed on node 3")
 	log := runLogOf(t, s, job["id"].(string))
-	assert.Contains(t, log, "volumes kept: "+strings.Join(t3Vols, ", ")+" on node "+sw.ids[2], "the run's log names the kept volumes")
+	assert.Contains(t, log, "removed volumes "+strings.Join(t3Vols, ", ")+" on node "+sw.hosts[2], "the run's log names the removed volumes")
+	outputs, _ := job["outputs"].(map[string]any)
+	assert.Equal(t, t3Vols, toStrings(outputs["removedVolumes"]), "the uninstall's answer names them")
 
 	// uninstallAllApp with purge: auto1 on node 1, the manager's own node,
-	// loses its volumes; auto2's stay on node 3, named in its run's log.
+	// and auto2 on node 3 lose their volumes.
 	step = time.Now()
 	all := seedUninstallAll(t, s)
 	t.Logf("uninstallAllApp (auto1 on node 1, auto2 on node 3): %s: %v", time.Since(step).Round(time.Millisecond), all)
@@ -487,16 +507,15 @@ func TestSwarmThreeNodes(t *testing.T) {
 	assert.Empty(t, apps)
 	assert.Zero(t, reservedPorts(t, s), "no port is reserved on any node")
 
-	// Nothing is left on any node but the kept volumes, which the test
-	// removes through each node's own engine.
+	// Nothing is left on any node but d2's volumes (uninstalled without
+	// purge), which the test removes through node 2's own engine.
 	services, containers, networks, volumes := sw.leftOnNodes(t, "")
 	assert.Empty(t, services)
 	assert.Empty(t, containers)
 	assert.Empty(t, networks)
 	assert.Equal(t, map[int][]string{
 		1: volumeNames("d2", "data", "dbdata"),
-		2: append(volumeNames("auto2", "data", "dbdata"), t3Vols...),
-	}, volumes, "only the documented kept volumes")
+	}, volumes, "only the volumes of the app uninstalled without purge")
 	for i, names := range volumes {
 		for _, v := range names {
 			_, err := sw.clients[i].VolumeRemove(context.WithoutCancel(ctx), v, client.VolumeRemoveOptions{})

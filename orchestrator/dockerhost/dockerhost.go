@@ -319,7 +319,15 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 			break
 		}
 		for _, c := range cs.Items {
-			if _, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true}); err != nil && !cerrdefs.IsNotFound(err) {
+			_, err := h.api.ContainerRemove(ctx, c.ID, client.ContainerRemoveOptions{Force: true})
+			if cerrdefs.IsConflict(err) && pass < 2 {
+				// Swarm is removing a task's container of a service just
+				// removed ("removal already in progress"): the next pass
+				// lists again.
+				time.Sleep(200 * time.Millisecond)
+				continue
+			}
+			if err != nil && !cerrdefs.IsNotFound(err) {
 				return rm, h.classify("remove container", "", err)
 			}
 			if len(c.Names) > 0 {
@@ -332,7 +340,7 @@ func (h *Host) RemoveApp(ctx context.Context, app, runID string, purge bool) (or
 		return rm, h.classify("list networks", "", err)
 	}
 	for _, n := range ns.Items {
-		if _, err := h.api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !cerrdefs.IsNotFound(err) {
+		if _, err := h.api.NetworkRemove(ctx, n.ID, client.NetworkRemoveOptions{}); err != nil && !networkGone(err) {
 			return rm, h.classify("remove network", "", err)
 		}
 		rm.Networks = append(rm.Networks, n.Name)
@@ -404,4 +412,12 @@ func healthOf(status string) string {
 		return "starting"
 	}
 	return ""
+}
+
+// networkGone tells whether a network removal failed because the network
+// is gone: Docker 20.10 answers a 500 "network <id> not found" for a Swarm
+// overlay network the manager removed between its list and the removal
+// (the app's uninstall run removes it too).
+func networkGone(err error) bool {
+	return cerrdefs.IsNotFound(err) || strings.HasSuffix(err.Error(), " not found")
 }

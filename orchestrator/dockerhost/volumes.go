@@ -79,7 +79,9 @@ func (h *Host) AppVolumes(ctx context.Context, app string) ([]orchestrator.Volum
 	for _, v := range vs.Items {
 		key := v.Labels[orchestrator.ComposeVolumeLabel]
 		if key == "" {
-			key = v.Name
+			// A Swarm task's volume (swarmspec) has no compose label: its
+			// key is its name less the project's prefix, as on other nodes.
+			key = strings.TrimPrefix(v.Name, naming.Project(app)+"_")
 		}
 		out = append(out, orchestrator.Volume{Name: v.Name, Key: key, Driver: v.Driver, Options: v.Options, Labels: v.Labels, Mountpoint: v.Mountpoint})
 	}

@@ -250,3 +250,48 @@ func TestCheckConfig(t *testing.T) {
 		})
 	}
 }
+
+// TestServiceVolumeHelperRefused: StackHub's node volume helper spec
+// (dockerhost.NodeVolumes: image stackhub/volumes:1, the node's Docker
+// socket or an app's volume, a name and labels of its own), asked for by
+// a bundle through its policed socket, is refused: the socket, host
+// binds and foreign names stay refused whatever the image. Only StackHub's
+// own client creates it.
+func TestServiceVolumeHelperRefused(t *testing.T) {
+	one := uint64(1)
+	helper := func(mounts []mount.Mount) swarm.ServiceSpec {
+		return swarm.ServiceSpec{
+			Annotations: swarm.Annotations{Name: "stackhub-volumes-0123abcd", Labels: map[string]string{"sh.websoft9.volume-helper": "app"}},
+			Mode:        swarm.ServiceMode{Replicated: &swarm.ReplicatedService{Replicas: &one}},
+			TaskTemplate: swarm.TaskSpec{
+				ContainerSpec: &swarm.ContainerSpec{Image: "stackhub/volumes:1", Args: []string{"remove", "http://10.0.0.1:1/v1/transfers/x", "other"},
+					Labels: map[string]string{"sh.websoft9.volume-helper": "app"}, Mounts: mounts},
+				Placement:     &swarm.Placement{Constraints: []string{"node.id==n1"}},
+				RestartPolicy: &swarm.RestartPolicy{Condition: swarm.RestartPolicyConditionNone},
+			},
+		}
+	}
+	for name, tc := range map[string]struct {
+		mounts []mount.Mount
+		rule   string
+	}{
+		"the node's Docker socket": {[]mount.Mount{{Type: mount.TypeBind, Source: "/var/run/docker.sock", Target: "/var/run/docker.sock"}}, RuleDockerSocket},
+		"a socket elsewhere":       {[]mount.Mount{{Type: mount.TypeBind, Source: "/run/docker.sock", Target: "/var/run/docker.sock"}}, RuleDockerSocket},
+		"a host bind":              {[]mount.Mount{{Type: mount.TypeBind, Source: "/var/lib/docker/volumes", Target: "/volumes"}}, RuleBindMount},
+		"another app's volume":     {[]mount.Mount{{Type: mount.TypeVolume, Source: "websoft9-other_data", Target: "/volumes/data"}}, RuleForeign},
+	} {
+		t.Run(name, func(t *testing.T) {
+			p := swarmPolicy()
+			out, err := CheckService(t.Context(), p, known, nil, presentImages{"stackhub/volumes:1"}, "POST /services/create", ptr(helper(tc.mounts)))
+			require.NoError(t, err)
+			var rules []string
+			for _, r := range out {
+				rules = append(rules, r.Rule)
+			}
+			assert.Contains(t, rules, tc.rule, "%v", out)
+			assert.Contains(t, rules, RuleObjectName, "a name that is not the installation's")
+		})
+	}
+}
+
+func ptr[T any](v T) *T { return &v }

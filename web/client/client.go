@@ -752,12 +752,18 @@ func (c *Client) Backups(ctx context.Context, name, repository string) ([]Backup
 // Restore puts backup id back into installation name ("" for the backup's
 // own; POST /api/v1/backups/{id}/restore) and returns its job.
 func (c *Client) Restore(ctx context.Context, id, repository, name string) (App, Job, error) {
+	return c.RestoreOn(ctx, id, repository, name, "")
+}
+
+// RestoreOn is Restore into a name not installed, placed on Swarm node
+// node ("" lets the server pick).
+func (c *Client) RestoreOn(ctx context.Context, id, repository, name, node string) (App, Job, error) {
 	var out struct {
 		App App `json:"app"`
 		Job Job `json:"job"`
 	}
 	_, err := c.callJSON(ctx, http.MethodPost, "/api/v1/backups/"+url.PathEscape(id)+"/restore", nil,
-		map[string]any{"repository": repository, "name": name}, &out)
+		map[string]any{"repository": repository, "name": name, "node": node}, &out)
 	return out.App, out.Job, err
 }
 
