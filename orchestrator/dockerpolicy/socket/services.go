@@ -171,26 +171,25 @@ func (s *Server) ownedConfig(r *http.Request, path, ref string) ([]dockerpolicy.
 // ConfigOwner implements dockerpolicy.ConfigOwners: the app label of
 // config ref.
 func (u *upstream) ConfigOwner(ctx context.Context, ref string) (string, bool, error) {
-	if ref == "" {
-		return "", false, nil
-	}
-	var cfg struct {
-		Spec struct{ Labels map[string]string }
-	}
-	ok, err := u.get(ctx, "/configs/"+url.PathEscape(ref), &cfg)
-	return cfg.Spec.Labels[naming.LabelApp], ok, err
+	return u.specOwner(ctx, "/configs/", ref)
 }
 
 // serviceOwner is the app label of service ref.
 func (u *upstream) serviceOwner(ctx context.Context, ref string) (string, bool, error) {
+	return u.specOwner(ctx, "/services/", ref)
+}
+
+// specOwner is the app label in the spec of Swarm object ref under
+// collection ("/services/", "/configs/").
+func (u *upstream) specOwner(ctx context.Context, collection, ref string) (string, bool, error) {
 	if ref == "" {
 		return "", false, nil
 	}
-	var svc struct {
+	var obj struct {
 		Spec struct{ Labels map[string]string }
 	}
-	ok, err := u.get(ctx, "/services/"+url.PathEscape(ref), &svc)
-	return svc.Spec.Labels[naming.LabelApp], ok, err
+	ok, err := u.get(ctx, collection+url.PathEscape(ref), &obj)
+	return obj.Spec.Labels[naming.LabelApp], ok, err
 }
 
 // ImagePresent implements dockerpolicy.Images: the manager's engine has
