@@ -405,26 +405,20 @@ func removeVolumes(ctx context.Context, socket, app string) (RemoveResult, error
 	docker := &http.Client{Timeout: time.Minute, Transport: &http.Transport{DialContext: func(ctx context.Context, _, _ string) (net.Conn, error) {
 		return (&net.Dialer{}).DialContext(ctx, "unix", socket)
 	}}}
-	filters, _ := json.Marshal(map[string][]string{"label": {labelApp + "=" + app}})
-	resp, err := docker.Get("http://docker/volumes?filters=" + url.QueryEscape(string(filters)))
-	if err != nil {
-		return res, fail(exitDocker, "list volumes: %v", err)
-	}
 	var list struct {
 		Volumes []struct {
 			Name   string
 			Labels map[string]string
 		}
 	}
-	err = json.NewDecoder(resp.Body).Decode(&list)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return res, fail(exitDocker, "list volumes: %s %v", resp.Status, err)
+	if err := listLabelled(ctx, docker, "volumes", "/volumes", app, &list); err != nil {
+		return res, err
 	}
 	// The app's services are gone: containers of it the node still holds
 	// stopped (its tasks' history from before a restart of this engine,
 	// which Swarm no longer removes) would keep its volumes in use.
-	res.Containers, err = removeStopped(ctx, docker, app)
+	stopped, err := removeStopped(ctx, docker, app)
+	res.Containers = stopped
 	if err != nil {
 		return res, err
 	}
@@ -457,57 +451,38 @@ var inUseWait = time.Minute
 // uses it, until deadline.
 func removeVolume(ctx context.Context, docker *http.Client, name string, deadline time.Time) error {
 	for {
-		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://docker/volumes/"+url.PathEscape(name), nil)
-		resp, err := docker.Do(req)
-		if err != nil {
-			return fmt.Errorf("%s: %v", name, err)
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		switch {
-		case resp.StatusCode/100 == 2, resp.StatusCode == http.StatusNotFound:
-			return nil
-		case resp.StatusCode == http.StatusConflict && time.Now().Before(deadline):
+		err := deleteObject(ctx, docker, "/volumes/"+url.PathEscape(name))
+		var refused *refusal
+		if errors.As(err, &refused) && refused.code == http.StatusConflict && time.Now().Before(deadline) {
 			time.Sleep(500 * time.Millisecond)
 			continue
 		}
-		return fmt.Errorf("%s: %s: %s", name, resp.Status, strings.TrimSpace(string(msg)))
+		if err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+		return nil
 	}
 }
 
 // removeStopped removes the containers labelled with app that do not run
 // and returns their names.
 func removeStopped(ctx context.Context, docker *http.Client, app string) ([]string, error) {
-	filters, _ := json.Marshal(map[string][]string{"label": {labelApp + "=" + app}})
-	resp, err := docker.Get("http://docker/containers/json?all=1&filters=" + url.QueryEscape(string(filters)))
-	if err != nil {
-		return nil, fail(exitDocker, "list containers: %v", err)
-	}
 	var list []struct {
 		ID     string `json:"Id"`
 		Names  []string
 		State  string
 		Labels map[string]string
 	}
-	err = json.NewDecoder(resp.Body).Decode(&list)
-	resp.Body.Close()
-	if err != nil || resp.StatusCode != http.StatusOK {
-		return nil, fail(exitDocker, "list containers: %s %v", resp.Status, err)
+	if err := listLabelled(ctx, docker, "containers", "/containers/json?all=1", app, &list); err != nil {
+		return nil, err
 	}
 	var out []string
 	for _, c := range list {
 		if c.Labels[labelApp] != app || c.State == "running" || c.State == "restarting" || c.State == "paused" {
 			continue
 		}
-		req, _ := http.NewRequestWithContext(ctx, http.MethodDelete, "http://docker/containers/"+url.PathEscape(c.ID), nil)
-		resp, err := docker.Do(req)
-		if err != nil {
+		if err := deleteObject(ctx, docker, "/containers/"+url.PathEscape(c.ID)); err != nil {
 			return out, fail(exitDocker, "remove container %s: %v", c.ID, err)
-		}
-		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
-		resp.Body.Close()
-		if resp.StatusCode/100 != 2 && resp.StatusCode != http.StatusNotFound {
-			return out, fail(exitDocker, "remove container %s: %s: %s", c.ID, resp.Status, strings.TrimSpace(string(msg)))
 		}
 		name := c.ID
 		if len(c.Names) > 0 {
@@ -517,4 +492,59 @@ func removeStopped(ctx context.Context, docker *http.Client, app string) ([]stri
 	}
 	slices.Sort(out)
 	return out, nil
+}
+
+// listLabelled decodes into v the list at path (a GET of the node's
+// engine) of the objects labelled with app; what names them in errors.
+func listLabelled(ctx context.Context, docker *http.Client, what, path, app string, v any) error {
+	filters, _ := json.Marshal(map[string][]string{"label": {labelApp + "=" + app}})
+	sep := "?"
+	if strings.Contains(path, "?") {
+		sep = "&"
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, "http://docker"+path+sep+"filters="+url.QueryEscape(string(filters)), nil)
+	if err != nil {
+		return fail(exitDocker, "list %s: %v", what, err)
+	}
+	resp, err := docker.Do(req)
+	if err != nil {
+		return fail(exitDocker, "list %s: %v", what, err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+		return fail(exitDocker, "list %s: %s: %s", what, resp.Status, strings.TrimSpace(string(msg)))
+	}
+	if err := json.NewDecoder(resp.Body).Decode(v); err != nil {
+		return fail(exitDocker, "list %s: %v", what, err)
+	}
+	return nil
+}
+
+// refusal is the engine's answer to a removal it did not do.
+type refusal struct {
+	code   int
+	status string
+	msg    string
+}
+
+func (r *refusal) Error() string { return r.status + ": " + r.msg }
+
+// deleteObject DELETEs path on the node's engine: nil when it is gone (removed
+// now, or not there), a *refusal with the engine's answer otherwise.
+func deleteObject(ctx context.Context, docker *http.Client, path string) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodDelete, "http://docker"+path, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := docker.Do(req)
+	if err != nil {
+		return err
+	}
+	msg, _ := io.ReadAll(io.LimitReader(resp.Body, 512))
+	resp.Body.Close()
+	if resp.StatusCode/100 == 2 || resp.StatusCode == http.StatusNotFound {
+		return nil
+	}
+	return &refusal{code: resp.StatusCode, status: resp.Status, msg: strings.TrimSpace(string(msg))}
 }
