@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -228,18 +227,24 @@ func scaleRun(ctx context.Context, o ScaleOptions, log io.Writer) (res *ScaleRes
 	}
 	res.Machine.LoadAfter = loadavg()
 	for _, ep := range scaleEndpoints {
-		var ratios, small, large, cpu []Num
-		for _, r := range res.Rounds {
-			if r.Endpoint == ep.name {
-				ratios, small, large = append(ratios, r.P99Ratio), append(small, r.Small.P99Ms), append(large, r.Large.P99Ms)
-				cpu = append(cpu, ratio(r.LargeCPUUs, r.SmallCPUUs))
-			}
-		}
-		f := ScaleFigure{Endpoint: ep.name, P99Ratio: spread(ratios), SmallP99: spread(small), LargeP99: spread(large), CPURatio: spread(cpu)}
-		f.Met = f.P99Ratio.Median.ok() && float64(f.P99Ratio.Median) <= o.MaxRatio
-		res.Figures = append(res.Figures, f)
+		res.Figures = append(res.Figures, scaleFigure(ep.name, res.Rounds, o.MaxRatio))
 	}
 	return res, nil
+}
+
+// scaleFigure is endpoint's result over rounds: the spread of the rounds'
+// p99 ratios, met when their median is at most maxRatio.
+func scaleFigure(endpoint string, rounds []ScaleRound, maxRatio float64) ScaleFigure {
+	var ratios, small, large, cpu []Num
+	for _, r := range rounds {
+		if r.Endpoint == endpoint {
+			ratios, small, large = append(ratios, r.P99Ratio), append(small, r.Small.P99Ms), append(large, r.Large.P99Ms)
+			cpu = append(cpu, ratio(r.LargeCPUUs, r.SmallCPUUs))
+		}
+	}
+	f := ScaleFigure{Endpoint: endpoint, P99Ratio: spread(ratios), SmallP99: spread(small), LargeP99: spread(large), CPURatio: spread(cpu)}
+	f.Met = f.P99Ratio.Median.ok() && float64(f.P99Ratio.Median) <= maxRatio
+	return f
 }
 
 // scaleServer copies the test catalog padded to size entries and serves
@@ -297,18 +302,9 @@ func (r *ScaleResults) met() bool {
 	return true
 }
 
+// writeScale writes CATALOG.md and catalog.json into dir.
 func writeScale(dir string, r *ScaleResults) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "catalog.json"), append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "CATALOG.md"), []byte(r.markdown()), 0o644)
+	return writeReport(dir, "catalog", r, r.markdown())
 }
 
 func (r *ScaleResults) markdown() string {

@@ -20,21 +20,36 @@ func TestScaleFlags(t *testing.T) {
 	}
 }
 
-// The verdict is the median of the rounds' ratios against the bar, for
-// every endpoint; a failure fails it.
+// The verdict is the median of each endpoint's rounds' p99 ratios against
+// the bar; a failure fails it.
 func TestScaleVerdict(t *testing.T) {
-	r := &ScaleResults{Settings: ScaleOptions{Small: 12, Large: 1000, MaxRatio: 1.5}}
-	f := func(endpoint string, ratios ...Num) ScaleFigure {
-		s := spread(ratios)
-		return ScaleFigure{Endpoint: endpoint, P99Ratio: s, Met: float64(s.Median) <= 1.5}
+	round := func(endpoint string, small, large Num) ScaleRound {
+		return ScaleRound{Endpoint: endpoint, Small: Read{P99Ms: small}, Large: Read{P99Ms: large}, P99Ratio: ratio(large, small),
+			SmallCPUUs: 20, LargeCPUUs: 25}
 	}
-	r.Figures = []ScaleFigure{f("appList", 0.9, 1.2, 3), f("catalog", 1.1, 1.4, 0.5)}
+	rounds := []ScaleRound{
+		round("appList", 10, 9), round("catalog", 10, 16),
+		round("appList", 10, 12), round("catalog", 10, 14),
+		round("appList", 4, 12), round("catalog", 20, 10), // one bad round each way
+	}
+	r := &ScaleResults{Settings: ScaleOptions{Small: 12, Large: 1000, MaxRatio: 1.5}, Rounds: rounds}
+	for _, ep := range scaleEndpoints {
+		r.Figures = append(r.Figures, scaleFigure(ep.name, rounds, 1.5))
+	}
+	require.Len(t, r.Figures, 2)
+	assert.InDelta(t, 1.2, float64(r.Figures[0].P99Ratio.Median), 1e-9, "appList: 0.9, 1.2, 3 → 1.2")
+	assert.InDelta(t, 1.4, float64(r.Figures[1].P99Ratio.Median), 1e-9, "catalog: 1.6, 1.4, 0.5 → 1.4")
+	assert.InDelta(t, 1.25, float64(r.Figures[1].CPURatio.Median), 1e-9)
 	assert.True(t, r.met())
 	assert.Contains(t, r.markdown(), "**Verdict: PASS**")
-	r.Figures[1] = f("catalog", 1.6, 1.7, 0.5)
+
+	r.Figures[1] = scaleFigure("catalog", append(rounds, round("catalog", 10, 17), round("catalog", 10, 18)), 1.5)
+	assert.InDelta(t, 1.6, float64(r.Figures[1].P99Ratio.Median), 1e-9)
 	assert.False(t, r.met())
 	assert.True(t, strings.Contains(r.markdown(), "**Verdict: FAIL**"))
-	r.Figures[1] = f("catalog", 1.0)
+
+	r.Figures[1] = scaleFigure("catalog", rounds, 1.5)
 	r.Failures = []string{"wrk failed"}
 	assert.False(t, r.met())
+	assert.False(t, scaleFigure("nothing", rounds, 1.5).Met, "no rounds, no verdict")
 }

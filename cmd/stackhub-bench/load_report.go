@@ -1,27 +1,12 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
-	"os"
-	"path/filepath"
 	"strings"
 )
 
 // writeLoad writes LOAD.md and load.json into dir.
-func writeLoad(dir string, r *LoadResults) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	data, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "load.json"), append(data, '\n'), 0o644); err != nil {
-		return err
-	}
-	return os.WriteFile(filepath.Join(dir, "LOAD.md"), []byte(r.markdown()), 0o644)
-}
+func writeLoad(dir string, r *LoadResults) error { return writeReport(dir, "load", r, r.markdown()) }
 
 func (r *LoadResults) markdown() string {
 	var sb strings.Builder

@@ -495,17 +495,23 @@ func leftCells(u [3]Timing) string {
 // writeResults writes RESULTS.md and results.json into dir.
 func writeResults(dir string, r *Results) error {
 	r.Targets = r.targets()
+	return writeReport(dir, "results", r, r.markdown())
+}
+
+// writeReport writes v as <name>.json and md as <NAME>.md into dir (made
+// when missing): every report of the bench is such a pair.
+func writeReport(dir, name string, v any, md string) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return err
 	}
-	data, err := json.MarshalIndent(r, "", "  ")
+	data, err := json.MarshalIndent(v, "", "  ")
 	if err != nil {
-		return fmt.Errorf("results.json: %w", err)
+		return fmt.Errorf("%s.json: %w", name, err)
 	}
-	if err := os.WriteFile(filepath.Join(dir, "results.json"), append(data, '\n'), 0o644); err != nil {
+	if err := os.WriteFile(filepath.Join(dir, name+".json"), append(data, '\n'), 0o644); err != nil {
 		return err
 	}
-	return os.WriteFile(filepath.Join(dir, "RESULTS.md"), []byte(r.markdown()), 0o644)
+	return os.WriteFile(filepath.Join(dir, strings.ToUpper(name)+".md"), []byte(md), 0o644)
 }
 
 func sortedKeys(m map[string]string) []string { return slices.Sorted(maps.Keys(m)) }

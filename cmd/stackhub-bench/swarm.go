@@ -19,7 +19,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -419,17 +418,9 @@ func (b *bench) swarmMany(ctx context.Context, o SwarmOptions, s *server, addrs 
 }
 
 // writeSwarm writes swarm.json and SWARM.md.
-func writeSwarm(dir string, r *SwarmResults) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return err
-	}
-	raw, err := json.MarshalIndent(r, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(filepath.Join(dir, "swarm.json"), append(raw, '\n'), 0o644); err != nil {
-		return err
-	}
+func writeSwarm(dir string, r *SwarmResults) error { return writeReport(dir, "swarm", r, r.markdown()) }
+
+func (r *SwarmResults) markdown() string {
 	var w strings.Builder
 	fmt.Fprintf(&w, "# StackHub on a Swarm of three engines\n\n`make bench-swarm` (`stackhub-bench swarm`), %s. Four private engines on one machine (dockertest.NewCluster): nodes 1-3 a Swarm made through StackHub's API, node 4 a single host.\n\n", r.Date.Format("2006-01-02 15:04 MST"))
 	verdict := func(ok bool) string {
@@ -452,5 +443,5 @@ func writeSwarm(dir string, r *SwarmResults) error {
 	for _, f := range r.Failures {
 		fmt.Fprintf(&w, "\n**Failed:** %s\n", f)
 	}
-	return os.WriteFile(filepath.Join(dir, "SWARM.md"), []byte(w.String()), 0o644)
+	return w.String()
 }
