@@ -66,16 +66,21 @@ type Options struct {
 
 // Gateway serves the domains.
 type Gateway struct {
-	o       Options
-	log     *slog.Logger
-	magic   *certmagic.Config
-	cache   *certmagic.Cache
-	acme    *certmagic.ACMEIssuer
-	ca      *internalCA
-	table   atomic.Pointer[table]
-	proxy   *httputil.ReverseProxy
-	lean    *leanTransport
-	servers []*http.Server
+	o     Options
+	log   *slog.Logger
+	magic *certmagic.Config
+	cache *certmagic.Cache
+	acme  *certmagic.ACMEIssuer
+	ca    *internalCA
+	table atomic.Pointer[table]
+	proxy *httputil.ReverseProxy
+	lean  *leanTransport
+	// fastPool keeps the fast path's connections to the apps (fast.go).
+	fastPool *leanTransport
+	servers  []*http.Server
+	lns      []net.Listener
+	connMu   sync.Mutex
+	conns    map[net.Conn]struct{}
 	// Addrs are where it listens, once started: HTTP then HTTPS.
 	addrs []net.Addr
 
@@ -105,6 +110,8 @@ func New(o Options) (*Gateway, error) {
 	g := &Gateway{o: o, log: o.Logger.With("component", "gateway"), managed: map[string]context.CancelFunc{},
 		attempts: map[string]int{}, reported: map[string]orchestrator.Certificate{}}
 	g.table.Store(&table{})
+	g.fastPool = newLeanTransport(nil)
+	g.conns = map[net.Conn]struct{}{}
 	g.lean = newLeanTransport(&http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns: 512, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 5 * time.Minute})
 	g.proxy = &httputil.ReverseProxy{
@@ -190,15 +197,22 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)
 	g.servers = []*http.Server{
-		{Handler: plain, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog},
-		{Handler: http.HandlerFunc(g.serveHTTPS), TLSConfig: tlsConf, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, ErrorLog: errLog},
+		{Handler: plain, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, ErrorLog: errLog},
+		{Handler: http.HandlerFunc(g.serveHTTPS), TLSConfig: tlsConf, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, ErrorLog: errLog,
+			ConnContext: connContext},
 	}
 	if err := g.Reload(ctx); err != nil {
 		g.log.Warn("load the routes", "err", err)
 	}
 	go g.sweepIdle()
-	go func() { _ = g.servers[0].Serve(httpLn) }()
-	go func() { _ = g.servers[1].Serve(tls.NewListener(httpsLn, tlsConf)) }()
+	// Connections start on the fast path (fast.go), which hands those it
+	// does not serve to these servers.
+	g.lns = []net.Listener{httpLn, httpsLn}
+	plainOff, tlsOff := newHandoff(httpLn.Addr()), newHandoff(httpsLn.Addr())
+	go func() { _ = g.servers[0].Serve(plainOff) }()
+	go func() { _ = g.servers[1].Serve(tlsOff) }()
+	go g.accept(httpLn, nil, plainOff)
+	go g.accept(httpsLn, tlsConf, tlsOff)
 	g.log.Info("gateway serving", "http", httpLn.Addr().String(), "https", httpsLn.Addr().String(), "mode", g.o.Mode)
 	return nil
 }
@@ -263,9 +277,19 @@ func (g *Gateway) Close(ctx context.Context) error {
 	}
 	var errs []error
 	g.closeOnce.Do(func() {
+		for _, ln := range g.lns {
+			ln.Close()
+		}
+		g.connMu.Lock()
+		for c := range g.conns {
+			c.Close()
+		}
+		g.conns = nil
+		g.connMu.Unlock()
 		for _, s := range g.servers {
 			errs = append(errs, s.Shutdown(ctx))
 		}
+		g.fastPool.sweep(nil)
 		if g.cache != nil {
 			g.cache.Stop()
 		}
@@ -284,6 +308,7 @@ func (g *Gateway) Reload(ctx context.Context) error {
 	t := newTable(routes)
 	g.table.Store(t)
 	g.lean.sweep(t.upstreams())
+	g.fastPool.sweep(t.upstreams())
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	for name, stop := range g.managed {
@@ -430,7 +455,9 @@ func (g *Gateway) sweepIdle() {
 		case <-g.ctx.Done():
 			return
 		case <-tick.C:
-			g.lean.sweep(g.table.Load().upstreams())
+			up := g.table.Load().upstreams()
+			g.lean.sweep(up)
+			g.fastPool.sweep(up)
 		}
 	}
 }
@@ -471,7 +498,14 @@ func (g *Gateway) serveHTTP(w http.ResponseWriter, r *http.Request) {
 // client asked the certificate for.
 func (g *Gateway) serveHTTPS(w http.ResponseWriter, r *http.Request) {
 	host := orchestrator.HostOf(r.Host)
-	if r.TLS != nil && host != orchestrator.HostOf(r.TLS.ServerName) {
+	// A connection the fast path handed over has its TLS state in the
+	// context; the reverse proxy reads it from the request (X-Forwarded-Proto).
+	r.TLS = tlsStateOf(r)
+	if r.TLS == nil {
+		http.Error(w, "no TLS connection", http.StatusInternalServerError)
+		return
+	}
+	if host != orchestrator.HostOf(r.TLS.ServerName) {
 		http.Error(w, "the Host header names another domain than the TLS connection", http.StatusMisdirectedRequest)
 		return
 	}
