@@ -11,6 +11,7 @@ import (
 	"net/http/httputil"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/websoft9/stackhub/orchestrator"
@@ -127,8 +128,9 @@ func (g *Gateway) accept(ln net.Listener, tlsConf *tls.Config, h *handoff) {
 	}
 }
 
-// track records c as open (or closed) so Close can end it.
-func (g *Gateway) track(c net.Conn, open bool) bool {
+// track records c as open (or closed) so Close can end it, with the
+// connection to an app it waits on.
+func (g *Gateway) track(c net.Conn, fc *fastConn, open bool) bool {
 	g.connMu.Lock()
 	defer g.connMu.Unlock()
 	if !open {
@@ -138,8 +140,21 @@ func (g *Gateway) track(c net.Conn, open bool) bool {
 	if g.conns == nil {
 		return false // closed
 	}
-	g.conns[c] = struct{}{}
+	g.conns[c] = fc
 	return true
+}
+
+// closeConns ends every connection on the fast path, for good.
+func (g *Gateway) closeConns() {
+	g.connMu.Lock()
+	defer g.connMu.Unlock()
+	for c, fc := range g.conns {
+		c.Close()
+		if up := fc.up.Load(); up != nil {
+			up.conn.Close()
+		}
+	}
+	g.conns = nil
 }
 
 // fastConn is one client connection on the fast path.
@@ -157,6 +172,8 @@ type fastConn struct {
 	// name, normalizing it each time would be a waste.
 	lastHost []byte
 	name     string
+	// up is the app connection an exchange uses (Close ends it too).
+	up atomic.Pointer[leanConn]
 }
 
 const (
@@ -167,18 +184,18 @@ const (
 )
 
 func (g *Gateway) serveConn(raw net.Conn, tlsConf *tls.Config, h *handoff) {
-	if !g.track(raw, true) {
+	fc := &fastConn{g: g, c: raw}
+	if !g.track(raw, fc, true) {
 		raw.Close()
 		return
 	}
 	handed := false
 	defer func() {
-		g.track(raw, false)
+		g.track(raw, nil, false)
 		if !handed {
 			raw.Close()
 		}
 	}()
-	fc := &fastConn{g: g, c: raw}
 	if tlsConf != nil {
 		tc := tls.Server(raw, tlsConf)
 		_ = raw.SetDeadline(time.Now().Add(readHeaderTimeout))
@@ -292,7 +309,9 @@ func (fc *fastConn) proxy(rt *orchestrator.Route) bool {
 		if err != nil {
 			return fc.fail(err)
 		}
+		fc.up.Store(lc)
 		answered, keep, err := fc.exchange(lc)
+		fc.up.Store(nil)
 		if err == nil {
 			if keep {
 				g.fastPool.put(lc)

@@ -2,6 +2,7 @@ package gateway_test
 
 import (
 	"bufio"
+	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"fmt"
@@ -281,4 +282,40 @@ func TestFastPathOverTLS(t *testing.T) {
 	resp.Body.Close()
 	assert.Equal(t, "HTTP/2.0", resp.Proto)
 	assert.Contains(t, string(b), `"proto":"https"`)
+}
+
+// TestFastPathClose: closing the gateway ends the connections the fast
+// path holds, idle or waiting for an app.
+func TestFastPathClose(t *testing.T) {
+	release := make(chan struct{})
+	app := newRawApp(t, func(r *http.Request, _ string) (string, bool) {
+		if r.URL.Path == "/slow" {
+			<-release
+		}
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+	})
+	defer close(release)
+	g := plainGateway(t, app.addr)
+	idle, err := net.Dial("tcp", g.Addrs()[0].String())
+	require.NoError(t, err)
+	defer idle.Close()
+	_, body := roundTrip(t, idle, bufio.NewReader(idle), "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n", "GET")
+	require.Equal(t, "ok", body)
+	waiting, err := net.Dial("tcp", g.Addrs()[0].String())
+	require.NoError(t, err)
+	defer waiting.Close()
+	_, err = io.WriteString(waiting, "GET /slow HTTP/1.1\r\nHost: app.test\r\n\r\n")
+	require.NoError(t, err)
+	time.Sleep(50 * time.Millisecond)
+
+	ctx, cancel := context.WithTimeout(t.Context(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, g.Close(ctx))
+	for _, c := range []net.Conn{idle, waiting} {
+		_ = c.SetReadDeadline(time.Now().Add(2 * time.Second))
+		_, err := c.Read(make([]byte, 1))
+		assert.ErrorIs(t, err, io.EOF, "the connection is closed, not left open")
+	}
+	_, err = net.DialTimeout("tcp", g.Addrs()[0].String(), time.Second)
+	assert.Error(t, err, "nothing listens any more")
 }

@@ -2,7 +2,13 @@
 // :443, obtains and renews a certificate for every domain with certmagic
 // (ACME HTTP-01 and TLS-ALPN-01, any ACME directory) or signs it with an
 // internal CA of its own (LANs without public DNS), and reverse-proxies
-// each domain to its app's published web port with net/http/httputil.
+// each domain to its app's published web port.
+//
+// Requests without a body over HTTP/1.1 take a fast path (fast.go, with
+// the strict head reader of head.go); every other request — bodies,
+// WebSocket and other upgrades, h2, redirects to HTTPS, the console, ACME
+// challenges, anything unusual — is served by net/http's servers and
+// net/http/httputil, which receive the connection from the fast path.
 //
 // A domain whose certificate cannot be had is reported (the CA's error)
 // and retried by certmagic with backoff on its own goroutine: it never
@@ -80,7 +86,7 @@ type Gateway struct {
 	servers  []*http.Server
 	lns      []net.Listener
 	connMu   sync.Mutex
-	conns    map[net.Conn]struct{}
+	conns    map[net.Conn]*fastConn
 	// Addrs are where it listens, once started: HTTP then HTTPS.
 	addrs []net.Addr
 
@@ -111,7 +117,7 @@ func New(o Options) (*Gateway, error) {
 		attempts: map[string]int{}, reported: map[string]orchestrator.Certificate{}}
 	g.table.Store(&table{})
 	g.fastPool = newLeanTransport(nil)
-	g.conns = map[net.Conn]struct{}{}
+	g.conns = map[net.Conn]*fastConn{}
 	g.lean = newLeanTransport(&http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns: 512, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 5 * time.Minute})
 	g.proxy = &httputil.ReverseProxy{
@@ -280,12 +286,7 @@ func (g *Gateway) Close(ctx context.Context) error {
 		for _, ln := range g.lns {
 			ln.Close()
 		}
-		g.connMu.Lock()
-		for c := range g.conns {
-			c.Close()
-		}
-		g.conns = nil
-		g.connMu.Unlock()
+		g.closeConns()
 		for _, s := range g.servers {
 			errs = append(errs, s.Shutdown(ctx))
 		}
