@@ -275,26 +275,37 @@ func (fc *fastConn) next() (*orchestrator.Route, error) {
 
 const acmePrefix = "/.well-known/acme-challenge/"
 
-// readHead waits for a whole head in the buffer: its length, or -1 when
-// it does not fit (net/http's then).
+// readHead waits for a whole head in the client's buffer: its length, or
+// -1 when it does not fit (net/http's then). From its first byte, the
+// rest must come within readHeaderTimeout.
 func (fc *fastConn) readHead() (int, error) {
 	started := false
+	return waitHead(fc.br, func() {
+		if !started {
+			started = true
+			_ = fc.c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+		}
+	})
+}
+
+// waitHead waits for a whole head in br: its length, or -1 when it does
+// not fit the buffer. partial is called each time part of one is there.
+func waitHead(br *bufio.Reader, partial func()) (int, error) {
 	for {
-		buffered := fc.br.Buffered()
+		buffered := br.Buffered()
 		if buffered > 0 {
-			b, _ := fc.br.Peek(buffered)
+			b, _ := br.Peek(buffered)
 			if n := headEnd(b); n >= 0 {
 				return n, nil
 			}
-			if buffered == fc.br.Size() {
+			if buffered == br.Size() {
 				return -1, nil
 			}
-			if !started {
-				started = true
-				_ = fc.c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+			if partial != nil {
+				partial()
 			}
 		}
-		if _, err := fc.br.Peek(buffered + 1); err != nil && fc.br.Buffered() == buffered {
+		if _, err := br.Peek(buffered + 1); err != nil && br.Buffered() == buffered {
 			return 0, err
 		}
 	}
@@ -388,7 +399,7 @@ func (fc *fastConn) exchange(lc *leanConn) (answered, keep bool, err error) {
 	var body io.Reader
 	var fallback *http.Response
 	for {
-		n, err := readHeadOf(lc.br)
+		n, err := waitHead(lc.br, nil)
 		if err != nil {
 			return false, false, err
 		}
@@ -493,26 +504,6 @@ func (fc *fastConn) exchange(lc *leanConn) (answered, keep bool, err error) {
 // headers say.
 func noBody(method string, status int) bool {
 	return method == http.MethodHead || status == http.StatusNoContent || status == http.StatusNotModified
-}
-
-// readHeadOf waits for a whole head in br: its length, 0 when it does not
-// fit the buffer.
-func readHeadOf(br *bufio.Reader) (int, error) {
-	for {
-		buffered := br.Buffered()
-		if buffered > 0 {
-			b, _ := br.Peek(buffered)
-			if n := headEnd(b); n >= 0 {
-				return n, nil
-			}
-			if buffered == br.Size() {
-				return 0, nil
-			}
-		}
-		if _, err := br.Peek(buffered + 1); err != nil && br.Buffered() == buffered {
-			return 0, err
-		}
-	}
 }
 
 // copyBody copies an answer's body to the client as it comes: what has
