@@ -172,6 +172,8 @@ type fastConn struct {
 	// name, normalizing it each time would be a waste.
 	lastHost []byte
 	name     string
+	// sni is the normalized name the TLS client asked for.
+	sni string
 	// up is the app connection an exchange uses (Close ends it too).
 	up atomic.Pointer[leanConn]
 }
@@ -209,7 +211,7 @@ func (g *Gateway) serveConn(raw net.Conn, tlsConf *tls.Config, h *handoff) {
 			handed = h.give(tc)
 			return
 		}
-		fc.c, fc.state = tc, &st
+		fc.c, fc.state, fc.sni = tc, &st, orchestrator.HostOf(st.ServerName)
 	}
 	if a, ok := raw.RemoteAddr().(*net.TCPAddr); ok {
 		fc.clientIP = []byte(a.IP.String())
@@ -257,7 +259,7 @@ func (fc *fastConn) next() (*orchestrator.Route, error) {
 	}
 	g := fc.g
 	if fc.state != nil {
-		if fc.name != orchestrator.HostOf(fc.state.ServerName) {
+		if fc.name != fc.sni {
 			return nil, nil // net/http answers 421
 		}
 	} else if g.acme != nil && len(path) >= len(acmePrefix) && string(path[:len(acmePrefix)]) == acmePrefix {
@@ -279,18 +281,14 @@ const acmePrefix = "/.well-known/acme-challenge/"
 // -1 when it does not fit (net/http's then). From its first byte, the
 // rest must come within readHeaderTimeout.
 func (fc *fastConn) readHead() (int, error) {
-	started := false
-	return waitHead(fc.br, func() {
-		if !started {
-			started = true
-			_ = fc.c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
-		}
-	})
+	return waitHead(fc.br, fc.c)
 }
 
 // waitHead waits for a whole head in br: its length, or -1 when it does
-// not fit the buffer. partial is called each time part of one is there.
-func waitHead(br *bufio.Reader, partial func()) (int, error) {
+// not fit the buffer. When part of one is there, the rest must come
+// within readHeaderTimeout on c (nil: no such limit).
+func waitHead(br *bufio.Reader, c net.Conn) (int, error) {
+	started := false
 	for {
 		buffered := br.Buffered()
 		if buffered > 0 {
@@ -301,8 +299,9 @@ func waitHead(br *bufio.Reader, partial func()) (int, error) {
 			if buffered == br.Size() {
 				return -1, nil
 			}
-			if partial != nil {
-				partial()
+			if c != nil && !started {
+				started = true
+				_ = c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
 			}
 		}
 		if _, err := br.Peek(buffered + 1); err != nil && br.Buffered() == buffered {
