@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -39,6 +40,13 @@ type GatewayResult struct {
 	// (gateway / nginx).
 	Throughput Num `json:"throughput"`
 	P99        Num `json:"p99"`
+	// GatewayCPU and NginxCPU are each side's CPU time per request, µs
+	// (user and system, from /proc: serve; nginx's workers), by round;
+	// CPURatio the median of the rounds' ratios. Unlike req/s on a shared
+	// machine, this moves little with whatever else runs.
+	GatewayCPU []Num `json:"gatewayCpuUs,omitempty"`
+	NginxCPU   []Num `json:"nginxCpuUs,omitempty"`
+	CPURatio   Num   `json:"cpuRatio"`
 	// Handshakes per second, new TLS sessions (no resumption), same
 	// client.
 	GatewayTLS Num `json:"gatewayTls"`
@@ -91,25 +99,48 @@ func (b *bench) benchGateway(ctx context.Context, res *Results) error {
 	if err != nil {
 		return err
 	}
-	ngHTTP, ngHTTPS, stop, err := startNginx(ctx, nginx, dir, upstream)
+	ngHTTP, ngHTTPS, ngPid, stop, err := startNginx(ctx, nginx, dir, upstream)
 	if err != nil {
 		return err
 	}
 	defer stop()
+	workers := childPids(ngPid)
+	if len(workers) == 0 {
+		return errors.New("nginx has no worker processes")
+	}
 
 	host := "d1.bench.test"
-	var thr, p99 []Num
+	var thr, p99, cpu []Num
 	for round := range max(1, b.o.ReadRounds) {
 		for side, addr := range []string{gw.HTTP, ngHTTP} {
+			pids := [][]int{{s.pid()}, workers}[side]
+			t0, err := sumTicks(pids)
+			if err != nil {
+				return err
+			}
 			rd, err := b.loadWith(ctx, "http://"+addr+"/", http.Header{"Host": {host}}, b.o.WrkConns, b.o.WrkDuration)
 			if err != nil {
 				return err
+			}
+			t1, err := sumTicks(pids)
+			if err != nil {
+				return err
+			}
+			perReq := missing
+			if rd.Requests > 0 {
+				perReq = Num(float64(t1-t0) * 1e6 / userHZ / float64(rd.Requests))
+			}
+			if side == 0 {
+				r.GatewayCPU = append(r.GatewayCPU, perReq)
+			} else {
+				r.NginxCPU = append(r.NginxCPU, perReq)
 			}
 			if rd.Non2xx > 0 {
 				return fmt.Errorf("%d answers other than 2xx/3xx from %s", rd.Non2xx, addr)
 			}
 			rd.Endpoint = []string{"gateway", "nginx"}[side]
-			b.logf("gateway round %d/%d %s: %.0f req/s, p99 %.2f ms, non-2xx %d", round+1, b.o.ReadRounds, rd.Endpoint, float64(rd.ReqPerSec), float64(rd.P99Ms), rd.Non2xx)
+			b.logf("gateway round %d/%d %s: %.0f req/s, p99 %.2f ms, non-2xx %d, %.1f µs of CPU per request", round+1, b.o.ReadRounds, rd.Endpoint,
+				float64(rd.ReqPerSec), float64(rd.P99Ms), rd.Non2xx, float64(perReq))
 			if side == 0 {
 				r.Gateway = append(r.Gateway, rd)
 			} else {
@@ -119,8 +150,9 @@ func (b *bench) benchGateway(ctx context.Context, res *Results) error {
 		g, n := r.Gateway[len(r.Gateway)-1], r.Nginx[len(r.Nginx)-1]
 		thr = append(thr, ratio(g.ReqPerSec, n.ReqPerSec))
 		p99 = append(p99, ratio(g.P99Ms, n.P99Ms))
+		cpu = append(cpu, ratio(r.GatewayCPU[len(r.GatewayCPU)-1], r.NginxCPU[len(r.NginxCPU)-1]))
 	}
-	r.Throughput, r.P99 = spread(thr).Median, spread(p99).Median
+	r.Throughput, r.P99, r.CPURatio = spread(thr).Median, spread(p99).Median, spread(cpu).Median
 
 	d := max(2*time.Second, b.o.WrkDuration/2)
 	if r.GatewayTLS, err = handshakes(ctx, gw.HTTPS, host, d); err != nil {
@@ -175,18 +207,18 @@ func handshakes(ctx context.Context, addr, name string, d time.Duration) (Num, e
 // startNginx runs nginx (2 workers, as many as the cores here) as a plain
 // reverse proxy to upstream on two loopback ports, plain and TLS (an
 // ECDSA P-256 certificate, like the gateway's), and returns them.
-func startNginx(ctx context.Context, bin, dir, upstream string) (httpAddr, httpsAddr string, stop func(), err error) {
+func startNginx(ctx context.Context, bin, dir, upstream string) (httpAddr, httpsAddr string, pid int, stop func(), err error) {
 	ports := make([]int, 2)
 	for i := range ports {
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
-			return "", "", nil, err
+			return "", "", 0, nil, err
 		}
 		ports[i] = ln.Addr().(*net.TCPAddr).Port
 		ln.Close()
 	}
 	if err := selfSigned(filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem"), "d1.bench.test"); err != nil {
-		return "", "", nil, err
+		return "", "", 0, nil, err
 	}
 	conf := fmt.Sprintf(`worker_processes 2;
 pid %[1]s/nginx.pid;
@@ -222,12 +254,12 @@ http {
 }
 `, dir, upstream, ports[0], ports[1])
 	if err := os.WriteFile(filepath.Join(dir, "nginx.conf"), []byte(conf), 0o600); err != nil {
-		return "", "", nil, err
+		return "", "", 0, nil, err
 	}
 	cmd := exec.Command(bin, "-p", dir, "-c", filepath.Join(dir, "nginx.conf"), "-g", "daemon off;")
 	cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
 	if err := cmd.Start(); err != nil {
-		return "", "", nil, fmt.Errorf("nginx: %w", err)
+		return "", "", 0, nil, fmt.Errorf("nginx: %w", err)
 	}
 	done := make(chan struct{})
 	go func() { _ = cmd.Wait(); close(done) }()
@@ -244,9 +276,37 @@ http {
 	if _, err := waitHTTP(ctx, "http://"+httpAddr+"/", 30*time.Second); err != nil {
 		stop()
 		log, _ := os.ReadFile(filepath.Join(dir, "error.log"))
-		return "", "", nil, fmt.Errorf("nginx does not answer: %w: %s", err, strings.TrimSpace(string(log)))
+		return "", "", 0, nil, fmt.Errorf("nginx does not answer: %w: %s", err, strings.TrimSpace(string(log)))
 	}
-	return httpAddr, httpsAddr, stop, nil
+	return httpAddr, httpsAddr, cmd.Process.Pid, stop, nil
+}
+
+// childPids are the processes pid started (nginx's workers).
+func childPids(pid int) []int {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+	if err != nil {
+		return nil
+	}
+	var out []int
+	for _, f := range strings.Fields(string(data)) {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// sumTicks is the CPU time of pids, in clock ticks.
+func sumTicks(pids []int) (int64, error) {
+	var sum int64
+	for _, pid := range pids {
+		t, err := cpuTicks(pid)
+		if err != nil {
+			return 0, err
+		}
+		sum += t
+	}
+	return sum, nil
 }
 
 // selfSigned writes an ECDSA P-256 certificate for name and its key.

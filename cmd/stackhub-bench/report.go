@@ -96,7 +96,7 @@ func (r *Results) targets() []Target {
 	}
 	if g := r.Gateway; g.Routes > 0 {
 		add("through the gateway / through nginx as a reverse proxy, same upstream, wrk throughput (median of rounds)", "≥ 0.90×",
-			f2(g.Throughput)+"×", g.Throughput.ok() && g.Throughput >= 0.9)
+			f2(g.Throughput)+"×"+cpuNote(g.CPURatio), g.Throughput.ok() && g.Throughput >= 0.9)
 		add("through the gateway / through nginx, p99 (median of rounds)", "≤ 1.20×", f2(g.P99)+"×", g.P99.ok() && g.P99 <= 1.2)
 		add("new TLS handshakes per second, the gateway / nginx", "≥ 0.80×",
 			fmt.Sprintf("%s× (%s vs %s /s)", f2(g.TLSRatio), f0(g.GatewayTLS), f0(g.NginxTLS)), g.TLSRatio.ok() && g.TLSRatio >= 0.8)
@@ -159,6 +159,21 @@ func f0(n Num) string {
 		return "—"
 	}
 	return fmt.Sprintf("%.0f", float64(n))
+}
+
+func f1(n Num) string {
+	if !n.ok() {
+		return "—"
+	}
+	return fmt.Sprintf("%.1f", float64(n))
+}
+
+// cpuNote is the gateway's CPU per request against nginx's, when measured.
+func cpuNote(r Num) string {
+	if !r.ok() || r <= 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (CPU per request %s×)", f2(r))
 }
 
 func f2(n Num) string {
@@ -352,11 +367,17 @@ func (r *Results) markdown() string {
 		p("(2 workers, `proxy_pass` to the same upstream with keepalive, `proxy_http_version 1.1`) on loopback. The upstream is the demo's web\n")
 		p("container. `wrk -t%d -c%d -d%s --latency -H 'Host: d1.bench.test'`, the sides alternating each round. TLS: 8 clients making new\n", o.WrkThreads, o.WrkConns, o.WrkDuration)
 		p("TLS 1.3 connections (no resumption; ECDSA P-256 certificates on both sides; the clients offer X25519 only, the key exchange both sides have: Go would otherwise pick the costlier X25519MLKEM768, which Debian 12's OpenSSL lacks) for as long as they can. RSS is serve's VmRSS after the runs.\n\n")
-		p("| round | gateway req/s | nginx req/s | ratio | gateway p99 ms | nginx p99 ms | ratio |\n|---|---|---|---|---|---|---|\n")
+		p("*CPU µs per request* is each side's CPU time (user and system, from /proc: serve; nginx's two workers) over the run's requests:\n")
+		p("what a proxied request costs it, which moves far less than req/s when other work shares the machine.\n\n")
+		p("| round | gateway req/s | nginx req/s | ratio | gateway p99 ms | nginx p99 ms | ratio | gateway CPU µs per request | nginx | ratio |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for i := range min(len(g.Gateway), len(g.Nginx)) {
 			a, n := g.Gateway[i], g.Nginx[i]
-			p("| %d | %s | %s | %s | %s | %s | %s |\n", i+1, f0(a.ReqPerSec), f0(n.ReqPerSec), f2(ratio(a.ReqPerSec, n.ReqPerSec)),
-				f2(a.P99Ms), f2(n.P99Ms), f2(ratio(a.P99Ms, n.P99Ms)))
+			ac, nc := missing, missing
+			if i < len(g.GatewayCPU) && i < len(g.NginxCPU) {
+				ac, nc = g.GatewayCPU[i], g.NginxCPU[i]
+			}
+			p("| %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", i+1, f0(a.ReqPerSec), f0(n.ReqPerSec), f2(ratio(a.ReqPerSec, n.ReqPerSec)),
+				f2(a.P99Ms), f2(n.P99Ms), f2(ratio(a.P99Ms, n.P99Ms)), f1(ac), f1(nc), f2(ratio(ac, nc)))
 		}
 		p("\n| | gateway | nginx | ratio |\n|---|---|---|---|\n")
 		p("| new TLS handshakes per second | %s | %s | %s |\n", f0(g.GatewayTLS), f0(g.NginxTLS), f2(g.TLSRatio))
