@@ -179,6 +179,9 @@ type fastConn struct {
 }
 
 const (
+	// idleTimeout and readHeaderTimeout are the defaults of a client
+	// connection's limits (Gateway.clientIdle, Gateway.headerTimeout), on
+	// the fast path and in net/http's servers alike.
 	idleTimeout       = 2 * time.Minute
 	readHeaderTimeout = 10 * time.Second
 	// answerTimeout bounds the wait for an app's answer head.
@@ -200,7 +203,7 @@ func (g *Gateway) serveConn(raw net.Conn, tlsConf *tls.Config, h *handoff) {
 	}()
 	if tlsConf != nil {
 		tc := tls.Server(raw, tlsConf)
-		_ = raw.SetDeadline(time.Now().Add(readHeaderTimeout))
+		_ = raw.SetDeadline(time.Now().Add(g.headerTimeout))
 		if err := tc.HandshakeContext(g.ctx); err != nil {
 			g.log.Debug("TLS handshake", "remote", raw.RemoteAddr().String(), "err", err)
 			return
@@ -237,7 +240,7 @@ func (g *Gateway) serveConn(raw net.Conn, tlsConf *tls.Config, h *handoff) {
 // next reads the next request's head: the route to take it to, or nil
 // when the connection is net/http's from this request on.
 func (fc *fastConn) next() (*orchestrator.Route, error) {
-	_ = fc.c.SetReadDeadline(time.Now().Add(idleTimeout))
+	_ = fc.c.SetReadDeadline(time.Now().Add(fc.g.clientIdle))
 	n, err := fc.readHead()
 	if err != nil || n < 0 {
 		return nil, err
@@ -279,15 +282,15 @@ const acmePrefix = "/.well-known/acme-challenge/"
 
 // readHead waits for a whole head in the client's buffer: its length, or
 // -1 when it does not fit (net/http's then). From its first byte, the
-// rest must come within readHeaderTimeout.
+// rest must come within the gateway's header timeout.
 func (fc *fastConn) readHead() (int, error) {
-	return waitHead(fc.br, fc.c)
+	return waitHead(fc.br, fc.c, fc.g.headerTimeout)
 }
 
 // waitHead waits for a whole head in br: its length, or -1 when it does
 // not fit the buffer. When part of one is there, the rest must come
-// within readHeaderTimeout on c (nil: no such limit).
-func waitHead(br *bufio.Reader, c net.Conn) (int, error) {
+// within timeout on c (nil: no such limit).
+func waitHead(br *bufio.Reader, c net.Conn, timeout time.Duration) (int, error) {
 	started := false
 	for {
 		buffered := br.Buffered()
@@ -301,7 +304,7 @@ func waitHead(br *bufio.Reader, c net.Conn) (int, error) {
 			}
 			if c != nil && !started {
 				started = true
-				_ = c.SetReadDeadline(time.Now().Add(readHeaderTimeout))
+				_ = c.SetReadDeadline(time.Now().Add(timeout))
 			}
 		}
 		if _, err := br.Peek(buffered + 1); err != nil && br.Buffered() == buffered {
@@ -398,7 +401,7 @@ func (fc *fastConn) exchange(lc *leanConn) (answered, keep bool, err error) {
 	var body io.Reader
 	var fallback *http.Response
 	for {
-		n, err := waitHead(lc.br, nil)
+		n, err := waitHead(lc.br, nil, 0)
 		if err != nil {
 			return false, false, err
 		}

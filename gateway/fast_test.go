@@ -319,3 +319,43 @@ func TestFastPathClose(t *testing.T) {
 	_, err = net.DialTimeout("tcp", g.Addrs()[0].String(), time.Second)
 	assert.Error(t, err, "nothing listens any more")
 }
+
+// TestFastPathSlowClients: a head that stops coming and a connection
+// left idle are closed after their limits, on the fast path as in
+// net/http's servers.
+func TestFastPathSlowClients(t *testing.T) {
+	app := newRawApp(t, func(*http.Request, string) (string, bool) {
+		return "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok", false
+	})
+	httpAddr, httpsAddr := freeAddrs(t)
+	rt := &routes{}
+	rt.set(orchestrator.Route{Domain: "app.test", Installation: "app", Upstream: app.addr, NoRedirect: true})
+	g, err := gateway.New(gateway.Options{HTTPAddr: httpAddr, HTTPSAddr: httpsAddr, Mode: gateway.ModeInternal, StorageDir: t.TempDir(), Routes: rt.get})
+	require.NoError(t, err)
+	gateway.SetClientTimeouts(g, 300*time.Millisecond, time.Second)
+	require.NoError(t, g.Start(t.Context()))
+	t.Cleanup(func() { _ = g.Close(context.Background()) })
+
+	closedAfter := func(c net.Conn) time.Duration {
+		start := time.Now()
+		_ = c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		_, err := io.ReadAll(c)
+		require.NoError(t, err, "closed by the gateway, not by the test's deadline")
+		return time.Since(start)
+	}
+	partial, err := net.Dial("tcp", httpAddr)
+	require.NoError(t, err)
+	defer partial.Close()
+	_, err = io.WriteString(partial, "GET / HTTP/1.1\r\nHost: app.test\r\n")
+	require.NoError(t, err)
+	d := closedAfter(partial)
+	assert.Less(t, d, 900*time.Millisecond, "a head begun has the header limit, not the idle one")
+
+	idle, err := net.Dial("tcp", httpAddr)
+	require.NoError(t, err)
+	defer idle.Close()
+	_, body := roundTrip(t, idle, bufio.NewReader(idle), "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n", "GET")
+	require.Equal(t, "ok", body)
+	d = closedAfter(idle)
+	assert.Greater(t, d, 700*time.Millisecond, "an idle connection has the idle limit")
+}

@@ -87,6 +87,9 @@ type Gateway struct {
 	lns      []net.Listener
 	connMu   sync.Mutex
 	conns    map[net.Conn]*fastConn
+	// headerTimeout bounds a request head's arrival once begun, clientIdle
+	// a client connection's wait for its next request.
+	headerTimeout, clientIdle time.Duration
 	// Addrs are where it listens, once started: HTTP then HTTPS.
 	addrs []net.Addr
 
@@ -117,6 +120,7 @@ func New(o Options) (*Gateway, error) {
 		attempts: map[string]int{}, reported: map[string]orchestrator.Certificate{}}
 	g.table.Store(&table{})
 	g.fastPool = newLeanTransport(nil)
+	g.headerTimeout, g.clientIdle = readHeaderTimeout, idleTimeout
 	g.conns = map[net.Conn]*fastConn{}
 	g.lean = newLeanTransport(&http.Transport{Proxy: nil, DialContext: (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
 		MaxIdleConns: 512, MaxIdleConnsPerHost: 128, IdleConnTimeout: 90 * time.Second, ResponseHeaderTimeout: 5 * time.Minute})
@@ -203,8 +207,8 @@ func (g *Gateway) Start(ctx context.Context) error {
 	}
 	errLog := slog.NewLogLogger(g.log.Handler(), slog.LevelDebug)
 	g.servers = []*http.Server{
-		{Handler: plain, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, ErrorLog: errLog},
-		{Handler: http.HandlerFunc(g.serveHTTPS), TLSConfig: tlsConf, ReadHeaderTimeout: readHeaderTimeout, IdleTimeout: idleTimeout, ErrorLog: errLog,
+		{Handler: plain, ReadHeaderTimeout: g.headerTimeout, IdleTimeout: g.clientIdle, ErrorLog: errLog},
+		{Handler: http.HandlerFunc(g.serveHTTPS), TLSConfig: tlsConf, ReadHeaderTimeout: g.headerTimeout, IdleTimeout: g.clientIdle, ErrorLog: errLog,
 			ConnContext: connContext},
 	}
 	if err := g.Reload(ctx); err != nil {
