@@ -286,6 +286,10 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 			}
 		}
 	})
+	// Builds, CNAB runs and backups run code nothing else does: once jobs
+	// are done, its pages go back to the kernel as start-up's do.
+	pager := pageout.NewPager(jobPageOutQuiet, func() { pageOutExecutable(log, "after jobs") })
+	background.Go(func() { pager.Run(bgCtx) })
 	builder := build.NewBuilder(cfg.RuntimesDir, docker)
 	// A build holds the invocation image in memory (some 100 MB for the
 	// demo's); the collector's next goal is then GOGC% above that peak and
@@ -327,7 +331,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:          db,
 		Grants:         db,
-		JobObserver:    metered,
+		JobObserver:    jobObservers{metered, jobEndFunc(func(orchestrator.JobEnd) { pager.Kick() })},
 		Domains:        domainStore(cfg, db),
 		RoutesChanged: func() {
 			if f := reloadGateway.Load(); f != nil {
@@ -431,6 +435,27 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	engine.Shutdown(jctx)
 	return nil
 }
+
+// jobPageOutQuiet is how long after the last job ended serve pages its
+// executable out again: jobs end in bursts (concurrent installs), and a
+// page-out costs a millisecond plus the faults of the pages used again.
+const jobPageOutQuiet = 2 * time.Second
+
+// jobObservers tells each of its observers of every run that ends.
+type jobObservers []orchestrator.JobObserver
+
+// JobEnded implements orchestrator.JobObserver.
+func (js jobObservers) JobEnded(e orchestrator.JobEnd) {
+	for _, j := range js {
+		j.JobEnded(e)
+	}
+}
+
+// jobEndFunc is a function as an orchestrator.JobObserver.
+type jobEndFunc func(orchestrator.JobEnd)
+
+// JobEnded implements orchestrator.JobObserver.
+func (f jobEndFunc) JobEnded(e orchestrator.JobEnd) { f(e) }
 
 // pageOutExecutable gives the kernel back the resident pages of the
 // binary's read-only mappings (orchestrator/pageout) and logs the outcome
