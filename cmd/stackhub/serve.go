@@ -286,9 +286,10 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 			}
 		}
 	})
-	// Builds, CNAB runs and backups run code nothing else does: once jobs
-	// are done, its pages go back to the kernel as start-up's do.
-	pager := pageout.NewPager(jobPageOutQuiet, func() { pageOutExecutable(log, "after jobs") })
+	// Start-up, builds, CNAB runs, backups and the gateway's certificates
+	// run code and fill a heap nothing else needs: once such a burst of
+	// work is over, that memory goes back to the kernel.
+	pager := pageout.NewPager(pageOutQuiet, func() { pageOutExecutable(log, "after work") })
 	background.Go(func() { pager.Run(bgCtx) })
 	builder := build.NewBuilder(cfg.RuntimesDir, docker)
 	// A build holds the invocation image in memory (some 100 MB for the
@@ -337,6 +338,7 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 			if f := reloadGateway.Load(); f != nil {
 				(*f)()
 			}
+			pager.Kick() // the gateway's reload, its certificates
 		},
 	})
 	// Resolve what a crash left before any change is accepted; when Docker
@@ -415,8 +417,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		errc <- httpSrv.Serve(ln)
 	}()
 	// Start-up is done: what it touched of the binary's text and data
-	// goes back to the kernel (orchestrator/pageout).
+	// goes back to the kernel (orchestrator/pageout), now and once more
+	// when what it started in the background (the watchers' first calls,
+	// the gateway's certificates) has likely settled.
 	pageOutExecutable(log, "start")
+	pager.Kick()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -436,10 +441,12 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	return nil
 }
 
-// jobPageOutQuiet is how long after the last job ended serve pages its
-// executable out again: jobs end in bursts (concurrent installs), and a
-// page-out costs a millisecond plus the faults of the pages used again.
-const jobPageOutQuiet = 2 * time.Second
+// pageOutQuiet is how long after the last job ended or route changed serve
+// gives memory back again (pageOutExecutable): both come in bursts
+// (concurrent installs, a domain per call), and each give-back costs a
+// collection, a millisecond of madvise and the faults of the pages used
+// again.
+const pageOutQuiet = 2 * time.Second
 
 // jobObservers tells each of its observers of every run that ends.
 type jobObservers []orchestrator.JobObserver
@@ -457,10 +464,14 @@ type jobEndFunc func(orchestrator.JobEnd)
 // JobEnded implements orchestrator.JobObserver.
 func (f jobEndFunc) JobEnded(e orchestrator.JobEnd) { f(e) }
 
-// pageOutExecutable gives the kernel back the resident pages of the
-// binary's read-only mappings (orchestrator/pageout) and logs the outcome
-// at debug: a kernel that refuses (before Linux 5.4) changes nothing else.
+// pageOutExecutable gives the kernel back what a burst of work (start-up,
+// jobs) left resident: the heap it no longer uses (debug.FreeOSMemory: one
+// collection, then every free span returned, where the scavenger would
+// keep GOGC's headroom) and the resident pages of the binary's read-only
+// mappings (orchestrator/pageout). It logs the outcome at debug: a kernel
+// that refuses MADV_PAGEOUT (before Linux 5.4) changes nothing else.
 func pageOutExecutable(log *slog.Logger, when string) {
+	debug.FreeOSMemory()
 	res, err := pageout.Executable()
 	if err != nil {
 		log.Debug("executable's pages not paged out", "when", when, "err", err)
