@@ -119,7 +119,7 @@ func parseLine(line string) (Mapping, error) {
 func ExecutableMappings(maps []Mapping, exe string) []Mapping {
 	var out []Mapping
 	for _, m := range maps {
-		if m.Inode != 0 && m.Path == exe && m.Perms[0] == 'r' && !m.Writable() && m.End > m.Start {
+		if m.Inode != 0 && m.Path == exe && strings.HasPrefix(m.Perms, "r") && !m.Writable() && m.End > m.Start {
 			out = append(out, m)
 		}
 	}
