@@ -36,6 +36,7 @@ var clientExempt = map[string]string{
 	"GET /api/v1/debug/runtime":        "only with serve --debug-runtime",
 	"GET /api/v1/debug/goroutines":     "only with serve --debug-runtime",
 	"GET /api/v1/debug/cpu":            "only with serve --debug-runtime",
+	"GET /api/v1/debug/heap":           "only with serve --debug-runtime",
 }
 
 // TestClientMatchesOpenAPI calls every method of the typed client against

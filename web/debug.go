@@ -2,6 +2,7 @@ package web
 
 import (
 	"bytes"
+	"fmt"
 	"net/http"
 	"os"
 	"runtime"
@@ -48,6 +49,20 @@ func (s *Server) debugCPUProfile(c echo.Context) error {
 	case <-c.Request().Context().Done():
 	}
 	pprof.StopCPUProfile()
+	return c.Blob(http.StatusOK, "application/octet-stream", buf.Bytes())
+}
+
+// debugHeapProfile serves GET /api/v1/debug/heap (with Server.DebugRuntime
+// only): a pprof heap profile as of the last garbage collection, after
+// one more collection (?gc=0 skips it), for `go tool pprof -inuse_space`.
+func (s *Server) debugHeapProfile(c echo.Context) error {
+	if c.QueryParam("gc") != "0" {
+		runtime.GC()
+	}
+	var buf bytes.Buffer
+	if err := pprof.Lookup("heap").WriteTo(&buf, 0); err != nil {
+		return fmt.Errorf("heap profile: %w", err)
+	}
 	return c.Blob(http.StatusOK, "application/octet-stream", buf.Bytes())
 }
 

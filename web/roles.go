@@ -109,6 +109,7 @@ var routeRoles = map[string]orchestrator.Role{
 	"GET /api/v1/debug/runtime":    orchestrator.RoleAdmin,
 	"GET /api/v1/debug/goroutines": orchestrator.RoleAdmin,
 	"GET /api/v1/debug/cpu":        orchestrator.RoleAdmin,
+	"GET /api/v1/debug/heap":       orchestrator.RoleAdmin,
 }
 
 func init() {

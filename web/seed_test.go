@@ -494,6 +494,12 @@ func TestDebugRuntimeOnlyWhenEnabled(t *testing.T) {
 	req.Header.Set("Authorization", "Bearer shk_good")
 	on.Handler().ServeHTTP(rec, req)
 	assert.Contains(t, rec.Body.String(), "goroutine profile: total")
+	rec = httptest.NewRecorder()
+	req = httptest.NewRequest(http.MethodGet, "/api/v1/debug/heap", nil)
+	req.Header.Set("Authorization", "Bearer shk_good")
+	on.Handler().ServeHTTP(rec, req)
+	assert.Equal(t, http.StatusOK, rec.Code)
+	assert.Equal(t, []byte{0x1f, 0x8b}, rec.Body.Bytes()[:2], "a gzipped pprof profile")
 }
 
 // stampApps counts List calls and answers ListStamp from stamp.

@@ -251,6 +251,7 @@ func (s *Server) Handler() *echo.Echo {
 		v1.GET("/debug/runtime", s.debugRuntime)
 		v1.GET("/debug/goroutines", s.debugGoroutines)
 		v1.GET("/debug/cpu", s.debugCPUProfile)
+		v1.GET("/debug/heap", s.debugHeapProfile)
 	}
 	s.registerConsoleRoutes(e)
 	return e

@@ -27,6 +27,7 @@ var allowed = map[string][]string{
 	"orchestrator/portalloc":              nil,
 	"orchestrator/secretbox":              nil,
 	"orchestrator/password":               {"golang.org/x/crypto/argon2"},
+	"orchestrator/pageout":                {"golang.org/x/sys/unix"},
 	"porter-mixin/naming":                 nil,
 	"porter-mixin/events":                 nil,
 	"web/wire":                            nil,
@@ -89,7 +90,7 @@ var allowed = map[string][]string{
 	"cmd/bundle-runtime": {"porter-mixin/bundlerun"},
 
 	// Main: wiring. Everything but the test harnesses.
-	"cmd/stackhub": {"bundles", "gateway", "orchestrator", "orchestrator/backup", "orchestrator/build", "orchestrator/catalog", "orchestrator/cnabrun", "orchestrator/storeconv",
+	"cmd/stackhub": {"bundles", "gateway", "orchestrator", "orchestrator/backup", "orchestrator/build", "orchestrator/catalog", "orchestrator/cnabrun", "orchestrator/pageout", "orchestrator/storeconv",
 		"orchestrator/dockerhost", "orchestrator/dockerpolicy", "orchestrator/dockerpolicy/socket", "orchestrator/ocibundle",
 		"orchestrator/password", "orchestrator/secretbox", "orchestrator/sqlite", "porter-mixin/manifest", "porter-mixin/naming",
 		"web", "web/client", "web/metrics", "web/wire", "github.com/cnabio/cnab-go/bundle", "github.com/containerd/errdefs", "github.com/distribution/reference", "github.com/dustin/go-humanize",

@@ -29,6 +29,7 @@ import (
 	"github.com/websoft9/stackhub/orchestrator/cnabrun"
 	"github.com/websoft9/stackhub/orchestrator/dockerhost"
 	"github.com/websoft9/stackhub/orchestrator/ocibundle"
+	"github.com/websoft9/stackhub/orchestrator/pageout"
 	"github.com/websoft9/stackhub/orchestrator/password"
 	"github.com/websoft9/stackhub/orchestrator/secretbox"
 	"github.com/websoft9/stackhub/orchestrator/sqlite"
@@ -285,6 +286,11 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 			}
 		}
 	})
+	// Start-up, builds, CNAB runs, backups and the gateway's certificates
+	// run code and fill a heap nothing else needs: once such a burst of
+	// work is over, that memory goes back to the kernel.
+	pager := pageout.NewPager(pageOutQuiet, func() { pageOutExecutable(log, "after work") })
+	background.Go(func() { pager.Run(bgCtx) })
 	builder := build.NewBuilder(cfg.RuntimesDir, docker)
 	// A build holds the invocation image in memory (some 100 MB for the
 	// demo's); the collector's next goal is then GOGC% above that peak and
@@ -326,12 +332,13 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		Exposure:       orchestrator.Exposure{Public: !isLoopback(cfg.Listen), TLS: cfg.TLSCert != ""},
 		Audit:          db,
 		Grants:         db,
-		JobObserver:    metered,
+		JobObserver:    jobObservers{metered, jobEndFunc(func(orchestrator.JobEnd) { pager.Kick() })},
 		Domains:        domainStore(cfg, db),
 		RoutesChanged: func() {
 			if f := reloadGateway.Load(); f != nil {
 				(*f)()
 			}
+			pager.Kick() // the gateway's reload, its certificates
 		},
 	})
 	// Resolve what a crash left before any change is accepted; when Docker
@@ -409,6 +416,12 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 		}
 		errc <- httpSrv.Serve(ln)
 	}()
+	// Start-up is done: what it touched of the binary's text and data
+	// goes back to the kernel (orchestrator/pageout), now and once more
+	// when what it started in the background (the watchers' first calls,
+	// the gateway's certificates) has likely settled.
+	pageOutExecutable(log, "start")
+	pager.Kick()
 	select {
 	case err := <-errc:
 		return fmt.Errorf("serve: %w", err)
@@ -426,6 +439,46 @@ func serve(ctx context.Context, cfg Config, logOut, out interface{ Write([]byte)
 	defer cancelJobs()
 	engine.Shutdown(jctx)
 	return nil
+}
+
+// pageOutQuiet is how long after the last job ended or route changed serve
+// gives memory back again (pageOutExecutable): both come in bursts
+// (concurrent installs, a domain per call), and each give-back costs a
+// collection, a millisecond of madvise and the faults of the pages used
+// again.
+const pageOutQuiet = 2 * time.Second
+
+// jobObservers tells each of its observers of every run that ends.
+type jobObservers []orchestrator.JobObserver
+
+// JobEnded implements orchestrator.JobObserver.
+func (js jobObservers) JobEnded(e orchestrator.JobEnd) {
+	for _, j := range js {
+		j.JobEnded(e)
+	}
+}
+
+// jobEndFunc is a function as an orchestrator.JobObserver.
+type jobEndFunc func(orchestrator.JobEnd)
+
+// JobEnded implements orchestrator.JobObserver.
+func (f jobEndFunc) JobEnded(e orchestrator.JobEnd) { f(e) }
+
+// pageOutExecutable gives the kernel back what a burst of work (start-up,
+// jobs) left resident: the heap it no longer uses (debug.FreeOSMemory: one
+// collection, then every free span returned, where the scavenger would
+// keep GOGC's headroom) and the resident pages of the binary's read-only
+// mappings (orchestrator/pageout). It logs the outcome at debug: a kernel
+// that refuses MADV_PAGEOUT (before Linux 5.4) changes nothing else.
+func pageOutExecutable(log *slog.Logger, when string) {
+	debug.FreeOSMemory()
+	res, err := pageout.Executable()
+	if err != nil {
+		log.Debug("executable's pages not paged out", "when", when, "err", err)
+		return
+	}
+	log.Debug("executable's pages paged out", "when", when, "mappings", res.Mappings, "bytes", res.Bytes,
+		"rss_file_kib", res.Before.File, "rss_file_kib_after", res.After.File, "rss_anon_kib", res.After.Anon)
 }
 
 // lockDataDir takes an exclusive lock so only one server uses a data dir.
