@@ -120,6 +120,8 @@ fuzz: ## run each fuzz target for FUZZTIME (default 60s), one after another
 	GO=$(GO) bash .ci/fuzz FuzzAppName ./porter-mixin/naming $(FUZZTIME) $(FUZZMINIMIZETIME)
 	GO=$(GO) bash .ci/fuzz FuzzContainerNames ./orchestrator $(FUZZTIME) $(FUZZMINIMIZETIME)
 	GO=$(GO) bash .ci/fuzz FuzzRequests ./web $(FUZZTIME) $(FUZZMINIMIZETIME)
+	GO=$(GO) bash .ci/fuzz FuzzRequestHead ./gateway $(FUZZTIME) $(FUZZMINIMIZETIME)
+	GO=$(GO) bash .ci/fuzz FuzzResponseHead ./gateway $(FUZZTIME) $(FUZZMINIMIZETIME)
 
 run: build docker-up ## build and serve StackHub on 127.0.0.1:9000 with the built-in catalog (BUNDLES=dir serves a directory)
 	@mkdir -p $(DATA_DIR)
