@@ -61,7 +61,7 @@ func headEnd(b []byte) int {
 	return -1
 }
 
-// fastMethods are the methods that carry no body the fast path takes.
+// fastMethod reports the methods, sent without a body, the fast path takes.
 func fastMethod(m []byte) bool {
 	switch string(m) {
 	case "GET", "HEAD", "OPTIONS", "DELETE":
