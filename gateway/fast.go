@@ -358,7 +358,10 @@ func (fc *fastConn) fail(err error) bool {
 	if fc.req.close {
 		fc.bw.WriteString("\r\nConnection: close")
 	}
-	fc.bw.WriteString("\r\n\r\n" + msg)
+	fc.bw.WriteString("\r\n\r\n")
+	if string(fc.req.method) != http.MethodHead { // an answer to HEAD has no body
+		fc.bw.WriteString(msg)
+	}
 	return fc.bw.Flush() == nil
 }
 

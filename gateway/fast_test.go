@@ -234,6 +234,11 @@ func TestFastPathUpstreamFailures(t *testing.T) {
 		resp, body = roundTrip(t, c2, br2, "GET / HTTP/1.1\r\nHost: app.test\r\n\r\n", "GET")
 		assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
 		assert.Equal(t, "the app does not answer\n", body)
+		// The answer to HEAD has no body: the next answer on the
+		// connection must still read as one.
+		resp, body = roundTrip(t, c2, br2, "HEAD / HTTP/1.1\r\nHost: app.test\r\n\r\n", "HEAD")
+		assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+		assert.Empty(t, body)
 	}
 	resp, _ = roundTrip(t, c2, br2, "GET / HTTP/1.1\r\nHost: app.test\r\nConnection: close\r\n\r\n", "GET")
 	assert.True(t, resp.Close)
