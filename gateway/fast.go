@@ -427,6 +427,9 @@ func (fc *fastConn) exchange(lc *leanConn) (answered, keep bool, err error) {
 		if err != nil {
 			return false, false, err
 		}
+		if fallback.StatusCode == http.StatusSwitchingProtocols {
+			return false, false, errors.New("the app switched protocols without being asked to")
+		}
 		if fallback.StatusCode < 200 {
 			fallback.Body.Close()
 			fallback = nil

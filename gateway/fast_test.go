@@ -116,6 +116,8 @@ func TestFastPathAnswers(t *testing.T) {
 			return "HTTP/1.1 200 OK\r\nX-Folded: a\r\n b\r\nContent-Length: 6\r\n\r\nfolded", false
 		case "/switch":
 			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n", true
+		case "/switch-folded":
+			return "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\nX: a\r\n b\r\n\r\n", true
 		}
 		e := echo(r, body)
 		return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(e), e), false
@@ -182,8 +184,11 @@ func TestFastPathAnswers(t *testing.T) {
 	c2, err := net.Dial("tcp", g.Addrs()[0].String())
 	require.NoError(t, err)
 	defer c2.Close()
-	resp, _ = roundTrip(t, c2, bufio.NewReader(c2), get("/switch"), "GET")
-	assert.Equal(t, http.StatusBadGateway, resp.StatusCode)
+	br2 := bufio.NewReader(c2)
+	for _, path := range []string{"/switch", "/switch-folded"} {
+		resp, _ = roundTrip(t, c2, br2, get(path), "GET")
+		assert.Equal(t, http.StatusBadGateway, resp.StatusCode, path)
+	}
 }
 
 // TestFastPathUpstreamFailures: an app's kept-alive connection closed
