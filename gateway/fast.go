@@ -326,7 +326,10 @@ func (fc *fastConn) proxy(rt *orchestrator.Route) bool {
 		answered, keep, err := fc.exchange(lc)
 		fc.up.Store(nil)
 		if err == nil {
-			if keep {
+			// Bytes after the answer are an app's mistake: the connection
+			// cannot be trusted with another request (net/http's
+			// transport drops it too).
+			if keep && lc.br.Buffered() == 0 {
 				g.fastPool.put(lc)
 			} else {
 				lc.conn.Close()

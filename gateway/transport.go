@@ -167,7 +167,9 @@ func (b *leanBody) Close() error {
 		// is on the connection, which is then not kept.
 		stopped = b.c.stopCtx()
 	}
-	if b.keep && (b.eof || b.rc == http.NoBody) && err == nil && stopped {
+	// Bytes after the answer are the app's mistake: such a connection is
+	// not given another request (its next answer would be those bytes).
+	if b.keep && (b.eof || b.rc == http.NoBody) && err == nil && stopped && b.c.br.Buffered() == 0 {
 		b.t.put(b.c)
 	} else {
 		b.c.conn.Close()

@@ -143,6 +143,30 @@ func TestLeanTransportRetriesAConnectionClosedWhileIdle(t *testing.T) {
 	assert.Error(t, err)
 }
 
+// An app that writes more than its answer: the connection is not kept,
+// so the next request gets its own answer, not the bytes left over.
+func TestLeanTransportDropsAConnectionWithBytesLeft(t *testing.T) {
+	app := newCountingServer(t, func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path != "/extra" {
+			_, _ = io.WriteString(w, "fresh")
+			return
+		}
+		conn, brw, err := http.NewResponseController(w).Hijack()
+		if err != nil {
+			return
+		}
+		_, _ = brw.WriteString("HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nokHTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nstale")
+		_ = brw.Flush()
+		_, _ = io.Copy(io.Discard, conn) // kept open
+	})
+	tr := newLeanTransport(http.DefaultTransport)
+	t.Cleanup(func() { tr.sweep(nil) })
+	_, body := get(t, tr, t.Context(), http.MethodGet, app.URL+"/extra")
+	require.Equal(t, "ok", body)
+	_, body = get(t, tr, t.Context(), http.MethodGet, app.URL+"/")
+	assert.Equal(t, "fresh", body)
+}
+
 // A client that leaves mid-answer: its connection to the app is closed,
 // not handed to the next request with half a body in it.
 func TestLeanTransportClientLeaves(t *testing.T) {
