@@ -268,7 +268,11 @@ func (fc *fastConn) next() (*orchestrator.Route, error) {
 	} else if g.acme != nil && len(path) >= len(acmePrefix) && string(path[:len(acmePrefix)]) == acmePrefix {
 		return nil, nil
 	}
-	rt := g.table.Load().match(fc.name, string(path))
+	t := g.table.Load()
+	if fc.req.escaped && t.prefixed(fc.name) {
+		return nil, nil // matched on the decoded path: net/http's
+	}
+	rt := t.match(fc.name, string(path))
 	if rt == nil || rt.Installation == orchestrator.Console || rt.Upstream == "" || (fc.state == nil && !rt.NoRedirect) {
 		return nil, nil
 	}

@@ -381,3 +381,42 @@ func TestFastPathSlowClients(t *testing.T) {
 	d = closedAfter(idle)
 	assert.Greater(t, d, 700*time.Millisecond, "an idle connection has the idle limit")
 }
+
+// TestFastPathEscapedPaths: routes match the decoded path, so on a host
+// with path prefixes an escaped path is matched as net/http decodes it.
+func TestFastPathEscapedPaths(t *testing.T) {
+	answer := func(name string) func(*http.Request, string) (string, bool) {
+		return func(r *http.Request, _ string) (string, bool) {
+			b := name + " " + r.RequestURI
+			return fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s", len(b), b), false
+		}
+	}
+	site, docs := newRawApp(t, answer("site")), newRawApp(t, answer("docs"))
+	httpAddr, httpsAddr := freeAddrs(t)
+	rt := &routes{}
+	rt.set(orchestrator.Route{Domain: "site.test", Installation: "site", Upstream: site.addr, NoRedirect: true},
+		orchestrator.Route{Domain: "site.test", PathPrefix: "/docs", Installation: "docs", Upstream: docs.addr, NoRedirect: true},
+		orchestrator.Route{Domain: "files.test", Installation: "files", Upstream: site.addr, NoRedirect: true})
+	g := startGateway(t, gateway.Options{HTTPAddr: httpAddr, HTTPSAddr: httpsAddr, Mode: gateway.ModeInternal, StorageDir: t.TempDir(), Routes: rt.get})
+	// A connection each: one handed to net/http stays there.
+	dial := func() (net.Conn, *bufio.Reader) {
+		c, err := net.Dial("tcp", g.Addrs()[0].String())
+		require.NoError(t, err)
+		t.Cleanup(func() { c.Close() })
+		return c, bufio.NewReader(c)
+	}
+	for _, tc := range []struct{ host, target, want string }{
+		{"site.test", "/docs/a", "docs /docs/a"},
+		{"site.test", "/%64ocs/a", "docs /%64ocs/a"},
+		{"site.test", "/doc%73", "docs /doc%73"},
+		{"site.test", "/x%20y", "site /x%20y"},
+		{"files.test", "/My%20File.pdf?q=%zz", "site /My%20File.pdf?q=%zz"},
+	} {
+		c, br := dial()
+		_, body := roundTrip(t, c, br, "GET "+tc.target+" HTTP/1.1\r\nHost: "+tc.host+"\r\n\r\n", "GET")
+		assert.Equal(t, tc.want, body, tc.host+tc.target)
+	}
+	c, br := dial()
+	resp, _ := roundTrip(t, c, br, "GET /%zz HTTP/1.1\r\nHost: files.test\r\n\r\n", "GET")
+	assert.Equal(t, http.StatusBadRequest, resp.StatusCode, "a bad escape is net/http's to refuse")
+}

@@ -467,6 +467,16 @@ func (g *Gateway) sweepIdle() {
 	}
 }
 
+// prefixed reports whether a route of host has a path prefix.
+func (t *table) prefixed(host string) bool {
+	for _, r := range t.domains[host] {
+		if r.PathPrefix != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // match finds the route of host and path.
 func (t *table) match(host, path string) *orchestrator.Route {
 	for i, r := range t.domains[host] {

@@ -29,6 +29,8 @@ type field struct {
 type requestHead struct {
 	method, target, host []byte
 	fields               []field
+	// escaped: the path has %-escapes (see originForm).
+	escaped bool
 	// close: the client asked for the connection to end after this.
 	close bool
 	// size is the head's length in bytes, CRLFs included.
@@ -74,8 +76,7 @@ func fastMethod(m []byte) bool {
 // found it) into h, reusing h's field slice. It reports false for anything
 // the fast path leaves to net/http: another method or version, a body or
 // a framing header, an upgrade, a target not in origin form or with bytes
-// outside printable ASCII, an escaped path (routes match the decoded
-// path), obsolete line folding, a bare LF, a header name or value with a
+// outside printable ASCII or a bad %-escape in its path, obsolete line folding, a bare LF, a header name or value with a
 // byte net/http might read otherwise, a missing or repeated Host.
 func parseRequestHead(b []byte, h *requestHead) bool {
 	*h = requestHead{fields: h.fields[:0], size: len(b)}
@@ -93,7 +94,7 @@ func parseRequestHead(b []byte, h *requestHead) bool {
 		return false
 	}
 	h.target = line[:sp]
-	if !originForm(h.target) {
+	if ok, h.escaped = originForm(h.target); !ok {
 		return false
 	}
 	hosts := 0
@@ -305,25 +306,33 @@ func connectionTokens(v []byte, close, keepAlive *bool, drop *[][]byte) bool {
 	return true
 }
 
-// originForm: "/" then printable ASCII, no '%' in the path (the route is
-// matched on the decoded path, which net/http would compute) and no
-// fragment.
-func originForm(t []byte) bool {
+// originForm: "/" then printable ASCII, no fragment, and every '%' of the
+// path followed by two hex digits (net/http refuses the request
+// otherwise). escaped reports a '%' in the path: routes match the decoded
+// path, so a host with path prefixes leaves such a request to net/http.
+func originForm(t []byte) (ok, escaped bool) {
 	if len(t) == 0 || t[0] != '/' || len(t) > 4096 {
-		return false
+		return false, false
 	}
 	inQuery := false
-	for _, c := range t {
+	for i, c := range t {
 		switch {
 		case c <= 0x20 || c >= 0x7f, c == '#':
-			return false
+			return false, false
 		case c == '?':
 			inQuery = true
 		case c == '%' && !inQuery:
-			return false
+			if i+2 >= len(t) || !isHex(t[i+1]) || !isHex(t[i+2]) {
+				return false, false
+			}
+			escaped = true
 		}
 	}
-	return true
+	return true, escaped
+}
+
+func isHex(c byte) bool {
+	return c >= '0' && c <= '9' || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F'
 }
 
 // validHostBytes: letters, digits, '-', '.', and a ':port'.

@@ -19,6 +19,7 @@ var requestSeeds = []string{
 	"HEAD /a/b HTTP/1.1\r\nhost: a.test\r\nConnection: close\r\n\r\n",
 	"DELETE /r HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a.test\r\nX-Forwarded-For: 6.6.6.6\r\nForwarded: for=6.6.6.6\r\n\r\n",
+	"GET /%2e%2e/My%20File HTTP/1.1\r\nHost: a.test\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 5\r\n\r\nhello",
 	"GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
@@ -30,7 +31,8 @@ var requestSeeds = []string{
 	"GET / HTTP/1.0\r\nHost: a.test\r\n\r\n",
 	"POST / HTTP/1.1\r\nHost: a.test\r\n\r\n",
 	"GET http://a.test/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
-	"GET /%2e%2e/ HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	"GET /%zz HTTP/1.1\r\nHost: a.test\r\n\r\n",
+	"GET /%2 HTTP/1.1\r\nHost: a.test\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a.test\r\nConnection: close, X-Secret\r\n\r\n",
 	"GET / HTTP/1.1\r\nHost: a_b.test\r\n\r\n",
@@ -104,7 +106,7 @@ func TestRequestHeadSeeds(t *testing.T) {
 		took[s] = n >= 0 && parseRequestHead([]byte(s)[:n], &h)
 	}
 	for i, s := range requestSeeds {
-		if want := i < 5; took[s] != want {
+		if want := i < 6; took[s] != want {
 			t.Errorf("seed %d %q: taken %v, want %v", i, s, took[s], want)
 		}
 	}
