@@ -9,7 +9,9 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/textproto"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -359,7 +361,7 @@ func (fc *fastConn) proxy(rt *orchestrator.Route) bool {
 // fail answers 502, as the reverse proxy's error handler does.
 func (fc *fastConn) fail(err error) bool {
 	fc.g.log.Warn("upstream failed", "host", string(fc.req.host), "err", err)
-	const msg = "the app does not answer\n"
+	const msg = noAnswer + "\n" // as http.Error writes it
 	fc.bw.WriteString("HTTP/1.1 502 Bad Gateway\r\nContent-Type: text/plain; charset=utf-8\r\nX-Content-Type-Options: nosniff\r\nContent-Length: ")
 	fc.bw.WriteString(strconv.Itoa(len(msg)))
 	if fc.req.close {
@@ -622,33 +624,14 @@ func writeFallbackHead(w *bufio.Writer, resp *http.Response) {
 	w.WriteString("\r\n")
 	h := resp.Header.Clone()
 	for _, name := range h.Values("Connection") {
-		for _, tok := range splitTokens(name) {
-			h.Del(tok)
+		for tok := range strings.SplitSeq(name, ",") {
+			if tok = textproto.TrimString(tok); tok != "" {
+				h.Del(tok)
+			}
 		}
 	}
 	for _, name := range []string{"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authenticate", "Te", "Trailer", "Transfer-Encoding", "Upgrade", "Content-Length"} {
 		h.Del(name)
 	}
 	_ = h.Write(w)
-}
-
-func splitTokens(v string) []string {
-	var out []string
-	start := 0
-	for i := 0; i <= len(v); i++ {
-		if i == len(v) || v[i] == ',' {
-			tok := v[start:i]
-			for len(tok) > 0 && (tok[0] == ' ' || tok[0] == '\t') {
-				tok = tok[1:]
-			}
-			for len(tok) > 0 && (tok[len(tok)-1] == ' ' || tok[len(tok)-1] == '\t') {
-				tok = tok[:len(tok)-1]
-			}
-			if tok != "" {
-				out = append(out, tok)
-			}
-			start = i + 1
-		}
-	}
-	return out
 }

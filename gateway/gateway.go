@@ -140,7 +140,7 @@ func New(o Options) (*Gateway, error) {
 				return
 			}
 			g.log.Warn("upstream failed", "host", r.Host, "err", err)
-			http.Error(w, "the app does not answer", http.StatusBadGateway)
+			http.Error(w, noAnswer, http.StatusBadGateway)
 		},
 	}
 	switch o.Mode {
@@ -563,6 +563,9 @@ func (g *Gateway) rewrite(pr *httputil.ProxyRequest) {
 	pr.SetXForwarded()
 	pr.Out.Host = pr.In.Host
 }
+
+// noAnswer is the 502's text, on both paths.
+const noAnswer = "the app does not answer"
 
 // bufferPool lends the proxy its copy buffers.
 type bufferPool struct{ p sync.Pool }
